@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's objects: the daemon, a client connection, an Attach session. */
+#ifndef TRACECTL_AGENT_H
+#define TRACECTL_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "catalog.h"
+#include "hist_pb.h"
+#include "rpc.h"
+
+/* A slow client: past this much unsent output, snapshots are dropped and counted. */
+#define CONN_MAX_PENDING_OUTPUT (1u << 20)
+
+struct agent_config {
+	const char *listen;
+	const char *ca, *cert, *key;
+	uint32_t max_message;
+	uint32_t max_sessions;      /* across all connections */
+	uint64_t max_duration_ns;
+	uint64_t min_interval_ns;
+};
+
+struct session;
+struct conn;
+
+struct agent {
+	struct agent_config cfg;
+	struct event_base *base;
+	SSL_CTX *tls;
+	struct evconnlistener *listener;
+	struct event *sigint, *sigterm;
+	LIST_HEAD(, conn) conns;
+	uint32_t nsessions;
+	uint64_t next_session_id;
+	uint64_t next_conn_id;
+	bool stopping;
+};
+
+struct conn {
+	LIST_ENTRY(conn) link;
+	struct agent *agent;
+	struct bufferevent *bev;
+	uint64_t id;
+	char peer[64];     /* address:port */
+	char identity[128]; /* client certificate CN */
+	bool handshaken;
+	LIST_HEAD(, session) sessions;
+};
+
+struct session {
+	LIST_ENTRY(session) link;
+	struct conn *conn;
+	uint32_t stream_id;
+	uint64_t id;
+	const struct probe_desc *probe;
+	void *probe_state;
+	struct probe_params params;
+	uint64_t interval_ns, duration_ns;
+	uint64_t start_unix_ns, window_start_unix_ns;
+	uint64_t start_mono_ns;
+	uint64_t seq;
+	uint64_t dropped;
+	bool flushed; /* the window up to now was just sent */
+	struct event *tick;
+	struct hist *before, *now, *window; /* nseries each */
+	struct hist_pb *encoded;            /* nseries */
+};
+
+/* server.c */
+int agent_start(struct agent *agent, char *err, size_t errlen);
+/* Stops accepting and ends every session, telling its client why. */
+void agent_stop(struct agent *agent);
+/* Closes what agent_start and the connections hold. */
+void agent_free(struct agent *agent);
+void conn__free(struct conn **conn);
+
+/* session.c */
+/* Validates the request and starts the session; on failure the call is answered
+ * with a Status on its stream and nothing is left behind. */
+void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req);
+struct session *conn__find_session(struct conn *conn, uint32_t stream_id);
+/* Ends the session: sends its summary and final status (when send_status) and frees it. */
+void session__end(struct session **session, enum rpc_status code, const char *why, bool send_status);
+
+uint64_t clock_ns(clockid_t clock);
+
+#endif

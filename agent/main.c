@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tracectl-agent: attaches catalog probes for authenticated clients over mutual TLS. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "agent.h"
+#include "duration.h"
+#include "hostport.h"
+#include "kernel_env.h"
+#include "log.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tracectl-agent --cert FILE --key FILE --ca FILE [options]\n"
+		"\n"
+		"Privileged tracectl daemon: attaches probes from its fixed catalog for clients\n"
+		"that present a certificate signed by the fleet CA, and streams the results to\n"
+		"them over mutual TLS 1.3. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN to\n"
+		"mount tracefs). There is no plaintext mode.\n"
+		"\n"
+		"Options:\n"
+		"  -l, --listen HOST:PORT   address to listen on (default 0.0.0.0:" STR(TRACECTL_DEFAULT_PORT) ")\n"
+		"      --cert FILE          agent certificate (PEM, may include the chain)\n"
+		"      --key FILE           agent private key (PEM)\n"
+		"      --ca FILE            CA certificate(s) that sign client certificates\n"
+		"      --max-sessions N     concurrent sessions across all clients (default 64)\n"
+		"      --max-duration DUR   longest session a client may ask for (default 24h)\n"
+		"      --min-interval DUR   shortest snapshot interval (default 100ms)\n"
+		"      --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            print the version\n"
+		"\n"
+		"Durations are written 500ms, 10s, 2m, 1h. SIGINT/SIGTERM end every session,\n"
+		"telling clients why, detach all probes and exit 0.\n"
+		"Exit status: 0 clean shutdown, 1 runtime failure, 2 usage error.\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *agent = arg;
+
+	(void)what;
+	if (agent->stopping)
+		return;
+	log_info("received %s: ending sessions and shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	agent_stop(agent);
+	/* give the final statuses a moment to reach the clients */
+	event_base_loopexit(agent->base, &(struct timeval){ 0, 300000 });
+}
+
+static int parse_args(int argc, char **argv, struct agent_config *cfg)
+{
+	enum { OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG };
+	static const struct option options[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+		{ "max-duration", required_argument, NULL, OPT_MAX_DURATION },
+		{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
+		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "l:hV", options, NULL)) != -1) {
+		char *end;
+		unsigned long n;
+
+		switch (opt) {
+		case 'l':
+			cfg->listen = optarg;
+			break;
+		case OPT_CERT:
+			cfg->cert = optarg;
+			break;
+		case OPT_KEY:
+			cfg->key = optarg;
+			break;
+		case OPT_CA:
+			cfg->ca = optarg;
+			break;
+		case OPT_MAX_SESSIONS:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || n == 0 || n > 100000) {
+				fprintf(stderr, "tracectl-agent: bad --max-sessions '%s' (1..100000)\n", optarg);
+				return 2;
+			}
+			cfg->max_sessions = (uint32_t)n;
+			break;
+		case OPT_MAX_DURATION:
+		case OPT_MIN_INTERVAL:
+			if (duration_parse(optarg, opt == OPT_MAX_DURATION ? &cfg->max_duration_ns
+									  : &cfg->min_interval_ns)) {
+				fprintf(stderr, "tracectl-agent: bad duration '%s' for --%s (write e.g. 500ms, 10s, 2m)\n",
+					optarg, opt == OPT_MAX_DURATION ? "max-duration" : "min-interval");
+				return 2;
+			}
+			break;
+		case OPT_LOG:
+			if (log_level_parse(optarg, &log_threshold)) {
+				fprintf(stderr, "tracectl-agent: bad --log-level '%s' (error, warn, info, debug)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("tracectl-agent %s\n", TRACECTL_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tracectl-agent: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg->cert || !cfg->key || !cfg->ca) {
+		fprintf(stderr, "tracectl-agent: --cert, --key and --ca are required (mutual TLS is not optional)\n"
+				"Try 'tracectl-agent --help'; deploy/dev-pki.sh makes a development PKI.\n");
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent agent = {
+		.cfg = {
+			.listen = "0.0.0.0:" STR(TRACECTL_DEFAULT_PORT),
+			.max_message = FRAME_MAX_MESSAGE_DEFAULT,
+			.max_sessions = 64,
+			.max_duration_ns = 24ULL * 3600 * 1000000000ULL,
+			.min_interval_ns = 100ULL * 1000000ULL,
+		},
+	};
+	char err[512];
+	int ret = 1;
+
+	log_set_program("tracectl-agent");
+	ret = parse_args(argc, argv, &agent.cfg);
+	if (ret)
+		return ret;
+	ret = 1;
+	log_route_libraries();
+	signal(SIGPIPE, SIG_IGN);
+	if (geteuid() != 0)
+		log_warn("not running as root: attaching probes will likely fail");
+	if (kernel_env_prepare(err, sizeof(err)))
+		log_warn("%s", err);
+
+	agent.base = event_base_new();
+	if (!agent.base) {
+		log_error("cannot create the event loop");
+		goto cleanup;
+	}
+	if (agent_start(&agent, err, sizeof(err))) {
+		log_error("%s", err);
+		goto cleanup;
+	}
+	agent.sigint = evsignal_new(agent.base, SIGINT, on_signal, &agent);
+	agent.sigterm = evsignal_new(agent.base, SIGTERM, on_signal, &agent);
+	if (!agent.sigint || !agent.sigterm || evsignal_add(agent.sigint, NULL) || evsignal_add(agent.sigterm, NULL)) {
+		log_error("cannot install signal handlers");
+		goto cleanup;
+	}
+	log_info("tracectl-agent %s ready: kernel %s, %zu probe(s) in the catalog", TRACECTL_VERSION,
+		 kernel_env_release(), catalog_size());
+	if (event_base_dispatch(agent.base) < 0) {
+		log_error("event loop failed");
+		goto cleanup;
+	}
+	ret = 0;
+	log_info("shut down cleanly");
+cleanup:
+	agent_free(&agent);
+	if (agent.sigint)
+		event_free(agent.sigint);
+	if (agent.sigterm)
+		event_free(agent.sigterm);
+	if (agent.base)
+		event_base_free(agent.base);
+	return ret;
+}

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's TLS listener and connections: framing, keepalive, unary calls. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/buffer.h>
+#include <openssl/err.h>
+
+#include "agent.h"
+#include "hostport.h"
+#include "kernel_env.h"
+#include "log.h"
+#include "tls.h"
+
+static struct evbuffer *conn_out(struct conn *conn)
+{
+	return bufferevent_get_output(conn->bev);
+}
+
+void conn__free(struct conn **connp)
+{
+	struct conn *conn = *connp;
+	struct session *s;
+
+	if (!conn)
+		return;
+	/* the client is gone: every probe it owned is detached now */
+	while ((s = LIST_FIRST(&conn->sessions)) != NULL)
+		session__end(&s, RPC_CANCELLED, "client disconnected", false);
+	LIST_REMOVE(conn, link);
+	log_info("connection %llu from %s (%s) closed", (unsigned long long)conn->id, conn->peer, conn->identity);
+	/* BEV_OPT_CLOSE_ON_FREE: this also frees the SSL object and closes the socket */
+	if (conn->bev)
+		bufferevent_free(conn->bev);
+	free(conn);
+	*connp = NULL;
+}
+
+static void send_hello(struct conn *conn, uint32_t stream_id)
+{
+	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
+	Tracectl__HelloResponse hello = TRACECTL__HELLO_RESPONSE__INIT;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	hello.protocol_version = RPC_PROTOCOL_VERSION;
+	hello.agent_version = TRACECTL_VERSION;
+	hello.kernel_release = (char *)kernel_env_release();
+	hello.hostname = host;
+	hello.max_message_bytes = conn->agent->cfg.max_message;
+	resp.result_case = TRACECTL__RESPONSE__RESULT_HELLO;
+	resp.hello = &hello;
+	rpc_send(conn_out(conn), stream_id, FRAME_DATA, &resp.base, conn->agent->cfg.max_message);
+	rpc_send_status(conn_out(conn), stream_id, RPC_OK, "", conn->agent->cfg.max_message);
+}
+
+static void send_probe_list(struct conn *conn, uint32_t stream_id)
+{
+	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
+	Tracectl__ListProbesResponse list = TRACECTL__LIST_PROBES_RESPONSE__INIT;
+	size_t n = catalog_size();
+	Tracectl__ProbeInfo *infos = calloc(n, sizeof(*infos));
+	Tracectl__ProbeInfo **ptrs = calloc(n, sizeof(*ptrs));
+	char (*reasons)[256] = calloc(n, sizeof(*reasons));
+	Tracectl__ProbeParam *(*param_ptrs)[3] = calloc(n, sizeof(*param_ptrs));
+	static const struct {
+		enum probe_param bit;
+		const char *name, *description;
+	} param_docs[] = {
+		{ PROBE_PARAM_PID, "pid", "only this process (thread group id)" },
+		{ PROBE_PARAM_COMM, "comm", "only tasks with this command name" },
+		{ PROBE_PARAM_PORT, "port", "only sockets with this local or remote port" },
+	};
+	Tracectl__ProbeParam params[3];
+
+	if (!infos || !ptrs || !reasons || !param_ptrs) {
+		rpc_send_status(conn_out(conn), stream_id, RPC_INTERNAL, "out of memory", conn->agent->cfg.max_message);
+		goto cleanup;
+	}
+	for (size_t p = 0; p < 3; p++) {
+		tracectl__probe_param__init(&params[p]);
+		params[p].name = (char *)param_docs[p].name;
+		params[p].description = (char *)param_docs[p].description;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct probe_desc *d = catalog_at(i);
+		size_t np = 0;
+
+		tracectl__probe_info__init(&infos[i]);
+		infos[i].name = (char *)d->name;
+		infos[i].description = (char *)d->description;
+		infos[i].result_kind = (char *)d->result_kind;
+		infos[i].hook = (char *)d->hook;
+		infos[i].supported = d->supported(reasons[i], sizeof(reasons[i])) == 0;
+		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
+		for (size_t p = 0; p < 3; p++)
+			if (d->params & param_docs[p].bit)
+				param_ptrs[i][np++] = &params[p];
+		infos[i].n_params = np;
+		infos[i].params = param_ptrs[i];
+		ptrs[i] = &infos[i];
+	}
+	list.n_probes = n;
+	list.probes = ptrs;
+	resp.result_case = TRACECTL__RESPONSE__RESULT_PROBES;
+	resp.probes = &list;
+	rpc_send(conn_out(conn), stream_id, FRAME_DATA, &resp.base, conn->agent->cfg.max_message);
+	rpc_send_status(conn_out(conn), stream_id, RPC_OK, "", conn->agent->cfg.max_message);
+cleanup:
+	free(param_ptrs);
+	free(reasons);
+	free(ptrs);
+	free(infos);
+}
+
+static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Request *req)
+{
+	uint32_t max = conn->agent->cfg.max_message;
+
+	if (stream_id == 0) {
+		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id 0 is reserved", max);
+		return;
+	}
+	if (conn__find_session(conn, stream_id)) {
+		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id already in use", max);
+		return;
+	}
+	switch (req->call_case) {
+	case TRACECTL__REQUEST__CALL_HELLO:
+		if (req->hello->protocol_version != RPC_PROTOCOL_VERSION) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "protocol version %u not supported (agent speaks %u)",
+				 req->hello->protocol_version, RPC_PROTOCOL_VERSION);
+			rpc_send_status(conn_out(conn), stream_id, RPC_FAILED_PRECONDITION, why, max);
+			return;
+		}
+		send_hello(conn, stream_id);
+		return;
+	case TRACECTL__REQUEST__CALL_LIST_PROBES:
+		send_probe_list(conn, stream_id);
+		return;
+	case TRACECTL__REQUEST__CALL_ATTACH:
+		session_start(conn, stream_id, req->attach);
+		return;
+	default:
+		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "unknown call", max);
+		return;
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct frame_header hdr;
+	ProtobufCMessage *msg;
+	char err[256];
+	int ret;
+
+	while ((ret = rpc_take_frame(in, conn->agent->cfg.max_message, &tracectl__request__descriptor, &hdr, &msg,
+				     err, sizeof(err))) == 1) {
+		struct session *s;
+
+		switch (hdr.kind) {
+		case FRAME_PING:
+			rpc_send(conn_out(conn), hdr.stream_id, FRAME_PONG, NULL, conn->agent->cfg.max_message);
+			break;
+		case FRAME_PONG:
+			break;
+		case FRAME_CANCEL:
+			s = conn__find_session(conn, hdr.stream_id);
+			if (s)
+				session__end(&s, RPC_CANCELLED, "cancelled by the client", true);
+			break;
+		case FRAME_DATA:
+			dispatch(conn, hdr.stream_id, (Tracectl__Request *)msg);
+			protobuf_c_message_free_unpacked(msg, NULL);
+			break;
+		}
+	}
+	if (ret < 0) {
+		/* framing is lost: nothing after this can be trusted, close */
+		log_warn("connection %llu from %s (%s): %s; closing", (unsigned long long)conn->id, conn->peer,
+			 conn->identity, err);
+		conn__free(&conn);
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *conn = arg;
+	char reason[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		conn->handshaken = true;
+		tls_peer_identity(ssl, conn->identity, sizeof(conn->identity));
+		log_info("connection %llu from %s: client '%s' authenticated (%s)", (unsigned long long)conn->id,
+			 conn->peer, conn->identity, SSL_get_version(ssl));
+		bufferevent_set_timeouts(bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 }, NULL);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_warn("connection %llu from %s (%s): no traffic for %ds, closing", (unsigned long long)conn->id,
+			 conn->peer, conn->identity, RPC_IDLE_TIMEOUT_S);
+	} else if (what & BEV_EVENT_ERROR) {
+		unsigned long ssl_err = bufferevent_get_openssl_error(bev);
+		int sock_err = EVUTIL_SOCKET_ERROR();
+
+		/* libevent 2.1.12 + OpenSSL 3 reports a peer that closed without
+		 * close_notify (a killed client) as an error, not EOF */
+		if (ssl_err && ERR_GET_REASON(ssl_err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			snprintf(reason, sizeof(reason), "peer closed without TLS close_notify");
+		else if (ssl_err)
+			ERR_error_string_n(ssl_err, reason, sizeof(reason));
+		else if (sock_err)
+			snprintf(reason, sizeof(reason), "%s", evutil_socket_error_to_string(sock_err));
+		else
+			snprintf(reason, sizeof(reason), "unknown error");
+		/* the rest of the queue belongs to this failure too; never let it leak */
+		while ((ssl_err = bufferevent_get_openssl_error(bev)) != 0)
+			;
+		ERR_clear_error();
+		if (conn->handshaken)
+			log_info("connection %llu from %s (%s): %s", (unsigned long long)conn->id, conn->peer,
+				 conn->identity, reason);
+		else
+			log_warn("connection %llu from %s refused during TLS handshake: %s",
+				 (unsigned long long)conn->id, conn->peer, reason);
+	}
+	conn__free(&conn);
+}
+
+static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr, int addrlen,
+		      void *arg)
+{
+	struct agent *agent = arg;
+	struct conn *conn = NULL;
+	char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+	SSL *ssl;
+
+	(void)listener;
+	getnameinfo(addr, (socklen_t)addrlen, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	conn = calloc(1, sizeof(*conn));
+	ssl = SSL_new(agent->tls);
+	if (!conn || !ssl) {
+		log_error("accepting %s:%s: out of memory", host, port);
+		SSL_free(ssl);
+		free(conn);
+		evutil_closesocket(fd);
+		return;
+	}
+	conn->agent = agent;
+	conn->id = ++agent->next_conn_id;
+	snprintf(conn->peer, sizeof(conn->peer), "%s:%s", host, port);
+	snprintf(conn->identity, sizeof(conn->identity), "unauthenticated");
+	LIST_INIT(&conn->sessions);
+	LIST_INSERT_HEAD(&agent->conns, conn, link);
+	/* takes ownership of ssl and fd, even when it fails */
+	conn->bev = bufferevent_openssl_socket_new(agent->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						   BEV_OPT_CLOSE_ON_FREE);
+	if (!conn->bev) {
+		log_error("accepting %s: cannot create TLS buffer", conn->peer);
+		conn__free(&conn);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+	bufferevent_setcb(conn->bev, conn_read_cb, NULL, conn_event_cb, conn);
+	/* the handshake and the first frames must arrive within the idle deadline */
+	bufferevent_set_timeouts(conn->bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 }, NULL);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	log_debug("connection %llu from %s accepted", (unsigned long long)conn->id, conn->peer);
+}
+
+static void listener_error_cb(struct evconnlistener *listener, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)listener;
+	(void)arg;
+	/* EMFILE and friends: keep serving the connections we have */
+	log_error("accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+int agent_start(struct agent *agent, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char host[256], port_text[8];
+	uint16_t port;
+	int ret;
+
+	LIST_INIT(&agent->conns);
+	if (hostport_parse(agent->cfg.listen, host, sizeof(host), &port, TRACECTL_DEFAULT_PORT)) {
+		snprintf(err, errlen, "bad --listen address '%s' (expected HOST:PORT)", agent->cfg.listen);
+		return -EINVAL;
+	}
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	ret = getaddrinfo(host, port_text, &hints, &res);
+	if (ret) {
+		snprintf(err, errlen, "cannot resolve --listen address '%s': %s", agent->cfg.listen, gai_strerror(ret));
+		return -EINVAL;
+	}
+	agent->tls = tls_server_ctx_new(agent->cfg.ca, agent->cfg.cert, agent->cfg.key, err, errlen);
+	if (!agent->tls) {
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	agent->listener = evconnlistener_new_bind(agent->base, accept_cb, agent,
+						  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+						  128, res->ai_addr, (int)res->ai_addrlen);
+	if (!agent->listener) {
+		snprintf(err, errlen, "cannot listen on %s: %s", agent->cfg.listen, strerror(errno));
+		ret = -errno;
+		goto cleanup;
+	}
+	evconnlistener_set_error_cb(agent->listener, listener_error_cb);
+	log_info("listening on %s:%u (mutual TLS 1.3)", host, port);
+	ret = 0;
+cleanup:
+	freeaddrinfo(res);
+	return ret;
+}
+
+void agent_stop(struct agent *agent)
+{
+	struct conn *conn;
+
+	agent->stopping = true;
+	if (agent->listener) {
+		evconnlistener_free(agent->listener);
+		agent->listener = NULL;
+	}
+	/* tell each client why its streams end; the loop gets a moment to flush */
+	LIST_FOREACH(conn, &agent->conns, link) {
+		struct session *s;
+
+		while ((s = LIST_FIRST(&conn->sessions)) != NULL)
+			session__end(&s, RPC_UNAVAILABLE, "agent shutting down", true);
+		bufferevent_disable(conn->bev, EV_READ);
+	}
+}
+
+void agent_free(struct agent *agent)
+{
+	struct conn *conn;
+
+	if (agent->listener) {
+		evconnlistener_free(agent->listener);
+		agent->listener = NULL;
+	}
+	while ((conn = LIST_FIRST(&agent->conns)) != NULL)
+		conn__free(&conn);
+	SSL_CTX_free(agent->tls);
+	agent->tls = NULL;
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
+/* tcp-latency: per-socket send->receive (client) and receive->send (server) latency histograms. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "hist_layout.h"
+#include "tcp_latency.h"
+
+#define IPPROTO_TCP_NUM 6
+#define TCP_ESTABLISHED_STATE 1
+#define TCP_SYN_RECV_STATE 3
+#define TCP_CLOSE_STATE 7
+#define MSG_PEEK_FLAG 2
+
+/* Filters, set through the skeleton's rodata before load; zero / empty means any. */
+const volatile __u32 targ_tgid = 0;
+const volatile char targ_comm[TCP_LATENCY_COMM_LEN] = {};
+const volatile __u16 targ_port = 0;
+
+/* sk -> start of the pending sample (ns); deleted when the sample completes or the
+ * socket closes. LRU so sockets we never see close cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TCP_LATENCY_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, __u64);
+} pending SEC(".maps");
+
+/* sk -> role, for accepted sockets only (absent: connected or unknown, client view). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TCP_LATENCY_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, __u8);
+} roles SEC(".maps");
+
+/* One cumulative histogram per series, per CPU; user space never resets it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCP_LATENCY_NSERIES);
+	__type(key, __u32);
+	__type(value, struct hist_counts);
+} hists SEC(".maps");
+
+static __always_inline bool comm_allowed(void)
+{
+	char comm[TCP_LATENCY_COMM_LEN];
+	int i;
+
+	if (targ_comm[0] == '\0')
+		return true;
+	if (bpf_get_current_comm(comm, sizeof(comm)))
+		return false;
+	for (i = 0; i < TCP_LATENCY_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (comm[i] == '\0')
+			break;
+	}
+	return true;
+}
+
+/* The common filters; only meaningful in process context (send/recv). */
+static __always_inline bool event_allowed(const struct sock *sk)
+{
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+		return false;
+	if (!comm_allowed())
+		return false;
+	if (targ_port) {
+		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+
+		if (lport != targ_port && rport != targ_port)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline void hist_record(__u32 series, __u64 delta)
+{
+	struct hist_counts *h;
+	__u32 idx;
+
+	h = bpf_map_lookup_elem(&hists, &series);
+	if (!h)
+		return;
+	h->count++;
+	h->sum += delta;
+	if (delta > h->max)
+		h->max = delta;
+	idx = hist_bucket_index(delta);
+	/* Keep the check in the register the verifier sees as the array offset. */
+	barrier_var(idx);
+	if (idx >= HIST_BUCKETS)
+		return;
+	h->buckets[idx]++;
+}
+
+/* A sample starts only if none is pending: later chunks of a request keep the start. */
+static __always_inline void sample_start(__u64 key)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&pending, &key, &now, BPF_NOEXIST);
+}
+
+static __always_inline void sample_end(__u64 key, __u32 series)
+{
+	__u64 *start, delta;
+
+	start = bpf_map_lookup_elem(&pending, &key);
+	if (!start)
+		return;
+	delta = bpf_ktime_get_ns() - *start;
+	bpf_map_delete_elem(&pending, &key);
+	hist_record(series, delta);
+}
+
+static __always_inline bool is_server(__u64 key)
+{
+	return bpf_map_lookup_elem(&roles, &key) != NULL;
+}
+
+SEC("tp/sock/sock_send_length")
+int tcp_latency_send(struct trace_event_raw_sock_msg_length *ctx)
+{
+	const struct sock *sk = ctx->sk;
+	__u64 key = (__u64)(unsigned long)sk;
+
+	/* A failed or empty send (e.g. -EAGAIN) neither starts nor answers a request. */
+	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0)
+		return 0;
+	if (!event_allowed(sk))
+		return 0;
+	if (is_server(key))
+		sample_end(key, TCP_LATENCY_SERVER);
+	else
+		sample_start(key);
+	return 0;
+}
+
+SEC("tp/sock/sock_recv_length")
+int tcp_latency_recv(struct trace_event_raw_sock_msg_length *ctx)
+{
+	const struct sock *sk = ctx->sk;
+	__u64 key = (__u64)(unsigned long)sk;
+
+	/* Fires for failed receives (-EAGAIN under epoll) and MSG_PEEK too: only data
+	 * actually consumed counts, or epoll clients report latencies that never were. */
+	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0 || (ctx->flags & MSG_PEEK_FLAG))
+		return 0;
+	if (!event_allowed(sk))
+		return 0;
+	if (is_server(key))
+		sample_start(key);
+	else
+		sample_end(key, TCP_LATENCY_CLIENT);
+	return 0;
+}
+
+/* Softirq context for ESTABLISHED: no filters here, the current task is arbitrary. */
+SEC("tp/sock/inet_sock_set_state")
+int tcp_latency_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 key = (__u64)(unsigned long)ctx->skaddr;
+	__u8 role = TCP_LATENCY_ROLE_SERVER;
+
+	if (ctx->protocol != IPPROTO_TCP_NUM)
+		return 0;
+	if (ctx->newstate == TCP_CLOSE_STATE) {
+		bpf_map_delete_elem(&pending, &key);
+		bpf_map_delete_elem(&roles, &key);
+	} else if (ctx->oldstate == TCP_SYN_RECV_STATE &&
+		   ctx->newstate == TCP_ESTABLISHED_STATE) {
+		bpf_map_update_elem(&roles, &key, &role, BPF_ANY);
+	}
+	return 0;
+}
+
+/* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The controller's pieces: exit codes, configuration, connections, rendering. */
+#ifndef TRACECTL_CLI_H
+#define TRACECTL_CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/queue.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "hist.h"
+#include "rpc.h"
+
+/* Exit status: documented in --help and README. */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1,     /* anything else went wrong at run time */
+	CLI_EXIT_USAGE = 2,       /* bad command line or configuration */
+	CLI_EXIT_UNREACHABLE = 3, /* cannot resolve or connect, or the connection dropped */
+	CLI_EXIT_TLS = 4,         /* certificate refused, by us or by the agent */
+	CLI_EXIT_REJECTED = 5,    /* the agent refused the request: unknown or unsupported probe, bad parameter */
+};
+
+/* ---- config.c ---- */
+
+struct cli_config {
+	char ca[PATH_MAX];
+	char cert[PATH_MAX];
+	char key[PATH_MAX];
+};
+
+/*
+ * Fills cfg from, in order of precedence: the flags (NULL when not given), the
+ * TRACECTL_CA / TRACECTL_CERT / TRACECTL_KEY environment, and the config file
+ * (config_path, or $TRACECTL_CONFIG, or ~/.config/tracectl/config when present).
+ * Returns 0 or -EINVAL with a reason naming the file, line or missing setting.
+ */
+int config_resolve(struct cli_config *cfg, const char *flag_ca, const char *flag_cert, const char *flag_key,
+		   const char *config_path, char *err, size_t errlen);
+
+/* ---- client.c: one connection to one agent, several calls on it ---- */
+
+struct client_conn;
+struct client_call;
+
+/* A response on a call. A Status response is the call's last. */
+typedef void (*client_response_cb)(struct client_call *call, const Tracectl__Response *resp, void *arg);
+/* The connection failed; every call on it is over. */
+typedef void (*client_failure_cb)(struct client_conn *conn, enum cli_exit code, const char *why, void *arg);
+
+struct client_call {
+	LIST_ENTRY(client_call) link;
+	struct client_conn *conn;
+	uint32_t stream_id;
+	Tracectl__Request *request; /* borrowed until sent */
+	client_response_cb on_response;
+	void *arg;
+	bool sent, done;
+};
+
+struct client_conn {
+	struct event_base *base;
+	SSL_CTX *tls; /* borrowed */
+	char target[300]; /* as the user wrote it */
+	char host[256];
+	uint16_t port;
+	struct bufferevent *bev;
+	struct event *ping;
+	bool handshaken, hello_done, failed;
+	uint32_t next_stream_id;
+	uint64_t connect_timeout_ms;
+	LIST_HEAD(, client_call) calls;
+	client_failure_cb on_failure;
+	void *arg;
+	/* from the agent's Hello */
+	char agent_version[64], kernel_release[64], agent_hostname[128];
+};
+
+/* Returns NULL (errno set) or a connection that is connecting; free with client_conn__free. */
+struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const char *target,
+				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
+				     char *err, size_t errlen);
+/* Queues a call; it is sent once the connection and Hello are done. */
+struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Request *request,
+				      client_response_cb on_response, void *arg);
+void client_call__cancel(struct client_call *call);
+void client_conn__free(struct client_conn **conn);
+
+/* ---- render.c ---- */
+
+enum output_format { OUTPUT_TEXT, OUTPUT_JSON };
+
+struct render {
+	enum output_format format;
+	FILE *out;
+	const char *host;
+	const char *probe;
+};
+
+int render_format_parse(const char *name, enum output_format *out);
+void render_attached(const struct render *r, const Tracectl__Attached *a);
+/* One labelled histogram of a snapshot (type "snapshot") or of the summary. */
+void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h);
+void render_probes(const struct render *r, const Tracectl__ListProbesResponse *list, const struct client_conn *c);
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One mutual-TLS connection to one agent, several calls multiplexed on it. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "cli.h"
+#include "hostport.h"
+#include "log.h"
+#include "tls.h"
+
+#define HELLO_STREAM_ID 1u
+
+static void conn_fail(struct client_conn *c, enum cli_exit code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void conn_fail(struct client_conn *c, enum cli_exit code, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	if (c->failed)
+		return;
+	c->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (c->ping)
+		event_del(c->ping);
+	if (c->bev)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->on_failure(c, code, why, c->arg);
+}
+
+static void send_request(struct client_conn *c, struct client_call *call)
+{
+	int err = rpc_send(bufferevent_get_output(c->bev), call->stream_id, FRAME_DATA, &call->request->base,
+			   FRAME_MAX_MESSAGE_DEFAULT);
+
+	if (err)
+		conn_fail(c, CLI_EXIT_FAILURE, "%s: cannot encode request: %s", c->target, strerror(-err));
+	call->sent = true;
+	call->request = NULL;
+}
+
+static void handle_hello(struct client_conn *c, const Tracectl__Response *resp)
+{
+	struct client_call *call;
+
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_HELLO) {
+		const Tracectl__HelloResponse *h = resp->hello;
+
+		snprintf(c->agent_version, sizeof(c->agent_version), "%s", h->agent_version);
+		snprintf(c->kernel_release, sizeof(c->kernel_release), "%s", h->kernel_release);
+		snprintf(c->agent_hostname, sizeof(c->agent_hostname), "%s", h->hostname);
+		return;
+	}
+	if (resp->result_case != TRACECTL__RESPONSE__RESULT_STATUS)
+		return;
+	if (resp->status->code != RPC_OK) {
+		conn_fail(c, CLI_EXIT_REJECTED, "%s: agent refused the session: %s", c->target, resp->status->message);
+		return;
+	}
+	c->hello_done = true;
+	LIST_FOREACH(call, &c->calls, link)
+		if (!call->sent)
+			send_request(c, call);
+}
+
+static struct client_call *find_call(struct client_conn *c, uint32_t stream_id)
+{
+	struct client_call *call;
+
+	LIST_FOREACH(call, &c->calls, link)
+		if (call->stream_id == stream_id)
+			return call;
+	return NULL;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct frame_header hdr;
+	ProtobufCMessage *msg;
+	char err[256];
+	int ret;
+
+	while (!c->failed && (ret = rpc_take_frame(in, FRAME_MAX_MESSAGE_DEFAULT, &tracectl__response__descriptor,
+						   &hdr, &msg, err, sizeof(err))) == 1) {
+		const Tracectl__Response *resp = (const Tracectl__Response *)msg;
+		struct client_call *call;
+
+		if (hdr.kind == FRAME_PING) {
+			rpc_send(bufferevent_get_output(bev), hdr.stream_id, FRAME_PONG, NULL, FRAME_MAX_MESSAGE_DEFAULT);
+			continue;
+		}
+		if (hdr.kind != FRAME_DATA)
+			continue;
+		if (hdr.stream_id == HELLO_STREAM_ID) {
+			handle_hello(c, resp);
+		} else if ((call = find_call(c, hdr.stream_id)) != NULL && !call->done) {
+			if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
+				call->done = true;
+			/* the callback may free the connection only through failure paths
+			 * that set c->failed; it must not free it here */
+			call->on_response(call, resp, call->arg);
+		}
+		protobuf_c_message_free_unpacked(msg, NULL);
+	}
+	if (!c->failed && ret < 0)
+		conn_fail(c, CLI_EXIT_FAILURE, "%s: protocol error from agent: %s", c->target, err);
+}
+
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	rpc_send(bufferevent_get_output(c->bev), 0, FRAME_PING, NULL, FRAME_MAX_MESSAGE_DEFAULT);
+}
+
+/* Turns what OpenSSL and the socket say into one line a user can act on. */
+static void describe_tls_failure(struct client_conn *c, unsigned long ssl_err, char *buf, size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	char reason[256];
+
+	ERR_error_string_n(ssl_err, reason, sizeof(reason));
+	if (ERR_GET_REASON(ssl_err) == SSL_R_CERTIFICATE_VERIFY_FAILED && verify != X509_V_OK)
+		snprintf(buf, len, "agent certificate rejected: %s (check --ca and that the certificate names '%s')",
+			 X509_verify_cert_error_string(verify), c->host);
+	else if (c->handshaken || ERR_GET_REASON(ssl_err) >= SSL_AD_REASON_OFFSET)
+		snprintf(buf, len, "agent refused our client certificate (%s)", ERR_reason_error_string(ssl_err)
+										 ? ERR_reason_error_string(ssl_err)
+										 : reason);
+	else
+		snprintf(buf, len, "TLS handshake failed: %s", reason);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client_conn *c = arg;
+	char why[512];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->handshaken = true;
+		bufferevent_set_timeouts(bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 }, NULL);
+		event_add(c->ping, &(struct timeval){ RPC_PING_INTERVAL_S, 0 });
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (!c->handshaken)
+			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: timed out connecting after %llu ms", c->target,
+				  (unsigned long long)c->connect_timeout_ms);
+		else
+			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: agent silent for %d s, giving up", c->target,
+				  RPC_IDLE_TIMEOUT_S);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long ssl_err = bufferevent_get_openssl_error(bev);
+		int sock_err = EVUTIL_SOCKET_ERROR();
+
+		while (bufferevent_get_openssl_error(bev))
+			;
+		ERR_clear_error();
+		if (ssl_err && ERR_GET_REASON(ssl_err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			/* no close_notify: treat as the agent going away (libevent 2.1.12 + OpenSSL 3) */
+			ssl_err = 0;
+		} else if (ssl_err && !c->hello_done) {
+			describe_tls_failure(c, ssl_err, why, sizeof(why));
+			conn_fail(c, CLI_EXIT_TLS, "%s: %s", c->target, why);
+			return;
+		} else if (ssl_err) {
+			conn_fail(c, CLI_EXIT_FAILURE, "%s: TLS error: %s", c->target,
+				  ERR_error_string(ssl_err, why));
+			return;
+		}
+		if (!c->handshaken && sock_err) {
+			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: cannot connect: %s", c->target,
+				  evutil_socket_error_to_string(sock_err));
+			return;
+		}
+	}
+	/* EOF, or an error with nothing more specific */
+	if (c->handshaken && !c->hello_done)
+		conn_fail(c, CLI_EXIT_TLS, "%s: agent closed the connection right after the handshake "
+					   "(our client certificate was probably refused)",
+			  c->target);
+	else if (!c->handshaken)
+		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: connection closed during the TLS handshake", c->target);
+	else
+		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: agent closed the connection", c->target);
+}
+
+struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const char *target,
+				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
+				     char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	struct client_conn *c = NULL;
+	Tracectl__Request req = TRACECTL__REQUEST__INIT;
+	Tracectl__HelloRequest hello = TRACECTL__HELLO_REQUEST__INIT;
+	char port_text[8];
+	SSL *ssl = NULL;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->base = base;
+	c->tls = tls;
+	c->on_failure = on_failure;
+	c->arg = arg;
+	c->connect_timeout_ms = connect_timeout_ms;
+	c->next_stream_id = HELLO_STREAM_ID + 2; /* client streams are odd, like HTTP/2 */
+	LIST_INIT(&c->calls);
+	snprintf(c->target, sizeof(c->target), "%s", target);
+	if (hostport_parse(target, c->host, sizeof(c->host), &c->port, TRACECTL_DEFAULT_PORT)) {
+		snprintf(err, errlen, "bad host '%s' (expected HOST or HOST:PORT)", target);
+		errno = EINVAL;
+		goto fail;
+	}
+	snprintf(port_text, sizeof(port_text), "%u", c->port);
+	ret = getaddrinfo(c->host, port_text, &hints, &res);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot resolve '%s': %s", target, c->host, gai_strerror(ret));
+		errno = EHOSTUNREACH;
+		goto fail;
+	}
+	ssl = SSL_new(tls);
+	if (!ssl || tls_client_expect_host(ssl, c->host)) {
+		snprintf(err, errlen, "%s: cannot set up TLS", target);
+		SSL_free(ssl);
+		errno = ENOMEM;
+		goto fail;
+	}
+	/* takes ownership of ssl, even when it fails */
+	c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	c->ping = event_new(base, -1, EV_PERSIST, ping_cb, c);
+	if (!c->bev || !c->ping) {
+		snprintf(err, errlen, "%s: out of memory", target);
+		errno = ENOMEM;
+		goto fail;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_set_timeouts(c->bev,
+				 &(struct timeval){ (time_t)(connect_timeout_ms / 1000),
+						    (suseconds_t)(connect_timeout_ms % 1000 * 1000) },
+				 &(struct timeval){ (time_t)(connect_timeout_ms / 1000),
+						    (suseconds_t)(connect_timeout_ms % 1000 * 1000) });
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Hello goes first; queued calls follow when it is answered */
+	hello.protocol_version = RPC_PROTOCOL_VERSION;
+	hello.client_version = TRACECTL_VERSION;
+	req.call_case = TRACECTL__REQUEST__CALL_HELLO;
+	req.hello = &hello;
+	rpc_send(bufferevent_get_output(c->bev), HELLO_STREAM_ID, FRAME_DATA, &req.base, FRAME_MAX_MESSAGE_DEFAULT);
+	if (bufferevent_socket_connect(c->bev, res->ai_addr, (int)res->ai_addrlen)) {
+		snprintf(err, errlen, "%s: cannot connect: %s", target, strerror(errno));
+		errno = EHOSTUNREACH;
+		goto fail;
+	}
+	freeaddrinfo(res);
+	return c;
+fail:
+	ret = errno;
+	freeaddrinfo(res);
+	client_conn__free(&c);
+	errno = ret;
+	return NULL;
+}
+
+struct client_call *client_conn__call(struct client_conn *c, Tracectl__Request *request,
+				      client_response_cb on_response, void *arg)
+{
+	struct client_call *call = calloc(1, sizeof(*call));
+
+	if (!call)
+		return NULL;
+	call->conn = c;
+	call->stream_id = c->next_stream_id;
+	c->next_stream_id += 2;
+	call->request = request;
+	call->on_response = on_response;
+	call->arg = arg;
+	LIST_INSERT_HEAD(&c->calls, call, link);
+	if (c->hello_done)
+		send_request(c, call);
+	return call;
+}
+
+void client_call__cancel(struct client_call *call)
+{
+	struct client_conn *c = call->conn;
+
+	if (call->done || c->failed)
+		return;
+	if (call->sent)
+		rpc_send(bufferevent_get_output(c->bev), call->stream_id, FRAME_CANCEL, NULL,
+			 FRAME_MAX_MESSAGE_DEFAULT);
+	else
+		call->done = true;
+}
+
+void client_conn__free(struct client_conn **cp)
+{
+	struct client_conn *c = *cp;
+	struct client_call *call;
+
+	if (!c)
+		return;
+	while ((call = LIST_FIRST(&c->calls)) != NULL) {
+		LIST_REMOVE(call, link);
+		free(call);
+	}
+	if (c->ping)
+		event_free(c->ping);
+	/* BEV_OPT_CLOSE_ON_FREE: frees the SSL object and closes the socket */
+	if (c->bev)
+		bufferevent_free(c->bev);
+	free(c);
+	*cp = NULL;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rendering results for people (histograms with bars) and machines (JSON lines). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "duration.h"
+
+#define BAR_WIDTH 40
+#define MAX_TEXT_ROWS 24
+
+int render_format_parse(const char *name, enum output_format *out)
+{
+	if (strcmp(name, "text") == 0)
+		*out = OUTPUT_TEXT;
+	else if (strcmp(name, "json") == 0)
+		*out = OUTPUT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void json_head(const struct render *r, const char *type)
+{
+	fputs("{\"host\":", r->out);
+	json_string(r->out, r->host);
+	fputs(",\"probe\":", r->out);
+	json_string(r->out, r->probe);
+	fprintf(r->out, ",\"type\":\"%s\"", type);
+}
+
+void render_attached(const struct render *r, const Tracectl__Attached *a)
+{
+	char load[32];
+
+	if (r->format == OUTPUT_JSON) {
+		json_head(r, "attached");
+		fprintf(r->out, ",\"session_id\":%llu,\"hook\":", (unsigned long long)a->session_id);
+		json_string(r->out, a->hook);
+		fprintf(r->out, ",\"load_ns\":%llu}\n", (unsigned long long)a->load_ns);
+	} else {
+		fprintf(r->out, "Attached %s on %s (session %llu, %s; loaded in %s). Ctrl-C to stop.\n", r->probe,
+			r->host, (unsigned long long)a->session_id, a->hook,
+			duration_format(a->load_ns, load, sizeof(load)));
+	}
+	fflush(r->out);
+}
+
+static void render_json_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label,
+			     const struct hist *h)
+{
+	bool first = true;
+
+	json_head(r, snap->summary ? "summary" : "snapshot");
+	fputs(",\"series\":", r->out);
+	json_string(r->out, label);
+	fprintf(r->out,
+		",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"count\":%llu,\"sum_ns\":%llu,"
+		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu,\"max_exact\":%s,"
+		"\"relative_error\":%.4f,\"dropped_snapshots\":%llu,\"buckets\":[",
+		(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
+		(unsigned long long)snap->end_unix_ns, (unsigned long long)h->count, (unsigned long long)h->sum,
+		(unsigned long long)(h->count ? h->sum / h->count : 0),
+		(unsigned long long)hist_percentile(h, 50), (unsigned long long)hist_percentile(h, 90),
+		(unsigned long long)hist_percentile(h, 99), (unsigned long long)h->max,
+		h->max_exact ? "true" : "false", hist_relative_error(), (unsigned long long)snap->dropped_snapshots);
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+		if (!h->buckets[i])
+			continue;
+		fprintf(r->out, "%s{\"lo_ns\":%llu,\"hi_ns\":%llu,\"count\":%llu}", first ? "" : ",",
+			(unsigned long long)hist_bucket_lower(i), (unsigned long long)hist_bucket_upper(i),
+			(unsigned long long)h->buckets[i]);
+		first = false;
+	}
+	fputs("]}\n", r->out);
+}
+
+/*
+ * Text rows: the fine buckets are merged (in powers of two) until the span from
+ * the lowest to the highest non-empty bucket fits MAX_TEXT_ROWS rows; at worst
+ * one row per power of two, as BCC and bpftrace print.
+ */
+static void render_text_rows(const struct render *r, const struct hist *h)
+{
+	uint32_t lo = HIST_BUCKETS, hi = 0, merge = 1;
+	uint64_t rows[MAX_TEXT_ROWS * 2 + 2];
+	uint64_t row_lo[MAX_TEXT_ROWS * 2 + 2], row_hi[MAX_TEXT_ROWS * 2 + 2], top = 0;
+	size_t nrows = 0;
+
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+		if (h->buckets[i]) {
+			if (i < lo)
+				lo = i;
+			hi = i;
+		}
+	}
+	if (lo == HIST_BUCKETS)
+		return;
+	/* rows are groups of `merge` buckets aligned to `merge` */
+	while (merge < HIST_SUB_COUNT && (hi / merge - lo / merge + 1) > MAX_TEXT_ROWS)
+		merge *= 2;
+	for (uint32_t g = lo / merge; g <= hi / merge && nrows < sizeof(rows) / sizeof(rows[0]); g++) {
+		uint64_t sum = 0;
+
+		for (uint32_t i = g * merge; i < (g + 1) * merge && i < HIST_BUCKETS; i++)
+			sum += h->buckets[i];
+		/* at octave resolution the groups past the span can still be many: skip empty runs */
+		if (!sum && merge == HIST_SUB_COUNT && nrows && rows[nrows - 1] == 0)
+			continue;
+		row_lo[nrows] = hist_bucket_lower(g * merge);
+		row_hi[nrows] = hist_bucket_upper((g + 1) * merge - 1);
+		rows[nrows] = sum;
+		if (sum > top)
+			top = sum;
+		nrows++;
+	}
+	fprintf(r->out, "  %-22s %10s  %s\n", "range", "count", "distribution");
+	for (size_t i = 0; i < nrows; i++) {
+		char a[32], b[32], range[48];
+		int bar = top ? (int)((rows[i] * BAR_WIDTH + top - 1) / top) : 0;
+
+		snprintf(range, sizeof(range), "[%s, %s)", duration_format(row_lo[i], a, sizeof(a)),
+			 duration_format(row_hi[i], b, sizeof(b)));
+		fprintf(r->out, "  %-22s %10llu |%-*.*s|\n", range, (unsigned long long)rows[i], BAR_WIDTH, bar,
+			"****************************************");
+	}
+}
+
+void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
+{
+	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
+	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
+	struct tm tm;
+
+	if (r->format == OUTPUT_JSON) {
+		render_json_hist(r, snap, label, h);
+		fflush(r->out);
+		return;
+	}
+	localtime_r(&end, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (snap->summary) {
+		char span[32];
+
+		fprintf(r->out, "\n=== Summary %s %s %s over %s ===\n", r->host, r->probe, label,
+			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)));
+	} else {
+		fprintf(r->out, "%s %s %s %s\n", when, r->host, r->probe, label);
+	}
+	if (!h->count) {
+		fprintf(r->out, "  no samples\n");
+		fflush(r->out);
+		return;
+	}
+	fprintf(r->out, "  count %llu  mean %s  p50 %s  p90 %s  p99 %s  max %s%s\n", (unsigned long long)h->count,
+		duration_format(h->sum / h->count, mean, sizeof(mean)),
+		duration_format(hist_percentile(h, 50), p50, sizeof(p50)),
+		duration_format(hist_percentile(h, 90), p90, sizeof(p90)),
+		duration_format(hist_percentile(h, 99), p99, sizeof(p99)), duration_format(h->max, max, sizeof(max)),
+		h->max_exact ? "" : " (bucket bound)");
+	render_text_rows(r, h);
+	if (snap->dropped_snapshots)
+		fprintf(r->out, "  %llu snapshot(s) dropped by the agent: this client was too slow\n",
+			(unsigned long long)snap->dropped_snapshots);
+	fflush(r->out);
+}
+
+void render_probes(const struct render *r, const Tracectl__ListProbesResponse *list, const struct client_conn *c)
+{
+	if (r->format == OUTPUT_TEXT)
+		fprintf(r->out, "%s: agent %s, kernel %s (%s)\n%-16s %-9s %-11s %s\n", r->host, c->agent_version,
+			c->kernel_release, c->agent_hostname, "PROBE", "SUPPORTED", "RESULT", "DESCRIPTION");
+	for (size_t i = 0; i < list->n_probes; i++) {
+		const Tracectl__ProbeInfo *p = list->probes[i];
+
+		if (r->format == OUTPUT_JSON) {
+			fputs("{\"host\":", r->out);
+			json_string(r->out, r->host);
+			fputs(",\"type\":\"probe\",\"probe\":", r->out);
+			json_string(r->out, p->name);
+			fprintf(r->out, ",\"supported\":%s,\"unsupported_reason\":", p->supported ? "true" : "false");
+			json_string(r->out, p->unsupported_reason);
+			fputs(",\"result_kind\":", r->out);
+			json_string(r->out, p->result_kind);
+			fputs(",\"hook\":", r->out);
+			json_string(r->out, p->hook);
+			fputs(",\"description\":", r->out);
+			json_string(r->out, p->description);
+			fputs(",\"params\":[", r->out);
+			for (size_t k = 0; k < p->n_params; k++) {
+				fputs(k ? "," : "", r->out);
+				json_string(r->out, p->params[k]->name);
+			}
+			fputs("]}\n", r->out);
+			continue;
+		}
+		fprintf(r->out, "%-16s %-9s %-11s %s\n", p->name, p->supported ? "yes" : "no", p->result_kind,
+			p->description);
+		fprintf(r->out, "%-16s %-9s %-11s hook: %s; filters:", "", "", "", p->hook);
+		for (size_t k = 0; k < p->n_params; k++)
+			fprintf(r->out, " --%s", p->params[k]->name);
+		fputc('\n', r->out);
+		if (!p->supported)
+			fprintf(r->out, "%-16s %-9s %-11s not available: %s\n", "", "", "", p->unsupported_reason);
+	}
+	fflush(r->out);
+}

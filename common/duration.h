@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Parsing and printing durations the way users write them: 10s, 500ms, 2m. */
+#ifndef TRACECTL_DURATION_H
+#define TRACECTL_DURATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses "<number><unit>" with unit ns, us, ms, s, m or h and an optional
+ * decimal fraction ("1.5s"). Returns 0, or -EINVAL (no number, no or unknown
+ * unit, trailing garbage) or -ERANGE (does not fit in u64 nanoseconds).
+ */
+int duration_parse(const char *text, uint64_t *out_ns);
+/* Human form with 3 significant digits and a unit: "20.1ms", "950us", "2.00s". */
+const char *duration_format(uint64_t ns, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Log-linear histograms in user space: bucket bounds, merging, percentiles. */
+#include <errno.h>
+#include <string.h>
+
+#include "hist.h"
+
+uint64_t hist_bucket_lower(uint32_t idx)
+{
+	uint32_t group = idx >> HIST_SUB_BITS;
+	uint64_t sub = idx & (HIST_SUB_COUNT - 1);
+
+	if (group == 0)
+		return sub;
+	return (HIST_SUB_COUNT + sub) << (group - 1);
+}
+
+uint64_t hist_bucket_upper(uint32_t idx)
+{
+	if (idx + 1 >= HIST_BUCKETS)
+		return UINT64_MAX;
+	return hist_bucket_lower(idx + 1);
+}
+
+void hist_reset(struct hist *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->max_exact = true;
+}
+
+void hist_add(struct hist *h, uint64_t value)
+{
+	h->buckets[hist_bucket_index(value)]++;
+	h->count++;
+	h->sum += value;
+	if (value > h->max)
+		h->max = value;
+}
+
+void hist_merge(struct hist *dst, const struct hist *src)
+{
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++)
+		dst->buckets[i] += src->buckets[i];
+	dst->count += src->count;
+	dst->sum += src->sum;
+	if (src->max > dst->max) {
+		dst->max = src->max;
+		dst->max_exact = src->max_exact;
+	} else if (src->max == dst->max) {
+		dst->max_exact = dst->max_exact || src->max_exact;
+	}
+}
+
+int hist_delta(struct hist *out, const struct hist *now, const struct hist *before)
+{
+	int32_t top = -1;
+
+	if (now->count < before->count || now->sum < before->sum)
+		return -EINVAL;
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+		if (now->buckets[i] < before->buckets[i])
+			return -EINVAL;
+		out->buckets[i] = now->buckets[i] - before->buckets[i];
+		if (out->buckets[i])
+			top = (int32_t)i;
+	}
+	out->count = now->count - before->count;
+	out->sum = now->sum - before->sum;
+	out->max = 0;
+	out->max_exact = true;
+	if (top >= 0) {
+		uint64_t bound = hist_bucket_upper((uint32_t)top) - 1;
+
+		/* The cumulative max, when it falls in the window's top bucket, is the
+		 * window's max; otherwise only the bucket bound is known. */
+		if (now->max <= bound && now->max >= hist_bucket_lower((uint32_t)top)) {
+			out->max = now->max;
+			out->max_exact = now->max_exact && now->max > before->max;
+		} else {
+			out->max = bound < now->max ? bound : now->max;
+			out->max_exact = false;
+		}
+	}
+	return 0;
+}
+
+uint64_t hist_percentile(const struct hist *h, double q)
+{
+	uint64_t rank, seen = 0;
+
+	if (h->count == 0)
+		return 0;
+	if (q <= 0)
+		q = 0;
+	if (q > 100)
+		q = 100;
+	/* nearest rank: the smallest value with at least q% of samples at or below */
+	rank = (uint64_t)((q / 100.0) * (double)h->count + 0.999999999);
+	if (rank == 0)
+		rank = 1;
+	if (rank > h->count)
+		rank = h->count;
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank) {
+			uint64_t lo = hist_bucket_lower(i);
+			uint64_t hi = hist_bucket_upper(i) - 1;
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			return (h->max && mid > h->max) ? h->max : mid;
+		}
+	}
+	return h->max;
+}
+
+double hist_relative_error(void)
+{
+	/* half a bucket width relative to the bucket's lower bound */
+	return 0.5 / HIST_SUB_COUNT;
+}

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end tests: a root agent, the CLI as user nobody over mutual TLS, and a ground-truth workload.
+"""
+e2e_attach: attaches tcp-latency to a client that makes 200 requests to a server
+answering after 20 ms, and checks the CLI's JSON output against that ground truth.
+e2e_auth: clients without a certificate, or with one from another CA, are refused;
+the agent stays up and still serves a valid client.
+
+Needs root (it starts the agent); exits 77 (skipped) otherwise. Standard library only.
+Set TRACECTL_E2E_KEEP=1 to keep the temporary directory for inspection.
+"""
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+NOBODY = 65534
+DELAY_MS = 20
+REQUESTS = 200
+EXIT_TLS = 4  # the CLI's exit code for TLS / certificate failures
+
+
+class TestFailure(Exception):
+    pass
+
+
+def log(msg):
+    print(f"e2e: {msg}", flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+class LineReader:
+    """Reads lines from a pipe with a deadline, without Python's buffering in the way."""
+
+    def __init__(self, fileobj, name):
+        self.fd = fileobj.fileno()
+        self.name = name
+        self.buf = b""
+        self.eof = False
+        self.lines = []  # every line read, for the failure report
+
+    def readline(self, timeout):
+        """Returns the next line (without newline), or None at EOF; raises on timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if self.eof:
+                if self.buf:
+                    line, self.buf = self.buf, b""
+                    return self._keep(line)
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure(f"timed out after {timeout:.0f}s waiting for a line from {self.name}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                chunk = os.read(self.fd, 65536)
+                if chunk:
+                    self.buf += chunk
+                else:
+                    self.eof = True
+        line, self.buf = self.buf.split(b"\n", 1)
+        return self._keep(line)
+
+    def _keep(self, line):
+        text = line.decode("utf-8", "replace")
+        self.lines.append(text)
+        return text
+
+
+def stop(proc, name, sig=signal.SIGTERM, timeout=5.0):
+    """Stops proc with sig, then SIGKILL; bounded. Returns its exit status."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not exit {timeout:.0f}s after signal {sig}, killing it")
+            proc.kill()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log(f"{name} (pid {proc.pid}) survived SIGKILL for 5s")
+        except ProcessLookupError:
+            pass
+    return proc.returncode
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"({path}: {e})"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_pki(script, directory, readable_keys):
+    subprocess.run(["bash", script, directory, "--days", "2"], check=True, timeout=60,
+                   stdout=subprocess.DEVNULL)
+    if readable_keys:
+        # Only in the test's own directory: the CLI runs as nobody and must read them.
+        for name in os.listdir(directory):
+            os.chmod(os.path.join(directory, name), 0o644)
+
+
+class Env:
+    """A temp dir with a PKI, a running agent, and helpers; everything is torn down on exit."""
+
+    def __init__(self, args):
+        self.args = args
+        self.procs = []  # (name, Popen), stopped in reverse order
+        self.agent = None
+        self.failed = False
+
+    def __enter__(self):
+        base = "/tmp" if os.path.isdir("/tmp") else None
+        self.dir = tempfile.mkdtemp(prefix="tracectl-e2e-", dir=base)
+        os.chmod(self.dir, 0o755)
+        self.pki = os.path.join(self.dir, "pki")
+        os.mkdir(self.pki)
+        os.chmod(self.pki, 0o755)
+        make_pki(self.args.pki, self.pki, readable_keys=True)
+        # A copy of the CLI in the test dir, so nobody can run it wherever the build tree is.
+        self.cli_path = os.path.join(self.dir, "tracectl")
+        shutil.copy2(self.args.cli, self.cli_path)
+        os.chmod(self.cli_path, 0o755)
+        self.start_agent()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for name, proc in reversed(self.procs):
+            stop(proc, name)
+        if exc_type is not None or self.failed:
+            self.report()
+        if os.environ.get("TRACECTL_E2E_KEEP"):
+            log(f"kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def report(self):
+        for name in sorted(os.listdir(self.dir)):
+            if name.endswith(".log"):
+                print(f"----- {name} (last lines) -----\n{tail(os.path.join(self.dir, name))}", flush=True)
+
+    def path(self, name):
+        return os.path.join(self.pki, name)
+
+    def spawn(self, name, argv, **kw):
+        log(f"start {name}: {' '.join(argv)}")
+        stderr = open(os.path.join(self.dir, f"{name}.log"), "wb")
+        try:
+            proc = subprocess.Popen(argv, stderr=stderr, bufsize=0, **kw)
+        finally:
+            stderr.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def start_agent(self):
+        self.port = free_port()
+        self.agent = self.spawn("agent", [
+            self.args.agent, "--listen", f"127.0.0.1:{self.port}",
+            "--cert", self.path("agent.pem"), "--key", self.path("agent.key"),
+            "--ca", self.path("ca.pem")], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            check(self.agent.poll() is None, f"agent exited with status {self.agent.returncode} at startup")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TestFailure(f"agent does not accept on 127.0.0.1:{self.port} after 20s")
+                time.sleep(0.1)
+        log(f"agent (pid {self.agent.pid}) accepts on 127.0.0.1:{self.port}")
+
+    def cli_argv(self, ca, cert, key, *rest):
+        return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+                self.cli_path, "--ca", ca, "--cert", cert, "--key", key, *rest]
+
+    def run_cli(self, name, argv, timeout=30):
+        log(f"run {name}: {' '.join(argv)}")
+        try:
+            res = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"{name}: CLI did not finish within {timeout}s")
+        out = res.stdout.decode("utf-8", "replace")
+        err = res.stderr.decode("utf-8", "replace")
+        log(f"{name}: exit {res.returncode}; stderr: {err.strip()[-500:]!r}")
+        return res.returncode, out, err
+
+    def stop_agent_checked(self):
+        """The agent must have survived everything and exit 0 on SIGTERM within 5 s."""
+        check(self.agent.poll() is None, f"agent died during the test (status {self.agent.returncode})")
+        self.agent.send_signal(signal.SIGTERM)
+        try:
+            rc = self.agent.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("agent did not exit within 5 s of SIGTERM")
+        check(rc == 0, f"agent exited with status {rc} after SIGTERM, want 0")
+        log("agent exited 0 after SIGTERM")
+
+
+def start_workload(env):
+    server = env.spawn("latency_server", [
+        env.args.server, "--listen", "127.0.0.1:0", "--delay-ms", str(DELAY_MS), "--max-seconds", "100"],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = LineReader(server.stdout, "latency_server").readline(10)
+    check(line is not None and line.startswith("listening "), f"latency_server said {line!r}")
+    sport = int(line.split()[1])
+    client = env.spawn("latency_client", [
+        env.args.client, "--connect", f"127.0.0.1:{sport}", "--wait-go",
+        "--requests", str(REQUESTS), "--timeout-seconds", "100"],
+        stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    client_out = LineReader(client.stdout, "latency_client")
+    line = client_out.readline(10)
+    check(line is not None and line.startswith("ready "), f"latency_client said {line!r}")
+    return server, client, client_out, int(line.split()[1])
+
+
+def parse_json_lines(lines):
+    objs = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise TestFailure(f"CLI output line {i + 1} is not JSON ({e}): {line!r}")
+        check(isinstance(obj, dict), f"CLI output line {i + 1} is not an object: {line!r}")
+        check("host" in obj and "probe" in obj, f"CLI output line {i + 1} lacks host/probe: {line!r}")
+        objs.append(obj)
+    return objs
+
+
+def test_attach(args):
+    with Env(args) as env:
+        try:
+            server, client, client_out, client_pid = start_workload(env)
+            log(f"latency_client pid {client_pid} waits for go")
+
+            cli = env.spawn("cli", env.cli_argv(
+                env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+                "attach", f"127.0.0.1:{env.port}", "tcp-latency", "--duration", "9s",
+                "--interval", "1s", "--pid", str(client_pid), "--output", "json"),
+                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            out = LineReader(cli.stdout, "tracectl attach")
+
+            # Start the workload once the probe is attached (or, failing an "attached"
+            # line, at the first snapshot: the probe is attached by then too).
+            while True:
+                line = out.readline(30)
+                if line is None:
+                    raise TestFailure(f"CLI exited (status {cli.wait(timeout=5)}) before attaching")
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    raise TestFailure(f"CLI printed non-JSON {line!r}")
+                if obj.get("type") in ("attached", "snapshot"):
+                    log(f"CLI reports {obj.get('type')}: {line}")
+                    break
+            client.stdin.write(b"go\n")
+            client.stdin.flush()
+
+            while out.readline(40) is not None:
+                pass
+            try:
+                cli_rc = cli.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                raise TestFailure("CLI did not exit 20 s after closing its output")
+            done = client_out.readline(20)
+            client_rc = client.wait(timeout=20)
+            log(f"latency_client: {done!r}, exit {client_rc}; {tail(os.path.join(env.dir, 'latency_client.log')).strip()}")
+            check(client_rc == 0 and done == f"done {REQUESTS}", "the workload did not complete")
+
+            print("----- CLI output -----\n" + "\n".join(out.lines) + "\n----------------------", flush=True)
+            check(cli_rc == 0, f"tracectl attach exited with status {cli_rc}, want 0")
+            objs = parse_json_lines(out.lines)
+            for o in objs:
+                check(o["probe"] == "tcp-latency", f"probe is {o['probe']!r} in {o}")
+            summaries = {o.get("series"): o for o in objs if o.get("type") == "summary"}
+            snapshots = [o for o in objs if o.get("type") == "snapshot"]
+            check("role=client" in summaries, f"no summary for role=client (summaries: {list(summaries)})")
+            check(snapshots, "no snapshot lines")
+            for series, summ in summaries.items():
+                total = sum(o.get("count", 0) for o in snapshots if o.get("series") == series)
+                check(total == summ["count"],
+                      f"{series}: snapshot counts add up to {total}, summary says {summ['count']}")
+
+            summ = summaries["role=client"]
+            count, p50 = summ["count"], summ["p50_ns"]
+            log(f"MEASURED role=client count={count} p50={p50 / 1e6:.3f}ms p90={summ.get('p90_ns', 0) / 1e6:.3f}ms "
+                f"p99={summ.get('p99_ns', 0) / 1e6:.3f}ms max={summ.get('max_ns', 0) / 1e6:.3f}ms "
+                f"(ground truth: {REQUESTS} requests, server delay {DELAY_MS} ms)")
+            check(abs(count - REQUESTS) <= 2, f"role=client count {count}, want {REQUESTS} +/- 2")
+            want = DELAY_MS * 1e6
+            check(abs(p50 - want) <= 0.05 * want, f"role=client p50 {p50} ns, want {want:.0f} ns +/- 5%")
+            buckets = summ.get("buckets", [])
+            check(sum(b["count"] for b in buckets) == count,
+                  f"role=client bucket counts add up to {sum(b['count'] for b in buckets)}, not {count}")
+            for b in buckets:
+                check(b["lo_ns"] < b["hi_ns"], f"bad bucket {b}")
+
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+    log("PASS e2e_attach")
+
+
+def tls_refused(port, ca, cert=None, key=None):
+    """Returns a reason string if the agent refused this TLS client, None if it let it in."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        try:
+            tls = ctx.wrap_socket(raw, server_hostname="localhost")
+        except (ssl.SSLError, OSError) as e:
+            return f"handshake failed: {e}"
+        with tls:
+            # In TLS 1.3 the server checks the client's certificate after the client's
+            # side of the handshake is done: the refusal arrives as an alert or a close.
+            try:
+                data = tls.recv(1)
+            except socket.timeout:
+                return None
+            except (ssl.SSLError, OSError) as e:
+                return f"closed after handshake: {e}"
+            if data == b"":
+                return "closed after handshake (EOF)"
+            return None
+    finally:
+        raw.close()
+
+
+def test_auth(args):
+    with Env(args) as env:
+        try:
+            other = os.path.join(env.dir, "other-pki")
+            os.mkdir(other)
+            os.chmod(other, 0o755)
+            make_pki(args.pki, other, readable_keys=True)
+            ca = env.path("ca.pem")
+
+            reason = tls_refused(env.port, ca)
+            log(f"TLS client without a certificate: {reason}")
+            check(reason is not None, "the agent accepted a TLS client without a certificate")
+
+            reason = tls_refused(env.port, ca, os.path.join(other, "client.pem"), os.path.join(other, "client.key"))
+            log(f"TLS client with another CA's certificate: {reason}")
+            check(reason is not None, "the agent accepted a client certificate from another CA")
+
+            # The CLI with a client certificate from another CA: refused by the agent.
+            rc, out, _ = env.run_cli("cli-wrong-client-ca", env.cli_argv(
+                ca, os.path.join(other, "client.pem"), os.path.join(other, "client.key"),
+                "probes", f"127.0.0.1:{env.port}"))
+            check(rc != 0, "CLI with another CA's client certificate succeeded")
+            check(rc == EXIT_TLS, f"CLI with another CA's client certificate exited {rc}, want {EXIT_TLS} (TLS failure)")
+
+            # The CLI trusting another CA: it must refuse the agent.
+            rc, out, _ = env.run_cli("cli-wrong-server-ca", env.cli_argv(
+                os.path.join(other, "ca.pem"), env.path("client.pem"), env.path("client.key"),
+                "probes", f"127.0.0.1:{env.port}"))
+            check(rc == EXIT_TLS, f"CLI that does not trust the agent's CA exited {rc}, want {EXIT_TLS}")
+
+            # After all that, a valid client still gets service.
+            rc, out, _ = env.run_cli("cli-probes", env.cli_argv(
+                ca, env.path("client.pem"), env.path("client.key"), "probes", f"127.0.0.1:{env.port}"))
+            print("----- tracectl probes -----\n" + out + "---------------------------", flush=True)
+            check(rc == 0, f"valid CLI 'probes' exited {rc}, want 0")
+            check("tcp-latency" in out, "valid CLI 'probes' output does not mention tcp-latency")
+
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+    log("PASS e2e_auth")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agent", required=True, help="path of tracectl-agent")
+    ap.add_argument("--cli", required=True, help="path of tracectl")
+    ap.add_argument("--server", required=True, help="path of latency_server")
+    ap.add_argument("--client", required=True, help="path of latency_client")
+    ap.add_argument("--pki", required=True, help="path of deploy/dev-pki.sh")
+    ap.add_argument("--test", choices=["attach", "auth", "all"], default="all")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        print("SKIP: needs root (starts tracectl-agent, which loads BPF programs)", flush=True)
+        return SKIP
+    for tool in ("setpriv", "openssl"):
+        if shutil.which(tool) is None:
+            print(f"SKIP: {tool} not installed (apt-get install util-linux openssl)", flush=True)
+            return SKIP
+    tests = {"attach": [test_attach], "auth": [test_auth], "all": [test_attach, test_auth]}[args.test]
+    try:
+        for name in ("agent", "cli", "server", "client", "pki"):
+            check(os.path.isfile(getattr(args, name)), f"--{name} {getattr(args, name)}: no such file")
+        for t in tests:
+            t(args)
+    except TestFailure as e:
+        print(f"FAIL: {e}", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
