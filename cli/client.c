@@ -333,9 +333,16 @@ void client_conn__free(struct client_conn **cp)
 	}
 	if (c->ping)
 		event_free(c->ping);
-	/* BEV_OPT_CLOSE_ON_FREE: frees the SSL object and closes the socket */
-	if (c->bev)
+	if (c->bev) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		/* a polite close_notify, so the agent logs a goodbye, not a dropped peer */
+		if (c->handshaken && !c->failed && ssl)
+			SSL_shutdown(ssl);
+		ERR_clear_error();
+		/* BEV_OPT_CLOSE_ON_FREE: frees the SSL object and closes the socket */
 		bufferevent_free(c->bev);
+	}
 	free(c);
 	*cp = NULL;
 }

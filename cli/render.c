@@ -160,13 +160,13 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 	if (snap->summary) {
 		char span[32];
 
-		fprintf(r->out, "\n=== Summary %s %s %s over %s ===\n", r->host, r->probe, label,
-			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)));
+		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", r->host, r->probe, label,
+			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)),
+			h->count ? "" : "\n  no samples");
 	} else {
-		fprintf(r->out, "%s %s %s %s\n", when, r->host, r->probe, label);
+		fprintf(r->out, "%s %s %s %s%s\n", when, r->host, r->probe, label, h->count ? "" : ": no samples");
 	}
 	if (!h->count) {
-		fprintf(r->out, "  no samples\n");
 		fflush(r->out);
 		return;
 	}
