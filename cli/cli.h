@@ -69,6 +69,8 @@ struct client_conn {
 	char target[300]; /* as the user wrote it */
 	char host[256];
 	uint16_t port;
+	int fd;                   /* until the TLS bufferevent owns it */
+	struct event *connecting; /* TCP connect in progress */
 	struct bufferevent *bev;
 	struct event *ping;
 	bool handshaken, hello_done, failed;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -205,6 +206,53 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: agent closed the connection", c->target);
 }
 
+/* TCP is up (or failed): start TLS on the socket, Hello first. */
+static void connected_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_conn *c = arg;
+	Tracectl__Request req = TRACECTL__REQUEST__INIT;
+	Tracectl__HelloRequest hello = TRACECTL__HELLO_REQUEST__INIT;
+	struct timeval handshake = { (time_t)(c->connect_timeout_ms / 1000),
+				     (suseconds_t)(c->connect_timeout_ms % 1000 * 1000) };
+	socklen_t optlen = sizeof(int);
+	int sock_err = 0;
+	SSL *ssl;
+
+	if (what & EV_TIMEOUT) {
+		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: timed out connecting after %llu ms", c->target,
+			  (unsigned long long)c->connect_timeout_ms);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &sock_err, &optlen) || sock_err) {
+		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: cannot connect: %s", c->target,
+			  strerror(sock_err ? sock_err : errno));
+		return;
+	}
+	ssl = SSL_new(c->tls);
+	if (!ssl || tls_client_expect_host(ssl, c->host)) {
+		SSL_free(ssl);
+		conn_fail(c, CLI_EXIT_FAILURE, "%s: cannot set up TLS", c->target);
+		return;
+	}
+	/* takes ownership of ssl and the socket, even when it fails */
+	c->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	c->fd = -1;
+	if (!c->bev) {
+		conn_fail(c, CLI_EXIT_FAILURE, "%s: out of memory", c->target);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	/* the handshake gets the connect timeout; afterwards the idle deadline applies */
+	bufferevent_set_timeouts(c->bev, &handshake, &handshake);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	hello.protocol_version = RPC_PROTOCOL_VERSION;
+	hello.client_version = TRACECTL_VERSION;
+	req.call_case = TRACECTL__REQUEST__CALL_HELLO;
+	req.hello = &hello;
+	rpc_send(bufferevent_get_output(c->bev), HELLO_STREAM_ID, FRAME_DATA, &req.base, FRAME_MAX_MESSAGE_DEFAULT);
+}
+
 struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const char *target,
 				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
 				     char *err, size_t errlen)
@@ -212,10 +260,7 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	struct client_conn *c = NULL;
-	Tracectl__Request req = TRACECTL__REQUEST__INIT;
-	Tracectl__HelloRequest hello = TRACECTL__HELLO_REQUEST__INIT;
 	char port_text[8];
-	SSL *ssl = NULL;
 	int ret;
 
 	c = calloc(1, sizeof(*c));
@@ -223,6 +268,7 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	c->fd = -1;
 	c->base = base;
 	c->tls = tls;
 	c->on_failure = on_failure;
@@ -243,39 +289,21 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 		errno = EHOSTUNREACH;
 		goto fail;
 	}
-	ssl = SSL_new(tls);
-	if (!ssl || tls_client_expect_host(ssl, c->host)) {
-		snprintf(err, errlen, "%s: cannot set up TLS", target);
-		SSL_free(ssl);
-		errno = ENOMEM;
-		goto fail;
-	}
-	/* takes ownership of ssl, even when it fails */
-	c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-						BEV_OPT_CLOSE_ON_FREE);
-	c->ping = event_new(base, -1, EV_PERSIST, ping_cb, c);
-	if (!c->bev || !c->ping) {
-		snprintf(err, errlen, "%s: out of memory", target);
-		errno = ENOMEM;
-		goto fail;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-	bufferevent_set_timeouts(c->bev,
-				 &(struct timeval){ (time_t)(connect_timeout_ms / 1000),
-						    (suseconds_t)(connect_timeout_ms % 1000 * 1000) },
-				 &(struct timeval){ (time_t)(connect_timeout_ms / 1000),
-						    (suseconds_t)(connect_timeout_ms % 1000 * 1000) });
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* Hello goes first; queued calls follow when it is answered */
-	hello.protocol_version = RPC_PROTOCOL_VERSION;
-	hello.client_version = TRACECTL_VERSION;
-	req.call_case = TRACECTL__REQUEST__CALL_HELLO;
-	req.hello = &hello;
-	rpc_send(bufferevent_get_output(c->bev), HELLO_STREAM_ID, FRAME_DATA, &req.base, FRAME_MAX_MESSAGE_DEFAULT);
-	if (bufferevent_socket_connect(c->bev, res->ai_addr, (int)res->ai_addrlen)) {
+	/* TCP first, TLS once connected: a refused or unreachable host is then named
+	 * as such instead of surfacing as a failed handshake */
+	c->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || (connect(c->fd, res->ai_addr, res->ai_addrlen) && errno != EINPROGRESS)) {
 		snprintf(err, errlen, "%s: cannot connect: %s", target, strerror(errno));
 		errno = EHOSTUNREACH;
+		goto fail;
+	}
+	c->connecting = event_new(base, c->fd, EV_WRITE, connected_cb, c);
+	c->ping = event_new(base, -1, EV_PERSIST, ping_cb, c);
+	if (!c->connecting || !c->ping ||
+	    event_add(c->connecting, &(struct timeval){ (time_t)(connect_timeout_ms / 1000),
+							 (suseconds_t)(connect_timeout_ms % 1000 * 1000) })) {
+		snprintf(err, errlen, "%s: out of memory", target);
+		errno = ENOMEM;
 		goto fail;
 	}
 	freeaddrinfo(res);
@@ -333,6 +361,10 @@ void client_conn__free(struct client_conn **cp)
 	}
 	if (c->ping)
 		event_free(c->ping);
+	if (c->connecting)
+		event_free(c->connecting);
+	if (c->fd >= 0)
+		close(c->fd);
 	if (c->bev) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 
