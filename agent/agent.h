@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "catalog.h"
+#include "event_batch.h"
 #include "hist_pb.h"
 #include "rpc.h"
 
@@ -67,11 +68,22 @@ struct session {
 	uint64_t start_unix_ns, window_start_unix_ns;
 	uint64_t start_mono_ns;
 	uint64_t seq;
-	uint64_t dropped;
-	bool flushed; /* the window up to now was just sent */
+	uint64_t dropped;  /* snapshots not sent: the client was too slow */
+	bool flushed;      /* the window up to now was just sent */
 	struct event *tick;
-	struct hist *before, *now, *window; /* nseries each */
-	struct hist_pb *encoded;            /* nseries */
+	/* PROBE_HISTOGRAM */
+	struct hist_set window_hists, total_hists;
+	struct hist_pb *encoded; /* one per series of the largest snapshot so far */
+	size_t nencoded;
+	/* PROBE_COUNTS */
+	struct count_table window_counts, total_counts;
+	/* PROBE_EVENTS */
+	struct event *ring_ready;
+	struct event_sink *sink;
+	uint64_t events_window, events_total;
+	uint64_t events_dropped_window, events_dropped_total;
+	uint64_t events_dropped_unreported; /* for the next EventBatch */
+	uint64_t kernel_lost_seen;
 };
 
 /* server.c */

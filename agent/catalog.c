@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The catalog table: a new probe is one bpf/ program, one entry here and one test. */
+/* The catalog table and its parameters: a new probe is one bpf/ program, one entry here and one test. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "catalog.h"
 
@@ -24,4 +28,170 @@ const struct probe_desc *catalog_find(const char *name)
 		if (strcmp(catalog[i]->name, name) == 0)
 			return catalog[i];
 	return NULL;
+}
+
+const char *catalog_kind_name(enum probe_kind kind)
+{
+	switch (kind) {
+	case PROBE_HISTOGRAM:
+		return "histogram";
+	case PROBE_COUNTS:
+		return "counts";
+	case PROBE_EVENTS:
+		return "events";
+	}
+	return "?";
+}
+
+static const struct param_spec params[] = {
+	{ PROBE_PARAM_PID, "pid", "u32", "1..4194304", "only this process (thread group id)" },
+	{ PROBE_PARAM_COMM, "comm", "string", "1..15 bytes", "only tasks with this command name" },
+	{ PROBE_PARAM_PORT, "port", "u32", "1..65535", "only sockets with this local or remote port" },
+	{ PROBE_PARAM_TOP, "top", "u32", "1..100000", "rows per snapshot, largest first" },
+	{ PROBE_PARAM_TARGET, "target", "string", "BINARY:PATTERN", "user-space functions: absolute path of an ELF file, function name or glob" },
+	{ PROBE_PARAM_FREQ, "freq", "u32", "1..10000", "samples per second per CPU" },
+	{ PROBE_PARAM_BY, "by", "enum", "see probe", "how to split the results" },
+	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path", "only tasks in this cgroup (path under /sys/fs/cgroup)" },
+};
+
+size_t catalog_param_count(void)
+{
+	return sizeof(params) / sizeof(params[0]);
+}
+
+const struct param_spec *catalog_param_at(size_t i)
+{
+	return i < catalog_param_count() ? &params[i] : NULL;
+}
+
+static int parse_u32(const struct param_spec *spec, const char *value, uint32_t min, uint32_t max, uint32_t *out,
+		     char *err, size_t errlen)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (!*value || *value == '-' || *end || errno || v < min || v > max) {
+		snprintf(err, errlen, "parameter '%s' value '%.64s' is not a number in %u..%u", spec->name, value, min,
+			 max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* True when choice is one of the '|'-separated words of choices. */
+static bool one_of(const char *choices, const char *choice)
+{
+	size_t n = strlen(choice);
+
+	for (const char *p = choices; p && *p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, choice, n) == 0)
+			return true;
+		p = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+static int parse_one(const struct probe_desc *probe, const struct param_spec *spec, const char *value,
+		     struct probe_params *out, char *err, size_t errlen)
+{
+	uint32_t v;
+	struct stat st;
+	char path[PROBE_TARGET_LEN];
+
+	switch (spec->bit) {
+	case PROBE_PARAM_PID:
+		return parse_u32(spec, value, 1, 4194304, &out->pid, err, errlen);
+	case PROBE_PARAM_PORT:
+		if (parse_u32(spec, value, 1, 65535, &v, err, errlen))
+			return -EINVAL;
+		out->port = (uint16_t)v;
+		return 0;
+	case PROBE_PARAM_TOP:
+		return parse_u32(spec, value, 1, 100000, &out->top, err, errlen);
+	case PROBE_PARAM_FREQ:
+		return parse_u32(spec, value, 1, 10000, &out->freq_hz, err, errlen);
+	case PROBE_PARAM_COMM:
+		if (!*value || strlen(value) >= PROBE_COMM_LEN) {
+			snprintf(err, errlen, "parameter 'comm' value '%.64s' must be 1..%d bytes", value,
+				 PROBE_COMM_LEN - 1);
+			return -EINVAL;
+		}
+		memcpy(out->comm, value, strlen(value) + 1);
+		return 0;
+	case PROBE_PARAM_TARGET:
+		if (!*value || strlen(value) >= PROBE_TARGET_LEN) {
+			snprintf(err, errlen, "parameter 'target' must be BINARY:PATTERN of at most %d bytes",
+				 PROBE_TARGET_LEN - 1);
+			return -EINVAL;
+		}
+		memcpy(out->target, value, strlen(value) + 1);
+		return 0;
+	case PROBE_PARAM_BY:
+		if (!one_of(probe->by_choices, value)) {
+			snprintf(err, errlen, "parameter 'by' value '%.32s' is not one of %s", value,
+				 probe->by_choices ? probe->by_choices : "(none)");
+			return -EINVAL;
+		}
+		memcpy(out->by, value, strlen(value) + 1);
+		return 0;
+	case PROBE_PARAM_CGROUP:
+		/* only paths inside the cgroup hierarchy: no arbitrary file probing */
+		if (value[0] != '/' || strstr(value, "..") ||
+		    snprintf(path, sizeof(path), "/sys/fs/cgroup%s", value) >= (int)sizeof(path) ||
+		    stat(path, &st) || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "parameter 'cgroup' value '%.64s' is not a cgroup under /sys/fs/cgroup",
+				 value);
+			return -EINVAL;
+		}
+		/* the cgroup id BPF sees is the directory's inode number on cgroup v2 */
+		out->cgroup_id = st.st_ino;
+		return 0;
+	}
+	snprintf(err, errlen, "parameter '%s' cannot be parsed", spec->name);
+	return -EINVAL;
+}
+
+int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const *given, size_t ngiven,
+			 struct probe_params *out, char *err, size_t errlen)
+{
+	uint32_t seen = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t g = 0; g < ngiven; g++) {
+		const struct param_spec *spec = NULL;
+
+		for (size_t i = 0; i < catalog_param_count(); i++)
+			if (strcmp(params[i].name, given[g]->name) == 0)
+				spec = &params[i];
+		if (!spec || !(probe->params & spec->bit)) {
+			char accepted[256] = "";
+			size_t len = 0;
+
+			for (size_t i = 0; i < catalog_param_count(); i++)
+				if (probe->params & params[i].bit)
+					len += (size_t)snprintf(accepted + len, len < sizeof(accepted) ? sizeof(accepted) - len : 0,
+								"%s%s", len ? ", " : "", params[i].name);
+			snprintf(err, errlen, "%s parameter '%.32s' for probe %s (it takes: %s)",
+				 spec ? "unsupported" : "unknown", given[g]->name, probe->name, len ? accepted : "none");
+			return -EINVAL;
+		}
+		if (seen & spec->bit) {
+			snprintf(err, errlen, "parameter '%s' given twice", spec->name);
+			return -EINVAL;
+		}
+		seen |= spec->bit;
+		if (parse_one(probe, spec, given[g]->value, out, err, errlen))
+			return -EINVAL;
+	}
+	if (!out->top)
+		out->top = probe->default_top;
+	if (probe->validate)
+		return probe->validate(out, err, errlen);
+	return 0;
 }

@@ -3,45 +3,91 @@
 #ifndef TRACECTL_CATALOG_H
 #define TRACECTL_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hist.h"
+#include "count_table.h"
+#include "hist_set.h"
+#include "tracectl.pb-c.h"
 
-#define PROBE_MAX_SERIES 4
 #define PROBE_COMM_LEN 16
+#define PROBE_TARGET_LEN 512
+#define PROBE_BY_LEN 16
 
-/* Which common filters a probe applies in the kernel. */
-enum probe_param {
-	PROBE_PARAM_PID = 1u << 0,
-	PROBE_PARAM_COMM = 1u << 1,
-	PROBE_PARAM_PORT = 1u << 2,
+/* What a probe returns, and so how the session ships it. */
+enum probe_kind {
+	PROBE_HISTOGRAM, /* labelled latency histograms, per interval */
+	PROBE_COUNTS,    /* a keyed counter table, per interval */
+	PROBE_EVENTS,    /* one record per occurrence, through a ring buffer */
 };
 
-/* Validated parameters; zero / empty means "no filter". */
+/* Parameters a probe may accept. Types and bounds are in catalog.c (one table). */
+enum probe_param {
+	PROBE_PARAM_PID = 1u << 0,    /* u32: only this process (tgid) */
+	PROBE_PARAM_COMM = 1u << 1,   /* string: only tasks with this comm */
+	PROBE_PARAM_PORT = 1u << 2,   /* u32 1..65535: only sockets with this local or remote port */
+	PROBE_PARAM_TOP = 1u << 3,    /* u32: rows per snapshot, sorted */
+	PROBE_PARAM_TARGET = 1u << 4, /* string: BINARY:PATTERN for user-space function probes */
+	PROBE_PARAM_FREQ = 1u << 5,   /* u32 Hz: sampling frequency */
+	PROBE_PARAM_BY = 1u << 6,     /* enum (probe_desc.by_choices): how to split results */
+	PROBE_PARAM_CGROUP = 1u << 7, /* string: cgroup v2 path, resolved to its id */
+};
+
+/* Validated parameters; zero / empty means "not given". */
 struct probe_params {
 	uint32_t pid;
 	char comm[PROBE_COMM_LEN];
 	uint16_t port;
+	uint32_t top;
+	char target[PROBE_TARGET_LEN];
+	uint32_t freq_hz;
+	char by[PROBE_BY_LEN];
+	uint64_t cgroup_id;
 };
+
+/* One field of an event record, as a probe hands it to the session. */
+struct event_field {
+	const char *name;
+	const char *str; /* NULL for numbers */
+	int64_t num;
+};
+
+/* Where a probe delivers events; implemented by the session (event_batch.c). */
+struct event_sink;
+void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struct event_field *fields,
+		     size_t nfields);
 
 struct probe_desc {
 	const char *name;        /* the user interface: "tcp-latency" */
 	const char *description;
-	const char *result_kind; /* "histogram" */
-	const char *hook;        /* "tracepoint sock:sock_send_length + sock:sock_recv_length" */
+	enum probe_kind kind;
+	const char *hook;        /* hook used on this kernel, e.g. "tracepoint sock:sock_send_length" */
 	uint32_t params;         /* enum probe_param bits accepted */
-	size_t nseries;
-	const char *series_labels[PROBE_MAX_SERIES]; /* "role=client", ... */
+	const char *by_choices;  /* for PROBE_PARAM_BY: "remote|none" */
+	uint32_t default_top;    /* counts: rows per snapshot when --top is not given (0 = all) */
+	/* counts: the table's schema, fixed per probe; the first value sorts */
+	size_t nkeys, nvalues;
+	const char *key_names[COUNT_MAX_KEYS];
+	const char *value_names[COUNT_MAX_VALUES];
 
 	/* 0 when this kernel can run the probe, else -errno with a reason. */
 	int (*supported)(char *reason, size_t len);
+	/* Probe-specific checks of the parameters (e.g. the binary exists and is ELF). */
+	int (*validate)(const struct probe_params *params, char *err, size_t errlen);
 	/* Opens, configures (rodata), loads and attaches. *state is owned by the caller
 	 * and released with close(). Returns 0 or -errno with a reason in err. */
 	int (*open)(const struct probe_params *params, void **state, char *err, size_t errlen);
-	/* Fills out[0..nseries) with the cumulative histograms since open (summed over
-	 * CPUs, max_exact true). Must not allocate: it runs every interval. */
-	int (*read)(void *state, struct hist *out);
+	/* PROBE_HISTOGRAM: adds the window since the previous read (or open) to out. */
+	int (*read_hist)(void *state, struct hist_set *out);
+	/* PROBE_COUNTS: adds the window since the previous read to out (schema as above). */
+	int (*read_counts)(void *state, struct count_table *out);
+	/* PROBE_EVENTS: the ring buffer's epoll fd, watched by the session's loop ... */
+	int (*event_fd)(void *state);
+	/* ... and draining it into sink; returns events delivered or -errno. */
+	int (*drain_events)(void *state, struct event_sink *sink);
+	/* PROBE_EVENTS: events the kernel side could not deliver (ring full), cumulative. */
+	uint64_t (*events_lost)(void *state);
 	/* Detaches and frees; accepts NULL and sets *state to NULL. */
 	void (*close)(void **state);
 };
@@ -49,6 +95,22 @@ struct probe_desc {
 const struct probe_desc *catalog_find(const char *name);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
+const char *catalog_kind_name(enum probe_kind kind);
+
+/* Types, bounds and help of each parameter, for validation and ListProbes. */
+struct param_spec {
+	enum probe_param bit;
+	const char *name, *type, *range, *description;
+};
+size_t catalog_param_count(void);
+const struct param_spec *catalog_param_at(size_t i);
+
+/*
+ * Types and validates the parameters of an Attach against the probe's catalog
+ * entry. Returns 0, or -EINVAL with a reason naming the parameter and value.
+ */
+int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const *params, size_t nparams,
+			 struct probe_params *out, char *err, size_t errlen);
 
 /* The catalog's probes, each defined next to its BPF user side (agent/probe_*.c). */
 extern const struct probe_desc probe_tcp_latency;

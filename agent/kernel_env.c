@@ -7,7 +7,10 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <bpf/btf.h>
 
 #include "kernel_env.h"
 
@@ -53,4 +56,56 @@ const char *kernel_env_release(void)
 {
 	pthread_once(&uts_once, uts_init);
 	return uts.release;
+}
+
+int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
+				 char *reason, size_t len)
+{
+	struct btf *btf = NULL;
+	char path[256], type[128];
+	int err = 0;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(reason, len, "no kernel BTF at /sys/kernel/btf/vmlinux: %s", strerror(errno));
+		return -EOPNOTSUPP;
+	}
+	if (tracefs_mounted()) {
+		for (size_t i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), TRACEFS_DIR "/events/%s", tracepoints[i]);
+			if (access(path, F_OK) != 0) {
+				snprintf(reason, len, "kernel has no tracepoint %s", tracepoints[i]);
+				return -EOPNOTSUPP;
+			}
+		}
+		return 0;
+	}
+	/* tracefs is mounted by kernel_env_prepare later; BTF knows the tracepoints' records */
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		snprintf(reason, len, "reading kernel BTF: %s", strerror(errno));
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!btf_types[i])
+			continue;
+		snprintf(type, sizeof(type), "trace_event_raw_%s", btf_types[i]);
+		if (btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT) < 0) {
+			snprintf(reason, len, "kernel has no tracepoint %s (no %s in BTF)", tracepoints[i], type);
+			err = -EOPNOTSUPP;
+		}
+	}
+	btf__free(btf);
+	return err;
+}
+
+uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns)
+{
+	struct timespec mono, real;
+	int64_t offset;
+
+	/* recomputed per call: cheap (vDSO), and follows wall-clock steps */
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	offset = ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+	return (uint64_t)((int64_t)mono_ns + offset);
 }

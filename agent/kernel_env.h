@@ -4,6 +4,7 @@
 #define TRACECTL_KERNEL_ENV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Mounts tracefs on /sys/kernel/tracing when it is empty (not mounted at boot on
@@ -13,5 +14,15 @@
 int kernel_env_prepare(char *err, size_t errlen);
 /* uname release, e.g. "6.18.44". */
 const char *kernel_env_release(void);
+
+/*
+ * 0 when every tracepoint ("sock/sock_send_length") exists: looked up in tracefs
+ * when mounted, else by its record type in kernel BTF ("trace_event_raw_" +
+ * btf_types[i], NULL to skip). Otherwise -EOPNOTSUPP with a reason.
+ */
+int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
+				 char *reason, size_t len);
+/* A bpf_ktime_get_ns() timestamp as wall-clock nanoseconds since the epoch. */
+uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns);
 
 #endif

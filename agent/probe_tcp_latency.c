@@ -11,10 +11,10 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "kernel_env.h"
 #include "tcp_latency.h"
 #include "tcp_latency.skel.h"
 
-_Static_assert(TCP_LATENCY_NSERIES <= PROBE_MAX_SERIES, "too many tcp-latency series");
 _Static_assert(TCP_LATENCY_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 
 struct tcp_latency_state {
@@ -22,6 +22,8 @@ struct tcp_latency_state {
 	struct hist_counts *percpu; /* one value per possible CPU, reused by every read */
 	size_t percpu_size;
 	int ncpus;
+	/* the kernel histograms are cumulative, never reset: a window is now - before */
+	struct hist before[TCP_LATENCY_NSERIES], now;
 };
 
 static const char *const tracepoints[] = {
@@ -29,69 +31,16 @@ static const char *const tracepoints[] = {
 	"sock/sock_recv_length",
 	"sock/inet_sock_set_state",
 };
+static const char *const tracepoint_types[] = { "sock_msg_length", "sock_msg_length", "inet_sock_set_state" };
 
-/* Without tracefs mounted (kernel_env_prepare mounts it later), the tracepoints'
- * BTF record types are the cheapest proof that the kernel has them. */
-static int tracepoints_in_btf(char *reason, size_t len)
-{
-	static const char *const types[] = {
-		"trace_event_raw_sock_msg_length",
-		"trace_event_raw_inet_sock_set_state",
-	};
-	struct btf *btf;
-	int err = 0;
-
-	btf = btf__load_vmlinux_btf();
-	if (!btf) {
-		err = -errno;
-		snprintf(reason, len, "reading kernel BTF: %s", strerror(-err));
-		return err;
-	}
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		if (btf__find_by_name_kind(btf, types[i], BTF_KIND_STRUCT) < 0) {
-			err = -EOPNOTSUPP;
-			snprintf(reason, len, "kernel has no %s tracepoint (no %s in BTF)",
-				 i == 0 ? "sock:sock_send_length" : "sock:inet_sock_set_state",
-				 types[i]);
-			break;
-		}
-	}
-	btf__free(btf);
-	return err;
-}
+static const char *const series_labels[TCP_LATENCY_NSERIES] = {
+	[TCP_LATENCY_CLIENT] = "role=client",
+	[TCP_LATENCY_SERVER] = "role=server",
+};
 
 static int tcp_latency_supported(char *reason, size_t len)
 {
-	static const char *const events_dirs[] = {
-		"/sys/kernel/tracing/events",
-		"/sys/kernel/debug/tracing/events",
-	};
-	char path[128];
-
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		snprintf(reason, len, "no kernel BTF at /sys/kernel/btf/vmlinux: %s", strerror(errno));
-		return -EOPNOTSUPP;
-	}
-	for (size_t d = 0; d < sizeof(events_dirs) / sizeof(events_dirs[0]); d++) {
-		if (access(events_dirs[d], F_OK) != 0)
-			continue;
-		for (size_t i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
-			snprintf(path, sizeof(path), "%s/%s", events_dirs[d], tracepoints[i]);
-			if (access(path, F_OK) != 0) {
-				snprintf(reason, len, "kernel has no tracepoint %s (%s missing)",
-					 tracepoints[i], path);
-				return -EOPNOTSUPP;
-			}
-		}
-		if (len)
-			reason[0] = '\0';
-		return 0;
-	}
-	if (tracepoints_in_btf(reason, len) != 0)
-		return -EOPNOTSUPP;
-	if (len)
-		reason[0] = '\0';
-	return 0;
+	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
 }
 
 static void tcp_latency_close(void **state)
@@ -181,32 +130,23 @@ cleanup:
 	return err;
 }
 
-static int tcp_latency_read(void *state, struct hist *out)
+static int tcp_latency_read(void *state, struct hist_set *out)
 {
 	struct tcp_latency_state *st = state;
 
-	if (!st || !out)
-		return -EINVAL;
 	for (__u32 series = 0; series < TCP_LATENCY_NSERIES; series++) {
-		struct hist *h = &out[series];
+		struct hist *window = hist_set_get(out, series_labels[series]);
 		int err;
 
-		err = bpf_map__lookup_elem(st->skel->maps.hists, &series, sizeof(series),
-					   st->percpu, st->percpu_size, 0);
+		if (!window)
+			return -ENOMEM;
+		err = bpf_map__lookup_elem(st->skel->maps.hists, &series, sizeof(series), st->percpu, st->percpu_size, 0);
 		if (err)
 			return err;
-		memset(h, 0, sizeof(*h));
-		for (int cpu = 0; cpu < st->ncpus; cpu++) {
-			const struct hist_counts *c = &st->percpu[cpu];
-
-			h->count += c->count;
-			h->sum += c->sum;
-			if (c->max > h->max)
-				h->max = c->max;
-			for (size_t b = 0; b < HIST_BUCKETS; b++)
-				h->buckets[b] += c->buckets[b];
-		}
-		h->max_exact = true;
+		hist_from_percpu(&st->now, st->percpu, st->ncpus);
+		if (hist_delta(window, &st->now, &st->before[series]))
+			return -EIO;
+		st->before[series] = st->now;
 	}
 	return 0;
 }
@@ -216,17 +156,12 @@ const struct probe_desc probe_tcp_latency = {
 	.description = "TCP request->response latency per socket in ns: send to next receive "
 		       "on connected sockets (client view), receive to next send on accepted "
 		       "sockets (server view, service time)",
-	.result_kind = "histogram",
+	.kind = PROBE_HISTOGRAM,
 	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length + "
 		"sock:inet_sock_set_state",
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
-	.nseries = TCP_LATENCY_NSERIES,
-	.series_labels = {
-		[TCP_LATENCY_CLIENT] = "role=client",
-		[TCP_LATENCY_SERVER] = "role=server",
-	},
 	.supported = tcp_latency_supported,
 	.open = tcp_latency_open,
-	.read = tcp_latency_read,
+	.read_hist = tcp_latency_read,
 	.close = tcp_latency_close,
 };

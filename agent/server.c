@@ -65,29 +65,17 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 {
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__ListProbesResponse list = TRACECTL__LIST_PROBES_RESPONSE__INIT;
-	size_t n = catalog_size();
+	size_t n = catalog_size(), nspecs = catalog_param_count();
 	Tracectl__ProbeInfo *infos = calloc(n, sizeof(*infos));
 	Tracectl__ProbeInfo **ptrs = calloc(n, sizeof(*ptrs));
 	char (*reasons)[256] = calloc(n, sizeof(*reasons));
-	Tracectl__ProbeParam *(*param_ptrs)[3] = calloc(n, sizeof(*param_ptrs));
-	static const struct {
-		enum probe_param bit;
-		const char *name, *description;
-	} param_docs[] = {
-		{ PROBE_PARAM_PID, "pid", "only this process (thread group id)" },
-		{ PROBE_PARAM_COMM, "comm", "only tasks with this command name" },
-		{ PROBE_PARAM_PORT, "port", "only sockets with this local or remote port" },
-	};
-	Tracectl__ProbeParam params[3];
+	/* per probe: its own copy of the specs, since "by" differs per probe */
+	Tracectl__ProbeParam *params = calloc(n * nspecs, sizeof(*params));
+	Tracectl__ProbeParam **param_ptrs = calloc(n * nspecs, sizeof(*param_ptrs));
 
-	if (!infos || !ptrs || !reasons || !param_ptrs) {
+	if (!infos || !ptrs || !reasons || !params || !param_ptrs) {
 		rpc_send_status(conn_out(conn), stream_id, RPC_INTERNAL, "out of memory", conn->agent->cfg.max_message);
 		goto cleanup;
-	}
-	for (size_t p = 0; p < 3; p++) {
-		tracectl__probe_param__init(&params[p]);
-		params[p].name = (char *)param_docs[p].name;
-		params[p].description = (char *)param_docs[p].description;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct probe_desc *d = catalog_at(i);
@@ -96,15 +84,25 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		tracectl__probe_info__init(&infos[i]);
 		infos[i].name = (char *)d->name;
 		infos[i].description = (char *)d->description;
-		infos[i].result_kind = (char *)d->result_kind;
+		infos[i].result_kind = (char *)catalog_kind_name(d->kind);
 		infos[i].hook = (char *)d->hook;
 		infos[i].supported = d->supported(reasons[i], sizeof(reasons[i])) == 0;
 		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
-		for (size_t p = 0; p < 3; p++)
-			if (d->params & param_docs[p].bit)
-				param_ptrs[i][np++] = &params[p];
+		for (size_t k = 0; k < nspecs; k++) {
+			const struct param_spec *spec = catalog_param_at(k);
+			Tracectl__ProbeParam *p = &params[i * nspecs + np];
+
+			if (!(d->params & spec->bit))
+				continue;
+			tracectl__probe_param__init(p);
+			p->name = (char *)spec->name;
+			p->description = (char *)spec->description;
+			p->type = (char *)spec->type;
+			p->range = (char *)(spec->bit == PROBE_PARAM_BY && d->by_choices ? d->by_choices : spec->range);
+			param_ptrs[i * nspecs + np++] = p;
+		}
 		infos[i].n_params = np;
-		infos[i].params = param_ptrs[i];
+		infos[i].params = &param_ptrs[i * nspecs];
 		ptrs[i] = &infos[i];
 	}
 	list.n_probes = n;
@@ -115,6 +113,7 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 	rpc_send_status(conn_out(conn), stream_id, RPC_OK, "", conn->agent->cfg.max_message);
 cleanup:
 	free(param_ptrs);
+	free(params);
 	free(reasons);
 	free(ptrs);
 	free(infos);

@@ -33,35 +33,179 @@ static struct evbuffer *session_out(struct session *s)
 	return bufferevent_get_output(s->conn->bev);
 }
 
-/* Sends one snapshot of hists[0..nseries); summary marks the cumulative one. */
-static int session_send_snapshot(struct session *s, const struct hist *hists, bool summary, uint64_t start_ns,
-				 uint64_t end_ns)
+/* A client that does not keep up loses data, counted, instead of the agent
+ * buffering without bound or blocking the kernel side. */
+static bool client_is_slow(struct session *s)
+{
+	return evbuffer_get_length(session_out(s)) > CONN_MAX_PENDING_OUTPUT;
+}
+
+/* Makes room to encode n series; false when out of memory. */
+static bool reserve_encoded(struct session *s, size_t n)
+{
+	struct hist_pb *bigger;
+
+	if (n <= s->nencoded)
+		return true;
+	bigger = realloc(s->encoded, n * sizeof(*bigger));
+	if (!bigger)
+		return false;
+	s->encoded = bigger;
+	s->nencoded = n;
+	return true;
+}
+
+/* Sends one snapshot: the window (summary false) or the whole session. */
+static int session_send_snapshot(struct session *s, bool summary, uint64_t start_ns, uint64_t end_ns)
 {
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__Snapshot snap = TRACECTL__SNAPSHOT__INIT;
-	Tracectl__Series series[PROBE_MAX_SERIES];
-	Tracectl__Series *series_ptrs[PROBE_MAX_SERIES];
+	Tracectl__CountTable counts = TRACECTL__COUNT_TABLE__INIT;
+	Tracectl__Series *series = NULL;
+	Tracectl__Series **series_ptrs = NULL;
+	int err = 0;
 
-	for (size_t i = 0; i < s->probe->nseries; i++) {
-		tracectl__series__init(&series[i]);
-		hist_pb_fill(&s->encoded[i], &hists[i]);
-		series[i].label = (char *)s->probe->series_labels[i];
-		series[i].hist = &s->encoded[i].msg;
-		series_ptrs[i] = &series[i];
-	}
 	snap.seq = ++s->seq;
 	snap.start_unix_ns = start_ns;
 	snap.end_unix_ns = end_ns;
 	snap.summary = summary;
-	snap.n_series = s->probe->nseries;
-	snap.series = series_ptrs;
 	snap.dropped_snapshots = s->dropped;
+	switch (s->probe->kind) {
+	case PROBE_HISTOGRAM: {
+		struct hist_set *set = summary ? &s->total_hists : &s->window_hists;
+
+		series = calloc(set->n ? set->n : 1, sizeof(*series));
+		series_ptrs = calloc(set->n ? set->n : 1, sizeof(*series_ptrs));
+		if (!series || !series_ptrs || !reserve_encoded(s, set->n)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (size_t i = 0; i < set->n; i++) {
+			tracectl__series__init(&series[i]);
+			hist_pb_fill(&s->encoded[i], set->hists[i]);
+			series[i].label = set->labels[i];
+			series[i].hist = &s->encoded[i].msg;
+			series_ptrs[i] = &series[i];
+		}
+		snap.n_series = set->n;
+		snap.series = series_ptrs;
+		break;
+	}
+	case PROBE_COUNTS: {
+		struct count_table *t = summary ? &s->total_counts : &s->window_counts;
+
+		count_table_sort(t, 0);
+		err = count_table_to_pb(t, s->params.top, &counts);
+		if (err)
+			goto cleanup;
+		snap.counts = &counts;
+		break;
+	}
+	case PROBE_EVENTS:
+		snap.events = summary ? s->events_total : s->events_window;
+		snap.events_dropped = summary ? s->events_dropped_total : s->events_dropped_window;
+		break;
+	}
 	resp.result_case = TRACECTL__RESPONSE__RESULT_SNAPSHOT;
 	resp.snapshot = &snap;
-	return rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
+	err = rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
+cleanup:
+	count_table_pb_free(&counts);
+	free(series_ptrs);
+	free(series);
+	return err;
 }
 
-static bool session_flush(struct session *s);
+/* Sends what the sink holds as one EventBatch (or drops it, counted). */
+static void session_flush_events(struct event_sink *sink, void *arg)
+{
+	struct session *s = arg;
+	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
+	Tracectl__EventBatch batch;
+
+	if (!sink->n)
+		return;
+	if (client_is_slow(s)) {
+		s->events_dropped_window += sink->n;
+		s->events_dropped_total += sink->n;
+		s->events_dropped_unreported += sink->n;
+		return;
+	}
+	event_sink_message(sink, &batch);
+	batch.dropped = s->events_dropped_unreported;
+	resp.result_case = TRACECTL__RESPONSE__RESULT_EVENTS;
+	resp.events = &batch;
+	if (rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message) == 0) {
+		s->events_dropped_unreported = 0;
+		s->events_window += sink->n;
+		s->events_total += sink->n;
+	} else {
+		s->events_dropped_window += sink->n;
+		s->events_dropped_total += sink->n;
+		s->events_dropped_unreported += sink->n;
+	}
+}
+
+static void session_ring_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int n;
+
+	(void)fd;
+	(void)what;
+	n = s->probe->drain_events(s->probe_state, s->sink);
+	if (n < 0)
+		log_warn("session %llu: draining %s events: %s", (unsigned long long)s->id, s->probe->name,
+			 strerror(-n));
+	session_flush_events(s->sink, s);
+	event_sink_reset(s->sink);
+}
+
+/* Reads the probe and sends the window since the last flush; false when reading failed. */
+static bool session_flush(struct session *s)
+{
+	uint64_t now_unix = clock_ns(CLOCK_REALTIME);
+	int err = 0;
+
+	switch (s->probe->kind) {
+	case PROBE_HISTOGRAM:
+		hist_set_clear(&s->window_hists);
+		err = s->probe->read_hist(s->probe_state, &s->window_hists);
+		if (!err && hist_set_merge(&s->total_hists, &s->window_hists))
+			log_warn("session %llu: more than %d series, the rest are left out", (unsigned long long)s->id,
+				 HIST_SET_MAX);
+		break;
+	case PROBE_COUNTS:
+		count_table_clear(&s->window_counts);
+		err = s->probe->read_counts(s->probe_state, &s->window_counts);
+		if (!err)
+			err = count_table_merge(&s->total_counts, &s->window_counts);
+		break;
+	case PROBE_EVENTS: {
+		uint64_t lost = s->probe->events_lost ? s->probe->events_lost(s->probe_state) : 0;
+
+		/* what is still in the ring belongs to this window */
+		session_ring_ready(-1, 0, s);
+		s->events_dropped_window += lost - s->kernel_lost_seen;
+		s->events_dropped_total += lost - s->kernel_lost_seen;
+		s->events_dropped_unreported += lost - s->kernel_lost_seen;
+		s->kernel_lost_seen = lost;
+		break;
+	}
+	}
+	if (err) {
+		log_warn("session %llu: reading %s: %s", (unsigned long long)s->id, s->probe->name, strerror(-err));
+		return false;
+	}
+	if (client_is_slow(s))
+		s->dropped++;
+	else
+		session_send_snapshot(s, false, s->window_start_unix_ns, now_unix);
+	s->window_start_unix_ns = now_unix;
+	s->events_window = 0;
+	s->events_dropped_window = 0;
+	return true;
+}
 
 void session__end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
 {
@@ -72,10 +216,9 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 		return;
 	agent = s->conn->agent;
 	if (send_status) {
-		/* the last (partial) window, then the summary: cumulative since attach,
-		 * equal to the sum of the windows, with the kernel's exact max */
+		/* the last (partial) window, then the summary: the sum of the windows */
 		if (s->flushed || session_flush(s))
-			session_send_snapshot(s, s->before, true, s->start_unix_ns, clock_ns(CLOCK_REALTIME));
+			session_send_snapshot(s, true, s->start_unix_ns, clock_ns(CLOCK_REALTIME));
 		rpc_send_status(session_out(s), s->stream_id, code, why, agent->cfg.max_message);
 	}
 	log_info("session %llu (%s, %s on %s) ended: %s; %llu snapshots, %llu dropped", (unsigned long long)s->id,
@@ -83,42 +226,19 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 		 (unsigned long long)s->dropped);
 	if (s->tick)
 		event_free(s->tick);
+	if (s->ring_ready)
+		event_free(s->ring_ready);
 	s->probe->close(&s->probe_state);
 	LIST_REMOVE(s, link);
 	agent->nsessions--;
-	free(s->before);
-	free(s->now);
-	free(s->window);
+	hist_set_free(&s->window_hists);
+	hist_set_free(&s->total_hists);
+	count_table_free(&s->window_counts);
+	count_table_free(&s->total_counts);
 	free(s->encoded);
+	free(s->sink);
 	free(s);
 	*sp = NULL;
-}
-
-/* Reads the probe and sends the window since the last flush; false when reading failed. */
-static bool session_flush(struct session *s)
-{
-	uint64_t now_unix = clock_ns(CLOCK_REALTIME);
-	size_t n = s->probe->nseries;
-	int err;
-
-	err = s->probe->read(s->probe_state, s->now);
-	if (err) {
-		log_warn("session %llu: reading %s maps failed: %s", (unsigned long long)s->id, s->probe->name,
-			 strerror(-err));
-		return false;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (hist_delta(&s->window[i], &s->now[i], &s->before[i]))
-			hist_reset(&s->window[i]);
-	memcpy(s->before, s->now, n * sizeof(*s->now));
-	/* a client that does not keep up loses snapshots, counted, instead of the
-	 * agent buffering without bound */
-	if (evbuffer_get_length(session_out(s)) > CONN_MAX_PENDING_OUTPUT)
-		s->dropped++;
-	else
-		session_send_snapshot(s, s->window, false, s->window_start_unix_ns, now_unix);
-	s->window_start_unix_ns = now_unix;
-	return true;
 }
 
 static void session_tick(evutil_socket_t fd, short what, void *arg)
@@ -139,10 +259,8 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int validate(const struct agent_config *cfg, const struct probe_desc *probe,
-		    const Tracectl__AttachRequest *req, struct probe_params *params, char *why, size_t len)
+static int validate(const struct agent_config *cfg, const Tracectl__AttachRequest *req, char *why, size_t len)
 {
-	const Tracectl__Filters *f = req->filters;
 	char a[32], b[32];
 
 	if (req->interval_ns < cfg->min_interval_ns || req->interval_ns > 3600ULL * 1000000000ULL) {
@@ -156,29 +274,6 @@ static int validate(const struct agent_config *cfg, const struct probe_desc *pro
 			 duration_format(cfg->max_duration_ns, b, sizeof(b)));
 		return RPC_INVALID_ARGUMENT;
 	}
-	memset(params, 0, sizeof(*params));
-	if (!f)
-		return RPC_OK;
-	if ((f->pid && !(probe->params & PROBE_PARAM_PID)) || (f->comm[0] && !(probe->params & PROBE_PARAM_COMM)) ||
-	    (f->port && !(probe->params & PROBE_PARAM_PORT))) {
-		snprintf(why, len, "probe %s does not take that filter", probe->name);
-		return RPC_INVALID_ARGUMENT;
-	}
-	if (f->pid > 4194304) { /* PID_MAX_LIMIT */
-		snprintf(why, len, "pid %u out of range", f->pid);
-		return RPC_INVALID_ARGUMENT;
-	}
-	if (strlen(f->comm) >= PROBE_COMM_LEN) {
-		snprintf(why, len, "comm '%.32s' longer than %d bytes", f->comm, PROBE_COMM_LEN - 1);
-		return RPC_INVALID_ARGUMENT;
-	}
-	if (f->port > 65535) {
-		snprintf(why, len, "port %u out of range", f->port);
-		return RPC_INVALID_ARGUMENT;
-	}
-	params->pid = f->pid;
-	memcpy(params->comm, f->comm, strlen(f->comm));
-	params->port = (uint16_t)f->port;
 	return RPC_OK;
 }
 
@@ -193,6 +288,27 @@ static void send_attached(struct session *s, uint64_t load_ns)
 	resp.result_case = TRACECTL__RESPONSE__RESULT_ATTACHED;
 	resp.attached = &attached;
 	rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
+}
+
+/* Allocates what the probe's kind needs; false when out of memory. */
+static bool session_alloc_results(struct session *s)
+{
+	const struct probe_desc *p = s->probe;
+
+	hist_set_init(&s->window_hists);
+	hist_set_init(&s->total_hists);
+	memset(&s->window_counts, 0, sizeof(s->window_counts));
+	memset(&s->total_counts, 0, sizeof(s->total_counts));
+	if (p->kind == PROBE_COUNTS &&
+	    (count_table_init(&s->window_counts, p->nkeys, p->key_names, p->nvalues, p->value_names) ||
+	     count_table_init(&s->total_counts, p->nkeys, p->key_names, p->nvalues, p->value_names)))
+		return false;
+	if (p->kind == PROBE_EVENTS) {
+		s->sink = event_sink_new(session_flush_events, s);
+		if (!s->sink)
+			return false;
+	}
+	return true;
 }
 
 void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req)
@@ -211,7 +327,9 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 		rpc_send_status(out, stream_id, RPC_NOT_FOUND, why, agent->cfg.max_message);
 		return;
 	}
-	code = validate(&agent->cfg, probe, req, &params, why, sizeof(why));
+	code = validate(&agent->cfg, req, why, sizeof(why));
+	if (code == RPC_OK && catalog_parse_params(probe, req->params, req->n_params, &params, why, sizeof(why)))
+		code = RPC_INVALID_ARGUMENT;
 	if (code != RPC_OK) {
 		rpc_send_status(out, stream_id, code, why, agent->cfg.max_message);
 		return;
@@ -227,8 +345,10 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	}
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
-		goto oom;
+	if (!s) {
+		rpc_send_status(out, stream_id, RPC_INTERNAL, "agent out of memory", agent->cfg.max_message);
+		return;
+	}
 	s->conn = conn;
 	s->stream_id = stream_id;
 	s->id = ++agent->next_session_id;
@@ -236,21 +356,27 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->params = params;
 	s->interval_ns = req->interval_ns;
 	s->duration_ns = req->duration_ns;
-	s->before = calloc(probe->nseries, sizeof(*s->before));
-	s->now = calloc(probe->nseries, sizeof(*s->now));
-	s->window = calloc(probe->nseries, sizeof(*s->window));
-	s->encoded = calloc(probe->nseries, sizeof(*s->encoded));
-	s->tick = event_new(agent->base, -1, EV_PERSIST, session_tick, s);
-	if (!s->before || !s->now || !s->window || !s->encoded || !s->tick)
-		goto oom;
-	for (size_t i = 0; i < probe->nseries; i++)
-		hist_reset(&s->before[i]);
 	LIST_INSERT_HEAD(&conn->sessions, s, link);
 	agent->nsessions++;
+	/* from here on, session__end undoes whatever part was set up */
+	s->tick = event_new(agent->base, -1, EV_PERSIST, session_tick, s);
+	if (!s->tick || !session_alloc_results(s)) {
+		rpc_send_status(out, stream_id, RPC_INTERNAL, "agent out of memory", agent->cfg.max_message);
+		session__end(&s, RPC_INTERNAL, "out of memory", false);
+		return;
+	}
 
-	/* Loading and verifying runs on the loop thread: ~100 ms once per attach. */
+	/* Loading and verifying runs on the loop thread: tens of ms once per attach. */
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	err = probe->open(&s->params, &s->probe_state, why, sizeof(why));
+	if (!err && probe->kind == PROBE_EVENTS) {
+		s->ring_ready = event_new(agent->base, probe->event_fd(s->probe_state), EV_READ | EV_PERSIST,
+					  session_ring_ready, s);
+		if (!s->ring_ready || event_add(s->ring_ready, NULL)) {
+			snprintf(why, sizeof(why), "cannot watch the %s ring buffer", probe->name);
+			err = -ENOMEM;
+		}
+	}
 	if (err) {
 		log_warn("session %llu (%s, %s on %s): %s", (unsigned long long)s->id, conn->identity, probe->name,
 			 conn->peer, why);
@@ -263,22 +389,9 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	send_attached(s, s->start_mono_ns - t0);
 	event_add(s->tick, &(struct timeval){ (time_t)(s->interval_ns / 1000000000ULL),
 					      (suseconds_t)(s->interval_ns % 1000000000ULL / 1000) });
-	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u interval=%llums duration=%llums "
-		 "(loaded in %.1f ms)",
+	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u target='%s' interval=%llums "
+		 "duration=%llums (loaded in %.1f ms)",
 		 (unsigned long long)s->id, conn->identity, probe->name, conn->peer, params.pid, params.comm,
-		 params.port, (unsigned long long)(s->interval_ns / 1000000),
+		 params.port, params.target, (unsigned long long)(s->interval_ns / 1000000),
 		 (unsigned long long)(s->duration_ns / 1000000), (double)(s->start_mono_ns - t0) / 1e6);
-	return;
-oom:
-	rpc_send_status(out, stream_id, RPC_INTERNAL, "agent out of memory", agent->cfg.max_message);
-	/* not yet listed nor counted: only the allocations to undo */
-	if (s) {
-		if (s->tick)
-			event_free(s->tick);
-		free(s->before);
-		free(s->now);
-		free(s->window);
-		free(s->encoded);
-		free(s);
-	}
 }

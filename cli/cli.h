@@ -106,8 +106,9 @@ struct render {
 
 int render_format_parse(const char *name, enum output_format *out);
 void render_attached(const struct render *r, const Tracectl__Attached *a);
-/* One labelled histogram of a snapshot (type "snapshot") or of the summary. */
-void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h);
+/* A snapshot or summary of any probe kind; -EPROTO with a reason for bad data. */
+int render_snapshot(const struct render *r, const Tracectl__Snapshot *snap, char *err, size_t errlen);
+void render_events(const struct render *r, const Tracectl__EventBatch *batch);
 void render_probes(const struct render *r, const Tracectl__ListProbesResponse *list, const struct client_conn *c);
 
 #endif

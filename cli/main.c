@@ -13,7 +13,6 @@
 
 #include "cli.h"
 #include "duration.h"
-#include "hist_pb.h"
 #include "hostport.h"
 #include "log.h"
 #include "tls.h"
@@ -43,6 +42,12 @@ static void usage(FILE *out)
 		"  -p, --pid PID         only this process\n"
 		"  -c, --comm NAME       only tasks whose command name is NAME\n"
 		"      --port PORT       only sockets with this local or remote port\n"
+		"      --top N           rows per snapshot for count probes, largest first\n"
+		"      --target BIN:FUNC user-space function probes: binary path and name/glob\n"
+		"      --freq HZ         sampling frequency (profile)\n"
+		"      --by KEY          split results (see 'tracectl probes HOST')\n"
+		"      --cgroup PATH     only tasks in this cgroup v2 (path under /sys/fs/cgroup)\n"
+		"  -P, --param NAME=VALUE  any probe parameter by name\n"
 		"Common options:\n"
 		"  -o, --output FORMAT   text (default) or json (one JSON object per line)\n"
 		"      --ca FILE         CA certificate that signs the agents   [env TRACECTL_CA]\n"
@@ -69,13 +74,16 @@ static void usage(FILE *out)
 		"  5  request rejected by the agent: unknown or unsupported probe, bad parameter\n");
 }
 
+#define MAX_PARAMS 16
+
 struct options {
 	const char *ca, *cert, *key, *config;
 	enum output_format format;
 	uint64_t duration_ns, interval_ns, connect_timeout_ms;
-	uint32_t pid;
-	const char *comm;
-	uint32_t port;
+	/* probe parameters, typed and validated by the agent against its catalog */
+	Tracectl__Param params[MAX_PARAMS];
+	Tracectl__Param *param_ptrs[MAX_PARAMS];
+	size_t nparams;
 	const char *command, *host, *probe;
 };
 
@@ -117,15 +125,43 @@ static int parse_duration_opt(const char *text, const char *what, uint64_t *out)
 	return err;
 }
 
+/* Adds NAME=VALUE (value points into argv, which outlives the request). */
+static int add_param(struct options *o, const char *name, char *value)
+{
+	for (size_t i = 0; i < o->nparams; i++) {
+		if (strcmp(o->params[i].name, name) == 0) {
+			fprintf(stderr, "tracectl: parameter '%s' given twice\n", name);
+			return -EINVAL;
+		}
+	}
+	if (o->nparams == MAX_PARAMS) {
+		fprintf(stderr, "tracectl: more than %d probe parameters\n", MAX_PARAMS);
+		return -EINVAL;
+	}
+	tracectl__param__init(&o->params[o->nparams]);
+	o->params[o->nparams].name = (char *)name;
+	o->params[o->nparams].value = value;
+	o->param_ptrs[o->nparams] = &o->params[o->nparams];
+	o->nparams++;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT };
+	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT, OPT_TOP, OPT_TARGET,
+	       OPT_FREQ, OPT_BY, OPT_CGROUP };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "comm", required_argument, NULL, 'c' },
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "top", required_argument, NULL, OPT_TOP },
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "freq", required_argument, NULL, OPT_FREQ },
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "param", required_argument, NULL, 'P' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "cert", required_argument, NULL, OPT_CERT },
@@ -138,9 +174,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ 0 },
 	};
 	uint64_t ns;
+	uint32_t number;
+	char *eq;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:vhV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:P:vhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			if (parse_duration_opt(optarg, "--duration", &o->duration_ns))
@@ -159,7 +197,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'p':
-			if (parse_number(optarg, "--pid", 1, 4194304, &o->pid))
+			if (parse_number(optarg, "--pid", 1, 4194304, &number) || add_param(o, "pid", optarg))
 				return -EINVAL;
 			break;
 		case 'c':
@@ -168,10 +206,35 @@ static int parse_args(int argc, char **argv, struct options *o)
 					optarg);
 				return -EINVAL;
 			}
-			o->comm = optarg;
+			if (add_param(o, "comm", optarg))
+				return -EINVAL;
 			break;
 		case OPT_PORT:
-			if (parse_number(optarg, "--port", 1, 65535, &o->port))
+			if (parse_number(optarg, "--port", 1, 65535, &number) || add_param(o, "port", optarg))
+				return -EINVAL;
+			break;
+		case OPT_TOP:
+			if (parse_number(optarg, "--top", 1, 100000, &number) || add_param(o, "top", optarg))
+				return -EINVAL;
+			break;
+		case OPT_FREQ:
+			if (parse_number(optarg, "--freq", 1, 10000, &number) || add_param(o, "freq", optarg))
+				return -EINVAL;
+			break;
+		case OPT_TARGET:
+		case OPT_BY:
+		case OPT_CGROUP:
+			if (add_param(o, opt == OPT_TARGET ? "target" : opt == OPT_BY ? "by" : "cgroup", optarg))
+				return -EINVAL;
+			break;
+		case 'P':
+			eq = strchr(optarg, '=');
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "tracectl: bad --param '%s' (write NAME=VALUE)\n", optarg);
+				return -EINVAL;
+			}
+			*eq = '\0';
+			if (add_param(o, optarg, eq + 1))
 				return -EINVAL;
 			break;
 		case 'o':
@@ -292,18 +355,13 @@ static void on_attach_response(struct client_call *call, const Tracectl__Respons
 		render_attached(&run->render, resp->attached);
 		break;
 	case TRACECTL__RESPONSE__RESULT_SNAPSHOT:
-		for (size_t i = 0; i < resp->snapshot->n_series; i++) {
-			const Tracectl__Series *s = resp->snapshot->series[i];
-			struct hist h;
-
-			if (!s->hist || hist_from_pb(&h, s->hist, err, sizeof(err))) {
-				fprintf(stderr, "tracectl: %s sent a bad snapshot: %s\n", run->opt->host,
-					s->hist ? err : "series without histogram");
-				finish(run, CLI_EXIT_FAILURE);
-				return;
-			}
-			render_hist(&run->render, resp->snapshot, s->label, &h);
+		if (render_snapshot(&run->render, resp->snapshot, err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s sent a bad snapshot: %s\n", run->opt->host, err);
+			finish(run, CLI_EXIT_FAILURE);
 		}
+		break;
+	case TRACECTL__RESPONSE__RESULT_EVENTS:
+		render_events(&run->render, resp->events);
 		break;
 	case TRACECTL__RESPONSE__RESULT_STATUS:
 		on_status(run, resp->status);
@@ -346,7 +404,6 @@ int main(int argc, char **argv)
 	Tracectl__Request req = TRACECTL__REQUEST__INIT;
 	Tracectl__AttachRequest attach = TRACECTL__ATTACH_REQUEST__INIT;
 	Tracectl__ListProbesRequest list = TRACECTL__LIST_PROBES_REQUEST__INIT;
-	Tracectl__Filters filters = TRACECTL__FILTERS__INIT;
 	struct cli_config cfg;
 	SSL_CTX *tls = NULL;
 	char err[512];
@@ -382,10 +439,8 @@ int main(int argc, char **argv)
 		attach.probe = (char *)opt.probe;
 		attach.duration_ns = opt.duration_ns;
 		attach.interval_ns = opt.interval_ns;
-		filters.pid = opt.pid;
-		filters.comm = (char *)(opt.comm ? opt.comm : "");
-		filters.port = opt.port;
-		attach.filters = &filters;
+		attach.n_params = opt.nparams;
+		attach.params = opt.param_ptrs;
 		req.call_case = TRACECTL__REQUEST__CALL_ATTACH;
 		req.attach = &attach;
 		run.call = client_conn__call(run.conn, &req, on_attach_response, &run);

@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include "cli.h"
+#include "count_table.h"
 #include "duration.h"
+#include "hist_pb.h"
 
 #define BAR_WIDTH 40
 #define MAX_TEXT_ROWS 24
@@ -36,6 +38,17 @@ static void json_string(FILE *out, const char *s)
 			fputc(ch, out);
 	}
 	fputc('"', out);
+}
+
+/* Digits only (and short enough): printed as a JSON number, else as a string. */
+static void json_value(FILE *out, const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n && n == strlen(s) && n < 19 && (s[0] != '0' || n == 1))
+		fputs(s, out);
+	else
+		json_string(out, s);
 }
 
 static void json_head(const struct render *r, const char *type)
@@ -144,7 +157,7 @@ static void render_text_rows(const struct render *r, const struct hist *h)
 	}
 }
 
-void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
+static void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
 	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
@@ -214,12 +227,172 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 		}
 		fprintf(r->out, "%-16s %-9s %-11s %s\n", p->name, p->supported ? "yes" : "no", p->result_kind,
 			p->description);
-		fprintf(r->out, "%-16s %-9s %-11s hook: %s; filters:", "", "", "", p->hook);
+		fprintf(r->out, "%-16s %-9s %-11s hook: %s\n", "", "", "", p->hook);
+		fprintf(r->out, "%-16s %-9s %-11s parameters:", "", "", "");
 		for (size_t k = 0; k < p->n_params; k++)
-			fprintf(r->out, " --%s", p->params[k]->name);
+			fprintf(r->out, " --%s (%s)", p->params[k]->name, p->params[k]->range);
+		if (!p->n_params)
+			fputs(" none", r->out);
 		fputc('\n', r->out);
 		if (!p->supported)
 			fprintf(r->out, "%-16s %-9s %-11s not available: %s\n", "", "", "", p->unsupported_reason);
+	}
+	fflush(r->out);
+}
+
+static void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+{
+	char when[32];
+	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
+	struct tm tm;
+
+	if (r->format == OUTPUT_JSON) {
+		json_head(r, snap->summary ? "summary" : "snapshot");
+		fprintf(r->out, ",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"rows_omitted\":%llu,"
+				"\"dropped_snapshots\":%llu,\"rows\":[",
+			(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
+			(unsigned long long)snap->end_unix_ns, (unsigned long long)t->rows_omitted,
+			(unsigned long long)snap->dropped_snapshots);
+		for (size_t i = 0; i < t->nrows; i++) {
+			fputs(i ? ",{" : "{", r->out);
+			for (size_t k = 0; k < t->nkeys; k++) {
+				json_string(r->out, t->key_names[k]);
+				fputc(':', r->out);
+				json_value(r->out, t->rows[i].keys[k]);
+				fputc(',', r->out);
+			}
+			for (size_t v = 0; v < t->nvalues; v++) {
+				json_string(r->out, t->value_names[v]);
+				fprintf(r->out, ":%llu%s", (unsigned long long)t->rows[i].values[v],
+					v + 1 < t->nvalues ? "," : "");
+			}
+			fputc('}', r->out);
+		}
+		fputs("]}\n", r->out);
+		fflush(r->out);
+		return;
+	}
+	localtime_r(&end, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (snap->summary) {
+		char span[32];
+
+		fprintf(r->out, "\n=== Summary %s %s over %s ===\n", r->host, r->probe,
+			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)));
+	} else {
+		fprintf(r->out, "%s %s %s\n", when, r->host, r->probe);
+	}
+	if (!t->nrows) {
+		fprintf(r->out, "  nothing counted\n");
+		fflush(r->out);
+		return;
+	}
+	for (size_t k = 0; k < t->nkeys; k++)
+		fprintf(r->out, "%s%-*s", k ? " " : "  ", k + 1 < t->nkeys ? 16 : 24, t->key_names[k]);
+	for (size_t v = 0; v < t->nvalues; v++)
+		fprintf(r->out, " %14s", t->value_names[v]);
+	fputc('\n', r->out);
+	for (size_t i = 0; i < t->nrows; i++) {
+		for (size_t k = 0; k < t->nkeys; k++)
+			fprintf(r->out, "%s%-*s", k ? " " : "  ", k + 1 < t->nkeys ? 16 : 24, t->rows[i].keys[k]);
+		for (size_t v = 0; v < t->nvalues; v++)
+			fprintf(r->out, " %14llu", (unsigned long long)t->rows[i].values[v]);
+		fputc('\n', r->out);
+	}
+	if (t->rows_omitted)
+		fprintf(r->out, "  ... %llu more row(s); --top N shows more\n", (unsigned long long)t->rows_omitted);
+	fflush(r->out);
+}
+
+static void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
+{
+	if (r->format == OUTPUT_JSON) {
+		json_head(r, snap->summary ? "summary" : "snapshot");
+		fprintf(r->out,
+			",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"events\":%llu,\"events_dropped\":%llu,"
+			"\"dropped_snapshots\":%llu}\n",
+			(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
+			(unsigned long long)snap->end_unix_ns, (unsigned long long)snap->events,
+			(unsigned long long)snap->events_dropped, (unsigned long long)snap->dropped_snapshots);
+	} else if (snap->summary) {
+		fprintf(r->out, "\n=== Summary %s %s: %llu event(s), %llu lost ===\n", r->host, r->probe,
+			(unsigned long long)snap->events, (unsigned long long)snap->events_dropped);
+	} else if (snap->events_dropped) {
+		/* never silent: the user learns how many are missing */
+		fprintf(r->out, "!! %s %s: %llu event(s) lost in this interval\n", r->host, r->probe,
+			(unsigned long long)snap->events_dropped);
+	}
+	fflush(r->out);
+}
+
+int render_snapshot(const struct render *r, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+{
+	struct hist h;
+
+	if (snap->counts) {
+		struct count_table t;
+
+		if (count_table_from_pb(&t, snap->counts, err, errlen))
+			return -EPROTO;
+		render_counts(r, snap, &t);
+		count_table_free(&t);
+		return 0;
+	}
+	if (snap->n_series == 0) {
+		render_event_stats(r, snap);
+		return 0;
+	}
+	for (size_t i = 0; i < snap->n_series; i++) {
+		const Tracectl__Series *s = snap->series[i];
+
+		if (!s->hist) {
+			snprintf(err, errlen, "series '%s' without a histogram", s->label);
+			return -EPROTO;
+		}
+		if (hist_from_pb(&h, s->hist, err, errlen))
+			return -EPROTO;
+		render_hist(r, snap, s->label, &h);
+	}
+	return 0;
+}
+
+void render_events(const struct render *r, const Tracectl__EventBatch *batch)
+{
+	if (batch->dropped && r->format == OUTPUT_TEXT)
+		fprintf(r->out, "!! %s %s: %llu event(s) lost before these\n", r->host, r->probe,
+			(unsigned long long)batch->dropped);
+	for (size_t i = 0; i < batch->n_events; i++) {
+		const Tracectl__Event *ev = batch->events[i];
+
+		if (r->format == OUTPUT_JSON) {
+			json_head(r, "event");
+			fprintf(r->out, ",\"time_unix_ns\":%llu", (unsigned long long)ev->time_unix_ns);
+			for (size_t f = 0; f < ev->n_fields; f++) {
+				fputc(',', r->out);
+				json_string(r->out, ev->fields[f]->name);
+				fputc(':', r->out);
+				if (ev->fields[f]->is_num)
+					fprintf(r->out, "%lld", (long long)ev->fields[f]->num);
+				else
+					json_string(r->out, ev->fields[f]->str);
+			}
+			fputs("}\n", r->out);
+		} else {
+			time_t sec = (time_t)(ev->time_unix_ns / 1000000000ULL);
+			struct tm tm;
+			char when[32];
+
+			localtime_r(&sec, &tm);
+			strftime(when, sizeof(when), "%H:%M:%S", &tm);
+			fprintf(r->out, "%s.%03llu", when, (unsigned long long)(ev->time_unix_ns / 1000000ULL % 1000));
+			for (size_t f = 0; f < ev->n_fields; f++) {
+				if (ev->fields[f]->is_num)
+					fprintf(r->out, " %s=%lld", ev->fields[f]->name, (long long)ev->fields[f]->num);
+				else
+					fprintf(r->out, " %s=%s", ev->fields[f]->name, ev->fields[f]->str);
+			}
+			fputc('\n', r->out);
+		}
 	}
 	fflush(r->out);
 }

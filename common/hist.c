@@ -113,6 +113,21 @@ uint64_t hist_percentile(const struct hist *h, double q)
 	return h->max;
 }
 
+void hist_from_percpu(struct hist *out, const struct hist_counts *percpu, int ncpus)
+{
+	hist_reset(out);
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		const struct hist_counts *c = &percpu[cpu];
+
+		out->count += c->count;
+		out->sum += c->sum;
+		if (c->max > out->max)
+			out->max = c->max;
+		for (uint32_t b = 0; b < HIST_BUCKETS; b++)
+			out->buckets[b] += c->buckets[b];
+	}
+}
+
 double hist_relative_error(void)
 {
 	/* half a bucket width relative to the bucket's lower bound */

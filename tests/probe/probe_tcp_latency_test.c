@@ -285,11 +285,17 @@ static void print_series(const char *what, const char *label, const struct hist 
 static int measure(const struct probe_params *params, struct workload *w, struct hist *out,
 		   const char *what)
 {
+	static const char *const labels[TCP_LATENCY_NSERIES] = {
+		[TCP_LATENCY_CLIENT] = "role=client",
+		[TCP_LATENCY_SERVER] = "role=server",
+	};
 	const struct probe_desc *p = &probe_tcp_latency;
+	struct hist_set window;
 	char err[256] = "";
 	void *state = NULL;
 	int rc;
 
+	hist_set_init(&window);
 	if (w->listen_fd < 0) {
 		rc = workload_listen(w);
 		if (rc) {
@@ -312,15 +318,26 @@ static int measure(const struct probe_params *params, struct workload *w, struct
 		failures++;
 		goto cleanup;
 	}
-	rc = p->read(state, out);
+	rc = p->read_hist(state, &window);
 	if (rc) {
 		fprintf(stderr, "FAIL %s: read: %s\n", what, strerror(-rc));
 		failures++;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < p->nseries; i++)
-		print_series(what, p->series_labels[i], &out[i]);
+	for (size_t i = 0; i < TCP_LATENCY_NSERIES; i++) {
+		const struct hist *h = hist_set_find(&window, labels[i]);
+
+		if (!h) {
+			fprintf(stderr, "FAIL %s: no series %s\n", what, labels[i]);
+			failures++;
+			rc = -ENOENT;
+			goto cleanup;
+		}
+		out[i] = *h;
+		print_series(what, labels[i], &out[i]);
+	}
 cleanup:
+	hist_set_free(&window);
 	p->close(&state);
 	return rc;
 }
