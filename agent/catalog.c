@@ -8,8 +8,15 @@
 
 #include "catalog.h"
 
+/* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
+#define CATALOG_PROBE(name) extern const struct probe_desc name;
+#include "catalog_list.h"
+#undef CATALOG_PROBE
+
 static const struct probe_desc *const catalog[] = {
-	&probe_tcp_latency,
+#define CATALOG_PROBE(name) &name,
+#include "catalog_list.h"
+#undef CATALOG_PROBE
 };
 
 size_t catalog_size(void)

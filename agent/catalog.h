@@ -112,7 +112,8 @@ const struct param_spec *catalog_param_at(size_t i);
 int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const *params, size_t nparams,
 			 struct probe_params *out, char *err, size_t errlen);
 
-/* The catalog's probes, each defined next to its BPF user side (agent/probe_*.c). */
+/* The catalog's probes are defined next to their BPF user side: agent/probe_NAME.c
+ * defines probe_NAME, and the build lists every such file (catalog_list.h). */
 extern const struct probe_desc probe_tcp_latency;
 
 #endif

@@ -1,0 +1,322 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared harness of the end-to-end tests: PKI, a root agent, the CLI as user nobody, bounded waits.
+"""
+Every e2e test starts a real tracectl-agent (root) with a fresh dev PKI in a temp dir,
+runs the real CLI as user nobody over mutual TLS against a workload whose answer the
+test knows, and stops everything it started within bounded time. Standard library only.
+Set TRACECTL_E2E_KEEP=1 to keep the temporary directory for inspection.
+"""
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+NOBODY = 65534
+EXIT_TLS = 4  # the CLI's exit code for TLS / certificate failures
+
+
+class TestFailure(Exception):
+    pass
+
+
+def log(msg):
+    print(f"e2e: {msg}", flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+class LineReader:
+    """Reads lines from a pipe with a deadline, without Python's buffering in the way."""
+
+    def __init__(self, fileobj, name):
+        self.fd = fileobj.fileno()
+        self.name = name
+        self.buf = b""
+        self.eof = False
+        self.lines = []  # every line read, for the failure report
+
+    def readline(self, timeout):
+        """Returns the next line (without newline), or None at EOF; raises on timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if self.eof:
+                if self.buf:
+                    line, self.buf = self.buf, b""
+                    return self._keep(line)
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure(f"timed out after {timeout:.0f}s waiting for a line from {self.name}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                chunk = os.read(self.fd, 65536)
+                if chunk:
+                    self.buf += chunk
+                else:
+                    self.eof = True
+        line, self.buf = self.buf.split(b"\n", 1)
+        return self._keep(line)
+
+    def _keep(self, line):
+        text = line.decode("utf-8", "replace")
+        self.lines.append(text)
+        return text
+
+
+def stop(proc, name, sig=signal.SIGTERM, timeout=5.0):
+    """Stops proc with sig, then SIGKILL; bounded. Returns its exit status."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not exit {timeout:.0f}s after signal {sig}, killing it")
+            proc.kill()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log(f"{name} (pid {proc.pid}) survived SIGKILL for 5s")
+        except ProcessLookupError:
+            pass
+    return proc.returncode
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"({path}: {e})"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_pki(script, directory, readable_keys):
+    subprocess.run(["bash", script, directory, "--days", "2"], check=True, timeout=60,
+                   stdout=subprocess.DEVNULL)
+    if readable_keys:
+        # Only in the test's own directory: the CLI runs as nobody and must read them.
+        for name in os.listdir(directory):
+            os.chmod(os.path.join(directory, name), 0o644)
+
+
+class Env:
+    """A temp dir with a PKI, a running agent, and helpers; everything is torn down on exit."""
+
+    def __init__(self, args):
+        self.args = args
+        self.procs = []  # (name, Popen), stopped in reverse order
+        self.agent = None
+        self.failed = False
+
+    def __enter__(self):
+        base = "/tmp" if os.path.isdir("/tmp") else None
+        self.dir = tempfile.mkdtemp(prefix="tracectl-e2e-", dir=base)
+        os.chmod(self.dir, 0o755)
+        self.pki = os.path.join(self.dir, "pki")
+        os.mkdir(self.pki)
+        os.chmod(self.pki, 0o755)
+        make_pki(self.args.pki, self.pki, readable_keys=True)
+        # A copy of the CLI in the test dir, so nobody can run it wherever the build tree is.
+        self.cli_path = os.path.join(self.dir, "tracectl")
+        shutil.copy2(self.args.cli, self.cli_path)
+        os.chmod(self.cli_path, 0o755)
+        self.start_agent()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for name, proc in reversed(self.procs):
+            stop(proc, name)
+        if exc_type is not None or self.failed:
+            self.report()
+        if os.environ.get("TRACECTL_E2E_KEEP"):
+            log(f"kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def report(self):
+        for name in sorted(os.listdir(self.dir)):
+            if name.endswith(".log"):
+                print(f"----- {name} (last lines) -----\n{tail(os.path.join(self.dir, name))}", flush=True)
+
+    def path(self, name):
+        return os.path.join(self.pki, name)
+
+    def spawn(self, name, argv, **kw):
+        log(f"start {name}: {' '.join(argv)}")
+        stderr = open(os.path.join(self.dir, f"{name}.log"), "wb")
+        try:
+            proc = subprocess.Popen(argv, stderr=stderr, bufsize=0, **kw)
+        finally:
+            stderr.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def start_agent(self):
+        self.port = free_port()
+        self.agent = self.spawn("agent", [
+            self.args.agent, "--listen", f"127.0.0.1:{self.port}",
+            "--cert", self.path("agent.pem"), "--key", self.path("agent.key"),
+            "--ca", self.path("ca.pem")], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            check(self.agent.poll() is None, f"agent exited with status {self.agent.returncode} at startup")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TestFailure(f"agent does not accept on 127.0.0.1:{self.port} after 20s")
+                time.sleep(0.1)
+        log(f"agent (pid {self.agent.pid}) accepts on 127.0.0.1:{self.port}")
+
+    def cli_argv(self, ca, cert, key, *rest):
+        return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+                self.cli_path, "--ca", ca, "--cert", cert, "--key", key, *rest]
+
+    def run_cli(self, name, argv, timeout=30):
+        log(f"run {name}: {' '.join(argv)}")
+        try:
+            res = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"{name}: CLI did not finish within {timeout}s")
+        out = res.stdout.decode("utf-8", "replace")
+        err = res.stderr.decode("utf-8", "replace")
+        log(f"{name}: exit {res.returncode}; stderr: {err.strip()[-500:]!r}")
+        return res.returncode, out, err
+
+    def stop_agent_checked(self):
+        """The agent must have survived everything and exit 0 on SIGTERM within 5 s."""
+        check(self.agent.poll() is None, f"agent died during the test (status {self.agent.returncode})")
+        self.agent.send_signal(signal.SIGTERM)
+        try:
+            rc = self.agent.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("agent did not exit within 5 s of SIGTERM")
+        check(rc == 0, f"agent exited with status {rc} after SIGTERM, want 0")
+        log("agent exited 0 after SIGTERM")
+
+
+def parse_json_lines(lines):
+    objs = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise TestFailure(f"CLI output line {i + 1} is not JSON ({e}): {line!r}")
+        check(isinstance(obj, dict), f"CLI output line {i + 1} is not an object: {line!r}")
+        check("host" in obj and "probe" in obj, f"CLI output line {i + 1} lacks host/probe: {line!r}")
+        objs.append(obj)
+    return objs
+
+
+
+
+def common_args(description):
+    """The arguments every e2e script takes (paths from CMake)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--agent", required=True)
+    p.add_argument("--cli", required=True)
+    p.add_argument("--pki", required=True, help="deploy/dev-pki.sh")
+    p.add_argument("--tools", help="directory of the ground-truth workload programs")
+    p.add_argument("--test", help="which test of the script to run")
+    return p
+
+
+def require_root():
+    """Exits 77 (ctest: skipped) with the reason when not root."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root to start tracectl-agent (it loads BPF programs)", flush=True)
+        sys.exit(SKIP)
+
+
+class Attach:
+    """`tracectl attach` running in the background as nobody with --output json.
+
+    Usage: with Attach(env, "tcp-send", ["--pid", "123"], duration="5s") as a:
+               ... run the workload ...
+           objs = a.result()   # waits for the CLI to exit; JSON objects, checked
+    The constructor returns once the CLI printed its "attached" line, so a workload
+    started afterwards is fully traced.
+    """
+
+    def __init__(self, env, probe, extra, duration="5s", interval="1s", timeout=60):
+        self.env = env
+        self.name = f"cli-{probe}"
+        self.timeout = timeout
+        argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+                            "attach", f"127.0.0.1:{env.port}", probe, "--duration", duration,
+                            "--interval", interval, "--output", "json", *extra)
+        self.proc = env.spawn(self.name, argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.reader = LineReader(self.proc.stdout, self.name)
+        line = self.reader.readline(30)
+        check(line is not None, f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
+              f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
+        check('"attached"' in line, f"{self.name}: first line is not 'attached': {line!r}")
+        self.attached = json.loads(line)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            stop(self.proc, self.name)
+        return False
+
+    def result(self, want_exit=0):
+        """Reads the rest of the output, waits for the exit and returns the JSON objects."""
+        deadline = time.monotonic() + self.timeout
+        while self.reader.readline(max(1, deadline - time.monotonic())) is not None:
+            pass
+        rc = self.proc.wait(timeout=max(1, deadline - time.monotonic()))
+        check(rc == want_exit, f"{self.name} exited {rc}, want {want_exit}; stderr: "
+              f"{tail(os.path.join(self.env.dir, self.name + '.log'), 5)}")
+        return [self.attached] + parse_json_lines(self.reader.lines[1:])
+
+
+def summaries(objs):
+    return [o for o in objs if o.get("type") == "summary"]
+
+
+def events(objs):
+    return [o for o in objs if o.get("type") == "event"]
+
+
+def run_tests(tests, description):
+    """main(): runs the test named by --test (or all), prints a verdict, returns the exit code."""
+    parser = common_args(description)
+    args = parser.parse_args()
+    require_root()
+    names = [args.test] if args.test else list(tests)
+    for name in names:
+        if name not in tests:
+            print(f"unknown test {name!r}; known: {', '.join(tests)}", flush=True)
+            return 2
+        try:
+            tests[name](args)
+        except TestFailure as e:
+            print(f"FAIL {name}: {e}", flush=True)
+            return 1
+        log(f"PASS {name}")
+    return 0
