@@ -95,7 +95,8 @@ void client_conn__free(struct client_conn **conn);
 
 /* ---- render.c ---- */
 
-enum output_format { OUTPUT_TEXT, OUTPUT_JSON };
+/* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools */
+enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED };
 
 struct render {
 	enum output_format format;

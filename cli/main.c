@@ -49,7 +49,9 @@ static void usage(FILE *out)
 		"      --cgroup PATH     only tasks in this cgroup v2 (path under /sys/fs/cgroup)\n"
 		"  -P, --param NAME=VALUE  any probe parameter by name\n"
 		"Common options:\n"
-		"  -o, --output FORMAT   text (default) or json (one JSON object per line)\n"
+		"  -o, --output FORMAT   text (default), json (one JSON object per line), or folded\n"
+		"                        (count probes such as profile: 'a;b;c count' lines of the\n"
+		"                        summary, the input of flame-graph tools)\n"
 		"      --ca FILE         CA certificate that signs the agents   [env TRACECTL_CA]\n"
 		"      --cert FILE       client certificate                     [env TRACECTL_CERT]\n"
 		"      --key FILE        client private key                     [env TRACECTL_KEY]\n"
@@ -239,7 +241,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			if (render_format_parse(optarg, &o->format)) {
-				fprintf(stderr, "tracectl: bad --output '%s' (text or json)\n", optarg);
+				fprintf(stderr, "tracectl: bad --output '%s' (text, json or folded)\n", optarg);
 				return -EINVAL;
 			}
 			break;

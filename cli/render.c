@@ -17,6 +17,8 @@ int render_format_parse(const char *name, enum output_format *out)
 {
 	if (strcmp(name, "text") == 0)
 		*out = OUTPUT_TEXT;
+	else if (strcmp(name, "folded") == 0)
+		*out = OUTPUT_FOLDED;
 	else if (strcmp(name, "json") == 0)
 		*out = OUTPUT_JSON;
 	else
@@ -70,7 +72,9 @@ void render_attached(const struct render *r, const Tracectl__Attached *a)
 		json_string(r->out, a->hook);
 		fprintf(r->out, ",\"load_ns\":%llu}\n", (unsigned long long)a->load_ns);
 	} else {
-		fprintf(r->out, "Attached %s on %s (session %llu, %s; loaded in %s). Ctrl-C to stop.\n", r->probe,
+		/* folded output is data only: the status line goes to stderr */
+		fprintf(r->format == OUTPUT_FOLDED ? stderr : r->out,
+			"Attached %s on %s (session %llu, %s; loaded in %s). Ctrl-C to stop.\n", r->probe,
 			r->host, (unsigned long long)a->session_id, a->hook,
 			duration_format(a->load_ns, load, sizeof(load)));
 	}
@@ -245,6 +249,19 @@ static void render_counts(const struct render *r, const Tracectl__Snapshot *snap
 	char when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
+
+	if (r->format == OUTPUT_FOLDED) {
+		/* flame-graph input: "key;key;... count", once, for the whole session */
+		if (!snap->summary)
+			return;
+		for (size_t i = 0; i < t->nrows; i++) {
+			for (size_t k = 0; k < t->nkeys; k++)
+				fprintf(r->out, "%s%s", k ? ";" : "", t->rows[i].keys[k]);
+			fprintf(r->out, " %llu\n", (unsigned long long)t->rows[i].values[0]);
+		}
+		fflush(r->out);
+		return;
+	}
 
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, snap->summary ? "summary" : "snapshot");
