@@ -316,6 +316,8 @@ static void host_fail(struct fleet_host *h, enum cli_exit code, const char *why)
 	if (f->o->format == OUTPUT_JSON) {
 		fputs("{\"host\":", stdout);
 		render_json_string(stdout, h->target->name);
+		fputs(",\"probe\":", stdout);
+		render_json_string(stdout, f->o->probe ? f->o->probe : "");
 		fprintf(stdout, ",\"type\":\"error\",\"exit_code\":%d,\"error\":", code);
 		render_json_string(stdout, why);
 		fputs("}\n", stdout);
@@ -370,7 +372,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	(void)call;
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
-		if (f->n == 1 || f->o->per_host)
+		/* machines always learn which hosts attached; people see it per host on request */
+		if (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON)
 			render_attached(&h->render, resp->attached);
 		else
 			log_info("%s: attached (session %llu)", h->target->name,
@@ -605,8 +608,9 @@ static void print_fleet_footer(struct fleet *f, size_t answered)
 	if (f->o->format == OUTPUT_JSON) {
 		bool first = true;
 
-		printf("{\"host\":\"*\",\"type\":\"fleet\",\"hosts_total\":%zu,\"hosts_answered\":%zu,\"failed\":[", f->n,
-		       answered);
+		printf("{\"host\":\"*\",\"probe\":");
+		render_json_string(stdout, f->o->probe ? f->o->probe : "");
+		printf(",\"type\":\"fleet\",\"hosts_total\":%zu,\"hosts_answered\":%zu,\"failed\":[", f->n, answered);
 		for (size_t i = 0; i < f->n; i++) {
 			if (f->hosts[i].answered)
 				continue;
