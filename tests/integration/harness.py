@@ -281,14 +281,15 @@ class Attach:
                             "--interval", interval, "--output", "json", *extra)
         self.proc = env.spawn(self.name, argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.reader = LineReader(self.proc.stdout, self.name)
-        self.attached = []
-        while len(self.attached) < expect_attached:
+        self.attached_all = []  # one "attached" object per host
+        while len(self.attached_all) < expect_attached:
             line = self.reader.readline(30)
             if line is None:  # (the message waits for the exit status: build it only here)
                 raise TestFailure(f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
                                   f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
             if '"attached"' in line:
-                self.attached.append(json.loads(line))
+                self.attached_all.append(json.loads(line))
+        self.attached = self.attached_all[0]
 
     def __enter__(self):
         return self
