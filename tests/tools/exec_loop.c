@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		   "  Forks and execs, one at a time, waiting for each child:\n"
 		   "  PATH with argv {PATH, ARG...} --count times (arguments on the stack);\n"
 		   "  PATH with argv {PATH, \"a1\", \"b2\"} --literal-count times (arguments in .rodata);\n"
-		   "  --missing-path (which must not exist; execve fails with ENOENT) --missing-count times;\n"
+		   "  --missing-path (which must not exist; execve fails with ENOENT) --missing-count times,\n"
+		   "  with argv {PATH, \"a1\", \"b2\"} from .rodata;\n"
 		   "  --long-program with 25 arguments of 300 'x' --long-count times.\n"
 		   "  Prints \"done OK FAILED\": children that exited 0, execs that failed.\n"
 		   "  --wait-go prints \"ready PID\" and waits for a line on stdin first.\n");
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 		else if (i < count + literal_count)
 			rc = run_child(program, literal);
 		else if (i < count + literal_count + missing_count)
-			rc = run_child(missing ? missing : "/nonexistent/exec_loop", args);
+			rc = run_child(missing ? missing : "/nonexistent/exec_loop", literal);
 		else
 			rc = run_child(long_program ? long_program : program, long_args);
 		if (rc < 0) {

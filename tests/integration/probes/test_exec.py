@@ -6,7 +6,8 @@ exec: a copy of /bin/true named tracectl_exec_<random> is fork+exec'd by the
 exec_loop workload exactly 40 times with argv {PATH, "a1", "b2"} (20 times with the
 arguments on the stack, 20 times from .rodata, which a child right after fork has
 not mapped: the probe must recover them, not report an empty list). The workload
-also execs a missing path 5 times (ret -2, ENOENT) and a second copy once with 25
+also execs a missing path 5 times with the .rodata arguments (ret -2, ENOENT,
+argv_missing=1: no new image to recover them from) and a second copy once with 25
 arguments of 300 bytes (argv cut to 20 arguments of 199 bytes, argv_truncated=1).
 Two attaches run at once: --pid WORKLOAD (the workload or its children) and
 --comm with the new program's comm; each must see exactly what the workload did.
@@ -97,6 +98,11 @@ def test_exec(args):
             else:
                 check(e.get("argv") == want_argv, f"--pid: failed exec argv wrong in {e}")
         log(f"MEASURED failed execs: {len(failed)} with ret -2, argv_missing=1 in {missing_argv}")
+        # Their a1/b2 are in .rodata, unmapped in the child, and no new image exists: the
+        # probe must say argv is missing (it keeps the part it read: argv[0]).
+        check(missing_argv == MISSING, f"--pid: argv_missing=1 in {missing_argv} failed execs, want {MISSING}")
+        for e in failed:
+            check(e.get("argv") == prog and e.get("argc") == 1, f"--pid: partial argv wrong in {e}")
 
         check(len(longs) == 1, f"--pid: {len(longs)} events for {long_prog}, want 1")
         want_long = " ".join([long_prog] + ["x" * ARG_MAX_BYTES] * (MAX_ARGS - 1))
