@@ -271,9 +271,8 @@ class Attach:
         self.proc = env.spawn(self.name, argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.reader = LineReader(self.proc.stdout, self.name)
         line = self.reader.readline(30)
-        if line is None:  # not inside check(): its message is built even when the check passes
-            raise TestFailure(f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
-                              f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
+        check(line is not None, f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
+              f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
         check('"attached"' in line, f"{self.name}: first line is not 'attached': {line!r}")
         self.attached = json.loads(line)
 
