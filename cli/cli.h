@@ -28,6 +28,8 @@ enum cli_exit {
 	CLI_EXIT_TLS = 4,         /* certificate refused, by us or by the agent */
 	CLI_EXIT_REJECTED = 5,    /* the agent refused the request: unknown or unsupported probe, bad parameter */
 	CLI_EXIT_PARTIAL = 6,     /* several hosts: some answered, some failed (each failure is named) */
+	CLI_EXIT_GATE_FAILED = 7, /* gate: a threshold was crossed */
+	CLI_EXIT_NO_DATA = 8,     /* gate: could not measure (no data, no host answered) */
 };
 
 /* ---- config.c ---- */
@@ -105,6 +107,31 @@ enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED };
 
 enum fleet_command { FLEET_ATTACH, FLEET_PROBES, FLEET_STATUS };
 
+/* What an attach ended with on one host (or, for merged, on all of them). */
+struct fleet_result_host {
+	const char *name;
+	bool answered;
+	enum cli_exit code;
+	bool has_summary;
+	struct hist_set hists;
+	bool have_counts;
+	struct count_table counts;
+	bool is_events;
+	uint64_t events, events_dropped;
+	uint64_t start_ns, end_ns;
+};
+
+struct fleet_result {
+	size_t nhosts, answered;
+	struct fleet_result_host *hosts;
+	struct fleet_result_host merged; /* name "*" (or the host's, with one host) */
+};
+
+void fleet_result_free(struct fleet_result *r);
+
+struct recording_writer;
+struct recording_reader;
+
 struct fleet_options {
 	enum fleet_command command;
 	const struct inventory *targets;
@@ -113,10 +140,43 @@ struct fleet_options {
 	uint64_t interval_ns, duration_ns, connect_timeout_ms;
 	enum output_format format;
 	bool per_host;
+	bool quiet;                       /* no live output (a gate shows its verdicts) */
+	struct recording_writer *record;  /* attach: also write every response here */
+	struct recording_reader *replay;  /* attach: responses come from a recording, no network */
+	struct fleet_result *result;      /* attach: filled with the summaries when not NULL */
 };
 
 /* Runs the command on every target concurrently; returns the exit status. */
 enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls);
+
+/* ---- gate.c: thresholds and baselines against a run's summaries ---- */
+
+#define GATE_MAX_THRESHOLDS 32
+
+enum gate_kind { GATE_MAX, GATE_MIN, GATE_REGRESSION };
+
+struct gate_threshold {
+	enum gate_kind kind;
+	char metric[32];  /* p50 p90 p99 p999 max mean count rate dropped, or a count column */
+	char filter[128]; /* count probes: "comm=nginx,pid=7" selects rows */
+	double value;     /* ns for time metrics; a fraction for regressions (0.10) */
+	bool is_time;
+	char text[160];   /* as written */
+};
+
+struct gate_options {
+	struct gate_threshold t[GATE_MAX_THRESHOLDS];
+	size_t n;
+	const char *baseline, *save_baseline, *junit, *series;
+	bool each_host;
+	size_t allow_missing;
+};
+
+/* Parses "p99=5ms" (--max / --min) or "p99=10%" (--max-regression). -EINVAL with a reason. */
+int gate_add_threshold(struct gate_options *g, enum gate_kind kind, const char *text, char *err, size_t errlen);
+/* Judges the result, prints verdicts, writes JUnit and the baseline; returns the exit status. */
+enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *r, const char *probe,
+		       enum output_format format);
 
 /* ---- render.c ---- */
 
