@@ -271,8 +271,10 @@ class Attach:
         self.proc = env.spawn(self.name, argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.reader = LineReader(self.proc.stdout, self.name)
         line = self.reader.readline(30)
-        check(line is not None, f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
-              f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
+        # Not check(): its message would be built (and wait() run) even on success.
+        if line is None:
+            raise TestFailure(f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
+                              f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
         check('"attached"' in line, f"{self.name}: first line is not 'attached': {line!r}")
         self.attached = json.loads(line)
 
