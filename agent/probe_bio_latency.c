@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "kernel_env.h"
 #include "log.h"
+#include "map_drain.h"
 #include "bio_latency.h"
 #include "bio_latency.skel.h"
 
@@ -30,6 +31,7 @@ struct bio_latency_state {
 	struct hist scratch;        /* one drained series, summed over CPUs */
 	struct disk_name disks[DISK_CACHE]; /* dev -> name, filled as disks show up */
 	size_t ndisks;
+	struct bio_latency_series keys[BIO_LATENCY_MAX_SERIES]; /* map_drain's key list */
 };
 
 static const char *const tracepoints[] = { "block/block_rq_issue", "block/block_rq_complete" };
@@ -174,48 +176,49 @@ static const char *disk_name(struct bio_latency_state *st, __u32 dev, char *buf,
 	return buf;
 }
 
+struct bio_drain {
+	struct bio_latency_state *st;
+	struct hist_set *out;
+	uint64_t dropped;
+};
+
+static int bio_latency_add(const void *key, const void *value, void *ctx)
+{
+	const struct bio_latency_series *series = key;
+	struct bio_drain *d = ctx;
+	char label[HIST_LABEL_LEN], buf[DISK_NAME_LEN];
+	const char *disk;
+	struct hist *h;
+
+	hist_from_percpu(&d->st->scratch, value, d->st->ncpus);
+	disk = disk_name(d->st, series->dev, buf, sizeof(buf));
+	if (series->op < BIO_LATENCY_OP_ANY)
+		snprintf(label, sizeof(label), "disk=%s op=%s", disk, op_names[series->op]);
+	else
+		snprintf(label, sizeof(label), "disk=%s", disk);
+	h = hist_set_get(d->out, label);
+	if (!h) {
+		d->dropped++;
+		return 0;
+	}
+	hist_merge(h, &d->st->scratch);
+	return 0;
+}
+
 /* Drains every series the kernel accumulated since the last read into out. */
 static int bio_latency_read(void *state, struct hist_set *out)
 {
 	struct bio_latency_state *st = state;
-	struct bpf_map *map = st->skel->maps.hists;
-	struct bio_latency_series key;
-	char label[HIST_LABEL_LEN], buf[DISK_NAME_LEN];
-	uint64_t dropped = 0;
+	struct bio_drain d = { .st = st, .out = out };
+	int n;
 
-	/* Bounded: series created while draining wait for the next read. */
-	for (__u32 n = 0; n < BIO_LATENCY_MAX_SERIES; n++) {
-		const char *disk;
-		struct hist *h;
-		int err;
-
-		/* Always the first key: the previous one is gone. */
-		err = bpf_map__get_next_key(map, NULL, &key, sizeof(key));
-		if (err == -ENOENT)
-			break;
-		if (err)
-			return err;
-		err = bpf_map__lookup_and_delete_elem(map, &key, sizeof(key), st->percpu, st->percpu_size, 0);
-		if (err == -ENOENT)
-			continue;
-		if (err)
-			return err;
-		hist_from_percpu(&st->scratch, st->percpu, st->ncpus);
-		disk = disk_name(st, key.dev, buf, sizeof(buf));
-		if (key.op < BIO_LATENCY_OP_ANY)
-			snprintf(label, sizeof(label), "disk=%s op=%s", disk, op_names[key.op]);
-		else
-			snprintf(label, sizeof(label), "disk=%s", disk);
-		h = hist_set_get(out, label);
-		if (!h) {
-			dropped++;
-			continue;
-		}
-		hist_merge(h, &st->scratch);
-	}
-	if (dropped)
+	n = map_drain(st->skel->maps.hists, st->keys, BIO_LATENCY_MAX_SERIES, st->percpu, st->percpu_size,
+		      bio_latency_add, &d);
+	if (n < 0)
+		return n;
+	if (d.dropped)
 		log_warn("bio-latency: %llu series left out of this window (more than %d)",
-			 (unsigned long long)dropped, HIST_SET_MAX);
+			 (unsigned long long)d.dropped, HIST_SET_MAX);
 	return 0;
 }
 

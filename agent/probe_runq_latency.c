@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "kernel_env.h"
 #include "log.h"
+#include "map_drain.h"
 #include "runq_latency.h"
 #include "runq_latency.skel.h"
 
@@ -23,7 +24,7 @@ struct runq_latency_state {
 	size_t percpu_size;
 	int ncpus;
 	struct hist scratch;        /* one drained series, summed over CPUs */
-	uint64_t series_dropped;    /* series left out because the window was full */
+	__u32 keys[RUNQ_LATENCY_MAX_SERIES]; /* map_drain's key list */
 };
 
 static const char *const tracepoints[] = { "sched/sched_wakeup", "sched/sched_wakeup_new", "sched/sched_switch" };
@@ -144,48 +145,47 @@ cleanup:
 	return err;
 }
 
+struct runq_drain {
+	struct runq_latency_state *st;
+	struct hist_set *out;
+	uint64_t dropped;
+};
+
+static int runq_latency_add(const void *key, const void *value, void *ctx)
+{
+	struct runq_drain *d = ctx;
+	__u32 series = *(const __u32 *)key;
+	char label[32];
+	struct hist *h;
+
+	hist_from_percpu(&d->st->scratch, value, d->st->ncpus);
+	if (series == RUNQ_LATENCY_ALL)
+		snprintf(label, sizeof(label), "all");
+	else
+		snprintf(label, sizeof(label), "pid=%u", series);
+	h = hist_set_get(d->out, label);
+	if (!h) {
+		d->dropped++;
+		return 0;
+	}
+	hist_merge(h, &d->st->scratch);
+	return 0;
+}
+
 /* Drains every series the kernel accumulated since the last read into out. */
 static int runq_latency_read(void *state, struct hist_set *out)
 {
 	struct runq_latency_state *st = state;
-	struct bpf_map *map = st->skel->maps.hists;
-	uint64_t dropped = 0;
-	char label[32];
-	__u32 key;
+	struct runq_drain d = { .st = st, .out = out };
+	int n;
 
-	/* Bounded: series created while draining wait for the next read. */
-	for (__u32 n = 0; n < RUNQ_LATENCY_MAX_SERIES; n++) {
-		struct hist *h;
-		int err;
-
-		/* Always the first key: the previous one is gone. */
-		err = bpf_map__get_next_key(map, NULL, &key, sizeof(key));
-		if (err == -ENOENT)
-			break;
-		if (err)
-			return err;
-		err = bpf_map__lookup_and_delete_elem(map, &key, sizeof(key), st->percpu, st->percpu_size, 0);
-		if (err == -ENOENT)
-			continue;
-		if (err)
-			return err;
-		hist_from_percpu(&st->scratch, st->percpu, st->ncpus);
-		if (key == RUNQ_LATENCY_ALL)
-			snprintf(label, sizeof(label), "all");
-		else
-			snprintf(label, sizeof(label), "pid=%u", key);
-		h = hist_set_get(out, label);
-		if (!h) {
-			dropped++;
-			continue;
-		}
-		hist_merge(h, &st->scratch);
-	}
-	if (dropped) {
-		st->series_dropped += dropped;
+	n = map_drain(st->skel->maps.hists, st->keys, RUNQ_LATENCY_MAX_SERIES, st->percpu, st->percpu_size,
+		      runq_latency_add, &d);
+	if (n < 0)
+		return n;
+	if (d.dropped)
 		log_warn("runq-latency: %llu series left out of this window (more than %d processes)",
-			 (unsigned long long)dropped, HIST_SET_MAX);
-	}
+			 (unsigned long long)d.dropped, HIST_SET_MAX);
 	return 0;
 }
 
