@@ -151,11 +151,17 @@ static void disk_lookup(__u32 dev, char *name, size_t len)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "DEVNAME=", 8) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(name, len, "%s", line + 8);
-			break;
+		size_t n;
+
+		if (strncmp(line, "DEVNAME=", 8) != 0)
+			continue;
+		n = strcspn(line + 8, "\n");
+		/* A name that does not fit stays MAJ:MIN rather than being cut short. */
+		if (n > 0 && n < len) {
+			memcpy(name, line + 8, n);
+			name[n] = '\0';
 		}
+		break;
 	}
 	fclose(f);
 }
