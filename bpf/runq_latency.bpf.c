@@ -48,6 +48,36 @@ static __always_inline __u32 task_state(struct task_struct *t)
 	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
 }
 
+/*
+ * Whether t is in the filter's cgroup or below it: the task's own cgroup, not the
+ * current task's (a wakeup runs in the waker). On cgroup v2 a cgroup's id is its
+ * kernfs node id, the directory's inode number. Ancestors come from
+ * cgroup::ancestors[] (5.18+, indexed by level); without it only the task's own
+ * cgroup is compared.
+ */
+static __always_inline bool in_cgroup(struct task_struct *t)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(t, cgroups, dfl_cgrp), *anc;
+	int level, i;
+
+	if (!cgrp)
+		return false;
+	if (BPF_CORE_READ(cgrp, kn, id) == targ_cgroup)
+		return true;
+	if (!bpf_core_field_exists(cgrp->ancestors))
+		return false;
+	level = BPF_CORE_READ(cgrp, level);
+	for (i = 0; i < RUNQ_LATENCY_CGROUP_DEPTH; i++) {
+		if (i >= level)
+			break;
+		if (bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[i]) || !anc)
+			return false;
+		if (BPF_CORE_READ(anc, kn, id) == targ_cgroup)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline bool task_allowed(struct task_struct *t)
 {
 	if (targ_tgid && (__u32)BPF_CORE_READ(t, tgid) != targ_tgid)
@@ -64,9 +94,7 @@ static __always_inline bool task_allowed(struct task_struct *t)
 				break;
 		}
 	}
-	/* The task's own cgroup (not the current task's: a wakeup runs in the waker). On
-	 * cgroup v2 a cgroup's id is its kernfs node id, the directory's inode number. */
-	if (targ_cgroup && BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id) != targ_cgroup)
+	if (targ_cgroup && !in_cgroup(t))
 		return false;
 	return true;
 }

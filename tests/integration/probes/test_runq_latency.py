@@ -6,17 +6,20 @@ runq_latency: cpu_spinner runs two CPU-bound threads per online CPU for 3 s; wit
 twice as many runnable threads as CPUs, each keeps being preempted and waits for
 its turn. runq-latency filtered by the spinner's pid must see samples, with
 p99 > p50 > 0, in the series "all" (and, with --by pid, in "pid=PID").
+cgroup: the spinner runs in a child of a fresh cgroup v2 directory; --cgroup of the
+parent must see it (descendants count); --cgroup of an empty sibling must not.
 """
 import os
 import subprocess
 import sys
+import time
 
-from harness import Env, Attach, LineReader, check, log, summaries, run_tests
+from harness import Env, Attach, LineReader, check, log, summaries, run_tests, SKIP
 
 SECONDS = 3
 
 
-def run_spinner(env, by):
+def run_spinner(env, by, cgroup_procs=None, extra_args=()):
     threads = 2 * os.cpu_count()
     wl = env.spawn("cpu_spinner", [os.path.join(env.args.tools, "cpu_spinner"), "--wait-go",
                                    "--threads", str(threads), "--seconds", str(SECONDS),
@@ -26,7 +29,12 @@ def run_spinner(env, by):
     line = out.readline(10)
     check(line is not None and line.startswith("ready "), f"cpu_spinner said {line!r}")
     pid = int(line.split()[1])
-    extra = ["--pid", str(pid)] + (["--by", by] if by else [])
+    if cgroup_procs:
+        with open(cgroup_procs, "w") as f:
+            f.write(str(pid))
+        extra = list(extra_args)
+    else:
+        extra = ["--pid", str(pid)] + (["--by", by] if by else [])
     with Attach(env, "runq-latency", extra, duration=f"{SECONDS + 3}s") as a:
         wl.stdin.write(b"go\n")
         wl.stdin.flush()
@@ -72,5 +80,54 @@ def test_by_pid(args):
             raise
 
 
+def cgroup2_root():
+    """Where cgroup v2 is mounted under /sys/fs/cgroup (the agent only takes paths there)."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2" and (fields[1] + "/").startswith("/sys/fs/cgroup/"):
+                return fields[1]
+    return None
+
+
+def test_cgroup(args):
+    root = cgroup2_root()
+    if root is None:
+        print("SKIP: no cgroup v2 hierarchy mounted under /sys/fs/cgroup", flush=True)
+        sys.exit(SKIP)
+    parent = os.path.join(root, f"tracectl-runq-{os.getpid()}")
+    child, sibling = os.path.join(parent, "child"), os.path.join(root, f"tracectl-runq-{os.getpid()}-empty")
+    made = []
+    try:
+        for d in (parent, child, sibling):
+            os.mkdir(d)
+            made.append(d)
+        rel = lambda d: d[len("/sys/fs/cgroup"):]
+        with Env(args) as env:
+            try:
+                _, threads, summ = run_spinner(env, None, os.path.join(child, "cgroup.procs"),
+                                               ["--cgroup", rel(parent)])
+                check_series(summ, "all", threads)
+                _, threads, summ = run_spinner(env, None, os.path.join(child, "cgroup.procs"),
+                                               ["--cgroup", rel(sibling)])
+                log(f"MEASURED --cgroup of an empty sibling: series {list(summ)} "
+                    f"count={summ.get('all', {}).get('count', 0)}")
+                check(summ.get("all", {}).get("count", 0) == 0, "samples from an empty cgroup")
+                env.stop_agent_checked()
+            except Exception:
+                env.failed = True
+                raise
+    finally:
+        for d in reversed(made):
+            for _ in range(50):  # the reaped spinner may take a moment to leave
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                log(f"could not remove {d}")
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"all": test_all, "by_pid": test_by_pid}, __doc__))
+    sys.exit(run_tests({"all": test_all, "by_pid": test_by_pid, "cgroup": test_cgroup}, __doc__))
