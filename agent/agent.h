@@ -42,6 +42,8 @@ struct agent {
 	uint32_t nsessions;
 	uint64_t next_session_id;
 	uint64_t next_conn_id;
+	uint64_t start_mono_ns; /* for uptime */
+	uint32_t nconns;
 	bool stopping;
 };
 

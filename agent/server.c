@@ -35,6 +35,7 @@ void conn__free(struct conn **connp)
 	while ((s = LIST_FIRST(&conn->sessions)) != NULL)
 		session__end(&s, RPC_CANCELLED, "client disconnected", false);
 	LIST_REMOVE(conn, link);
+	conn->agent->nconns--;
 	log_info("connection %llu from %s (%s) closed", (unsigned long long)conn->id, conn->peer, conn->identity);
 	/* BEV_OPT_CLOSE_ON_FREE: this also frees the SSL object and closes the socket */
 	if (conn->bev)
@@ -119,6 +120,66 @@ cleanup:
 	free(infos);
 }
 
+static void send_agent_status(struct conn *conn, uint32_t stream_id)
+{
+	struct agent *agent = conn->agent;
+	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
+	Tracectl__AgentStatus st = TRACECTL__AGENT_STATUS__INIT;
+	size_t nprobes = catalog_size(), nsupported = 0, nsessions = 0;
+	char **available = calloc(nprobes ? nprobes : 1, sizeof(*available));
+	Tracectl__SessionInfo *infos = calloc(agent->nsessions ? agent->nsessions : 1, sizeof(*infos));
+	Tracectl__SessionInfo **info_ptrs = calloc(agent->nsessions ? agent->nsessions : 1, sizeof(*info_ptrs));
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	char host[256] = "", reason[256];
+	struct conn *c;
+	struct session *s;
+
+	if (!available || !infos || !info_ptrs) {
+		rpc_send_status(conn_out(conn), stream_id, RPC_INTERNAL, "out of memory", agent->cfg.max_message);
+		goto cleanup;
+	}
+	gethostname(host, sizeof(host) - 1);
+	for (size_t i = 0; i < nprobes; i++)
+		if (catalog_at(i)->supported(reason, sizeof(reason)) == 0)
+			available[nsupported++] = (char *)catalog_at(i)->name;
+	LIST_FOREACH(c, &agent->conns, link) {
+		LIST_FOREACH(s, &c->sessions, link) {
+			Tracectl__SessionInfo *info = &infos[nsessions];
+			uint64_t age = now - s->start_mono_ns;
+
+			if (nsessions == agent->nsessions)
+				break;
+			tracectl__session_info__init(info);
+			info->id = s->id;
+			info->identity = c->identity;
+			info->peer = c->peer;
+			info->probe = (char *)s->probe->name;
+			info->age_ns = age;
+			info->remaining_ns = s->duration_ns > age ? s->duration_ns - age : 0;
+			info_ptrs[nsessions++] = info;
+		}
+	}
+	st.agent_version = TRACECTL_VERSION;
+	st.kernel_release = (char *)kernel_env_release();
+	st.hostname = host;
+	st.uptime_ns = now - agent->start_mono_ns;
+	st.active_sessions = agent->nsessions;
+	st.connections = agent->nconns;
+	st.n_probes_available = nsupported;
+	st.probes_available = available;
+	st.probes_total = (uint32_t)nprobes;
+	st.n_sessions = nsessions;
+	st.sessions = info_ptrs;
+	resp.result_case = TRACECTL__RESPONSE__RESULT_AGENT_STATUS;
+	resp.agent_status = &st;
+	rpc_send(conn_out(conn), stream_id, FRAME_DATA, &resp.base, agent->cfg.max_message);
+	rpc_send_status(conn_out(conn), stream_id, RPC_OK, "", agent->cfg.max_message);
+cleanup:
+	free(info_ptrs);
+	free(infos);
+	free(available);
+}
+
 static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Request *req)
 {
 	uint32_t max = conn->agent->cfg.max_message;
@@ -148,6 +209,9 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		return;
 	case TRACECTL__REQUEST__CALL_ATTACH:
 		session_start(conn, stream_id, req->attach);
+		return;
+	case TRACECTL__REQUEST__CALL_STATUS:
+		send_agent_status(conn, stream_id);
 		return;
 	default:
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "unknown call", max);
@@ -264,6 +328,7 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	snprintf(conn->identity, sizeof(conn->identity), "unauthenticated");
 	LIST_INIT(&conn->sessions);
 	LIST_INSERT_HEAD(&agent->conns, conn, link);
+	agent->nconns++;
 	/* takes ownership of ssl and fd, even when it fails */
 	conn->bev = bufferevent_openssl_socket_new(agent->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						   BEV_OPT_CLOSE_ON_FREE);
@@ -299,6 +364,7 @@ int agent_start(struct agent *agent, char *err, size_t errlen)
 	int ret;
 
 	LIST_INIT(&agent->conns);
+	agent->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (hostport_parse(agent->cfg.listen, host, sizeof(host), &port, TRACECTL_DEFAULT_PORT)) {
 		snprintf(err, errlen, "bad --listen address '%s' (expected HOST:PORT)", agent->cfg.listen);
 		return -EINVAL;

@@ -241,6 +241,29 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	*sp = NULL;
 }
 
+/*
+ * Windows end on wall-clock multiples of the interval, so that the same window
+ * from every host of a fleet covers the same time (clients merge by window end).
+ * The first window is the remainder up to the first boundary. Rearmed every tick
+ * from the clock, so timer drift never accumulates.
+ */
+static void session_schedule_tick(struct session *s)
+{
+	uint64_t now;
+
+	/* libevent measures timeouts from its cached loop time: after a slow BPF load
+	 * in this same callback that cache is stale, and the tick would fire early */
+	event_base_update_cache_time(s->conn->agent->base);
+	now = clock_ns(CLOCK_REALTIME);
+	uint64_t next = (now / s->interval_ns + 1) * s->interval_ns;
+	uint64_t wait = next - now;
+
+	/* a first window shorter than a tenth of the interval joins the next one */
+	if (s->seq == 0 && wait < s->interval_ns / 10)
+		wait += s->interval_ns;
+	event_add(s->tick, &(struct timeval){ (time_t)(wait / 1000000000ULL), (suseconds_t)(wait % 1000000000ULL / 1000) });
+}
+
 static void session_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -252,11 +275,13 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 		session__end(&s, RPC_INTERNAL, "reading the probe's maps failed", true);
 		return;
 	}
-	/* end on the tick nearest the duration, not one interval late */
+	/* end on the boundary nearest the duration, not one interval late */
 	if (s->duration_ns && elapsed + s->interval_ns / 2 >= s->duration_ns) {
 		s->flushed = true;
 		session__end(&s, RPC_OK, "duration reached", true);
+		return;
 	}
+	session_schedule_tick(s);
 }
 
 static int validate(const struct agent_config *cfg, const Tracectl__AttachRequest *req, char *why, size_t len)
@@ -359,7 +384,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	LIST_INSERT_HEAD(&conn->sessions, s, link);
 	agent->nsessions++;
 	/* from here on, session__end undoes whatever part was set up */
-	s->tick = event_new(agent->base, -1, EV_PERSIST, session_tick, s);
+	s->tick = event_new(agent->base, -1, 0, session_tick, s);
 	if (!s->tick || !session_alloc_results(s)) {
 		rpc_send_status(out, stream_id, RPC_INTERNAL, "agent out of memory", agent->cfg.max_message);
 		session__end(&s, RPC_INTERNAL, "out of memory", false);
@@ -387,8 +412,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	s->start_unix_ns = s->window_start_unix_ns = clock_ns(CLOCK_REALTIME);
 	send_attached(s, s->start_mono_ns - t0);
-	event_add(s->tick, &(struct timeval){ (time_t)(s->interval_ns / 1000000000ULL),
-					      (suseconds_t)(s->interval_ns % 1000000000ULL / 1000) });
+	session_schedule_tick(s);
 	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u target='%s' interval=%llums "
 		 "duration=%llums (loaded in %.1f ms)",
 		 (unsigned long long)s->id, conn->identity, probe->name, conn->peer, params.pid, params.comm,

@@ -13,7 +13,10 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "count_table.h"
 #include "hist.h"
+#include "hist_set.h"
+#include "inventory.h"
 #include "rpc.h"
 
 /* Exit status: documented in --help and README. */
@@ -24,6 +27,7 @@ enum cli_exit {
 	CLI_EXIT_UNREACHABLE = 3, /* cannot resolve or connect, or the connection dropped */
 	CLI_EXIT_TLS = 4,         /* certificate refused, by us or by the agent */
 	CLI_EXIT_REJECTED = 5,    /* the agent refused the request: unknown or unsupported probe, bad parameter */
+	CLI_EXIT_PARTIAL = 6,     /* several hosts: some answered, some failed (each failure is named) */
 };
 
 /* ---- config.c ---- */
@@ -48,8 +52,9 @@ int config_resolve(struct cli_config *cfg, const char *flag_ca, const char *flag
 struct client_conn;
 struct client_call;
 
-/* A response on a call. A Status response is the call's last. */
-typedef void (*client_response_cb)(struct client_call *call, const Tracectl__Response *resp, void *arg);
+/* A response on a call; a Status response is the call's last. Returns true when
+ * it keeps resp (then it frees it later with protobuf_c_message_free_unpacked). */
+typedef bool (*client_response_cb)(struct client_call *call, Tracectl__Response *resp, void *arg);
 /* The connection failed; every call on it is over. */
 typedef void (*client_failure_cb)(struct client_conn *conn, enum cli_exit code, const char *why, void *arg);
 
@@ -93,23 +98,48 @@ struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Reques
 void client_call__cancel(struct client_call *call);
 void client_conn__free(struct client_conn **conn);
 
-/* ---- render.c ---- */
-
 /* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools */
 enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED };
+
+/* ---- fleet.c: one command on many hosts from one event loop ---- */
+
+enum fleet_command { FLEET_ATTACH, FLEET_PROBES, FLEET_STATUS };
+
+struct fleet_options {
+	enum fleet_command command;
+	const struct inventory *targets;
+	Tracectl__Request *request; /* the same request goes to every host */
+	const char *probe;          /* attach */
+	uint64_t interval_ns, duration_ns, connect_timeout_ms;
+	enum output_format format;
+	bool per_host;
+};
+
+/* Runs the command on every target concurrently; returns the exit status. */
+enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls);
+
+/* ---- render.c ---- */
+
 
 struct render {
 	enum output_format format;
 	FILE *out;
-	const char *host;
+	const char *host;   /* a host name, or "*" for the merged view of a fleet */
 	const char *probe;
+	bool merged;
+	size_t hosts, hosts_total; /* hosts in this merged result, of all targeted */
 };
 
 int render_format_parse(const char *name, enum output_format *out);
+/* s as a JSON string literal, escaped. */
+void render_json_string(FILE *out, const char *s);
 void render_attached(const struct render *r, const Tracectl__Attached *a);
-/* A snapshot or summary of any probe kind; -EPROTO with a reason for bad data. */
-int render_snapshot(const struct render *r, const Tracectl__Snapshot *snap, char *err, size_t errlen);
-void render_events(const struct render *r, const Tracectl__EventBatch *batch);
+/* snap gives the window's metadata (seq, times, summary, drops) for each kind. */
+void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h);
+void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t);
+void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap);
+void render_event(const struct render *r, const Tracectl__Event *ev);
+void render_events_lost(const struct render *r, uint64_t lost);
 void render_probes(const struct render *r, const Tracectl__ListProbesResponse *list, const struct client_conn *c);
 
 #endif

@@ -112,9 +112,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		} else if ((call = find_call(c, hdr.stream_id)) != NULL && !call->done) {
 			if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
 				call->done = true;
-			/* the callback may free the connection only through failure paths
-			 * that set c->failed; it must not free it here */
-			call->on_response(call, resp, call->arg);
+			/* the callback must not free the connection; it may keep resp */
+			if (call->on_response(call, (Tracectl__Response *)resp, call->arg))
+				continue;
 		}
 		protobuf_c_message_free_unpacked(msg, NULL);
 	}

@@ -23,20 +23,26 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: tracectl [options] COMMAND HOST [args]\n"
+		"Usage: tracectl [options] COMMAND HOSTS [args]\n"
 		"\n"
-		"Remote eBPF tracing: asks a tracectl-agent for a probe from its catalog and\n"
-		"shows what comes back. Runs as an ordinary user; talks mutual TLS 1.3 only.\n"
+		"Remote eBPF tracing: asks tracectl-agents for a probe from their catalog and\n"
+		"shows what comes back, merged across hosts. Runs as an ordinary user; talks\n"
+		"mutual TLS 1.3 only.\n"
 		"\n"
 		"Commands:\n"
-		"  attach HOST PROBE   attach PROBE on HOST, print a histogram every interval\n"
-		"                      and a summary at the end\n"
-		"  probes HOST         list the probes HOST offers and whether its kernel runs them\n"
+		"  attach HOSTS PROBE  attach PROBE on every host; print the merged result every\n"
+		"                      interval and a summary at the end\n"
+		"  probes HOSTS        list the probes each host offers and whether its kernel runs them\n"
+		"  status HOSTS...     agent version, kernel, uptime, sessions, probes available\n"
 		"\n"
-		"HOST is NAME, NAME:PORT, IP:PORT or [IPv6]:PORT (default port " STR(TRACECTL_DEFAULT_PORT) ").\n"
-		"The agent's certificate must name HOST and be signed by the CA.\n"
+		"HOSTS is a comma-separated list (h1,h2:7000,[::1]:7470), an inventory file\n"
+		"@FILE (one host a line, optional :port, '#' comments), or -H HOST repeated.\n"
+		"Default port " STR(TRACECTL_DEFAULT_PORT) ". Each agent's certificate must name its host and be\n"
+		"signed by the CA. Hosts are contacted concurrently; a host that fails is named\n"
+		"and the others carry on.\n"
 		"\n"
 		"Options for attach:\n"
+		"      --per-host        also show each host's results, not only the merged view\n"
 		"  -d, --duration DUR    stop after DUR (default: until Ctrl-C); e.g. 500ms, 10s, 2m, 1h\n"
 		"  -i, --interval DUR    print a snapshot every DUR (default 1s)\n"
 		"  -p, --pid PID         only this process\n"
@@ -49,6 +55,7 @@ static void usage(FILE *out)
 		"      --cgroup PATH     only tasks in this cgroup v2 (path under /sys/fs/cgroup)\n"
 		"  -P, --param NAME=VALUE  any probe parameter by name\n"
 		"Common options:\n"
+		"  -H, --host HOST       add a target host (repeatable)\n"
 		"  -o, --output FORMAT   text (default), json (one JSON object per line), or folded\n"
 		"                        (count probes such as profile: 'a;b;c count' lines of the\n"
 		"                        summary, the input of flame-graph tools)\n"
@@ -73,7 +80,10 @@ static void usage(FILE *out)
 		"  2  usage error: bad option, duration, or configuration\n"
 		"  3  host unreachable: cannot resolve or connect, or the connection dropped\n"
 		"  4  TLS failure: agent certificate not trusted, or our certificate refused\n"
-		"  5  request rejected by the agent: unknown or unsupported probe, bad parameter\n");
+		"  5  request rejected by the agent: unknown or unsupported probe, bad parameter\n"
+		"  6  partial: some hosts answered, others failed (each failure is named)\n"
+		"With several hosts, a status other than 0 and 6 means no host answered; it is\n"
+		"the first host's reason.\n");
 }
 
 #define MAX_PARAMS 16
@@ -86,18 +96,9 @@ struct options {
 	Tracectl__Param params[MAX_PARAMS];
 	Tracectl__Param *param_ptrs[MAX_PARAMS];
 	size_t nparams;
-	const char *command, *host, *probe;
-};
-
-struct run {
-	struct event_base *base;
-	struct options *opt;
-	struct render render;
-	struct client_conn *conn;
-	struct client_call *call;
-	struct event *sigint, *sigterm;
-	enum cli_exit exit_code;
-	bool interrupted;
+	bool per_host;
+	const char *command, *probe;
+	struct inventory targets;
 };
 
 static int parse_number(const char *text, const char *what, uint32_t min, uint32_t max, uint32_t *out)
@@ -148,10 +149,19 @@ static int add_param(struct options *o, const char *name, char *value)
 	return 0;
 }
 
+/* "h1,h2:7000" or "@inventory-file" */
+static int add_targets(struct options *o, const char *spec, char *err, size_t errlen)
+{
+	if (spec[0] == '@')
+		return inventory_load(&o->targets, spec + 1, TRACECTL_DEFAULT_PORT, err, errlen);
+	return inventory_add_list(&o->targets, spec, TRACECTL_DEFAULT_PORT, err, errlen);
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT, OPT_TOP, OPT_TARGET,
-	       OPT_FREQ, OPT_BY, OPT_CGROUP };
+	       OPT_FREQ, OPT_BY, OPT_CGROUP, OPT_PER_HOST };
+	char err[512];
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -164,6 +174,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "by", required_argument, NULL, OPT_BY },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "param", required_argument, NULL, 'P' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "per-host", no_argument, NULL, OPT_PER_HOST },
 		{ "output", required_argument, NULL, 'o' },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "cert", required_argument, NULL, OPT_CERT },
@@ -180,7 +192,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	char *eq;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:P:vhV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:P:H:vhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			if (parse_duration_opt(optarg, "--duration", &o->duration_ns))
@@ -262,6 +274,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			o->connect_timeout_ms = ns / 1000000ULL ? ns / 1000000ULL : 1;
 			break;
+		case 'H':
+			if (add_targets(o, optarg, err, sizeof(err))) {
+				fprintf(stderr, "tracectl: %s\n", err);
+				return -EINVAL;
+			}
+			break;
+		case OPT_PER_HOST:
+			o->per_host = true;
+			break;
 		case 'v':
 			if (log_threshold < LOG_LEVEL_DEBUG)
 				log_threshold++;
@@ -282,161 +303,78 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	o->command = argv[optind++];
-	if (strcmp(o->command, "attach") != 0 && strcmp(o->command, "probes") != 0) {
-		fprintf(stderr, "tracectl: unknown command '%s' (attach, probes; see --help)\n", o->command);
+	if (strcmp(o->command, "attach") != 0 && strcmp(o->command, "probes") != 0 &&
+	    strcmp(o->command, "status") != 0) {
+		fprintf(stderr, "tracectl: unknown command '%s' (attach, probes, status; see --help)\n", o->command);
 		return -EINVAL;
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "tracectl: %s needs a HOST\n", o->command);
-		return -EINVAL;
-	}
-	o->host = argv[optind++];
+	/* attach HOSTS PROBE, or attach PROBE with -H; probes/status take any number of HOSTS */
 	if (strcmp(o->command, "attach") == 0) {
+		if (!o->targets.n && optind < argc && add_targets(o, argv[optind++], err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s\n", err);
+			return -EINVAL;
+		}
 		if (optind >= argc) {
-			fprintf(stderr, "tracectl: attach needs a PROBE after the host ('tracectl probes %s' lists them)\n",
-				o->host);
+			fprintf(stderr, "tracectl: attach needs a PROBE after the hosts ('tracectl probes HOST' lists them)\n");
 			return -EINVAL;
 		}
 		o->probe = argv[optind++];
+	}
+	for (; optind < argc && strcmp(o->command, "attach") != 0; optind++) {
+		if (add_targets(o, argv[optind], err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s\n", err);
+			return -EINVAL;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tracectl: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (!o->targets.n) {
+		fprintf(stderr, "tracectl: %s needs HOSTS (a list, @FILE or -H HOST)\n", o->command);
+		return -EINVAL;
+	}
+	if (o->targets.duplicates)
+		fprintf(stderr, "tracectl: %zu duplicate host(s) ignored\n", o->targets.duplicates);
 	return 0;
-}
-
-static enum cli_exit exit_for_status(int32_t code)
-{
-	switch (code) {
-	case RPC_OK:
-	case RPC_CANCELLED:
-		return CLI_EXIT_OK;
-	case RPC_NOT_FOUND:
-	case RPC_INVALID_ARGUMENT:
-	case RPC_FAILED_PRECONDITION:
-	case RPC_RESOURCE_EXHAUSTED:
-		return CLI_EXIT_REJECTED;
-	case RPC_UNAVAILABLE:
-		return CLI_EXIT_UNREACHABLE;
-	default:
-		return CLI_EXIT_FAILURE;
-	}
-}
-
-static void finish(struct run *run, enum cli_exit code)
-{
-	run->exit_code = code;
-	event_base_loopbreak(run->base);
-}
-
-static void on_failure(struct client_conn *conn, enum cli_exit code, const char *why, void *arg)
-{
-	struct run *run = arg;
-
-	(void)conn;
-	fprintf(stderr, "tracectl: %s\n", why);
-	finish(run, code);
-}
-
-static void on_status(struct run *run, const Tracectl__Status *st)
-{
-	if (st->code != RPC_OK && !(st->code == RPC_CANCELLED && run->interrupted))
-		fprintf(stderr, "tracectl: %s: %s\n", run->opt->host, st->message);
-	finish(run, exit_for_status(st->code));
-}
-
-static void on_attach_response(struct client_call *call, const Tracectl__Response *resp, void *arg)
-{
-	struct run *run = arg;
-	char err[256];
-
-	(void)call;
-	switch (resp->result_case) {
-	case TRACECTL__RESPONSE__RESULT_ATTACHED:
-		render_attached(&run->render, resp->attached);
-		break;
-	case TRACECTL__RESPONSE__RESULT_SNAPSHOT:
-		if (render_snapshot(&run->render, resp->snapshot, err, sizeof(err))) {
-			fprintf(stderr, "tracectl: %s sent a bad snapshot: %s\n", run->opt->host, err);
-			finish(run, CLI_EXIT_FAILURE);
-		}
-		break;
-	case TRACECTL__RESPONSE__RESULT_EVENTS:
-		render_events(&run->render, resp->events);
-		break;
-	case TRACECTL__RESPONSE__RESULT_STATUS:
-		on_status(run, resp->status);
-		break;
-	default:
-		break;
-	}
-}
-
-static void on_probes_response(struct client_call *call, const Tracectl__Response *resp, void *arg)
-{
-	struct run *run = arg;
-
-	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES)
-		render_probes(&run->render, resp->probes, call->conn);
-	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
-		on_status(run, resp->status);
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct run *run = arg;
-
-	(void)sig;
-	(void)what;
-	if (run->interrupted || !run->call) {
-		/* second Ctrl-C: do not wait for the agent's summary */
-		finish(run, CLI_EXIT_OK);
-		return;
-	}
-	run->interrupted = true;
-	/* the agent answers with the last window, the summary and a CANCELLED status */
-	client_call__cancel(run->call);
 }
 
 int main(int argc, char **argv)
 {
 	struct options opt = { .format = OUTPUT_TEXT, .interval_ns = 1000000000ULL, .connect_timeout_ms = 5000 };
-	struct run run = { .opt = &opt, .exit_code = CLI_EXIT_FAILURE };
 	Tracectl__Request req = TRACECTL__REQUEST__INIT;
 	Tracectl__AttachRequest attach = TRACECTL__ATTACH_REQUEST__INIT;
 	Tracectl__ListProbesRequest list = TRACECTL__LIST_PROBES_REQUEST__INIT;
+	Tracectl__StatusRequest status = TRACECTL__STATUS_REQUEST__INIT;
+	struct fleet_options fo = { 0 };
+	enum cli_exit code = CLI_EXIT_USAGE;
 	struct cli_config cfg;
 	SSL_CTX *tls = NULL;
 	char err[512];
 
 	log_set_program("tracectl");
 	log_threshold = LOG_LEVEL_WARN;
+	inventory_init(&opt.targets);
 	if (parse_args(argc, argv, &opt))
-		return CLI_EXIT_USAGE;
+		goto cleanup;
 	if (config_resolve(&cfg, opt.ca, opt.cert, opt.key, opt.config, err, sizeof(err))) {
 		fprintf(stderr, "tracectl: %s\n", err);
-		return CLI_EXIT_USAGE;
+		goto cleanup;
 	}
 	log_route_libraries();
 	signal(SIGPIPE, SIG_IGN);
 	tls = tls_client_ctx_new(cfg.ca, cfg.cert, cfg.key, err, sizeof(err));
 	if (!tls) {
 		fprintf(stderr, "tracectl: %s\n", err);
-		return CLI_EXIT_USAGE;
-	}
-	run.base = event_base_new();
-	if (!run.base)
-		goto cleanup;
-	run.render = (struct render){ .format = opt.format, .out = stdout, .host = opt.host,
-				      .probe = opt.probe ? opt.probe : "" };
-	run.conn = client_conn__new(run.base, tls, opt.host, opt.connect_timeout_ms, on_failure, &run, err,
-				    sizeof(err));
-	if (!run.conn) {
-		fprintf(stderr, "tracectl: %s\n", err);
-		run.exit_code = errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE;
 		goto cleanup;
 	}
+	fo.targets = &opt.targets;
+	fo.request = &req;
+	fo.interval_ns = opt.interval_ns;
+	fo.duration_ns = opt.duration_ns;
+	fo.connect_timeout_ms = opt.connect_timeout_ms;
+	fo.format = opt.format;
+	fo.per_host = opt.per_host;
 	if (strcmp(opt.command, "attach") == 0) {
 		attach.probe = (char *)opt.probe;
 		attach.duration_ns = opt.duration_ns;
@@ -445,29 +383,22 @@ int main(int argc, char **argv)
 		attach.params = opt.param_ptrs;
 		req.call_case = TRACECTL__REQUEST__CALL_ATTACH;
 		req.attach = &attach;
-		run.call = client_conn__call(run.conn, &req, on_attach_response, &run);
-	} else {
+		fo.command = FLEET_ATTACH;
+		fo.probe = opt.probe;
+		if (opt.format == OUTPUT_TEXT && isatty(STDERR_FILENO) && opt.targets.n == 1)
+			fprintf(stderr, "Connecting to %s...\n", opt.targets.hosts[0].name);
+	} else if (strcmp(opt.command, "probes") == 0) {
 		req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
 		req.list_probes = &list;
-		run.call = client_conn__call(run.conn, &req, on_probes_response, &run);
+		fo.command = FLEET_PROBES;
+	} else {
+		req.call_case = TRACECTL__REQUEST__CALL_STATUS;
+		req.status = &status;
+		fo.command = FLEET_STATUS;
 	}
-	if (!run.call)
-		goto cleanup;
-	run.sigint = evsignal_new(run.base, SIGINT, on_signal, &run);
-	run.sigterm = evsignal_new(run.base, SIGTERM, on_signal, &run);
-	if (!run.sigint || !run.sigterm || evsignal_add(run.sigint, NULL) || evsignal_add(run.sigterm, NULL))
-		goto cleanup;
-	if (opt.format == OUTPUT_TEXT && strcmp(opt.command, "attach") == 0 && isatty(STDERR_FILENO))
-		fprintf(stderr, "Connecting to %s...\n", opt.host);
-	event_base_dispatch(run.base);
+	code = fleet_run(&fo, tls);
 cleanup:
-	client_conn__free(&run.conn);
-	if (run.sigint)
-		event_free(run.sigint);
-	if (run.sigterm)
-		event_free(run.sigterm);
-	if (run.base)
-		event_base_free(run.base);
 	SSL_CTX_free(tls);
-	return (int)run.exit_code;
+	inventory_free(&opt.targets);
+	return (int)code;
 }

@@ -26,7 +26,7 @@ int render_format_parse(const char *name, enum output_format *out)
 	return 0;
 }
 
-static void json_string(FILE *out, const char *s)
+void render_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
@@ -50,16 +50,28 @@ static void json_value(FILE *out, const char *s)
 	if (n && n == strlen(s) && n < 19 && (s[0] != '0' || n == 1))
 		fputs(s, out);
 	else
-		json_string(out, s);
+		render_json_string(out, s);
 }
 
 static void json_head(const struct render *r, const char *type)
 {
 	fputs("{\"host\":", r->out);
-	json_string(r->out, r->host);
+	render_json_string(r->out, r->host);
 	fputs(",\"probe\":", r->out);
-	json_string(r->out, r->probe);
+	render_json_string(r->out, r->probe);
 	fprintf(r->out, ",\"type\":\"%s\"", type);
+	if (r->hosts_total > 1 && r->merged)
+		fprintf(r->out, ",\"hosts\":%zu,\"hosts_total\":%zu", r->hosts, r->hosts_total);
+}
+
+/* "host", or for a fleet's merged view "* (7/8 hosts)" */
+static const char *host_label(const struct render *r, char *buf, size_t len)
+{
+	if (r->merged && r->hosts_total > 1) {
+		snprintf(buf, len, "%s (%zu/%zu hosts)", r->host, r->hosts, r->hosts_total);
+		return buf;
+	}
+	return r->host;
 }
 
 void render_attached(const struct render *r, const Tracectl__Attached *a)
@@ -69,7 +81,7 @@ void render_attached(const struct render *r, const Tracectl__Attached *a)
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, "attached");
 		fprintf(r->out, ",\"session_id\":%llu,\"hook\":", (unsigned long long)a->session_id);
-		json_string(r->out, a->hook);
+		render_json_string(r->out, a->hook);
 		fprintf(r->out, ",\"load_ns\":%llu}\n", (unsigned long long)a->load_ns);
 	} else {
 		/* folded output is data only: the status line goes to stderr */
@@ -88,7 +100,7 @@ static void render_json_hist(const struct render *r, const Tracectl__Snapshot *s
 
 	json_head(r, snap->summary ? "summary" : "snapshot");
 	fputs(",\"series\":", r->out);
-	json_string(r->out, label);
+	render_json_string(r->out, label);
 	fprintf(r->out,
 		",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"count\":%llu,\"sum_ns\":%llu,"
 		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu,\"max_exact\":%s,"
@@ -161,8 +173,9 @@ static void render_text_rows(const struct render *r, const struct hist *h)
 	}
 }
 
-static void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
+void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
+	char hl[300];
 	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -177,11 +190,11 @@ static void render_hist(const struct render *r, const Tracectl__Snapshot *snap, 
 	if (snap->summary) {
 		char span[32];
 
-		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", r->host, r->probe, label,
+		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe, label,
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)),
 			h->count ? "" : "\n  no samples");
 	} else {
-		fprintf(r->out, "%s %s %s %s%s\n", when, r->host, r->probe, label, h->count ? "" : ": no samples");
+		fprintf(r->out, "%s %s %s %s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, label, h->count ? "" : ": no samples");
 	}
 	if (!h->count) {
 		fflush(r->out);
@@ -210,21 +223,21 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 
 		if (r->format == OUTPUT_JSON) {
 			fputs("{\"host\":", r->out);
-			json_string(r->out, r->host);
+			render_json_string(r->out, r->host);
 			fputs(",\"type\":\"probe\",\"probe\":", r->out);
-			json_string(r->out, p->name);
+			render_json_string(r->out, p->name);
 			fprintf(r->out, ",\"supported\":%s,\"unsupported_reason\":", p->supported ? "true" : "false");
-			json_string(r->out, p->unsupported_reason);
+			render_json_string(r->out, p->unsupported_reason);
 			fputs(",\"result_kind\":", r->out);
-			json_string(r->out, p->result_kind);
+			render_json_string(r->out, p->result_kind);
 			fputs(",\"hook\":", r->out);
-			json_string(r->out, p->hook);
+			render_json_string(r->out, p->hook);
 			fputs(",\"description\":", r->out);
-			json_string(r->out, p->description);
+			render_json_string(r->out, p->description);
 			fputs(",\"params\":[", r->out);
 			for (size_t k = 0; k < p->n_params; k++) {
 				fputs(k ? "," : "", r->out);
-				json_string(r->out, p->params[k]->name);
+				render_json_string(r->out, p->params[k]->name);
 			}
 			fputs("]}\n", r->out);
 			continue;
@@ -244,8 +257,9 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 	fflush(r->out);
 }
 
-static void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
 {
+	char hl[300];
 	char when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -273,13 +287,13 @@ static void render_counts(const struct render *r, const Tracectl__Snapshot *snap
 		for (size_t i = 0; i < t->nrows; i++) {
 			fputs(i ? ",{" : "{", r->out);
 			for (size_t k = 0; k < t->nkeys; k++) {
-				json_string(r->out, t->key_names[k]);
+				render_json_string(r->out, t->key_names[k]);
 				fputc(':', r->out);
 				json_value(r->out, t->rows[i].keys[k]);
 				fputc(',', r->out);
 			}
 			for (size_t v = 0; v < t->nvalues; v++) {
-				json_string(r->out, t->value_names[v]);
+				render_json_string(r->out, t->value_names[v]);
 				fprintf(r->out, ":%llu%s", (unsigned long long)t->rows[i].values[v],
 					v + 1 < t->nvalues ? "," : "");
 			}
@@ -294,10 +308,10 @@ static void render_counts(const struct render *r, const Tracectl__Snapshot *snap
 	if (snap->summary) {
 		char span[32];
 
-		fprintf(r->out, "\n=== Summary %s %s over %s ===\n", r->host, r->probe,
+		fprintf(r->out, "\n=== Summary %s %s over %s ===\n", host_label(r, hl, sizeof(hl)), r->probe,
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)));
 	} else {
-		fprintf(r->out, "%s %s %s\n", when, r->host, r->probe);
+		fprintf(r->out, "%s %s %s\n", when, host_label(r, hl, sizeof(hl)), r->probe);
 	}
 	if (!t->nrows) {
 		fprintf(r->out, "  nothing counted\n");
@@ -321,8 +335,9 @@ static void render_counts(const struct render *r, const Tracectl__Snapshot *snap
 	fflush(r->out);
 }
 
-static void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
+void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
 {
+	char hl[300];
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, snap->summary ? "summary" : "snapshot");
 		fprintf(r->out,
@@ -332,84 +347,53 @@ static void render_event_stats(const struct render *r, const Tracectl__Snapshot 
 			(unsigned long long)snap->end_unix_ns, (unsigned long long)snap->events,
 			(unsigned long long)snap->events_dropped, (unsigned long long)snap->dropped_snapshots);
 	} else if (snap->summary) {
-		fprintf(r->out, "\n=== Summary %s %s: %llu event(s), %llu lost ===\n", r->host, r->probe,
+		fprintf(r->out, "\n=== Summary %s %s: %llu event(s), %llu lost ===\n", host_label(r, hl, sizeof(hl)), r->probe,
 			(unsigned long long)snap->events, (unsigned long long)snap->events_dropped);
 	} else if (snap->events_dropped) {
 		/* never silent: the user learns how many are missing */
-		fprintf(r->out, "!! %s %s: %llu event(s) lost in this interval\n", r->host, r->probe,
+		fprintf(r->out, "!! %s %s: %llu event(s) lost in this interval\n", host_label(r, hl, sizeof(hl)), r->probe,
 			(unsigned long long)snap->events_dropped);
 	}
 	fflush(r->out);
 }
 
-int render_snapshot(const struct render *r, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+void render_event(const struct render *r, const Tracectl__Event *ev)
 {
-	struct hist h;
-
-	if (snap->counts) {
-		struct count_table t;
-
-		if (count_table_from_pb(&t, snap->counts, err, errlen))
-			return -EPROTO;
-		render_counts(r, snap, &t);
-		count_table_free(&t);
-		return 0;
-	}
-	if (snap->n_series == 0) {
-		render_event_stats(r, snap);
-		return 0;
-	}
-	for (size_t i = 0; i < snap->n_series; i++) {
-		const Tracectl__Series *s = snap->series[i];
-
-		if (!s->hist) {
-			snprintf(err, errlen, "series '%s' without a histogram", s->label);
-			return -EPROTO;
+	if (r->format == OUTPUT_JSON) {
+		json_head(r, "event");
+		fprintf(r->out, ",\"time_unix_ns\":%llu", (unsigned long long)ev->time_unix_ns);
+		for (size_t f = 0; f < ev->n_fields; f++) {
+			fputc(',', r->out);
+			render_json_string(r->out, ev->fields[f]->name);
+			fputc(':', r->out);
+			if (ev->fields[f]->is_num)
+				fprintf(r->out, "%lld", (long long)ev->fields[f]->num);
+			else
+				render_json_string(r->out, ev->fields[f]->str);
 		}
-		if (hist_from_pb(&h, s->hist, err, errlen))
-			return -EPROTO;
-		render_hist(r, snap, s->label, &h);
+		fputs("}\n", r->out);
+	} else {
+		time_t sec = (time_t)(ev->time_unix_ns / 1000000000ULL);
+		struct tm tm;
+		char when[32];
+
+		localtime_r(&sec, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		fprintf(r->out, "%s.%03llu", when, (unsigned long long)(ev->time_unix_ns / 1000000ULL % 1000));
+		if (r->hosts_total > 1)
+			fprintf(r->out, " host=%s", r->host);
+		for (size_t f = 0; f < ev->n_fields; f++) {
+			if (ev->fields[f]->is_num)
+				fprintf(r->out, " %s=%lld", ev->fields[f]->name, (long long)ev->fields[f]->num);
+			else
+				fprintf(r->out, " %s=%s", ev->fields[f]->name, ev->fields[f]->str);
+		}
+		fputc('\n', r->out);
 	}
-	return 0;
 }
 
-void render_events(const struct render *r, const Tracectl__EventBatch *batch)
+void render_events_lost(const struct render *r, uint64_t lost)
 {
-	if (batch->dropped && r->format == OUTPUT_TEXT)
-		fprintf(r->out, "!! %s %s: %llu event(s) lost before these\n", r->host, r->probe,
-			(unsigned long long)batch->dropped);
-	for (size_t i = 0; i < batch->n_events; i++) {
-		const Tracectl__Event *ev = batch->events[i];
-
-		if (r->format == OUTPUT_JSON) {
-			json_head(r, "event");
-			fprintf(r->out, ",\"time_unix_ns\":%llu", (unsigned long long)ev->time_unix_ns);
-			for (size_t f = 0; f < ev->n_fields; f++) {
-				fputc(',', r->out);
-				json_string(r->out, ev->fields[f]->name);
-				fputc(':', r->out);
-				if (ev->fields[f]->is_num)
-					fprintf(r->out, "%lld", (long long)ev->fields[f]->num);
-				else
-					json_string(r->out, ev->fields[f]->str);
-			}
-			fputs("}\n", r->out);
-		} else {
-			time_t sec = (time_t)(ev->time_unix_ns / 1000000000ULL);
-			struct tm tm;
-			char when[32];
-
-			localtime_r(&sec, &tm);
-			strftime(when, sizeof(when), "%H:%M:%S", &tm);
-			fprintf(r->out, "%s.%03llu", when, (unsigned long long)(ev->time_unix_ns / 1000000ULL % 1000));
-			for (size_t f = 0; f < ev->n_fields; f++) {
-				if (ev->fields[f]->is_num)
-					fprintf(r->out, " %s=%lld", ev->fields[f]->name, (long long)ev->fields[f]->num);
-				else
-					fprintf(r->out, " %s=%s", ev->fields[f]->name, ev->fields[f]->str);
-			}
-			fputc('\n', r->out);
-		}
-	}
-	fflush(r->out);
+	if (lost && r->format == OUTPUT_TEXT)
+		fprintf(r->out, "!! %s %s: %llu event(s) lost before these\n", r->host, r->probe, (unsigned long long)lost);
 }

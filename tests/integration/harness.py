@@ -124,6 +124,7 @@ class Env:
         self.args = args
         self.procs = []  # (name, Popen), stopped in reverse order
         self.agent = None
+        self.agents = []  # (name, Popen, port)
         self.failed = False
 
     def __enter__(self):
@@ -171,22 +172,28 @@ class Env:
         return proc
 
     def start_agent(self):
-        self.port = free_port()
-        self.agent = self.spawn("agent", [
-            self.args.agent, "--listen", f"127.0.0.1:{self.port}",
+        """Starts one more agent on a free loopback port; the first one is self.agent/self.port."""
+        port = free_port()
+        name = "agent" if not self.agents else f"agent{len(self.agents)}"
+        proc = self.spawn(name, [
+            self.args.agent, "--listen", f"127.0.0.1:{port}",
             "--cert", self.path("agent.pem"), "--key", self.path("agent.key"),
             "--ca", self.path("ca.pem")], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
-            check(self.agent.poll() is None, f"agent exited with status {self.agent.returncode} at startup")
+            check(proc.poll() is None, f"{name} exited with status {proc.returncode} at startup")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TestFailure(f"agent does not accept on 127.0.0.1:{self.port} after 20s")
-                time.sleep(0.1)
-        log(f"agent (pid {self.agent.pid}) accepts on 127.0.0.1:{self.port}")
+                    raise TestFailure(f"{name} does not accept on 127.0.0.1:{port} after 20s")
+                time.sleep(0.05)
+        log(f"{name} (pid {proc.pid}) accepts on 127.0.0.1:{port}")
+        self.agents.append((name, proc, port))
+        if self.agent is None:
+            self.agent, self.port = proc, port
+        return proc, port
 
     def cli_argv(self, ca, cert, key, *rest):
         return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
@@ -204,16 +211,19 @@ class Env:
         log(f"{name}: exit {res.returncode}; stderr: {err.strip()[-500:]!r}")
         return res.returncode, out, err
 
-    def stop_agent_checked(self):
-        """The agent must have survived everything and exit 0 on SIGTERM within 5 s."""
-        check(self.agent.poll() is None, f"agent died during the test (status {self.agent.returncode})")
-        self.agent.send_signal(signal.SIGTERM)
-        try:
-            rc = self.agent.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            raise TestFailure("agent did not exit within 5 s of SIGTERM")
-        check(rc == 0, f"agent exited with status {rc} after SIGTERM, want 0")
-        log("agent exited 0 after SIGTERM")
+    def stop_agent_checked(self, skip=()):
+        """Every agent (but those in skip) survived and exits 0 on SIGTERM within 5 s."""
+        for name, proc, _ in self.agents:
+            if proc in skip:
+                continue
+            check(proc.poll() is None, f"{name} died during the test (status {proc.returncode})")
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise TestFailure(f"{name} did not exit within 5 s of SIGTERM")
+            check(rc == 0, f"{name} exited with status {rc} after SIGTERM, want 0")
+        log("agents exited 0 after SIGTERM")
 
 
 def parse_json_lines(lines):
@@ -257,26 +267,29 @@ class Attach:
     Usage: with Attach(env, "tcp-send", ["--pid", "123"], duration="5s") as a:
                ... run the workload ...
            objs = a.result()   # waits for the CLI to exit; JSON objects, checked
-    The constructor returns once the CLI printed its "attached" line, so a workload
-    started afterwards is fully traced.
+    The constructor returns once the CLI printed expect_attached "attached" lines (one
+    per host), so a workload started afterwards is fully traced.
     """
 
-    def __init__(self, env, probe, extra, duration="5s", interval="1s", timeout=60):
+    def __init__(self, env, probe, extra, duration="5s", interval="1s", timeout=60, hosts=None,
+                 expect_attached=1):
         self.env = env
         self.name = f"cli-{probe}"
         self.timeout = timeout
         argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
-                            "attach", f"127.0.0.1:{env.port}", probe, "--duration", duration,
+                            "attach", hosts or f"127.0.0.1:{env.port}", probe, "--duration", duration,
                             "--interval", interval, "--output", "json", *extra)
         self.proc = env.spawn(self.name, argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.reader = LineReader(self.proc.stdout, self.name)
-        line = self.reader.readline(30)
-        # Not check(): its message would be built (and wait() run) even on success.
-        if line is None:
-            raise TestFailure(f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
-                              f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
-        check('"attached"' in line, f"{self.name}: first line is not 'attached': {line!r}")
-        self.attached = json.loads(line)
+        self.attached_all = []  # one "attached" object per host
+        while len(self.attached_all) < expect_attached:
+            line = self.reader.readline(30)
+            if line is None:  # (the message waits for the exit status: build it only here)
+                raise TestFailure(f"{self.name} exited ({self.proc.wait(5)}) before attaching; "
+                                  f"stderr: {tail(os.path.join(env.dir, self.name + '.log'), 5)}")
+            if '"attached"' in line:
+                self.attached_all.append(json.loads(line))
+        self.attached = self.attached_all[0]
 
     def __enter__(self):
         return self
@@ -294,7 +307,7 @@ class Attach:
         rc = self.proc.wait(timeout=max(1, deadline - time.monotonic()))
         check(rc == want_exit, f"{self.name} exited {rc}, want {want_exit}; stderr: "
               f"{tail(os.path.join(self.env.dir, self.name + '.log'), 5)}")
-        return [self.attached] + parse_json_lines(self.reader.lines[1:])
+        return parse_json_lines(self.reader.lines)
 
 
 def summaries(objs):

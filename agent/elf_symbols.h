@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Function symbols of an ELF file (libelf): for attaching uprobes and for symbolizing user stacks. */
+#ifndef TRACECTL_ELF_SYMBOLS_H
+#define TRACECTL_ELF_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct elf_func {
+	const char *name;     /* points into the table's string pool */
+	uint64_t addr;        /* st_value: link-time virtual address */
+	uint64_t size;        /* st_size, 0 when the symbol does not say */
+	uint64_t file_offset; /* where the code is in the file: what a uprobe attaches to */
+};
+
+/* A loadable segment, to turn a file offset seen in /proc/PID/maps into an address. */
+struct elf_segment {
+	uint64_t vaddr, offset, filesz;
+};
+
+struct elf_symbols {
+	struct elf_func *funcs; /* sorted by addr, aliases at one address collapsed */
+	size_t nfuncs;
+	struct elf_segment *segs;
+	size_t nsegs;
+	bool from_dynsym;       /* no .symtab (stripped): only exported functions are known */
+	char *names;            /* string pool */
+};
+
+/*
+ * 0 when the file at path (opened without following a final symlink into a
+ * device or FIFO: regular files only) is an ELF object; else -errno with a reason
+ * naming path in err: -ENOENT, -EINVAL (not a regular file), -ENOEXEC (not ELF).
+ */
+int elf_symbols_check_file(const char *path, char *err, size_t errlen);
+
+/*
+ * Reads the defined STT_FUNC symbols of .symtab (or .dynsym when the file is
+ * stripped) and the PT_LOAD segments. Returns NULL and sets errno with a reason
+ * in err. Free with elf_symbols_free().
+ */
+struct elf_symbols *elf_symbols_load(const char *path, char *err, size_t errlen);
+/* Same, for an already open file descriptor (not closed here). */
+struct elf_symbols *elf_symbols_load_fd(int fd, const char *what, char *err, size_t errlen);
+void elf_symbols_free(struct elf_symbols **syms);
+
+/* The function containing addr (a link-time address), or NULL. */
+const struct elf_func *elf_symbols_lookup(const struct elf_symbols *syms, uint64_t addr);
+/* The link-time address of a file offset (from /proc/PID/maps); false when no segment holds it. */
+bool elf_symbols_offset_to_addr(const struct elf_symbols *syms, uint64_t offset, uint64_t *addr);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The target parameter of the user-space function probes: "BINARY:PATTERN" resolved to functions. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "func_target.h"
+
+void func_target_free(struct func_target **t)
+{
+	if (!t || !*t)
+		return;
+	elf_symbols_free(&(*t)->syms);
+	free((*t)->funcs);
+	free(*t);
+	*t = NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct elf_func *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+int func_target_resolve(const char *target, size_t max, struct func_target **out, char *err, size_t errlen)
+{
+	struct func_target *t = NULL;
+	char why[256];
+	char *colon;
+	int ret = 0;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "parameter 'target': out of memory");
+		goto cleanup;
+	}
+	if (strlen(target) >= sizeof(t->path)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "parameter 'target' is longer than %zu bytes", sizeof(t->path) - 1);
+		goto cleanup;
+	}
+	memcpy(t->path, target, strlen(target) + 1);
+	/* the last ':' splits: symbol names in symbol tables (mangled) never contain one */
+	colon = strrchr(t->path, ':');
+	if (t->path[0] != '/' || !colon || colon[1] == '\0' || colon == t->path + 1) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "parameter 'target' value '%.200s' is not ABSOLUTE_PATH:PATTERN "
+			 "(e.g. /usr/bin/bash:readline or /lib/x86_64-linux-gnu/libc.so.6:malloc*)", target);
+		goto cleanup;
+	}
+	*colon = '\0';
+	t->pattern = colon + 1;
+
+	ret = elf_symbols_check_file(t->path, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "parameter 'target': binary %s", why);
+		goto cleanup;
+	}
+	t->syms = elf_symbols_load(t->path, why, sizeof(why));
+	if (!t->syms) {
+		ret = -errno;
+		snprintf(err, errlen, "parameter 'target': binary %s", why);
+		goto cleanup;
+	}
+	t->funcs = calloc(max ? max : 1, sizeof(*t->funcs));
+	if (!t->funcs) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "parameter 'target': out of memory");
+		goto cleanup;
+	}
+	/* funcs are sorted by address, aliases adjacent: one probe per address, first matching name */
+	for (size_t i = 0; i < t->syms->nfuncs; i++) {
+		const struct elf_func *f = &t->syms->funcs[i];
+
+		if (fnmatch(t->pattern, f->name, 0) != 0)
+			continue;
+		if (t->nfuncs && t->funcs[t->nfuncs - 1]->file_offset == f->file_offset)
+			continue;
+		if (t->nfuncs == max) {
+			ret = -E2BIG;
+			snprintf(err, errlen, "parameter 'target': pattern '%.100s' matches more than %zu functions "
+				 "in '%.200s'; narrow it", t->pattern, max, t->path);
+			goto cleanup;
+		}
+		t->funcs[t->nfuncs++] = f;
+	}
+	if (!t->nfuncs) {
+		ret = -ENOENT;
+		snprintf(err, errlen, "parameter 'target': pattern '%.100s' matches no function in '%.200s'%s",
+			 t->pattern, t->path,
+			 t->syms->from_dynsym ? " (stripped: only exported functions are known)"
+			 : t->syms->nfuncs ? "" : " (it has no symbol table)");
+		goto cleanup;
+	}
+	qsort(t->funcs, t->nfuncs, sizeof(*t->funcs), by_name);
+	*out = t;
+	t = NULL;
+cleanup:
+	func_target_free(&t);
+	return ret;
+}
+
+int func_target_uprobes_supported(char *reason, size_t len)
+{
+	/* without the PMU libbpf falls back to tracefs uprobe_events, which we do not rely on */
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK) != 0) {
+		snprintf(reason, len, "this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): "
+			 "CONFIG_UPROBE_EVENTS is off");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}

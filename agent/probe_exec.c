@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* exec user side: loads the skeleton with the filters and turns ring-buffer records into events. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "catalog.h"
+#include "event_batch.h"
+#include "exec.h"
+#include "exec.skel.h"
+#include "kernel_env.h"
+
+_Static_assert(EXEC_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
+_Static_assert(EXEC_MAX_ARGS * EXEC_ARG_LEN <= EXEC_ARGS_BUF, "argv bounds exceed the record");
+_Static_assert(EXEC_MAX_ARGS * EXEC_ARG_LEN <= EVENT_STRING_MAX, "joined argv exceeds an event string");
+
+/* argv joined with spaces: EXEC_MAX_ARGS arguments of at most EXEC_ARG_LEN - 1 bytes. */
+#define EXEC_ARGV_TEXT (EXEC_MAX_ARGS * EXEC_ARG_LEN)
+
+struct exec_state {
+	struct exec *skel;
+	struct ring_buffer *rb;
+	struct event_sink *sink; /* valid during drain only */
+	int delivered;
+	__u64 *percpu; /* one lost counter per possible CPU, reused by every read */
+	int ncpus;
+	char argv[EXEC_ARGV_TEXT];
+	char filename[EXEC_FILENAME_LEN];
+	char comm[EXEC_COMM_LEN];
+};
+
+static const char *const tracepoints[] = {
+	"syscalls/sys_enter_execve",
+	"syscalls/sys_exit_execve",
+	"sched/sched_process_exec",
+};
+/* syscall tracepoints share one record type in BTF (trace_event_raw_sys_enter) */
+static const char *const tracepoint_types[] = { NULL, NULL, "sched_process_exec" };
+
+static int exec_supported(char *reason, size_t len)
+{
+	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
+}
+
+static void exec_close(void **state)
+{
+	struct exec_state *st;
+
+	if (!state || !*state)
+		return;
+	st = *state;
+	ring_buffer__free(st->rb);
+	exec__destroy(st->skel);
+	free(st->percpu);
+	free(st);
+	*state = NULL;
+}
+
+/*
+ * Joins the NUL-separated arguments with spaces into out, applying the bounds
+ * (EXEC_MAX_ARGS arguments, EXEC_ARG_LEN - 1 bytes each) whatever the kernel side
+ * delivered: the copy read back from a new image is not cut per argument.
+ * Returns the number of arguments; sets *truncated when a bound cut something.
+ */
+static unsigned int argv_join(const char *args, size_t size, char *out, size_t outlen, bool *truncated)
+{
+	size_t pos = 0, used = 0;
+	unsigned int argc = 0;
+
+	out[0] = '\0';
+	while (pos < size) {
+		const char *arg = args + pos;
+		size_t len = strnlen(arg, size - pos), keep = len;
+
+		if (argc == EXEC_MAX_ARGS) {
+			*truncated = true;
+			break;
+		}
+		if (keep > EXEC_ARG_LEN - 1) {
+			keep = EXEC_ARG_LEN - 1;
+			*truncated = true;
+		}
+		if (argc > 0 && used + 1 < outlen)
+			out[used++] = ' ';
+		if (keep > outlen - 1 - used)
+			keep = outlen - 1 - used;
+		memcpy(out + used, arg, keep);
+		used += keep;
+		out[used] = '\0';
+		argc++;
+		pos += len + 1;
+	}
+	return argc;
+}
+
+/* A kernel string field, copied so it is NUL-terminated whatever the record holds. */
+static const char *bounded(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return dst;
+}
+
+static int exec_on_record(void *ctx, void *data, size_t size)
+{
+	struct exec_state *st = ctx;
+	const struct exec_event *e = data;
+	size_t header = offsetof(struct exec_event, args);
+	bool truncated, missing;
+	unsigned int argc;
+
+	if (size < header || e->args_size > size - header)
+		return 0; /* not a record this program writes: skip rather than misread */
+	truncated = e->flags & EXEC_ARGV_TRUNCATED;
+	missing = e->flags & EXEC_ARGV_MISSING;
+	argc = argv_join(e->args, e->args_size, st->argv, sizeof(st->argv), &truncated);
+
+	struct event_field fields[] = {
+		{ .name = "pid", .num = e->pid },
+		{ .name = "ppid", .num = e->ppid },
+		{ .name = "uid", .num = e->uid },
+		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "syscall", .str = e->syscall == EXEC_SYSCALL_EXECVEAT ? "execveat" : "execve" },
+		{ .name = "filename",
+		  .str = bounded(st->filename, sizeof(st->filename), e->filename, sizeof(e->filename)) },
+		{ .name = "filename_missing", .num = (e->flags & EXEC_FILENAME_MISSING) != 0 },
+		{ .name = "argv", .str = st->argv },
+		{ .name = "argc", .num = argc },
+		{ .name = "argv_truncated", .num = truncated },
+		{ .name = "argv_missing", .num = missing },
+		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0 },
+		{ .name = "ret", .num = e->ret },
+	};
+	event_sink_emit(st->sink, kernel_env_mono_to_unix_ns(e->ts_ns), fields, sizeof(fields) / sizeof(fields[0]));
+	st->delivered++;
+	return 0;
+}
+
+/* execveat is optional: older kernels and some architectures lack its tracepoints. */
+static bool have_tracepoint(const char *tp)
+{
+	char reason[128];
+	const char *const tps[] = { tp };
+	const char *const types[] = { NULL };
+
+	return kernel_env_check_tracepoints(tps, types, 1, reason, sizeof(reason)) == 0;
+}
+
+static int exec_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+{
+	struct exec_state *st = NULL;
+	int err = 0;
+
+	*state = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating exec state: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus <= 0) {
+		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
+		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
+	if (!st->percpu) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating exec lost counters: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Open: parse the embedded object. */
+	st->skel = exec__open();
+	if (!st->skel) {
+		err = errno ? -errno : -EINVAL;
+		snprintf(errbuf, errlen, "opening exec BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Configure: filters are read-only data; execveat only where the kernel has it. */
+	if (params) {
+		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
+
+		st->skel->rodata->targ_tgid = params->pid;
+		memset((char *)st->skel->rodata->targ_comm, 0, EXEC_COMM_LEN);
+		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
+	}
+	if (!have_tracepoint("syscalls/sys_enter_execveat") || !have_tracepoint("syscalls/sys_exit_execveat")) {
+		bpf_program__set_autoload(st->skel->progs.exec_enter_execveat, false);
+		bpf_program__set_autoload(st->skel->progs.exec_exit_execveat, false);
+	}
+
+	/* Load: the verifier runs here. */
+	err = exec__load(st->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "loading exec BPF program: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Attach the tracepoints. */
+	err = exec__attach(st->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "attaching exec tracepoints (%s, %s, %s): %s", tracepoints[0],
+			 tracepoints[1], tracepoints[2], strerror(-err));
+		goto cleanup;
+	}
+
+	st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), exec_on_record, st, NULL);
+	if (!st->rb) {
+		err = errno ? -errno : -ENOMEM;
+		snprintf(errbuf, errlen, "opening exec ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	*state = st;
+	st = NULL;
+cleanup:
+	if (st) {
+		void *partial = st;
+
+		exec_close(&partial);
+	}
+	return err;
+}
+
+static int exec_event_fd(void *state)
+{
+	struct exec_state *st = state;
+
+	return ring_buffer__epoll_fd(st->rb);
+}
+
+static int exec_drain(void *state, struct event_sink *sink)
+{
+	struct exec_state *st = state;
+	int err;
+
+	st->sink = sink;
+	st->delivered = 0;
+	err = ring_buffer__consume(st->rb);
+	st->sink = NULL;
+	return err < 0 ? err : st->delivered;
+}
+
+static uint64_t exec_lost(void *state)
+{
+	struct exec_state *st = state;
+	__u32 zero = 0;
+	uint64_t total = 0;
+
+	if (bpf_map__lookup_elem(st->skel->maps.lost, &zero, sizeof(zero), st->percpu,
+				 (size_t)st->ncpus * sizeof(*st->percpu), 0))
+		return 0;
+	for (int i = 0; i < st->ncpus; i++)
+		total += st->percpu[i];
+	return total;
+}
+
+const struct probe_desc probe_exec = {
+	.name = "exec",
+	.description = "one event per execve/execveat: pid, ppid, uid, comm, filename, argv (at most "
+		       "20 arguments of 199 bytes, argv_truncated when cut, argv_missing when the "
+		       "caller's pages could not be read and no new image holds them), ret; --pid matches the exec'ing process "
+		       "or its parent (fork+exec), --comm the caller's or the new program's comm",
+	.kind = PROBE_EVENTS,
+	.hook = "tracepoint syscalls:sys_enter_execve/sys_exit_execve (+ execveat) + "
+		"sched:sched_process_exec",
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM,
+	.supported = exec_supported,
+	.open = exec_open,
+	.event_fd = exec_event_fd,
+	.drain_events = exec_drain,
+	.events_lost = exec_lost,
+	.close = exec_close,
+};

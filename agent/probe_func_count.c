@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* func-count user side: one uprobe per function matching BINARY:PATTERN, calls summed per function. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "catalog.h"
+#include "func_probes.h"
+#include "func_target.h"
+#include "func_count.skel.h"
+
+_Static_assert(FUNC_COUNT_MAX == FUNC_TARGET_MAX, "func-count limits differ");
+
+struct func_count_state {
+	struct func_count *skel;
+	struct func_target *target;
+	struct bpf_link **links;  /* one per function, attached by hand (cookie = index) */
+	__u64 *percpu;            /* one value per possible CPU, reused by every read */
+	__u64 *before;            /* cumulative calls at the previous read, per function */
+	int ncpus;
+};
+
+static int func_count_validate(const struct probe_params *params, char *err, size_t errlen)
+{
+	struct func_target *t = NULL;
+	int ret;
+
+	if (!params->target[0]) {
+		snprintf(err, errlen, "parameter 'target' is required (ABSOLUTE_PATH:PATTERN)");
+		return -EINVAL;
+	}
+	ret = func_target_resolve(params->target, FUNC_TARGET_MAX, &t, err, errlen);
+	func_target_free(&t);
+	return ret;
+}
+
+static void func_count_close(void **state)
+{
+	struct func_count_state *st;
+
+	if (!state || !*state)
+		return;
+	st = *state;
+	/* links first: they hold the programs the skeleton frees */
+	for (size_t i = 0; st->links && st->target && i < st->target->nfuncs; i++)
+		bpf_link__destroy(st->links[i]);
+	func_count__destroy(st->skel);
+	func_target_free(&st->target);
+	free(st->links);
+	free(st->percpu);
+	free(st->before);
+	free(st);
+	*state = NULL;
+}
+
+static int func_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+{
+	struct func_count_state *st = NULL;
+	int err = 0;
+
+	*state = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating func-count state: %s", strerror(-err));
+		goto cleanup;
+	}
+	/* Resolve again: the file may have changed since validate(). */
+	err = func_target_resolve(params->target, FUNC_TARGET_MAX, &st->target, errbuf, errlen);
+	if (err)
+		goto cleanup;
+
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus <= 0) {
+		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
+		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
+	st->before = calloc(st->target->nfuncs, sizeof(*st->before));
+	st->links = calloc(st->target->nfuncs, sizeof(*st->links));
+	if (!st->percpu || !st->before || !st->links) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating func-count buffers: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Open and configure: the pid filter is read-only data, fixed at load. */
+	st->skel = func_count__open();
+	if (!st->skel) {
+		err = errno ? -errno : -EINVAL;
+		snprintf(errbuf, errlen, "opening func-count BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->skel->rodata->targ_tgid = params->pid;
+
+	err = func_count__load(st->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "loading func-count BPF program: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Attach one uprobe per function; the cookie says which counter it bumps. The pid,
+	 * when given, also goes to the uprobe so other processes never trap at all. */
+	for (size_t i = 0; i < st->target->nfuncs; i++) {
+		const struct elf_func *f = st->target->funcs[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = i);
+
+		st->links[i] = bpf_program__attach_uprobe_opts(st->skel->progs.func_count_entry,
+							       params->pid ? (pid_t)params->pid : -1,
+							       st->target->path, f->file_offset, &opts);
+		if (!st->links[i]) {
+			err = errno ? -errno : -EINVAL;
+			snprintf(errbuf, errlen, "attaching a uprobe to %s in %s (offset 0x%llx%s%u): %s", f->name,
+				 st->target->path, (unsigned long long)f->file_offset,
+				 params->pid ? ", pid " : "", params->pid, strerror(-err));
+			goto cleanup;
+		}
+	}
+
+	*state = st;
+	st = NULL;
+cleanup:
+	if (st) {
+		void *partial = st;
+
+		func_count_close(&partial);
+	}
+	return err;
+}
+
+static int func_count_read(void *state, struct count_table *out)
+{
+	struct func_count_state *st = state;
+
+	for (__u32 i = 0; i < st->target->nfuncs; i++) {
+		const char *keys[1] = { st->target->funcs[i]->name };
+		uint64_t sum = 0, delta;
+		int err;
+
+		err = bpf_map__lookup_elem(st->skel->maps.calls, &i, sizeof(i), st->percpu,
+					   (size_t)st->ncpus * sizeof(*st->percpu), 0);
+		if (err)
+			return err;
+		for (int c = 0; c < st->ncpus; c++)
+			sum += st->percpu[c];
+		delta = sum - st->before[i];
+		st->before[i] = sum;
+		if (!delta)
+			continue;
+		err = count_table_add(out, keys, &delta);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+const struct probe_desc probe_func_count = {
+	.name = "func-count",
+	.description = "calls of user-space functions matching --target ABSOLUTE_PATH:PATTERN (fnmatch glob, "
+		       "at most 500 functions), per function",
+	.kind = PROBE_COUNTS,
+	.hook = "uprobe (one per function, BPF cookie)",
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_TOP,
+	.nkeys = 1,
+	.key_names = { "function" },
+	.nvalues = 1,
+	.value_names = { "calls" },
+	.supported = func_target_uprobes_supported,
+	.validate = func_count_validate,
+	.open = func_count_open,
+	.read_counts = func_count_read,
+	.close = func_count_close,
+};

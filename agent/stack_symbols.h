@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Names for sampled stack addresses: kernel via /proc/kallsyms, user via /proc/PID/maps + ELF symbols. */
+#ifndef TRACECTL_STACK_SYMBOLS_H
+#define TRACECTL_STACK_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Kernel text symbols, sorted by address; loaded once per profile session. */
+struct ksyms;
+/* NULL with errno set and a reason in err. */
+struct ksyms *ksyms_load(char *err, size_t errlen);
+void ksyms_free(struct ksyms **ks);
+/* The kernel function containing addr, or NULL. */
+const char *ksyms_lookup(const struct ksyms *ks, uint64_t addr);
+
+/*
+ * User-space symbolizer: ELF symbol tables cached per mapped file (device and
+ * inode) for the life of the object, process maps read once per pass (they
+ * change: dlopen, exec), so call usyms_new_pass() before each batch of stacks.
+ */
+struct usyms;
+struct usyms *usyms_new(void);
+void usyms_free(struct usyms **us);
+void usyms_new_pass(struct usyms *us);
+/*
+ * Writes the name of the user address ip of process tgid into buf: the function,
+ * else "[FILE+0xOFFSET]" when the file has no symbol for it (stripped), "[vdso]" and
+ * the like for special mappings, "[unknown]" when the process or mapping is gone.
+ */
+void usyms_name(struct usyms *us, uint32_t tgid, uint64_t ip, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
+/* func-count: calls of user-space functions, one uprobe per function, told apart by the attach cookie. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "func_probes.h"
+
+/* Filter, set through the skeleton's rodata before load; zero means any process. */
+const volatile __u32 targ_tgid = 0;
+
+/* Cumulative calls per function (index = cookie), per CPU; user space never resets it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FUNC_COUNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} calls SEC(".maps");
+
+/* Attached by the agent (bpf_program__attach_uprobe_opts) once per function: no auto-attach. */
+SEC("uprobe")
+int func_count_entry(struct pt_regs *ctx)
+{
+	__u32 idx;
+	__u64 *count;
+
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+		return 0;
+	idx = (__u32)bpf_get_attach_cookie(ctx);
+	count = bpf_map_lookup_elem(&calls, &idx);
+	if (count)
+		(*count)++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

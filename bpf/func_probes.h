@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* func-count and func-latency: the limits shared by the BPF programs and the agent. */
+#ifndef TRACECTL_FUNC_PROBES_H
+#define TRACECTL_FUNC_PROBES_H
+
+/* Functions one func-count attach may probe; the uprobe's cookie indexes the counters. */
+#define FUNC_COUNT_MAX 500
+
+/* Threads inside the probed function at once (func-latency); LRU beyond that. */
+#define FUNC_LATENCY_MAX_THREADS 10240
+
+#endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* profile: the sample key and limits shared by the BPF program and the agent. */
+#ifndef TRACECTL_PROFILE_H
+#define TRACECTL_PROFILE_H
+
+#define PROFILE_COMM_LEN 16
+/* Frames kept per stack: the kernel's default perf_event_max_stack. */
+#define PROFILE_MAX_DEPTH 127
+/* Distinct stacks (user and kernel share the map) between two reads; ids are freed each read. */
+#define PROFILE_MAX_STACKS 8192
+/* Distinct (process, stacks) keys between two reads. */
+#define PROFILE_MAX_KEYS 10240
+
+/* A stack id < 0 is the error of bpf_get_stackid: -EFAULT (no user stack: a kernel
+ * thread; no kernel stack: the sample hit user mode), -EEXIST (hash collision), ... */
+struct profile_key {
+	__u32 tgid;
+	__s32 user_stack_id;
+	__s32 kern_stack_id;
+	char comm[PROFILE_COMM_LEN];
+};
+
+#endif

@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One command on many hosts from one event loop: fan-out, interval alignment, merging, partial failure. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "cli.h"
+#include "duration.h"
+#include "hist_pb.h"
+#include "log.h"
+
+/* Windows held at once while waiting for slower hosts (normally one or two). */
+#define FLEET_WINDOWS 8
+/* Events held for time-ordering across hosts before a window is printed early. */
+#define FLEET_MAX_HELD_EVENTS 100000
+
+struct fleet;
+
+struct fleet_host {
+	struct fleet *fleet;
+	size_t index;
+	const struct inventory_host *target;
+	struct client_conn *conn;
+	struct client_call *call;
+	bool done;     /* the call ended, one way or the other */
+	bool answered; /* ... with a result (status OK, or cancelled by us) */
+	enum cli_exit code;
+	int64_t last_bucket; /* newest window this host reported, -1 before the first */
+	/* event batches that belong to this host's next window, held until its snapshot */
+	Tracectl__Response **pending;
+	size_t npending, cap_pending;
+	/* the agent's summary of this host's session */
+	bool has_summary;
+	Tracectl__Response *summary;
+	struct render render;
+};
+
+/* One interval, aligned by its end on the wall clock, across hosts. */
+struct fleet_window {
+	bool used;
+	int64_t bucket;
+	uint64_t start_ns, end_ns;
+	size_t nhosts;
+	uint8_t *reported; /* per host */
+	struct hist_set hists;
+	struct count_table counts;
+	bool have_counts;
+	uint64_t events, events_dropped, dropped_snapshots;
+	bool is_events;
+	/* event batches of this window from every host, printed in time order */
+	Tracectl__Response **batches;
+	size_t *batch_host;
+	size_t nbatches, cap_batches, nevents_held;
+};
+
+struct fleet {
+	const struct fleet_options *o;
+	struct event_base *base;
+	struct fleet_host *hosts;
+	size_t n, nactive;
+	struct fleet_window windows[FLEET_WINDOWS];
+	int64_t flushed_bucket; /* windows up to here are printed */
+	uint64_t seq;
+	struct event *grace, *sigint, *sigterm;
+	bool interrupted;
+	struct render merged;
+};
+
+static uint64_t now_unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void window_reset(struct fleet_window *w)
+{
+	for (size_t i = 0; i < w->nbatches; i++)
+		protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
+	w->nbatches = 0;
+	w->nevents_held = 0;
+	hist_set_clear(&w->hists);
+	if (w->have_counts)
+		count_table_free(&w->counts);
+	w->have_counts = false;
+	w->used = false;
+	w->events = w->events_dropped = w->dropped_snapshots = 0;
+	w->start_ns = w->end_ns = 0;
+	w->is_events = false;
+	if (w->reported)
+		memset(w->reported, 0, w->nhosts);
+}
+
+static void window_free(struct fleet_window *w)
+{
+	window_reset(w);
+	hist_set_free(&w->hists);
+	free(w->reported);
+	free(w->batches);
+	free(w->batch_host);
+}
+
+struct held_event {
+	const Tracectl__Event *ev;
+	size_t host;
+};
+
+static int held_event_cmp(const void *a, const void *b)
+{
+	const struct held_event *x = a, *y = b;
+
+	if (x->ev->time_unix_ns != y->ev->time_unix_ns)
+		return x->ev->time_unix_ns < y->ev->time_unix_ns ? -1 : 1;
+	return x->host < y->host ? -1 : x->host > y->host;
+}
+
+/* Prints the held events of w in time order, each with its host, and lets them go. */
+static void window_print_events(struct fleet *f, struct fleet_window *w)
+{
+	struct held_event *all = NULL;
+	size_t n = 0;
+
+	if (!w->nevents_held)
+		goto done;
+	all = malloc(w->nevents_held * sizeof(*all));
+	if (!all) {
+		log_error("out of memory ordering %zu events; printing them by host", w->nevents_held);
+		for (size_t b = 0; b < w->nbatches; b++) {
+			struct fleet_host *h = &f->hosts[w->batch_host[b]];
+
+			for (size_t i = 0; i < w->batches[b]->events->n_events; i++)
+				render_event(&h->render, w->batches[b]->events->events[i]);
+		}
+		goto done;
+	}
+	for (size_t b = 0; b < w->nbatches; b++) {
+		const Tracectl__EventBatch *batch = w->batches[b]->events;
+
+		render_events_lost(&f->hosts[w->batch_host[b]].render, batch->dropped);
+		for (size_t i = 0; i < batch->n_events; i++)
+			all[n++] = (struct held_event){ batch->events[i], w->batch_host[b] };
+	}
+	qsort(all, n, sizeof(*all), held_event_cmp);
+	for (size_t i = 0; i < n; i++)
+		render_event(&f->hosts[all[i].host].render, all[i].ev);
+done:
+	free(all);
+	for (size_t i = 0; i < w->nbatches; i++)
+		protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
+	w->nbatches = 0;
+	w->nevents_held = 0;
+}
+
+static size_t window_host_count(const struct fleet *f, const struct fleet_window *w)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		k += w->reported[i] != 0;
+	return k;
+}
+
+static void window_print(struct fleet *f, struct fleet_window *w)
+{
+	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+
+	meta.seq = ++f->seq;
+	meta.start_unix_ns = w->start_ns;
+	meta.end_unix_ns = w->end_ns;
+	meta.dropped_snapshots = w->dropped_snapshots;
+	meta.events = w->events;
+	meta.events_dropped = w->events_dropped;
+	f->merged.hosts = window_host_count(f, w);
+	window_print_events(f, w);
+	for (size_t i = 0; i < w->hists.n; i++)
+		render_hist(&f->merged, &meta, w->hists.labels[i], w->hists.hists[i]);
+	if (w->have_counts)
+		render_counts(&f->merged, &meta, &w->counts);
+	if (w->is_events)
+		render_event_stats(&f->merged, &meta);
+}
+
+/* Prints, in order, every window that all live hosts reported or whose grace ran out. */
+static void fleet_flush_windows(struct fleet *f, bool force_all)
+{
+	uint64_t grace = f->o->interval_ns / 2 > 2000000000ULL ? 2000000000ULL : f->o->interval_ns / 2;
+	uint64_t now = now_unix_ns();
+
+	for (;;) {
+		struct fleet_window *next = NULL;
+		bool ready = true;
+
+		for (size_t i = 0; i < FLEET_WINDOWS; i++)
+			if (f->windows[i].used && (!next || f->windows[i].bucket < next->bucket))
+				next = &f->windows[i];
+		if (!next)
+			return;
+		for (size_t h = 0; h < f->n && ready; h++) {
+			const struct fleet_host *host = &f->hosts[h];
+
+			if (!next->reported[h] && !host->done && host->last_bucket < next->bucket)
+				ready = false;
+		}
+		if (!ready && !force_all && now < next->end_ns + grace)
+			return;
+		window_print(f, next);
+		f->flushed_bucket = next->bucket;
+		window_reset(next);
+	}
+}
+
+static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
+{
+	struct fleet_window *free_slot = NULL, *oldest = NULL;
+
+	for (size_t i = 0; i < FLEET_WINDOWS; i++) {
+		struct fleet_window *w = &f->windows[i];
+
+		if (w->used && w->bucket == bucket)
+			return w;
+		if (!w->used && !free_slot)
+			free_slot = w;
+		if (w->used && (!oldest || w->bucket < oldest->bucket))
+			oldest = w;
+	}
+	if (!free_slot) {
+		/* too many windows waiting on a slow host: print the oldest as it is */
+		window_print(f, oldest);
+		f->flushed_bucket = oldest->bucket;
+		window_reset(oldest);
+		free_slot = oldest;
+	}
+	free_slot->used = true;
+	free_slot->bucket = bucket;
+	return free_slot;
+}
+
+/* Adds one host's window to the merged window; false on bad data. */
+static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const Tracectl__Snapshot *snap, char *err,
+			   size_t errlen)
+{
+	if (!w->start_ns || snap->start_unix_ns < w->start_ns)
+		w->start_ns = snap->start_unix_ns;
+	if (snap->end_unix_ns > w->end_ns)
+		w->end_ns = snap->end_unix_ns;
+	w->reported[h->index] = 1;
+	w->dropped_snapshots += snap->dropped_snapshots;
+	for (size_t i = 0; i < snap->n_series; i++) {
+		struct hist decoded, *into;
+
+		if (!snap->series[i]->hist || hist_from_pb(&decoded, snap->series[i]->hist, err, errlen))
+			return false;
+		into = hist_set_get(&w->hists, snap->series[i]->label);
+		if (into)
+			hist_merge(into, &decoded);
+	}
+	if (snap->counts) {
+		struct count_table t;
+
+		if (count_table_from_pb(&t, snap->counts, err, errlen))
+			return false;
+		if (!w->have_counts) {
+			w->counts = t;
+			w->have_counts = true;
+		} else {
+			if (count_table_merge(&w->counts, &t))
+				snprintf(err, errlen, "count tables of different shapes");
+			count_table_free(&t);
+		}
+		count_table_sort(&w->counts, 0);
+	}
+	if (!snap->n_series && !snap->counts) {
+		w->is_events = true;
+		w->events += snap->events;
+		w->events_dropped += snap->events_dropped;
+	}
+	/* this host's held events belong to this window */
+	for (size_t i = 0; i < h->npending; i++) {
+		if (w->nbatches == w->cap_batches) {
+			size_t cap = w->cap_batches ? w->cap_batches * 2 : 16;
+			Tracectl__Response **b = realloc(w->batches, cap * sizeof(*b));
+			size_t *bh;
+
+			if (!b)
+				return false;
+			w->batches = b;
+			bh = realloc(w->batch_host, cap * sizeof(*bh));
+			if (!bh)
+				return false;
+			w->batch_host = bh;
+			w->cap_batches = cap;
+		}
+		w->batches[w->nbatches] = h->pending[i];
+		w->batch_host[w->nbatches++] = h->index;
+		w->nevents_held += h->pending[i]->events->n_events;
+	}
+	h->npending = 0;
+	return true;
+}
+
+static void host_fail(struct fleet_host *h, enum cli_exit code, const char *why)
+{
+	struct fleet *f = h->fleet;
+
+	if (h->done)
+		return;
+	h->done = true;
+	h->code = code;
+	f->nactive--;
+	if (f->o->format == OUTPUT_JSON) {
+		fputs("{\"host\":", stdout);
+		render_json_string(stdout, h->target->name);
+		fputs(",\"probe\":", stdout);
+		render_json_string(stdout, f->o->probe ? f->o->probe : "");
+		fprintf(stdout, ",\"type\":\"error\",\"exit_code\":%d,\"error\":", code);
+		render_json_string(stdout, why);
+		fputs("}\n", stdout);
+		fflush(stdout);
+	}
+	fprintf(stderr, "tracectl: %s\n", why);
+	for (size_t i = 0; i < h->npending; i++)
+		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
+	h->npending = 0;
+	if (!f->nactive)
+		event_base_loopbreak(f->base);
+}
+
+static void host_done(struct fleet_host *h, const Tracectl__Status *st)
+{
+	struct fleet *f = h->fleet;
+	char why[600];
+
+	if (st->code == RPC_OK || (st->code == RPC_CANCELLED && f->interrupted)) {
+		h->done = true;
+		h->answered = true;
+		h->code = CLI_EXIT_OK;
+		f->nactive--;
+		if (!f->nactive)
+			event_base_loopbreak(f->base);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s: %s", h->target->name, st->message);
+	host_fail(h, st->code == RPC_NOT_FOUND || st->code == RPC_INVALID_ARGUMENT ||
+				     st->code == RPC_FAILED_PRECONDITION || st->code == RPC_RESOURCE_EXHAUSTED
+			     ? CLI_EXIT_REJECTED
+		     : st->code == RPC_UNAVAILABLE ? CLI_EXIT_UNREACHABLE
+						   : CLI_EXIT_FAILURE,
+		  why);
+}
+
+static void on_failure(struct client_conn *conn, enum cli_exit code, const char *why, void *arg)
+{
+	struct fleet_host *h = arg;
+
+	(void)conn;
+	host_fail(h, code, why);
+	fleet_flush_windows(h->fleet, false);
+}
+
+static bool on_attach_response(struct client_call *call, Tracectl__Response *resp, void *arg)
+{
+	struct fleet_host *h = arg;
+	struct fleet *f = h->fleet;
+	char err[256] = "";
+
+	(void)call;
+	switch (resp->result_case) {
+	case TRACECTL__RESPONSE__RESULT_ATTACHED:
+		/* machines always learn which hosts attached; people see it per host on request */
+		if (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON)
+			render_attached(&h->render, resp->attached);
+		else
+			log_info("%s: attached (session %llu)", h->target->name,
+				 (unsigned long long)resp->attached->session_id);
+		return false;
+	case TRACECTL__RESPONSE__RESULT_EVENTS:
+		if (h->npending == h->cap_pending) {
+			size_t cap = h->cap_pending ? h->cap_pending * 2 : 8;
+			Tracectl__Response **p = realloc(h->pending, cap * sizeof(*p));
+
+			if (!p) {
+				host_fail(h, CLI_EXIT_FAILURE, "out of memory holding events");
+				return false;
+			}
+			h->pending = p;
+			h->cap_pending = cap;
+		}
+		h->pending[h->npending++] = resp;
+		return true;
+	case TRACECTL__RESPONSE__RESULT_SNAPSHOT: {
+		const Tracectl__Snapshot *snap = resp->snapshot;
+		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
+		struct fleet_window *w;
+
+		if (snap->summary) {
+			h->summary = resp;
+			h->has_summary = true;
+			return true;
+		}
+		h->last_bucket = bucket;
+		if (bucket <= f->flushed_bucket) {
+			/* printed without this host already; its data is still in its summary */
+			log_warn("%s: a window arrived after its merged view was printed", h->target->name);
+			for (size_t i = 0; i < h->npending; i++)
+				protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
+			h->npending = 0;
+			return false;
+		}
+		w = fleet_window_for(f, bucket);
+		if (!merge_snapshot(h, w, snap, err, sizeof(err))) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
+			host_fail(h, CLI_EXIT_FAILURE, why);
+		}
+		if (w->nevents_held > FLEET_MAX_HELD_EVENTS)
+			window_print_events(f, w);
+		fleet_flush_windows(f, false);
+		return false;
+	}
+	case TRACECTL__RESPONSE__RESULT_STATUS:
+		host_done(h, resp->status);
+		fleet_flush_windows(f, false);
+		return false;
+	default:
+		return false;
+	}
+}
+
+static void render_status(const struct fleet_host *h, const Tracectl__AgentStatus *st, enum output_format format)
+{
+	char uptime[32], age[32], left[32];
+
+	if (format == OUTPUT_JSON) {
+		printf("{\"host\":");
+		render_json_string(stdout, h->target->name);
+		printf(",\"type\":\"status\",\"agent_version\":");
+		render_json_string(stdout, st->agent_version);
+		printf(",\"kernel\":");
+		render_json_string(stdout, st->kernel_release);
+		printf(",\"hostname\":");
+		render_json_string(stdout, st->hostname);
+		printf(",\"uptime_ns\":%llu,\"active_sessions\":%u,\"connections\":%u,\"probes_total\":%u,"
+		       "\"probes_available\":[",
+		       (unsigned long long)st->uptime_ns, st->active_sessions, st->connections, st->probes_total);
+		for (size_t i = 0; i < st->n_probes_available; i++) {
+			printf(i ? "," : "");
+			render_json_string(stdout, st->probes_available[i]);
+		}
+		printf("],\"sessions\":[");
+		for (size_t i = 0; i < st->n_sessions; i++) {
+			const Tracectl__SessionInfo *s = st->sessions[i];
+
+			printf("%s{\"id\":%llu,\"identity\":", i ? "," : "", (unsigned long long)s->id);
+			render_json_string(stdout, s->identity);
+			printf(",\"peer\":");
+			render_json_string(stdout, s->peer);
+			printf(",\"probe\":");
+			render_json_string(stdout, s->probe);
+			printf(",\"age_ns\":%llu,\"remaining_ns\":%llu}", (unsigned long long)s->age_ns,
+			       (unsigned long long)s->remaining_ns);
+		}
+		printf("]}\n");
+		fflush(stdout);
+		return;
+	}
+	printf("%s: tracectl-agent %s on %s, kernel %s, up %s\n", h->target->name, st->agent_version, st->hostname,
+	       st->kernel_release, duration_format(st->uptime_ns, uptime, sizeof(uptime)));
+	printf("  %u active session(s), %u connection(s); %zu of %u probes available:", st->active_sessions,
+	       st->connections, st->n_probes_available, st->probes_total);
+	for (size_t i = 0; i < st->n_probes_available; i++)
+		printf(" %s", st->probes_available[i]);
+	printf("\n");
+	for (size_t i = 0; i < st->n_sessions; i++) {
+		const Tracectl__SessionInfo *s = st->sessions[i];
+
+		printf("  session %llu: %s by %s from %s, age %s, %s\n", (unsigned long long)s->id, s->probe,
+		       s->identity, s->peer, duration_format(s->age_ns, age, sizeof(age)),
+		       s->remaining_ns ? duration_format(s->remaining_ns, left, sizeof(left)) : "until cancelled");
+	}
+	fflush(stdout);
+}
+
+static bool on_unary_response(struct client_call *call, Tracectl__Response *resp, void *arg)
+{
+	struct fleet_host *h = arg;
+
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES)
+		render_probes(&h->render, resp->probes, call->conn);
+	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_AGENT_STATUS)
+		render_status(h, resp->agent_status, h->fleet->o->format);
+	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
+		host_done(h, resp->status);
+	return false;
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fleet_flush_windows(arg, false);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct fleet *f = arg;
+
+	(void)sig;
+	(void)what;
+	if (f->interrupted || f->o->command != FLEET_ATTACH) {
+		/* second Ctrl-C: do not wait for the agents' summaries */
+		event_base_loopbreak(f->base);
+		return;
+	}
+	f->interrupted = true;
+	/* every agent answers with its last window, its summary and CANCELLED */
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->hosts[i].done && f->hosts[i].call)
+			client_call__cancel(f->hosts[i].call);
+}
+
+/* The merged summary: every answering host's session summary added up. */
+static void print_summaries(struct fleet *f)
+{
+	struct hist_set hists;
+	struct count_table counts;
+	bool have_counts = false, is_events = false, any = false;
+	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+	char err[256];
+
+	hist_set_init(&hists);
+	meta.summary = true;
+	f->merged.hosts = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		struct fleet_host *h = &f->hosts[i];
+		const Tracectl__Snapshot *s;
+
+		if (!h->has_summary)
+			continue;
+		s = h->summary->snapshot;
+		any = true;
+		f->merged.hosts++;
+		if (!meta.start_unix_ns || s->start_unix_ns < meta.start_unix_ns)
+			meta.start_unix_ns = s->start_unix_ns;
+		if (s->end_unix_ns > meta.end_unix_ns)
+			meta.end_unix_ns = s->end_unix_ns;
+		meta.dropped_snapshots += s->dropped_snapshots;
+		meta.events += s->events;
+		meta.events_dropped += s->events_dropped;
+		meta.seq = s->seq;
+		for (size_t k = 0; k < s->n_series; k++) {
+			struct hist decoded, *into;
+
+			if (!s->series[k]->hist || hist_from_pb(&decoded, s->series[k]->hist, err, sizeof(err)))
+				continue;
+			if (f->o->per_host && f->n > 1)
+				render_hist(&h->render, s, s->series[k]->label, &decoded);
+			into = hist_set_get(&hists, s->series[k]->label);
+			if (into)
+				hist_merge(into, &decoded);
+		}
+		if (s->counts) {
+			struct count_table t;
+
+			if (count_table_from_pb(&t, s->counts, err, sizeof(err)))
+				continue;
+			if (f->o->per_host && f->n > 1)
+				render_counts(&h->render, s, &t);
+			if (!have_counts) {
+				counts = t;
+				have_counts = true;
+			} else {
+				count_table_merge(&counts, &t);
+				count_table_free(&t);
+			}
+		}
+		if (!s->n_series && !s->counts) {
+			is_events = true;
+			if (f->o->per_host && f->n > 1)
+				render_event_stats(&h->render, s);
+		}
+	}
+	if (any) {
+		for (size_t i = 0; i < hists.n; i++)
+			render_hist(&f->merged, &meta, hists.labels[i], hists.hists[i]);
+		if (have_counts) {
+			count_table_sort(&counts, 0);
+			render_counts(&f->merged, &meta, &counts);
+		}
+		if (is_events)
+			render_event_stats(&f->merged, &meta);
+	}
+	if (have_counts)
+		count_table_free(&counts);
+	hist_set_free(&hists);
+}
+
+static void print_fleet_footer(struct fleet *f, size_t answered)
+{
+	if (f->n < 2)
+		return;
+	if (f->o->format == OUTPUT_JSON) {
+		bool first = true;
+
+		printf("{\"host\":\"*\",\"probe\":");
+		render_json_string(stdout, f->o->probe ? f->o->probe : "");
+		printf(",\"type\":\"fleet\",\"hosts_total\":%zu,\"hosts_answered\":%zu,\"failed\":[", f->n, answered);
+		for (size_t i = 0; i < f->n; i++) {
+			if (f->hosts[i].answered)
+				continue;
+			printf(first ? "" : ",");
+			render_json_string(stdout, f->hosts[i].target->name);
+			first = false;
+		}
+		printf("]}\n");
+		fflush(stdout);
+	} else {
+		fprintf(stderr, "tracectl: %zu of %zu hosts answered", answered, f->n);
+		for (size_t i = 0, k = 0; i < f->n; i++)
+			if (!f->hosts[i].answered)
+				fprintf(stderr, "%s%s", k++ ? ", " : "; failed: ", f->hosts[i].target->name);
+		fputc('\n', stderr);
+	}
+}
+
+enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
+{
+	struct fleet f = { .o = o, .flushed_bucket = -1 };
+	enum cli_exit code = CLI_EXIT_FAILURE;
+	size_t answered = 0;
+	char err[512];
+
+	f.n = o->targets->n;
+	f.base = event_base_new();
+	f.hosts = calloc(f.n, sizeof(*f.hosts));
+	if (!f.base || !f.hosts) {
+		fprintf(stderr, "tracectl: out of memory\n");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < FLEET_WINDOWS; i++) {
+		hist_set_init(&f.windows[i].hists);
+		f.windows[i].nhosts = f.n;
+		f.windows[i].reported = calloc(f.n, 1);
+		if (!f.windows[i].reported) {
+			fprintf(stderr, "tracectl: out of memory\n");
+			goto cleanup;
+		}
+	}
+	f.merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
+				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
+				    .hosts_total = f.n };
+	f.grace = event_new(f.base, -1, EV_PERSIST, grace_cb, &f);
+	f.sigint = evsignal_new(f.base, SIGINT, on_signal, &f);
+	f.sigterm = evsignal_new(f.base, SIGTERM, on_signal, &f);
+	if (!f.grace || !f.sigint || !f.sigterm || evsignal_add(f.sigint, NULL) || evsignal_add(f.sigterm, NULL) ||
+	    event_add(f.grace, &(struct timeval){ 0, 250000 })) {
+		fprintf(stderr, "tracectl: cannot set up the event loop\n");
+		goto cleanup;
+	}
+	/* every host at once: connections are events in this one loop, not threads */
+	f.nactive = f.n;
+	for (size_t i = 0; i < f.n; i++) {
+		struct fleet_host *h = &f.hosts[i];
+
+		h->fleet = &f;
+		h->index = i;
+		h->target = &o->targets->hosts[i];
+		h->last_bucket = -1;
+		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
+					     .probe = o->probe ? o->probe : "", .hosts_total = f.n };
+		h->conn = client_conn__new(f.base, tls, h->target->name, o->connect_timeout_ms, on_failure, h, err,
+					   sizeof(err));
+		if (!h->conn) {
+			host_fail(h, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err);
+			continue;
+		}
+		h->call = client_conn__call(h->conn, o->request,
+					    o->command == FLEET_ATTACH ? on_attach_response : on_unary_response, h);
+		if (!h->call)
+			host_fail(h, CLI_EXIT_FAILURE, "out of memory");
+	}
+	if (o->format == OUTPUT_TEXT && o->command == FLEET_ATTACH && f.n > 1)
+		fprintf(stderr, "Attaching %s on %zu hosts...\n", o->probe, f.n);
+	if (f.nactive)
+		event_base_dispatch(f.base);
+	fleet_flush_windows(&f, true);
+	if (o->command == FLEET_ATTACH)
+		print_summaries(&f);
+	for (size_t i = 0; i < f.n; i++)
+		answered += f.hosts[i].answered;
+	print_fleet_footer(&f, answered);
+	if (answered == f.n)
+		code = CLI_EXIT_OK;
+	else if (answered > 0)
+		code = CLI_EXIT_PARTIAL;
+	else {
+		/* nobody answered: the first host's reason (all the same in the common case) */
+		code = f.hosts[0].done ? f.hosts[0].code : CLI_EXIT_FAILURE;
+		for (size_t i = 0; i < f.n; i++)
+			if (!f.hosts[i].done) /* interrupted before an answer */
+				fprintf(stderr, "tracectl: %s: no answer\n", f.hosts[i].target->name);
+	}
+cleanup:
+	for (size_t i = 0; f.hosts && i < f.n; i++) {
+		struct fleet_host *h = &f.hosts[i];
+
+		for (size_t k = 0; k < h->npending; k++)
+			protobuf_c_message_free_unpacked(&h->pending[k]->base, NULL);
+		free(h->pending);
+		if (h->has_summary)
+			protobuf_c_message_free_unpacked(&h->summary->base, NULL);
+		client_conn__free(&h->conn);
+	}
+	for (size_t i = 0; i < FLEET_WINDOWS; i++)
+		window_free(&f.windows[i]);
+	free(f.hosts);
+	if (f.grace)
+		event_free(f.grace);
+	if (f.sigint)
+		event_free(f.sigint);
+	if (f.sigterm)
+		event_free(f.sigterm);
+	if (f.base)
+		event_base_free(f.base);
+	return code;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# profile ground truth: a process spinning in spin_here for 3 s is found there by name in folded stacks.
+"""
+folded: spin_workload burns CPU in spin_here (called by spin_outer from main) for
+3 s. profile --pid PID -o folded (49 Hz) runs over it; the output is
+"comm;frame;...;frame count" lines. spin_here must appear, by name, in at least
+half of the workload's samples, with spin_outer as its caller (the tools are
+built with frame pointers), and the workload must get roughly 49 Hz x 3 s samples.
+"""
+import os
+import subprocess
+import sys
+import time
+
+from harness import Env, LineReader, TestFailure, check, log, stop, tail, run_tests
+
+SECONDS = 3
+FREQ = 49
+
+
+def wait_for_text(path, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "r", errors="replace") as f:
+                if text in f.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
+
+
+def test_folded(args):
+    with Env(args) as env:
+        wl = env.spawn("spin_workload", [os.path.join(args.tools, "spin_workload"), "--wait-go",
+                                         "--seconds", str(SECONDS), "--timeout-seconds", "60"],
+                       stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+        wl_out = LineReader(wl.stdout, "spin_workload")
+        line = wl_out.readline(10)
+        check(line is not None and line.startswith("ready "), f"spin_workload said {line!r}")
+        pid = int(line.split()[1])
+
+        # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
+        name = "cli-profile"
+        cli = env.spawn(name, env.cli_argv(
+            env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+            "attach", f"127.0.0.1:{env.port}", "profile", "--pid", str(pid), "--freq", str(FREQ),
+            "--duration", f"{SECONDS + 2}s", "--interval", "1s", "-o", "folded"),
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
+            wl.stdin.write(b"go\n")
+            wl.stdin.flush()
+            done = wl_out.readline(SECONDS + 20)
+            check(done is not None and done.startswith("done "), f"spin_workload: {done!r}")
+            reader = LineReader(cli.stdout, name)
+            while reader.readline(30) is not None:
+                pass
+            rc = cli.wait(timeout=10)
+        finally:
+            stop(cli, name)
+        # the workload stays mapped until now, so its frames could be symbolized
+        wl.stdin.write(b"exit\n")
+        wl.stdin.flush()
+        check(wl.wait(timeout=10) == 0, "spin_workload failed")
+        folded = [l for l in reader.lines if l.strip()]
+        print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
+        check(rc == 0, f"tracectl attach profile exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
+
+        total = in_spin = with_caller = 0
+        for l in folded:
+            stack, _, count = l.rpartition(" ")
+            check(stack and count.isdigit(), f"not a folded line: {l!r}")
+            frames = stack.split(";")
+            check(frames[0] == "spin_workload", f"a stack of another process: {l!r}")
+            total += int(count)
+            if "spin_here" in frames:
+                in_spin += int(count)
+                if frames.index("spin_here") > 0 and frames[frames.index("spin_here") - 1] == "spin_outer":
+                    with_caller += int(count)
+        log(f"MEASURED profile samples={total} in spin_here={in_spin} ({100 * in_spin / max(total, 1):.1f}%), "
+            f"spin_outer;spin_here={with_caller} (ground truth: {SECONDS} s on one CPU at {FREQ} Hz "
+            f"= ~{SECONDS * FREQ} samples)")
+        check(total >= SECONDS * FREQ // 2, f"only {total} samples, want about {SECONDS * FREQ}")
+        check(in_spin * 2 >= total, f"spin_here in {in_spin} of {total} samples, want at least half")
+        check(with_caller * 2 >= total, f"spin_outer;spin_here in {with_caller} of {total} samples")
+        env.stop_agent_checked()
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests({"folded": test_folded}, __doc__))
