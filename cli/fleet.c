@@ -441,7 +441,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		}
 		w = fleet_window_for(f, bucket);
 		if (!merge_snapshot(h, w, snap, err, sizeof(err))) {
-			char why[400];
+			char why[INVENTORY_HOST_LEN + 300];
 
 			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
 			host_fail(h, CLI_EXIT_FAILURE, why);

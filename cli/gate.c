@@ -436,7 +436,7 @@ static int write_junit(const char *path, const struct verdict *v, size_t n, cons
 	xml_escaped(f, probe);
 	fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n", n, failures, errors);
 	for (size_t i = 0; i < n; i++) {
-		char name[400], cls[400];
+		char name[400], cls[sizeof(v[i].scope) + sizeof(v[i].series) + 200];
 
 		snprintf(cls, sizeof(cls), "tracectl.%s.%s%s%s", probe, v[i].scope, v[i].series[0] ? "." : "",
 			 v[i].series);
