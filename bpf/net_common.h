@@ -20,8 +20,9 @@
 
 /* Sockets tracked at once by the probes that carry state per socket; LRU beyond that. */
 #define NET_MAX_SOCKETS 65536
-/* Remote endpoints kept per window with --by remote; new ones beyond that are not recorded. */
-#define NET_MAX_REMOTES 1024
+/* Remote endpoints kept per window with --by remote (HIST_SET_MAX labels); new ones beyond
+ * that are not recorded until the next read drains the map. */
+#define NET_MAX_REMOTES 256
 
 /* A remote endpoint as a map key: IPv4 in the first 4 bytes of addr, the rest zero. */
 struct net_remote {
