@@ -34,20 +34,35 @@ enum cli_exit {
 
 /* ---- config.c ---- */
 
+#define CONFIG_MAX_GROUPS 64
+
+/* A named host list from the config file: "group web = web1,web2:7000". */
+struct cli_group {
+	char name[64];
+	char hosts[2048];
+};
+
 struct cli_config {
 	char ca[PATH_MAX];
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
+	uint16_t port; /* default agent port, "port = N" */
+	size_t ngroups;
+	struct cli_group groups[CONFIG_MAX_GROUPS];
 };
 
 /*
  * Fills cfg from, in order of precedence: the flags (NULL when not given), the
  * TRACECTL_CA / TRACECTL_CERT / TRACECTL_KEY environment, and the config file
- * (config_path, or $TRACECTL_CONFIG, or ~/.config/tracectl/config when present).
- * Returns 0 or -EINVAL with a reason naming the file, line or missing setting.
+ * (config_path, or $TRACECTL_CONFIG, or ~/.config/tracectl/config when present),
+ * which may also set "port = N" and "group NAME = h1,h2:7000". Returns 0 or
+ * -EINVAL with a reason naming the file, line or missing setting (certificates
+ * are only required when need_certs).
  */
 int config_resolve(struct cli_config *cfg, const char *flag_ca, const char *flag_cert, const char *flag_key,
-		   const char *config_path, char *err, size_t errlen);
+		   const char *config_path, bool need_certs, char *err, size_t errlen);
+/* The hosts of group name, or NULL. */
+const char *config_group(const struct cli_config *cfg, const char *name);
 
 /* ---- client.c: one connection to one agent, several calls on it ---- */
 
@@ -91,7 +106,7 @@ struct client_conn {
 };
 
 /* Returns NULL (errno set) or a connection that is connecting; free with client_conn__free. */
-struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const char *target,
+struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
 				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
 				     char *err, size_t errlen);
 /* Queues a call; it is sent once the connection and Hello are done. */
@@ -100,8 +115,9 @@ struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Reques
 void client_call__cancel(struct client_call *call);
 void client_conn__free(struct client_conn **conn);
 
-/* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools */
-enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED };
+/* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools;
+ * svg: that summary as an interactive flame graph */
+enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED, OUTPUT_SVG };
 
 /* ---- fleet.c: one command on many hosts from one event loop ---- */
 
@@ -177,6 +193,12 @@ int gate_add_threshold(struct gate_options *g, enum gate_kind kind, const char *
 /* Judges the result, prints verdicts, writes JUnit and the baseline; returns the exit status. */
 enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *r, const char *probe,
 		       enum output_format format);
+
+/* ---- flamegraph.c ---- */
+
+/* Writes a self-contained SVG flame graph of the table's "stack" rows (first value =
+ * samples). -EINVAL when the table has no "stack" key. */
+int flamegraph_write(FILE *out, const struct count_table *t, const char *title);
 
 /* ---- render.c ---- */
 

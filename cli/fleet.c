@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -70,6 +71,8 @@ struct fleet {
 	struct event *grace, *sigint, *sigterm;
 	bool interrupted;
 	bool replay_damaged;
+	bool live; /* redraw in place: text on a terminal */
+	uint64_t start_ns;
 	struct render merged;
 };
 
@@ -186,6 +189,17 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	meta.events = w->events;
 	meta.events_dropped = w->events_dropped;
 	f->merged.hosts = window_host_count(f, w);
+	if (f->live && !w->is_events) {
+		/* top-like: the newest window replaces the previous one, under a status line */
+		uint64_t elapsed = now_unix_ns() - f->start_ns;
+		char el[32], du[32];
+
+		fputs("\033[H\033[2J", stdout);
+		printf("tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)\n\n",
+		       f->o->probe, f->merged.hosts, f->n, duration_format(elapsed, el, sizeof(el)),
+		       f->o->duration_ns ? " of " : "", f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
+		       (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+	}
 	window_print_events(f, w);
 	for (size_t i = 0; i < w->hists.n; i++)
 		render_hist(&f->merged, &meta, w->hists.labels[i], w->hists.hists[i]);
@@ -745,6 +759,10 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 	f.merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
 				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
 				    .hosts_total = f.n };
+	f.start_ns = now_unix_ns();
+	/* events scroll, and --per-host shows every host: only merged windows redraw */
+	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->per_host && !o->replay &&
+		 isatty(fileno(stdout));
 	f.grace = event_new(f.base, -1, EV_PERSIST, grace_cb, &f);
 	f.sigint = evsignal_new(f.base, SIGINT, on_signal, &f);
 	f.sigterm = evsignal_new(f.base, SIGTERM, on_signal, &f);
@@ -766,7 +784,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 					     .probe = o->probe ? o->probe : "", .hosts_total = f.n };
 		if (o->replay)
 			continue;
-		h->conn = client_conn__new(f.base, tls, h->target->name, o->connect_timeout_ms, on_failure, h, err,
+		h->conn = client_conn__new(f.base, tls, h->target, o->connect_timeout_ms, on_failure, h, err,
 					   sizeof(err));
 		if (!h->conn) {
 			on_failure(NULL, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err, h);

@@ -41,8 +41,9 @@ static void usage(FILE *out)
 		"  probes HOSTS        list the probes each host offers and whether its kernel runs them\n"
 		"  status HOSTS...     agent version, kernel, uptime, sessions, probes available\n"
 		"\n"
-		"HOSTS is a comma-separated list (h1,h2:7000,[::1]:7470), an inventory file\n"
-		"@FILE (one host a line, optional :port, '#' comments), or -H HOST repeated.\n"
+		"HOSTS is a comma-separated list (h1,h2:7000,[::1]:7470), a group @NAME from\n"
+		"the config file, an inventory file @FILE (one host a line, optional :port,\n"
+		"'#' comments), or -H HOST repeated.\n"
 		"Default port " STR(TRACECTL_DEFAULT_PORT) ". Each agent's certificate must name its host and be\n"
 		"signed by the CA. Hosts are contacted concurrently; a host that fails is named\n"
 		"and the others carry on.\n"
@@ -80,11 +81,13 @@ static void usage(FILE *out)
 		"  -o FILE               write the output to FILE (record: the recording)\n"
 		"      --output FORMAT   text (default), json (one JSON object per line), or folded\n"
 		"                        (count probes such as profile: 'a;b;c count' lines of the\n"
-		"                        summary, the input of flame-graph tools)\n"
+		"                        summary, the input of flame-graph tools), or svg (that\n"
+		"                        summary as an interactive flame graph: --output svg -o cpu.svg)\n"
 		"      --ca FILE         CA certificate that signs the agents   [env TRACECTL_CA]\n"
 		"      --cert FILE       client certificate                     [env TRACECTL_CERT]\n"
 		"      --key FILE        client private key                     [env TRACECTL_KEY]\n"
-		"      --config FILE     config file with 'ca = ...', 'cert = ...', 'key = ...' lines\n"
+		"      --config FILE     config file: 'ca = PATH', 'cert = PATH', 'key = PATH',\n"
+		"                        'port = N' (default agent port), 'group NAME = h1,h2:7000'\n"
 		"                        [env TRACECTL_CONFIG; default ~/.config/tracectl/config]\n"
 		"      --connect-timeout DUR  give up connecting after DUR (default 5s)\n"
 		"  -v, --verbose         log more (repeat for debug)\n"
@@ -128,6 +131,10 @@ struct options {
 	const char *out_file;  /* -o FILE: the recording (record), or where output goes */
 	const char *from_file; /* gate --from / report FILE: a recording instead of hosts */
 	struct inventory targets;
+	/* target specs as written ("h1,h2", "@file", "@group"), resolved once the
+	 * config (groups, default port) is read */
+	const char *specs[256];
+	size_t nspecs;
 	struct gate_options gate;
 };
 
@@ -179,12 +186,29 @@ static int add_param(struct options *o, const char *name, char *value)
 	return 0;
 }
 
-/* "h1,h2:7000" or "@inventory-file" */
-static int add_targets(struct options *o, const char *spec, char *err, size_t errlen)
+static int add_spec(struct options *o, const char *spec)
 {
-	if (spec[0] == '@')
-		return inventory_load(&o->targets, spec + 1, TRACECTL_DEFAULT_PORT, err, errlen);
-	return inventory_add_list(&o->targets, spec, TRACECTL_DEFAULT_PORT, err, errlen);
+	if (o->nspecs == sizeof(o->specs) / sizeof(o->specs[0])) {
+		fprintf(stderr, "tracectl: too many host arguments\n");
+		return -EINVAL;
+	}
+	o->specs[o->nspecs++] = spec;
+	return 0;
+}
+
+/* "h1,h2:7000", "@group" from the config, or "@inventory-file" */
+static int add_targets(struct options *o, const struct cli_config *cfg, const char *spec, char *err, size_t errlen)
+{
+	uint16_t port = cfg->port ? cfg->port : TRACECTL_DEFAULT_PORT;
+	const char *group;
+
+	if (spec[0] == '@') {
+		group = config_group(cfg, spec + 1);
+		if (group)
+			return inventory_add_list(&o->targets, group, port, err, errlen);
+		return inventory_load(&o->targets, spec + 1, port, err, errlen);
+	}
+	return inventory_add_list(&o->targets, spec, port, err, errlen);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -337,7 +361,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_OUTPUT:
 			if (render_format_parse(optarg, &o->format)) {
-				fprintf(stderr, "tracectl: bad --output '%s' (text, json or folded)\n", optarg);
+				fprintf(stderr, "tracectl: bad --output '%s' (text, json, folded or svg)\n", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -359,10 +383,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->connect_timeout_ms = ns / 1000000ULL ? ns / 1000000ULL : 1;
 			break;
 		case 'H':
-			if (add_targets(o, optarg, err, sizeof(err))) {
-				fprintf(stderr, "tracectl: %s\n", err);
+			if (add_spec(o, optarg))
 				return -EINVAL;
-			}
 			break;
 		case OPT_PER_HOST:
 			o->per_host = true;
@@ -406,10 +428,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->probe = argv[optind++];
 	} else if (!strcmp(o->command, "attach") || !strcmp(o->command, "gate") || !strcmp(o->command, "record")) {
 		/* CMD HOSTS PROBE, or CMD PROBE with -H */
-		if (!o->targets.n && optind < argc && add_targets(o, argv[optind++], err, sizeof(err))) {
-			fprintf(stderr, "tracectl: %s\n", err);
+		if (!o->nspecs && optind < argc && add_spec(o, argv[optind++]))
 			return -EINVAL;
-		}
 		if (optind >= argc) {
 			fprintf(stderr, "tracectl: %s needs a PROBE after the hosts ('tracectl probes HOST' lists them)\n",
 				o->command);
@@ -426,21 +446,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	for (; optind < argc && (!strcmp(o->command, "probes") || !strcmp(o->command, "status")); optind++) {
-		if (add_targets(o, argv[optind], err, sizeof(err))) {
-			fprintf(stderr, "tracectl: %s\n", err);
+		if (add_spec(o, argv[optind]))
 			return -EINVAL;
-		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tracectl: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->targets.n && !o->from_file) {
-		fprintf(stderr, "tracectl: %s needs HOSTS (a list, @FILE or -H HOST)\n", o->command);
+	if (!o->nspecs && !o->from_file) {
+		fprintf(stderr, "tracectl: %s needs HOSTS (a list, @FILE, @GROUP or -H HOST)\n", o->command);
 		return -EINVAL;
 	}
-	if (o->targets.duplicates)
-		fprintf(stderr, "tracectl: %zu duplicate host(s) ignored\n", o->targets.duplicates);
 	return 0;
 }
 
@@ -493,11 +509,19 @@ int main(int argc, char **argv)
 	}
 	log_route_libraries();
 	signal(SIGPIPE, SIG_IGN);
-	if (needs_hosts) {
-		if (config_resolve(&cfg, opt.ca, opt.cert, opt.key, opt.config, err, sizeof(err))) {
+	if (config_resolve(&cfg, opt.ca, opt.cert, opt.key, opt.config, needs_hosts, err, sizeof(err))) {
+		fprintf(stderr, "tracectl: %s\n", err);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < opt.nspecs; i++) {
+		if (add_targets(&opt, &cfg, opt.specs[i], err, sizeof(err))) {
 			fprintf(stderr, "tracectl: %s\n", err);
 			goto cleanup;
 		}
+	}
+	if (opt.targets.duplicates)
+		fprintf(stderr, "tracectl: %zu duplicate host(s) ignored\n", opt.targets.duplicates);
+	if (needs_hosts) {
 		tls = tls_client_ctx_new(cfg.ca, cfg.cert, cfg.key, err, sizeof(err));
 		if (!tls) {
 			fprintf(stderr, "tracectl: %s\n", err);
