@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "catalog.h"
+#include "cost.h"
 #include "event_batch.h"
 #include "hist_pb.h"
 #include "rpc.h"
@@ -27,6 +28,7 @@ struct agent_config {
 	uint32_t max_sessions;      /* across all connections */
 	uint64_t max_duration_ns;
 	uint64_t min_interval_ns;
+	uint32_t max_overhead_ppm; /* cap and default of a session's overhead budget */
 };
 
 struct session;
@@ -43,6 +45,7 @@ struct agent {
 	uint64_t next_session_id;
 	uint64_t next_conn_id;
 	uint64_t start_mono_ns; /* for uptime */
+	int stats_fd;           /* keeps the kernel's BPF run-time stats on; -1 when unavailable */
 	uint32_t nconns;
 	bool stopping;
 };
@@ -79,6 +82,17 @@ struct session {
 	size_t nencoded;
 	/* PROBE_COUNTS */
 	struct count_table window_counts, total_counts;
+	/* cost and budget */
+	int prog_fds[COST_MAX_PROGS];
+	size_t nprogs;
+	uint64_t run_cnt_seen, run_ns_seen;          /* at the previous window */
+	uint64_t agent_cpu_window, agent_cpu_total;  /* loop-thread CPU spent on this session */
+	uint64_t cost_events_total, cost_kernel_total;
+	uint32_t budget_ppm;
+	uint32_t sample_one_in;
+	uint64_t last_overhead_ppm;
+	bool provenance_changed;
+	bool lease_only; /* the client asked for no duration: the agent's limit ends it */
 	/* PROBE_EVENTS */
 	struct event *ring_ready;
 	struct event_sink *sink;

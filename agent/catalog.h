@@ -88,6 +88,9 @@ struct probe_desc {
 	int (*drain_events)(void *state, struct event_sink *sink);
 	/* PROBE_EVENTS: events the kernel side could not deliver (ring full), cumulative. */
 	uint64_t (*events_lost)(void *state);
+	/* Optional: keep 1 in one_in events (a power of two), where the probe can
+	 * sample; the session scales what it reports. 0 or -errno. */
+	int (*set_sampling)(void *state, uint32_t one_in);
 	/* Detaches and frees; accepts NULL and sets *state to NULL. */
 	void (*close)(void **state);
 };

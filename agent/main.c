@@ -37,10 +37,15 @@ static void usage(FILE *out)
 		"      --max-sessions N     concurrent sessions across all clients (default 64)\n"
 		"      --max-duration DUR   longest session a client may ask for (default 24h)\n"
 		"      --min-interval DUR   shortest snapshot interval (default 100ms)\n"
+		"      --max-overhead PCT   a session's budget of one core's time, kernel side plus\n"
+		"                           agent side (default 5%%; clients may ask for less): over\n"
+		"                           it, the probe is sampled where it can be, then detached\n"
 		"      --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
 		"\n"
+		"Sessions are leases: a session ends at its duration (at most --max-duration,\n"
+		"also when the client asked for none) or when its client goes away.\n"
 		"Durations are written 500ms, 10s, 2m, 1h. SIGINT/SIGTERM end every session,\n"
 		"telling clients why, detach all probes and exit 0.\n"
 		"Exit status: 0 clean shutdown, 1 runtime failure, 2 usage error.\n");
@@ -61,7 +66,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int parse_args(int argc, char **argv, struct agent_config *cfg)
 {
-	enum { OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG };
+	enum { OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG,
+	       OPT_MAX_OVERHEAD };
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "cert", required_argument, NULL, OPT_CERT },
@@ -71,6 +77,7 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 		{ "max-duration", required_argument, NULL, OPT_MAX_DURATION },
 		{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
 		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -112,6 +119,17 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 				return 2;
 			}
 			break;
+		case OPT_MAX_OVERHEAD: {
+			double pct = strtod(optarg, &end);
+
+			if (end == optarg || (*end && strcmp(end, "%") != 0) || pct <= 0 || pct > 100) {
+				fprintf(stderr, "tracectl-agent: bad --max-overhead '%s' (a percentage of one core, e.g. 1%%)\n",
+					optarg);
+				return 2;
+			}
+			cfg->max_overhead_ppm = (uint32_t)(pct * 10000);
+			break;
+		}
 		case OPT_LOG:
 			if (log_level_parse(optarg, &log_threshold)) {
 				fprintf(stderr, "tracectl-agent: bad --log-level '%s' (error, warn, info, debug)\n", optarg);
@@ -144,11 +162,13 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 int main(int argc, char **argv)
 {
 	struct agent agent = {
+		.stats_fd = -1,
 		.cfg = {
 			.listen = "0.0.0.0:" STR(TRACECTL_DEFAULT_PORT),
 			.max_message = FRAME_MAX_MESSAGE_DEFAULT,
 			.max_sessions = 64,
 			.max_duration_ns = 24ULL * 3600 * 1000000000ULL,
+			.max_overhead_ppm = 50000,
 			.min_interval_ns = 100ULL * 1000000ULL,
 		},
 	};
@@ -166,6 +186,11 @@ int main(int argc, char **argv)
 		log_warn("not running as root: attaching probes will likely fail");
 	if (kernel_env_prepare(err, sizeof(err)))
 		log_warn("%s", err);
+	/* every session reports what its programs cost, from the kernel's own accounting */
+	agent.stats_fd = cost_enable_stats();
+	if (agent.stats_fd < 0)
+		log_warn("kernel BPF run-time statistics unavailable (%s): costs will show agent CPU only",
+			 strerror(-agent.stats_fd));
 
 	agent.base = event_base_new();
 	if (!agent.base) {
@@ -198,5 +223,7 @@ cleanup:
 		event_free(agent.sigterm);
 	if (agent.base)
 		event_base_free(agent.base);
+	if (agent.stats_fd >= 0)
+		close(agent.stats_fd);
 	return ret;
 }

@@ -33,6 +33,17 @@ static int syscalls_supported(char *reason, size_t len)
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 2, reason, len);
 }
 
+/* Keeps 1 in one_in syscalls (a power of two), decided in the kernel at entry. */
+static int syscalls_set_sampling(void *state, uint32_t one_in)
+{
+	struct syscalls_state *st = state;
+
+	if (!one_in || (one_in & (one_in - 1)))
+		return -EINVAL;
+	st->skel->bss->sample_mask = one_in - 1;
+	return 0;
+}
+
 static void syscalls_close(void **state)
 {
 	struct syscalls_state *st;
@@ -170,5 +181,6 @@ const struct probe_desc probe_syscalls = {
 	.supported = syscalls_supported,
 	.open = syscalls_open,
 	.read_counts = syscalls_read,
+	.set_sampling = syscalls_set_sampling,
 	.close = syscalls_close,
 };

@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "duration.h"
+#include "kernel_env.h"
 #include "log.h"
 
 uint64_t clock_ns(clockid_t clock)
@@ -55,11 +56,26 @@ static bool reserve_encoded(struct session *s, size_t n)
 	return true;
 }
 
+static void fill_provenance(const struct session *s, Tracectl__Provenance *p)
+{
+	tracectl__provenance__init(p);
+	p->hook = (char *)s->probe->hook;
+	p->kernel_release = (char *)kernel_env_release();
+	p->btf_source = "/sys/kernel/btf/vmlinux";
+	p->agent_version = TRACECTL_VERSION;
+	p->sample_one_in = s->sample_one_in;
+	p->relative_error = s->probe->kind == PROBE_HISTOGRAM ? hist_relative_error() : 0;
+	p->budget_ppm = s->budget_ppm;
+}
+
 /* Sends one snapshot: the window (summary false) or the whole session. */
-static int session_send_snapshot(struct session *s, bool summary, uint64_t start_ns, uint64_t end_ns)
+static int session_send_snapshot(struct session *s, bool summary, uint64_t start_ns, uint64_t end_ns,
+				 const Tracectl__Cost *cost)
 {
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__Snapshot snap = TRACECTL__SNAPSHOT__INIT;
+	Tracectl__Provenance prov;
+	Tracectl__Cost total = TRACECTL__COST__INIT;
 	Tracectl__CountTable counts = TRACECTL__COUNT_TABLE__INIT;
 	Tracectl__Series *series = NULL;
 	Tracectl__Series **series_ptrs = NULL;
@@ -70,6 +86,21 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	snap.end_unix_ns = end_ns;
 	snap.summary = summary;
 	snap.dropped_snapshots = s->dropped;
+	if (summary || s->provenance_changed) {
+		fill_provenance(s, &prov);
+		snap.provenance = &prov;
+		s->provenance_changed = false;
+	}
+	if (summary) {
+		total.events = s->cost_events_total;
+		total.kernel_ns = s->cost_kernel_total;
+		total.agent_cpu_ns = s->agent_cpu_total;
+		total.window_ns = end_ns - start_ns;
+		total.kernel_stats = s->conn->agent->stats_fd >= 0;
+		snap.cost = &total;
+	} else {
+		snap.cost = (Tracectl__Cost *)cost;
+	}
 	switch (s->probe->kind) {
 	case PROBE_HISTOGRAM: {
 		struct hist_set *set = summary ? &s->total_hists : &s->window_hists;
@@ -151,6 +182,8 @@ static void session_ring_ready(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 	int n;
 
+	uint64_t cpu0 = cost_thread_cpu_ns();
+
 	(void)fd;
 	(void)what;
 	n = s->probe->drain_events(s->probe_state, s->sink);
@@ -159,18 +192,58 @@ static void session_ring_ready(evutil_socket_t fd, short what, void *arg)
 			 strerror(-n));
 	session_flush_events(s->sink, s);
 	event_sink_reset(s->sink);
+	s->agent_cpu_window += cost_thread_cpu_ns() - cpu0;
+}
+
+/* Reads the probe and sends the window since the last flush; false when reading failed. */
+/* Sampled 1 in N: what was seen stands for N times as much; say so in provenance. */
+static void scale_window(struct session *s)
+{
+	uint32_t n = s->sample_one_in;
+
+	if (n <= 1)
+		return;
+	for (size_t i = 0; i < s->window_hists.n; i++)
+		hist_scale(s->window_hists.hists[i], n);
+	for (size_t r = 0; r < s->window_counts.nrows; r++)
+		for (size_t v = 0; v < s->window_counts.nvalues; v++)
+			s->window_counts.rows[r].values[v] *= n;
+}
+
+/* The window's cost from the kernel's accounting of the session's programs. */
+static void measure_cost(struct session *s, uint64_t window_ns, Tracectl__Cost *cost)
+{
+	uint64_t cnt = 0, ns = 0;
+
+	tracectl__cost__init(cost);
+	cost->window_ns = window_ns;
+	cost->agent_cpu_ns = s->agent_cpu_window;
+	cost->kernel_stats = s->conn->agent->stats_fd >= 0 && s->nprogs > 0;
+	if (cost->kernel_stats && cost_read(s->prog_fds, s->nprogs, &cnt, &ns) == 0) {
+		cost->events = cnt - s->run_cnt_seen;
+		cost->kernel_ns = ns - s->run_ns_seen;
+		s->run_cnt_seen = cnt;
+		s->run_ns_seen = ns;
+	}
+	s->cost_events_total += cost->events;
+	s->cost_kernel_total += cost->kernel_ns;
+	s->agent_cpu_total += s->agent_cpu_window;
+	s->agent_cpu_window = 0;
+	s->last_overhead_ppm = window_ns ? (cost->kernel_ns + cost->agent_cpu_ns) * 1000000ULL / window_ns : 0;
 }
 
 /* Reads the probe and sends the window since the last flush; false when reading failed. */
 static bool session_flush(struct session *s)
 {
-	uint64_t now_unix = clock_ns(CLOCK_REALTIME);
+	uint64_t now_unix = clock_ns(CLOCK_REALTIME), cpu0 = cost_thread_cpu_ns();
+	Tracectl__Cost cost;
 	int err = 0;
 
 	switch (s->probe->kind) {
 	case PROBE_HISTOGRAM:
 		hist_set_clear(&s->window_hists);
 		err = s->probe->read_hist(s->probe_state, &s->window_hists);
+		scale_window(s);
 		if (!err && hist_set_merge(&s->total_hists, &s->window_hists))
 			log_warn("session %llu: more than %d series, the rest are left out", (unsigned long long)s->id,
 				 HIST_SET_MAX);
@@ -178,6 +251,7 @@ static bool session_flush(struct session *s)
 	case PROBE_COUNTS:
 		count_table_clear(&s->window_counts);
 		err = s->probe->read_counts(s->probe_state, &s->window_counts);
+		scale_window(s);
 		if (!err)
 			err = count_table_merge(&s->total_counts, &s->window_counts);
 		break;
@@ -197,14 +271,43 @@ static bool session_flush(struct session *s)
 		log_warn("session %llu: reading %s: %s", (unsigned long long)s->id, s->probe->name, strerror(-err));
 		return false;
 	}
+	s->agent_cpu_window += cost_thread_cpu_ns() - cpu0;
+	measure_cost(s, now_unix - s->window_start_unix_ns, &cost);
 	if (client_is_slow(s))
 		s->dropped++;
 	else
-		session_send_snapshot(s, false, s->window_start_unix_ns, now_unix);
+		session_send_snapshot(s, false, s->window_start_unix_ns, now_unix, &cost);
 	s->window_start_unix_ns = now_unix;
 	s->events_window = 0;
 	s->events_dropped_window = 0;
 	return true;
+}
+
+/*
+ * Over budget: sample where the probe can (1 in 4, 16, 64), and when it cannot
+ * or that was not enough, end the session. Returns false when it ended.
+ */
+static bool session_check_budget(struct session **sp)
+{
+	struct session *s = *sp;
+	char why[256];
+
+	if (!s->budget_ppm || s->last_overhead_ppm <= s->budget_ppm)
+		return true;
+	if (s->probe->set_sampling && s->sample_one_in < 64 &&
+	    s->probe->set_sampling(s->probe_state, s->sample_one_in * 4) == 0) {
+		s->sample_one_in *= 4;
+		s->provenance_changed = true;
+		log_warn("session %llu (%s): overhead %.2f%% of a core over its %.2f%% budget: now sampling 1 in %u",
+			 (unsigned long long)s->id, s->probe->name, s->last_overhead_ppm / 1e4, s->budget_ppm / 1e4,
+			 s->sample_one_in);
+		return true;
+	}
+	snprintf(why, sizeof(why), "overhead %.2f%% of a core exceeds the session's budget of %.2f%%%s",
+		 s->last_overhead_ppm / 1e4, s->budget_ppm / 1e4,
+		 s->sample_one_in > 1 ? " even when sampling" : " and the probe cannot sample");
+	session__end(sp, RPC_RESOURCE_EXHAUSTED, why, true);
+	return false;
 }
 
 void session__end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
@@ -218,7 +321,7 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	if (send_status) {
 		/* the last (partial) window, then the summary: the sum of the windows */
 		if (s->flushed || session_flush(s))
-			session_send_snapshot(s, true, s->start_unix_ns, clock_ns(CLOCK_REALTIME));
+			session_send_snapshot(s, true, s->start_unix_ns, clock_ns(CLOCK_REALTIME), NULL);
 		rpc_send_status(session_out(s), s->stream_id, code, why, agent->cfg.max_message);
 	}
 	log_info("session %llu (%s, %s on %s) ended: %s; %llu snapshots, %llu dropped", (unsigned long long)s->id,
@@ -275,12 +378,15 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 		session__end(&s, RPC_INTERNAL, "reading the probe's maps failed", true);
 		return;
 	}
-	/* end on the boundary nearest the duration, not one interval late */
-	if (s->duration_ns && elapsed + s->interval_ns / 2 >= s->duration_ns) {
-		s->flushed = true;
-		session__end(&s, RPC_OK, "duration reached", true);
+	s->flushed = true;
+	if (!session_check_budget(&s))
+		return;
+	/* end on the boundary nearest the duration (the lease), not one interval late */
+	if (elapsed + s->interval_ns / 2 >= s->duration_ns) {
+		session__end(&s, RPC_OK, s->lease_only ? "lease expired" : "duration reached", true);
 		return;
 	}
+	s->flushed = false;
 	session_schedule_tick(s);
 }
 
@@ -307,9 +413,13 @@ static void send_attached(struct session *s, uint64_t load_ns)
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__Attached attached = TRACECTL__ATTACHED__INIT;
 
+	Tracectl__Provenance prov;
+
+	fill_provenance(s, &prov);
 	attached.session_id = s->id;
 	attached.hook = (char *)s->probe->hook;
 	attached.load_ns = load_ns;
+	attached.provenance = &prov;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_ATTACHED;
 	resp.attached = &attached;
 	rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
@@ -343,6 +453,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	const struct probe_desc *probe = catalog_find(req->probe);
 	struct session *s = NULL;
 	struct probe_params params;
+	struct fd_list fds_before = { 0 }, fds_after = { 0 };
 	char why[512];
 	uint64_t t0;
 	int code, err;
@@ -380,7 +491,13 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->probe = probe;
 	s->params = params;
 	s->interval_ns = req->interval_ns;
-	s->duration_ns = req->duration_ns;
+	/* every session is a lease: "until cancelled" still ends at the agent's limit */
+	s->duration_ns = req->duration_ns ? req->duration_ns : agent->cfg.max_duration_ns;
+	s->lease_only = !req->duration_ns;
+	s->budget_ppm = req->max_overhead_ppm && req->max_overhead_ppm < agent->cfg.max_overhead_ppm
+				? req->max_overhead_ppm
+				: agent->cfg.max_overhead_ppm;
+	s->sample_one_in = 1;
 	LIST_INSERT_HEAD(&conn->sessions, s, link);
 	agent->nsessions++;
 	/* from here on, session__end undoes whatever part was set up */
@@ -393,7 +510,14 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 
 	/* Loading and verifying runs on the loop thread: tens of ms once per attach. */
 	t0 = clock_ns(CLOCK_MONOTONIC);
+	if (cost_list_fds(&fds_before))
+		fds_before.n = 0;
 	err = probe->open(&s->params, &s->probe_state, why, sizeof(why));
+	/* the programs it just loaded are the session's: their stats are its cost */
+	if (!err && cost_list_fds(&fds_after) == 0)
+		s->nprogs = cost_new_prog_fds(&fds_before, &fds_after, s->prog_fds, COST_MAX_PROGS);
+	cost_fd_list_free(&fds_before);
+	cost_fd_list_free(&fds_after);
 	if (!err && probe->kind == PROBE_EVENTS) {
 		s->ring_ready = event_new(agent->base, probe->event_fd(s->probe_state), EV_READ | EV_PERSIST,
 					  session_ring_ready, s);

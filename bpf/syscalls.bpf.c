@@ -24,6 +24,9 @@ const volatile bool targ_per_pid = false;
 /* The agent itself (unless asked for by --pid): its bpf() calls that drain this table
  * would otherwise top it. */
 const volatile __u32 self_tgid = 0;
+/* Over its overhead budget the agent samples: keep a syscall when the random
+ * number has these bits clear (1 in mask+1). Writable while attached (.bss). */
+__u32 sample_mask = 0;
 
 /* tid -> syscall entry time (ns). LRU: a thread killed inside a syscall cannot fill it. */
 struct {
@@ -92,6 +95,8 @@ int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
 	if (self_tgid && tgid == self_tgid)
 		return 0;
 	if (!comm_allowed())
+		return 0;
+	if (sample_mask && (bpf_get_prandom_u32() & sample_mask))
 		return 0;
 	if (ctx->id == NR_EXIT || ctx->id == NR_EXIT_GROUP) {
 		record(tgid, ctx->id, 0);

@@ -123,8 +123,20 @@ enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED, OUTPUT_SVG };
 
 enum fleet_command { FLEET_ATTACH, FLEET_PROBES, FLEET_STATUS };
 
+/* A copy of a Provenance message that outlives the response it came in. */
+struct provenance_copy {
+	bool set;
+	char hook[160], kernel[64], btf[96], agent[32];
+	uint32_t sample_one_in, budget_ppm;
+	double relative_error;
+};
+
 /* What an attach ended with on one host (or, for merged, on all of them). */
 struct fleet_result_host {
+	struct provenance_copy prov;
+	bool prov_mixed;
+	uint64_t cost_events, cost_kernel_ns, cost_agent_ns, cost_window_ns;
+	bool cost_kernel_stats;
 	const char *name;
 	bool answered;
 	enum cli_exit code;
@@ -210,6 +222,7 @@ struct render {
 	const char *probe;
 	bool merged;
 	size_t hosts, hosts_total; /* hosts in this merged result, of all targeted */
+	bool provenance_mixed;     /* the hosts measured differently */
 };
 
 int render_format_parse(const char *name, enum output_format *out);
@@ -222,6 +235,10 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap);
 void render_event(const struct render *r, const Tracectl__Event *ev);
 void render_events_lost(const struct render *r, uint64_t lost);
+/* JSON: {"type":"provenance",...} when an agent changed how it measures. */
+void render_provenance_change(const struct render *r, const Tracectl__Provenance *p);
+/* Text: how the summary was measured and what it cost (from snap's provenance and cost). */
+void render_footer(const struct render *r, const Tracectl__Snapshot *snap);
 void render_probes(const struct render *r, const Tracectl__ListProbesResponse *list, const struct client_conn *c);
 
 #endif

@@ -54,6 +54,7 @@ struct fleet_window {
 	bool have_counts;
 	uint64_t events, events_dropped, dropped_snapshots;
 	bool is_events;
+	Tracectl__Cost cost; /* summed over the hosts of the window */
 	/* event batches of this window from every host, printed in time order */
 	Tracectl__Response **batches;
 	size_t *batch_host;
@@ -98,6 +99,7 @@ static void window_reset(struct fleet_window *w)
 	w->events = w->events_dropped = w->dropped_snapshots = 0;
 	w->start_ns = w->end_ns = 0;
 	w->is_events = false;
+	tracectl__cost__init(&w->cost);
 	if (w->reported)
 		memset(w->reported, 0, w->nhosts);
 }
@@ -188,6 +190,8 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	meta.dropped_snapshots = w->dropped_snapshots;
 	meta.events = w->events;
 	meta.events_dropped = w->events_dropped;
+	if (w->cost.window_ns)
+		meta.cost = &w->cost;
 	f->merged.hosts = window_host_count(f, w);
 	if (f->live && !w->is_events) {
 		/* top-like: the newest window replaces the previous one, under a status line */
@@ -275,6 +279,14 @@ static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const T
 		w->end_ns = snap->end_unix_ns;
 	w->reported[h->index] = 1;
 	w->dropped_snapshots += snap->dropped_snapshots;
+	if (snap->cost) {
+		w->cost.events += snap->cost->events;
+		w->cost.kernel_ns += snap->cost->kernel_ns;
+		w->cost.agent_cpu_ns += snap->cost->agent_cpu_ns;
+		w->cost.kernel_stats = w->cost.kernel_stats || snap->cost->kernel_stats;
+		if (snap->cost->window_ns > w->cost.window_ns)
+			w->cost.window_ns = snap->cost->window_ns;
+	}
 	for (size_t i = 0; i < snap->n_series; i++) {
 		struct hist decoded, *into;
 
@@ -444,6 +456,16 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 			h->has_summary = true;
 			return true;
 		}
+		if (snap->provenance && !f->o->quiet) {
+			/* the agent changed how it measures (over budget: sampling) */
+			if (f->o->format == OUTPUT_JSON) {
+				render_provenance_change(&h->render, snap->provenance);
+			} else {
+				fprintf(stderr, "tracectl: %s: over its overhead budget, the agent now samples 1 in %u events "
+						"(counts are scaled)\n",
+					h->target->name, snap->provenance->sample_one_in);
+			}
+		}
 		h->last_bucket = bucket;
 		if (bucket <= f->flushed_bucket) {
 			/* printed without this host already; its data is still in its summary */
@@ -580,9 +602,44 @@ void fleet_result_free(struct fleet_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
+{
+	dst->set = true;
+	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
+	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
+	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
+	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
+	dst->sample_one_in = p->sample_one_in;
+	dst->budget_ppm = p->budget_ppm;
+	dst->relative_error = p->relative_error;
+}
+
+static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
+{
+	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
+	       a->sample_one_in == b->sample_one_in;
+}
+
 /* dst += the decoded summary s; false on bad data. */
 static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, char *err, size_t errlen)
 {
+	if (s->provenance) {
+		struct provenance_copy p = { 0 };
+
+		provenance_copy(&p, s->provenance);
+		if (!dst->prov.set)
+			dst->prov = p;
+		else if (!provenance_same(&dst->prov, &p))
+			dst->prov_mixed = true;
+	}
+	if (s->cost) {
+		dst->cost_events += s->cost->events;
+		dst->cost_kernel_ns += s->cost->kernel_ns;
+		dst->cost_agent_ns += s->cost->agent_cpu_ns;
+		if (s->cost->window_ns > dst->cost_window_ns)
+			dst->cost_window_ns = s->cost->window_ns;
+		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
+	}
 	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
 		dst->start_ns = s->start_unix_ns;
 	if (s->end_unix_ns > dst->end_ns)
@@ -647,12 +704,32 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 	r->merged.answered = r->answered > 0;
 }
 
-static void render_result_host(const struct render *rd, const struct fleet_result_host *rh)
+static void render_result_host(const struct render *rd_in, const struct fleet_result_host *rh)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+	Tracectl__Provenance prov = TRACECTL__PROVENANCE__INIT;
+	Tracectl__Cost cost = TRACECTL__COST__INIT;
+	struct render rdv = *rd_in, *rd = &rdv;
 
 	if (!rh->has_summary)
 		return;
+	rdv.provenance_mixed = rh->prov_mixed;
+	if (rh->prov.set) {
+		prov.hook = (char *)rh->prov.hook;
+		prov.kernel_release = (char *)rh->prov.kernel;
+		prov.btf_source = (char *)rh->prov.btf;
+		prov.agent_version = (char *)rh->prov.agent;
+		prov.sample_one_in = rh->prov.sample_one_in;
+		prov.budget_ppm = rh->prov.budget_ppm;
+		prov.relative_error = rh->prov.relative_error;
+		meta.provenance = &prov;
+	}
+	cost.events = rh->cost_events;
+	cost.kernel_ns = rh->cost_kernel_ns;
+	cost.agent_cpu_ns = rh->cost_agent_ns;
+	cost.window_ns = rh->cost_window_ns;
+	cost.kernel_stats = rh->cost_kernel_stats;
+	meta.cost = &cost;
 	meta.summary = true;
 	meta.start_unix_ns = rh->start_ns;
 	meta.end_unix_ns = rh->end_ns;
@@ -664,6 +741,7 @@ static void render_result_host(const struct render *rd, const struct fleet_resul
 		render_counts(rd, &meta, &rh->counts);
 	if (rh->is_events)
 		render_event_stats(rd, &meta);
+	render_footer(rd, &meta);
 }
 
 static void print_summaries(struct fleet *f, const struct fleet_result *r)

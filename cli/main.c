@@ -50,6 +50,8 @@ static void usage(FILE *out)
 		"\n"
 		"Options for attach:\n"
 		"      --per-host        also show each host's results, not only the merged view\n"
+		"      --max-overhead PCT  budget of one core's time for the probe (kernel + agent);\n"
+		"                        over it the agent samples (counts scaled), then detaches\n"
 		"  -d, --duration DUR    stop after DUR (default: until Ctrl-C); e.g. 500ms, 10s, 2m, 1h\n"
 		"  -i, --interval DUR    print a snapshot every DUR (default 1s)\n"
 		"  -p, --pid PID         only this process\n"
@@ -127,6 +129,7 @@ struct options {
 	Tracectl__Param *param_ptrs[MAX_PARAMS];
 	size_t nparams;
 	bool per_host, quiet;
+	uint32_t max_overhead_ppm;
 	const char *command, *probe;
 	const char *out_file;  /* -o FILE: the recording (record), or where output goes */
 	const char *from_file; /* gate --from / report FILE: a recording instead of hosts */
@@ -215,7 +218,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT, OPT_TOP, OPT_TARGET,
 	       OPT_FREQ, OPT_BY, OPT_CGROUP, OPT_PER_HOST, OPT_OUTPUT, OPT_MAX, OPT_MIN, OPT_MAX_REGRESSION,
-	       OPT_BASELINE, OPT_SAVE_BASELINE, OPT_JUNIT, OPT_GATE_ON, OPT_ALLOW_MISSING, OPT_SERIES, OPT_FROM };
+	       OPT_BASELINE, OPT_SAVE_BASELINE, OPT_JUNIT, OPT_GATE_ON, OPT_ALLOW_MISSING, OPT_SERIES, OPT_FROM,
+	       OPT_MAX_OVERHEAD };
 	char err[512];
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, 'd' },
@@ -243,6 +247,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "series", required_argument, NULL, OPT_SERIES },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -347,6 +352,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_FROM:
 			o->from_file = optarg;
 			break;
+		case OPT_MAX_OVERHEAD: {
+			char *end;
+			double pct = strtod(optarg, &end);
+
+			if (end == optarg || (*end && strcmp(end, "%") != 0) || pct <= 0 || pct > 100) {
+				fprintf(stderr, "tracectl: bad --max-overhead '%s' (a percentage of one core, e.g. 1%%)\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->max_overhead_ppm = (uint32_t)(pct * 10000);
+			break;
+		}
 		case OPT_GATE_ON:
 			if (strcmp(optarg, "merged") && strcmp(optarg, "each-host")) {
 				fprintf(stderr, "tracectl: bad --gate-on '%s' (merged or each-host)\n", optarg);
@@ -570,6 +587,7 @@ int main(int argc, char **argv)
 		attach.interval_ns = opt.interval_ns;
 		attach.n_params = opt.nparams;
 		attach.params = opt.param_ptrs;
+		attach.max_overhead_ppm = opt.max_overhead_ppm;
 		req.call_case = TRACECTL__REQUEST__CALL_ATTACH;
 		req.attach = &attach;
 		fo.command = FLEET_ATTACH;

@@ -76,6 +76,79 @@ static const char *host_label(const struct render *r, char *buf, size_t len)
 	return r->host;
 }
 
+/* ,"cost":{...},"provenance":{...} on windows and summaries that carry them */
+static void json_extras(const struct render *r, const Tracectl__Snapshot *snap)
+{
+	const Tracectl__Cost *c = snap->cost;
+	const Tracectl__Provenance *p = snap->provenance;
+
+	if (c && (c->kernel_stats || c->agent_cpu_ns)) {
+		fprintf(r->out,
+			",\"cost\":{\"events\":%llu,\"kernel_ns\":%llu,\"ns_per_event\":%.1f,\"agent_cpu_ns\":%llu,"
+			"\"overhead_pct\":%.4f,\"kernel_stats\":%s}",
+			(unsigned long long)c->events, (unsigned long long)c->kernel_ns,
+			c->events ? (double)c->kernel_ns / (double)c->events : 0.0, (unsigned long long)c->agent_cpu_ns,
+			c->window_ns ? 100.0 * (double)(c->kernel_ns + c->agent_cpu_ns) / (double)c->window_ns : 0.0,
+			c->kernel_stats ? "true" : "false");
+	}
+	if (p) {
+		fputs(",\"provenance\":{\"hook\":", r->out);
+		render_json_string(r->out, p->hook);
+		fputs(",\"kernel\":", r->out);
+		render_json_string(r->out, p->kernel_release);
+		fputs(",\"btf\":", r->out);
+		render_json_string(r->out, p->btf_source);
+		fputs(",\"agent_version\":", r->out);
+		render_json_string(r->out, p->agent_version);
+		fprintf(r->out, ",\"sample_one_in\":%u,\"relative_error\":%.4f,\"budget_pct\":%.2f%s}",
+			p->sample_one_in ? p->sample_one_in : 1, p->relative_error, p->budget_ppm / 1e4,
+			r->provenance_mixed ? ",\"mixed\":true" : "");
+	}
+}
+
+void render_provenance_change(const struct render *r, const Tracectl__Provenance *p)
+{
+	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+
+	meta.provenance = (Tracectl__Provenance *)p;
+	json_head(r, "provenance");
+	json_extras(r, &meta);
+	fputs("}\n", r->out);
+	fflush(r->out);
+}
+
+void render_footer(const struct render *r, const Tracectl__Snapshot *snap)
+{
+	const Tracectl__Cost *c = snap->cost;
+	const Tracectl__Provenance *p = snap->provenance;
+	char cpu[32];
+
+	if (r->format != OUTPUT_TEXT)
+		return;
+	if (p) {
+		char sample[32];
+
+		snprintf(sample, sizeof(sample), "1 in %u events, scaled", p->sample_one_in);
+		fprintf(r->out, "  measured with %s on kernel %s (BTF %s), agent %s; %s%s", p->hook, p->kernel_release,
+			p->btf_source, p->agent_version, p->sample_one_in > 1 ? sample : "every event",
+			r->provenance_mixed ? "; hosts differ (see --output json per host)" : "");
+		if (p->relative_error > 0)
+			fprintf(r->out, "; percentiles within %.1f%%", 100 * p->relative_error);
+		fputc('\n', r->out);
+	}
+	if (c && (c->kernel_stats || c->agent_cpu_ns)) {
+		if (c->kernel_stats)
+			fprintf(r->out, "  cost: %llu probe runs, %.0f ns each in the kernel; ",
+				(unsigned long long)c->events,
+				c->events ? (double)c->kernel_ns / (double)c->events : 0.0);
+		else
+			fprintf(r->out, "  cost: kernel statistics unavailable; ");
+		fprintf(r->out, "agent CPU %s; %.3f%% of one core\n", duration_format(c->agent_cpu_ns, cpu, sizeof(cpu)),
+			c->window_ns ? 100.0 * (double)(c->kernel_ns + c->agent_cpu_ns) / (double)c->window_ns : 0.0);
+	}
+	fflush(r->out);
+}
+
 void render_attached(const struct render *r, const Tracectl__Attached *a)
 {
 	char load[32];
@@ -106,13 +179,15 @@ static void render_json_hist(const struct render *r, const Tracectl__Snapshot *s
 	fprintf(r->out,
 		",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"count\":%llu,\"sum_ns\":%llu,"
 		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu,\"max_exact\":%s,"
-		"\"relative_error\":%.4f,\"dropped_snapshots\":%llu,\"buckets\":[",
+		"\"relative_error\":%.4f,\"dropped_snapshots\":%llu",
 		(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
 		(unsigned long long)snap->end_unix_ns, (unsigned long long)h->count, (unsigned long long)h->sum,
 		(unsigned long long)(h->count ? h->sum / h->count : 0),
 		(unsigned long long)hist_percentile(h, 50), (unsigned long long)hist_percentile(h, 90),
 		(unsigned long long)hist_percentile(h, 99), (unsigned long long)h->max,
 		h->max_exact ? "true" : "false", hist_relative_error(), (unsigned long long)snap->dropped_snapshots);
+	json_extras(r, snap);
+	fputs(",\"buckets\":[", r->out);
 	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
 		if (!h->buckets[i])
 			continue;
@@ -292,10 +367,12 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, snap->summary ? "summary" : "snapshot");
 		fprintf(r->out, ",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"rows_omitted\":%llu,"
-				"\"dropped_snapshots\":%llu,\"rows\":[",
+				"\"dropped_snapshots\":%llu",
 			(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
 			(unsigned long long)snap->end_unix_ns, (unsigned long long)t->rows_omitted,
 			(unsigned long long)snap->dropped_snapshots);
+		json_extras(r, snap);
+		fputs(",\"rows\":[", r->out);
 		for (size_t i = 0; i < t->nrows; i++) {
 			fputs(i ? ",{" : "{", r->out);
 			for (size_t k = 0; k < t->nkeys; k++) {
@@ -354,10 +431,12 @@ void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
 		json_head(r, snap->summary ? "summary" : "snapshot");
 		fprintf(r->out,
 			",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"events\":%llu,\"events_dropped\":%llu,"
-			"\"dropped_snapshots\":%llu}\n",
+			"\"dropped_snapshots\":%llu",
 			(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
 			(unsigned long long)snap->end_unix_ns, (unsigned long long)snap->events,
 			(unsigned long long)snap->events_dropped, (unsigned long long)snap->dropped_snapshots);
+		json_extras(r, snap);
+		fputs("}\n", r->out);
 	} else if (snap->summary) {
 		fprintf(r->out, "\n=== Summary %s %s: %llu event(s), %llu lost ===\n", host_label(r, hl, sizeof(hl)), r->probe,
 			(unsigned long long)snap->events, (unsigned long long)snap->events_dropped);

@@ -113,6 +113,14 @@ uint64_t hist_percentile(const struct hist *h, double q)
 	return h->max;
 }
 
+void hist_scale(struct hist *h, uint32_t n)
+{
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++)
+		h->buckets[i] *= n;
+	h->count *= n;
+	h->sum *= n;
+}
+
 void hist_from_percpu(struct hist *out, const struct hist_counts *percpu, int ncpus)
 {
 	hist_reset(out);

@@ -36,6 +36,8 @@ int hist_delta(struct hist *out, const struct hist *now, const struct hist *befo
  * of the bucket that holds it (capped by max). 0 when the histogram is empty.
  */
 uint64_t hist_percentile(const struct hist *h, double q);
+/* Multiplies every count by n: a histogram of 1-in-n samples standing for all. */
+void hist_scale(struct hist *h, uint32_t n);
 /* Sums the per-CPU kernel counters of one histogram (max over CPUs, exact). */
 void hist_from_percpu(struct hist *out, const struct hist_counts *percpu, int ncpus);
 /* Relative error bound of a reported percentile (half a bucket), e.g. 0.016. */

@@ -120,8 +120,9 @@ def make_pki(script, directory, readable_keys):
 class Env:
     """A temp dir with a PKI, a running agent, and helpers; everything is torn down on exit."""
 
-    def __init__(self, args):
+    def __init__(self, args, agent_args=()):
         self.args = args
+        self.agent_args = list(agent_args)  # extra tracectl-agent options for every agent
         self.procs = []  # (name, Popen), stopped in reverse order
         self.agent = None
         self.agents = []  # (name, Popen, port)
@@ -178,7 +179,7 @@ class Env:
         proc = self.spawn(name, [
             self.args.agent, "--listen", f"127.0.0.1:{port}",
             "--cert", self.path("agent.pem"), "--key", self.path("agent.key"),
-            "--ca", self.path("ca.pem")], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            "--ca", self.path("ca.pem"), *self.agent_args], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
             check(proc.poll() is None, f"{name} exited with status {proc.returncode} at startup")
