@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-# cpu-top ground truth: a process spinning for 1.0 s of CPU time, one sleeping, in one 2 s interval.
+# cpu-top ground truth: a process spinning for 1.0 s of CPU time and one sleeping, side by side.
 """
-spin_and_sleep: two cpu_burn workloads start together inside one 2 s interval: one
-spins until it has used exactly 1.0 s of its own CPU time (CLOCK_PROCESS_CPUTIME_ID),
-the other sleeps 10 naps of 100 ms. Both stay alive (idle on stdin) until the
-sessions end, so their exit is not in the interval. Two cpu-top sessions, each filtered by one pid,
-with one interval as long as the session: the spinner's row must show on_cpu_ns in
-0.9-1.1 s, the sleeper's under 10 ms and at least 10 voluntary switches (one per nap). Each figure is
-also logged next to the workload's own CPU time.
+spin_and_sleep: two cpu_burn workloads start together: one spins until it has used
+exactly 1.0 s of its own CPU time (CLOCK_PROCESS_CPUTIME_ID), the other sleeps 10
+naps of 100 ms. Both stay alive (idle on stdin) until the sessions end, so their
+exit is not counted. Two cpu-top sessions of 4 s with 2 s intervals, each filtered
+by one pid: the spinner's summary row must show on_cpu_ns in 0.9-1.1 s, the
+sleeper's under 10 ms and at least 10 voluntary switches (one per nap). Each figure
+is logged next to the workload's own CPU time.
 """
 import os
 import subprocess
@@ -53,7 +53,11 @@ def only_row(a, pid, name):
     log(f"MEASURED cpu-top {name}: summary {rows}; {len(snaps)} snapshot(s) with rows")
     check(len(rows) == 1 and rows[0]["pid"] == pid and rows[0]["comm"] == "cpu_burn",
           f"{name}: rows {rows}, want one for pid {pid}")
-    check(len(snaps) == 1 and snaps[0]["rows"] == rows, f"{name}: want one snapshot equal to the summary: {snaps}")
+    # The summary is what counts: when loading is slow (sanitizers) the first interval can end
+    # early and the work spans two snapshots; their sum is the summary.
+    for s in snaps:
+        log(f"MEASURED cpu-top {name} snapshot {s.get('seq')} "
+            f"({(s['end_unix_ns'] - s['start_unix_ns']) / 1e9:.2f} s): {s['rows']}")
     return rows[0]
 
 
@@ -61,9 +65,10 @@ def test_spin_and_sleep(args):
     with Env(args) as env:
         spin, spin_out, spin_pid = start(env, args, "spinner", ["--cpu-ms", "1000"])
         nap, nap_out, nap_pid = start(env, args, "sleeper", ["--sleep-ms", "1000", "--nap-ms", "100"])
-        # One 2 s interval per session; both workloads run within it.
-        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="2s", interval="2s") as a_spin, \
-                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="2s", interval="2s") as a_nap:
+        # 2 s intervals in a 4 s session: the session's clock starts before its probe is loaded,
+        # so a slow load (sanitizers) must not cut the spin short; the summary holds it all.
+        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="4s", interval="2s") as a_spin, \
+                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="4s", interval="2s") as a_nap:
             log(f"hook: {a_spin.attached.get('hook')}")
             go(spin)
             go(nap)

@@ -30,7 +30,6 @@ def run(args, family):
         line = out.readline(10)
         check(line is not None and line.startswith("ready "), f"tcp_bulk said {line!r}")
         pid, cport, sport = (int(x) for x in line.split()[1:4])
-        # One interval as long as the session: the transfer cannot straddle two snapshots.
         with Attach(env, "tcp-top", ["--pid", str(pid)], duration="4s", interval="4s") as a:
             log(f"hook: {a.attached.get('hook')}")
             wl.stdin.write(b"go\n")
@@ -54,8 +53,6 @@ def run(args, family):
             log(f"MEASURED tcp-top IPv{family} {what}: {rows}")
         got = sorted(summ[0]["rows"], key=lambda r: r["laddr"])
         check(got == want, f"summary rows {got}, want {want}")
-        check(len(snaps) == 1 and sorted(snaps[0]["rows"], key=lambda r: r["laddr"]) == want,
-              f"want one snapshot holding both rows, got {snaps}")
         env.stop_agent_checked()
 
 
