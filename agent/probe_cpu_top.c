@@ -14,6 +14,7 @@
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
+#include "map_percpu.h"
 
 _Static_assert(CPU_TOP_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 
@@ -112,7 +113,7 @@ cleanup:
 	return err;
 }
 
-static int add_row(void *ctx, const void *key, const void *value)
+static int add_row(const void *key, const void *value, void *ctx)
 {
 	const __u32 *tgid = key;
 	const struct cpu_top_value *v = value;
@@ -134,8 +135,8 @@ static int cpu_top_read(void *state, struct count_table *out)
 	uint64_t now[NCOUNTS], delta[NCOUNTS];
 	int err;
 
-	err = map_drain(st->skel->maps.procs, st->keys, CPU_TOP_MAX_PROCS, &drained, add_row, out);
-	if (err)
+	err = map_drain(st->skel->maps.procs, st->keys, CPU_TOP_MAX_PROCS, &drained, sizeof(drained), add_row, out);
+	if (err < 0)
 		return err;
 
 	/* Processes that found the map full: one row, so no time goes missing silently. */

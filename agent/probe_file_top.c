@@ -14,6 +14,7 @@
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
+#include "map_percpu.h"
 
 _Static_assert(FILE_TOP_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 
@@ -118,7 +119,7 @@ cleanup:
 	return err;
 }
 
-static int add_row(void *ctx, const void *key, const void *value)
+static int add_row(const void *key, const void *value, void *ctx)
 {
 	const struct file_top_key *k = key;
 	const struct file_top_value *v = value;
@@ -144,8 +145,8 @@ static int file_top_read(void *state, struct count_table *out)
 	uint64_t now[NCOUNTS], delta[NCOUNTS];
 	int err;
 
-	err = map_drain(st->skel->maps.files, st->keys, FILE_TOP_MAX_FILES, &drained, add_row, out);
-	if (err)
+	err = map_drain(st->skel->maps.files, st->keys, FILE_TOP_MAX_FILES, &drained, sizeof(drained), add_row, out);
+	if (err < 0)
 		return err;
 
 	/* Files that found the map full: one row, so no call goes missing silently. */

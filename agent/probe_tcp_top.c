@@ -14,6 +14,7 @@
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
+#include "map_percpu.h"
 #include "tcp_top.h"
 #include "tcp_top.skel.h"
 
@@ -126,7 +127,7 @@ static void format_addr(char *out, size_t len, __u16 family, const __u8 *addr, _
 		snprintf(out, len, "[%s]:%u", ip, port);
 }
 
-static int add_row(void *ctx, const void *key, const void *value)
+static int add_row(const void *key, const void *value, void *ctx)
 {
 	const struct tcp_top_key *k = key;
 	const struct tcp_top_value *v = value;
@@ -149,8 +150,8 @@ static int tcp_top_read(void *state, struct count_table *out)
 	uint64_t now[2], delta[2];
 	int err;
 
-	err = map_drain(st->skel->maps.conns, st->keys, TCP_TOP_MAX_CONNS, &drained, add_row, out);
-	if (err)
+	err = map_drain(st->skel->maps.conns, st->keys, TCP_TOP_MAX_CONNS, &drained, sizeof(drained), add_row, out);
+	if (err < 0)
 		return err;
 
 	/* Connections that found the map full: one row, so no byte goes missing silently. */

@@ -15,6 +15,7 @@
 #include "catalog.h"
 #include "log.h"
 #include "map_drain.h"
+#include "map_percpu.h"
 #include "tp_count.h"
 #include "tp_count.skel.h"
 
@@ -306,7 +307,7 @@ struct drain_ctx {
 	struct count_table *out;
 };
 
-static int add_pair(void *ctx, const void *key, const void *value)
+static int add_pair(const void *key, const void *value, void *ctx)
 {
 	struct drain_ctx *d = ctx;
 	const struct tp_count_key *k = key;
@@ -336,8 +337,9 @@ static int tp_count_read(void *state, struct count_table *out)
 	int err;
 
 	if (st->by_pid) {
-		err = map_drain(st->skel->maps.by_proc, st->keys, TP_COUNT_MAX_PAIRS, &drained, add_pair, &ctx);
-		if (err)
+		err = map_drain(st->skel->maps.by_proc, st->keys, TP_COUNT_MAX_PAIRS, &drained, sizeof(drained), add_pair,
+				&ctx);
+		if (err < 0)
 			return err;
 	}
 	for (__u32 i = 0; i < st->list.n; i++) {
