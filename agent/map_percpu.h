@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Summing one slot of a per-CPU array of u64 counters from user space (the counts probes' overflow slots). */
+#ifndef TRACECTL_MAP_PERCPU_H
+#define TRACECTL_MAP_PERCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/libbpf.h>
+
+/*
+ * Sums slot `index` of a per-CPU array whose value is `nfields` u64 counters:
+ * percpu holds ncpus such values (one read buffer, allocated once by the caller),
+ * out gets nfields sums. Returns 0 or -errno.
+ */
+static inline int map_sum_percpu(struct bpf_map *map, uint32_t index, uint64_t *percpu, int ncpus, size_t nfields,
+				 uint64_t *out)
+{
+	int err;
+
+	err = bpf_map__lookup_elem(map, &index, sizeof(index), percpu, (size_t)ncpus * nfields * sizeof(*percpu), 0);
+	if (err)
+		return err;
+	for (size_t f = 0; f < nfields; f++)
+		out[f] = 0;
+	for (int c = 0; c < ncpus; c++)
+		for (size_t f = 0; f < nfields; f++)
+			out[f] += percpu[(size_t)c * nfields + f];
+	return 0;
+}
+
+#endif

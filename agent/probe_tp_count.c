@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tp-count user side: tracepoints matching CATEGORY:PATTERN from tracefs, one link each, hits per interval. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <bpf/libbpf.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "map_drain.h"
+#include "map_percpu.h"
+#include "tp_count.h"
+#include "tp_count.skel.h"
+
+_Static_assert(TP_COUNT_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
+
+#define TRACEFS_EVENTS "/sys/kernel/tracing/events"
+#define TP_NAME_MAX 256 /* "category:name" */
+
+/* The tracepoints a target matches, sorted: index i is cookie i. */
+struct tp_list {
+	char (*names)[TP_NAME_MAX];
+	size_t n, cap;
+	size_t matched; /* may exceed n when more than TP_COUNT_MAX match */
+};
+
+struct tp_count_state {
+	struct tp_count *skel;
+	struct tp_list list;
+	struct bpf_link **links; /* one per tracepoint */
+	struct tp_count_key *keys; /* --by pid drain buffer, TP_COUNT_MAX_PAIRS keys */
+	uint64_t *percpu;          /* one value per possible CPU, reused by every read */
+	uint64_t *before;          /* cumulative hits (or overflow hits) at the previous read */
+	int ncpus;
+	bool by_pid;
+};
+
+static void tp_list_free(struct tp_list *l)
+{
+	free(l->names);
+	memset(l, 0, sizeof(*l));
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Only what tracefs names use, and globs: no '/', no "..", nothing outside events/. */
+static bool pattern_ok(const char *p, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*?[]!", p[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Lists the tracepoints under tracefs matching target (CATEGORY:PATTERN, fnmatch
+ * globs on both sides), at most TP_COUNT_MAX, sorted. -EINVAL with a reason naming
+ * parameter 'target' when it is malformed, matches nothing or matches too many.
+ */
+static int tp_list_resolve(const char *target, struct tp_list *out, char *err, size_t errlen)
+{
+	char cat_pat[TP_NAME_MAX], name_pat[TP_NAME_MAX], path[PATH_MAX];
+	const char *colon = strchr(target, ':');
+	DIR *events = NULL, *cat = NULL;
+	struct dirent *c, *e;
+	size_t clen, elen;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!colon || !pattern_ok(target, (size_t)(colon - target)) || !pattern_ok(colon + 1, strlen(colon + 1)) ||
+	    (size_t)(colon - target) >= sizeof(cat_pat) || strlen(colon + 1) >= sizeof(name_pat)) {
+		snprintf(err, errlen, "parameter 'target' value '%.64s' is not CATEGORY:PATTERN (letters, digits, _ - "
+			 "and the globs * ? [...], e.g. sched:sched_process_*)", target);
+		return -EINVAL;
+	}
+	memcpy(cat_pat, target, (size_t)(colon - target));
+	cat_pat[colon - target] = '\0';
+	snprintf(name_pat, sizeof(name_pat), "%s", colon + 1);
+
+	events = opendir(TRACEFS_EVENTS);
+	if (!events) {
+		ret = -errno;
+		snprintf(err, errlen, "parameter 'target': cannot list tracepoints in %s: %s", TRACEFS_EVENTS,
+			 strerror(-ret));
+		goto cleanup;
+	}
+	while ((c = readdir(events))) {
+		/* ftrace's own "events" are not tracepoints a BPF program can attach to */
+		if (c->d_name[0] == '.' || strcmp(c->d_name, "ftrace") == 0 || fnmatch(cat_pat, c->d_name, 0))
+			continue;
+		snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s", c->d_name);
+		cat = opendir(path);
+		if (!cat)
+			continue;
+		while ((e = readdir(cat))) {
+			if (e->d_name[0] == '.' || fnmatch(name_pat, e->d_name, 0))
+				continue;
+			snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s/%s", c->d_name, e->d_name);
+			if (!is_dir(path))
+				continue; /* "enable", "filter" */
+			clen = strlen(c->d_name);
+			elen = strlen(e->d_name);
+			if (clen + 1 + elen >= TP_NAME_MAX)
+				continue; /* no such names in practice; they could not be attached by name either */
+			out->matched++;
+			if (out->n == TP_COUNT_MAX)
+				continue;
+			if (out->n == out->cap) {
+				size_t cap = out->cap ? out->cap * 2 : 16;
+				void *grown = realloc(out->names, cap * sizeof(*out->names));
+
+				if (!grown) {
+					ret = -ENOMEM;
+					snprintf(err, errlen, "listing tracepoints: %s", strerror(-ret));
+					goto cleanup;
+				}
+				out->names = grown;
+				out->cap = cap;
+			}
+			memcpy(out->names[out->n], c->d_name, clen);
+			out->names[out->n][clen] = ':';
+			memcpy(out->names[out->n] + clen + 1, e->d_name, elen + 1);
+			out->n++;
+		}
+		closedir(cat);
+		cat = NULL;
+	}
+	if (!out->matched) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "parameter 'target' value '%.64s' matches no tracepoint in %s", target,
+			 TRACEFS_EVENTS);
+	} else if (out->matched > TP_COUNT_MAX) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "parameter 'target' value '%.64s' matches %zu tracepoints, at most %d", target,
+			 out->matched, TP_COUNT_MAX);
+	} else {
+		qsort(out->names, out->n, sizeof(*out->names), name_cmp);
+	}
+cleanup:
+	if (cat)
+		closedir(cat);
+	if (events)
+		closedir(events);
+	if (ret)
+		tp_list_free(out);
+	return ret;
+}
+
+static int tp_count_supported(char *reason, size_t len)
+{
+	/* the agent mounts tracefs at startup; without it there is nothing to list */
+	if (!is_dir(TRACEFS_EVENTS)) {
+		snprintf(reason, len, "no tracepoint list at %s (tracefs not mounted)", TRACEFS_EVENTS);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int tp_count_validate(const struct probe_params *params, char *err, size_t errlen)
+{
+	struct tp_list l;
+	int ret;
+
+	if (!params->target[0]) {
+		snprintf(err, errlen, "parameter 'target' is required (CATEGORY:PATTERN, e.g. sched:sched_process_*)");
+		return -EINVAL;
+	}
+	ret = tp_list_resolve(params->target, &l, err, errlen);
+	tp_list_free(&l);
+	return ret;
+}
+
+static void tp_count_close(void **state)
+{
+	struct tp_count_state *st;
+
+	if (!state || !*state)
+		return;
+	st = *state;
+	/* links first: they hold the program the skeleton frees */
+	for (size_t i = 0; st->links && i < st->list.n; i++)
+		bpf_link__destroy(st->links[i]);
+	tp_count__destroy(st->skel);
+	tp_list_free(&st->list);
+	free(st->links);
+	free(st->keys);
+	free(st->percpu);
+	free(st->before);
+	free(st);
+	*state = NULL;
+}
+
+static int tp_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+{
+	struct tp_count_state *st = NULL;
+	int err = 0;
+
+	*state = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating tp-count state: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->by_pid = strcmp(params->by, "pid") == 0;
+	/* List again: tracepoints come and go with modules since validate(). */
+	err = tp_list_resolve(params->target, &st->list, errbuf, errlen);
+	if (err)
+		goto cleanup;
+
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus <= 0) {
+		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
+		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
+	st->before = calloc(TP_COUNT_MAX, sizeof(*st->before));
+	st->links = calloc(st->list.n, sizeof(*st->links));
+	st->keys = st->by_pid ? calloc(TP_COUNT_MAX_PAIRS, sizeof(*st->keys)) : NULL;
+	if (!st->percpu || !st->before || !st->links || (st->by_pid && !st->keys)) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating tp-count buffers: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Open and configure: filters and the split are read-only data, fixed at load. */
+	st->skel = tp_count__open();
+	if (!st->skel) {
+		err = errno ? -errno : -EINVAL;
+		snprintf(errbuf, errlen, "opening tp-count BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->skel->rodata->targ_tgid = params->pid;
+	memset((char *)st->skel->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
+	memcpy((char *)st->skel->rodata->targ_comm, params->comm, strnlen(params->comm, PROBE_COMM_LEN - 1));
+	st->skel->rodata->by_pid = st->by_pid;
+
+	err = tp_count__load(st->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "loading tp-count BPF program: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* One link per tracepoint; the cookie says which counter it bumps. */
+	for (size_t i = 0; i < st->list.n; i++) {
+		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = i);
+		char *name = st->list.names[i], *colon = strchr(name, ':');
+
+		*colon = '\0';
+		st->links[i] = bpf_program__attach_tracepoint_opts(st->skel->progs.tp_count_hit, name, colon + 1, &opts);
+		*colon = ':';
+		if (!st->links[i]) {
+			err = errno ? -errno : -EINVAL;
+			snprintf(errbuf, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name,
+				 strerror(-err));
+			goto cleanup;
+		}
+	}
+
+	*state = st;
+	st = NULL;
+cleanup:
+	if (st) {
+		void *partial = st;
+
+		tp_count_close(&partial);
+	}
+	return err;
+}
+
+/* The window of a cumulative per-CPU counter slot: sum now - sum at the previous read. */
+static int window_of(struct tp_count_state *st, struct bpf_map *map, __u32 i, uint64_t *delta)
+{
+	uint64_t now;
+	int err;
+
+	err = map_sum_percpu(map, i, st->percpu, st->ncpus, 1, &now);
+	if (err)
+		return err;
+	*delta = now - st->before[i];
+	st->before[i] = now;
+	return 0;
+}
+
+struct drain_ctx {
+	struct tp_count_state *st;
+	struct count_table *out;
+};
+
+static int add_pair(const void *key, const void *value, void *ctx)
+{
+	struct drain_ctx *d = ctx;
+	const struct tp_count_key *k = key;
+	const struct tp_count_value *v = value;
+	char pid[16], comm[TP_COUNT_COMM_LEN + 1];
+	const char *keys[3] = { pid, comm, NULL };
+	uint64_t hits;
+
+	if (k->index >= d->st->list.n)
+		return 0;
+	keys[0] = d->st->list.names[k->index];
+	keys[1] = pid;
+	keys[2] = comm;
+	snprintf(pid, sizeof(pid), "%u", k->tgid);
+	memcpy(comm, v->comm, TP_COUNT_COMM_LEN);
+	comm[TP_COUNT_COMM_LEN] = '\0';
+	hits = v->hits;
+	return count_table_add(d->out, keys, &hits);
+}
+
+static int tp_count_read(void *state, struct count_table *out)
+{
+	struct tp_count_state *st = state;
+	struct drain_ctx ctx = { st, out };
+	struct tp_count_value drained;
+	uint64_t delta;
+	int err;
+
+	if (st->by_pid) {
+		err = map_drain(st->skel->maps.by_proc, st->keys, TP_COUNT_MAX_PAIRS, &drained, sizeof(drained), add_pair,
+				&ctx);
+		if (err < 0)
+			return err;
+	}
+	for (__u32 i = 0; i < st->list.n; i++) {
+		/* by tracepoint: the counters; by pid: what found the pair map full */
+		err = window_of(st, st->by_pid ? st->skel->maps.overflow : st->skel->maps.hits, i, &delta);
+		if (err)
+			return err;
+		if (!delta)
+			continue;
+		if (st->by_pid)
+			log_warn("tp-count: more than %d (tracepoint, process) pairs in one interval: %" PRIu64
+				 " hits of %s not attributed to a process (row \"[map full]\")",
+				 TP_COUNT_MAX_PAIRS, delta, st->list.names[i]);
+		err = count_table_add(out, (const char *const[]){ st->list.names[i], "-",
+								  st->by_pid ? "[map full]" : "-" }, &delta);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+const struct probe_desc probe_tp_count = {
+	.name = "tp-count",
+	.description = "hits of the kernel tracepoints matching --target CATEGORY:PATTERN (fnmatch globs on both, "
+		       "e.g. sched:sched_process_*, tcp:*; at most 200, listed from tracefs), per tracepoint, or per "
+		       "tracepoint and process with --by pid; --pid and --comm filter on the task current at the hit "
+		       "(for events in interrupt context, whoever was running)",
+	.kind = PROBE_COUNTS,
+	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index)",
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
+	.by_choices = "tracepoint|pid",
+	.default_top = 50,
+	.nkeys = 3,
+	.key_names = { "tracepoint", "pid", "comm" },
+	.nvalues = 1,
+	.value_names = { "hits" },
+	.supported = tp_count_supported,
+	.validate = tp_count_validate,
+	.open = tp_count_open,
+	.read_counts = tp_count_read,
+	.close = tp_count_close,
+};

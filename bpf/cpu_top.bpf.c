@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
+/* cpu-top: per process on-CPU time, voluntary/involuntary switches and run-queue wait (like pidstat). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "cpu_top.h"
+
+/* Filters, set through the skeleton's rodata before load; zero / empty means any. */
+const volatile __u32 targ_tgid = 0;
+const volatile char targ_comm[CPU_TOP_COMM_LEN] = {};
+
+/* Per interval: user space moves every entry out, so the bound is on processes
+ * that ran within one interval. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CPU_TOP_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct cpu_top_value);
+} procs SEC(".maps");
+
+/* Counts of processes that found the map full, cumulative per CPU: one row of their own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_top_counts);
+} overflow SEC(".maps");
+
+/* Thread id -> when it became runnable (woken or preempted). LRU: a task that
+ * dies or is never switched in again must not hold a slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CPU_TOP_MAX_QUEUED);
+	__type(key, __u32);
+	__type(value, __u64);
+} queued SEC(".maps");
+
+static __always_inline bool task_allowed(struct task_struct *p, __u32 tgid)
+{
+	char comm[CPU_TOP_COMM_LEN];
+	int i;
+
+	if (!tgid) /* the idle tasks */
+		return false;
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (targ_comm[0] == '\0')
+		return true;
+	if (BPF_CORE_READ_STR_INTO(&comm, p, comm) < 0)
+		return false;
+	for (i = 0; i < CPU_TOP_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (comm[i] == '\0')
+			break;
+	}
+	return true;
+}
+
+static __always_inline struct cpu_top_counts *counts_of(struct task_struct *p, __u32 tgid)
+{
+	struct cpu_top_value *v, fresh = {};
+	__u32 zero = 0;
+
+	v = bpf_map_lookup_elem(&procs, &tgid);
+	if (v)
+		return &v->counts;
+	BPF_CORE_READ_STR_INTO(&fresh.comm, p, group_leader, comm);
+	/* NOEXIST: another CPU may have added it since the lookup (-EEXIST, fine) */
+	bpf_map_update_elem(&procs, &tgid, &fresh, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&procs, &tgid);
+	if (v)
+		return &v->counts;
+	/* full (-E2BIG), or drained between the update and the lookup */
+	return bpf_map_lookup_elem(&overflow, &zero);
+}
+
+static __always_inline void mark_queued(struct task_struct *p)
+{
+	__u32 tid = BPF_CORE_READ(p, pid);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (task_allowed(p, BPF_CORE_READ(p, tgid)))
+		bpf_map_update_elem(&queued, &tid, &now, BPF_ANY);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(cpu_top_wakeup, struct task_struct *p)
+{
+	mark_queued(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(cpu_top_wakeup_new, struct task_struct *p)
+{
+	mark_queued(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(cpu_top_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u32 prev_tgid = BPF_CORE_READ(prev, tgid), next_tgid = BPF_CORE_READ(next, tgid);
+	struct cpu_top_counts *c;
+	__u64 now = bpf_ktime_get_ns(), *since;
+	__u32 tid;
+
+	if (task_allowed(prev, prev_tgid)) {
+		c = counts_of(prev, prev_tgid);
+		/* Still runnable (preempted or yielding) is involuntary, as the kernel's
+		 * nivcsw counts it. The tracepoint's record reports a preempted task's
+		 * state as TASK_REPORT_MAX (0x100): only the low bits are task states. */
+		if (preempt || (prev_state & 0xff) == 0) {
+			tid = BPF_CORE_READ(prev, pid);
+			bpf_map_update_elem(&queued, &tid, &now, BPF_ANY);
+			if (c)
+				__sync_fetch_and_add(&c->involuntary, 1);
+		} else if (c) {
+			__sync_fetch_and_add(&c->voluntary, 1);
+		}
+	}
+	tid = BPF_CORE_READ(next, pid);
+	since = bpf_map_lookup_elem(&queued, &tid);
+	if (since) {
+		__u64 wait = now - *since;
+
+		bpf_map_delete_elem(&queued, &tid);
+		if (task_allowed(next, next_tgid)) {
+			c = counts_of(next, next_tgid);
+			if (c)
+				__sync_fetch_and_add(&c->runq_ns, wait);
+		}
+	}
+	return 0;
+}
+
+/* Every scheduler runtime update (ticks, switches, wakeups): a task that never
+ * leaves its CPU is still accounted in the interval it ran, to a tick. */
+SEC("raw_tp/sched_stat_runtime")
+int BPF_PROG(cpu_top_runtime, struct task_struct *p, __u64 runtime)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct cpu_top_counts *c;
+
+	if (!task_allowed(p, tgid))
+		return 0;
+	c = counts_of(p, tgid);
+	if (c)
+		__sync_fetch_and_add(&c->on_cpu_ns, runtime);
+	return 0;
+}
+
+/* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# cpu-top ground truth: a process spinning for 1.0 s of CPU time and one sleeping, side by side.
+"""
+spin_and_sleep: two cpu_burn workloads start together: one spins until it has used
+exactly 1.0 s of its own CPU time (CLOCK_PROCESS_CPUTIME_ID), the other sleeps 10
+naps of 100 ms. Both stay alive (idle on stdin) until the sessions end, so their
+exit is not counted. Two cpu-top sessions of 4 s with 2 s intervals, each filtered
+by one pid: the spinner's summary row must show on_cpu_ns in 0.9-1.1 s, the
+sleeper's under 10 ms and at least 10 voluntary switches (one per nap). Each figure
+is logged next to the workload's own CPU time.
+"""
+import os
+import subprocess
+import sys
+
+from harness import Attach, Env, LineReader, check, log, run_tests, summaries
+
+MS = 1000000
+
+
+def start(env, args, name, mode):
+    wl = env.spawn(name, [os.path.join(args.tools, "cpu_burn"), "--wait-go", *mode, "--timeout-seconds", "60"],
+                   stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    out = LineReader(wl.stdout, name)
+    line = out.readline(10)
+    check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
+    return wl, out, int(line.split()[1])
+
+
+def go(wl):
+    wl.stdin.write(b"go\n")
+    wl.stdin.flush()
+
+
+def finish(wl, out, name):
+    line = out.readline(30)
+    check(line is not None and line.startswith("done "), f"{name} said {line!r}")
+    return [int(x) for x in line.split()[1:3]]
+
+
+def reap(wl, name):
+    wl.stdin.close()
+    check(wl.wait(timeout=10) == 0, f"{name} exited {wl.returncode}")
+
+
+def only_row(a, pid, name):
+    objs = a.result()
+    summ = summaries(objs)
+    check(len(summ) == 1, f"{name}: want one summary, got {len(summ)}")
+    rows = summ[0]["rows"]
+    snaps = [o for o in objs if o.get("type") == "snapshot" and o.get("rows")]
+    log(f"MEASURED cpu-top {name}: summary {rows}; {len(snaps)} snapshot(s) with rows")
+    check(len(rows) == 1 and rows[0]["pid"] == pid and rows[0]["comm"] == "cpu_burn",
+          f"{name}: rows {rows}, want one for pid {pid}")
+    # The summary is what counts: when loading is slow (sanitizers) the first interval can end
+    # early and the work spans two snapshots; their sum is the summary.
+    for s in snaps:
+        log(f"MEASURED cpu-top {name} snapshot {s.get('seq')} "
+            f"({(s['end_unix_ns'] - s['start_unix_ns']) / 1e9:.2f} s): {s['rows']}")
+    return rows[0]
+
+
+def test_spin_and_sleep(args):
+    with Env(args) as env:
+        spin, spin_out, spin_pid = start(env, args, "spinner", ["--cpu-ms", "1000"])
+        nap, nap_out, nap_pid = start(env, args, "sleeper", ["--sleep-ms", "1000", "--nap-ms", "100"])
+        # 2 s intervals in a 4 s session: the session's clock starts before its probe is loaded,
+        # so a slow load (sanitizers) must not cut the spin short; the summary holds it all.
+        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="4s", interval="2s") as a_spin, \
+                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="4s", interval="2s") as a_nap:
+            log(f"hook: {a_spin.attached.get('hook')}")
+            go(spin)
+            go(nap)
+            spin_cpu, _ = finish(spin, spin_out, "spinner")
+            nap_cpu, naps = finish(nap, nap_out, "sleeper")
+            log(f"workloads' own CPU time: spinner {spin_cpu} ns, sleeper {nap_cpu} ns over {naps} naps")
+            spin_row = only_row(a_spin, spin_pid, "spinner")
+            nap_row = only_row(a_nap, nap_pid, "sleeper")
+        reap(spin, "spinner")
+        reap(nap, "sleeper")
+        log(f"MEASURED spinner on_cpu_ns {spin_row['on_cpu_ns']} vs its own {spin_cpu}; "
+            f"sleeper {nap_row['on_cpu_ns']} vs its own {nap_cpu}")
+        check(900 * MS <= spin_row["on_cpu_ns"] <= 1100 * MS,
+              f"spinner on_cpu_ns {spin_row['on_cpu_ns']}, want 0.9-1.1 s")
+        check(nap_row["on_cpu_ns"] < 10 * MS, f"sleeper on_cpu_ns {nap_row['on_cpu_ns']}, want < 10 ms")
+        check(nap_row["voluntary"] >= naps, f"sleeper voluntary {nap_row['voluntary']}, want >= {naps} naps")
+        env.stop_agent_checked()
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests({"spin_and_sleep": test_spin_and_sleep}, __doc__))
