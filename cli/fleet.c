@@ -73,6 +73,7 @@ struct fleet {
 	bool interrupted;
 	bool replay_damaged;
 	bool live; /* redraw in place: text on a terminal */
+	bool sort_warned;
 	uint64_t start_ns;
 	struct render merged;
 };
@@ -173,6 +174,23 @@ static size_t window_host_count(const struct fleet *f, const struct fleet_window
 	return k;
 }
 
+/* Count tables sort by --sort's column, else the probe's first (its natural order). */
+static void sort_counts(struct fleet *f, struct count_table *t)
+{
+	int col = f->o->sort ? count_table_column(t, f->o->sort) : 0;
+
+	if (col < 0) {
+		if (!f->sort_warned)
+			fprintf(stderr, "tracectl: no column '%s' to sort by; sorting by '%s'\n", f->o->sort,
+				t->value_names[0]);
+		f->sort_warned = true;
+		col = 0;
+	}
+	count_table_sort(t, (size_t)col);
+	if (f->o->top)
+		count_table_truncate(t, f->o->top);
+}
+
 static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
@@ -207,8 +225,10 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	window_print_events(f, w);
 	for (size_t i = 0; i < w->hists.n; i++)
 		render_hist(&f->merged, &meta, w->hists.labels[i], w->hists.hists[i]);
-	if (w->have_counts)
+	if (w->have_counts) {
+		sort_counts(f, &w->counts);
 		render_counts(&f->merged, &meta, &w->counts);
+	}
 	if (w->is_events)
 		render_event_stats(&f->merged, &meta);
 }
@@ -690,6 +710,9 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 		struct fleet_host *h = &f->hosts[i];
 		struct fleet_result_host *rh = &r->hosts[i];
 
+		if (i > 0 && r->hosts[i - 1].have_counts)
+			sort_counts(f, &r->hosts[i - 1].counts);
+
 		rh->name = h->target->name;
 		rh->answered = h->answered;
 		rh->code = h->code;
@@ -702,6 +725,10 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
+	if (r->hosts && f->n && r->hosts[f->n - 1].have_counts)
+		sort_counts(f, &r->hosts[f->n - 1].counts);
+	if (r->merged.have_counts)
+		sort_counts(f, &r->merged.counts);
 }
 
 static void render_result_host(const struct render *rd_in, const struct fleet_result_host *rh)

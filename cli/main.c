@@ -58,6 +58,7 @@ static void usage(FILE *out)
 		"  -c, --comm NAME       only tasks whose command name is NAME\n"
 		"      --port PORT       only sockets with this local or remote port\n"
 		"      --top N           rows per snapshot for count probes, largest first\n"
+		"      --sort COLUMN     count probes: order rows by this column (default: the first)\n"
 		"      --target BIN:FUNC user-space function probes: binary path and name/glob\n"
 		"      --freq HZ         sampling frequency (profile)\n"
 		"      --by KEY          split results (see 'tracectl probes HOST')\n"
@@ -129,6 +130,7 @@ struct options {
 	Tracectl__Param *param_ptrs[MAX_PARAMS];
 	size_t nparams;
 	bool per_host, quiet;
+	const char *sort;
 	uint32_t max_overhead_ppm;
 	const char *command, *probe;
 	const char *out_file;  /* -o FILE: the recording (record), or where output goes */
@@ -219,7 +221,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT, OPT_TOP, OPT_TARGET,
 	       OPT_FREQ, OPT_BY, OPT_CGROUP, OPT_PER_HOST, OPT_OUTPUT, OPT_MAX, OPT_MIN, OPT_MAX_REGRESSION,
 	       OPT_BASELINE, OPT_SAVE_BASELINE, OPT_JUNIT, OPT_GATE_ON, OPT_ALLOW_MISSING, OPT_SERIES, OPT_FROM,
-	       OPT_MAX_OVERHEAD };
+	       OPT_MAX_OVERHEAD, OPT_SORT };
 	char err[512];
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, 'd' },
@@ -248,6 +250,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
+		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -351,6 +354,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FROM:
 			o->from_file = optarg;
+			break;
+		case OPT_SORT:
+			o->sort = optarg;
 			break;
 		case OPT_MAX_OVERHEAD: {
 			char *end;
@@ -573,6 +579,17 @@ int main(int argc, char **argv)
 	fo.format = opt.format;
 	fo.per_host = opt.per_host;
 	fo.quiet = opt.quiet;
+	fo.sort = opt.sort;
+	/* the agent keeps the top rows by the probe's first column: to rank by another,
+	 * ask it for every row and keep the top ones here */
+	for (size_t i = 0; opt.sort && i < opt.nparams; i++) {
+		if (strcmp(opt.params[i].name, "top") == 0) {
+			fo.top = (uint32_t)strtoul(opt.params[i].value, NULL, 10);
+			opt.params[i] = opt.params[--opt.nparams];
+			opt.param_ptrs[i] = &opt.params[i];
+			break;
+		}
+	}
 	if (strcmp(opt.command, "probes") == 0) {
 		req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
 		req.list_probes = &list;

@@ -162,6 +162,30 @@ void count_table_sort(struct count_table *t, size_t by)
 	}
 }
 
+void count_table_truncate(struct count_table *t, size_t n)
+{
+	if (n >= t->nrows)
+		return;
+	for (size_t r = n; r < t->nrows; r++)
+		for (size_t i = 0; i < t->nkeys; i++)
+			free(t->rows[r].keys[i]);
+	t->rows_omitted += t->nrows - n;
+	t->nrows = n;
+	if (reindex(t, t->nindex)) {
+		free(t->index);
+		t->index = NULL;
+		t->nindex = 0;
+	}
+}
+
+int count_table_column(const struct count_table *t, const char *name)
+{
+	for (size_t v = 0; v < t->nvalues; v++)
+		if (strcmp(t->value_names[v], name) == 0)
+			return (int)v;
+	return -1;
+}
+
 void count_table_clear(struct count_table *t)
 {
 	for (size_t r = 0; r < t->nrows; r++)

@@ -37,6 +37,10 @@ int count_table_add(struct count_table *t, const char *const *keys, const uint64
 int count_table_merge(struct count_table *dst, const struct count_table *src);
 /* Sorts rows by value column `by`, descending, ties by keys. */
 void count_table_sort(struct count_table *t, size_t by);
+/* Keeps the first n rows (of a sorted table), counting the rest in rows_omitted. */
+void count_table_truncate(struct count_table *t, size_t n);
+/* The index of the value column called name, or -1. */
+int count_table_column(const struct count_table *t, const char *name);
 /* Finds a row (NULL when absent). */
 const struct count_row *count_table_find(const struct count_table *t, const char *const *keys);
 /* Drops every row, keeps the schema. */
