@@ -23,6 +23,8 @@
 
 struct agent_config {
 	const char *listen;
+	const char *metrics_listen; /* --metrics HOST:PORT */
+	const char *export_probes;  /* --export p1,p2 */
 	const char *ca, *cert, *key;
 	uint32_t max_message;
 	uint32_t max_sessions;      /* across all connections */
@@ -46,6 +48,7 @@ struct agent {
 	uint64_t next_conn_id;
 	uint64_t start_mono_ns; /* for uptime */
 	int stats_fd;           /* keeps the kernel's BPF run-time stats on; -1 when unavailable */
+	struct exporter *exporter;
 	uint32_t nconns;
 	bool stopping;
 };

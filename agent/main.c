@@ -15,6 +15,7 @@
 #include "hostport.h"
 #include "kernel_env.h"
 #include "log.h"
+#include "metrics.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -40,6 +41,10 @@ static void usage(FILE *out)
 		"      --max-overhead PCT   a session's budget of one core's time, kernel side plus\n"
 		"                           agent side (default 5%%; clients may ask for less): over\n"
 		"                           it, the probe is sampled where it can be, then detached\n"
+		"      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (plain\n"
+		"                           HTTP: bind it to loopback or a scrape network): agent health,\n"
+		"                           and the --export probes as histograms and counters\n"
+		"      --export P1,P2       histogram or count probes kept attached for --metrics\n"
 		"      --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
@@ -67,7 +72,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG,
-	       OPT_MAX_OVERHEAD };
+	       OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT };
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "cert", required_argument, NULL, OPT_CERT },
@@ -78,6 +83,8 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 		{ "min-interval", required_argument, NULL, OPT_MIN_INTERVAL },
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -130,6 +137,12 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 			cfg->max_overhead_ppm = (uint32_t)(pct * 10000);
 			break;
 		}
+		case OPT_METRICS:
+			cfg->metrics_listen = optarg;
+			break;
+		case OPT_EXPORT:
+			cfg->export_probes = optarg;
+			break;
 		case OPT_LOG:
 			if (log_level_parse(optarg, &log_threshold)) {
 				fprintf(stderr, "tracectl-agent: bad --log-level '%s' (error, warn, info, debug)\n", optarg);
@@ -149,6 +162,10 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tracectl-agent: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (cfg->export_probes && !cfg->metrics_listen) {
+		fprintf(stderr, "tracectl-agent: --export needs --metrics HOST:PORT\n");
 		return 2;
 	}
 	if (!cfg->cert || !cfg->key || !cfg->ca) {
@@ -197,6 +214,13 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto cleanup;
 	}
+	/* standing probes first: once the RPC port accepts, the agent is fully up */
+	LIST_INIT(&agent.conns);
+	if (agent.cfg.metrics_listen &&
+	    exporter_start(&agent, agent.cfg.metrics_listen, agent.cfg.export_probes, &agent.exporter, err, sizeof(err))) {
+		log_error("%s", err);
+		goto cleanup;
+	}
 	if (agent_start(&agent, err, sizeof(err))) {
 		log_error("%s", err);
 		goto cleanup;
@@ -216,6 +240,7 @@ int main(int argc, char **argv)
 	ret = 0;
 	log_info("shut down cleanly");
 cleanup:
+	exporter_free(&agent.exporter);
 	agent_free(&agent);
 	if (agent.sigint)
 		event_free(agent.sigint);

@@ -116,8 +116,9 @@ void client_call__cancel(struct client_call *call);
 void client_conn__free(struct client_conn **conn);
 
 /* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools;
- * svg: that summary as an interactive flame graph */
-enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED, OUTPUT_SVG };
+ * svg: that summary as an interactive flame graph; prom: the summary in the
+ * Prometheus text exposition format */
+enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED, OUTPUT_SVG, OUTPUT_PROM };
 
 /* ---- fleet.c: one command on many hosts from one event loop ---- */
 

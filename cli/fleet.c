@@ -14,6 +14,7 @@
 #include "duration.h"
 #include "hist_pb.h"
 #include "log.h"
+#include "prom.h"
 #include "recording.h"
 
 /* Windows held at once while waiting for slower hosts (normally one or two). */
@@ -195,7 +196,8 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
 
-	if (f->o->quiet) {
+	/* prom output is one snapshot of the whole run, printed at the end */
+	if (f->o->quiet || f->o->format == OUTPUT_PROM) {
 		for (size_t i = 0; i < w->nbatches; i++)
 			protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
 		w->nbatches = 0;
@@ -740,6 +742,22 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 
 	if (!rh->has_summary)
 		return;
+	if (rd_in->format == OUTPUT_PROM) {
+		/* one scrape-compatible snapshot of the summary; a single host is not labelled */
+		char extra[INVENTORY_HOST_LEN + 16] = "";
+
+		if (rd_in->hosts_total > 1 && !rd_in->merged)
+			snprintf(extra, sizeof(extra), "host=\"%s\"", rh->name);
+		if (rh->hists.n)
+			prom_write_hists(rd_in->out, rd_in->probe, &rh->hists, extra);
+		if (rh->have_counts)
+			prom_write_counts(rd_in->out, rd_in->probe, &rh->counts, extra);
+		if (rh->is_events)
+			fprintf(stderr, "tracectl: --output prom shows histogram and count probes; %s streams events\n",
+				rd_in->probe);
+		fflush(rd_in->out);
+		return;
+	}
 	rdv.provenance_mixed = rh->prov_mixed;
 	if (rh->prov.set) {
 		prov.hook = (char *)rh->prov.hook;

@@ -85,7 +85,8 @@ static void usage(FILE *out)
 		"      --output FORMAT   text (default), json (one JSON object per line), or folded\n"
 		"                        (count probes such as profile: 'a;b;c count' lines of the\n"
 		"                        summary, the input of flame-graph tools), or svg (that\n"
-		"                        summary as an interactive flame graph: --output svg -o cpu.svg)\n"
+		"                        summary as an interactive flame graph: --output svg -o cpu.svg),\n"
+		"                        or prom (the summary as one Prometheus scrape)\n"
 		"      --ca FILE         CA certificate that signs the agents   [env TRACECTL_CA]\n"
 		"      --cert FILE       client certificate                     [env TRACECTL_CERT]\n"
 		"      --key FILE        client private key                     [env TRACECTL_KEY]\n"
@@ -384,7 +385,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_OUTPUT:
 			if (render_format_parse(optarg, &o->format)) {
-				fprintf(stderr, "tracectl: bad --output '%s' (text, json, folded or svg)\n", optarg);
+				fprintf(stderr, "tracectl: bad --output '%s' (text, json, folded, svg or prom)\n", optarg);
 				return -EINVAL;
 			}
 			break;

@@ -21,6 +21,8 @@ int render_format_parse(const char *name, enum output_format *out)
 		*out = OUTPUT_FOLDED;
 	else if (strcmp(name, "svg") == 0)
 		*out = OUTPUT_SVG;
+	else if (strcmp(name, "prom") == 0)
+		*out = OUTPUT_PROM;
 	else if (strcmp(name, "json") == 0)
 		*out = OUTPUT_JSON;
 	else
@@ -160,7 +162,7 @@ void render_attached(const struct render *r, const Tracectl__Attached *a)
 		fprintf(r->out, ",\"load_ns\":%llu}\n", (unsigned long long)a->load_ns);
 	} else {
 		/* folded output is data only: the status line goes to stderr */
-		fprintf(r->format == OUTPUT_FOLDED || r->format == OUTPUT_SVG ? stderr : r->out,
+		fprintf(r->format == OUTPUT_FOLDED || r->format == OUTPUT_SVG || r->format == OUTPUT_PROM ? stderr : r->out,
 			"Attached %s on %s (session %llu, %s; loaded in %s). Ctrl-C to stop.\n", r->probe,
 			r->host, (unsigned long long)a->session_id, a->hook,
 			duration_format(a->load_ns, load, sizeof(load)));

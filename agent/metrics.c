@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Standing probes served as Prometheus metrics over HTTP, for collection past one controller. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "agent.h"
+#include "hostport.h"
+#include "kernel_env.h"
+#include "log.h"
+#include "metrics.h"
+#include "prom.h"
+
+#define EXPORTER_MAX_PROBES 32
+
+struct exported {
+	const struct probe_desc *probe;
+	void *state;
+	struct hist_set window, total; /* histograms: cumulative since the agent started */
+	struct count_table counts_window, counts_total;
+	bool have_counts;
+	unsigned long long read_errors;
+};
+
+struct exporter {
+	struct agent *agent;
+	struct evhttp *http;
+	struct exported probes[EXPORTER_MAX_PROBES];
+	size_t n;
+	unsigned long long scrapes;
+};
+
+/* Brings the cumulative totals up to now: Prometheus wants counters that only grow. */
+static void exported_update(struct exported *x)
+{
+	int err = 0;
+
+	if (x->probe->kind == PROBE_HISTOGRAM) {
+		hist_set_clear(&x->window);
+		err = x->probe->read_hist(x->state, &x->window);
+		if (!err)
+			hist_set_merge(&x->total, &x->window);
+	} else {
+		count_table_clear(&x->counts_window);
+		err = x->probe->read_counts(x->state, &x->counts_window);
+		if (!err)
+			err = count_table_merge(&x->counts_total, &x->counts_window);
+	}
+	if (err) {
+		x->read_errors++;
+		log_warn("metrics: reading %s: %s", x->probe->name, strerror(-err));
+	}
+}
+
+static void write_health(FILE *f, const struct exporter *e)
+{
+	const struct agent *a = e->agent;
+	unsigned long long dropped = 0, progs = 0;
+	struct conn *c;
+	struct session *s;
+
+	LIST_FOREACH(c, &a->conns, link) {
+		LIST_FOREACH(s, &c->sessions, link) {
+			dropped += s->dropped;
+			progs += s->nprogs;
+		}
+	}
+	fprintf(f, "# HELP tracectl_agent_build_info Agent version and kernel release.\n"
+		   "# TYPE tracectl_agent_build_info gauge\n"
+		   "tracectl_agent_build_info{version=\"%s\",kernel=\"%s\"} 1\n",
+		TRACECTL_VERSION, kernel_env_release());
+	fprintf(f, "# HELP tracectl_agent_sessions Attach sessions of remote clients now.\n"
+		   "# TYPE tracectl_agent_sessions gauge\ntracectl_agent_sessions %u\n", a->nsessions);
+	fprintf(f, "# HELP tracectl_agent_connections Client connections now.\n"
+		   "# TYPE tracectl_agent_connections gauge\ntracectl_agent_connections %u\n", a->nconns);
+	fprintf(f, "# HELP tracectl_agent_exported_probes Standing probes served here.\n"
+		   "# TYPE tracectl_agent_exported_probes gauge\ntracectl_agent_exported_probes %zu\n", e->n);
+	fprintf(f, "# HELP tracectl_agent_session_bpf_programs BPF programs loaded for client sessions now.\n"
+		   "# TYPE tracectl_agent_session_bpf_programs gauge\ntracectl_agent_session_bpf_programs %llu\n",
+		progs);
+	fprintf(f, "# HELP tracectl_agent_snapshots_dropped Snapshots not sent to slow clients, live sessions.\n"
+		   "# TYPE tracectl_agent_snapshots_dropped gauge\ntracectl_agent_snapshots_dropped %llu\n", dropped);
+	fprintf(f, "# HELP tracectl_agent_scrapes_total Scrapes of this endpoint.\n"
+		   "# TYPE tracectl_agent_scrapes_total counter\ntracectl_agent_scrapes_total %llu\n", e->scrapes);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct exporter *e = arg;
+	struct evbuffer *body;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "only GET");
+		return;
+	}
+	body = evbuffer_new();
+	f = open_memstream(&text, &len);
+	if (!body || !f) {
+		if (f)
+			fclose(f);
+		evbuffer_free(body);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	e->scrapes++;
+	write_health(f, e);
+	for (size_t i = 0; i < e->n; i++) {
+		struct exported *x = &e->probes[i];
+
+		exported_update(x);
+		if (x->probe->kind == PROBE_HISTOGRAM)
+			prom_write_hists(f, x->probe->name, &x->total, NULL);
+		else
+			prom_write_counts(f, x->probe->name, &x->counts_total, NULL);
+	}
+	fclose(f);
+	evbuffer_add(body, text, len);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", body);
+	evbuffer_free(body);
+}
+
+static void on_other(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_error(req, 404, "try /metrics");
+}
+
+static int export_probe(struct exporter *e, const char *name, char *err, size_t errlen)
+{
+	const struct probe_desc *p = catalog_find(name);
+	struct exported *x;
+	struct probe_params params;
+	char why[256];
+
+	if (!p) {
+		snprintf(err, errlen, "--export: unknown probe '%s'", name);
+		return -EINVAL;
+	}
+	if (p->kind == PROBE_EVENTS) {
+		snprintf(err, errlen, "--export: %s streams events; export histogram or count probes", name);
+		return -EINVAL;
+	}
+	if (e->n == EXPORTER_MAX_PROBES) {
+		snprintf(err, errlen, "--export: more than %d probes", EXPORTER_MAX_PROBES);
+		return -E2BIG;
+	}
+	if (p->supported(why, sizeof(why))) {
+		snprintf(err, errlen, "--export: %s: %s", name, why);
+		return -EOPNOTSUPP;
+	}
+	if (catalog_parse_params(p, NULL, 0, &params, why, sizeof(why))) {
+		snprintf(err, errlen, "--export: %s needs parameters: %s", name, why);
+		return -EINVAL;
+	}
+	x = &e->probes[e->n];
+	memset(x, 0, sizeof(*x));
+	x->probe = p;
+	hist_set_init(&x->window);
+	hist_set_init(&x->total);
+	if (p->kind == PROBE_COUNTS) {
+		count_table_init(&x->counts_window, p->nkeys, p->key_names, p->nvalues, p->value_names);
+		count_table_init(&x->counts_total, p->nkeys, p->key_names, p->nvalues, p->value_names);
+		x->have_counts = true;
+	}
+	e->n++; /* from here exporter_free undoes it */
+	if (p->open(&params, &x->state, why, sizeof(why))) {
+		snprintf(err, errlen, "--export: %s: %s", name, why);
+		return -EIO;
+	}
+	log_info("metrics: %s attached for export", name);
+	return 0;
+}
+
+int exporter_start(struct agent *agent, const char *listen, const char *probes, struct exporter **out, char *err,
+		   size_t errlen)
+{
+	struct exporter *e = calloc(1, sizeof(*e));
+	char host[256], list[1024], *save = NULL;
+	uint16_t port;
+	int ret = 0;
+
+	*out = NULL;
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->agent = agent;
+	if (hostport_parse(listen, host, sizeof(host), &port, 9464)) {
+		snprintf(err, errlen, "bad --metrics address '%s' (expected HOST:PORT)", listen);
+		ret = -EINVAL;
+		goto fail;
+	}
+	snprintf(list, sizeof(list), "%s", probes ? probes : "");
+	for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		ret = export_probe(e, name, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	e->http = evhttp_new(agent->base);
+	if (!e->http || evhttp_bind_socket(e->http, host, port)) {
+		snprintf(err, errlen, "cannot serve metrics on %s: %s", listen, strerror(errno));
+		ret = -EADDRINUSE;
+		goto fail;
+	}
+	evhttp_set_allowed_methods(e->http, EVHTTP_REQ_GET);
+	evhttp_set_cb(e->http, "/metrics", on_metrics, e);
+	evhttp_set_gencb(e->http, on_other, e);
+	evhttp_set_timeout(e->http, 10);
+	log_info("metrics: serving http://%s:%u/metrics (%zu standing probe(s))", host, port, e->n);
+	*out = e;
+	return 0;
+fail:
+	exporter_free(&e);
+	return ret;
+}
+
+void exporter_free(struct exporter **ep)
+{
+	struct exporter *e = *ep;
+
+	if (!e)
+		return;
+	if (e->http)
+		evhttp_free(e->http);
+	for (size_t i = 0; i < e->n; i++) {
+		struct exported *x = &e->probes[i];
+
+		x->probe->close(&x->state);
+		hist_set_free(&x->window);
+		hist_set_free(&x->total);
+		if (x->have_counts) {
+			count_table_free(&x->counts_window);
+			count_table_free(&x->counts_total);
+		}
+	}
+	free(e);
+	*ep = NULL;
+}
