@@ -39,7 +39,7 @@ static void usage(FILE *out)
 		"      --max-duration DUR   longest session a client may ask for (default 24h)\n"
 		"      --min-interval DUR   shortest snapshot interval (default 100ms)\n"
 		"      --max-overhead PCT   a session's budget of one core's time, kernel side plus\n"
-		"                           agent side (default 5%%; clients may ask for less): over\n"
+		"                           agent side (default 20%%; clients may ask for less): over\n"
 		"                           it, the probe is sampled where it can be, then detached\n"
 		"      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (plain\n"
 		"                           HTTP: bind it to loopback or a scrape network): agent health,\n"
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 			.max_message = FRAME_MAX_MESSAGE_DEFAULT,
 			.max_sessions = 64,
 			.max_duration_ns = 24ULL * 3600 * 1000000000ULL,
-			.max_overhead_ppm = 50000,
+			.max_overhead_ppm = 200000,
 			.min_interval_ns = 100ULL * 1000000ULL,
 		},
 	};

@@ -292,7 +292,8 @@ static bool session_check_budget(struct session **sp)
 	struct session *s = *sp;
 	char why[256];
 
-	if (!s->budget_ppm || s->last_overhead_ppm <= s->budget_ppm)
+	/* the first window is partial and carries the attach itself: judge full ones */
+	if (!s->budget_ppm || s->seq <= 1 || s->last_overhead_ppm <= s->budget_ppm)
 		return true;
 	if (s->probe->set_sampling && s->sample_one_in < 64 &&
 	    s->probe->set_sampling(s->probe_state, s->sample_one_in * 4) == 0) {

@@ -214,6 +214,9 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 /* Writes a self-contained SVG flame graph of the table's "stack" rows (first value =
  * samples). -EINVAL when the table has no "stack" key. */
 int flamegraph_write(FILE *out, const struct count_table *t, const char *title);
+/* From "comm;a;b;c" stack rows: per function, samples where it is the leaf (self)
+ * and where it is on the stack at all (total). out is initialised here. */
+int stacks_top_functions(const struct count_table *stacks, struct count_table *out);
 
 /* ---- render.c ---- */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A self-contained interactive SVG flame graph (zoom, search) from folded stacks. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,5 +218,58 @@ int flamegraph_write(FILE *out, const struct count_table *t, const char *title)
 		err = -EIO;
 cleanup:
 	fg_free(&root);
+	return err;
+}
+
+/* True when frame (len bytes) already occurs in stack before position end. */
+static bool seen_before(const char *stack, const char *end, const char *frame, size_t len)
+{
+	for (const char *p = stack; p < end;) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		size_t n = semi ? (size_t)(semi - p) : (size_t)(end - p);
+
+		if (n == len && strncmp(p, frame, len) == 0)
+			return true;
+		if (!semi)
+			break;
+		p = semi + 1;
+	}
+	return false;
+}
+
+int stacks_top_functions(const struct count_table *stacks, struct count_table *out)
+{
+	static const char *const keys[] = { "function" };
+	static const char *const values[] = { "self", "total" };
+	ssize_t col = -1;
+	char frame[512];
+	int err = count_table_init(out, 1, keys, 2, values);
+
+	for (size_t k = 0; k < stacks->nkeys; k++)
+		if (strcmp(stacks->key_names[k], "stack") == 0)
+			col = (ssize_t)k;
+	if (err || col < 0)
+		return err ? err : -EINVAL;
+	for (size_t r = 0; r < stacks->nrows && !err; r++) {
+		const char *stack = stacks->rows[r].keys[col], *first = strchr(stack, ';');
+		const char *p = first ? first + 1 : stack; /* the first frame is the command name */
+		uint64_t n = stacks->rows[r].values[0];
+
+		while (*p && !err) {
+			const char *semi = strchr(p, ';');
+			size_t len = semi ? (size_t)(semi - p) : strlen(p);
+			/* total counts a function once per stack, even when it recurses */
+			uint64_t add[2] = { semi ? 0 : n, seen_before(first ? first + 1 : stack, p, p, len) ? 0 : n };
+			const char *key = frame;
+
+			snprintf(frame, sizeof(frame), "%.*s", (int)len, p);
+			err = count_table_add(out, &key, add);
+			if (!semi)
+				break;
+			p = semi + 1;
+		}
+	}
+	if (err)
+		count_table_free(out);
 	return err;
 }

@@ -409,6 +409,23 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 		fflush(r->out);
 		return;
 	}
+	if (snap->summary && t->nkeys == 1 && strcmp(t->key_names[0], "stack") == 0) {
+		struct count_table top;
+
+		/* people read stacks as the functions that burn the time; the stacks
+		 * themselves are for --output folded or svg */
+		if (stacks_top_functions(t, &top) == 0) {
+			count_table_sort(&top, 0);
+			fprintf(r->out, "  top functions (self = samples in the function itself, total = on the stack):\n");
+			fprintf(r->out, "  %10s %10s  %s\n", "self", "total", "function");
+			for (size_t i = 0; i < top.nrows && i < 25; i++)
+				fprintf(r->out, "  %10llu %10llu  %s\n", (unsigned long long)top.rows[i].values[0],
+					(unsigned long long)top.rows[i].values[1], top.rows[i].keys[0]);
+			count_table_free(&top);
+			fflush(r->out);
+			return;
+		}
+	}
 	for (size_t k = 0; k < t->nkeys; k++)
 		fprintf(r->out, "%s%-*s", k ? " " : "  ", k + 1 < t->nkeys ? 16 : 24, t->key_names[k]);
 	for (size_t v = 0; v < t->nvalues; v++)
