@@ -181,10 +181,18 @@ class Env:
         """Starts one more agent on a free loopback port; the first one is self.agent/self.port."""
         port = free_port()
         name = "agent" if not self.agents else f"agent{len(self.agents)}"
+        extra = list(self.agent_args if extra is None else extra)
+        if "--policy" not in extra:
+            # Probe tests are not about authorization: without a policy of their own, the
+            # agent grants every probe (its built-in default refuses event and func-* probes).
+            allow_all = os.path.join(self.dir, "policy-allow-all")
+            with open(allow_all, "w") as f:
+                f.write("[*]\nallow *\n")
+            extra += ["--policy", allow_all]
         proc = self.spawn(name, [
             self.args.agent, "--listen", f"127.0.0.1:{port}",
             "--cert", self.path("agent.pem"), "--key", self.path("agent.key"),
-            "--ca", self.path("ca.pem"), *(self.agent_args if extra is None else extra)],
+            "--ca", self.path("ca.pem"), *extra],
             stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
