@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 
 #include "kernel_env.h"
 
@@ -108,4 +110,26 @@ uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns)
 	clock_gettime(CLOCK_REALTIME, &real);
 	offset = ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 	return (uint64_t)((int64_t)mono_ns + offset);
+}
+
+bool kernel_env_tp_btf_usable(const char *tp)
+{
+	/* r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	int id, fd;
+
+	id = libbpf_find_vmlinux_btf_id(tp, BPF_TRACE_RAW_TP);
+	if (id < 0)
+		return false;
+	opts.attach_btf_id = (__u32)id;
+	/* Loading is where kernels that refuse tracing programs say so (EPERM). */
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, sizeof(insns) / sizeof(insns[0]), &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }

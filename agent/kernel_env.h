@@ -3,6 +3,7 @@
 #ifndef TRACECTL_KERNEL_ENV_H
 #define TRACECTL_KERNEL_ENV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,13 @@ const char *kernel_env_release(void);
  */
 int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
 				 char *reason, size_t len);
+/*
+ * True when this kernel loads a tp_btf (BTF-typed raw tracepoint) program for the
+ * tracepoint tp ("sched_switch"): it has BTF for it and allows BPF_PROG_TYPE_TRACING.
+ * Probes use it to choose between their tp_btf and raw_tp / tracepoint variants, the
+ * way libbpf-tools' probe_tp_btf() does: a tiny program is loaded and freed.
+ */
+bool kernel_env_tp_btf_usable(const char *tp);
 /* A bpf_ktime_get_ns() timestamp as wall-clock nanoseconds since the epoch. */
 uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns);
 

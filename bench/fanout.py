@@ -5,7 +5,7 @@
 Usage (as root, after building): bench/fanout.py [--build DIR] [--agents 64] [--rounds 3]
 
 Starts N agents (one process each, one shared dev PKI), then runs
-`tracectl attach <all N> tcp-latency --interval I --duration 2s -o json` as user nobody
+`tracectl attach <all N> tcp-latency --interval I --duration 2s --output json` as user nobody
 and measures, per round: seconds from the command's start to the last per-host
 "attached" line, to the first merged ("host":"*") snapshot, and the CLI's peak RSS.
 The baseline, measured in the same run, is the same command against 1 agent.

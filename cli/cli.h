@@ -28,24 +28,41 @@ enum cli_exit {
 	CLI_EXIT_TLS = 4,         /* certificate refused, by us or by the agent */
 	CLI_EXIT_REJECTED = 5,    /* the agent refused the request: unknown or unsupported probe, bad parameter */
 	CLI_EXIT_PARTIAL = 6,     /* several hosts: some answered, some failed (each failure is named) */
+	CLI_EXIT_GATE_FAILED = 7, /* gate: a threshold was crossed */
+	CLI_EXIT_NO_DATA = 8,     /* gate: could not measure (no data, no host answered) */
 };
 
 /* ---- config.c ---- */
+
+#define CONFIG_MAX_GROUPS 64
+
+/* A named host list from the config file: "group web = web1,web2:7000". */
+struct cli_group {
+	char name[64];
+	char hosts[2048];
+};
 
 struct cli_config {
 	char ca[PATH_MAX];
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
+	uint16_t port; /* default agent port, "port = N" */
+	size_t ngroups;
+	struct cli_group groups[CONFIG_MAX_GROUPS];
 };
 
 /*
  * Fills cfg from, in order of precedence: the flags (NULL when not given), the
  * TRACECTL_CA / TRACECTL_CERT / TRACECTL_KEY environment, and the config file
- * (config_path, or $TRACECTL_CONFIG, or ~/.config/tracectl/config when present).
- * Returns 0 or -EINVAL with a reason naming the file, line or missing setting.
+ * (config_path, or $TRACECTL_CONFIG, or ~/.config/tracectl/config when present),
+ * which may also set "port = N" and "group NAME = h1,h2:7000". Returns 0 or
+ * -EINVAL with a reason naming the file, line or missing setting (certificates
+ * are only required when need_certs).
  */
 int config_resolve(struct cli_config *cfg, const char *flag_ca, const char *flag_cert, const char *flag_key,
-		   const char *config_path, char *err, size_t errlen);
+		   const char *config_path, bool need_certs, char *err, size_t errlen);
+/* The hosts of group name, or NULL. */
+const char *config_group(const struct cli_config *cfg, const char *name);
 
 /* ---- client.c: one connection to one agent, several calls on it ---- */
 
@@ -89,7 +106,7 @@ struct client_conn {
 };
 
 /* Returns NULL (errno set) or a connection that is connecting; free with client_conn__free. */
-struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const char *target,
+struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
 				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
 				     char *err, size_t errlen);
 /* Queues a call; it is sent once the connection and Hello are done. */
@@ -98,12 +115,38 @@ struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Reques
 void client_call__cancel(struct client_call *call);
 void client_conn__free(struct client_conn **conn);
 
-/* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools */
-enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED };
+/* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools;
+ * svg: that summary as an interactive flame graph */
+enum output_format { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_FOLDED, OUTPUT_SVG };
 
 /* ---- fleet.c: one command on many hosts from one event loop ---- */
 
 enum fleet_command { FLEET_ATTACH, FLEET_PROBES, FLEET_STATUS };
+
+/* What an attach ended with on one host (or, for merged, on all of them). */
+struct fleet_result_host {
+	const char *name;
+	bool answered;
+	enum cli_exit code;
+	bool has_summary;
+	struct hist_set hists;
+	bool have_counts;
+	struct count_table counts;
+	bool is_events;
+	uint64_t events, events_dropped;
+	uint64_t start_ns, end_ns;
+};
+
+struct fleet_result {
+	size_t nhosts, answered;
+	struct fleet_result_host *hosts;
+	struct fleet_result_host merged; /* name "*" (or the host's, with one host) */
+};
+
+void fleet_result_free(struct fleet_result *r);
+
+struct recording_writer;
+struct recording_reader;
 
 struct fleet_options {
 	enum fleet_command command;
@@ -113,10 +156,49 @@ struct fleet_options {
 	uint64_t interval_ns, duration_ns, connect_timeout_ms;
 	enum output_format format;
 	bool per_host;
+	bool quiet;                       /* no live output (a gate shows its verdicts) */
+	struct recording_writer *record;  /* attach: also write every response here */
+	struct recording_reader *replay;  /* attach: responses come from a recording, no network */
+	struct fleet_result *result;      /* attach: filled with the summaries when not NULL */
 };
 
 /* Runs the command on every target concurrently; returns the exit status. */
 enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls);
+
+/* ---- gate.c: thresholds and baselines against a run's summaries ---- */
+
+#define GATE_MAX_THRESHOLDS 32
+
+enum gate_kind { GATE_MAX, GATE_MIN, GATE_REGRESSION };
+
+struct gate_threshold {
+	enum gate_kind kind;
+	char metric[32];  /* p50 p90 p99 p999 max mean count rate dropped, or a count column */
+	char filter[128]; /* count probes: "comm=nginx,pid=7" selects rows */
+	double value;     /* ns for time metrics; a fraction for regressions (0.10) */
+	bool is_time;
+	char text[160];   /* as written */
+};
+
+struct gate_options {
+	struct gate_threshold t[GATE_MAX_THRESHOLDS];
+	size_t n;
+	const char *baseline, *save_baseline, *junit, *series;
+	bool each_host;
+	size_t allow_missing;
+};
+
+/* Parses "p99=5ms" (--max / --min) or "p99=10%" (--max-regression). -EINVAL with a reason. */
+int gate_add_threshold(struct gate_options *g, enum gate_kind kind, const char *text, char *err, size_t errlen);
+/* Judges the result, prints verdicts, writes JUnit and the baseline; returns the exit status. */
+enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *r, const char *probe,
+		       enum output_format format);
+
+/* ---- flamegraph.c ---- */
+
+/* Writes a self-contained SVG flame graph of the table's "stack" rows (first value =
+ * samples). -EINVAL when the table has no "stack" key. */
+int flamegraph_write(FILE *out, const struct count_table *t, const char *title);
 
 /* ---- render.c ---- */
 

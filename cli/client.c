@@ -253,7 +253,7 @@ static void connected_cb(evutil_socket_t fd, short what, void *arg)
 	rpc_send(bufferevent_get_output(c->bev), HELLO_STREAM_ID, FRAME_DATA, &req.base, FRAME_MAX_MESSAGE_DEFAULT);
 }
 
-struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const char *target,
+struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
 				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
 				     char *err, size_t errlen)
 {
@@ -276,16 +276,13 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 	c->connect_timeout_ms = connect_timeout_ms;
 	c->next_stream_id = HELLO_STREAM_ID + 2; /* client streams are odd, like HTTP/2 */
 	LIST_INIT(&c->calls);
-	snprintf(c->target, sizeof(c->target), "%s", target);
-	if (hostport_parse(target, c->host, sizeof(c->host), &c->port, TRACECTL_DEFAULT_PORT)) {
-		snprintf(err, errlen, "bad host '%s' (expected HOST or HOST:PORT)", target);
-		errno = EINVAL;
-		goto fail;
-	}
+	snprintf(c->target, sizeof(c->target), "%s", target->name);
+	snprintf(c->host, sizeof(c->host), "%s", target->host);
+	c->port = target->port;
 	snprintf(port_text, sizeof(port_text), "%u", c->port);
 	ret = getaddrinfo(c->host, port_text, &hints, &res);
 	if (ret) {
-		snprintf(err, errlen, "%s: cannot resolve '%s': %s", target, c->host, gai_strerror(ret));
+		snprintf(err, errlen, "%s: cannot resolve '%s': %s", c->target, c->host, gai_strerror(ret));
 		errno = EHOSTUNREACH;
 		goto fail;
 	}
@@ -293,7 +290,7 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 	 * as such instead of surfacing as a failed handshake */
 	c->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || (connect(c->fd, res->ai_addr, res->ai_addrlen) && errno != EINPROGRESS)) {
-		snprintf(err, errlen, "%s: cannot connect: %s", target, strerror(errno));
+		snprintf(err, errlen, "%s: cannot connect: %s", c->target, strerror(errno));
 		errno = EHOSTUNREACH;
 		goto fail;
 	}
@@ -302,7 +299,7 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 	if (!c->connecting || !c->ping ||
 	    event_add(c->connecting, &(struct timeval){ (time_t)(connect_timeout_ms / 1000),
 							 (suseconds_t)(connect_timeout_ms % 1000 * 1000) })) {
-		snprintf(err, errlen, "%s: out of memory", target);
+		snprintf(err, errlen, "%s: out of memory", c->target);
 		errno = ENOMEM;
 		goto fail;
 	}

@@ -39,7 +39,8 @@ static int read_config(struct cli_config *cfg, const char *path, bool required, 
 	int lineno = 0, ret = 0;
 
 	if (!f) {
-		if (!required && errno == ENOENT)
+		/* the default file is optional: absent, or not ours to read (sudo, setpriv) */
+		if (!required && (errno == ENOENT || errno == EACCES || errno == ENOTDIR))
 			return 0;
 		snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
 		return -EINVAL;
@@ -61,12 +62,41 @@ static int read_config(struct cli_config *cfg, const char *path, bool required, 
 		*eq = '\0';
 		value = trim(eq + 1);
 		key = trim(key);
+		if (strcmp(key, "port") == 0) {
+			char *end;
+			unsigned long port = strtoul(value, &end, 10);
+
+			if (*end || port == 0 || port > 65535) {
+				snprintf(err, errlen, "%s:%d: port '%s' is not 1..65535", path, lineno, value);
+				ret = -EINVAL;
+				break;
+			}
+			cfg->port = (uint16_t)port;
+			continue;
+		}
+		if (strncmp(key, "group", 5) == 0 && (key[5] == ' ' || key[5] == '\t')) {
+			char *name = trim(key + 5);
+			struct cli_group *g;
+
+			if (!*name || strlen(name) >= sizeof(g->name) || strpbrk(name, " \t@,") ||
+			    strlen(value) >= sizeof(g->hosts) || cfg->ngroups == CONFIG_MAX_GROUPS) {
+				snprintf(err, errlen, "%s:%d: bad group (write 'group NAME = host1,host2:port')", path,
+					 lineno);
+				ret = -EINVAL;
+				break;
+			}
+			g = &cfg->groups[cfg->ngroups++];
+			snprintf(g->name, sizeof(g->name), "%s", name);
+			snprintf(g->hosts, sizeof(g->hosts), "%s", value);
+			continue;
+		}
 		dst = strcmp(key, "ca") == 0	   ? cfg->ca
 		      : strcmp(key, "cert") == 0 ? cfg->cert
 		      : strcmp(key, "key") == 0  ? cfg->key
 						   : NULL;
 		if (!dst) {
-			snprintf(err, errlen, "%s:%d: unknown setting '%s' (known: ca, cert, key)", path, lineno, key);
+			snprintf(err, errlen, "%s:%d: unknown setting '%s' (known: ca, cert, key, port, group NAME)", path,
+				 lineno, key);
 			ret = -EINVAL;
 			break;
 		}
@@ -96,8 +126,16 @@ static void take(char *dst, const char *flag, const char *env_name)
 		snprintf(dst, PATH_MAX, "%s", env);
 }
 
+const char *config_group(const struct cli_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ngroups; i++)
+		if (strcmp(cfg->groups[i].name, name) == 0)
+			return cfg->groups[i].hosts;
+	return NULL;
+}
+
 int config_resolve(struct cli_config *cfg, const char *flag_ca, const char *flag_cert, const char *flag_key,
-		   const char *config_path, char *err, size_t errlen)
+		   const char *config_path, bool need_certs, char *err, size_t errlen)
 {
 	char default_path[PATH_MAX];
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
@@ -118,12 +156,12 @@ int config_resolve(struct cli_config *cfg, const char *flag_ca, const char *flag
 		config_path = default_path;
 		required = false;
 	}
-	if (config_path && (!*cfg->ca || !*cfg->cert || !*cfg->key)) {
+	if (config_path) {
 		ret = read_config(cfg, config_path, required, err, errlen);
 		if (ret)
 			return ret;
 	}
-	if (!*cfg->ca || !*cfg->cert || !*cfg->key) {
+	if (need_certs && (!*cfg->ca || !*cfg->cert || !*cfg->key)) {
 		const char *missing = !*cfg->ca ? "ca" : !*cfg->cert ? "cert" : "key";
 
 		snprintf(err, errlen,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -13,6 +14,7 @@
 #include "duration.h"
 #include "hist_pb.h"
 #include "log.h"
+#include "recording.h"
 
 /* Windows held at once while waiting for slower hosts (normally one or two). */
 #define FLEET_WINDOWS 8
@@ -68,6 +70,9 @@ struct fleet {
 	uint64_t seq;
 	struct event *grace, *sigint, *sigterm;
 	bool interrupted;
+	bool replay_damaged;
+	bool live; /* redraw in place: text on a terminal */
+	uint64_t start_ns;
 	struct render merged;
 };
 
@@ -170,6 +175,13 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
 
+	if (f->o->quiet) {
+		for (size_t i = 0; i < w->nbatches; i++)
+			protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
+		w->nbatches = 0;
+		w->nevents_held = 0;
+		return;
+	}
 	meta.seq = ++f->seq;
 	meta.start_unix_ns = w->start_ns;
 	meta.end_unix_ns = w->end_ns;
@@ -177,6 +189,17 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	meta.events = w->events;
 	meta.events_dropped = w->events_dropped;
 	f->merged.hosts = window_host_count(f, w);
+	if (f->live && !w->is_events) {
+		/* top-like: the newest window replaces the previous one, under a status line */
+		uint64_t elapsed = now_unix_ns() - f->start_ns;
+		char el[32], du[32];
+
+		fputs("\033[H\033[2J", stdout);
+		printf("tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)\n\n",
+		       f->o->probe, f->merged.hosts, f->n, duration_format(elapsed, el, sizeof(el)),
+		       f->o->duration_ns ? " of " : "", f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
+		       (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+	}
 	window_print_events(f, w);
 	for (size_t i = 0; i < w->hists.n; i++)
 		render_hist(&f->merged, &meta, w->hists.labels[i], w->hists.hists[i]);
@@ -207,7 +230,8 @@ static void fleet_flush_windows(struct fleet *f, bool force_all)
 			if (!next->reported[h] && !host->done && host->last_bucket < next->bucket)
 				ready = false;
 		}
-		if (!ready && !force_all && now < next->end_ns + grace)
+		/* a replay has no clock to wait on: only complete windows, or the end */
+		if (!ready && !force_all && (f->o->replay || now < next->end_ns + grace))
 			return;
 		window_print(f, next);
 		f->flushed_bucket = next->bucket;
@@ -327,7 +351,7 @@ static void host_fail(struct fleet_host *h, enum cli_exit code, const char *why)
 	for (size_t i = 0; i < h->npending; i++)
 		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
 	h->npending = 0;
-	if (!f->nactive)
+	if (!f->nactive && f->base)
 		event_base_loopbreak(f->base);
 }
 
@@ -336,6 +360,11 @@ static void host_done(struct fleet_host *h, const Tracectl__Status *st)
 	struct fleet *f = h->fleet;
 	char why[600];
 
+	/* a failure on the client side, as a recording keeps it */
+	if (st->code >= RECORDING_CLIENT_FAILURE && st->code <= RECORDING_CLIENT_FAILURE + CLI_EXIT_PARTIAL) {
+		host_fail(h, (enum cli_exit)(st->code - RECORDING_CLIENT_FAILURE), st->message);
+		return;
+	}
 	if (st->code == RPC_OK || (st->code == RPC_CANCELLED && f->interrupted)) {
 		h->done = true;
 		h->answered = true;
@@ -359,6 +388,16 @@ static void on_failure(struct client_conn *conn, enum cli_exit code, const char 
 	struct fleet_host *h = arg;
 
 	(void)conn;
+	if (h->fleet->o->record) {
+		Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
+		Tracectl__Status st = TRACECTL__STATUS__INIT;
+
+		st.code = RECORDING_CLIENT_FAILURE + (int32_t)code;
+		st.message = (char *)why;
+		resp.result_case = TRACECTL__RESPONSE__RESULT_STATUS;
+		resp.status = &st;
+		recording_write(h->fleet->o->record, (uint32_t)h->index, &resp);
+	}
 	host_fail(h, code, why);
 	fleet_flush_windows(h->fleet, false);
 }
@@ -370,10 +409,12 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	char err[256] = "";
 
 	(void)call;
+	if (f->o->record)
+		recording_write(f->o->record, (uint32_t)h->index, resp);
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
 		/* machines always learn which hosts attached; people see it per host on request */
-		if (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON)
+		if (!f->o->quiet && (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON))
 			render_attached(&h->render, resp->attached);
 		else
 			log_info("%s: attached (session %llu)", h->target->name,
@@ -414,7 +455,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		}
 		w = fleet_window_for(f, bucket);
 		if (!merge_snapshot(h, w, snap, err, sizeof(err))) {
-			char why[400];
+			char why[INVENTORY_HOST_LEN + 300];
 
 			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
 			host_fail(h, CLI_EXIT_FAILURE, why);
@@ -525,80 +566,143 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			client_call__cancel(f->hosts[i].call);
 }
 
-/* The merged summary: every answering host's session summary added up. */
-static void print_summaries(struct fleet *f)
+void fleet_result_free(struct fleet_result *r)
 {
-	struct hist_set hists;
-	struct count_table counts;
-	bool have_counts = false, is_events = false, any = false;
-	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+	for (size_t i = 0; r->hosts && i < r->nhosts; i++) {
+		hist_set_free(&r->hosts[i].hists);
+		if (r->hosts[i].have_counts)
+			count_table_free(&r->hosts[i].counts);
+	}
+	free(r->hosts);
+	hist_set_free(&r->merged.hists);
+	if (r->merged.have_counts)
+		count_table_free(&r->merged.counts);
+	memset(r, 0, sizeof(*r));
+}
+
+/* dst += the decoded summary s; false on bad data. */
+static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, char *err, size_t errlen)
+{
+	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
+		dst->start_ns = s->start_unix_ns;
+	if (s->end_unix_ns > dst->end_ns)
+		dst->end_ns = s->end_unix_ns;
+	dst->has_summary = true;
+	for (size_t k = 0; k < s->n_series; k++) {
+		struct hist decoded, *into;
+
+		if (!s->series[k]->hist || hist_from_pb(&decoded, s->series[k]->hist, err, errlen))
+			return false;
+		into = hist_set_get(&dst->hists, s->series[k]->label);
+		if (into)
+			hist_merge(into, &decoded);
+	}
+	if (s->counts) {
+		struct count_table t;
+
+		if (count_table_from_pb(&t, s->counts, err, errlen))
+			return false;
+		if (!dst->have_counts) {
+			dst->counts = t;
+			dst->have_counts = true;
+		} else {
+			count_table_merge(&dst->counts, &t);
+			count_table_free(&t);
+		}
+		count_table_sort(&dst->counts, 0);
+	}
+	if (!s->n_series && !s->counts) {
+		dst->is_events = true;
+		dst->events += s->events;
+		dst->events_dropped += s->events_dropped;
+	}
+	return true;
+}
+
+/* Each host's session summary, and every answering host's added up. */
+static void build_result(struct fleet *f, struct fleet_result *r)
+{
 	char err[256];
 
-	hist_set_init(&hists);
-	meta.summary = true;
-	f->merged.hosts = 0;
-	for (size_t i = 0; i < f->n; i++) {
+	memset(r, 0, sizeof(*r));
+	r->nhosts = f->n;
+	r->hosts = calloc(f->n, sizeof(*r->hosts));
+	r->merged.name = f->merged.host;
+	hist_set_init(&r->merged.hists);
+	for (size_t i = 0; r->hosts && i < f->n; i++) {
 		struct fleet_host *h = &f->hosts[i];
-		const Tracectl__Snapshot *s;
+		struct fleet_result_host *rh = &r->hosts[i];
 
+		rh->name = h->target->name;
+		rh->answered = h->answered;
+		rh->code = h->code;
+		hist_set_init(&rh->hists);
+		r->answered += h->answered;
 		if (!h->has_summary)
 			continue;
-		s = h->summary->snapshot;
-		any = true;
-		f->merged.hosts++;
-		if (!meta.start_unix_ns || s->start_unix_ns < meta.start_unix_ns)
-			meta.start_unix_ns = s->start_unix_ns;
-		if (s->end_unix_ns > meta.end_unix_ns)
-			meta.end_unix_ns = s->end_unix_ns;
-		meta.dropped_snapshots += s->dropped_snapshots;
-		meta.events += s->events;
-		meta.events_dropped += s->events_dropped;
-		meta.seq = s->seq;
-		for (size_t k = 0; k < s->n_series; k++) {
-			struct hist decoded, *into;
+		if (!result_add(rh, h->summary->snapshot, err, sizeof(err)) ||
+		    !result_add(&r->merged, h->summary->snapshot, err, sizeof(err)))
+			log_error("%s: bad summary: %s", h->target->name, err);
+	}
+	r->merged.answered = r->answered > 0;
+}
 
-			if (!s->series[k]->hist || hist_from_pb(&decoded, s->series[k]->hist, err, sizeof(err)))
-				continue;
-			if (f->o->per_host && f->n > 1)
-				render_hist(&h->render, s, s->series[k]->label, &decoded);
-			into = hist_set_get(&hists, s->series[k]->label);
-			if (into)
-				hist_merge(into, &decoded);
-		}
-		if (s->counts) {
-			struct count_table t;
+static void render_result_host(const struct render *rd, const struct fleet_result_host *rh)
+{
+	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
 
-			if (count_table_from_pb(&t, s->counts, err, sizeof(err)))
-				continue;
-			if (f->o->per_host && f->n > 1)
-				render_counts(&h->render, s, &t);
-			if (!have_counts) {
-				counts = t;
-				have_counts = true;
-			} else {
-				count_table_merge(&counts, &t);
-				count_table_free(&t);
-			}
-		}
-		if (!s->n_series && !s->counts) {
-			is_events = true;
-			if (f->o->per_host && f->n > 1)
-				render_event_stats(&h->render, s);
+	if (!rh->has_summary)
+		return;
+	meta.summary = true;
+	meta.start_unix_ns = rh->start_ns;
+	meta.end_unix_ns = rh->end_ns;
+	meta.events = rh->events;
+	meta.events_dropped = rh->events_dropped;
+	for (size_t i = 0; i < rh->hists.n; i++)
+		render_hist(rd, &meta, rh->hists.labels[i], rh->hists.hists[i]);
+	if (rh->have_counts)
+		render_counts(rd, &meta, &rh->counts);
+	if (rh->is_events)
+		render_event_stats(rd, &meta);
+}
+
+static void print_summaries(struct fleet *f, const struct fleet_result *r)
+{
+	if (f->o->quiet)
+		return;
+	if (f->o->per_host && f->n > 1)
+		for (size_t i = 0; i < f->n; i++)
+			render_result_host(&f->hosts[i].render, &r->hosts[i]);
+	f->merged.hosts = 0;
+	for (size_t i = 0; i < f->n; i++)
+		f->merged.hosts += r->hosts[i].has_summary;
+	render_result_host(&f->merged, &r->merged);
+}
+
+/* Feeds a recording through the same path live responses take. */
+static void fleet_replay(struct fleet *f)
+{
+	uint32_t host;
+	Tracectl__Response *resp;
+	char err[512];
+	int ret;
+
+	while ((ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
+		struct fleet_host *h = &f->hosts[host];
+
+		if (h->done || !on_attach_response(NULL, resp, h))
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	if (ret < 0)
+		fprintf(stderr, "tracectl: %s; reporting what came before\n", err);
+	for (size_t i = 0; i < f->n; i++) {
+		if (!f->hosts[i].done) {
+			snprintf(err, sizeof(err), "%s: the recording ends before this host finished",
+				 f->hosts[i].target->name);
+			host_fail(&f->hosts[i], CLI_EXIT_FAILURE, err);
 		}
 	}
-	if (any) {
-		for (size_t i = 0; i < hists.n; i++)
-			render_hist(&f->merged, &meta, hists.labels[i], hists.hists[i]);
-		if (have_counts) {
-			count_table_sort(&counts, 0);
-			render_counts(&f->merged, &meta, &counts);
-		}
-		if (is_events)
-			render_event_stats(&f->merged, &meta);
-	}
-	if (have_counts)
-		count_table_free(&counts);
-	hist_set_free(&hists);
+	f->replay_damaged = ret < 0;
 }
 
 static void print_fleet_footer(struct fleet *f, size_t answered)
@@ -655,6 +759,10 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 	f.merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
 				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
 				    .hosts_total = f.n };
+	f.start_ns = now_unix_ns();
+	/* events scroll, and --per-host shows every host: only merged windows redraw */
+	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->per_host && !o->replay &&
+		 isatty(fileno(stdout));
 	f.grace = event_new(f.base, -1, EV_PERSIST, grace_cb, &f);
 	f.sigint = evsignal_new(f.base, SIGINT, on_signal, &f);
 	f.sigterm = evsignal_new(f.base, SIGTERM, on_signal, &f);
@@ -674,10 +782,12 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		h->last_bucket = -1;
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
 					     .probe = o->probe ? o->probe : "", .hosts_total = f.n };
-		h->conn = client_conn__new(f.base, tls, h->target->name, o->connect_timeout_ms, on_failure, h, err,
+		if (o->replay)
+			continue;
+		h->conn = client_conn__new(f.base, tls, h->target, o->connect_timeout_ms, on_failure, h, err,
 					   sizeof(err));
 		if (!h->conn) {
-			host_fail(h, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err);
+			on_failure(NULL, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err, h);
 			continue;
 		}
 		h->call = client_conn__call(h->conn, o->request,
@@ -685,17 +795,27 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		if (!h->call)
 			host_fail(h, CLI_EXIT_FAILURE, "out of memory");
 	}
-	if (o->format == OUTPUT_TEXT && o->command == FLEET_ATTACH && f.n > 1)
+	if (o->format == OUTPUT_TEXT && o->command == FLEET_ATTACH && f.n > 1 && !o->replay && !o->quiet)
 		fprintf(stderr, "Attaching %s on %zu hosts...\n", o->probe, f.n);
-	if (f.nactive)
+	if (o->replay)
+		fleet_replay(&f);
+	else if (f.nactive)
 		event_base_dispatch(f.base);
 	fleet_flush_windows(&f, true);
-	if (o->command == FLEET_ATTACH)
-		print_summaries(&f);
+	if (o->command == FLEET_ATTACH) {
+		struct fleet_result local, *r = o->result ? o->result : &local;
+
+		build_result(&f, r);
+		print_summaries(&f, r);
+		if (r == &local)
+			fleet_result_free(&local);
+	}
 	for (size_t i = 0; i < f.n; i++)
 		answered += f.hosts[i].answered;
 	print_fleet_footer(&f, answered);
-	if (answered == f.n)
+	if (f.replay_damaged)
+		code = CLI_EXIT_FAILURE;
+	else if (answered == f.n)
 		code = CLI_EXIT_OK;
 	else if (answered > 0)
 		code = CLI_EXIT_PARTIAL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -15,6 +16,7 @@
 #include "duration.h"
 #include "hostport.h"
 #include "log.h"
+#include "recording.h"
 #include "tls.h"
 
 #define STR_(x) #x
@@ -32,11 +34,16 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  attach HOSTS PROBE  attach PROBE on every host; print the merged result every\n"
 		"                      interval and a summary at the end\n"
+		"  gate HOSTS PROBE    attach, then judge the summary against --max/--min/--max-regression;\n"
+		"                      exit 0 pass, 7 failed, 8 could not measure (for CI)\n"
+		"  record HOSTS PROBE -o FILE  attach and also write everything that arrives to FILE\n"
+		"  report FILE         render a recording as if live (gate --from FILE judges one)\n"
 		"  probes HOSTS        list the probes each host offers and whether its kernel runs them\n"
 		"  status HOSTS...     agent version, kernel, uptime, sessions, probes available\n"
 		"\n"
-		"HOSTS is a comma-separated list (h1,h2:7000,[::1]:7470), an inventory file\n"
-		"@FILE (one host a line, optional :port, '#' comments), or -H HOST repeated.\n"
+		"HOSTS is a comma-separated list (h1,h2:7000,[::1]:7470), a group @NAME from\n"
+		"the config file, an inventory file @FILE (one host a line, optional :port,\n"
+		"'#' comments), or -H HOST repeated.\n"
 		"Default port " STR(TRACECTL_DEFAULT_PORT) ". Each agent's certificate must name its host and be\n"
 		"signed by the CA. Hosts are contacted concurrently; a host that fails is named\n"
 		"and the others carry on.\n"
@@ -54,15 +61,33 @@ static void usage(FILE *out)
 		"      --by KEY          split results (see 'tracectl probes HOST')\n"
 		"      --cgroup PATH     only tasks in this cgroup v2 (path under /sys/fs/cgroup)\n"
 		"  -P, --param NAME=VALUE  any probe parameter by name\n"
+		"Options for gate:\n"
+		"      --max METRIC=LIMIT   fail above LIMIT; METRIC p50 p90 p99 p999 max mean (a duration:\n"
+		"                        5ms, 250us), count, rate (per second); count probes: a column,\n"
+		"                        COLUMN_rate, rows, or COLUMN{KEY=VALUE,...} for matching rows;\n"
+		"                        event probes: count, rate, dropped\n"
+		"      --min METRIC=LIMIT   fail below LIMIT\n"
+		"      --baseline FILE   an earlier run's --save-baseline (or --output json) output\n"
+		"      --max-regression METRIC=PCT%%  fail when METRIC exceeds the baseline by more than PCT\n"
+		"      --save-baseline FILE  write this run's figures as a baseline\n"
+		"      --junit FILE      write JUnit XML: one testcase per threshold, host and series\n"
+		"      --gate-on merged|each-host  judge the merged result (default) or every host\n"
+		"      --allow-missing N  tolerate N hosts that do not answer (default 0)\n"
+		"      --series LABEL    judge only this series (default: every series with samples)\n"
+		"      --from FILE       judge a recording instead of live hosts\n"
+		"  -q, --quiet           no live output, only the verdicts\n"
 		"Common options:\n"
 		"  -H, --host HOST       add a target host (repeatable)\n"
-		"  -o, --output FORMAT   text (default), json (one JSON object per line), or folded\n"
+		"  -o FILE               write the output to FILE (record: the recording)\n"
+		"      --output FORMAT   text (default), json (one JSON object per line), or folded\n"
 		"                        (count probes such as profile: 'a;b;c count' lines of the\n"
-		"                        summary, the input of flame-graph tools)\n"
+		"                        summary, the input of flame-graph tools), or svg (that\n"
+		"                        summary as an interactive flame graph: --output svg -o cpu.svg)\n"
 		"      --ca FILE         CA certificate that signs the agents   [env TRACECTL_CA]\n"
 		"      --cert FILE       client certificate                     [env TRACECTL_CERT]\n"
 		"      --key FILE        client private key                     [env TRACECTL_KEY]\n"
-		"      --config FILE     config file with 'ca = ...', 'cert = ...', 'key = ...' lines\n"
+		"      --config FILE     config file: 'ca = PATH', 'cert = PATH', 'key = PATH',\n"
+		"                        'port = N' (default agent port), 'group NAME = h1,h2:7000'\n"
 		"                        [env TRACECTL_CONFIG; default ~/.config/tracectl/config]\n"
 		"      --connect-timeout DUR  give up connecting after DUR (default 5s)\n"
 		"  -v, --verbose         log more (repeat for debug)\n"
@@ -72,7 +97,10 @@ static void usage(FILE *out)
 		"Examples:\n"
 		"  tracectl probes localhost\n"
 		"  tracectl attach host1 tcp-latency --duration 30s --pid 1234\n"
-		"  tracectl attach 10.0.0.7:7470 tcp-latency -d 10s -o json\n"
+		"  tracectl attach 10.0.0.7:7470 tcp-latency -d 10s --output json\n"
+		"  tracectl attach @fleet.txt tcp-latency -d 30s --per-host\n"
+		"  tracectl gate web1,web2 tcp-latency -d 60s --max p99=5ms --min count=1000 --junit out.xml\n"
+		"  tracectl record web1 tcp-latency -d 1m -o run.trace && tracectl report run.trace\n"
 		"\n"
 		"Exit status:\n"
 		"  0  success (also when stopped with Ctrl-C)\n"
@@ -82,6 +110,8 @@ static void usage(FILE *out)
 		"  4  TLS failure: agent certificate not trusted, or our certificate refused\n"
 		"  5  request rejected by the agent: unknown or unsupported probe, bad parameter\n"
 		"  6  partial: some hosts answered, others failed (each failure is named)\n"
+		"  7  gate failed: a threshold was crossed\n"
+		"  8  gate could not measure: no data, or no host answered\n"
 		"With several hosts, a status other than 0 and 6 means no host answered; it is\n"
 		"the first host's reason.\n");
 }
@@ -96,9 +126,16 @@ struct options {
 	Tracectl__Param params[MAX_PARAMS];
 	Tracectl__Param *param_ptrs[MAX_PARAMS];
 	size_t nparams;
-	bool per_host;
+	bool per_host, quiet;
 	const char *command, *probe;
+	const char *out_file;  /* -o FILE: the recording (record), or where output goes */
+	const char *from_file; /* gate --from / report FILE: a recording instead of hosts */
 	struct inventory targets;
+	/* target specs as written ("h1,h2", "@file", "@group"), resolved once the
+	 * config (groups, default port) is read */
+	const char *specs[256];
+	size_t nspecs;
+	struct gate_options gate;
 };
 
 static int parse_number(const char *text, const char *what, uint32_t min, uint32_t max, uint32_t *out)
@@ -149,18 +186,36 @@ static int add_param(struct options *o, const char *name, char *value)
 	return 0;
 }
 
-/* "h1,h2:7000" or "@inventory-file" */
-static int add_targets(struct options *o, const char *spec, char *err, size_t errlen)
+static int add_spec(struct options *o, const char *spec)
 {
-	if (spec[0] == '@')
-		return inventory_load(&o->targets, spec + 1, TRACECTL_DEFAULT_PORT, err, errlen);
-	return inventory_add_list(&o->targets, spec, TRACECTL_DEFAULT_PORT, err, errlen);
+	if (o->nspecs == sizeof(o->specs) / sizeof(o->specs[0])) {
+		fprintf(stderr, "tracectl: too many host arguments\n");
+		return -EINVAL;
+	}
+	o->specs[o->nspecs++] = spec;
+	return 0;
+}
+
+/* "h1,h2:7000", "@group" from the config, or "@inventory-file" */
+static int add_targets(struct options *o, const struct cli_config *cfg, const char *spec, char *err, size_t errlen)
+{
+	uint16_t port = cfg->port ? cfg->port : TRACECTL_DEFAULT_PORT;
+	const char *group;
+
+	if (spec[0] == '@') {
+		group = config_group(cfg, spec + 1);
+		if (group)
+			return inventory_add_list(&o->targets, group, port, err, errlen);
+		return inventory_load(&o->targets, spec + 1, port, err, errlen);
+	}
+	return inventory_add_list(&o->targets, spec, port, err, errlen);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT, OPT_TOP, OPT_TARGET,
-	       OPT_FREQ, OPT_BY, OPT_CGROUP, OPT_PER_HOST };
+	       OPT_FREQ, OPT_BY, OPT_CGROUP, OPT_PER_HOST, OPT_OUTPUT, OPT_MAX, OPT_MIN, OPT_MAX_REGRESSION,
+	       OPT_BASELINE, OPT_SAVE_BASELINE, OPT_JUNIT, OPT_GATE_ON, OPT_ALLOW_MISSING, OPT_SERIES, OPT_FROM };
 	char err[512];
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, 'd' },
@@ -176,7 +231,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "param", required_argument, NULL, 'P' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "per-host", no_argument, NULL, OPT_PER_HOST },
-		{ "output", required_argument, NULL, 'o' },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "max", required_argument, NULL, OPT_MAX },
+		{ "min", required_argument, NULL, OPT_MIN },
+		{ "max-regression", required_argument, NULL, OPT_MAX_REGRESSION },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "save-baseline", required_argument, NULL, OPT_SAVE_BASELINE },
+		{ "junit", required_argument, NULL, OPT_JUNIT },
+		{ "gate-on", required_argument, NULL, OPT_GATE_ON },
+		{ "allow-missing", required_argument, NULL, OPT_ALLOW_MISSING },
+		{ "series", required_argument, NULL, OPT_SERIES },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -192,7 +258,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	char *eq;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:P:H:vhV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:P:H:qvhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			if (parse_duration_opt(optarg, "--duration", &o->duration_ns))
@@ -252,8 +318,50 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			break;
 		case 'o':
+			o->out_file = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case OPT_MAX:
+		case OPT_MIN:
+		case OPT_MAX_REGRESSION:
+			if (gate_add_threshold(&o->gate, opt == OPT_MAX ? GATE_MAX : opt == OPT_MIN ? GATE_MIN : GATE_REGRESSION,
+					       optarg, err, sizeof(err))) {
+				fprintf(stderr, "tracectl: %s\n", err);
+				return -EINVAL;
+			}
+			break;
+		case OPT_BASELINE:
+			o->gate.baseline = optarg;
+			break;
+		case OPT_SAVE_BASELINE:
+			o->gate.save_baseline = optarg;
+			break;
+		case OPT_JUNIT:
+			o->gate.junit = optarg;
+			break;
+		case OPT_SERIES:
+			o->gate.series = optarg;
+			break;
+		case OPT_FROM:
+			o->from_file = optarg;
+			break;
+		case OPT_GATE_ON:
+			if (strcmp(optarg, "merged") && strcmp(optarg, "each-host")) {
+				fprintf(stderr, "tracectl: bad --gate-on '%s' (merged or each-host)\n", optarg);
+				return -EINVAL;
+			}
+			o->gate.each_host = strcmp(optarg, "each-host") == 0;
+			break;
+		case OPT_ALLOW_MISSING:
+			if (parse_number(optarg, "--allow-missing", 0, 100000, &number))
+				return -EINVAL;
+			o->gate.allow_missing = number;
+			break;
+		case OPT_OUTPUT:
 			if (render_format_parse(optarg, &o->format)) {
-				fprintf(stderr, "tracectl: bad --output '%s' (text, json or folded)\n", optarg);
+				fprintf(stderr, "tracectl: bad --output '%s' (text, json, folded or svg)\n", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -275,10 +383,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->connect_timeout_ms = ns / 1000000ULL ? ns / 1000000ULL : 1;
 			break;
 		case 'H':
-			if (add_targets(o, optarg, err, sizeof(err))) {
-				fprintf(stderr, "tracectl: %s\n", err);
+			if (add_spec(o, optarg))
 				return -EINVAL;
-			}
 			break;
 		case OPT_PER_HOST:
 			o->per_host = true;
@@ -304,38 +410,70 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	o->command = argv[optind++];
 	if (strcmp(o->command, "attach") != 0 && strcmp(o->command, "probes") != 0 &&
-	    strcmp(o->command, "status") != 0) {
-		fprintf(stderr, "tracectl: unknown command '%s' (attach, probes, status; see --help)\n", o->command);
+	    strcmp(o->command, "status") != 0 && strcmp(o->command, "gate") != 0 &&
+	    strcmp(o->command, "record") != 0 && strcmp(o->command, "report") != 0) {
+		fprintf(stderr, "tracectl: unknown command '%s' (attach, gate, record, report, probes, status; see --help)\n",
+			o->command);
 		return -EINVAL;
 	}
-	/* attach HOSTS PROBE, or attach PROBE with -H; probes/status take any number of HOSTS */
-	if (strcmp(o->command, "attach") == 0) {
-		if (!o->targets.n && optind < argc && add_targets(o, argv[optind++], err, sizeof(err))) {
-			fprintf(stderr, "tracectl: %s\n", err);
+	if (strcmp(o->command, "report") == 0) {
+		if (optind >= argc) {
+			fprintf(stderr, "tracectl: report needs a recording FILE (made by 'tracectl record ... -o FILE')\n");
 			return -EINVAL;
 		}
+		o->from_file = argv[optind++];
+	} else if (strcmp(o->command, "gate") == 0 && o->from_file) {
+		/* gate --from FILE [PROBE]: the recording names its hosts and probe */
+		if (optind < argc)
+			o->probe = argv[optind++];
+	} else if (!strcmp(o->command, "attach") || !strcmp(o->command, "gate") || !strcmp(o->command, "record")) {
+		/* CMD HOSTS PROBE, or CMD PROBE with -H */
+		if (!o->nspecs && optind < argc && add_spec(o, argv[optind++]))
+			return -EINVAL;
 		if (optind >= argc) {
-			fprintf(stderr, "tracectl: attach needs a PROBE after the hosts ('tracectl probes HOST' lists them)\n");
+			fprintf(stderr, "tracectl: %s needs a PROBE after the hosts ('tracectl probes HOST' lists them)\n",
+				o->command);
 			return -EINVAL;
 		}
 		o->probe = argv[optind++];
 	}
-	for (; optind < argc && strcmp(o->command, "attach") != 0; optind++) {
-		if (add_targets(o, argv[optind], err, sizeof(err))) {
-			fprintf(stderr, "tracectl: %s\n", err);
+	if (strcmp(o->command, "record") == 0 && !o->out_file) {
+		fprintf(stderr, "tracectl: record needs -o FILE, the recording to write\n");
+		return -EINVAL;
+	}
+	if (strcmp(o->command, "gate") == 0 && !o->gate.n) {
+		fprintf(stderr, "tracectl: gate needs at least one --max, --min or --max-regression\n");
+		return -EINVAL;
+	}
+	for (; optind < argc && (!strcmp(o->command, "probes") || !strcmp(o->command, "status")); optind++) {
+		if (add_spec(o, argv[optind]))
 			return -EINVAL;
-		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tracectl: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->targets.n) {
-		fprintf(stderr, "tracectl: %s needs HOSTS (a list, @FILE or -H HOST)\n", o->command);
+	if (!o->nspecs && !o->from_file) {
+		fprintf(stderr, "tracectl: %s needs HOSTS (a list, @FILE, @GROUP or -H HOST)\n", o->command);
 		return -EINVAL;
 	}
-	if (o->targets.duplicates)
-		fprintf(stderr, "tracectl: %zu duplicate host(s) ignored\n", o->targets.duplicates);
+	return 0;
+}
+
+/* The recording's hosts become the targets, its request the attach. */
+static int targets_from_recording(struct options *opt, const Tracectl__RecordHeader *hdr, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < hdr->n_hosts; i++) {
+		/* as recorded, duplicates included: host indexes must line up */
+		if (inventory_add(&opt->targets, hdr->hosts[i], TRACECTL_DEFAULT_PORT)) {
+			snprintf(err, errlen, "recording names a bad host '%.64s'", hdr->hosts[i]);
+			return -EINVAL;
+		}
+	}
+	if (opt->targets.n != hdr->n_hosts) {
+		snprintf(err, errlen, "recording lists a host twice");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -346,8 +484,14 @@ int main(int argc, char **argv)
 	Tracectl__AttachRequest attach = TRACECTL__ATTACH_REQUEST__INIT;
 	Tracectl__ListProbesRequest list = TRACECTL__LIST_PROBES_REQUEST__INIT;
 	Tracectl__StatusRequest status = TRACECTL__STATUS_REQUEST__INIT;
+	Tracectl__RecordHeader hdr = TRACECTL__RECORD_HEADER__INIT;
+	const Tracectl__RecordHeader *replay_hdr = NULL;
+	struct recording_reader *reader = NULL;
 	struct fleet_options fo = { 0 };
+	struct fleet_result result = { 0 };
 	enum cli_exit code = CLI_EXIT_USAGE;
+	bool is_gate, needs_hosts;
+	char **host_names = NULL;
 	struct cli_config cfg;
 	SSL_CTX *tls = NULL;
 	char err[512];
@@ -357,16 +501,52 @@ int main(int argc, char **argv)
 	inventory_init(&opt.targets);
 	if (parse_args(argc, argv, &opt))
 		goto cleanup;
-	if (config_resolve(&cfg, opt.ca, opt.cert, opt.key, opt.config, err, sizeof(err))) {
-		fprintf(stderr, "tracectl: %s\n", err);
+	is_gate = strcmp(opt.command, "gate") == 0;
+	needs_hosts = !opt.from_file;
+	if (opt.out_file && strcmp(opt.command, "record") != 0 && !freopen(opt.out_file, "w", stdout)) {
+		fprintf(stderr, "tracectl: cannot write '%s': %s\n", opt.out_file, strerror(errno));
 		goto cleanup;
 	}
 	log_route_libraries();
 	signal(SIGPIPE, SIG_IGN);
-	tls = tls_client_ctx_new(cfg.ca, cfg.cert, cfg.key, err, sizeof(err));
-	if (!tls) {
+	if (config_resolve(&cfg, opt.ca, opt.cert, opt.key, opt.config, needs_hosts, err, sizeof(err))) {
 		fprintf(stderr, "tracectl: %s\n", err);
 		goto cleanup;
+	}
+	for (size_t i = 0; i < opt.nspecs; i++) {
+		if (add_targets(&opt, &cfg, opt.specs[i], err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s\n", err);
+			goto cleanup;
+		}
+	}
+	if (opt.targets.duplicates)
+		fprintf(stderr, "tracectl: %zu duplicate host(s) ignored\n", opt.targets.duplicates);
+	if (needs_hosts) {
+		tls = tls_client_ctx_new(cfg.ca, cfg.cert, cfg.key, err, sizeof(err));
+		if (!tls) {
+			fprintf(stderr, "tracectl: %s\n", err);
+			goto cleanup;
+		}
+	} else {
+		code = CLI_EXIT_FAILURE;
+		if (recording_reader_open(&reader, opt.from_file, &replay_hdr, err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s\n", err);
+			goto cleanup;
+		}
+		if (opt.probe && strcmp(opt.probe, replay_hdr->probe) != 0) {
+			fprintf(stderr, "tracectl: %s recorded %s, not %s\n", opt.from_file, replay_hdr->probe, opt.probe);
+			code = CLI_EXIT_USAGE;
+			goto cleanup;
+		}
+		inventory_free(&opt.targets);
+		if (targets_from_recording(&opt, replay_hdr, err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s: %s\n", opt.from_file, err);
+			goto cleanup;
+		}
+		opt.probe = replay_hdr->probe;
+		opt.interval_ns = replay_hdr->interval_ns ? replay_hdr->interval_ns : opt.interval_ns;
+		opt.duration_ns = replay_hdr->duration_ns;
+		fo.replay = reader;
 	}
 	fo.targets = &opt.targets;
 	fo.request = &req;
@@ -375,7 +555,16 @@ int main(int argc, char **argv)
 	fo.connect_timeout_ms = opt.connect_timeout_ms;
 	fo.format = opt.format;
 	fo.per_host = opt.per_host;
-	if (strcmp(opt.command, "attach") == 0) {
+	fo.quiet = opt.quiet;
+	if (strcmp(opt.command, "probes") == 0) {
+		req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
+		req.list_probes = &list;
+		fo.command = FLEET_PROBES;
+	} else if (strcmp(opt.command, "status") == 0) {
+		req.call_case = TRACECTL__REQUEST__CALL_STATUS;
+		req.status = &status;
+		fo.command = FLEET_STATUS;
+	} else {
 		attach.probe = (char *)opt.probe;
 		attach.duration_ns = opt.duration_ns;
 		attach.interval_ns = opt.interval_ns;
@@ -385,19 +574,44 @@ int main(int argc, char **argv)
 		req.attach = &attach;
 		fo.command = FLEET_ATTACH;
 		fo.probe = opt.probe;
-		if (opt.format == OUTPUT_TEXT && isatty(STDERR_FILENO) && opt.targets.n == 1)
+		if (is_gate)
+			fo.result = &result;
+		if (opt.format == OUTPUT_TEXT && isatty(STDERR_FILENO) && opt.targets.n == 1 && needs_hosts)
 			fprintf(stderr, "Connecting to %s...\n", opt.targets.hosts[0].name);
-	} else if (strcmp(opt.command, "probes") == 0) {
-		req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
-		req.list_probes = &list;
-		fo.command = FLEET_PROBES;
-	} else {
-		req.call_case = TRACECTL__REQUEST__CALL_STATUS;
-		req.status = &status;
-		fo.command = FLEET_STATUS;
+	}
+	if (strcmp(opt.command, "record") == 0) {
+		host_names = calloc(opt.targets.n, sizeof(*host_names));
+		if (!host_names)
+			goto cleanup;
+		for (size_t i = 0; i < opt.targets.n; i++)
+			host_names[i] = opt.targets.hosts[i].name;
+		hdr.format_version = RECORDING_FORMAT_VERSION;
+		hdr.tracectl_version = TRACECTL_VERSION;
+		hdr.probe = (char *)opt.probe;
+		hdr.n_params = opt.nparams;
+		hdr.params = opt.param_ptrs;
+		hdr.n_hosts = opt.targets.n;
+		hdr.hosts = host_names;
+		hdr.interval_ns = opt.interval_ns;
+		hdr.duration_ns = opt.duration_ns;
+		hdr.start_unix_ns = (uint64_t)time(NULL) * 1000000000ULL;
+		if (recording_writer_open(&fo.record, opt.out_file, &hdr, err, sizeof(err))) {
+			fprintf(stderr, "tracectl: %s\n", err);
+			goto cleanup;
+		}
 	}
 	code = fleet_run(&fo, tls);
+	if (fo.record && recording_writer_close(&fo.record, err, sizeof(err))) {
+		fprintf(stderr, "tracectl: %s\n", err);
+		code = CLI_EXIT_FAILURE;
+	}
+	if (is_gate)
+		code = gate_run(&opt.gate, &result, opt.probe, opt.format);
 cleanup:
+	recording_writer_close(&fo.record, err, sizeof(err));
+	recording_reader_close(&reader);
+	fleet_result_free(&result);
+	free(host_names);
 	SSL_CTX_free(tls);
 	inventory_free(&opt.targets);
 	return (int)code;

@@ -19,6 +19,8 @@ int render_format_parse(const char *name, enum output_format *out)
 		*out = OUTPUT_TEXT;
 	else if (strcmp(name, "folded") == 0)
 		*out = OUTPUT_FOLDED;
+	else if (strcmp(name, "svg") == 0)
+		*out = OUTPUT_SVG;
 	else if (strcmp(name, "json") == 0)
 		*out = OUTPUT_JSON;
 	else
@@ -85,7 +87,7 @@ void render_attached(const struct render *r, const Tracectl__Attached *a)
 		fprintf(r->out, ",\"load_ns\":%llu}\n", (unsigned long long)a->load_ns);
 	} else {
 		/* folded output is data only: the status line goes to stderr */
-		fprintf(r->format == OUTPUT_FOLDED ? stderr : r->out,
+		fprintf(r->format == OUTPUT_FOLDED || r->format == OUTPUT_SVG ? stderr : r->out,
 			"Attached %s on %s (session %llu, %s; loaded in %s). Ctrl-C to stop.\n", r->probe,
 			r->host, (unsigned long long)a->session_id, a->hook,
 			duration_format(a->load_ns, load, sizeof(load)));
@@ -264,6 +266,16 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
 
+	if (r->format == OUTPUT_SVG) {
+		char title[400];
+
+		if (!snap->summary)
+			return;
+		snprintf(title, sizeof(title), "%s on %s", r->probe, host_label(r, hl, sizeof(hl)));
+		if (flamegraph_write(r->out, t, title) == -EINVAL)
+			fprintf(stderr, "tracectl: --output svg needs a probe with stacks (profile)\n");
+		return;
+	}
 	if (r->format == OUTPUT_FOLDED) {
 		/* flame-graph input: "key;key;... count", once, for the whole session */
 		if (!snap->summary)

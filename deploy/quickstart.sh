@@ -45,7 +45,7 @@ trap 'exit 130' INT TERM
 
 packages=(libbpf-dev libelf-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev libssl-dev
 	clang llvm bpftool libclang-rt-14-dev libcmocka-dev cmake pkg-config make gcc
-	python3 util-linux iproute2 openssl ca-certificates)
+	python3 util-linux mount iproute2 openssl ca-certificates time)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,8 +3,8 @@
 # Fleet end-to-end tests: one CLI, many real agents on loopback, merged and per-host results, partial failure.
 """
 fleet_merge: 8 agents share this kernel, so each sees the same workload (a client
-making exactly 200 requests): the merged summary must count exactly 8 x 200 and each
-host's own summary exactly 200, with host on every JSON object.
+making exactly 500 TCP sends): tcp-send merged over the 8 must count exactly 8 x 500
+for that pid and each host's own summary exactly 500, with host on every JSON object.
 fleet_partial: 3 agents plus a closed port; one agent is killed with SIGKILL in the
 middle of the session. The two others must still deliver complete, correct results,
 both failures must be named, and the exit status must say "partial" (6).
@@ -17,7 +17,11 @@ import time
 
 from harness import Attach, Env, LineReader, check, free_port, log, run_tests, summaries
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
+from net_workload import Client as TcpClient, start_server as start_tcp_server  # noqa: E402
+
 REQUESTS = 200
+SENDS = 500
 DELAY_MS = 5
 EXIT_PARTIAL = 6
 EXIT_UNREACHABLE = 3
@@ -53,35 +57,44 @@ def client_summary(objs, host):
     return found[0]
 
 
+def send_row(objs, host, pid):
+    found = [o for o in summaries(objs) if o["host"] == host]
+    check(len(found) == 1, f"want one summary for host {host}, got {len(found)}")
+    rows = [r for r in found[0].get("rows", []) if r.get("pid") == pid]
+    check(len(rows) == 1, f"{host}: want one row for pid {pid}, got {found[0].get('rows')}")
+    return found[0], rows[0]
+
+
 def test_merge(args):
     with Env(args) as env:
         for _ in range(7):
             env.start_agent()
         hosts = [f"127.0.0.1:{port}" for _, _, port in env.agents]
-        client, out, pid = start_workload(env)
+        port = start_tcp_server(env)
+        client = TcpClient(env, "send", port, "--count", str(SENDS), "--size", "100")
         t0 = time.monotonic()
-        with Attach(env, "tcp-latency", ["--pid", str(pid), "--per-host"], duration="4s",
+        with Attach(env, "tcp-send", ["--pid", str(client.pid), "--per-host"], duration="4s",
                     hosts=",".join(hosts), expect_attached=len(hosts)) as a:
             log(f"all {len(hosts)} agents attached {time.monotonic() - t0:.2f}s after the command started")
-            go(client, out)
+            client.go()
+            client.wait_done()
         objs = a.result()
         check(all("host" in o for o in objs), "an object without host")
-        merged = client_summary(objs, "*")
-        log(f"merged summary: count {merged['count']} over {merged.get('hosts')} hosts, p50 {merged['p50_ns'] / 1e6:.3f} ms")
-        check(merged["count"] == len(hosts) * REQUESTS,
-              f"merged count {merged['count']}, want {len(hosts)} x {REQUESTS}")
+        merged, row = send_row(objs, "*", client.pid)
+        log(f"merged summary over {merged.get('hosts')} hosts: sends {row['sends']}, bytes {row['bytes']}")
+        check(row["sends"] == len(hosts) * SENDS, f"merged sends {row['sends']}, want {len(hosts)} x {SENDS}")
         check(merged.get("hosts") == len(hosts) and merged.get("hosts_total") == len(hosts),
               f"merged summary says hosts={merged.get('hosts')}/{merged.get('hosts_total')}")
         for h in hosts:
-            s = client_summary(objs, h)
-            check(s["count"] == REQUESTS, f"{h}: count {s['count']}, want {REQUESTS}")
-        # aligned windows: the merged per-interval counts add up to the merged summary
-        windows = [o for o in objs if o["type"] == "snapshot" and o["host"] == "*" and o["series"] == "role=client"]
-        total = sum(o["count"] for o in windows)
-        check(total == merged["count"], f"merged windows add up to {total}, summary says {merged['count']}")
+            _, r = send_row(objs, h, client.pid)
+            check(r["sends"] == SENDS, f"{h}: sends {r['sends']}, want {SENDS}")
+        # aligned windows: the merged per-interval rows add up to the merged summary
+        total = sum(r["sends"] for o in objs if o["type"] == "snapshot" and o["host"] == "*"
+                    for r in o.get("rows", []) if r.get("pid") == client.pid)
+        check(total == row["sends"], f"merged windows add up to {total}, summary says {row['sends']}")
         fleet = [o for o in objs if o["type"] == "fleet"]
         check(len(fleet) == 1 and fleet[0]["hosts_answered"] == len(hosts), f"fleet line {fleet}")
-        log(f"PASS merge: {len(hosts)} hosts x {REQUESTS} = {merged['count']}; {len(windows)} merged windows")
+        log(f"PASS merge: {len(hosts)} hosts x {SENDS} sends = {row['sends']}; each host {SENDS}")
         env.stop_agent_checked()
 
 

@@ -47,7 +47,7 @@ def test_folded(args):
         cli = env.spawn(name, env.cli_argv(
             env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
             "attach", f"127.0.0.1:{env.port}", "profile", "--pid", str(pid), "--freq", str(FREQ),
-            "--duration", f"{SECONDS + 2}s", "--interval", "1s", "-o", "folded"),
+            "--duration", f"{SECONDS + 2}s", "--interval", "1s", "--output", "folded"),
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         try:
             wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bio-latency user side: picks tp_btf or the trace events, drains per-disk histograms, names disks. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "catalog.h"
+#include "kernel_env.h"
+#include "log.h"
+#include "map_drain.h"
+#include "bio_latency.h"
+#include "bio_latency.skel.h"
+
+#define DISK_NAME_LEN 32
+#define DISK_CACHE 64
+
+struct disk_name {
+	__u32 dev; /* kernel encoding, major << 20 | minor */
+	char name[DISK_NAME_LEN];
+};
+
+struct bio_latency_state {
+	struct bio_latency *skel;
+	struct hist_counts *percpu; /* one value per possible CPU, reused by every read */
+	size_t percpu_size;
+	int ncpus;
+	struct hist scratch;        /* one drained series, summed over CPUs */
+	struct disk_name disks[DISK_CACHE]; /* dev -> name, filled as disks show up */
+	size_t ndisks;
+	struct bio_latency_series keys[BIO_LATENCY_MAX_SERIES]; /* map_drain's key list */
+};
+
+static const char *const tracepoints[] = { "block/block_rq_issue", "block/block_rq_complete" };
+static const char *const tracepoint_types[] = { "block_rq", "block_rq_completion" };
+
+static const char *const op_names[] = {
+	[BIO_LATENCY_OP_READ] = "read",
+	[BIO_LATENCY_OP_WRITE] = "write",
+	[BIO_LATENCY_OP_OTHER] = "other",
+};
+
+static int bio_latency_supported(char *reason, size_t len)
+{
+	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 2, reason, len);
+}
+
+static void bio_latency_close(void **state)
+{
+	struct bio_latency_state *st;
+
+	if (!state || !*state)
+		return;
+	st = *state;
+	bio_latency__destroy(st->skel);
+	free(st->percpu);
+	free(st);
+	*state = NULL;
+}
+
+static int bio_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+{
+	struct bio_latency_state *st = NULL;
+	bool btf;
+	int err = 0;
+
+	*state = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating bio-latency state: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* One read buffer for the life of the probe: read() runs every interval. */
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus <= 0) {
+		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
+		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	st->percpu_size = (size_t)st->ncpus * sizeof(struct hist_counts);
+	st->percpu = malloc(st->percpu_size);
+	if (!st->percpu) {
+		err = -ENOMEM;
+		snprintf(errbuf, errlen, "allocating bio-latency read buffer (%zu bytes): %s", st->percpu_size,
+			 strerror(-err));
+		goto cleanup;
+	}
+
+	/* Open: parse the embedded object. */
+	st->skel = bio_latency__open();
+	if (!st->skel) {
+		err = errno ? -errno : -EINVAL;
+		snprintf(errbuf, errlen, "opening bio-latency BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Choose the hook: tp_btf keys by the request itself; the trace events only by
+	 * (dev, sector). Both are compiled in, the unused pair is not loaded. */
+	btf = kernel_env_tp_btf_usable("block_rq_issue") && kernel_env_tp_btf_usable("block_rq_complete");
+	bpf_program__set_autoload(st->skel->progs.bio_issue_btf, btf);
+	bpf_program__set_autoload(st->skel->progs.bio_complete_btf, btf);
+	bpf_program__set_autoload(st->skel->progs.bio_issue_tp, !btf);
+	bpf_program__set_autoload(st->skel->progs.bio_complete_tp, !btf);
+
+	/* Configure: read-only data, fixed at load. */
+	st->skel->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;
+
+	/* Load: the verifier runs here. */
+	err = bio_latency__load(st->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "loading bio-latency BPF program (%s): %s", btf ? "tp_btf" : "tracepoint",
+			 strerror(-err));
+		goto cleanup;
+	}
+
+	/* Attach issue and completion (only loaded programs are attached). */
+	err = bio_latency__attach(st->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "attaching bio-latency to %s block_rq_issue, block_rq_complete: %s",
+			 btf ? "tp_btf" : "tracepoint", strerror(-err));
+		goto cleanup;
+	}
+	log_info("bio-latency: attached through %s", btf ? "tp_btf" : "tracepoints");
+
+	*state = st;
+	st = NULL;
+cleanup:
+	if (st) {
+		void *partial = st;
+
+		bio_latency_close(&partial);
+	}
+	return err;
+}
+
+/* The disk's name from /sys/dev/block/MAJ:MIN/uevent (DEVNAME=), else "MAJ:MIN". */
+static void disk_lookup(__u32 dev, char *name, size_t len)
+{
+	unsigned int major = dev >> 20, minor = dev & ((1u << 20) - 1);
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(name, len, "%u:%u", major, minor);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major, minor);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n;
+
+		if (strncmp(line, "DEVNAME=", 8) != 0)
+			continue;
+		n = strcspn(line + 8, "\n");
+		/* A name that does not fit stays MAJ:MIN rather than being cut short. */
+		if (n > 0 && n < len) {
+			memcpy(name, line + 8, n);
+			name[n] = '\0';
+		}
+		break;
+	}
+	fclose(f);
+}
+
+/* Cached: a disk keeps its number while it exists; a full cache just reads sysfs again. */
+static const char *disk_name(struct bio_latency_state *st, __u32 dev, char *buf, size_t len)
+{
+	for (size_t i = 0; i < st->ndisks; i++)
+		if (st->disks[i].dev == dev)
+			return st->disks[i].name;
+	disk_lookup(dev, buf, len);
+	/* Only names that resolved: a disk not yet in sysfs may appear there later. */
+	if (st->ndisks < DISK_CACHE && strchr(buf, ':') == NULL) {
+		st->disks[st->ndisks].dev = dev;
+		snprintf(st->disks[st->ndisks].name, DISK_NAME_LEN, "%s", buf);
+		st->ndisks++;
+	}
+	return buf;
+}
+
+struct bio_drain {
+	struct bio_latency_state *st;
+	struct hist_set *out;
+	uint64_t dropped;
+};
+
+static int bio_latency_add(const void *key, const void *value, void *ctx)
+{
+	const struct bio_latency_series *series = key;
+	struct bio_drain *d = ctx;
+	char label[HIST_LABEL_LEN], buf[DISK_NAME_LEN];
+	const char *disk;
+	struct hist *h;
+
+	hist_from_percpu(&d->st->scratch, value, d->st->ncpus);
+	disk = disk_name(d->st, series->dev, buf, sizeof(buf));
+	if (series->op < BIO_LATENCY_OP_ANY)
+		snprintf(label, sizeof(label), "disk=%s op=%s", disk, op_names[series->op]);
+	else
+		snprintf(label, sizeof(label), "disk=%s", disk);
+	h = hist_set_get(d->out, label);
+	if (!h) {
+		d->dropped++;
+		return 0;
+	}
+	hist_merge(h, &d->st->scratch);
+	return 0;
+}
+
+/* Drains every series the kernel accumulated since the last read into out. */
+static int bio_latency_read(void *state, struct hist_set *out)
+{
+	struct bio_latency_state *st = state;
+	struct bio_drain d = { .st = st, .out = out };
+	int n;
+
+	n = map_drain(st->skel->maps.hists, st->keys, BIO_LATENCY_MAX_SERIES, st->percpu, st->percpu_size,
+		      bio_latency_add, &d);
+	if (n < 0)
+		return n;
+	if (d.dropped)
+		log_warn("bio-latency: %llu series left out of this window (more than %d)",
+			 (unsigned long long)d.dropped, HIST_SET_MAX);
+	return 0;
+}
+
+const struct probe_desc probe_bio_latency = {
+	.name = "bio-latency",
+	.description = "block I/O latency in ns, request issue to completion, per disk; "
+		       "per disk and op (read, write, other) with --by disk-op",
+	.kind = PROBE_HISTOGRAM,
+	.hook = "tp_btf block_rq_issue + block_rq_complete keyed by request (tracepoints "
+		"block:block_rq_issue + block:block_rq_complete keyed by dev+sector where tp_btf "
+		"cannot load)",
+	.params = PROBE_PARAM_BY,
+	.by_choices = "disk|disk-op",
+	.supported = bio_latency_supported,
+	.open = bio_latency_open,
+	.read_hist = bio_latency_read,
+	.close = bio_latency_close,
+};

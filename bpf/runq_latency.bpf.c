@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
+/* runq-latency: time from a task becoming runnable (wakeup, or preempted) to running on a CPU. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "hist_layout.h"
+#include "runq_latency.h"
+
+/* Filters and the split, set through the skeleton's rodata before load; zero means any. */
+const volatile __u32 targ_tgid = 0;
+const volatile char targ_comm[RUNQ_LATENCY_COMM_LEN] = {};
+const volatile __u64 targ_cgroup = 0;
+const volatile bool targ_per_pid = false;
+
+/* tid -> when it was put on a run queue (ns). LRU: a task that never runs again cannot
+ * fill the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RUNQ_LATENCY_MAX_TASKS);
+	__type(key, __u32);
+	__type(value, __u64);
+} start SEC(".maps");
+
+/* series (tgid, or RUNQ_LATENCY_ALL) -> histogram, per CPU; user space drains it every
+ * interval. Not preallocated: a value is 15 KiB per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, RUNQ_LATENCY_MAX_SERIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct hist_counts);
+} hists SEC(".maps");
+
+/* The initial value of a new series (too big for the BPF stack). */
+static struct hist_counts zero_hist;
+
+/* task_struct::state was renamed __state in 5.14. */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/*
+ * Whether t is in the filter's cgroup or below it: the task's own cgroup, not the
+ * current task's (a wakeup runs in the waker). On cgroup v2 a cgroup's id is its
+ * kernfs node id, the directory's inode number. Ancestors come from
+ * cgroup::ancestors[] (5.18+, indexed by level); without it only the task's own
+ * cgroup is compared.
+ */
+static __always_inline bool in_cgroup(struct task_struct *t)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(t, cgroups, dfl_cgrp), *anc;
+	int level, i;
+
+	if (!cgrp)
+		return false;
+	if (BPF_CORE_READ(cgrp, kn, id) == targ_cgroup)
+		return true;
+	if (!bpf_core_field_exists(cgrp->ancestors))
+		return false;
+	level = BPF_CORE_READ(cgrp, level);
+	for (i = 0; i < RUNQ_LATENCY_CGROUP_DEPTH; i++) {
+		if (i >= level)
+			break;
+		if (bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[i]) || !anc)
+			return false;
+		if (BPF_CORE_READ(anc, kn, id) == targ_cgroup)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool task_allowed(struct task_struct *t)
+{
+	if (targ_tgid && (__u32)BPF_CORE_READ(t, tgid) != targ_tgid)
+		return false;
+	if (targ_comm[0] != '\0') {
+		char comm[RUNQ_LATENCY_COMM_LEN];
+		int i;
+
+		BPF_CORE_READ_STR_INTO(&comm, t, comm);
+		for (i = 0; i < RUNQ_LATENCY_COMM_LEN; i++) {
+			if (comm[i] != targ_comm[i])
+				return false;
+			if (comm[i] == '\0')
+				break;
+		}
+	}
+	if (targ_cgroup && !in_cgroup(t))
+		return false;
+	return true;
+}
+
+/* The task is on a run queue from now. Filters apply here only: no start, no sample. */
+static __always_inline void enqueued(struct task_struct *t)
+{
+	__u32 tid = BPF_CORE_READ(t, pid);
+	__u64 now;
+
+	if (tid == 0 || !task_allowed(t))
+		return;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+}
+
+static __always_inline void hist_record(__u32 series, __u64 delta)
+{
+	struct hist_counts *h;
+	__u32 idx;
+
+	h = bpf_map_lookup_elem(&hists, &series);
+	if (!h) {
+		bpf_map_update_elem(&hists, &series, &zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hists, &series);
+		if (!h)
+			return;
+	}
+	h->count++;
+	h->sum += delta;
+	if (delta > h->max)
+		h->max = delta;
+	idx = hist_bucket_index(delta);
+	/* Keep the check in the register the verifier sees as the array offset. */
+	barrier_var(idx);
+	if (idx >= HIST_BUCKETS)
+		return;
+	h->buckets[idx]++;
+}
+
+static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 tid, series;
+	__u64 *ts, delta;
+
+	/*
+	 * A task switched out while still runnable (preempted, or it yielded) stays on the
+	 * run queue: its wait starts now. The sched_switch trace event reports a preempted
+	 * task's state as TASK_REPORT_MAX (0x100) on recent kernels, and the raw state may
+	 * carry flag bits above the report mask, so only the low byte says "runnable".
+	 */
+	if (preempt || (task_state(prev) & 0xff) == 0)
+		enqueued(prev);
+
+	tid = BPF_CORE_READ(next, pid);
+	ts = bpf_map_lookup_elem(&start, &tid);
+	if (!ts)
+		return 0;
+	delta = bpf_ktime_get_ns() - *ts;
+	bpf_map_delete_elem(&start, &tid);
+	series = targ_per_pid ? (__u32)BPF_CORE_READ(next, tgid) : RUNQ_LATENCY_ALL;
+	hist_record(series, delta);
+	return 0;
+}
+
+/* Preferred: BTF-typed raw tracepoints (tp_btf). */
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(runq_wakeup_btf, struct task_struct *p)
+{
+	enqueued(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(runq_wakeup_new_btf, struct task_struct *p)
+{
+	enqueued(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next);
+}
+
+/* Fallback: plain raw tracepoints, same arguments, read through bpf_probe_read_kernel. */
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(runq_wakeup_raw, struct task_struct *p)
+{
+	enqueued(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(runq_wakeup_new_raw, struct task_struct *p)
+{
+	enqueued(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next);
+}
+
+/* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* syscalls: the keys, values and limits shared by the BPF program and the agent. */
+#ifndef TRACECTL_SYSCALLS_H
+#define TRACECTL_SYSCALLS_H
+
+#define SYSCALLS_COMM_LEN 16
+/* Threads inside a syscall at once (LRU beyond that: a sample is lost, not the map). */
+#define SYSCALLS_MAX_THREADS 65536
+/* (process, syscall) rows per window; rows beyond are not counted. */
+#define SYSCALLS_MAX_ROWS 16384
+
+struct syscalls_key {
+	__u32 tgid; /* 0 when not split by process */
+	__u32 nr;   /* syscall number as the kernel saw it ((u32)-1: none, e.g. skipped by seccomp) */
+};
+
+struct syscalls_value {
+	__u64 count;    /* completed calls (exit and exit_group: entered, they never return) */
+	__u64 total_ns; /* summed entry -> return time */
+	char comm[SYSCALLS_COMM_LEN]; /* of the thread that made the row, when split by process */
+};
+
+#endif

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
+/* tcp-send: counts successful TCP sends and their bytes per process (tgid, comm). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "tcp_send.h"
+
+/* Filters, set through the skeleton's rodata before load; zero / empty means any. */
+const volatile __u32 targ_tgid = 0;
+const volatile char targ_comm[NET_COMM_LEN] = {};
+const volatile __u16 targ_port = 0;
+
+#include "net_filter.bpf.h"
+
+/* (tgid, comm) -> counts of this window; user space drains it with lookup-and-delete. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCP_SEND_MAX_PROCS);
+	__type(key, struct tcp_send_key);
+	__type(value, struct tcp_send_val);
+} counts SEC(".maps");
+
+SEC("tp/sock/sock_send_length")
+int tcp_send_count(struct trace_event_raw_sock_msg_length *ctx)
+{
+	const struct sock *sk = ctx->sk;
+	struct tcp_send_key key;
+	struct tcp_send_val *val, init = { .sends = 1 };
+
+	/* A failed send (-EAGAIN, -EPIPE) sent nothing; ret is the bytes the call queued. */
+	if (ctx->protocol != NET_IPPROTO_TCP || ctx->ret <= 0)
+		return 0;
+	/* sock_sendmsg runs in the sender's context: the pid and comm filters hold here. */
+	if (!net_task_allowed())
+		return 0;
+	if (targ_port) {
+		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+
+		if (lport != targ_port && rport != targ_port)
+			return 0;
+	}
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	init.bytes = (__u64)ctx->ret;
+
+	val = bpf_map_lookup_elem(&counts, &key);
+	if (!val) {
+		/* Another CPU may insert the same key first: then add to its entry. */
+		if (!bpf_map_update_elem(&counts, &key, &init, BPF_NOEXIST))
+			return 0;
+		val = bpf_map_lookup_elem(&counts, &key);
+		if (!val)
+			return 0;
+	}
+	__sync_fetch_and_add(&val->sends, 1);
+	__sync_fetch_and_add(&val->bytes, (__u64)ctx->ret);
+	return 0;
+}
+
+/* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
+char LICENSE[] SEC("license") = "GPL";

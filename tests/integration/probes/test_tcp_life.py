@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# tcp-life end to end: 50 short connections with known byte counts give exactly those 50 close events.
+"""
+tcp_life: tcp_workload opens CONNS connections to a loopback server of the test's own;
+connection i sends BASE+i bytes, half-closes, and reads the server's answer of 2*(BASE+i)
+bytes. `tracectl attach tcp-life --pid PID` must print exactly CONNS events, all for that
+pid and comm, from 127.0.0.1 to 127.0.0.1:PORT, whose (tx_bytes, rx_bytes) are exactly
+{(BASE+i, 2*(BASE+i))}, with duration_ns > 0, and report no dropped events.
+tcp_life_passive: the same with --port PORT instead: the server's accepted sockets (born
+in softirq) must carry the server's pid, not whoever was on the CPU: CONNS events for
+the client as above and CONNS for the server with lport PORT and the byte counts swapped.
+"""
+import sys
+
+from harness import Env, Attach, check, events, log, summaries, run_tests
+from net_workload import Client, start_server
+
+CONNS = 50
+BASE = 1000
+
+
+def check_side(evs, who, pid, want_pairs, lport=None, rport=None):
+    check(len(evs) == CONNS, f"{who}: {len(evs)} events, want {CONNS}")
+    for e in evs:
+        check(e.get("comm") == "tcp_workload", f"{who}: comm {e.get('comm')!r} in {e}")
+        check(e.get("laddr") == "127.0.0.1" and e.get("raddr") == "127.0.0.1", f"{who}: addresses in {e}")
+        check(lport is None or e.get("lport") == lport, f"{who}: lport {e.get('lport')}, want {lport}")
+        check(rport is None or e.get("rport") == rport, f"{who}: rport {e.get('rport')}, want {rport}")
+        check(e.get("duration_ns", 0) > 0, f"{who}: duration_ns in {e}")
+    pairs = sorted((e["tx_bytes"], e["rx_bytes"]) for e in evs)
+    check(pairs == sorted(want_pairs), f"{who}: (tx, rx) {pairs[:5]}..., want {sorted(want_pairs)[:5]}...")
+    durs = sorted(e["duration_ns"] for e in evs)
+    log(f"measured: {who} pid {pid}: {len(evs)} events, (tx, rx) from {pairs[0]} to {pairs[-1]} all exact, "
+        f"duration median {durs[len(durs) // 2]} ns")
+
+
+def run(args, passive):
+    with Env(args) as env:
+        port = start_server(env)
+        server_pid = env.procs[-1][1].pid
+        client = Client(env, "life", port, "--count", str(CONNS), "--base", str(BASE))
+        extra = ["--port", str(port)] if passive else ["--pid", str(client.pid)]
+        with Attach(env, "tcp-life", extra, duration="4s") as a:
+            client.go()
+            client.wait_done()
+        objs = a.result()
+        evs = events(objs)
+        sums = summaries(objs)
+        check(len(sums) == 1, f"want one summary, got {len(sums)}")
+        log(f"summary: events={sums[0].get('events')} events_dropped={sums[0].get('events_dropped')}")
+        check(sums[0].get("events_dropped", 0) == 0, f"dropped events: {sums[0]}")
+        check(sums[0].get("events") == len(evs), f"summary counts {sums[0].get('events')} events, "
+              f"the CLI printed {len(evs)}")
+        client_pairs = [(BASE + i, 2 * (BASE + i)) for i in range(CONNS)]
+        mine = [e for e in evs if e.get("pid") == client.pid]
+        check_side(mine, "client", client.pid, client_pairs, rport=port)
+        if passive:
+            theirs = [e for e in evs if e.get("pid") == server_pid]
+            check_side(theirs, "server", server_pid, [(rx, tx) for tx, rx in client_pairs], lport=port)
+            others = [e for e in evs if e.get("pid") not in (client.pid, server_pid)]
+            check(not others, f"events of other pids on port {port}: {others[:3]}")
+        else:
+            check(len(evs) == CONNS, f"{len(evs)} events in all, want only the client's {CONNS}")
+        env.stop_agent_checked()
+
+
+def test_tcp_life(args):
+    run(args, passive=False)
+
+
+def test_tcp_life_passive(args):
+    run(args, passive=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests({"tcp_life": test_tcp_life, "tcp_life_passive": test_tcp_life_passive}, __doc__))

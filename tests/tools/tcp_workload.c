@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Test workload for the TCP probes: a loopback server and clients making known sends, connects and connections. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BUF_LEN 65536
+#define REPLY_FACTOR 2 /* the server answers each connection with twice the bytes it received */
+
+static unsigned char buf[BUF_LEN];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tcp_workload serve --listen ADDR:PORT\n"
+		"       tcp_workload send --connect ADDR:PORT --count N --size S [--wait-go]\n"
+		"       tcp_workload connect --connect ADDR:PORT --count N [--wait-go]\n"
+		"       tcp_workload life --connect ADDR:PORT --count N --base B [--wait-go]\n"
+		"  serve: prints \"listening PORT\"; per connection reads to EOF, answers with %d times\n"
+		"         the bytes read, closes. One connection at a time.\n"
+		"  send: one connection, exactly N send() calls of S bytes, then half-close and read to EOF.\n"
+		"  connect: N connections, each closed right after connect() returns.\n"
+		"  life: N connections; connection i sends B+i bytes, half-closes, reads %d*(B+i).\n"
+		"  --wait-go prints \"ready PID\" and waits for a line on stdin before the first connect.\n"
+		"  Every mode prints \"done ...\" and is killed by SIGALRM after --timeout-seconds (60).\n",
+		REPLY_FACTOR, REPLY_FACTOR);
+}
+
+static int parse_addr(const char *text, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, (size_t)(colon - text));
+	host[colon - text] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+/* Writes len bytes with as many send() calls as needed; returns the number of calls or -errno. */
+static long send_all(int fd, size_t len)
+{
+	long calls = 0;
+
+	while (len > 0) {
+		size_t chunk = len < BUF_LEN ? len : BUF_LEN;
+		ssize_t n = send(fd, buf, chunk, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		calls++;
+		len -= (size_t)n;
+	}
+	return calls;
+}
+
+/* Reads to EOF; returns the bytes read or -errno. */
+static long long recv_all(int fd)
+{
+	long long total = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, BUF_LEN, 0);
+
+		if (n == 0)
+			return total;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		total += n;
+	}
+}
+
+static int serve(const struct sockaddr_in *sa)
+{
+	struct sockaddr_in bound;
+	socklen_t blen = sizeof(bound);
+	int lfd, one = 1;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(lfd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(lfd, 256) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&bound, &blen) < 0) {
+		fprintf(stderr, "tcp_workload: listen: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("listening %u\n", ntohs(bound.sin_port));
+	fflush(stdout);
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		long long got;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			fprintf(stderr, "tcp_workload: accept: %s\n", strerror(errno));
+			return 1;
+		}
+		got = recv_all(fd);
+		if (got > 0 && send_all(fd, (size_t)got * REPLY_FACTOR) < 0)
+			fprintf(stderr, "tcp_workload: reply: %s\n", strerror(errno));
+		close(fd);
+	}
+}
+
+static int connect_to(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "timeout-seconds", required_argument, NULL, 't' },
+		{ "wait-go", no_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *mode, *addr = NULL;
+	unsigned long count = 0, size = 0, base = 0, timeout_s = 60;
+	bool wait_go = false;
+	struct sockaddr_in sa;
+	int c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		unsigned long *dst = NULL;
+		char *end;
+
+		switch (c) {
+		case 'l':
+		case 'c':
+			addr = optarg;
+			break;
+		case 'n':
+			dst = &count;
+			break;
+		case 's':
+			dst = &size;
+			break;
+		case 'b':
+			dst = &base;
+			break;
+		case 't':
+			dst = &timeout_s;
+			break;
+		case 'g':
+			wait_go = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (dst) {
+			errno = 0;
+			*dst = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || *dst > 100000000ul) {
+				fprintf(stderr, "tcp_workload: bad number '%s'\n", optarg);
+				return 2;
+			}
+		}
+	}
+	if (!addr || optind != argc || parse_addr(addr, &sa) < 0) {
+		fprintf(stderr, "tcp_workload: need a valid --listen/--connect IPv4:PORT\n");
+		usage(stderr);
+		return 2;
+	}
+	/* Never hang a test: the default SIGALRM action ends the process. */
+	alarm((unsigned int)timeout_s);
+	signal(SIGPIPE, SIG_IGN);
+	memset(buf, 'x', sizeof(buf));
+
+	if (strcmp(mode, "serve") == 0)
+		return serve(&sa);
+	if (strcmp(mode, "send") && strcmp(mode, "connect") && strcmp(mode, "life")) {
+		fprintf(stderr, "tcp_workload: unknown mode '%s'\n", mode);
+		return 2;
+	}
+	if (count == 0 || (strcmp(mode, "send") == 0 && (size == 0 || size > BUF_LEN))) {
+		fprintf(stderr, "tcp_workload: %s needs --count > 0%s\n", mode,
+			strcmp(mode, "send") == 0 ? " and --size 1..65536" : "");
+		return 2;
+	}
+	if (wait_go) {
+		char line[64];
+
+		printf("ready %ld\n", (long)getpid());
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin)) {
+			fprintf(stderr, "tcp_workload: stdin closed before go\n");
+			return 1;
+		}
+	}
+
+	if (strcmp(mode, "send") == 0) {
+		int fd = connect_to(&sa);
+		long long back;
+
+		if (fd < 0) {
+			fprintf(stderr, "tcp_workload: connect %s: %s\n", addr, strerror(-fd));
+			return 1;
+		}
+		for (unsigned long i = 0; i < count; i++) {
+			/* exactly one send() per iteration: a short write is a test failure */
+			ssize_t n = send(fd, buf, size, MSG_NOSIGNAL);
+
+			if (n != (ssize_t)size) {
+				fprintf(stderr, "tcp_workload: send %lu returned %zd (%s)\n", i, n,
+					n < 0 ? strerror(errno) : "short");
+				return 1;
+			}
+		}
+		shutdown(fd, SHUT_WR);
+		back = recv_all(fd);
+		close(fd);
+		printf("done %lu sends of %lu bytes, %lld bytes back\n", count, size, back);
+	} else if (strcmp(mode, "connect") == 0) {
+		for (unsigned long i = 0; i < count; i++) {
+			int fd = connect_to(&sa);
+
+			if (fd < 0) {
+				fprintf(stderr, "tcp_workload: connect %lu to %s: %s\n", i, addr, strerror(-fd));
+				return 1;
+			}
+			close(fd);
+		}
+		printf("done %lu connects\n", count);
+	} else {
+		for (unsigned long i = 0; i < count; i++) {
+			int fd = connect_to(&sa);
+			long sent;
+			long long back;
+
+			if (fd < 0) {
+				fprintf(stderr, "tcp_workload: connect %lu to %s: %s\n", i, addr, strerror(-fd));
+				return 1;
+			}
+			sent = send_all(fd, base + i);
+			shutdown(fd, SHUT_WR);
+			back = recv_all(fd);
+			close(fd);
+			if (sent < 0 || back != (long long)(base + i) * REPLY_FACTOR) {
+				fprintf(stderr, "tcp_workload: connection %lu: sent %lu (%ld calls), got %lld back\n",
+					i, base + i, sent, back);
+				return 1;
+			}
+		}
+		printf("done %lu connections\n", count);
+	}
+	fflush(stdout);
+	return 0;
+}
