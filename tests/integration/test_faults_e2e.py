@@ -9,7 +9,7 @@ after attaching: the agent's BPF fds return to the start, every program it loade
 gone from the kernel, and its RSS stays within RSS_BOUND_KIB of the start.
 slow: a client that stops reading an event stream: agent RSS stays bounded, events are
 dropped and counted, and the client learns the count when it reads again.
-concurrent: 64 connections with one session each, all served to the end.
+concurrent: 64 connections with one session each (four probes), all served to the end.
 sigterm: SIGTERM ends every session with a summary and a reason, releases every probe, exit 0.
 Needs root (exits 77 otherwise).
 """
@@ -225,9 +225,13 @@ def test_concurrent(args):
             base, _ = bpf_fds(env)
             conns = []
             t0 = time.monotonic()
+            # Four probes on different hooks: the kernel allows at most 64 BPF programs per
+            # perf-event tracepoint (BPF_TRACE_MAX_PROGS), machine-wide, so 64 tcp-latency
+            # sessions fail with E2BIG as soon as anything else watches sock:sock_send_length.
+            probes = ["tcp-latency", "runq-latency", "syscalls", "bio-latency"]
             for i in range(64):
                 c = rawrpc.connect(env, timeout=60)
-                c.send(1, rawrpc.attach_request("tcp-latency", 4 * SEC, SEC))
+                c.send(1, rawrpc.attach_request(probes[i % 4], 4 * SEC, SEC))
                 conns.append(c)
             held = 0
             for i, c in enumerate(conns):
