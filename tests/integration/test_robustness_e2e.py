@@ -104,7 +104,7 @@ def test_hugelen(args):
                 log(f"4 GiB length prefix, kind {kind}: closed after {t:.2f}s")
             rss1 = rawrpc.rss_kib(env.agent.pid)
             log(f"agent RSS {rss0} KiB -> {rss1} KiB")
-            check(rss1 - rss0 < 16 * 1024, f"agent RSS grew {rss1 - rss0} KiB on a 4 GiB length prefix")
+            rawrpc.check_rss_growth(env.agent.pid, rss1 - rss0, 16 * 1024, "4 GiB length prefix")
             served(env, "4 GiB length prefix")
             env.stop_agent_checked()
         except Exception:
@@ -141,7 +141,7 @@ def test_streams(args):
             time.sleep(2)
             rss1 = rawrpc.rss_kib(env.agent.pid)
             log(f"{n} ListProbes not read: agent RSS {rss0} -> {rss1} KiB")
-            check(rss1 - rss0 < 32 * 1024, f"agent RSS grew {rss1 - rss0} KiB for unread answers")
+            rawrpc.check_rss_growth(env.agent.pid, rss1 - rss0, 32 * 1024, "unread answers")
             got = 0
             for i in range(n):
                 st, _ = c.until_status(2 * i + 1, timeout=60)

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import rawrpc
 from harness import Env, TestFailure, check, log, make_pki, run_tests, tail
@@ -207,8 +208,13 @@ def test_certs(args):
                 got = refused(env, pem, key)
                 log(f"{name}: refused: {got}")
                 check(got is not None, f"the agent accepted the {name} client certificate")
-                with open(agent_log) as f:
-                    text = f.read()
+                deadline = time.monotonic() + 5  # the agent logs after the client sees the close
+                while True:
+                    with open(agent_log) as f:
+                        text = f.read()
+                    if reason in text or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
                 check(reason in text, f"agent log does not say '{reason}' for {name}:\n{tail(agent_log, 5)}")
                 # the next client is still served
                 c = rawrpc.connect(env)
