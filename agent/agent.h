@@ -12,14 +12,19 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "audit.h"
 #include "catalog.h"
 #include "cost.h"
 #include "event_batch.h"
 #include "hist_pb.h"
+#include "policy.h"
 #include "rpc.h"
 
 /* A slow client: past this much unsent output, snapshots are dropped and counted. */
 #define CONN_MAX_PENDING_OUTPUT (1u << 20)
+/* A client that sends requests without reading the answers: past this much unsent
+ * output, the agent stops reading from it until the output drains. */
+#define CONN_MAX_BUFFERED_OUTPUT (4u * CONN_MAX_PENDING_OUTPUT)
 
 struct agent_config {
 	const char *listen;
@@ -31,6 +36,11 @@ struct agent_config {
 	uint64_t max_duration_ns;
 	uint64_t min_interval_ns;
 	uint32_t max_overhead_ppm; /* cap and default of a session's overhead budget */
+	uint32_t max_conn_sessions; /* per connection */
+	uint64_t handshake_timeout_ns; /* TLS handshake and first frame */
+	const char *policy_path;    /* NULL: the built-in default policy */
+	const char *audit_path;     /* NULL: no audit log */
+	const char *crl_path;       /* NULL: no revocation check */
 };
 
 struct session;
@@ -40,6 +50,8 @@ struct agent {
 	struct agent_config cfg;
 	struct event_base *base;
 	SSL_CTX *tls;
+	struct policy policy;
+	struct audit *audit;
 	struct evconnlistener *listener;
 	struct event *sigint, *sigterm;
 	LIST_HEAD(, conn) conns;
@@ -60,7 +72,12 @@ struct conn {
 	uint64_t id;
 	char peer[64];     /* address:port */
 	char identity[128]; /* client certificate CN */
+	struct policy_identity ident; /* CN and SANs, for the policy */
 	bool handshaken;
+	bool got_frame;   /* the first frame arrived: idle deadline instead of handshake deadline */
+	bool read_paused; /* too much unread output: reading stops until it drains */
+	uint32_t nsessions;
+	char refused[256]; /* why certificate verification failed, from the verify callback */
 	LIST_HEAD(, session) sessions;
 };
 
@@ -103,6 +120,8 @@ struct session {
 	uint64_t events_dropped_window, events_dropped_total;
 	uint64_t events_dropped_unreported; /* for the next EventBatch */
 	uint64_t kernel_lost_seen;
+	uint64_t max_event_rate; /* from the policy; 0: none */
+	char rule[POLICY_NAME_LEN + 32]; /* the policy rule that allowed it */
 };
 
 /* server.c */
@@ -120,6 +139,8 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 struct session *conn__find_session(struct conn *conn, uint32_t stream_id);
 /* Ends the session: sends its summary and final status (when send_status) and frees it. */
 void session__end(struct session **session, enum rpc_status code, const char *why, bool send_status);
+/* Sessions of every connection whose client has this CN. */
+uint32_t agent_identity_sessions(struct agent *agent, const char *cn);
 
 uint64_t clock_ns(clockid_t clock);
 

@@ -11,6 +11,7 @@ struct event_sink *event_sink_new(event_flush_cb flush, void *arg)
 
 	if (!sink)
 		return NULL;
+	sink->rate_limit = sink->rate_second = sink->rate_count = sink->rate_dropped = 0;
 	sink->flush = flush;
 	sink->arg = arg;
 	event_sink_reset(sink);
@@ -41,6 +42,20 @@ void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struc
 {
 	Tracectl__Event *ev;
 
+	if (sink->rate_limit) {
+		uint64_t second = time_unix_ns / 1000000000ULL;
+
+		if (second != sink->rate_second) {
+			sink->rate_second = second;
+			sink->rate_count = 0;
+		}
+		/* the policy's max-event-rate: dropped here, counted, reported as drops */
+		if (sink->rate_count >= sink->rate_limit) {
+			sink->rate_dropped++;
+			return;
+		}
+		sink->rate_count++;
+	}
 	if (nfields > EVENT_FIELDS_MAX)
 		nfields = EVENT_FIELDS_MAX;
 	if (sink->n == EVENT_BATCH_MAX ||

@@ -20,6 +20,8 @@ struct event_sink {
 	size_t n, nfields, arena_used;
 	event_flush_cb flush; /* called when the batch is full, before the next event */
 	void *arg;
+	/* rate limit (0: none): at most rate_limit events per second of event time */
+	uint64_t rate_limit, rate_second, rate_count, rate_dropped;
 	Tracectl__Event events[EVENT_BATCH_MAX];
 	Tracectl__Event *event_ptrs[EVENT_BATCH_MAX];
 	Tracectl__Field fields[EVENT_BATCH_MAX * EVENT_FIELDS_MAX];

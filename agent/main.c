@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tracectl-agent: attaches catalog probes for authenticated clients over mutual TLS. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,15 @@ static void usage(FILE *out)
 		"                           HTTP: bind it to loopback or a scrape network): agent health,\n"
 		"                           and the --export probes as histograms and counters\n"
 		"      --export P1,P2       histogram or count probes kept attached for --metrics\n"
+		"      --max-conn-sessions N  concurrent sessions on one connection (default 16)\n"
+		"      --handshake-timeout DUR  TLS handshake and first frame deadline (default 10s)\n"
+		"      --policy FILE        who may attach what (docs/POLICY.md); default: any client\n"
+		"                           of the CA may use histogram and count probes, except\n"
+		"                           func-*, profile; event probes need a grant\n"
+		"      --audit FILE         append one JSON line per attach decision and session end\n"
+		"      --crl FILE           PEM certificate revocation list(s) of the CA: revoked\n"
+		"                           client certificates are refused\n"
+		"      --check-policy       parse --policy, print the result and exit\n"
 		"      --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
@@ -54,6 +64,38 @@ static void usage(FILE *out)
 		"Durations are written 500ms, 10s, 2m, 1h. SIGINT/SIGTERM end every session,\n"
 		"telling clients why, detach all probes and exit 0.\n"
 		"Exit status: 0 clean shutdown, 1 runtime failure, 2 usage error.\n");
+}
+
+/* --check-policy: parses the policy and prints what each section grants. */
+static int policy_check_file(const char *path)
+{
+	struct policy p;
+	char err[512];
+	int ret;
+
+	policy_init(&p);
+	ret = path ? policy_load(&p, path, err, sizeof(err)) : policy_load_default(&p, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "tracectl-agent: %s\n", err);
+		return 2;
+	}
+	for (size_t i = 0; i < p.n; i++) {
+		const struct policy_section *s = &p.sections[i];
+
+		printf("%s:%u: %s allow", p.name, s->line, s->header);
+		for (size_t k = 0; k < s->nallow; k++)
+			printf(" %s", s->allow[k].text);
+		for (int kind = PROBE_HISTOGRAM; kind <= PROBE_EVENTS; kind++)
+			if (s->allow_kinds & (1u << kind))
+				printf(" kind:%s", catalog_kind_name((enum probe_kind)kind));
+		printf("; deny");
+		for (size_t k = 0; k < s->ndeny; k++)
+			printf(" %s", s->deny[k].text);
+		printf("\n");
+	}
+	policy_free(&p);
+	printf("policy OK\n");
+	return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -69,10 +111,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(agent->base, &(struct timeval){ 0, 300000 });
 }
 
-static int parse_args(int argc, char **argv, struct agent_config *cfg)
+static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *check_policy)
 {
-	enum { OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG,
-	       OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT };
+	enum {
+		OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG,
+		OPT_MAX_CONN_SESSIONS, OPT_HANDSHAKE_TIMEOUT, OPT_POLICY, OPT_AUDIT, OPT_CRL, OPT_CHECK_POLICY,
+		OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT,
+	};
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "cert", required_argument, NULL, OPT_CERT },
@@ -85,6 +130,12 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 		{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
 		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "max-conn-sessions", required_argument, NULL, OPT_MAX_CONN_SESSIONS },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "audit", required_argument, NULL, OPT_AUDIT },
+		{ "crl", required_argument, NULL, OPT_CRL },
+		{ "check-policy", no_argument, NULL, OPT_CHECK_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -109,13 +160,37 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 			cfg->ca = optarg;
 			break;
 		case OPT_MAX_SESSIONS:
+		case OPT_MAX_CONN_SESSIONS:
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
 			if (errno || *end || n == 0 || n > 100000) {
-				fprintf(stderr, "tracectl-agent: bad --max-sessions '%s' (1..100000)\n", optarg);
+				fprintf(stderr, "tracectl-agent: bad --%s '%s' (1..100000)\n",
+					opt == OPT_MAX_SESSIONS ? "max-sessions" : "max-conn-sessions", optarg);
 				return 2;
 			}
-			cfg->max_sessions = (uint32_t)n;
+			if (opt == OPT_MAX_SESSIONS)
+				cfg->max_sessions = (uint32_t)n;
+			else
+				cfg->max_conn_sessions = (uint32_t)n;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (duration_parse(optarg, &cfg->handshake_timeout_ns) || cfg->handshake_timeout_ns < 100000000ULL ||
+			    cfg->handshake_timeout_ns > 3600ULL * 1000000000ULL) {
+				fprintf(stderr, "tracectl-agent: bad --handshake-timeout '%s' (100ms..1h, e.g. 10s)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_POLICY:
+			cfg->policy_path = optarg;
+			break;
+		case OPT_AUDIT:
+			cfg->audit_path = optarg;
+			break;
+		case OPT_CRL:
+			cfg->crl_path = optarg;
+			break;
+		case OPT_CHECK_POLICY:
+			*check_policy = true;
 			break;
 		case OPT_MAX_DURATION:
 		case OPT_MIN_INTERVAL:
@@ -168,6 +243,8 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg)
 		fprintf(stderr, "tracectl-agent: --export needs --metrics HOST:PORT\n");
 		return 2;
 	}
+	if (*check_policy)
+		return 0;
 	if (!cfg->cert || !cfg->key || !cfg->ca) {
 		fprintf(stderr, "tracectl-agent: --cert, --key and --ca are required (mutual TLS is not optional)\n"
 				"Try 'tracectl-agent --help'; deploy/dev-pki.sh makes a development PKI.\n");
@@ -187,15 +264,20 @@ int main(int argc, char **argv)
 			.max_duration_ns = 24ULL * 3600 * 1000000000ULL,
 			.max_overhead_ppm = 200000,
 			.min_interval_ns = 100ULL * 1000000ULL,
+			.max_conn_sessions = 16,
+			.handshake_timeout_ns = 10ULL * 1000000000ULL,
 		},
 	};
+	bool check_policy = false;
 	char err[512];
 	int ret = 1;
 
 	log_set_program("tracectl-agent");
-	ret = parse_args(argc, argv, &agent.cfg);
+	ret = parse_args(argc, argv, &agent.cfg, &check_policy);
 	if (ret)
 		return ret;
+	if (check_policy)
+		return policy_check_file(agent.cfg.policy_path);
 	ret = 1;
 	log_route_libraries();
 	signal(SIGPIPE, SIG_IGN);

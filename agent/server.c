@@ -12,12 +12,15 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/buffer.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "agent.h"
 #include "hostport.h"
 #include "kernel_env.h"
 #include "log.h"
 #include "tls.h"
+
+static int conn_ex_index = -1;
 
 static struct evbuffer *conn_out(struct conn *conn)
 {
@@ -228,9 +231,18 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	char err[256];
 	int ret;
 
+	if (conn->read_paused)
+		return;
 	while ((ret = rpc_take_frame(in, conn->agent->cfg.max_message, &tracectl__request__descriptor, &hdr, &msg,
 				     err, sizeof(err))) == 1) {
 		struct session *s;
+
+		if (!conn->got_frame) {
+			/* past the handshake deadline: from now on the keepalive idle deadline */
+			conn->got_frame = true;
+			bufferevent_set_timeouts(bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 },
+						 &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 });
+		}
 
 		switch (hdr.kind) {
 		case FRAME_PING:
@@ -248,6 +260,17 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			protobuf_c_message_free_unpacked(msg, NULL);
 			break;
 		}
+		/* a client that asks without reading the answers: stop reading it until
+		 * its output drains (conn_write_cb), so unread answers stay bounded */
+		if (evbuffer_get_length(conn_out(conn)) > CONN_MAX_BUFFERED_OUTPUT) {
+			conn->read_paused = true;
+			bufferevent_disable(bev, EV_READ);
+			bufferevent_setwatermark(bev, EV_WRITE, CONN_MAX_PENDING_OUTPUT, 0);
+			log_info("connection %llu from %s (%s): %zu bytes of answers unread, pausing its requests",
+				 (unsigned long long)conn->id, conn->peer, conn->identity,
+				 evbuffer_get_length(conn_out(conn)));
+			return;
+		}
 	}
 	if (ret < 0) {
 		/* framing is lost: nothing after this can be trusted, close */
@@ -255,6 +278,35 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			 conn->identity, err);
 		conn__free(&conn);
 	}
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+
+	/* called when output fell below the low watermark */
+	if (!conn->read_paused || evbuffer_get_length(conn_out(conn)) > CONN_MAX_PENDING_OUTPUT)
+		return;
+	conn->read_paused = false;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	if (!conn->agent->stopping)
+		bufferevent_enable(bev, EV_READ);
+	/* requests already buffered do not make the socket readable again */
+	conn_read_cb(bev, conn);
+}
+
+static void audit_refused(struct conn *conn, const char *reason)
+{
+	struct audit_line l;
+
+	if (!conn->agent->audit)
+		return;
+	audit_line_begin(&l, "tls_refused");
+	audit_line_str(&l, "peer", conn->peer);
+	audit_line_u64(&l, "connection", conn->id);
+	audit_line_str(&l, "reason", reason);
+	if (audit_write(conn->agent->audit, &l))
+		log_error("audit: cannot write to the audit log: %s", strerror(errno));
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -265,16 +317,30 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
+		X509 *peer = SSL_get1_peer_certificate(ssl);
+
 		conn->handshaken = true;
+		policy_identity_from_cert(peer, &conn->ident);
+		X509_free(peer);
 		tls_peer_identity(ssl, conn->identity, sizeof(conn->identity));
 		log_info("connection %llu from %s: client '%s' authenticated (%s)", (unsigned long long)conn->id,
 			 conn->peer, conn->identity, SSL_get_version(ssl));
-		bufferevent_set_timeouts(bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 }, NULL);
+		/* the handshake deadline still runs: it also covers the first frame */
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		log_warn("connection %llu from %s (%s): no traffic for %ds, closing", (unsigned long long)conn->id,
-			 conn->peer, conn->identity, RPC_IDLE_TIMEOUT_S);
+		if (!conn->handshaken || !conn->got_frame) {
+			snprintf(reason, sizeof(reason), "no %s within the %llums handshake deadline",
+				 conn->handshaken ? "first frame" : "TLS handshake",
+				 (unsigned long long)(conn->agent->cfg.handshake_timeout_ns / 1000000));
+			log_warn("connection %llu from %s (%s): %s, closing", (unsigned long long)conn->id, conn->peer,
+				 conn->identity, reason);
+			if (!conn->handshaken)
+				audit_refused(conn, reason);
+		} else {
+			log_warn("connection %llu from %s (%s): no traffic for %ds, closing", (unsigned long long)conn->id,
+				 conn->peer, conn->identity, RPC_IDLE_TIMEOUT_S);
+		}
 	} else if (what & BEV_EVENT_ERROR) {
 		unsigned long ssl_err = bufferevent_get_openssl_error(bev);
 		int sock_err = EVUTIL_SOCKET_ERROR();
@@ -293,12 +359,21 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		while ((ssl_err = bufferevent_get_openssl_error(bev)) != 0)
 			;
 		ERR_clear_error();
-		if (conn->handshaken)
+		if (conn->handshaken) {
 			log_info("connection %llu from %s (%s): %s", (unsigned long long)conn->id, conn->peer,
 				 conn->identity, reason);
-		else
+		} else {
+			/* the verify callback saw why the certificate was refused: say that */
+			if (conn->refused[0])
+				snprintf(reason, sizeof(reason), "%s", conn->refused);
 			log_warn("connection %llu from %s refused during TLS handshake: %s",
 				 (unsigned long long)conn->id, conn->peer, reason);
+			audit_refused(conn, reason);
+		}
+	} else if ((what & BEV_EVENT_EOF) && !conn->handshaken) {
+		log_warn("connection %llu from %s closed during the TLS handshake%s%s", (unsigned long long)conn->id,
+			 conn->peer, conn->refused[0] ? ": " : "", conn->refused);
+		audit_refused(conn, conn->refused[0] ? conn->refused : "closed during the TLS handshake");
 	}
 	conn__free(&conn);
 }
@@ -309,6 +384,8 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	struct agent *agent = arg;
 	struct conn *conn = NULL;
 	char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+	uint64_t hs_ns = agent->cfg.handshake_timeout_ns;
+	struct timeval hs = { (time_t)(hs_ns / 1000000000ULL), (suseconds_t)(hs_ns % 1000000000ULL / 1000) };
 	SSL *ssl;
 
 	(void)listener;
@@ -324,6 +401,8 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	}
 	conn->agent = agent;
 	conn->id = ++agent->next_conn_id;
+	/* for the verify callback, which names why a certificate is refused */
+	SSL_set_ex_data(ssl, conn_ex_index, conn);
 	snprintf(conn->peer, sizeof(conn->peer), "%s:%s", host, port);
 	snprintf(conn->identity, sizeof(conn->identity), "unauthenticated");
 	LIST_INIT(&conn->sessions);
@@ -338,11 +417,46 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
-	bufferevent_setcb(conn->bev, conn_read_cb, NULL, conn_event_cb, conn);
-	/* the handshake and the first frames must arrive within the idle deadline */
-	bufferevent_set_timeouts(conn->bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 }, NULL);
+	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
+	/* the handshake and the first frame must arrive within the handshake deadline */
+	bufferevent_set_timeouts(conn->bev, &hs, &hs);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	log_debug("connection %llu from %s accepted", (unsigned long long)conn->id, conn->peer);
+}
+
+/* Records why a client certificate fails verification (expired, unknown CA,
+ * revoked, wrong purpose...), so the refusal is logged with its real reason
+ * rather than OpenSSL's generic handshake failure. */
+static int verify_cb(int ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct conn *conn = ssl ? SSL_get_ex_data(ssl, conn_ex_index) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(store);
+	int err = X509_STORE_CTX_get_error(store);
+	char subject[256] = "?";
+
+	if (ok || !conn || conn->refused[0])
+		return ok;
+	if (cert)
+		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	snprintf(conn->refused, sizeof(conn->refused), "client certificate '%s' (depth %d) refused: %s", subject,
+		 X509_STORE_CTX_get_error_depth(store), X509_verify_cert_error_string(err));
+	return ok;
+}
+
+static int load_crl(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+	char reason[256];
+
+	if (!lookup || X509_load_crl_file(lookup, path, X509_FILETYPE_PEM) <= 0) {
+		snprintf(err, errlen, "loading CRL '%s': %s", path, tls_drain_errors(reason, sizeof(reason)));
+		return -EINVAL;
+	}
+	/* the leaf is checked against its CA's CRL; a CA without a CRL fails closed */
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
 }
 
 static void listener_error_cb(struct evconnlistener *listener, void *arg)
@@ -370,6 +484,17 @@ int agent_start(struct agent *agent, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(port_text, sizeof(port_text), "%u", port);
+	policy_init(&agent->policy);
+	ret = agent->cfg.policy_path ? policy_load(&agent->policy, agent->cfg.policy_path, err, errlen)
+				     : policy_load_default(&agent->policy, err, errlen);
+	if (ret)
+		return ret;
+	log_info("policy: %s (%zu section(s))", agent->policy.name, agent->policy.n);
+	if (agent->cfg.audit_path) {
+		ret = audit_open(&agent->audit, agent->cfg.audit_path, err, errlen);
+		if (ret)
+			return ret;
+	}
 	ret = getaddrinfo(host, port_text, &hints, &res);
 	if (ret) {
 		snprintf(err, errlen, "cannot resolve --listen address '%s': %s", agent->cfg.listen, gai_strerror(ret));
@@ -379,6 +504,14 @@ int agent_start(struct agent *agent, char *err, size_t errlen)
 	if (!agent->tls) {
 		ret = -EINVAL;
 		goto cleanup;
+	}
+	if (conn_ex_index < 0)
+		conn_ex_index = SSL_get_ex_new_index(0, "tracectl conn", NULL, NULL, NULL);
+	SSL_CTX_set_verify(agent->tls, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	if (agent->cfg.crl_path) {
+		ret = load_crl(agent->tls, agent->cfg.crl_path, err, errlen);
+		if (ret)
+			goto cleanup;
 	}
 	agent->listener = evconnlistener_new_bind(agent->base, accept_cb, agent,
 						  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
@@ -427,4 +560,6 @@ void agent_free(struct agent *agent)
 		conn__free(&conn);
 	SSL_CTX_free(agent->tls);
 	agent->tls = NULL;
+	policy_free(&agent->policy);
+	audit_close(&agent->audit);
 }

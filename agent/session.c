@@ -154,6 +154,12 @@ static void session_flush_events(struct event_sink *sink, void *arg)
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__EventBatch batch;
 
+	if (sink->rate_dropped) {
+		s->events_dropped_window += sink->rate_dropped;
+		s->events_dropped_total += sink->rate_dropped;
+		s->events_dropped_unreported += sink->rate_dropped;
+		sink->rate_dropped = 0;
+	}
 	if (!sink->n)
 		return;
 	if (client_is_slow(s)) {
@@ -311,6 +317,115 @@ static bool session_check_budget(struct session **sp)
 	return false;
 }
 
+static const char *status_name(enum rpc_status code)
+{
+	switch (code) {
+	case RPC_OK:
+		return "ok";
+	case RPC_CANCELLED:
+		return "cancelled";
+	case RPC_INVALID_ARGUMENT:
+		return "invalid_argument";
+	case RPC_NOT_FOUND:
+		return "not_found";
+	case RPC_PERMISSION_DENIED:
+		return "permission_denied";
+	case RPC_RESOURCE_EXHAUSTED:
+		return "resource_exhausted";
+	case RPC_FAILED_PRECONDITION:
+		return "failed_precondition";
+	case RPC_INTERNAL:
+		return "internal";
+	case RPC_UNAVAILABLE:
+		return "unavailable";
+	}
+	return "unknown";
+}
+
+/* Who asked: the fields every audit line of a connection carries. */
+static void audit_who(struct audit_line *l, const struct conn *conn, uint32_t stream_id)
+{
+	audit_line_str(l, "peer", conn->peer);
+	audit_line_str(l, "identity", conn->ident.cn);
+	for (size_t i = 0; i < conn->ident.ndns; i++)
+		audit_line_str(l, "san_dns", conn->ident.dns[i]);
+	audit_line_u64(l, "connection", conn->id);
+	audit_line_u64(l, "stream", stream_id);
+}
+
+/* One line per Attach decision: allowed, denied by the policy, or refused otherwise. */
+static void audit_attach(const struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req,
+			 enum rpc_status code, const char *rule, const char *why, uint64_t session_id)
+{
+	struct audit_line *l;
+
+	if (!conn->agent->audit)
+		return;
+	l = malloc(sizeof(*l));
+	if (!l) {
+		log_error("audit: out of memory, attach decision for %s not logged", conn->peer);
+		return;
+	}
+	audit_line_begin(l, "attach");
+	audit_who(l, conn, stream_id);
+	audit_line_str(l, "probe", req->probe);
+	audit_line_open(l, "params");
+	for (size_t i = 0; i < req->n_params; i++)
+		audit_line_str(l, req->params[i]->name, req->params[i]->value);
+	audit_line_close(l);
+	audit_line_u64(l, "duration_ns", req->duration_ns);
+	audit_line_u64(l, "interval_ns", req->interval_ns);
+	audit_line_str(l, "decision", code == RPC_OK ? "allowed" : code == RPC_PERMISSION_DENIED ? "denied" : "refused");
+	audit_line_str(l, "code", status_name(code));
+	if (rule && *rule)
+		audit_line_str(l, "rule", rule);
+	if (why && *why)
+		audit_line_str(l, "reason", why);
+	if (session_id)
+		audit_line_u64(l, "session_id", session_id);
+	if (audit_write(conn->agent->audit, l))
+		log_error("audit: cannot write to the audit log: %s", strerror(errno));
+	free(l);
+}
+
+static void audit_session_end(const struct session *s, enum rpc_status code, const char *why)
+{
+	struct audit_line *l;
+
+	if (!s->conn->agent->audit)
+		return;
+	l = malloc(sizeof(*l));
+	if (!l) {
+		log_error("audit: out of memory, end of session %llu not logged", (unsigned long long)s->id);
+		return;
+	}
+	audit_line_begin(l, "session_end");
+	audit_who(l, s->conn, s->stream_id);
+	audit_line_u64(l, "session_id", s->id);
+	audit_line_str(l, "probe", s->probe->name);
+	audit_line_str(l, "reason", why);
+	audit_line_str(l, "code", status_name(code));
+	audit_line_u64(l, "elapsed_ns", clock_ns(CLOCK_MONOTONIC) - s->start_mono_ns);
+	audit_line_u64(l, "snapshots", s->seq);
+	audit_line_u64(l, "snapshots_dropped", s->dropped);
+	audit_line_u64(l, "events_sent", s->events_total);
+	audit_line_u64(l, "events_dropped", s->events_dropped_total);
+	if (audit_write(s->conn->agent->audit, l))
+		log_error("audit: cannot write to the audit log: %s", strerror(errno));
+	free(l);
+}
+
+uint32_t agent_identity_sessions(struct agent *agent, const char *cn)
+{
+	struct conn *c;
+	uint32_t n = 0;
+
+	LIST_FOREACH(c, &agent->conns, link)
+		if (strcmp(c->ident.cn, cn) == 0)
+			n += c->nsessions;
+	return n;
+}
+
 void session__end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
 {
 	struct session *s = *sp;
@@ -328,6 +443,8 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	log_info("session %llu (%s, %s on %s) ended: %s; %llu snapshots, %llu dropped", (unsigned long long)s->id,
 		 s->conn->identity, s->probe->name, s->conn->peer, why, (unsigned long long)s->seq,
 		 (unsigned long long)s->dropped);
+	if (s->start_mono_ns)
+		audit_session_end(s, code, why);
 	if (s->tick)
 		event_free(s->tick);
 	if (s->ring_ready)
@@ -335,6 +452,7 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	s->probe->close(&s->probe_state);
 	LIST_REMOVE(s, link);
 	agent->nsessions--;
+	s->conn->nsessions--;
 	hist_set_free(&s->window_hists);
 	hist_set_free(&s->total_hists);
 	count_table_free(&s->window_counts);
@@ -455,36 +573,59 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	struct session *s = NULL;
 	struct probe_params params;
 	struct fd_list fds_before = { 0 }, fds_after = { 0 };
-	char why[512];
+	struct policy_decision decision = { 0 };
+	struct policy_request preq;
+	char why[800];
 	uint64_t t0;
 	int code, err;
 
+	why[0] = '\0';
 	if (!probe) {
 		snprintf(why, sizeof(why), "unknown probe '%.64s' (tracectl probes HOST lists them)", req->probe);
-		rpc_send_status(out, stream_id, RPC_NOT_FOUND, why, agent->cfg.max_message);
-		return;
+		code = RPC_NOT_FOUND;
+		goto refuse;
 	}
 	code = validate(&agent->cfg, req, why, sizeof(why));
 	if (code == RPC_OK && catalog_parse_params(probe, req->params, req->n_params, &params, why, sizeof(why)))
 		code = RPC_INVALID_ARGUMENT;
-	if (code != RPC_OK) {
-		rpc_send_status(out, stream_id, code, why, agent->cfg.max_message);
-		return;
+	if (code != RPC_OK)
+		goto refuse;
+	/* authorization, before anything is loaded */
+	preq = (struct policy_request){
+		.probe = probe,
+		.params = &params,
+		.duration_ns = req->duration_ns,
+		.identity_sessions = agent_identity_sessions(agent, conn->ident.cn),
+	};
+	policy_check(&agent->policy, &conn->ident, &preq, &decision);
+	if (!decision.allowed) {
+		log_warn("connection %llu from %s (%s): %s", (unsigned long long)conn->id, conn->peer, conn->identity,
+			 decision.message);
+		snprintf(why, sizeof(why), "%s", decision.message);
+		code = RPC_PERMISSION_DENIED;
+		goto refuse;
 	}
 	if (probe->supported(why, sizeof(why))) {
-		rpc_send_status(out, stream_id, RPC_FAILED_PRECONDITION, why, agent->cfg.max_message);
-		return;
+		code = RPC_FAILED_PRECONDITION;
+		goto refuse;
 	}
 	if (agent->nsessions >= agent->cfg.max_sessions || agent->stopping) {
 		snprintf(why, sizeof(why), "agent at its limit of %u sessions", agent->cfg.max_sessions);
-		rpc_send_status(out, stream_id, RPC_RESOURCE_EXHAUSTED, why, agent->cfg.max_message);
-		return;
+		code = RPC_RESOURCE_EXHAUSTED;
+		goto refuse;
+	}
+	if (conn->nsessions >= agent->cfg.max_conn_sessions) {
+		snprintf(why, sizeof(why), "connection at its limit of %u concurrent sessions (--max-conn-sessions)",
+			 agent->cfg.max_conn_sessions);
+		code = RPC_RESOURCE_EXHAUSTED;
+		goto refuse;
 	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		rpc_send_status(out, stream_id, RPC_INTERNAL, "agent out of memory", agent->cfg.max_message);
-		return;
+		snprintf(why, sizeof(why), "agent out of memory");
+		code = RPC_INTERNAL;
+		goto refuse;
 	}
 	s->conn = conn;
 	s->stream_id = stream_id;
@@ -499,15 +640,21 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 				? req->max_overhead_ppm
 				: agent->cfg.max_overhead_ppm;
 	s->sample_one_in = 1;
+	s->max_event_rate = decision.max_event_rate;
+	snprintf(s->rule, sizeof(s->rule), "%s", decision.rule);
 	LIST_INSERT_HEAD(&conn->sessions, s, link);
 	agent->nsessions++;
+	conn->nsessions++;
 	/* from here on, session__end undoes whatever part was set up */
 	s->tick = event_new(agent->base, -1, 0, session_tick, s);
 	if (!s->tick || !session_alloc_results(s)) {
-		rpc_send_status(out, stream_id, RPC_INTERNAL, "agent out of memory", agent->cfg.max_message);
 		session__end(&s, RPC_INTERNAL, "out of memory", false);
-		return;
+		snprintf(why, sizeof(why), "agent out of memory");
+		code = RPC_INTERNAL;
+		goto refuse;
 	}
+	if (s->sink)
+		s->sink->rate_limit = s->max_event_rate;
 
 	/* Loading and verifying runs on the loop thread: tens of ms once per attach. */
 	t0 = clock_ns(CLOCK_MONOTONIC);
@@ -530,12 +677,13 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	if (err) {
 		log_warn("session %llu (%s, %s on %s): %s", (unsigned long long)s->id, conn->identity, probe->name,
 			 conn->peer, why);
-		rpc_send_status(out, stream_id, RPC_INTERNAL, why, agent->cfg.max_message);
 		session__end(&s, RPC_INTERNAL, why, false);
-		return;
+		code = RPC_INTERNAL;
+		goto refuse;
 	}
 	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	s->start_unix_ns = s->window_start_unix_ns = clock_ns(CLOCK_REALTIME);
+	audit_attach(conn, stream_id, req, RPC_OK, s->rule, "", s->id);
 	send_attached(s, s->start_mono_ns - t0);
 	session_schedule_tick(s);
 	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u target='%s' interval=%llums "
@@ -543,4 +691,9 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 		 (unsigned long long)s->id, conn->identity, probe->name, conn->peer, params.pid, params.comm,
 		 params.port, params.target, (unsigned long long)(s->interval_ns / 1000000),
 		 (unsigned long long)(s->duration_ns / 1000000), (double)(s->start_mono_ns - t0) / 1e6);
+	return;
+
+refuse:
+	audit_attach(conn, stream_id, req, code, decision.rule, why, 0);
+	rpc_send_status(out, stream_id, code, why, agent->cfg.max_message);
 }

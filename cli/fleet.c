@@ -409,7 +409,7 @@ static void host_done(struct fleet_host *h, const Tracectl__Status *st)
 		return;
 	}
 	snprintf(why, sizeof(why), "%s: %s", h->target->name, st->message);
-	host_fail(h, st->code == RPC_NOT_FOUND || st->code == RPC_INVALID_ARGUMENT ||
+	host_fail(h, st->code == RPC_NOT_FOUND || st->code == RPC_INVALID_ARGUMENT || st->code == RPC_PERMISSION_DENIED ||
 				     st->code == RPC_FAILED_PRECONDITION || st->code == RPC_RESOURCE_EXHAUSTED
 			     ? CLI_EXIT_REJECTED
 		     : st->code == RPC_UNAVAILABLE ? CLI_EXIT_UNREACHABLE

@@ -227,6 +227,8 @@ int recording_reader_open_fd(struct recording_reader **out, int fd, const char *
 	}
 	ret = next_record(r, &host, &payload, &len, err, errlen);
 	if (ret <= 0 || host != 0) {
+		/* a first record for another host is read whole: free it (found by fuzz_recording) */
+		free(payload);
 		if (ret >= 0)
 			snprintf(err, errlen, "%s: no header record", name);
 		ret = ret < 0 ? ret : -EBADMSG;

@@ -23,6 +23,7 @@ enum rpc_status {
 	RPC_CANCELLED = 1,
 	RPC_INVALID_ARGUMENT = 3,
 	RPC_NOT_FOUND = 5,
+	RPC_PERMISSION_DENIED = 7, /* the agent's policy refuses this identity the request */
 	RPC_RESOURCE_EXHAUSTED = 8,
 	RPC_FAILED_PRECONDITION = 9, /* e.g. probe not supported by this kernel */
 	RPC_INTERNAL = 13,

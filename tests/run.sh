@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The test command: builds a normal and an ASan/UBSan tree and runs every ctest suite in both.
+# The test command: builds a normal and an ASan/UBSan tree and runs every ctest suite in both,
+# then a clang libFuzzer tree whose fuzz targets get a short bounded run each.
 #
-# usage: tests/run.sh [normal|asan]...   (default: both)
+# usage: tests/run.sh [normal|asan|fuzz]...   (default: all three)
 # Works from any directory. Tests that need root or a kernel feature they cannot
 # find exit 77 and show as "Not Run" (skipped) rather than failing.
 set -uo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root="$(pwd)"
 
 suites=("$@")
-[[ ${#suites[@]} -gt 0 ]] || suites=(normal asan)
+[[ ${#suites[@]} -gt 0 ]] || suites=(normal asan fuzz)
 
 declare -A result
 failed=0
@@ -33,7 +34,7 @@ run_suite() {
 	fi
 	echo "=== [$name] ctest in $dir"
 	# Serial on purpose: the probe and e2e tests time 20 ms sleeps to 5%.
-	if ! ctest --test-dir "$dir" --output-on-failure; then
+	if ! ctest --test-dir "$dir" --output-on-failure ${CTEST_ARGS:-}; then
 		result[$name]="FAILED (tests)"
 		return 1
 	fi
@@ -52,8 +53,17 @@ for suite in "${suites[@]}"; do
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			run_suite asan "$root/build-asan" -DTRACECTL_SANITIZE=ON || failed=1
 		;;
+	fuzz)
+		# libFuzzer needs clang; only the fuzz targets run here (the other tests ran above).
+		if ! command -v clang >/dev/null; then
+			result[fuzz]="skipped (no clang)"
+			continue
+		fi
+		CC=clang CTEST_ARGS="-L fuzz" \
+			run_suite fuzz "$root/build-fuzz" -DTRACECTL_SANITIZE=OFF -DTRACECTL_FUZZ=ON || failed=1
+		;;
 	*)
-		echo "tests/run.sh: unknown suite '$suite' (want normal or asan)" >&2
+		echo "tests/run.sh: unknown suite '$suite' (want normal, asan or fuzz)" >&2
 		exit 2
 		;;
 	esac

@@ -120,9 +120,12 @@ def make_pki(script, directory, readable_keys):
 class Env:
     """A temp dir with a PKI, a running agent, and helpers; everything is torn down on exit."""
 
-    def __init__(self, args, agent_args=()):
+    def __init__(self, args, agent_args=(), setup=None):
+        """agent_args: extra agent options; setup(env) runs after the PKI exists and
+        before the agent starts (e.g. to write a policy file), and may return more options."""
         self.args = args
-        self.agent_args = list(agent_args)  # extra tracectl-agent options for every agent
+        self.agent_args = list(agent_args)
+        self.setup = setup
         self.procs = []  # (name, Popen), stopped in reverse order
         self.agent = None
         self.agents = []  # (name, Popen, port)
@@ -140,6 +143,8 @@ class Env:
         self.cli_path = os.path.join(self.dir, "tracectl")
         shutil.copy2(self.args.cli, self.cli_path)
         os.chmod(self.cli_path, 0o755)
+        if self.setup:
+            self.agent_args += list(self.setup(self) or [])
         self.start_agent()
         return self
 
@@ -172,14 +177,23 @@ class Env:
         self.procs.append((name, proc))
         return proc
 
-    def start_agent(self):
+    def start_agent(self, extra=None):
         """Starts one more agent on a free loopback port; the first one is self.agent/self.port."""
         port = free_port()
         name = "agent" if not self.agents else f"agent{len(self.agents)}"
+        extra = list(self.agent_args if extra is None else extra)
+        if "--policy" not in extra:
+            # Probe tests are not about authorization: without a policy of their own, the
+            # agent grants every probe (its built-in default refuses event and func-* probes).
+            allow_all = os.path.join(self.dir, "policy-allow-all")
+            with open(allow_all, "w") as f:
+                f.write("[*]\nallow *\n")
+            extra += ["--policy", allow_all]
         proc = self.spawn(name, [
             self.args.agent, "--listen", f"127.0.0.1:{port}",
             "--cert", self.path("agent.pem"), "--key", self.path("agent.key"),
-            "--ca", self.path("ca.pem"), *self.agent_args], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            "--ca", self.path("ca.pem"), *extra],
+            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
             check(proc.poll() is None, f"{name} exited with status {proc.returncode} at startup")

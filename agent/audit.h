@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audit log: one JSON line per authorization decision and per session end, flushed per line. */
+#ifndef TRACECTL_AUDIT_H
+#define TRACECTL_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUDIT_LINE_MAX 16384
+
+struct audit;
+
+/* A JSON object being built; strings are escaped, an overlong line is cut at a field. */
+struct audit_line {
+	char buf[AUDIT_LINE_MAX];
+	size_t len;
+	bool full;
+	bool nest_dropped;
+};
+
+/* Opens path for appending (created 0600). Returns 0 or -errno with a reason in err. */
+int audit_open(struct audit **out, const char *path, char *err, size_t errlen);
+/* Accepts NULL; sets *a to NULL. */
+void audit_close(struct audit **a);
+
+/* Starts a line with "time" (RFC 3339, UTC, ns) and "event". */
+void audit_line_begin(struct audit_line *l, const char *event);
+void audit_line_str(struct audit_line *l, const char *key, const char *value);
+void audit_line_u64(struct audit_line *l, const char *key, uint64_t value);
+void audit_line_bool(struct audit_line *l, const char *key, bool value);
+/* Opens a nested object under key ("params": {...}); close it with audit_line_close. */
+void audit_line_open(struct audit_line *l, const char *key);
+void audit_line_close(struct audit_line *l);
+/* Ends the object and writes it as one line with one write(2); a NULL log drops it. */
+int audit_write(struct audit *a, struct audit_line *l);
+
+#endif

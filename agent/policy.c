@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Authorization: parses the policy file and decides each Attach before anything is loaded. */
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "duration.h"
+#include "policy.h"
+
+#define POLICY_MAX_FILE (1u << 20)
+#define POLICY_MAX_SECTIONS 1024
+#define POLICY_MAX_WORDS 4096
+
+static const char default_text[] =
+	"# Built-in policy, used when tracectl-agent runs without --policy.\n"
+	"# Any client with a certificate from the fleet CA may use the histogram and count\n"
+	"# probes. Event probes (exec, open, tcp-life: paths, argv, addresses of every\n"
+	"# process), user-space function probes (func-count, func-latency: any binary on the\n"
+	"# host) and profile (stacks of every process) need an explicit grant in a policy file.\n"
+	"[*]\n"
+	"allow-kind histogram counts\n"
+	"deny func-* profile\n";
+
+const char *policy_default_text(void)
+{
+	return default_text;
+}
+
+void policy_init(struct policy *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+static void words_free(struct policy_word **w, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*w)[i].text);
+	free(*w);
+	*w = NULL;
+	*n = 0;
+}
+
+void policy_free(struct policy *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct policy_section *s = &p->sections[i];
+
+		free(s->id_pattern);
+		free(s->header);
+		words_free(&s->allow, &s->nallow);
+		words_free(&s->deny, &s->ndeny);
+		words_free(&s->prefixes, &s->nprefixes);
+	}
+	free(p->sections);
+	free(p->name);
+	policy_init(p);
+}
+
+/* Splits line (modified in place) into at most max whitespace-separated words. */
+static size_t split_words(char *line, char **words, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *w = strtok_r(line, " \t\r\f\v", &save); w && n < max; w = strtok_r(NULL, " \t\r\f\v", &save))
+		words[n++] = w;
+	return n;
+}
+
+static int add_word(struct policy_word **list, size_t *n, const char *text, unsigned line)
+{
+	struct policy_word *bigger;
+	char *copy;
+
+	if (*n >= POLICY_MAX_WORDS)
+		return -E2BIG;
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	bigger = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!bigger) {
+		free(copy);
+		return -ENOMEM;
+	}
+	*list = bigger;
+	(*list)[*n].text = copy;
+	(*list)[*n].line = line;
+	(*n)++;
+	return 0;
+}
+
+static int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_kind(const char *text, uint32_t *bits)
+{
+	if (strcmp(text, "histogram") == 0)
+		*bits |= 1u << PROBE_HISTOGRAM;
+	else if (strcmp(text, "counts") == 0)
+		*bits |= 1u << PROBE_COUNTS;
+	else if (strcmp(text, "events") == 0)
+		*bits |= 1u << PROBE_EVENTS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* "[...]" -> a new section. */
+static int parse_header(struct policy *p, char *text, unsigned line, char *err, size_t errlen)
+{
+	size_t len = strlen(text);
+	struct policy_section *s, *bigger;
+	char *inner, *pattern;
+	enum policy_id_kind kind = POLICY_ID_CN;
+
+	if (len < 3 || text[len - 1] != ']') {
+		snprintf(err, errlen, "%s:%u: section header '%.64s' must be [*], [cn:GLOB], [dns:GLOB] or [email:GLOB]",
+			 p->name, line, text);
+		return -EINVAL;
+	}
+	if (p->n >= POLICY_MAX_SECTIONS) {
+		snprintf(err, errlen, "%s:%u: more than %d sections", p->name, line, POLICY_MAX_SECTIONS);
+		return -E2BIG;
+	}
+	text[len - 1] = '\0';
+	inner = text + 1;
+	pattern = inner;
+	if (strcmp(inner, "*") == 0) {
+		kind = POLICY_ID_ANY;
+	} else if (strncmp(inner, "cn:", 3) == 0) {
+		pattern = inner + 3;
+	} else if (strncmp(inner, "dns:", 4) == 0) {
+		kind = POLICY_ID_DNS;
+		pattern = inner + 4;
+	} else if (strncmp(inner, "email:", 6) == 0) {
+		kind = POLICY_ID_EMAIL;
+		pattern = inner + 6;
+	} else if (strchr(inner, ':')) {
+		snprintf(err, errlen, "%s:%u: unknown identity kind in '[%.64s]' (want cn:, dns: or email:)", p->name,
+			 line, inner);
+		return -EINVAL;
+	}
+	if (kind != POLICY_ID_ANY && (!*pattern || strlen(pattern) >= POLICY_NAME_LEN)) {
+		snprintf(err, errlen, "%s:%u: identity pattern in '[%.64s]' must be 1..%d bytes", p->name, line, inner,
+			 POLICY_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+
+		bigger = realloc(p->sections, cap * sizeof(*bigger));
+		if (!bigger)
+			goto nomem;
+		p->sections = bigger;
+		p->cap = cap;
+	}
+	s = &p->sections[p->n];
+	memset(s, 0, sizeof(*s));
+	s->id_kind = kind;
+	s->line = line;
+	s->freq_max = UINT32_MAX;
+	s->header = malloc(strlen(inner) + 3);
+	s->id_pattern = kind == POLICY_ID_ANY ? NULL : strdup(pattern);
+	if (!s->header || (kind != POLICY_ID_ANY && !s->id_pattern)) {
+		free(s->header);
+		free(s->id_pattern);
+		goto nomem;
+	}
+	sprintf(s->header, "[%s]", inner);
+	p->n++;
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s:%u: out of memory", p->name, line);
+	return -ENOMEM;
+}
+
+/* Sets a single-valued limit once; a second setting is an error naming the first. */
+static int once(const struct policy *p, unsigned *seen, unsigned line, const char *key, char *err, size_t errlen)
+{
+	if (*seen) {
+		snprintf(err, errlen, "%s:%u: '%s' given twice in this section (first at line %u)", p->name, line, key,
+			 *seen);
+		return -EINVAL;
+	}
+	*seen = line;
+	return 0;
+}
+
+static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, char *err, size_t errlen)
+{
+	struct policy_section *s = &p->sections[p->n - 1];
+	const char *key = w[0];
+	uint64_t v, lo, hi;
+	int ret = 0;
+
+	if (n < 2) {
+		snprintf(err, errlen, "%s:%u: '%.32s' needs a value", p->name, line, key);
+		return -EINVAL;
+	}
+	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
+		bool allow = key[0] == 'a';
+
+		for (size_t i = 1; i < n && !ret; i++)
+			ret = allow ? add_word(&s->allow, &s->nallow, w[i], line) : add_word(&s->deny, &s->ndeny, w[i], line);
+	} else if (strcmp(key, "allow-kind") == 0) {
+		for (size_t i = 1; i < n; i++) {
+			if (parse_kind(w[i], &s->allow_kinds)) {
+				snprintf(err, errlen, "%s:%u: unknown probe kind '%.32s' (want histogram, counts or events)",
+					 p->name, line, w[i]);
+				return -EINVAL;
+			}
+		}
+		s->allow_kinds_line = line;
+	} else if (strcmp(key, "target-prefix") == 0) {
+		for (size_t i = 1; i < n && !ret; i++) {
+			if (w[i][0] != '/' || strstr(w[i], "/../") || strlen(w[i]) >= PROBE_TARGET_LEN) {
+				snprintf(err, errlen, "%s:%u: target-prefix '%.64s' must be an absolute path without '..'",
+					 p->name, line, w[i]);
+				return -EINVAL;
+			}
+			ret = add_word(&s->prefixes, &s->nprefixes, w[i], line);
+		}
+	} else if (strcmp(key, "freq") == 0) {
+		char *dots = strstr(w[1], "..");
+
+		if (n != 2 || !dots) {
+			snprintf(err, errlen, "%s:%u: freq wants MIN..MAX in Hz, e.g. 1..99", p->name, line);
+			return -EINVAL;
+		}
+		*dots = '\0';
+		if (parse_u64(w[1], 1, UINT32_MAX, &lo) || parse_u64(dots + 2, lo, UINT32_MAX, &hi)) {
+			*dots = '.';
+			snprintf(err, errlen, "%s:%u: freq '%.32s' is not MIN..MAX with 1 <= MIN <= MAX", p->name, line,
+				 w[1]);
+			return -EINVAL;
+		}
+		if (once(p, &s->freq_line, line, key, err, errlen))
+			return -EINVAL;
+		s->freq_min = (uint32_t)lo;
+		s->freq_max = (uint32_t)hi;
+	} else if (strcmp(key, "max-sessions") == 0 || strcmp(key, "max-event-rate") == 0) {
+		bool sessions = key[4] == 's';
+
+		if (n != 2 || parse_u64(w[1], 1, sessions ? 100000 : 100000000, &v)) {
+			snprintf(err, errlen, "%s:%u: %s wants one number in 1..%u, got '%.32s'", p->name, line, key,
+				 sessions ? 100000u : 100000000u, w[1]);
+			return -EINVAL;
+		}
+		if (once(p, sessions ? &s->max_sessions_line : &s->max_event_rate_line, line, key, err, errlen))
+			return -EINVAL;
+		if (sessions)
+			s->max_sessions = (uint32_t)v;
+		else
+			s->max_event_rate = v;
+	} else if (strcmp(key, "max-duration") == 0) {
+		if (n != 2 || duration_parse(w[1], &v) || v == 0) {
+			snprintf(err, errlen, "%s:%u: max-duration wants one duration like 10m, got '%.32s'", p->name, line,
+				 w[1]);
+			return -EINVAL;
+		}
+		if (once(p, &s->max_duration_line, line, key, err, errlen))
+			return -EINVAL;
+		s->max_duration_ns = v;
+	} else {
+		snprintf(err, errlen,
+			 "%s:%u: unknown directive '%.32s' (want allow, deny, allow-kind, target-prefix, freq, "
+			 "max-sessions, max-duration or max-event-rate)",
+			 p->name, line, key);
+		return -EINVAL;
+	}
+	if (ret == -E2BIG)
+		snprintf(err, errlen, "%s:%u: more than %d words in one list", p->name, line, POLICY_MAX_WORDS);
+	else if (ret)
+		snprintf(err, errlen, "%s:%u: out of memory", p->name, line);
+	return ret;
+}
+
+int policy_parse(struct policy *p, const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+	char buf[POLICY_MAX_LINE];
+	char *words[POLICY_MAX_LINE / 2];
+	size_t pos = 0;
+	unsigned lineno = 0;
+	int ret;
+
+	policy_free(p);
+	p->name = strdup(name);
+	if (!p->name) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	while (pos < len) {
+		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos, a = 0, b;
+		const char *hash = memchr(line, '#', n);
+		size_t nwords;
+
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		b = hash ? (size_t)(hash - line) : n;
+		while (a < b && isspace((unsigned char)line[a]))
+			a++;
+		while (b > a && isspace((unsigned char)line[b - 1]))
+			b--;
+		if (a == b)
+			continue;
+		if (b - a >= sizeof(buf) || memchr(line + a, '\0', b - a)) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes or not text", name, lineno,
+				 POLICY_MAX_LINE - 1);
+			ret = -EINVAL;
+			goto fail;
+		}
+		memcpy(buf, line + a, b - a);
+		buf[b - a] = '\0';
+		if (buf[0] == '[') {
+			ret = parse_header(p, buf, lineno, err, errlen);
+			if (ret)
+				goto fail;
+			continue;
+		}
+		if (!p->n) {
+			snprintf(err, errlen, "%s:%u: '%.32s' outside a section (start one with [*] or [cn:NAME])", name,
+				 lineno, buf);
+			ret = -EINVAL;
+			goto fail;
+		}
+		nwords = split_words(buf, words, sizeof(words) / sizeof(words[0]));
+		ret = parse_directive(p, words, nwords, lineno, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	if (!p->n) {
+		snprintf(err, errlen, "%s: no sections: nobody could attach anything", name);
+		ret = -EINVAL;
+		goto fail;
+	}
+	return 0;
+fail:
+	policy_free(p);
+	return ret;
+}
+
+int policy_load(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	size_t len;
+	int ret = -EINVAL;
+
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(errno));
+		return ret;
+	}
+	text = malloc(POLICY_MAX_FILE + 1);
+	if (!text) {
+		snprintf(err, errlen, "out of memory reading policy '%s'", path);
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	len = fread(text, 1, POLICY_MAX_FILE + 1, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (len > POLICY_MAX_FILE) {
+		snprintf(err, errlen, "policy '%s' is larger than %u bytes", path, POLICY_MAX_FILE);
+		goto cleanup;
+	}
+	ret = policy_parse(p, path, text, len, err, errlen);
+cleanup:
+	free(text);
+	fclose(f);
+	return ret;
+}
+
+int policy_load_default(struct policy *p, char *err, size_t errlen)
+{
+	return policy_parse(p, "built-in default policy", default_text, sizeof(default_text) - 1, err, errlen);
+}
+
+static void copy_asn1(char *dst, size_t len, const ASN1_STRING *s)
+{
+	int n = ASN1_STRING_length(s);
+	const unsigned char *data = ASN1_STRING_get0_data(s);
+
+	/* names with embedded NULs or overlong ones are not matched at all */
+	dst[0] = '\0';
+	if (n <= 0 || (size_t)n >= len || memchr(data, '\0', (size_t)n))
+		return;
+	memcpy(dst, data, (size_t)n);
+	dst[n] = '\0';
+}
+
+void policy_identity_from_cert(X509 *cert, struct policy_identity *id)
+{
+	GENERAL_NAMES *sans;
+	X509_NAME *subject;
+	int idx;
+
+	memset(id, 0, sizeof(*id));
+	if (!cert)
+		return;
+	subject = X509_get_subject_name(cert);
+	idx = subject ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
+	if (idx >= 0)
+		copy_asn1(id->cn, sizeof(id->cn), X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx)));
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+
+		if (g->type == GEN_DNS && id->ndns < POLICY_MAX_SANS)
+			copy_asn1(id->dns[id->ndns++], POLICY_NAME_LEN, g->d.dNSName);
+		else if (g->type == GEN_EMAIL && id->nemail < POLICY_MAX_SANS)
+			copy_asn1(id->email[id->nemail++], POLICY_NAME_LEN, g->d.rfc822Name);
+	}
+	GENERAL_NAMES_free(sans);
+}
+
+static bool glob_match(const char *pattern, const char *name)
+{
+	return name[0] && fnmatch(pattern, name, 0) == 0;
+}
+
+static bool section_matches(const struct policy_section *s, const struct policy_identity *id)
+{
+	switch (s->id_kind) {
+	case POLICY_ID_ANY:
+		return true;
+	case POLICY_ID_CN:
+		return glob_match(s->id_pattern, id->cn);
+	case POLICY_ID_DNS:
+		for (size_t i = 0; i < id->ndns; i++)
+			if (glob_match(s->id_pattern, id->dns[i]))
+				return true;
+		return false;
+	case POLICY_ID_EMAIL:
+		for (size_t i = 0; i < id->nemail; i++)
+			if (glob_match(s->id_pattern, id->email[i]))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+const struct policy_section *policy_match(const struct policy *p, const struct policy_identity *id)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (section_matches(&p->sections[i], id))
+			return &p->sections[i];
+	return NULL;
+}
+
+static const struct policy_word *find_word(const struct policy_word *w, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(w[i].text, name, 0) == 0)
+			return &w[i];
+	return NULL;
+}
+
+/* The binary of "BINARY:PATTERN" (split at the last ':'), resolved, starts with a prefix. */
+static const struct policy_word *target_allowed(const struct policy_section *s, const char *target, char *resolved,
+						size_t resolved_len)
+{
+	char binary[PROBE_TARGET_LEN], real[PATH_MAX];
+	const char *colon = strrchr(target, ':');
+	size_t n = colon ? (size_t)(colon - target) : strlen(target);
+
+	snprintf(resolved, resolved_len, "%s", "?");
+	if (n == 0 || n >= sizeof(binary))
+		return NULL;
+	memcpy(binary, target, n);
+	binary[n] = '\0';
+	/* symlinks and ".." resolved first, so a prefix cannot be escaped */
+	if (!realpath(binary, real))
+		return NULL;
+	snprintf(resolved, resolved_len, "%s", real);
+	for (size_t i = 0; i < s->nprefixes; i++) {
+		const char *prefix = s->prefixes[i].text;
+		size_t plen = strlen(prefix);
+
+		if (strncmp(real, prefix, plen) != 0)
+			continue;
+		/* "/opt/app" allows /opt/app and /opt/app/..., not /opt/application */
+		if (prefix[plen - 1] == '/' || real[plen] == '\0' || real[plen] == '/')
+			return &s->prefixes[i];
+	}
+	return NULL;
+}
+
+static void deny(struct policy_decision *out, const struct policy *p, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void deny(struct policy_decision *out, const struct policy *p, unsigned line, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	out->allowed = false;
+	if (line)
+		snprintf(out->rule, sizeof(out->rule), "%s:%u", p->name, line);
+	else
+		snprintf(out->rule, sizeof(out->rule), "%s", p->name);
+	snprintf(out->message, sizeof(out->message), "denied by policy %s: %s", out->rule, why);
+}
+
+void policy_check(const struct policy *p, const struct policy_identity *id, const struct policy_request *req,
+		  struct policy_decision *out)
+{
+	const struct policy_section *s = policy_match(p, id);
+	const struct probe_desc *probe = req->probe;
+	const struct probe_params *params = req->params;
+	const struct policy_word *w;
+	char a[32], b[32], resolved[PATH_MAX];
+
+	memset(out, 0, sizeof(*out));
+	out->section = s;
+	if (!s) {
+		deny(out, p, 0, "no section matches client CN '%.64s' (add a [cn:...] or [*] section)", id->cn);
+		return;
+	}
+	w = find_word(s->deny, s->ndeny, probe->name);
+	if (w) {
+		deny(out, p, w->line, "%s denies probe %s ('deny %s')", s->header, probe->name, w->text);
+		return;
+	}
+	w = find_word(s->allow, s->nallow, probe->name);
+	if (!w && !(s->allow_kinds & (1u << probe->kind))) {
+		deny(out, p, s->line, "%s does not allow probe %s (%s probes need 'allow %s' or 'allow-kind %s')",
+		     s->header, probe->name, catalog_kind_name(probe->kind), probe->name, catalog_kind_name(probe->kind));
+		return;
+	}
+	if (params->target[0] && s->nprefixes && !target_allowed(s, params->target, resolved, sizeof(resolved))) {
+		deny(out, p, s->prefixes[0].line, "%s: target binary '%.200s' (resolved '%.200s') is outside every target-prefix",
+		     s->header, params->target, resolved);
+		return;
+	}
+	if (params->freq_hz && s->freq_line && (params->freq_hz < s->freq_min || params->freq_hz > s->freq_max)) {
+		deny(out, p, s->freq_line, "%s: freq %u Hz is outside %u..%u", s->header, params->freq_hz, s->freq_min,
+		     s->freq_max);
+		return;
+	}
+	if (s->max_duration_ns && (req->duration_ns == 0 || req->duration_ns > s->max_duration_ns)) {
+		deny(out, p, s->max_duration_line, "%s: duration %s exceeds max-duration %s", s->header,
+		     req->duration_ns ? duration_format(req->duration_ns, a, sizeof(a)) : "unlimited",
+		     duration_format(s->max_duration_ns, b, sizeof(b)));
+		return;
+	}
+	if (s->max_sessions && req->identity_sessions >= s->max_sessions) {
+		deny(out, p, s->max_sessions_line, "%s: '%.64s' already has %u session(s), max-sessions is %u", s->header,
+		     id->cn, req->identity_sessions, s->max_sessions);
+		return;
+	}
+	out->allowed = true;
+	snprintf(out->rule, sizeof(out->rule), "%s:%u", p->name, w ? w->line : s->allow_kinds_line);
+	out->max_event_rate = probe->kind == PROBE_EVENTS ? s->max_event_rate : 0;
+}

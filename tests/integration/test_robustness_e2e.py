@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end bad-input tests: the agent answers or closes, never dies, and serves the next client.
+"""
+plaintext: HTTP and random bytes to the TLS port.
+silent: a TCP client that never starts TLS, and a TLS client that never sends a frame,
+are closed by the handshake deadline (--handshake-timeout 2s here).
+hugelen: a frame announcing a 4 GiB payload: closed before anything is buffered.
+streams: 10,000 Attach streams on one connection: --max-conn-sessions are served, the
+rest refused with RESOURCE_EXHAUSTED; then 10,000 unary calls whose answers the client
+does not read: the agent stops reading it instead of buffering without bound.
+fields: an Attach with every field out of range, one at a time and all at once, and
+malformed calls: each gets its own error status, the connection and its other streams go on.
+After each case a fresh client gets a Hello answered. Needs root (exits 77 otherwise).
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+import rawrpc
+from harness import Env, check, log, run_tests
+
+AGENT_ARGS = ["--handshake-timeout", "2s", "--max-conn-sessions", "8"]
+
+
+def served(env, what):
+    """The agent is alive and a new client gets a Hello answered."""
+    check(env.agent.poll() is None, f"agent died after {what} (status {env.agent.returncode})")
+    c = rawrpc.connect(env)
+    try:
+        c.send(1, rawrpc.hello_request())
+        st, _ = c.until_status(1)
+        check(st.code == 0, f"Hello after {what}: {st}")
+    finally:
+        c.close()
+    log(f"after {what}: agent alive, next client served")
+
+
+def closed_within(sock, seconds):
+    """Seconds until the peer closed sock (reading and discarding), or None."""
+    t0 = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < seconds:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (OSError, rawrpc.ssl.SSLError):
+            return time.monotonic() - t0
+        if not data:
+            return time.monotonic() - t0
+    return None
+
+
+def test_plaintext(args):
+    with Env(args, agent_args=AGENT_ARGS) as env:
+        try:
+            for payload in (b"GET / HTTP/1.0\r\nHost: x\r\n\r\n", os.urandom(4096), b"\x16\x03\x01\xff\xff" + b"A" * 100):
+                s = socket.create_connection(("127.0.0.1", env.port), timeout=5)
+                s.sendall(payload)
+                t = closed_within(s, 5)
+                s.close()
+                check(t is not None, f"agent kept a connection open after {payload[:16]!r}")
+                log(f"{payload[:16]!r}...: closed after {t:.2f}s")
+                served(env, f"plaintext {payload[:8]!r}")
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+
+
+def test_silent(args):
+    with Env(args, agent_args=AGENT_ARGS) as env:
+        try:
+            s = socket.create_connection(("127.0.0.1", env.port), timeout=5)
+            t = closed_within(s, 10)
+            s.close()
+            check(t is not None and 1.5 <= t <= 4, f"TCP client without TLS: closed after {t}, want ~2 s")
+            log(f"TCP client that never starts TLS: closed after {t:.2f}s")
+            c = rawrpc.connect(env)
+            t = closed_within(c.sock, 10)
+            c.close()
+            check(t is not None and t <= 4, f"TLS client without a frame: closed after {t}, want ~2 s")
+            log(f"TLS client that never sends a frame: closed after {t:.2f}s")
+            served(env, "silent clients")
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+
+
+def test_hugelen(args):
+    with Env(args, agent_args=AGENT_ARGS) as env:
+        try:
+            rss0 = rawrpc.rss_kib(env.agent.pid)
+            for kind in (rawrpc.DATA, rawrpc.PING):
+                c = rawrpc.connect(env)
+                c.send_frame(1, kind, b"x" * 1000, length=0xFFFFFFFF)
+                t = closed_within(c.sock, 5)
+                c.close()
+                check(t is not None, f"a 4 GiB length prefix (kind {kind}) did not close the connection")
+                log(f"4 GiB length prefix, kind {kind}: closed after {t:.2f}s")
+            rss1 = rawrpc.rss_kib(env.agent.pid)
+            log(f"agent RSS {rss0} KiB -> {rss1} KiB")
+            rawrpc.check_rss_growth(env.agent.pid, rss1 - rss0, 16 * 1024, "4 GiB length prefix")
+            served(env, "4 GiB length prefix")
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+
+
+def test_streams(args):
+    with Env(args, agent_args=AGENT_ARGS) as env:
+        try:
+            n = 10000
+            c = rawrpc.connect(env, timeout=30)
+            attach = rawrpc.attach_request("tcp-latency", 2_000_000_000, 1_000_000_000)
+            t0 = time.monotonic()
+            c.sock.sendall(b"".join(rawrpc.HEADER.pack(2 * i + 1, rawrpc.DATA, 0, len(attach)) + attach
+                                    for i in range(n)))
+            codes = {}
+            for i in range(n):
+                st, seen = c.until_status(2 * i + 1, timeout=60)
+                codes[st.code] = codes.get(st.code, 0) + 1
+                if st.code == rawrpc.RESOURCE_EXHAUSTED:
+                    check("connection at its limit of 8" in st.message, f"stream {2 * i + 1}: {st}")
+            log(f"{n} Attach streams on one connection in {time.monotonic() - t0:.1f}s: status codes {codes}")
+            check(codes.get(0) == 8 and codes.get(rawrpc.RESOURCE_EXHAUSTED) == n - 8,
+                  f"want 8 served and {n - 8} RESOURCE_EXHAUSTED, got {codes}")
+            c.close()
+            served(env, f"{n} Attach streams")
+
+            # Unary calls whose answers are never read: bounded by pausing the reader.
+            rss0 = rawrpc.rss_kib(env.agent.pid)
+            c = rawrpc.connect(env, timeout=30)
+            req = rawrpc.list_probes_request()
+            c.sock.sendall(b"".join(rawrpc.HEADER.pack(2 * i + 1, rawrpc.DATA, 0, len(req)) + req for i in range(n)))
+            time.sleep(2)
+            rss1 = rawrpc.rss_kib(env.agent.pid)
+            log(f"{n} ListProbes not read: agent RSS {rss0} -> {rss1} KiB")
+            rawrpc.check_rss_growth(env.agent.pid, rss1 - rss0, 32 * 1024, "unread answers")
+            got = 0
+            for i in range(n):
+                st, _ = c.until_status(2 * i + 1, timeout=60)
+                check(st.code == 0, f"ListProbes {i}: {st}")
+                got += 1
+                c.seen.pop(2 * i + 1, None)
+            log(f"read all {got} answers after resuming")
+            c.close()
+            served(env, f"{n} unread ListProbes")
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+
+
+BAD_ATTACH = [
+    # (what, probe, duration, interval, params, want code, want text)
+    ("unknown probe", "no-such-probe", 1, 1_000_000_000, [], rawrpc.NOT_FOUND, "unknown probe"),
+    ("empty probe", "", 1, 1_000_000_000, [], rawrpc.NOT_FOUND, "unknown probe"),
+    ("long probe name", "x" * 5000, 1, 1_000_000_000, [], rawrpc.NOT_FOUND, "unknown probe"),
+    ("interval 0", "tcp-latency", 1_000_000_000, 0, [], rawrpc.INVALID_ARGUMENT, "interval"),
+    ("interval 2^64-1", "tcp-latency", 1_000_000_000, 2**64 - 1, [], rawrpc.INVALID_ARGUMENT, "interval"),
+    ("duration 2^64-1", "tcp-latency", 2**64 - 1, 1_000_000_000, [], rawrpc.INVALID_ARGUMENT, "duration"),
+    ("pid 0", "tcp-latency", 1, 1_000_000_000, [("pid", "0")], rawrpc.INVALID_ARGUMENT, "'pid'"),
+    ("pid 2^33", "tcp-latency", 1, 1_000_000_000, [("pid", str(2**33))], rawrpc.INVALID_ARGUMENT, "'pid'"),
+    ("pid -1", "tcp-latency", 1, 1_000_000_000, [("pid", "-1")], rawrpc.INVALID_ARGUMENT, "'pid'"),
+    ("port 70000", "tcp-latency", 1, 1_000_000_000, [("port", "70000")], rawrpc.INVALID_ARGUMENT, "'port'"),
+    ("comm 64 bytes", "tcp-latency", 1, 1_000_000_000, [("comm", "c" * 64)], rawrpc.INVALID_ARGUMENT, "'comm'"),
+    ("pid twice", "tcp-latency", 1, 1_000_000_000, [("pid", "1"), ("pid", "2")], rawrpc.INVALID_ARGUMENT, "twice"),
+    ("unknown param", "tcp-latency", 1, 1_000_000_000, [("bytecode", "\x7fELF")], rawrpc.INVALID_ARGUMENT, "unknown parameter"),
+    ("target for tcp-latency", "tcp-latency", 1, 1_000_000_000, [("target", "/bin/sh:main")], rawrpc.INVALID_ARGUMENT, "unsupported parameter"),
+    ("cgroup escape", "exec", 1, 1_000_000_000, [("cgroup", "/../../etc")], rawrpc.INVALID_ARGUMENT, "'cgroup'"),
+    ("top 0", "func-count", 1, 1_000_000_000, [("top", "0")], rawrpc.INVALID_ARGUMENT, "'top'"),
+    ("freq 10^6", "profile", 1, 1_000_000_000, [("freq", "1000000")], rawrpc.INVALID_ARGUMENT, "'freq'"),
+    ("target 4 KiB", "func-count", 1, 1_000_000_000, [("target", "/" + "a" * 4096 + ":f")], rawrpc.INVALID_ARGUMENT, "target"),
+    ("everything at once", "x" * 300, 2**64 - 1, 0, [("pid", "-5"), ("port", "0"), ("comm", ""), ("zz", "")],
+     rawrpc.NOT_FOUND, "unknown probe"),
+]
+
+
+def test_fields(args):
+    with Env(args, agent_args=AGENT_ARGS) as env:
+        try:
+            c = rawrpc.connect(env)
+            # a good stream runs alongside all the bad ones
+            c.send(1, rawrpc.attach_request("tcp-latency", 3_000_000_000, 1_000_000_000))
+            stream = 3
+            for what, probe, dur, ival, params, code, text in BAD_ATTACH:
+                c.send(stream, rawrpc.attach_request(probe, dur, ival, params))
+                st, _ = c.until_status(stream)
+                log(f"{what}: {st.code} {st.message[:120]!r}")
+                check(st.code == code and text in st.message, f"{what}: want code {code} with {text!r}, got {st}")
+                stream += 2
+            for what, payload, code in (
+                    ("empty Request", b"", rawrpc.INVALID_ARGUMENT),
+                    ("unknown call", rawrpc.field_bytes(9, b""), rawrpc.INVALID_ARGUMENT),
+                    ("Hello version 99", rawrpc.field_bytes(1, rawrpc.field_varint(1, 99)), rawrpc.FAILED_PRECONDITION)):
+                c.send(stream, payload)
+                st, _ = c.until_status(stream)
+                log(f"{what}: {st}")
+                check(st.code == code, f"{what}: want {code}, got {st}")
+                stream += 2
+            c.send(stream - 2, rawrpc.list_probes_request())  # a stream id reused: still answered
+            c.send(0, rawrpc.hello_request())
+            st, _ = c.until_status(0)
+            check(st.code == rawrpc.INVALID_ARGUMENT, f"stream 0: {st}")
+            c.send_frame(1, rawrpc.CANCEL + 10)  # unknown frame kind: the one thing that closes
+            seen = c.seen.get(1, [])
+            check(seen and seen[0].kind == "attached", f"good stream 1 did not attach: {seen}")
+            t = closed_within(c.sock, 5)
+            check(t is not None, "an unknown frame kind did not close the connection")
+            c.close()
+            served(env, "out-of-range fields")
+
+            # the good stream on its own connection runs to the end despite bad neighbours
+            c = rawrpc.connect(env)
+            c.send(1, rawrpc.attach_request("tcp-latency", 2_000_000_000, 1_000_000_000))
+            c.send(3, rawrpc.attach_request("tcp-latency", 1, 0))
+            c.send(5, rawrpc.attach_request("nope"))
+            st, seen = c.until_status(1, timeout=10)
+            check(st.code == 0 and seen[0].kind == "attached", f"good stream next to bad ones: {seen}")
+            c.close()
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests({"plaintext": test_plaintext, "silent": test_silent, "hugelen": test_hugelen,
+                        "streams": test_streams, "fields": test_fields}, __doc__))
