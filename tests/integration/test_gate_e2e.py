@@ -100,7 +100,8 @@ def test_gate(args):
         log(f"p99=10ms: exit {rc}, measured p99 {p99 / 1e6:.2f} ms, JUnit: {failures[0].get('message')!r}")
 
         rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--max", "p99=50ms", "--save-baseline", base])
-        check(rc == 0, f"--max p99=50ms exited {rc}, want 0")
+        check(rc == 0, f"--max p99=50ms exited {rc}, want 0; verdicts: "
+              f"{[o for o in parse_json_lines(lines) if o['type'] in ('verdict', 'error')]}")
         check(os.path.getsize(base) > 0, "no baseline written")
         log("p99=50ms: exit 0; baseline saved")
 
