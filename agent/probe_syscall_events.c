@@ -19,6 +19,7 @@ struct syscall_events_state {
 	struct ring_buffer *rb;
 	struct event_sink *sink; /* valid during drain only */
 	int delivered;
+	int64_t clock_offset_ns; /* unix - monotonic, taken per drain */
 	__u64 *percpu; /* one lost counter per possible CPU */
 	int ncpus;
 };
@@ -61,7 +62,7 @@ static int syscall_events_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "tid", .num = e->tid },
 	};
-	event_sink_emit(st->sink, kernel_env_mono_to_unix_ns(e->ts_ns), fields, 2);
+	event_sink_emit(st->sink, (uint64_t)((int64_t)e->ts_ns + st->clock_offset_ns), fields, 2);
 	st->delivered++;
 	return 0;
 }
@@ -128,6 +129,7 @@ static int syscall_events_drain(void *state, struct event_sink *sink)
 
 	st->sink = sink;
 	st->delivered = 0;
+	st->clock_offset_ns = kernel_env_mono_offset_ns();
 	err = ring_buffer__consume(st->rb);
 	st->sink = NULL;
 	return err < 0 ? err : st->delivered;
