@@ -2,8 +2,11 @@
 /* Batches event records into EventBatch messages without allocating per event. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "event_batch.h"
+
+const struct timeval event_drain_interval = { 0, EVENT_DRAIN_INTERVAL_US };
 
 struct event_sink *event_sink_new(event_flush_cb flush, void *arg)
 {

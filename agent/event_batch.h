@@ -14,6 +14,12 @@
 #define EVENT_STRING_MAX 4096
 #define EVENT_ARENA_BYTES (128 * 1024)
 
+/* How often the session drains an event probe's ring buffer even without a wakeup: the
+ * latency bound for probes that wake user space only per batch (BPF_RB_NO_WAKEUP). */
+#define EVENT_DRAIN_INTERVAL_US 10000
+struct timeval;
+extern const struct timeval event_drain_interval;
+
 typedef void (*event_flush_cb)(struct event_sink *sink, void *arg);
 
 struct event_sink {

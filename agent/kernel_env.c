@@ -100,16 +100,20 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 	return err;
 }
 
-uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns)
+int64_t kernel_env_mono_offset_ns(void)
 {
 	struct timespec mono, real;
-	int64_t offset;
 
-	/* recomputed per call: cheap (vDSO), and follows wall-clock steps */
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
-	offset = ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
-	return (uint64_t)((int64_t)mono_ns + offset);
+	return ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+}
+
+uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns)
+{
+	/* recomputed per call: follows wall-clock steps; per-event hot paths take the
+	 * offset once per drain (kernel_env_mono_offset_ns) instead */
+	return (uint64_t)((int64_t)mono_ns + kernel_env_mono_offset_ns());
 }
 
 bool kernel_env_tp_btf_usable(const char *tp)

@@ -32,5 +32,9 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 bool kernel_env_tp_btf_usable(const char *tp);
 /* A bpf_ktime_get_ns() timestamp as wall-clock nanoseconds since the epoch. */
 uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns);
+/* CLOCK_REALTIME - CLOCK_MONOTONIC now, in ns: take it once per ring-buffer drain and add
+ * it to each record's bpf_ktime_get_ns() (two vDSO clock reads per event cost more than
+ * the rest of the agent's per-event work). */
+int64_t kernel_env_mono_offset_ns(void);
 
 #endif

@@ -24,6 +24,7 @@ struct open_state {
 	struct ring_buffer *rb;
 	struct event_sink *sink; /* valid during drain only */
 	int delivered;
+	int64_t clock_offset_ns; /* unix - monotonic, taken per drain */
 	__u64 *percpu; /* one lost counter per possible CPU, reused by every read */
 	int ncpus;
 	char path[OPEN_PATH_LEN];
@@ -128,7 +129,7 @@ static int open_on_record(void *ctx, void *data, size_t size)
 						       : flags_format(e->flags, st->flags_text, sizeof(st->flags_text)) },
 		{ .name = "ret", .num = e->ret },
 	};
-	event_sink_emit(st->sink, kernel_env_mono_to_unix_ns(e->ts_ns), fields, sizeof(fields) / sizeof(fields[0]));
+	event_sink_emit(st->sink, (uint64_t)((int64_t)e->ts_ns + st->clock_offset_ns), fields, sizeof(fields) / sizeof(fields[0]));
 	st->delivered++;
 	return 0;
 }
@@ -240,6 +241,7 @@ static int open_drain(void *state, struct event_sink *sink)
 
 	st->sink = sink;
 	st->delivered = 0;
+	st->clock_offset_ns = kernel_env_mono_offset_ns();
 	err = ring_buffer__consume(st->rb);
 	st->sink = NULL;
 	return err < 0 ? err : st->delivered;

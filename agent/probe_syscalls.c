@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
@@ -23,6 +24,10 @@ _Static_assert(SYSCALLS_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 struct syscalls_state {
 	struct syscalls *skel;
 	struct syscalls_key keys[SYSCALLS_MAX_ROWS]; /* map_drain's key list */
+	int ncpus;
+	struct syscalls_slot *percpu;          /* SYSCALLS_NR_MAX x ncpus, one batch read */
+	__u32 slot_keys[SYSCALLS_NR_MAX];
+	struct syscalls_slot seen[SYSCALLS_NR_MAX]; /* totals at the previous read */
 };
 
 static const char *const tracepoints[] = { "raw_syscalls/sys_enter", "raw_syscalls/sys_exit" };
@@ -52,6 +57,7 @@ static void syscalls_close(void **state)
 		return;
 	st = *state;
 	syscalls__destroy(st->skel);
+	free(st->percpu);
 	free(st);
 	*state = NULL;
 }
@@ -66,6 +72,14 @@ static int syscalls_open(const struct probe_params *params, void **state, char *
 	if (!st) {
 		err = -ENOMEM;
 		snprintf(errbuf, errlen, "allocating syscalls state: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	st->ncpus = libbpf_num_possible_cpus();
+	st->percpu = st->ncpus > 0 ? calloc((size_t)SYSCALLS_NR_MAX * (size_t)st->ncpus, sizeof(*st->percpu)) : NULL;
+	if (!st->percpu) {
+		err = st->ncpus < 0 ? st->ncpus : -ENOMEM;
+		snprintf(errbuf, errlen, "allocating syscalls per-CPU buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 
@@ -153,13 +167,48 @@ static int syscalls_add(const void *key_ptr, const void *value, void *ctx)
 	return count_table_add(out, keys, values);
 }
 
-/* Drains the rows counted since the last read into out. */
+/* Adds what the per-CPU array counted since the previous read (one batch lookup). */
+static int syscalls_read_totals(struct syscalls_state *st, struct count_table *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = SYSCALLS_NR_MAX, out_batch;
+	int err;
+
+	err = bpf_map_lookup_batch(bpf_map__fd(st->skel->maps.totals), NULL, &out_batch, st->slot_keys, st->percpu,
+				   &count, &opts);
+	if (err && errno != ENOENT)
+		return -errno;
+	for (__u32 i = 0; i < count; i++) {
+		__u32 nr = st->slot_keys[i];
+		struct syscalls_key key = { .tgid = 0, .nr = nr };
+		struct syscalls_value v = { 0 };
+		struct syscalls_slot sum = { 0 };
+
+		if (nr >= SYSCALLS_NR_MAX)
+			continue;
+		for (int c = 0; c < st->ncpus; c++) {
+			sum.count += st->percpu[(size_t)i * (size_t)st->ncpus + (size_t)c].count;
+			sum.total_ns += st->percpu[(size_t)i * (size_t)st->ncpus + (size_t)c].total_ns;
+		}
+		v.count = sum.count - st->seen[nr].count;
+		v.total_ns = sum.total_ns - st->seen[nr].total_ns;
+		st->seen[nr] = sum;
+		if (v.count && (err = syscalls_add(&key, &v, out)))
+			return err;
+	}
+	return 0;
+}
+
+/* Adds the rows counted since the last read to out: the per-CPU array, then the table. */
 static int syscalls_read(void *state, struct count_table *out)
 {
 	struct syscalls_state *st = state;
 	struct syscalls_value v;
 	int n;
 
+	n = syscalls_read_totals(st, out);
+	if (n < 0)
+		return n;
 	n = map_drain(st->skel->maps.counts, st->keys, SYSCALLS_MAX_ROWS, &v, sizeof(v), syscalls_add, out);
 	return n < 0 ? n : 0;
 }
@@ -170,7 +219,7 @@ const struct probe_desc probe_syscalls = {
 		       "per process with --by pid; top N by count; the agent's own calls are left out "
 		       "unless asked for with --pid",
 	.kind = PROBE_COUNTS,
-	.hook = "tracepoint raw_syscalls:sys_enter + raw_syscalls:sys_exit",
+	.hook = "raw_tracepoint sys_enter + sys_exit (raw_syscalls)",
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_BY,
 	.by_choices = "syscall|pid",
 	.default_top = 20,

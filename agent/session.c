@@ -669,7 +669,8 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	if (!err && probe->kind == PROBE_EVENTS) {
 		s->ring_ready = event_new(agent->base, probe->event_fd(s->probe_state), EV_READ | EV_PERSIST,
 					  session_ring_ready, s);
-		if (!s->ring_ready || event_add(s->ring_ready, NULL)) {
+		/* also on a timer: probes that skip most ring-buffer wakeups rely on it */
+		if (!s->ring_ready || event_add(s->ring_ready, &event_drain_interval)) {
 			snprintf(why, sizeof(why), "cannot watch the %s ring buffer", probe->name);
 			err = -ENOMEM;
 		}

@@ -28,13 +28,29 @@ const volatile __u32 self_tgid = 0;
  * number has these bits clear (1 in mask+1). Writable while attached (.bss). */
 __u32 sample_mask = 0;
 
-/* tid -> syscall entry time (ns). LRU: a thread killed inside a syscall cannot fill it. */
+/* The syscall a thread is in, kept from entry to return. */
+struct syscalls_pending {
+	__u64 ts_ns; /* entry time; 0 = none pending */
+	__u32 nr;
+	__u32 pad;
+};
+
+/* Per thread, in task local storage: no hash lookup and no LRU bookkeeping per call,
+ * and it goes away with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SYSCALLS_MAX_THREADS);
-	__type(key, __u32);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct syscalls_pending);
 } start SEC(".maps");
+
+/* nr -> cumulative count and time, per CPU: the default (not split by process) path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYSCALLS_NR_MAX);
+	__type(key, __u32);
+	__type(value, struct syscalls_slot);
+} totals SEC(".maps");
 
 /* (tgid, nr) -> count and time; drained by user space every interval. */
 struct {
@@ -67,6 +83,18 @@ static __always_inline void record(__u32 tgid, long nr, __u64 delta)
 	struct syscalls_key key = { .tgid = targ_per_pid ? tgid : 0, .nr = (__u32)nr };
 	struct syscalls_value *v;
 
+	if (!targ_per_pid && (__u32)nr < SYSCALLS_NR_MAX) {
+		__u32 idx = (__u32)nr;
+		struct syscalls_slot *slot = bpf_map_lookup_elem(&totals, &idx);
+
+		/* this CPU's slot: plain adds (a tracepoint program is not re-entered on a CPU) */
+		if (slot) {
+			slot->count++;
+			slot->total_ns += delta;
+		}
+		return;
+	}
+
 	v = bpf_map_lookup_elem(&counts, &key);
 	if (!v) {
 		struct syscalls_value init = {};
@@ -83,11 +111,15 @@ static __always_inline void record(__u32 tgid, long nr, __u64 delta)
 	__sync_fetch_and_add(&v->total_ns, delta);
 }
 
-SEC("tp/raw_syscalls/sys_enter")
-int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
+/* raw_tp: the program gets the tracepoint's arguments directly, without the perf
+ * trace buffer a tp/ program's record is first copied into. sys_enter(regs, id). */
+SEC("raw_tp/sys_enter")
+int syscalls_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now;
-	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	long nr = (long)ctx->args[1];
+	struct syscalls_pending *p;
 
 	/* Filters apply here only: no entry time, no sample at exit. */
 	if (targ_tgid && tgid != targ_tgid)
@@ -98,27 +130,32 @@ int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (sample_mask && (bpf_get_prandom_u32() & sample_mask))
 		return 0;
-	if (ctx->id == NR_EXIT || ctx->id == NR_EXIT_GROUP) {
-		record(tgid, ctx->id, 0);
+	if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
+		record(tgid, nr, 0);
 		return 0;
 	}
-	now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+	p = bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (p) {
+		p->nr = (__u32)nr;
+		p->ts_ns = bpf_ktime_get_ns();
+	}
 	return 0;
 }
 
-SEC("tp/raw_syscalls/sys_exit")
-int syscalls_exit(struct trace_event_raw_sys_exit *ctx)
+/* sys_exit(regs, ret): the number comes from what enter kept. */
+SEC("raw_tp/sys_exit")
+int syscalls_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), *ts, delta;
-	__u32 tid = (__u32)id;
+	struct syscalls_pending *p;
+	__u64 delta;
 
-	ts = bpf_map_lookup_elem(&start, &tid);
-	if (!ts)
+	(void)ctx;
+	p = bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->ts_ns)
 		return 0;
-	delta = bpf_ktime_get_ns() - *ts;
-	bpf_map_delete_elem(&start, &tid);
-	record(id >> 32, ctx->id, delta);
+	delta = bpf_ktime_get_ns() - p->ts_ns;
+	p->ts_ns = 0;
+	record(bpf_get_current_pid_tgid() >> 32, (long)(__s32)p->nr, delta);
 	return 0;
 }
 

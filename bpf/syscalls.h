@@ -4,14 +4,21 @@
 #define TRACECTL_SYSCALLS_H
 
 #define SYSCALLS_COMM_LEN 16
-/* Threads inside a syscall at once (LRU beyond that: a sample is lost, not the map). */
-#define SYSCALLS_MAX_THREADS 65536
+/* Syscall numbers below this are counted in a per-CPU array when not split by process
+ * (no hashing, no atomics on the hot path); others (x32, (u32)-1) go to the table. */
+#define SYSCALLS_NR_MAX 1024
 /* (process, syscall) rows per window; rows beyond are not counted. */
 #define SYSCALLS_MAX_ROWS 16384
 
 struct syscalls_key {
 	__u32 tgid; /* 0 when not split by process */
 	__u32 nr;   /* syscall number as the kernel saw it ((u32)-1: none, e.g. skipped by seccomp) */
+};
+
+/* One slot of the per-CPU array: cumulative, never reset (the agent reads differences). */
+struct syscalls_slot {
+	__u64 count;
+	__u64 total_ns;
 };
 
 struct syscalls_value {

@@ -76,11 +76,13 @@ def test_scrape(args):
         values = [v for _, v in b1]
         check(values == sorted(values), "buckets are not cumulative")
         check(b1[-1][0] == float("inf") and b1[-1][1] == after[count], "+Inf bucket differs from _count")
-        in_range = dict(b1)[0.008388608] - dict(b1)[0.004194304] - (b0.get(0.008388608, 0) - b0.get(0.004194304, 0))
-        check(in_range >= REQUESTS, f"{in_range} new samples in (4.2 ms, 8.4 ms], want >= {REQUESTS}")
+        # 5 ms answers land above 4.2 ms; the bound above leaves room for a loaded (sanitizer) build
+        hi = 0.016777216
+        in_range = dict(b1)[hi] - dict(b1)[0.004194304] - (b0.get(hi, 0) - b0.get(0.004194304, 0))
+        check(in_range >= REQUESTS, f"{in_range} new samples in (4.2 ms, 16.8 ms], want >= {REQUESTS}")
         check(after[("tracectl_agent_exported_probes", "")] == 2, "health metrics missing")
         log(f"scrape: tcp-send {before.get(key, 0)} -> {after[key]}; tcp-latency count +{grew:.0f}, "
-            f"+{in_range:.0f} in (4.2, 8.4] ms; {len(after)} samples parsed")
+            f"+{in_range:.0f} in (4.2, 16.8] ms; {len(after)} samples parsed")
         env.stop_agent_checked()
 
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Agent footprint benchmark: idle RSS, and Attach request to first snapshot latency (BPF load included) per probe.
+"""
+Usage (as root, after building): bench/footprint.py [--build DIR] [--rounds 5] [--probes tcp-latency,...]
+
+Starts one agent (dev PKI in a temp dir) and reports its VmRSS/VmHWM idle, then per
+probe and round runs, as user nobody,
+
+    tracectl attach 127.0.0.1:PORT PROBE --interval 100ms --duration 1s --output json
+
+and takes from the JSON lines: the agent's own load time (`attached.load_ns`: open,
+verify, load, attach), and the time from starting the CLI to the first snapshot line
+(CLI start, TLS handshake, Hello, Attach, load, then the first 100 ms window boundary).
+The baseline in the same run is `tracectl status` (CLI start + TLS + one unary call).
+Goals (issue 9): idle RSS < 20 MB, attach to first snapshot < 300 ms.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from harness import Env  # noqa: E402
+
+
+def rss_kb(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM")):
+                k, v = line.split(":")
+                out[k] = int(v.split()[0])
+    return out
+
+
+def timed_lines(argv, want):
+    """Seconds from start to the first line containing each marker in want."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    seen, objs = {}, []
+    for line in p.stdout:
+        for m in want:
+            if m not in seen and m.encode() in line:
+                seen[m] = time.monotonic() - t0
+        if line.startswith(b"{"):
+            objs.append(json.loads(line))
+    p.wait()
+    return seen, objs, p.returncode
+
+
+def main():
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--probes", default="tcp-latency,tcp-send,runq-latency,syscalls,exec,open,syscall-events")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root (the agent loads BPF programs)")
+    args = argparse.Namespace(agent=os.path.join(a.build, "agent", "tracectl-agent"),
+                              cli=os.path.join(a.build, "cli", "tracectl"),
+                              pki=os.path.join(root, "deploy", "dev-pki.sh"), tools=None, test=None)
+    with Env(args) as env:
+        time.sleep(0.5)
+        idle = rss_kb(env.agent.pid)
+        cli = lambda *rest: env.cli_argv(env.path("ca.pem"), env.path("client.pem"),  # noqa: E731
+                                         env.path("client.key"), *rest)
+        host = f"127.0.0.1:{env.port}"
+        base = []
+        for _ in range(a.rounds):
+            t0 = time.monotonic()
+            subprocess.run(cli("status", host), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base.append(time.monotonic() - t0)
+        rows = []
+        for probe in a.probes.split(","):
+            first, load = [], []
+            for _ in range(a.rounds):
+                seen, objs, rc = timed_lines(cli("attach", host, probe, "--interval", "100ms", "--duration", "1s",
+                                                 "--output", "json"), ['"type":"attached"', '"type":"snapshot"'])
+                att = [o for o in objs if o.get("type") == "attached"]
+                if rc != 0 or not att or '"type":"snapshot"' not in seen:
+                    print(f"{probe}: exit {rc}, no snapshot", flush=True)
+                    break
+                load.append(att[0].get("load_ns", 0) / 1e6)
+                first.append(seen['"type":"snapshot"'] * 1000)
+            if first:
+                rows.append((probe, statistics.median(load), statistics.median(first), min(first), max(first)))
+                print(f"{probe}: load {rows[-1][1]:.1f} ms, first snapshot {rows[-1][2]:.0f} ms", flush=True)
+        after = rss_kb(env.agent.pid)
+        env.stop_agent_checked()
+    print(f"\nagent idle: VmRSS {idle['VmRSS'] / 1024:.1f} MB (goal < 20 MB); after the attaches: VmRSS "
+          f"{after['VmRSS'] / 1024:.1f} MB, VmHWM {after['VmHWM'] / 1024:.1f} MB")
+    print(f"baseline `tracectl status` (CLI start, TLS, one call): median {statistics.median(base) * 1000:.0f} ms")
+    print(f"{'probe':16} {'agent load ms':>14} {'CLI start -> first snapshot ms (median, min..max)':>50}")
+    for probe, ld, med, lo, hi in rows:
+        print(f"{probe:16} {ld:14.1f} {med:30.0f} ({lo:.0f}..{hi:.0f})")
+
+
+if __name__ == "__main__":
+    main()
