@@ -11,6 +11,7 @@
 
 #include "catalog.h"
 #include "event_batch.h"
+#include "event_ring.h"
 #include "exec.h"
 #include "exec.skel.h"
 #include "kernel_env.h"
@@ -23,12 +24,8 @@ _Static_assert(EXEC_MAX_ARGS * EXEC_ARG_LEN <= EVENT_STRING_MAX, "joined argv ex
 #define EXEC_ARGV_TEXT (EXEC_MAX_ARGS * EXEC_ARG_LEN)
 
 struct exec_state {
+	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
 	struct exec *skel;
-	struct ring_buffer *rb;
-	struct event_sink *sink; /* valid during drain only */
-	int delivered;
-	__u64 *percpu; /* one lost counter per possible CPU, reused by every read */
-	int ncpus;
 	char argv[EXEC_ARGV_TEXT];
 	char filename[EXEC_FILENAME_LEN];
 	char comm[EXEC_COMM_LEN];
@@ -54,9 +51,8 @@ static void exec_close(void **state)
 	if (!state || !*state)
 		return;
 	st = *state;
-	ring_buffer__free(st->rb);
+	event_ring_close(&st->ring);
 	exec__destroy(st->skel);
-	free(st->percpu);
 	free(st);
 	*state = NULL;
 }
@@ -138,8 +134,7 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0 },
 		{ .name = "ret", .num = e->ret },
 	};
-	event_sink_emit(st->sink, kernel_env_mono_to_unix_ns(e->ts_ns), fields, sizeof(fields) / sizeof(fields[0]));
-	st->delivered++;
+	event_ring_emit(&st->ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 
@@ -165,19 +160,6 @@ static int exec_open(const struct probe_params *params, void **state, char *errb
 		snprintf(errbuf, errlen, "allocating exec state: %s", strerror(-err));
 		goto cleanup;
 	}
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
-	if (!st->percpu) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating exec lost counters: %s", strerror(-err));
-		goto cleanup;
-	}
-
 	/* Open: parse the embedded object. */
 	st->skel = exec__open();
 	if (!st->skel) {
@@ -214,12 +196,11 @@ static int exec_open(const struct probe_params *params, void **state, char *errb
 		goto cleanup;
 	}
 
-	st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), exec_on_record, st, NULL);
-	if (!st->rb) {
-		err = errno ? -errno : -ENOMEM;
-		snprintf(errbuf, errlen, "opening exec ring buffer: %s", strerror(-err));
+	/* the ring's epoll fd joins the session's event loop: no thread of ours */
+	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, exec_on_record, st, "exec", errbuf,
+			      errlen);
+	if (err)
 		goto cleanup;
-	}
 
 	*state = st;
 	st = NULL;
@@ -230,39 +211,6 @@ cleanup:
 		exec_close(&partial);
 	}
 	return err;
-}
-
-static int exec_event_fd(void *state)
-{
-	struct exec_state *st = state;
-
-	return ring_buffer__epoll_fd(st->rb);
-}
-
-static int exec_drain(void *state, struct event_sink *sink)
-{
-	struct exec_state *st = state;
-	int err;
-
-	st->sink = sink;
-	st->delivered = 0;
-	err = ring_buffer__consume(st->rb);
-	st->sink = NULL;
-	return err < 0 ? err : st->delivered;
-}
-
-static uint64_t exec_lost(void *state)
-{
-	struct exec_state *st = state;
-	__u32 zero = 0;
-	uint64_t total = 0;
-
-	if (bpf_map__lookup_elem(st->skel->maps.lost, &zero, sizeof(zero), st->percpu,
-				 (size_t)st->ncpus * sizeof(*st->percpu), 0))
-		return 0;
-	for (int i = 0; i < st->ncpus; i++)
-		total += st->percpu[i];
-	return total;
 }
 
 const struct probe_desc probe_exec = {
@@ -277,8 +225,8 @@ const struct probe_desc probe_exec = {
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM,
 	.supported = exec_supported,
 	.open = exec_open,
-	.event_fd = exec_event_fd,
-	.drain_events = exec_drain,
-	.events_lost = exec_lost,
+	.event_fd = event_ring_probe_fd,
+	.drain_events = event_ring_probe_drain,
+	.events_lost = event_ring_probe_lost,
 	.close = exec_close,
 };

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "event_batch.h"
+#include "event_ring.h"
 #include "kernel_env.h"
 #include "open.h"
 #include "open.skel.h"
@@ -20,13 +21,8 @@ _Static_assert(OPEN_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 _Static_assert(OPEN_PATH_LEN <= EVENT_STRING_MAX, "a path exceeds an event string");
 
 struct open_state {
+	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
 	struct open *skel;
-	struct ring_buffer *rb;
-	struct event_sink *sink; /* valid during drain only */
-	int delivered;
-	int64_t clock_offset_ns; /* unix - monotonic, taken per drain */
-	__u64 *percpu; /* one lost counter per possible CPU, reused by every read */
-	int ncpus;
 	char path[OPEN_PATH_LEN];
 	char comm[OPEN_COMM_LEN];
 	char flags_text[256];
@@ -70,9 +66,8 @@ static void open_close(void **state)
 	if (!state || !*state)
 		return;
 	st = *state;
-	ring_buffer__free(st->rb);
+	event_ring_close(&st->ring);
 	open__destroy(st->skel);
-	free(st->percpu);
 	free(st);
 	*state = NULL;
 }
@@ -129,8 +124,7 @@ static int open_on_record(void *ctx, void *data, size_t size)
 						       : flags_format(e->flags, st->flags_text, sizeof(st->flags_text)) },
 		{ .name = "ret", .num = e->ret },
 	};
-	event_sink_emit(st->sink, (uint64_t)((int64_t)e->ts_ns + st->clock_offset_ns), fields, sizeof(fields) / sizeof(fields[0]));
-	st->delivered++;
+	event_ring_emit(&st->ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 
@@ -156,19 +150,6 @@ static int open_open(const struct probe_params *params, void **state, char *errb
 		snprintf(errbuf, errlen, "allocating open state: %s", strerror(-err));
 		goto cleanup;
 	}
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
-	if (!st->percpu) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating open lost counters: %s", strerror(-err));
-		goto cleanup;
-	}
-
 	/* Open: parse the embedded object. */
 	st->skel = open__open();
 	if (!st->skel) {
@@ -209,12 +190,11 @@ static int open_open(const struct probe_params *params, void **state, char *errb
 		goto cleanup;
 	}
 
-	st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), open_on_record, st, NULL);
-	if (!st->rb) {
-		err = errno ? -errno : -ENOMEM;
-		snprintf(errbuf, errlen, "opening open ring buffer: %s", strerror(-err));
+	/* the ring's epoll fd joins the session's event loop: no thread of ours */
+	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, open_on_record, st, "open", errbuf,
+			      errlen);
+	if (err)
 		goto cleanup;
-	}
 
 	*state = st;
 	st = NULL;
@@ -227,40 +207,6 @@ cleanup:
 	return err;
 }
 
-static int open_event_fd(void *state)
-{
-	struct open_state *st = state;
-
-	return ring_buffer__epoll_fd(st->rb);
-}
-
-static int open_drain(void *state, struct event_sink *sink)
-{
-	struct open_state *st = state;
-	int err;
-
-	st->sink = sink;
-	st->delivered = 0;
-	st->clock_offset_ns = kernel_env_mono_offset_ns();
-	err = ring_buffer__consume(st->rb);
-	st->sink = NULL;
-	return err < 0 ? err : st->delivered;
-}
-
-static uint64_t open_lost(void *state)
-{
-	struct open_state *st = state;
-	__u32 zero = 0;
-	uint64_t total = 0;
-
-	if (bpf_map__lookup_elem(st->skel->maps.lost, &zero, sizeof(zero), st->percpu,
-				 (size_t)st->ncpus * sizeof(*st->percpu), 0))
-		return 0;
-	for (int i = 0; i < st->ncpus; i++)
-		total += st->percpu[i];
-	return total;
-}
-
 const struct probe_desc probe_open = {
 	.name = "open",
 	.description = "one event per open/openat/openat2: pid, uid, comm, syscall, dfd, path "
@@ -271,8 +217,8 @@ const struct probe_desc probe_open = {
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM,
 	.supported = open_supported,
 	.open = open_open,
-	.event_fd = open_event_fd,
-	.drain_events = open_drain,
-	.events_lost = open_lost,
+	.event_fd = event_ring_probe_fd,
+	.drain_events = event_ring_probe_drain,
+	.events_lost = event_ring_probe_lost,
 	.close = open_close,
 };

@@ -10,18 +10,14 @@
 
 #include "catalog.h"
 #include "event_batch.h"
+#include "event_ring.h"
 #include "kernel_env.h"
 #include "syscall_events.h"
 #include "syscall_events.skel.h"
 
 struct syscall_events_state {
+	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
 	struct syscall_events *skel;
-	struct ring_buffer *rb;
-	struct event_sink *sink; /* valid during drain only */
-	int delivered;
-	int64_t clock_offset_ns; /* unix - monotonic, taken per drain */
-	__u64 *percpu; /* one lost counter per possible CPU */
-	int ncpus;
 };
 
 static const char *const tracepoints[] = { "raw_syscalls/sys_enter" };
@@ -44,9 +40,8 @@ static void syscall_events_close(void **state)
 	if (!state || !*state)
 		return;
 	st = *state;
-	ring_buffer__free(st->rb);
+	event_ring_close(&st->ring);
 	syscall_events__destroy(st->skel);
-	free(st->percpu);
 	free(st);
 	*state = NULL;
 }
@@ -62,8 +57,7 @@ static int syscall_events_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "tid", .num = e->tid },
 	};
-	event_sink_emit(st->sink, (uint64_t)((int64_t)e->ts_ns + st->clock_offset_ns), fields, 2);
-	st->delivered++;
+	event_ring_emit(&st->ring, e->ts_ns, fields, 2);
 	return 0;
 }
 
@@ -74,9 +68,7 @@ static int syscall_events_open(const struct probe_params *params, void **state, 
 
 	*state = NULL;
 	st = calloc(1, sizeof(*st));
-	if (st)
-		st->ncpus = libbpf_num_possible_cpus();
-	if (!st || st->ncpus <= 0 || !(st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu)))) {
+	if (!st) {
 		err = -ENOMEM;
 		snprintf(errbuf, errlen, "allocating syscall-events state: %s", strerror(-err));
 		goto cleanup;
@@ -100,12 +92,11 @@ static int syscall_events_open(const struct probe_params *params, void **state, 
 		snprintf(errbuf, errlen, "attaching syscall-events (raw_tp sys_enter): %s", strerror(-err));
 		goto cleanup;
 	}
-	st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), syscall_events_on_record, st, NULL);
-	if (!st->rb) {
-		err = errno ? -errno : -ENOMEM;
-		snprintf(errbuf, errlen, "opening syscall-events ring buffer: %s", strerror(-err));
+	/* the ring's epoll fd joins the session's event loop: no thread of ours */
+	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, syscall_events_on_record, st,
+			      "syscall-events", errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
 	*state = st;
 	st = NULL;
 cleanup:
@@ -117,38 +108,6 @@ cleanup:
 	return err;
 }
 
-static int syscall_events_event_fd(void *state)
-{
-	return ring_buffer__epoll_fd(((struct syscall_events_state *)state)->rb);
-}
-
-static int syscall_events_drain(void *state, struct event_sink *sink)
-{
-	struct syscall_events_state *st = state;
-	int err;
-
-	st->sink = sink;
-	st->delivered = 0;
-	st->clock_offset_ns = kernel_env_mono_offset_ns();
-	err = ring_buffer__consume(st->rb);
-	st->sink = NULL;
-	return err < 0 ? err : st->delivered;
-}
-
-static uint64_t syscall_events_lost(void *state)
-{
-	struct syscall_events_state *st = state;
-	__u32 zero = 0;
-	uint64_t total = 0;
-
-	if (bpf_map__lookup_elem(st->skel->maps.lost, &zero, sizeof(zero), st->percpu,
-				 (size_t)st->ncpus * sizeof(*st->percpu), 0))
-		return 0;
-	for (int i = 0; i < st->ncpus; i++)
-		total += st->percpu[i];
-	return total;
-}
-
 const struct probe_desc probe_syscall_events = {
 	.name = "syscall-events",
 	.description = "benchmark probe: one event (pid, tid) per getpid() entry, to measure "
@@ -158,8 +117,8 @@ const struct probe_desc probe_syscall_events = {
 	.params = PROBE_PARAM_PID,
 	.supported = syscall_events_supported,
 	.open = syscall_events_open,
-	.event_fd = syscall_events_event_fd,
-	.drain_events = syscall_events_drain,
-	.events_lost = syscall_events_lost,
+	.event_fd = event_ring_probe_fd,
+	.drain_events = event_ring_probe_drain,
+	.events_lost = event_ring_probe_lost,
 	.close = syscall_events_close,
 };

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "event_ring.h"
 #include "kernel_env.h"
 #include "net_probe.h"
 #include "tcp_life.h"
@@ -16,11 +17,8 @@
 _Static_assert(NET_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 
 struct tcp_life_state {
+	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
 	struct tcp_life *skel;
-	struct ring_buffer *ring;
-	struct event_sink *sink; /* set only while drain() runs */
-	__u64 *lost_percpu;      /* one counter per possible CPU, reused by every read */
-	int ncpus;
 };
 
 static const char *const tracepoints[] = {
@@ -42,9 +40,8 @@ static void tcp_life_close(void **state)
 	if (!state || !*state)
 		return;
 	st = *state;
-	ring_buffer__free(st->ring);
+	event_ring_close(&st->ring);
 	tcp_life__destroy(st->skel);
-	free(st->lost_percpu);
 	free(st);
 	*state = NULL;
 }
@@ -56,7 +53,7 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	char comm[NET_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
 	struct event_field fields[9];
 
-	if (size < sizeof(*e) || !st->sink)
+	if (size < sizeof(*e) || !st->ring.sink)
 		return 0;
 	memcpy(comm, e->comm, NET_COMM_LEN);
 	comm[NET_COMM_LEN] = '\0';
@@ -72,7 +69,7 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	fields[6] = (struct event_field){ .name = "tx_bytes", .num = (int64_t)e->tx_bytes };
 	fields[7] = (struct event_field){ .name = "rx_bytes", .num = (int64_t)e->rx_bytes };
 	fields[8] = (struct event_field){ .name = "duration_ns", .num = (int64_t)e->duration_ns };
-	event_sink_emit(st->sink, kernel_env_mono_to_unix_ns(e->ts_ns), fields, 9);
+	event_ring_emit(&st->ring, e->ts_ns, fields, 9);
 	return 0;
 }
 
@@ -88,19 +85,6 @@ static int tcp_life_open(const struct probe_params *params, void **state, char *
 		snprintf(errbuf, errlen, "allocating tcp-life state: %s", strerror(-err));
 		goto cleanup;
 	}
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->lost_percpu = calloc((size_t)st->ncpus, sizeof(*st->lost_percpu));
-	if (!st->lost_percpu) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-life drop counters: %s", strerror(-err));
-		goto cleanup;
-	}
-
 	/* Open: parse the embedded object. */
 	st->skel = tcp_life__open();
 	if (!st->skel) {
@@ -126,13 +110,11 @@ static int tcp_life_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 
-	/* The ring's epoll fd goes into the session's event loop: no thread of ours. */
-	st->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.events), tcp_life_on_event, st, NULL);
-	if (!st->ring) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening the tcp-life ring buffer: %s", strerror(-err));
+	/* the ring's epoll fd joins the session's event loop: no thread of ours */
+	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, tcp_life_on_event, st, "tcp-life", errbuf,
+			      errlen);
+	if (err)
 		goto cleanup;
-	}
 
 	err = tcp_life__attach(st->skel);
 	if (err) {
@@ -152,38 +134,6 @@ cleanup:
 	return err;
 }
 
-static int tcp_life_event_fd(void *state)
-{
-	struct tcp_life_state *st = state;
-
-	return ring_buffer__epoll_fd(st->ring);
-}
-
-static int tcp_life_drain(void *state, struct event_sink *sink)
-{
-	struct tcp_life_state *st = state;
-	int n;
-
-	st->sink = sink;
-	n = ring_buffer__consume(st->ring);
-	st->sink = NULL;
-	return n;
-}
-
-static uint64_t tcp_life_lost(void *state)
-{
-	struct tcp_life_state *st = state;
-	uint64_t total = 0;
-	__u32 zero = 0;
-
-	if (bpf_map__lookup_elem(st->skel->maps.lost, &zero, sizeof(zero), st->lost_percpu,
-				 (size_t)st->ncpus * sizeof(*st->lost_percpu), 0))
-		return 0;
-	for (int i = 0; i < st->ncpus; i++)
-		total += st->lost_percpu[i];
-	return total;
-}
-
 const struct probe_desc probe_tcp_life = {
 	.name = "tcp-life",
 	.description = "one event per closed TCP connection: pid, comm, local and remote address and "
@@ -194,8 +144,8 @@ const struct probe_desc probe_tcp_life = {
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
 	.supported = tcp_life_supported,
 	.open = tcp_life_open,
-	.event_fd = tcp_life_event_fd,
-	.drain_events = tcp_life_drain,
-	.events_lost = tcp_life_lost,
+	.event_fd = event_ring_probe_fd,
+	.drain_events = event_ring_probe_drain,
+	.events_lost = event_ring_probe_lost,
 	.close = tcp_life_close,
 };

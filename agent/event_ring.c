@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What every event probe's user side shares: its ring buffer drained into the session, wall-clock stamps, lost counts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_ring.h"
+#include "kernel_env.h"
+#include "map_percpu.h"
+
+int event_ring_open(struct event_ring *r, struct bpf_map *events, struct bpf_map *lost,
+		    ring_buffer_sample_fn on_record, void *ctx, const char *probe, char *err, size_t errlen)
+{
+	int ret;
+
+	r->lost = lost;
+	r->ncpus = libbpf_num_possible_cpus();
+	if (r->ncpus <= 0) {
+		ret = r->ncpus < 0 ? r->ncpus : -EINVAL;
+		snprintf(err, errlen, "counting possible CPUs: %s", strerror(-ret));
+		return ret;
+	}
+	r->lost_percpu = calloc((size_t)r->ncpus, sizeof(*r->lost_percpu));
+	if (!r->lost_percpu) {
+		snprintf(err, errlen, "allocating %s lost counters: %s", probe, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r->rb = ring_buffer__new(bpf_map__fd(events), on_record, ctx, NULL);
+	if (!r->rb) {
+		ret = errno ? -errno : -ENOMEM;
+		snprintf(err, errlen, "opening %s ring buffer: %s", probe, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+void event_ring_close(struct event_ring *r)
+{
+	ring_buffer__free(r->rb);
+	free(r->lost_percpu);
+	r->rb = NULL;
+	r->lost_percpu = NULL;
+}
+
+void event_ring_emit(struct event_ring *r, uint64_t ts, const struct event_field *fields, size_t nfields)
+{
+	event_sink_emit(r->sink, (uint64_t)((int64_t)ts + r->clock_offset_ns), fields, nfields);
+	r->delivered++;
+}
+
+int event_ring_probe_fd(void *state)
+{
+	return ring_buffer__epoll_fd(((struct event_ring *)state)->rb);
+}
+
+int event_ring_probe_drain(void *state, struct event_sink *sink)
+{
+	struct event_ring *r = state;
+	int err;
+
+	r->sink = sink;
+	r->delivered = 0;
+	/* one clock read per drain, not per event: it was a quarter of the agent's CPU */
+	r->clock_offset_ns = kernel_env_mono_offset_ns();
+	err = ring_buffer__consume(r->rb);
+	r->sink = NULL;
+	return err < 0 ? err : r->delivered;
+}
+
+uint64_t event_ring_probe_lost(void *state)
+{
+	struct event_ring *r = state;
+	uint64_t total = 0;
+
+	if (!r->lost || map_sum_percpu(r->lost, 0, r->lost_percpu, r->ncpus, 1, &total))
+		return 0;
+	return total;
+}
