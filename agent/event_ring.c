@@ -14,18 +14,12 @@ int event_ring_open(struct event_ring *r, struct bpf_map *events, struct bpf_map
 {
 	int ret;
 
+	size_t bytes;
+
 	r->lost = lost;
-	r->ncpus = libbpf_num_possible_cpus();
-	if (r->ncpus <= 0) {
-		ret = r->ncpus < 0 ? r->ncpus : -EINVAL;
-		snprintf(err, errlen, "counting possible CPUs: %s", strerror(-ret));
-		return ret;
-	}
-	r->lost_percpu = calloc((size_t)r->ncpus, sizeof(*r->lost_percpu));
-	if (!r->lost_percpu) {
-		snprintf(err, errlen, "allocating %s lost counters: %s", probe, strerror(ENOMEM));
+	r->lost_percpu = percpu_buffer_new(sizeof(*r->lost_percpu), &r->ncpus, &bytes, probe, err, errlen);
+	if (!r->lost_percpu)
 		return -ENOMEM;
-	}
 	r->rb = ring_buffer__new(bpf_map__fd(events), on_record, ctx, NULL);
 	if (!r->rb) {
 		ret = errno ? -errno : -ENOMEM;

@@ -3,8 +3,12 @@
 #ifndef TRACECTL_MAP_PERCPU_H
 #define TRACECTL_MAP_PERCPU_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <bpf/libbpf.h>
 
@@ -27,6 +31,28 @@ static inline int map_sum_percpu(struct bpf_map *map, uint32_t index, uint64_t *
 		for (size_t f = 0; f < nfields; f++)
 			out[f] += percpu[(size_t)c * nfields + f];
 	return 0;
+}
+
+/*
+ * One read buffer for a per-CPU map value of size bytes, allocated once at open
+ * (reads run every interval and must not allocate): sets *ncpus and *bytes.
+ * NULL with a reason naming the probe in err.
+ */
+static inline void *percpu_buffer_new(size_t size, int *ncpus, size_t *bytes, const char *probe, char *err,
+				      size_t errlen)
+{
+	void *buf;
+
+	*ncpus = libbpf_num_possible_cpus();
+	if (*ncpus <= 0) {
+		snprintf(err, errlen, "counting possible CPUs: %s", strerror(*ncpus < 0 ? -*ncpus : EINVAL));
+		return NULL;
+	}
+	*bytes = (size_t)*ncpus * size;
+	buf = calloc(1, *bytes);
+	if (!buf)
+		snprintf(err, errlen, "allocating %s read buffer (%zu bytes): %s", probe, *bytes, strerror(ENOMEM));
+	return buf;
 }
 
 #endif

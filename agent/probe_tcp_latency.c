@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "map_percpu.h"
 #include "kernel_env.h"
 #include "tcp_latency.h"
 #include "tcp_latency.skel.h"
@@ -70,19 +71,10 @@ static int tcp_latency_open(const struct probe_params *params, void **state, cha
 		goto cleanup;
 	}
 
-	/* One read buffer for the life of the probe: read() runs every interval. */
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->percpu_size = (size_t)st->ncpus * sizeof(struct hist_counts);
-	st->percpu = malloc(st->percpu_size);
+	st->percpu = percpu_buffer_new(sizeof(struct hist_counts), &st->ncpus, &st->percpu_size, "tcp-latency", errbuf,
+				       errlen);
 	if (!st->percpu) {
 		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-latency read buffer (%zu bytes): %s",
-			 st->percpu_size, strerror(-err));
 		goto cleanup;
 	}
 
