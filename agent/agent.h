@@ -87,6 +87,7 @@ struct session {
 	uint32_t stream_id;
 	uint64_t id;
 	const struct probe_desc *probe;
+	const char *hook; /* the one in use on this kernel (catalog_hook) */
 	void *probe_state;
 	struct probe_params params;
 	uint64_t interval_ns, duration_ns;

@@ -37,6 +37,11 @@ const struct probe_desc *catalog_find(const char *name)
 	return NULL;
 }
 
+const char *catalog_hook(const struct probe_desc *probe)
+{
+	return probe->hook_here ? probe->hook_here() : probe->hook;
+}
+
 const char *catalog_kind_name(enum probe_kind kind)
 {
 	switch (kind) {

@@ -62,7 +62,10 @@ struct probe_desc {
 	const char *name;        /* the user interface: "tcp-latency" */
 	const char *description;
 	enum probe_kind kind;
-	const char *hook;        /* hook used on this kernel, e.g. "tracepoint sock:sock_send_length" */
+	const char *hook;        /* the hook(s), e.g. "tracepoint sock:sock_send_length" */
+	/* Optional, where the probe chooses between hooks by feature probing: the one it
+	 * uses on this kernel (what `tracectl probes` and every result's provenance say). */
+	const char *(*hook_here)(void);
 	uint32_t params;         /* enum probe_param bits accepted */
 	const char *by_choices;  /* for PROBE_PARAM_BY: "remote|none" */
 	uint32_t default_top;    /* counts: rows per snapshot when --top is not given (0 = all) */
@@ -99,6 +102,8 @@ const struct probe_desc *catalog_find(const char *name);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
 const char *catalog_kind_name(enum probe_kind kind);
+/* The hook probe uses on this kernel: hook_here() when it chooses, else hook. */
+const char *catalog_hook(const struct probe_desc *probe);
 
 /* Types, bounds and help of each parameter, for validation and ListProbes. */
 struct param_spec {

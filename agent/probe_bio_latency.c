@@ -49,6 +49,19 @@ static int bio_latency_supported(char *reason, size_t len)
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 2, reason, len);
 }
 
+/* tp_btf keys by the request itself; the trace events only by (dev, sector) */
+static bool bio_use_tp_btf(void)
+{
+	return kernel_env_tp_btf_usable("block_rq_issue") && kernel_env_tp_btf_usable("block_rq_complete");
+}
+
+static const char *bio_latency_hook_here(void)
+{
+	return bio_use_tp_btf() ? "tp_btf block_rq_issue + block_rq_complete keyed by request"
+				: "tracepoint block:block_rq_issue + block:block_rq_complete keyed by dev+sector "
+				  "(tp_btf cannot load here)";
+}
+
 static void bio_latency_close(void **state)
 {
 	struct bio_latency_state *st;
@@ -93,7 +106,7 @@ static int bio_latency_open(const struct probe_params *params, void **state, cha
 
 	/* Choose the hook: tp_btf keys by the request itself; the trace events only by
 	 * (dev, sector). Both are compiled in, the unused pair is not loaded. */
-	btf = kernel_env_tp_btf_usable("block_rq_issue") && kernel_env_tp_btf_usable("block_rq_complete");
+	btf = bio_use_tp_btf();
 	bpf_program__set_autoload(st->skel->progs.bio_issue_btf, btf);
 	bpf_program__set_autoload(st->skel->progs.bio_complete_btf, btf);
 	bpf_program__set_autoload(st->skel->progs.bio_issue_tp, !btf);
@@ -229,6 +242,7 @@ const struct probe_desc probe_bio_latency = {
 		"block:block_rq_issue + block:block_rq_complete keyed by dev+sector where tp_btf "
 		"cannot load)",
 	.params = PROBE_PARAM_BY,
+	.hook_here = bio_latency_hook_here,
 	.by_choices = "disk|disk-op",
 	.supported = bio_latency_supported,
 	.open = bio_latency_open,

@@ -46,6 +46,12 @@ static bool use_tp_btf(void)
 	return true;
 }
 
+static const char *runq_latency_hook_here(void)
+{
+	return use_tp_btf() ? "tp_btf sched_wakeup + sched_wakeup_new + sched_switch"
+			    : "raw_tp sched_wakeup + sched_wakeup_new + sched_switch (tp_btf cannot load here)";
+}
+
 static void runq_latency_close(void **state)
 {
 	struct runq_latency_state *st;
@@ -190,6 +196,7 @@ const struct probe_desc probe_runq_latency = {
 		"cannot load)",
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
 	.by_choices = "pid|none",
+	.hook_here = runq_latency_hook_here,
 	.supported = runq_latency_supported,
 	.open = runq_latency_open,
 	.read_hist = runq_latency_read,

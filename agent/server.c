@@ -89,7 +89,7 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		infos[i].name = (char *)d->name;
 		infos[i].description = (char *)d->description;
 		infos[i].result_kind = (char *)catalog_kind_name(d->kind);
-		infos[i].hook = (char *)d->hook;
+		infos[i].hook = (char *)catalog_hook(d);
 		infos[i].supported = d->supported(reasons[i], sizeof(reasons[i])) == 0;
 		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
 		for (size_t k = 0; k < nspecs; k++) {

@@ -59,7 +59,7 @@ static bool reserve_encoded(struct session *s, size_t n)
 static void fill_provenance(const struct session *s, Tracectl__Provenance *p)
 {
 	tracectl__provenance__init(p);
-	p->hook = (char *)s->probe->hook;
+	p->hook = (char *)s->hook;
 	p->kernel_release = (char *)kernel_env_release();
 	p->btf_source = "/sys/kernel/btf/vmlinux";
 	p->agent_version = TRACECTL_VERSION;
@@ -536,7 +536,7 @@ static void send_attached(struct session *s, uint64_t load_ns)
 
 	fill_provenance(s, &prov);
 	attached.session_id = s->id;
-	attached.hook = (char *)s->probe->hook;
+	attached.hook = (char *)s->hook;
 	attached.load_ns = load_ns;
 	attached.provenance = &prov;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_ATTACHED;
@@ -631,6 +631,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->stream_id = stream_id;
 	s->id = ++agent->next_session_id;
 	s->probe = probe;
+	s->hook = catalog_hook(probe);
 	s->params = params;
 	s->interval_ns = req->interval_ns;
 	/* every session is a lease: "until cancelled" still ends at the agent's limit */
