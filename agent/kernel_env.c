@@ -116,7 +116,40 @@ uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns)
 	return (uint64_t)((int64_t)mono_ns + kernel_env_mono_offset_ns());
 }
 
+/* Probes the kernel once per tracepoint: the answer does not change while we run,
+ * and a probe costs a BTF parse and a program load (probe lists ask every time). */
+#define TP_BTF_CACHE 32
+static struct {
+	char name[64];
+	bool usable;
+} tp_btf_cache[TP_BTF_CACHE];
+static size_t tp_btf_cached;
+static pthread_mutex_t tp_btf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool tp_btf_probe(const char *tp);
+
 bool kernel_env_tp_btf_usable(const char *tp)
+{
+	bool usable;
+
+	pthread_mutex_lock(&tp_btf_lock);
+	for (size_t i = 0; i < tp_btf_cached; i++) {
+		if (strcmp(tp_btf_cache[i].name, tp) == 0) {
+			usable = tp_btf_cache[i].usable;
+			pthread_mutex_unlock(&tp_btf_lock);
+			return usable;
+		}
+	}
+	usable = tp_btf_probe(tp);
+	if (tp_btf_cached < TP_BTF_CACHE && strlen(tp) < sizeof(tp_btf_cache[0].name)) {
+		snprintf(tp_btf_cache[tp_btf_cached].name, sizeof(tp_btf_cache[0].name), "%s", tp);
+		tp_btf_cache[tp_btf_cached++].usable = usable;
+	}
+	pthread_mutex_unlock(&tp_btf_lock);
+	return usable;
+}
+
+static bool tp_btf_probe(const char *tp)
 {
 	/* r0 = 0; exit */
 	const struct bpf_insn insns[] = {

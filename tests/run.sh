@@ -28,7 +28,7 @@ run_suite() {
 		return 1
 	fi
 	echo "=== [$name] build $dir"
-	if ! cmake --build "$dir" -j2; then
+	if ! cmake --build "$dir" -j2 ${BUILD_ARGS:-}; then
 		result[$name]="FAILED (build)"
 		return 1
 	fi
@@ -62,7 +62,7 @@ for suite in "${suites[@]}"; do
 			result[fuzz]="skipped (no clang)"
 			continue
 		fi
-		CC=clang CTEST_ARGS="-L fuzz" \
+		CC=clang CTEST_ARGS="-L fuzz" BUILD_ARGS="--target fuzz_all" \
 			run_suite fuzz "$root/build-fuzz" -DTRACECTL_SANITIZE=OFF -DTRACECTL_FUZZ=ON || failed=1
 		;;
 	*)
