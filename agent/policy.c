@@ -57,6 +57,7 @@ void policy_free(struct policy *p)
 		words_free(&s->allow, &s->nallow);
 		words_free(&s->deny, &s->ndeny);
 		words_free(&s->prefixes, &s->nprefixes);
+		words_free(&s->tp_categories, &s->ntp_categories);
 	}
 	free(p->sections);
 	free(p->name);
@@ -239,6 +240,17 @@ static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, 
 			}
 			ret = add_word(&s->prefixes, &s->nprefixes, w[i], line);
 		}
+	} else if (strcmp(key, "tracepoint-categories") == 0) {
+		/* which tracefs categories tp-count may count ("sched", "tcp", "sock*") */
+		for (size_t i = 1; i < n && !ret; i++) {
+			if (strchr(w[i], ':') || strchr(w[i], '/')) {
+				snprintf(err, errlen, "%s:%u: tracepoint-categories takes category names or globs "
+						      "('sched', 'net*'), not '%.64s'",
+					 p->name, line, w[i]);
+				return -EINVAL;
+			}
+			ret = add_word(&s->tp_categories, &s->ntp_categories, w[i], line);
+		}
 	} else if (strcmp(key, "freq") == 0) {
 		char *dots = strstr(w[1], "..");
 
@@ -282,8 +294,8 @@ static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, 
 		s->max_duration_ns = v;
 	} else {
 		snprintf(err, errlen,
-			 "%s:%u: unknown directive '%.32s' (want allow, deny, allow-kind, target-prefix, freq, "
-			 "max-sessions, max-duration or max-event-rate)",
+			 "%s:%u: unknown directive '%.32s' (want allow, deny, allow-kind, target-prefix, "
+			 "tracepoint-categories, freq, max-sessions, max-duration or max-event-rate)",
 			 p->name, line, key);
 		return -EINVAL;
 	}
@@ -479,6 +491,23 @@ static const struct policy_word *find_word(const struct policy_word *w, size_t n
 }
 
 /* The binary of "BINARY:PATTERN" (split at the last ':'), resolved, starts with a prefix. */
+/* CATEGORY:PATTERN: the category must be a plain name matching one of the section's globs */
+static bool tp_category_allowed(const struct policy_section *s, const char *target)
+{
+	const char *colon = strchr(target, ':'), *glob = strpbrk(target, "*?[");
+	char category[128];
+	size_t n = colon ? (size_t)(colon - target) : strlen(target);
+
+	if (n == 0 || n >= sizeof(category) || (glob && glob < target + n))
+		return false;
+	memcpy(category, target, n);
+	category[n] = '\0';
+	for (size_t i = 0; i < s->ntp_categories; i++)
+		if (fnmatch(s->tp_categories[i].text, category, 0) == 0)
+			return true;
+	return false;
+}
+
 static const struct policy_word *target_allowed(const struct policy_section *s, const char *target, char *resolved,
 						size_t resolved_len)
 {
@@ -553,7 +582,15 @@ void policy_check(const struct policy *p, const struct policy_identity *id, cons
 		     s->header, probe->name, catalog_kind_name(probe->kind), probe->name, catalog_kind_name(probe->kind));
 		return;
 	}
-	if (params->target[0] && s->nprefixes && !target_allowed(s, params->target, resolved, sizeof(resolved))) {
+	/* a target is a binary path (func-*) or a tracepoint CATEGORY:PATTERN (tp-count) */
+	if (params->target[0] && params->target[0] != '/' && s->ntp_categories &&
+	    !tp_category_allowed(s, params->target)) {
+		deny(out, p, s->tp_categories[0].line,
+		     "%s: tracepoints '%.200s' are outside tracepoint-categories (name one category the policy allows)",
+		     s->header, params->target);
+		return;
+	}
+	if (params->target[0] == '/' && s->nprefixes && !target_allowed(s, params->target, resolved, sizeof(resolved))) {
 		deny(out, p, s->prefixes[0].line, "%s: target binary '%.200s' (resolved '%.200s') is outside every target-prefix",
 		     s->header, params->target, resolved);
 		return;

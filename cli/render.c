@@ -374,23 +374,27 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 			(unsigned long long)snap->end_unix_ns, (unsigned long long)t->rows_omitted,
 			(unsigned long long)snap->dropped_snapshots);
 		json_extras(r, snap);
-		fputs(",\"rows\":[", r->out);
+		fprintf(r->out, ",\"nrows\":%zu}\n", t->nrows);
+		/* then one object per row, largest first, each with its host and window */
 		for (size_t i = 0; i < t->nrows; i++) {
-			fputs(i ? ",{" : "{", r->out);
+			json_head(r, "row");
+			/* the columns in an object of their own: a probe's column may be called "type" */
+			fprintf(r->out, ",\"window\":\"%s\",\"seq\":%llu,\"end_unix_ns\":%llu,\"rank\":%zu,\"row\":{",
+				snap->summary ? "summary" : "snapshot", (unsigned long long)snap->seq,
+				(unsigned long long)snap->end_unix_ns, i + 1);
 			for (size_t k = 0; k < t->nkeys; k++) {
+				fputs(k ? "," : "", r->out);
 				render_json_string(r->out, t->key_names[k]);
 				fputc(':', r->out);
 				json_value(r->out, t->rows[i].keys[k]);
-				fputc(',', r->out);
 			}
 			for (size_t v = 0; v < t->nvalues; v++) {
+				fputc(',', r->out);
 				render_json_string(r->out, t->value_names[v]);
-				fprintf(r->out, ":%llu%s", (unsigned long long)t->rows[i].values[v],
-					v + 1 < t->nvalues ? "," : "");
+				fprintf(r->out, ":%llu", (unsigned long long)t->rows[i].values[v]);
 			}
-			fputc('}', r->out);
+			fputs("}}\n", r->out);
 		}
-		fputs("]}\n", r->out);
 		fflush(r->out);
 		return;
 	}

@@ -253,7 +253,30 @@ def parse_json_lines(lines):
         check(isinstance(obj, dict), f"CLI output line {i + 1} is not an object: {line!r}")
         check("host" in obj and "probe" in obj, f"CLI output line {i + 1} lacks host/probe: {line!r}")
         objs.append(obj)
-    return objs
+    return attach_rows(objs)
+
+
+def attach_rows(objs):
+    """Count probes print a window object, then one "row" object per row (with its host
+    and window). For the tests' convenience, each window object also gets its rows as a
+    list under "rows" (each row's columns), checked to be complete."""
+    last = {}
+    rows = []
+    for o in objs:
+        if o.get("type") in ("snapshot", "summary") and "nrows" in o:
+            prev = last.get((o["host"], o["type"]))
+            check(prev is None or len(prev["rows"]) == prev["nrows"],
+                  f"window says {prev and prev['nrows']} rows, {prev and len(prev['rows'])} followed")
+            o["rows"] = []
+            last[(o["host"], o["type"])] = o
+        elif o.get("type") == "row":
+            rows.append(o)
+            w = last.get((o["host"], o["window"]))
+            check(w is not None and w["seq"] == o["seq"], f"a row without its window: {o}")
+            w["rows"].append(o["row"])
+    for w in last.values():
+        check(len(w["rows"]) == w["nrows"], f"window says {w['nrows']} rows, {len(w['rows'])} followed")
+    return [o for o in objs if o.get("type") != "row"]
 
 
 

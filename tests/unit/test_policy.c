@@ -17,6 +17,7 @@ static const struct probe_desc hist_probe = { .name = "tcp-latency", .kind = PRO
 static const struct probe_desc exec_probe = { .name = "exec", .kind = PROBE_EVENTS };
 static const struct probe_desc func_probe = { .name = "func-count", .kind = PROBE_COUNTS };
 static const struct probe_desc profile_probe = { .name = "profile", .kind = PROBE_COUNTS };
+static const struct probe_desc tp_probe = { .name = "tp-count", .kind = PROBE_COUNTS };
 
 static int parse(struct policy *p, const char *text, char *err, size_t errlen)
 {
@@ -159,6 +160,35 @@ static void test_freq(void **state)
 	policy_free(&p);
 }
 
+static void test_tracepoint_categories(void **state)
+{
+	struct policy p;
+	char err[256] = "";
+	struct policy_decision d;
+	struct probe_params params = { 0 };
+
+	(void)state;
+	assert_int_equal(parse(&p, "[*]\nallow tp-count\ntracepoint-categories sched net*\n"
+				   "target-prefix /usr/bin\n", err, sizeof(err)), 0);
+	snprintf(params.target, sizeof(params.target), "sched:sched_process_*");
+	d = decide(&p, "x", NULL, &tp_probe, &params, 0, 0);
+	assert_true(d.allowed);
+	snprintf(params.target, sizeof(params.target), "netfs:*");
+	assert_true(decide(&p, "x", NULL, &tp_probe, &params, 0, 0).allowed);
+	snprintf(params.target, sizeof(params.target), "syscalls:sys_enter_*");
+	d = decide(&p, "x", NULL, &tp_probe, &params, 0, 0);
+	assert_false(d.allowed);
+	assert_string_equal(d.rule, "pol:3");
+	assert_non_null(strstr(d.message, "tracepoint-categories"));
+	/* a glob category could reach anything: it must be named */
+	snprintf(params.target, sizeof(params.target), "s*:*");
+	assert_false(decide(&p, "x", NULL, &tp_probe, &params, 0, 0).allowed);
+	policy_free(&p);
+	assert_int_not_equal(parse(&p, "[*]\ntracepoint-categories sched:x\n", err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "pol:2"));
+	policy_free(&p);
+}
+
 static void test_errors_name_file_and_line(void **state)
 {
 	static const struct {
@@ -202,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_sections_first_match),
 		cmocka_unit_test(test_no_matching_section),
 		cmocka_unit_test(test_freq),
+		cmocka_unit_test(test_tracepoint_categories),
 		cmocka_unit_test(test_errors_name_file_and_line),
 	};
 
