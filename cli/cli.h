@@ -171,7 +171,7 @@ struct fleet_options {
 	bool per_host;
 	bool quiet;                       /* no live output (a gate shows its verdicts) */
 	const char *sort;                 /* count probes: the column to sort by (default the first) */
-	uint32_t top;                     /* with sort: rows kept here (the agent sends all) */
+	uint32_t top;                     /* --top: rows kept of the merged set (with --sort the agent sends all) */
 	struct recording_writer *record;  /* attach: also write every response here */
 	struct recording_reader *replay;  /* attach: responses come from a recording, no network */
 	struct fleet_result *result;      /* attach: filled with the summaries when not NULL */

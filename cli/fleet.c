@@ -175,7 +175,8 @@ static size_t window_host_count(const struct fleet *f, const struct fleet_window
 	return k;
 }
 
-/* Count tables sort by --sort's column, else the probe's first (its natural order). */
+/* Count tables sort by --sort's column, else the probe's first (its natural order);
+ * with --top, the merged set keeps its top N. */
 static void sort_counts(struct fleet *f, struct count_table *t)
 {
 	int col = f->o->sort ? count_table_column(t, f->o->sort) : 0;

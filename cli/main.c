@@ -581,13 +581,15 @@ int main(int argc, char **argv)
 	fo.per_host = opt.per_host;
 	fo.quiet = opt.quiet;
 	fo.sort = opt.sort;
-	/* the agent keeps the top rows by the probe's first column: to rank by another,
-	 * ask it for every row and keep the top ones here */
-	for (size_t i = 0; opt.sort && i < opt.nparams; i++) {
+	/* the top N is taken over the merged set here; the agent keeps the top rows by
+	 * the probe's first column, so to rank by another, ask it for every row */
+	for (size_t i = 0; i < opt.nparams; i++) {
 		if (strcmp(opt.params[i].name, "top") == 0) {
 			fo.top = (uint32_t)strtoul(opt.params[i].value, NULL, 10);
-			opt.params[i] = opt.params[--opt.nparams];
-			opt.param_ptrs[i] = &opt.params[i];
+			if (opt.sort) {
+				opt.params[i] = opt.params[--opt.nparams];
+				opt.param_ptrs[i] = &opt.params[i];
+			}
 			break;
 		}
 	}
