@@ -118,7 +118,6 @@ int json_flat_parse(const char *line, struct json_flat *out, char *err, size_t e
 		return 0;
 	for (;;) {
 		struct json_member m = { 0 };
-		const char *start;
 
 		skip_ws(&c);
 		if (read_string(&c, m.name, sizeof(m.name)))
@@ -127,7 +126,6 @@ int json_flat_parse(const char *line, struct json_flat *out, char *err, size_t e
 		if (*c.p++ != ':')
 			goto bad;
 		skip_ws(&c);
-		start = c.p;
 		if (*c.p == '"') {
 			if (read_string(&c, m.str, sizeof(m.str)))
 				goto bad;
@@ -145,7 +143,6 @@ int json_flat_parse(const char *line, struct json_flat *out, char *err, size_t e
 		} else {
 			if (skip_value(&c, 0))
 				goto bad;
-			(void)start;
 			m.name[0] = '\0'; /* nested values are not kept */
 		}
 		if (m.name[0] && out->n < JSON_FLAT_MAX_MEMBERS)
