@@ -2,6 +2,7 @@
 /* exec: one ring-buffer event per execve/execveat with filename, bounded argv and result. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "ringbuf_wakeup.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "exec.h"
@@ -158,7 +159,8 @@ static __always_inline int exec_exit(long ret)
 	barrier_var(len);
 	if (len > EXEC_ARGS_BUF)
 		len = EXEC_ARGS_BUF;
-	if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct exec_event, args) + len, 0))
+	if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct exec_event, args) + len,
+			       ringbuf_wakeup_flags(&events, EXEC_RINGBUF_BYTES)))
 		count_lost();
 done:
 	bpf_map_delete_elem(&inflight, &tid);

@@ -2,6 +2,7 @@
 /* open: one ring-buffer event per open/openat/openat2 with path, flags and result. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "ringbuf_wakeup.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "open.h"
@@ -134,7 +135,8 @@ static __always_inline int open_exit(long ret)
 	if (n > OPEN_PATH_LEN)
 		n = OPEN_PATH_LEN;
 	e->path_size = n;
-	if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct open_event, path) + n, 0))
+	if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct open_event, path) + n,
+			       ringbuf_wakeup_flags(&events, OPEN_RINGBUF_BYTES)))
 		count_lost();
 done:
 	bpf_map_delete_elem(&inflight, &tid);

@@ -2,6 +2,7 @@
 /* tcp-life: one event per closed TCP connection with its owner, endpoints, bytes and lifetime. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "ringbuf_wakeup.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "tcp_life.h"
@@ -128,7 +129,7 @@ static __always_inline void emit(struct trace_event_raw_inet_sock_set_state *ctx
 		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
 		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags(&events, TCP_LIFE_RINGBUF_BYTES));
 }
 
 SEC("tp/sock/inet_sock_set_state")
