@@ -41,7 +41,8 @@ static void usage(FILE *out)
 		"      --min-interval DUR   shortest snapshot interval (default 100ms)\n"
 		"      --max-overhead PCT   a session's budget of one core's time, kernel side plus\n"
 		"                           agent side (default 20%%; clients may ask for less): over\n"
-		"                           it, the probe is sampled where it can be, then detached\n"
+		"                           it, the probe is sampled where it can be, then detached;\n"
+		"                           'off' leaves only the budgets clients ask for\n"
 		"      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (plain\n"
 		"                           HTTP: bind it to loopback or a scrape network): agent health,\n"
 		"                           and the --export probes as histograms and counters\n"
@@ -202,10 +203,15 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 			}
 			break;
 		case OPT_MAX_OVERHEAD: {
-			double pct = strtod(optarg, &end);
+			double pct;
 
+			if (strcmp(optarg, "off") == 0) { /* no agent budget: only what clients ask for */
+				cfg->max_overhead_ppm = 0;
+				break;
+			}
+			pct = strtod(optarg, &end);
 			if (end == optarg || (*end && strcmp(end, "%") != 0) || pct <= 0 || pct > 100) {
-				fprintf(stderr, "tracectl-agent: bad --max-overhead '%s' (a percentage of one core, e.g. 1%%)\n",
+				fprintf(stderr, "tracectl-agent: bad --max-overhead '%s' (a percentage of one core, e.g. 1%%, or off)\n",
 					optarg);
 				return 2;
 			}

@@ -637,7 +637,9 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	/* every session is a lease: "until cancelled" still ends at the agent's limit */
 	s->duration_ns = req->duration_ns ? req->duration_ns : agent->cfg.max_duration_ns;
 	s->lease_only = !req->duration_ns;
-	s->budget_ppm = req->max_overhead_ppm && req->max_overhead_ppm < agent->cfg.max_overhead_ppm
+	/* the tighter of the client's budget and the agent's; 0 on either side means none */
+	s->budget_ppm = req->max_overhead_ppm && (!agent->cfg.max_overhead_ppm ||
+						  req->max_overhead_ppm < agent->cfg.max_overhead_ppm)
 				? req->max_overhead_ppm
 				: agent->cfg.max_overhead_ppm;
 	s->sample_one_in = 1;
