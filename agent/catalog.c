@@ -37,9 +37,9 @@ const struct probe_desc *catalog_find(const char *name)
 	return NULL;
 }
 
-const char *catalog_hook(const struct probe_desc *probe)
+const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
 {
-	return probe->hook_here ? probe->hook_here() : probe->hook;
+	return probe->hook_here ? probe->hook_here(params) : probe->hook;
 }
 
 const char *catalog_kind_name(enum probe_kind kind)
@@ -64,6 +64,7 @@ static const struct param_spec params[] = {
 	{ PROBE_PARAM_FREQ, "freq", "u32", "1..10000", "samples per second per CPU" },
 	{ PROBE_PARAM_BY, "by", "enum", "see probe", "how to split the results" },
 	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path", "only tasks in this cgroup (path under /sys/fs/cgroup)" },
+	{ PROBE_PARAM_MEASURE, "measure", "enum", "see probe", "what to measure (the first choice is the default; fewer hooks cost less)" },
 };
 
 size_t catalog_param_count(void)
@@ -145,13 +146,18 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 		memcpy(out->target, value, strlen(value) + 1);
 		return 0;
 	case PROBE_PARAM_BY:
-		if (!one_of(probe->by_choices, value)) {
-			snprintf(err, errlen, "parameter 'by' value '%.32s' is not one of %s", value,
-				 probe->by_choices ? probe->by_choices : "(none)");
+	case PROBE_PARAM_MEASURE: {
+		const char *choices = spec->bit == PROBE_PARAM_BY ? probe->by_choices : probe->measure_choices;
+		char *dst = spec->bit == PROBE_PARAM_BY ? out->by : out->measure;
+
+		if (!one_of(choices, value)) {
+			snprintf(err, errlen, "parameter '%s' value '%.32s' is not one of %s", spec->name, value,
+				 choices ? choices : "(none)");
 			return -EINVAL;
 		}
-		memcpy(out->by, value, strlen(value) + 1);
+		memcpy(dst, value, strlen(value) + 1);
 		return 0;
+	}
 	case PROBE_PARAM_CGROUP:
 		/* only paths inside the cgroup hierarchy: no arbitrary file probing */
 		if (value[0] != '/' || strstr(value, "..") ||

@@ -32,6 +32,7 @@ enum probe_param {
 	PROBE_PARAM_FREQ = 1u << 5,   /* u32 Hz: sampling frequency */
 	PROBE_PARAM_BY = 1u << 6,     /* enum (probe_desc.by_choices): how to split results */
 	PROBE_PARAM_CGROUP = 1u << 7, /* string: cgroup v2 path, resolved to its id */
+	PROBE_PARAM_MEASURE = 1u << 8, /* enum (probe_desc.measure_choices): what to measure */
 };
 
 /* Validated parameters; zero / empty means "not given". */
@@ -44,6 +45,7 @@ struct probe_params {
 	uint32_t freq_hz;
 	char by[PROBE_BY_LEN];
 	uint64_t cgroup_id;
+	char measure[PROBE_BY_LEN];
 };
 
 /* One field of an event record, as a probe hands it to the session. */
@@ -63,11 +65,14 @@ struct probe_desc {
 	const char *description;
 	enum probe_kind kind;
 	const char *hook;        /* the hook(s), e.g. "tracepoint sock:sock_send_length" */
-	/* Optional, where the probe chooses between hooks by feature probing: the one it
-	 * uses on this kernel (what `tracectl probes` and every result's provenance say). */
-	const char *(*hook_here)(void);
+	/* Optional, where the probe chooses between hooks by feature probing or by its
+	 * parameters (NULL: the defaults): the one it uses on this kernel (what
+	 * `tracectl probes` and every result's provenance say). */
+	const char *(*hook_here)(const struct probe_params *params);
 	uint32_t params;         /* enum probe_param bits accepted */
 	const char *by_choices;  /* for PROBE_PARAM_BY: "remote|none" */
+	/* for PROBE_PARAM_MEASURE: "latency|count", the first is the default */
+	const char *measure_choices;
 	uint32_t default_top;    /* counts: rows per snapshot when --top is not given (0 = all) */
 	/* counts: the table's schema, fixed per probe; the first value sorts */
 	size_t nkeys, nvalues;
@@ -103,7 +108,7 @@ size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
 const char *catalog_kind_name(enum probe_kind kind);
 /* The hook probe uses on this kernel: hook_here() when it chooses, else hook. */
-const char *catalog_hook(const struct probe_desc *probe);
+const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params);
 
 /* Types, bounds and help of each parameter, for validation and ListProbes. */
 struct param_spec {

@@ -55,8 +55,9 @@ static bool bio_use_tp_btf(void)
 	return kernel_env_tp_btf_usable("block_rq_issue") && kernel_env_tp_btf_usable("block_rq_complete");
 }
 
-static const char *bio_latency_hook_here(void)
+static const char *bio_latency_hook_here(const struct probe_params *params)
 {
+	(void)params;
 	return bio_use_tp_btf() ? "tp_btf block_rq_issue + block_rq_complete keyed by request"
 				: "tracepoint block:block_rq_issue + block:block_rq_complete keyed by dev+sector "
 				  "(tp_btf cannot load here)";

@@ -89,7 +89,7 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		infos[i].name = (char *)d->name;
 		infos[i].description = (char *)d->description;
 		infos[i].result_kind = (char *)catalog_kind_name(d->kind);
-		infos[i].hook = (char *)catalog_hook(d);
+		infos[i].hook = (char *)catalog_hook(d, NULL);
 		infos[i].supported = d->supported(reasons[i], sizeof(reasons[i])) == 0;
 		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
 		for (size_t k = 0; k < nspecs; k++) {
@@ -102,7 +102,11 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 			p->name = (char *)spec->name;
 			p->description = (char *)spec->description;
 			p->type = (char *)spec->type;
-			p->range = (char *)(spec->bit == PROBE_PARAM_BY && d->by_choices ? d->by_choices : spec->range);
+			p->range = (char *)spec->range;
+			if (spec->bit == PROBE_PARAM_BY && d->by_choices)
+				p->range = (char *)d->by_choices;
+			if (spec->bit == PROBE_PARAM_MEASURE && d->measure_choices)
+				p->range = (char *)d->measure_choices;
 			param_ptrs[i * nspecs + np++] = p;
 		}
 		infos[i].n_params = np;

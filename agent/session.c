@@ -631,7 +631,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->stream_id = stream_id;
 	s->id = ++agent->next_session_id;
 	s->probe = probe;
-	s->hook = catalog_hook(probe);
+	s->hook = catalog_hook(probe, &params);
 	s->params = params;
 	s->interval_ns = req->interval_ns;
 	/* every session is a lease: "until cancelled" still ends at the agent's limit */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
-/* syscalls: per-syscall (and per-process) call counts and total latency, entry to return. */
+/* syscalls: per-syscall (and per-process) call counts and total latency, entry to return;
+ * or, with measure=count, counts alone from one hook. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -21,6 +22,8 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[SYSCALLS_COMM_LEN] = {};
 const volatile bool targ_per_pid = false;
+/* measure=count: count at entry only; the exit program is not even loaded. */
+const volatile bool targ_count_only = false;
 /* The agent itself (unless asked for by --pid): its bpf() calls that drain this table
  * would otherwise top it. */
 const volatile __u32 self_tgid = 0;
@@ -130,7 +133,7 @@ int syscalls_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (sample_mask && (bpf_get_prandom_u32() & sample_mask))
 		return 0;
-	if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
+	if (targ_count_only || nr == NR_EXIT || nr == NR_EXIT_GROUP) {
 		record(tgid, nr, 0);
 		return 0;
 	}

@@ -6,7 +6,8 @@ syscalls: syscall_loop calls syscall(SYS_getppid) exactly 10000 times (through s
 so libc cannot answer from a cache). syscalls filtered by its pid must count exactly
 10000 getppid calls: in the row (syscall=getppid, pid=PID, comm=syscall_loop) with
 --by pid, and in the row (syscall=getppid, pid=*, comm=*) without. The summary must
-equal the sum of the snapshots, and total_ns must be positive.
+equal the sum of the snapshots, and total_ns must be positive. With --param measure=count
+(one hook, at entry) the count is still exactly 10000 and total_ns is 0.
 """
 import os
 import subprocess
@@ -17,7 +18,7 @@ from harness import Env, Attach, LineReader, check, log, summaries, run_tests
 CALLS = 10000
 
 
-def run(args, by_pid):
+def run(args, by_pid, count_only=False):
     with Env(args) as env:
         try:
             wl = env.spawn("syscall_loop", [os.path.join(args.tools, "syscall_loop"), "--wait-go",
@@ -27,7 +28,8 @@ def run(args, by_pid):
             line = out.readline(10)
             check(line is not None and line.startswith("ready "), f"syscall_loop said {line!r}")
             pid = int(line.split()[1])
-            extra = ["--pid", str(pid)] + (["--by", "pid"] if by_pid else [])
+            extra = ["--pid", str(pid)] + (["--by", "pid"] if by_pid else []) + \
+                (["--param", "measure=count"] if count_only else [])
             with Attach(env, "syscalls", extra, duration="3s") as a:
                 wl.stdin.write(b"go\n")
                 wl.stdin.flush()
@@ -51,7 +53,11 @@ def run(args, by_pid):
                 f"{[(r['syscall'], r['count']) for r in summ[0]['rows'] if r is not row]}")
             check(row["count"] == CALLS, f"getppid count {row['count']}, want exactly {CALLS}")
             check(snap_total == CALLS, f"snapshots add up to {snap_total}, want {CALLS}")
-            check(row["total_ns"] > 0, "getppid total_ns is 0")
+            if count_only:
+                check("sys_exit" not in objs[0].get("hook", ""), f"measure=count hooks {objs[0].get('hook')!r}")
+                check(row["total_ns"] == 0, f"measure=count still timed calls: total_ns {row['total_ns']}")
+            else:
+                check(row["total_ns"] > 0, "getppid total_ns is 0")
             for r in summ[0]["rows"]:
                 check(r["pid"] == want_keys["pid"], f"row of another process with --pid {pid}: {r}")
             env.stop_agent_checked()
@@ -68,5 +74,10 @@ def test_by_syscall(args):
     run(args, False)
 
 
+def test_count_only(args):
+    run(args, False, count_only=True)
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"by_pid": test_by_pid, "by_syscall": test_by_syscall}, __doc__))
+    sys.exit(run_tests({"by_pid": test_by_pid, "by_syscall": test_by_syscall,
+                            "count_only": test_count_only}, __doc__))
