@@ -65,42 +65,66 @@ static __always_inline bool comm_is_target(const char *comm)
 	return true;
 }
 
-/* Copies up to EXEC_MAX_ARGS arguments, NUL-separated. A failed read means the
- * page is not present (e.g. a string literal in a child right after fork, whose
- * file-backed pages fork did not map): BPF cannot fault it in, so argv is marked
- * missing instead of being reported as an empty list. */
+/* What one step of the argv walk needs; lives on the caller's stack. */
+struct argv_walk {
+	struct exec_event *e;
+	const char *const *argv;
+	__u32 off;  /* bytes of e->args used */
+	bool ended; /* a NULL argv entry or a failed read ended the walk */
+};
+
+/* One argument per bpf_loop step: the verifier checks this body once, where an
+ * unrolled or bounded loop was re-verified per iteration (300k instructions and
+ * ~250 ms per program at load). A failed read means the page is not present
+ * (e.g. a string literal in a child right after fork, whose file-backed pages
+ * fork did not map): BPF cannot fault it in, so argv is marked missing instead of
+ * being reported as an empty list. Returns 1 to stop. */
+static long read_one_arg(__u32 i, void *data)
+{
+	struct argv_walk *w = data;
+	struct exec_event *e = w->e;
+	const char *arg;
+	__u32 off = w->off;
+	long n;
+
+	if (bpf_probe_read_user(&arg, sizeof(arg), &w->argv[i])) {
+		e->flags |= EXEC_ARGV_MISSING;
+		w->ended = true;
+		return 1;
+	}
+	if (!arg) {
+		w->ended = true;
+		return 1;
+	}
+	if (off > EXEC_ARGS_BUF - EXEC_ARG_LEN) {
+		e->flags |= EXEC_ARGV_TRUNCATED;
+		w->ended = true;
+		return 1;
+	}
+	n = bpf_probe_read_user_str(&e->args[off], EXEC_ARG_LEN, arg);
+	if (n <= 0) {
+		e->flags |= EXEC_ARGV_MISSING;
+		w->ended = true;
+		return 1;
+	}
+	/* n counts the NUL: EXEC_ARG_LEN means the argument was (likely) cut. */
+	if (n == EXEC_ARG_LEN)
+		e->flags |= EXEC_ARGV_TRUNCATED;
+	w->off = off + (__u32)n;
+	return 0;
+}
+
+/* Copies up to EXEC_MAX_ARGS arguments, NUL-separated. */
 static __always_inline void read_argv(struct exec_event *e, const char *const *argv)
 {
+	struct argv_walk w = { .e = e, .argv = argv };
 	const char *arg;
-	__u32 off = 0;
-	long n;
-	int i;
 
-	for (i = 0; i < EXEC_MAX_ARGS; i++) {
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i])) {
-			e->flags |= EXEC_ARGV_MISSING;
-			goto out;
-		}
-		if (!arg)
-			goto out;
-		/* Keep the bound in the register the verifier sees as the offset. */
-		barrier_var(off);
-		if (off > EXEC_ARGS_BUF - EXEC_ARG_LEN)
-			break;
-		n = bpf_probe_read_user_str(&e->args[off], EXEC_ARG_LEN, arg);
-		if (n <= 0) {
-			e->flags |= EXEC_ARGV_MISSING;
-			goto out;
-		}
-		/* n counts the NUL: EXEC_ARG_LEN means the argument was (likely) cut. */
-		if (n == EXEC_ARG_LEN)
-			e->flags |= EXEC_ARGV_TRUNCATED;
-		off += n;
-	}
-	if (!bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) && arg)
+	bpf_loop(EXEC_MAX_ARGS, read_one_arg, &w, 0);
+	/* all EXEC_MAX_ARGS read and still more: say the list was cut */
+	if (!w.ended && !bpf_probe_read_user(&arg, sizeof(arg), &argv[EXEC_MAX_ARGS]) && arg)
 		e->flags |= EXEC_ARGV_TRUNCATED;
-out:
-	e->args_size = off;
+	e->args_size = w.off;
 }
 
 static __always_inline int exec_enter(const char *filename, const char *const *argv, __u32 syscall)
