@@ -91,6 +91,7 @@ struct session {
 	void *probe_state;
 	struct probe_params params;
 	uint64_t interval_ns, duration_ns;
+	uint64_t phase_ns; /* windows end at phase + k * interval on the wall clock */
 	uint64_t start_unix_ns, window_start_unix_ns;
 	uint64_t start_mono_ns;
 	uint64_t seq;

@@ -464,26 +464,29 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 }
 
 /*
- * Windows end on wall-clock multiples of the interval, so that the same window
- * from every host of a fleet covers the same time (clients merge by window end).
- * The first window is the remainder up to the first boundary. Rearmed every tick
- * from the clock, so timer drift never accumulates.
+ * Windows end on the wall clock at the client's phase plus multiples of the
+ * interval, so that the same window from every host of a fleet covers the same
+ * time (clients merge by window end). The first window is the remainder up to
+ * the first boundary. Rearmed every tick from the clock, so timer drift never
+ * accumulates. Returns when the window ends (wall clock).
  */
-static void session_schedule_tick(struct session *s)
+static uint64_t session_schedule_tick(struct session *s)
 {
-	uint64_t now;
+	uint64_t now, next, wait;
 
 	/* libevent measures timeouts from its cached loop time: after a slow BPF load
 	 * in this same callback that cache is stale, and the tick would fire early */
 	event_base_update_cache_time(s->conn->agent->base);
 	now = clock_ns(CLOCK_REALTIME);
-	uint64_t next = (now / s->interval_ns + 1) * s->interval_ns;
-	uint64_t wait = next - now;
-
+	next = (now - s->phase_ns) / s->interval_ns * s->interval_ns + s->interval_ns + s->phase_ns;
+	wait = next - now;
 	/* a first window shorter than a tenth of the interval joins the next one */
-	if (s->seq == 0 && wait < s->interval_ns / 10)
+	if (s->seq == 0 && wait < s->interval_ns / 10) {
 		wait += s->interval_ns;
+		next += s->interval_ns;
+	}
 	event_add(s->tick, &(struct timeval){ (time_t)(wait / 1000000000ULL), (suseconds_t)(wait % 1000000000ULL / 1000) });
+	return next;
 }
 
 static void session_tick(evutil_socket_t fd, short what, void *arg)
@@ -527,7 +530,7 @@ static int validate(const struct agent_config *cfg, const Tracectl__AttachReques
 	return RPC_OK;
 }
 
-static void send_attached(struct session *s, uint64_t load_ns)
+static void send_attached(struct session *s, uint64_t load_ns, uint64_t first_window_end_unix_ns)
 {
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__Attached attached = TRACECTL__ATTACHED__INIT;
@@ -539,6 +542,7 @@ static void send_attached(struct session *s, uint64_t load_ns)
 	attached.hook = (char *)s->hook;
 	attached.load_ns = load_ns;
 	attached.provenance = &prov;
+	attached.first_window_end_unix_ns = first_window_end_unix_ns;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_ATTACHED;
 	resp.attached = &attached;
 	rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
@@ -634,6 +638,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->hook = catalog_hook(probe, &params);
 	s->params = params;
 	s->interval_ns = req->interval_ns;
+	s->phase_ns = req->align_unix_ns % req->interval_ns;
 	/* every session is a lease: "until cancelled" still ends at the agent's limit */
 	s->duration_ns = req->duration_ns ? req->duration_ns : agent->cfg.max_duration_ns;
 	s->lease_only = !req->duration_ns;
@@ -688,8 +693,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	s->start_unix_ns = s->window_start_unix_ns = clock_ns(CLOCK_REALTIME);
 	audit_attach(conn, stream_id, req, RPC_OK, s->rule, "", s->id);
-	send_attached(s, s->start_mono_ns - t0);
-	session_schedule_tick(s);
+	send_attached(s, s->start_mono_ns - t0, session_schedule_tick(s));
 	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u target='%s' interval=%llums "
 		 "duration=%llums (loaded in %.1f ms)",
 		 (unsigned long long)s->id, conn->identity, probe->name, conn->peer, params.pid, params.comm,

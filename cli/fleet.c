@@ -449,6 +449,14 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
 		/* machines always learn which hosts attached; people see it per host on request */
+		/* windows that ended before this host's first are not waited for */
+		if (resp->attached->first_window_end_unix_ns) {
+			int64_t first = (int64_t)((resp->attached->first_window_end_unix_ns + f->o->interval_ns / 2) /
+						  f->o->interval_ns);
+
+			if (first - 1 > h->last_bucket)
+				h->last_bucket = first - 1;
+		}
 		if (!f->o->quiet && (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON))
 			render_attached(&h->render, resp->attached);
 		else

@@ -501,6 +501,24 @@ static int targets_from_recording(struct options *opt, const Tracectl__RecordHea
 	return 0;
 }
 
+/*
+ * Every host's windows end at the same wall-clock times: the first one half an
+ * interval (at most 1 s, at least 100 ms) from now, after a fleet has had time
+ * to attach, so the first merged picture comes before a whole interval has passed.
+ */
+static uint64_t first_window_end(uint64_t interval_ns)
+{
+	struct timespec now;
+	uint64_t first = interval_ns / 2;
+
+	if (first > 1000000000ULL)
+		first = 1000000000ULL;
+	if (first < 100000000ULL)
+		first = interval_ns < 100000000ULL ? interval_ns : 100000000ULL;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec + first;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt = { .format = OUTPUT_TEXT, .interval_ns = 1000000000ULL, .connect_timeout_ms = 5000 };
@@ -608,6 +626,7 @@ int main(int argc, char **argv)
 		attach.n_params = opt.nparams;
 		attach.params = opt.param_ptrs;
 		attach.max_overhead_ppm = opt.max_overhead_ppm;
+		attach.align_unix_ns = first_window_end(opt.interval_ns);
 		req.call_case = TRACECTL__REQUEST__CALL_ATTACH;
 		req.attach = &attach;
 		fo.command = FLEET_ATTACH;
