@@ -26,6 +26,17 @@ static int tcp_rtt_supported(char *reason, size_t len)
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 1, reason, len);
 }
 
+static bool use_tp_btf(void)
+{
+	return kernel_env_tp_btf_usable("tcp_probe");
+}
+
+static const char *tcp_rtt_hook_here(const struct probe_params *params)
+{
+	(void)params;
+	return use_tp_btf() ? "tp_btf tcp_probe" : "tracepoint tcp:tcp_probe (tp_btf cannot load here)";
+}
+
 static void tcp_rtt_close(void **state)
 {
 	struct tcp_rtt_state *st;
@@ -43,6 +54,7 @@ static int tcp_rtt_open(const struct probe_params *params, void **state, char *e
 {
 	struct tcp_rtt_state *st = NULL;
 	bool by_remote = params && strcmp(params->by, "remote") == 0;
+	bool btf;
 	int err = 0;
 
 	*state = NULL;
@@ -64,6 +76,10 @@ static int tcp_rtt_open(const struct probe_params *params, void **state, char *e
 	/* Configure: the filter and the split are read-only data, fixed at load. */
 	st->skel->rodata->targ_port = params ? params->port : 0;
 	st->skel->rodata->by_remote = by_remote;
+	/* one of the two programs: tp_btf where this kernel loads it */
+	btf = use_tp_btf();
+	bpf_program__set_autoload(st->skel->progs.tcp_rtt_btf, btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_rtt_tp, !btf);
 
 	/* Load: the verifier runs here. */
 	err = tcp_rtt__load(st->skel);
@@ -105,7 +121,8 @@ const struct probe_desc probe_tcp_rtt = {
 	.description = "TCP smoothed RTT in ns (the kernel's srtt, sampled on each received segment), "
 		       "for all connections or --by remote address:port",
 	.kind = PROBE_HISTOGRAM,
-	.hook = "tracepoint tcp:tcp_probe",
+	.hook = "tp_btf tcp_probe (tracepoint tcp:tcp_probe where tp_btf cannot load)",
+	.hook_here = tcp_rtt_hook_here,
 	.params = PROBE_PARAM_PORT | PROBE_PARAM_BY,
 	.by_choices = "none|remote",
 	.supported = tcp_rtt_supported,

@@ -61,9 +61,11 @@ WORKLOADS = {
         ("libbpf-tools runqlat", "tool", ["runqlat"]),
     ]),
     "getpid": ("bench-getpid-loop", [], [
-        ("tracectl syscalls", "tracectl", ["syscalls"]),
+        ("tracectl syscalls (count + latency)", "tracectl", ["syscalls"]),
+        ("tracectl syscalls measure=count", "tracectl", ["syscalls", "--param", "measure=count"]),
         ("bpftrace syscount", "bpftrace", "syscount"),
         ("libbpf-tools syscount", "tool", ["syscount"]),
+        ("libbpf-tools syscount -L (latency)", "tool", ["syscount", "-L"]),
     ]),
 }
 

@@ -2,6 +2,8 @@
 /* tcp-rtt: histogram of TCP smoothed RTT (ns), for all sockets or per remote address:port. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
 
 #include "net_common.h"
 
@@ -26,7 +28,7 @@ NET_HIST_MAPS;
  * Ports are in host order (ntohs in TP_fast_assign), addresses are sockaddrs.
  */
 SEC("tp/tcp/tcp_probe")
-int tcp_rtt_probe(struct trace_event_raw_tcp_probe *ctx)
+int tcp_rtt_tp(struct trace_event_raw_tcp_probe *ctx)
 {
 	struct net_remote remote = {};
 	__u64 srtt_ns;
@@ -48,6 +50,43 @@ int tcp_rtt_probe(struct trace_event_raw_tcp_probe *ctx)
 			bpf_probe_read_kernel(remote.addr, 16, &ctx->daddr[SIN6_ADDR_OFF]);
 	}
 	net_hist_record(&hist_all, &hist_remote, &hist_zero, by_remote, &remote, srtt_ns);
+	return 0;
+}
+
+/*
+ * The same through tp_btf, the default where it loads: the program reads the
+ * socket directly, and the kernel no longer fills the tracepoint's record
+ * (sockaddrs, ports, cwnd...) for every segment before the program runs.
+ */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(tcp_rtt_btf, struct sock *sk, const struct sk_buff *skb)
+{
+	struct net_remote remote = {};
+	struct tcp_sock *tp;
+	__u16 sport, dport;
+	__u32 srtt_us;
+
+	(void)skb;
+	sport = sk->__sk_common.skc_num;
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (targ_port && sport != targ_port && dport != targ_port)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	/* as the tracepoint reports it: srtt_us holds 8 times the smoothed RTT */
+	srtt_us = tp->srtt_us >> 3;
+	if (srtt_us == 0)
+		return 0;
+	if (by_remote) {
+		remote.family = sk->__sk_common.skc_family;
+		remote.port = dport;
+		if (remote.family == NET_AF_INET)
+			__builtin_memcpy(remote.addr, &sk->__sk_common.skc_daddr, 4);
+		else
+			bpf_probe_read_kernel(remote.addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	net_hist_record(&hist_all, &hist_remote, &hist_zero, by_remote, &remote, (__u64)srtt_us * 1000);
 	return 0;
 }
 

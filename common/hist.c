@@ -127,13 +127,17 @@ void hist_from_percpu(struct hist *out, const struct hist_counts *percpu, int nc
 	for (int cpu = 0; cpu < ncpus; cpu++) {
 		const struct hist_counts *c = &percpu[cpu];
 
-		out->count += c->count;
 		out->sum += c->sum;
 		if (c->max > out->max)
 			out->max = c->max;
 		for (uint32_t b = 0; b < HIST_BUCKETS; b++)
 			out->buckets[b] += c->buckets[b];
 	}
+	/* The count is the buckets' total, not the kernel's count field: a program
+	 * running on another CPU while this is read may have added to one and not
+	 * yet to the other, and a histogram must add up. */
+	for (uint32_t b = 0; b < HIST_BUCKETS; b++)
+		out->count += out->buckets[b];
 }
 
 double hist_relative_error(void)

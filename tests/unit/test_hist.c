@@ -377,6 +377,32 @@ static void test_delta_not_prefix_bucket(void **state)
 	free(out);
 }
 
+/* A per-CPU slot read while its program runs on that CPU: the bucket is already
+ * counted, the count field not yet. The histogram must still add up. */
+static void test_from_percpu_counts_buckets(void **state)
+{
+	struct hist_counts *cpus = calloc(2, sizeof(*cpus));
+	struct hist *out = calloc(1, sizeof(*out));
+
+	(void)state;
+	assert_non_null(cpus);
+	assert_non_null(out);
+	cpus[0].buckets[hist_bucket_index(1000)] = 3;
+	cpus[0].count = 3;
+	cpus[0].sum = 3000;
+	cpus[1].buckets[hist_bucket_index(1000)] = 2;
+	cpus[1].buckets[hist_bucket_index(70000)] = 1;
+	cpus[1].count = 2; /* mid-update */
+	cpus[1].sum = 2000;
+	cpus[1].max = 70000;
+	hist_from_percpu(out, cpus, 2);
+	assert_int_equal(out->count, 6);
+	assert_int_equal(out->buckets[hist_bucket_index(1000)], 5);
+	assert_int_equal(out->max, 70000);
+	free(cpus);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_merge_exact),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_delta_not_prefix_bucket),
+		cmocka_unit_test(test_from_percpu_counts_buckets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
