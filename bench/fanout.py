@@ -31,7 +31,7 @@ from harness import Env, LineReader, stop  # noqa: E402
 def run_once(env, hosts, interval, probe):
     argv = ["/usr/bin/time", "-f", "%M"] + env.cli_argv(
         env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach", ",".join(hosts),
-        probe, "--interval", interval, "--duration", "2s", "--output", "json", "--pid", "1")
+        *probe.split(), "--interval", interval, "--duration", "2s", "--output", "json", "--pid", "1")
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     reader = LineReader(proc.stdout, "cli")
@@ -62,7 +62,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(root, "build"))
     ap.add_argument("--agents", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--probe", default="tcp-latency", help="probe every agent attaches (default tcp-latency)")
+    ap.add_argument("--probe", default="tcp-latency", help="probe (and its options) every agent attaches (default tcp-latency; "
+                    "e.g. 'tp-count --target sched:sched_process_exec', whose load needs no kernel BTF)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (the agents load BPF programs)")

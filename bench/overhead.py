@@ -46,6 +46,7 @@ WORKLOADS = {
     "tcp": ("bench-tcp-rr", ["4"], [
         ("tracectl tcp-send", "tracectl", ["tcp-send"]),
         ("tracectl tcp-rtt", "tracectl", ["tcp-rtt"]),
+        ("tracectl tcp-life", "tracectl", ["tcp-life"]),
         ("bpftrace send count", "bpftrace", "send-count"),
         ("bpftrace srtt hist", "bpftrace", "srtt-hist"),
         ("libbpf-tools tcplife", "tool", ["tcplife"]),
@@ -172,15 +173,24 @@ def main():
                     try:
                         time.sleep(0.2)  # past the attach: maps created, programs live
                         ops = run_workload(a.build, binary, a.duration, extra)
+                        died = t.proc.poll() is not None
                     finally:
                         t.stop()
-                    traced[label].append(ops)
+                    if died:
+                        # it traced only part of the run: the figure would flatter it
+                        print(f"[{wname} round {r + 1}/{a.rounds}] {label}: tracer exited during the run, "
+                              f"round left out", flush=True)
+                        continue
+                    traced[label].append((ops, base[-1]))
                     print(f"[{wname} round {r + 1}/{a.rounds}] {label}: {ops:,.0f} ops/s "
                           f"(ratio {ops / base[-1]:.3f})", flush=True)
             rows.append((wname, "none", "", statistics.median(base), None, min(base), max(base)))
             for label, kind, spec in variants:
-                ratios = [x / b for x, b in zip(traced[label], base)]
-                rows.append((wname, label, command_text(env, kind, spec), statistics.median(traced[label]),
+                if not traced[label]:
+                    continue
+                ratios = [x / b for x, b in traced[label]]
+                rows.append((wname, label, command_text(env, kind, spec),
+                             statistics.median(x for x, _ in traced[label]),
                              statistics.median(ratios), min(ratios), max(ratios)))
         env.stop_agent_checked()
 
