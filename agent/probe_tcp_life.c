@@ -28,6 +28,21 @@ static const char *const tracepoints[] = {
 };
 static const char *const tracepoint_types[] = { "inet_sock_set_state", "sock_msg_length", "sock_msg_length" };
 
+/* the per-send owner hooks as tp_btf where this kernel loads them */
+static bool use_tp_btf(void)
+{
+	return kernel_env_tp_btf_usable("sock_send_length") && kernel_env_tp_btf_usable("sock_recv_length");
+}
+
+static const char *tcp_life_hook_here(const struct probe_params *params)
+{
+	(void)params;
+	return use_tp_btf() ? "tracepoint sock:inet_sock_set_state + tp_btf sock_send_length + sock_recv_length "
+			      "(owner of accepted sockets); bytes from struct tcp_sock (CO-RE)"
+			    : "tracepoint sock:inet_sock_set_state + sock:sock_send_length + sock:sock_recv_length "
+			      "(owner of accepted sockets; tp_btf cannot load here); bytes from struct tcp_sock (CO-RE)";
+}
+
 static int tcp_life_supported(char *reason, size_t len)
 {
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
@@ -76,6 +91,7 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 static int tcp_life_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_life_state *st = NULL;
+	bool btf;
 	int err = 0;
 
 	*state = NULL;
@@ -102,6 +118,11 @@ static int tcp_life_open(const struct probe_params *params, void **state, char *
 		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
 		st->skel->rodata->targ_port = params->port;
 	}
+	btf = use_tp_btf();
+	bpf_program__set_autoload(st->skel->progs.tcp_life_send_btf, btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_recv_btf, btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_send, !btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_recv, !btf);
 
 	/* Load: the verifier runs here. */
 	err = tcp_life__load(st->skel);
@@ -140,7 +161,8 @@ const struct probe_desc probe_tcp_life = {
 		       "port, payload bytes sent (acknowledged) and received, lifetime in ns from the handshake",
 	.kind = PROBE_EVENTS,
 	.hook = "tracepoint sock:inet_sock_set_state + sock:sock_send_length + sock:sock_recv_length "
-		"(owner of accepted sockets); bytes from struct tcp_sock (CO-RE)",
+		"(owner of accepted sockets; tp_btf where it loads); bytes from struct tcp_sock (CO-RE)",
+	.hook_here = tcp_life_hook_here,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
 	.supported = tcp_life_supported,
 	.open = tcp_life_open,

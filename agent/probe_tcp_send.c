@@ -22,6 +22,18 @@ struct tcp_send_state {
 static const char *const tracepoints[] = { "sock/sock_send_length" };
 static const char *const tracepoint_types[] = { "sock_msg_length" };
 
+static bool use_tp_btf(void)
+{
+	return kernel_env_tp_btf_usable("sock_send_length");
+}
+
+static const char *tcp_send_hook_here(const struct probe_params *params)
+{
+	(void)params;
+	return use_tp_btf() ? "tp_btf sock_send_length"
+			    : "tracepoint sock:sock_send_length (tp_btf cannot load here)";
+}
+
 static int tcp_send_supported(char *reason, size_t len)
 {
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 1, reason, len);
@@ -69,6 +81,9 @@ static int tcp_send_open(const struct probe_params *params, void **state, char *
 		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
 		st->skel->rodata->targ_port = params->port;
 	}
+	/* one of the two programs: tp_btf where this kernel loads it */
+	bpf_program__set_autoload(st->skel->progs.tcp_send_count_btf, use_tp_btf());
+	bpf_program__set_autoload(st->skel->progs.tcp_send_count, !use_tp_btf());
 
 	/* Load: the verifier runs here. */
 	err = tcp_send__load(st->skel);
@@ -139,7 +154,8 @@ const struct probe_desc probe_tcp_send = {
 	.name = "tcp-send",
 	.description = "TCP sends per process (pid, comm): successful send calls and the bytes they queued",
 	.kind = PROBE_COUNTS,
-	.hook = "tracepoint sock:sock_send_length",
+	.hook = "tp_btf sock_send_length (tracepoint sock:sock_send_length where tp_btf cannot load)",
+	.hook_here = tcp_send_hook_here,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP,
 	.default_top = 20,
 	.nkeys = 2,

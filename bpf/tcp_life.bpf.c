@@ -4,6 +4,7 @@
 #include <bpf/bpf_helpers.h>
 #include "ringbuf_wakeup.bpf.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 #include "tcp_life.h"
 
@@ -187,7 +188,25 @@ int tcp_life_state(struct trace_event_raw_inet_sock_set_state *ctx)
 }
 
 /* sock_sendmsg / sock_recvmsg run in the caller's context: the first call on a
- * passive socket names its owner. Failed calls count too: they still say who owns it. */
+ * passive socket names its owner. Failed calls count too: they still say who owns it.
+ * These run on every send and receive, so they come as tp_btf (the socket as the
+ * program's argument, no tracepoint record filled first) where this kernel loads it. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tcp_life_send_btf, struct sock *sk, int ret, int flags)
+{
+	if (sk->sk_protocol == NET_IPPROTO_TCP)
+		claim((__u64)(unsigned long)sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tcp_life_recv_btf, struct sock *sk, int ret, int flags)
+{
+	if (sk->sk_protocol == NET_IPPROTO_TCP)
+		claim((__u64)(unsigned long)sk);
+	return 0;
+}
+
 SEC("tp/sock/sock_send_length")
 int tcp_life_send(struct trace_event_raw_sock_msg_length *ctx)
 {

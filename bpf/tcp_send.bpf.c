@@ -4,6 +4,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 
 #include "tcp_send.h"
 
@@ -22,15 +23,13 @@ struct {
 	__type(value, struct tcp_send_val);
 } counts SEC(".maps");
 
-SEC("tp/sock/sock_send_length")
-int tcp_send_count(struct trace_event_raw_sock_msg_length *ctx)
+static __always_inline int count_send(const struct sock *sk, __u16 protocol, long ret)
 {
-	const struct sock *sk = ctx->sk;
 	struct tcp_send_key key;
 	struct tcp_send_val *val, init = { .sends = 1 };
 
 	/* A failed send (-EAGAIN, -EPIPE) sent nothing; ret is the bytes the call queued. */
-	if (ctx->protocol != NET_IPPROTO_TCP || ctx->ret <= 0)
+	if (protocol != NET_IPPROTO_TCP || ret <= 0)
 		return 0;
 	/* sock_sendmsg runs in the sender's context: the pid and comm filters hold here. */
 	if (!net_task_allowed())
@@ -42,12 +41,10 @@ int tcp_send_count(struct trace_event_raw_sock_msg_length *ctx)
 		if (lport != targ_port && rport != targ_port)
 			return 0;
 	}
-
 	__builtin_memset(&key, 0, sizeof(key));
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	init.bytes = (__u64)ctx->ret;
-
+	init.bytes = (__u64)ret;
 	val = bpf_map_lookup_elem(&counts, &key);
 	if (!val) {
 		/* Another CPU may insert the same key first: then add to its entry. */
@@ -58,8 +55,22 @@ int tcp_send_count(struct trace_event_raw_sock_msg_length *ctx)
 			return 0;
 	}
 	__sync_fetch_and_add(&val->sends, 1);
-	__sync_fetch_and_add(&val->bytes, (__u64)ctx->ret);
+	__sync_fetch_and_add(&val->bytes, (__u64)ret);
 	return 0;
+}
+
+/* The default where this kernel loads it: the socket is the program's argument,
+ * and no tracepoint record is filled for every send before the program runs. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tcp_send_count_btf, struct sock *sk, int ret, int flags)
+{
+	return count_send(sk, sk->sk_protocol, ret);
+}
+
+SEC("tp/sock/sock_send_length")
+int tcp_send_count(struct trace_event_raw_sock_msg_length *ctx)
+{
+	return count_send(ctx->sk, ctx->protocol, ctx->ret);
 }
 
 /* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
