@@ -11,6 +11,11 @@ the next round), so slow drifts of a shared machine hit every variant alike. A t
 started, the workload starts once it reports that it is attached, and the tracer is
 stopped (SIGINT) after the workload ends. ratio = traced / untraced throughput of the
 same round; the table gives the median ratio over the rounds and its min..max.
+Because throughput on a shared machine moves with the neighbours, every run also
+records the workload's own CPU time (user + system, from its rusage) per operation:
+efficiency = untraced CPU ns/op / traced CPU ns/op of the same round. BPF programs run
+in the task that hits the hook, so this figure carries the kernel-side cost of
+tracing and much less of the neighbours' noise.
 
 tracectl: one agent on loopback (dev PKI in a temp dir) and the CLI as user nobody
 (`tracectl attach 127.0.0.1:PORT PROBE --output json`); bpftrace: the one-liner shown;
@@ -19,6 +24,7 @@ by pid: every tracer sees the whole system, as the peers do by default.
 """
 import argparse
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -124,13 +130,19 @@ def tracer_argv(env, kind, spec):
 
 
 def run_workload(build, binary, duration, extra):
+    """Runs one workload; returns (ops per second, CPU ns per op of the workload's own
+    processes, user + system, from their rusage). BPF programs run in the context of
+    the task that hits the hook, so the second figure carries the kernel-side cost of
+    tracing and little of what other tenants of a shared machine do."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([os.path.join(build, "bench", binary), str(duration), *extra], check=True,
                          stdout=subprocess.PIPE, timeout=duration + 60).stdout.decode()
-    for line in out.splitlines():
-        for word in line.split():
-            if word.startswith("ops_per_s="):
-                return float(word.split("=", 1)[1])
-    raise RuntimeError(f"{binary}: no ops_per_s in {out!r}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    fields = dict(word.split("=", 1) for line in out.splitlines() for word in line.split() if "=" in word)
+    if "ops_per_s" not in fields or "ops" not in fields:
+        raise RuntimeError(f"{binary}: no ops_per_s/ops in {out!r}")
+    return float(fields["ops_per_s"]), cpu_s * 1e9 / max(1.0, float(fields["ops"]))
 
 
 def command_text(env, kind, spec):
@@ -166,13 +178,14 @@ def main():
             base, traced = [], {v[0]: [] for v in variants}
             for r in range(a.rounds):
                 base.append(run_workload(a.build, binary, a.duration, extra))
-                print(f"[{wname} round {r + 1}/{a.rounds}] none: {base[-1]:,.0f} ops/s", flush=True)
+                print(f"[{wname} round {r + 1}/{a.rounds}] none: {base[-1][0]:,.0f} ops/s, "
+                      f"{base[-1][1]:,.0f} CPU ns/op", flush=True)
                 for label, kind, spec in variants:
                     argv, ready = tracer_argv(env, kind, spec)
                     t = Tracer(argv, ready)
                     try:
                         time.sleep(0.2)  # past the attach: maps created, programs live
-                        ops = run_workload(a.build, binary, a.duration, extra)
+                        ops, cpu = run_workload(a.build, binary, a.duration, extra)
                         died = t.proc.poll() is not None
                     finally:
                         t.stop()
@@ -181,40 +194,49 @@ def main():
                         print(f"[{wname} round {r + 1}/{a.rounds}] {label}: tracer exited during the run, "
                               f"round left out", flush=True)
                         continue
-                    traced[label].append((ops, base[-1]))
+                    traced[label].append((ops, cpu, base[-1]))
                     print(f"[{wname} round {r + 1}/{a.rounds}] {label}: {ops:,.0f} ops/s "
-                          f"(ratio {ops / base[-1]:.3f})", flush=True)
-            rows.append((wname, "none", "", statistics.median(base), None, min(base), max(base)))
+                          f"(ratio {ops / base[-1][0]:.3f}), {cpu:,.0f} CPU ns/op "
+                          f"(efficiency {base[-1][1] / cpu:.3f})", flush=True)
+            ops_base = [b[0] for b in base]
+            cpu_base = [b[1] for b in base]
+            rows.append((wname, "none", "", statistics.median(ops_base), None, min(ops_base), max(ops_base),
+                         statistics.median(cpu_base), None))
             for label, kind, spec in variants:
                 if not traced[label]:
                     continue
-                ratios = [x / b for x, b in traced[label]]
+                ratios = [x / b[0] for x, _, b in traced[label]]
+                effs = [b[1] / c for _, c, b in traced[label]]
                 rows.append((wname, label, command_text(env, kind, spec),
-                             statistics.median(x for x, _ in traced[label]),
-                             statistics.median(ratios), min(ratios), max(ratios)))
+                             statistics.median(x for x, _, _ in traced[label]),
+                             statistics.median(ratios), min(ratios), max(ratios),
+                             statistics.median(c for _, c, _ in traced[label]), effs))
         env.stop_agent_checked()
 
     print()
-    hdr = f"{'workload':8} {'variant':26} {'median ops/s':>14} {'ratio':>7} {'ratio min..max':>15}"
+    hdr = (f"{'workload':8} {'variant':36} {'median ops/s':>14} {'ratio':>7} {'ratio min..max':>15} "
+           f"{'CPU ns/op':>10} {'efficiency':>10} {'eff. min..max':>14}")
     print(hdr)
     print("-" * len(hdr))
-    for w, label, _, med, ratio, lo, hi in rows:
+    for w, label, _, med, ratio, lo, hi, cpu, effs in rows:
         if ratio is None:
-            print(f"{w:8} {label:26} {med:14,.0f} {'1':>7} {'(ops/s ' + format(lo, ',.0f') + '..' + format(hi, ',.0f') + ')':>15}")
+            print(f"{w:8} {label:36} {med:14,.0f} {'1':>7} {'':>15} {cpu:10,.0f} {'1':>10}")
         else:
-            print(f"{w:8} {label:26} {med:14,.0f} {ratio:7.3f} {lo:7.3f}..{hi:.3f}")
+            print(f"{w:8} {label:36} {med:14,.0f} {ratio:7.3f} {lo:7.3f}..{hi:.3f} {cpu:10,.0f} "
+                  f"{statistics.median(effs):10.3f} {min(effs):6.3f}..{max(effs):.3f}")
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(f"rounds {a.rounds}, {a.duration:g} s per run, `bench/overhead.py --rounds {a.rounds} "
                     f"--duration {a.duration:g}`\n\n")
-            f.write("| workload | variant | median ops/s | ratio (median) | ratio min..max | command |\n")
-            f.write("|---|---|---:|---:|---|---|\n")
-            for w, label, cmd, med, ratio, lo, hi in rows:
+            f.write("| workload | variant | median ops/s | ratio (median) | ratio min..max | CPU ns/op | "
+                    "efficiency (median) | efficiency min..max | command |\n")
+            f.write("|---|---|---:|---:|---|---:|---:|---|---|\n")
+            for w, label, cmd, med, ratio, lo, hi, cpu, effs in rows:
                 if ratio is None:
-                    f.write(f"| {w} | none | {med:,.0f} | 1 | ops/s {lo:,.0f}..{hi:,.0f} | |\n")
+                    f.write(f"| {w} | none | {med:,.0f} | 1 | ops/s {lo:,.0f}..{hi:,.0f} | {cpu:,.0f} | 1 | | |\n")
                 else:
-                    f.write(f"| {w} | {label} | {med:,.0f} | {ratio:.3f} | {lo:.3f}..{hi:.3f} | `{cmd}` |\n")
-
+                    f.write(f"| {w} | {label} | {med:,.0f} | {ratio:.3f} | {lo:.3f}..{hi:.3f} | {cpu:,.0f} | "
+                            f"{statistics.median(effs):.3f} | {min(effs):.3f}..{max(effs):.3f} | `{cmd}` |\n")
 
 if __name__ == "__main__":
     main()
