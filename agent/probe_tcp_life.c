@@ -34,9 +34,18 @@ static bool use_tp_btf(void)
 	return kernel_env_tp_btf_usable("sock_send_length") && kernel_env_tp_btf_usable("sock_recv_length");
 }
 
+/* measure=io: also every send and receive, to name the owner of an accepted socket
+ * that is reset before its process closes it (the default names owners at connect
+ * and close, which costs nothing per I/O). */
+static bool io_hooks(const struct probe_params *params)
+{
+	return params && strcmp(params->measure, "io") == 0;
+}
+
 static const char *tcp_life_hook_here(const struct probe_params *params)
 {
-	(void)params;
+	if (!io_hooks(params))
+		return "tracepoint sock:inet_sock_set_state; owners at connect and close; bytes from struct tcp_sock (CO-RE)";
 	return use_tp_btf() ? "tracepoint sock:inet_sock_set_state + tp_btf sock_send_length + sock_recv_length "
 			      "(owner of accepted sockets); bytes from struct tcp_sock (CO-RE)"
 			    : "tracepoint sock:inet_sock_set_state + sock:sock_send_length + sock:sock_recv_length "
@@ -74,7 +83,8 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	comm[NET_COMM_LEN] = '\0';
 	net_addr_format(laddr, sizeof(laddr), e->family, e->laddr);
 	net_addr_format(raddr, sizeof(raddr), e->family, e->raddr);
-	/* pid 0 / empty comm: a passive socket never used in process context while traced */
+	/* pid 0 / empty comm: an accepted socket reset before its process closed it
+	 * (with measure=io: one never used in process context while traced) */
 	fields[0] = (struct event_field){ .name = "pid", .num = e->tgid };
 	fields[1] = (struct event_field){ .name = "comm", .str = comm };
 	fields[2] = (struct event_field){ .name = "laddr", .str = laddr };
@@ -91,7 +101,7 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 static int tcp_life_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_life_state *st = NULL;
-	bool btf;
+	bool btf, io;
 	int err = 0;
 
 	*state = NULL;
@@ -118,11 +128,12 @@ static int tcp_life_open(const struct probe_params *params, void **state, char *
 		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
 		st->skel->rodata->targ_port = params->port;
 	}
+	io = io_hooks(params);
 	btf = use_tp_btf();
-	bpf_program__set_autoload(st->skel->progs.tcp_life_send_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_life_recv_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_life_send, !btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_life_recv, !btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_send_btf, io && btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_recv_btf, io && btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_send, io && !btf);
+	bpf_program__set_autoload(st->skel->progs.tcp_life_recv, io && !btf);
 
 	/* Load: the verifier runs here. */
 	err = tcp_life__load(st->skel);
@@ -158,12 +169,15 @@ cleanup:
 const struct probe_desc probe_tcp_life = {
 	.name = "tcp-life",
 	.description = "one event per closed TCP connection: pid, comm, local and remote address and "
-		       "port, payload bytes sent (acknowledged) and received, lifetime in ns from the handshake",
+		       "port, payload bytes sent (acknowledged) and received, lifetime in ns from the handshake; "
+		       "an accepted socket's owner is named when its process closes it (pid 0 when the peer "
+		       "reset it first), or with --param measure=io at its first send or receive (a hook per I/O)",
 	.kind = PROBE_EVENTS,
-	.hook = "tracepoint sock:inet_sock_set_state + sock:sock_send_length + sock:sock_recv_length "
-		"(owner of accepted sockets; tp_btf where it loads); bytes from struct tcp_sock (CO-RE)",
+	.hook = "tracepoint sock:inet_sock_set_state; with measure=io also sock_send_length + sock_recv_length "
+		"(tp_btf where it loads); bytes from struct tcp_sock (CO-RE)",
 	.hook_here = tcp_life_hook_here,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_MEASURE,
+	.measure_choices = "close|io",
 	.supported = tcp_life_supported,
 	.open = tcp_life_open,
 	.event_fd = event_ring_probe_fd,

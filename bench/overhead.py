@@ -53,6 +53,7 @@ WORKLOADS = {
         ("tracectl tcp-send", "tracectl", ["tcp-send"]),
         ("tracectl tcp-rtt", "tracectl", ["tcp-rtt"]),
         ("tracectl tcp-life", "tracectl", ["tcp-life"]),
+        ("tracectl tcp-life measure=io", "tracectl", ["tcp-life", "--param", "measure=io"]),
         ("bpftrace send count", "bpftrace", "send-count"),
         ("bpftrace srtt hist", "bpftrace", "srtt-hist"),
         ("libbpf-tools tcplife", "tool", ["tcplife"]),

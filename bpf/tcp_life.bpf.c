@@ -187,10 +187,11 @@ int tcp_life_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* sock_sendmsg / sock_recvmsg run in the caller's context: the first call on a
- * passive socket names its owner. Failed calls count too: they still say who owns it.
- * These run on every send and receive, so they come as tp_btf (the socket as the
- * program's argument, no tracepoint record filled first) where this kernel loads it. */
+/* measure=io only. sock_sendmsg / sock_recvmsg run in the caller's context: the
+ * first call on a passive socket names its owner, even if the peer resets it before
+ * its process closes it. Failed calls count too: they still say who owns it. These
+ * run on every send and receive, so they come as tp_btf (the socket as the program's
+ * argument, no tracepoint record filled first) where this kernel loads it. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcp_life_send_btf, struct sock *sk, int ret, int flags)
 {

@@ -10,6 +10,8 @@ pid and comm, from 127.0.0.1 to 127.0.0.1:PORT, whose (tx_bytes, rx_bytes) are e
 tcp_life_passive: the same with --port PORT instead: the server's accepted sockets (born
 in softirq) must carry the server's pid, not whoever was on the CPU: CONNS events for
 the client as above and CONNS for the server with lport PORT and the byte counts swapped.
+By default the server's owner is named when it closes the socket; tcp_life_passive_io
+checks the same with --param measure=io, where it is named at its first send/receive.
 """
 import sys
 
@@ -35,16 +37,21 @@ def check_side(evs, who, pid, want_pairs, lport=None, rport=None):
         f"duration median {durs[len(durs) // 2]} ns")
 
 
-def run(args, passive):
+def run(args, passive, measure=None):
     with Env(args) as env:
         port = start_server(env)
         server_pid = env.procs[-1][1].pid
         client = Client(env, "life", port, "--count", str(CONNS), "--base", str(BASE))
         extra = ["--port", str(port)] if passive else ["--pid", str(client.pid)]
+        if measure:
+            extra += ["--param", f"measure={measure}"]
         with Attach(env, "tcp-life", extra, duration="4s") as a:
             client.go()
             client.wait_done()
         objs = a.result()
+        hook = objs[0].get("hook", "")
+        log(f"hook: {hook}")
+        check(("sock_send_length" in hook) == (measure == "io"), f"measure={measure} but hook {hook!r}")
         evs = events(objs)
         sums = summaries(objs)
         check(len(sums) == 1, f"want one summary, got {len(sums)}")
@@ -73,5 +80,10 @@ def test_tcp_life_passive(args):
     run(args, passive=True)
 
 
+def test_tcp_life_passive_io(args):
+    run(args, passive=True, measure="io")
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"tcp_life": test_tcp_life, "tcp_life_passive": test_tcp_life_passive}, __doc__))
+    sys.exit(run_tests({"tcp_life": test_tcp_life, "tcp_life_passive": test_tcp_life_passive,
+                            "tcp_life_passive_io": test_tcp_life_passive_io}, __doc__))
