@@ -4,6 +4,7 @@
 """
 Usage (as root, after building): bench/overhead.py [--build DIR] [--rounds 5] [--duration 3]
                                                    [--workloads tcp,exec,pipe,getpid] [--markdown FILE]
+                                                   [--only LABEL,...]
 
 For each workload (bench/bench-*), every round runs the workload once untraced and once
 under each tracer, in that order (none, tracectl..., bpftrace..., libbpf-tools..., then
@@ -162,6 +163,8 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per workload run")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--markdown", help="also write the table (and commands) as Markdown here")
+    ap.add_argument("--only", help="comma list: keep the variants whose label contains one of these "
+                    "(e.g. 'tcp-send,send count' for more rounds of one comparison)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (the tracers load BPF programs)")
@@ -175,7 +178,8 @@ def main():
             binary, extra, variants = WORKLOADS[wname]
             variants = [v for v in variants
                         if (v[1] != "bpftrace" or have_bpftrace)
-                        and (v[1] != "tool" or os.access(f"/usr/sbin/{v[2][0]}", os.X_OK))]
+                        and (v[1] != "tool" or os.access(f"/usr/sbin/{v[2][0]}", os.X_OK))
+                        and (not a.only or any(part in v[0] for part in a.only.split(",")))]
             base, traced = [], {v[0]: [] for v in variants}
             for r in range(a.rounds):
                 base.append(run_workload(a.build, binary, a.duration, extra))
