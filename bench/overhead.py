@@ -173,7 +173,8 @@ def main():
                               cli=os.path.join(a.build, "cli", "tracectl"),
                               pki=os.path.join(root, "deploy", "dev-pki.sh"), tools=None, test=None)
     rows = []
-    with Env(args) as env:
+    # the overhead budget would sample or detach the hot sessions these figures are about
+    with Env(args, agent_args=["--max-overhead", "off"]) as env:
         for wname in a.workloads.split(","):
             binary, extra, variants = WORKLOADS[wname]
             variants = [v for v in variants

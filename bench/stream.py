@@ -94,7 +94,8 @@ def main():
                               cli=os.path.join(a.build, "cli", "tracectl"),
                               pki=os.path.join(root, "deploy", "dev-pki.sh"), tools=None, test=None)
     results = {}
-    with Env(args) as env:
+    # the overhead budget would sample or detach the hot sessions these figures are about
+    with Env(args, agent_args=["--max-overhead", "off"]) as env:
         agents = [("batched wakeup", env.agent, env.port)]
         if a.compare_wakeup:
             os.environ["TRACECTL_BENCH_WAKEUP_EACH"] = "1"
