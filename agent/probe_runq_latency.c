@@ -103,6 +103,10 @@ static int runq_latency_open(const struct probe_params *params, void **state, ch
 	bpf_program__set_autoload(st->skel->progs.runq_wakeup_raw, !btf);
 	bpf_program__set_autoload(st->skel->progs.runq_wakeup_new_raw, !btf);
 	bpf_program__set_autoload(st->skel->progs.runq_switch_raw, !btf);
+	/* tp_btf keeps start times in task storage: the fallback's LRU table need not be
+	 * preallocated (a map cannot be left out, but it can be one entry) */
+	if (btf)
+		bpf_map__set_max_entries(st->skel->maps.start, 1);
 
 	/* Configure: the filters are read-only data, fixed at load. */
 	if (params) {

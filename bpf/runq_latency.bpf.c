@@ -14,14 +14,24 @@ const volatile char targ_comm[RUNQ_LATENCY_COMM_LEN] = {};
 const volatile __u64 targ_cgroup = 0;
 const volatile bool targ_per_pid = false;
 
-/* tid -> when it was put on a run queue (ns). LRU: a task that never runs again cannot
- * fill the map. */
+/* tid -> when it was put on a run queue (ns), for the raw_tp fallback. LRU: a task
+ * that never runs again cannot fill the map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, RUNQ_LATENCY_MAX_TASKS);
 	__type(key, __u32);
 	__type(value, __u64);
 } start SEC(".maps");
+
+/* The same for tp_btf, where the task pointers are typed: in task local storage, so
+ * the scheduler's hottest tracepoint does no hashing and no LRU bookkeeping, and the
+ * slot goes away with the task. 0 = not waiting. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} start_task SEC(".maps");
 
 /* series (tgid, or RUNQ_LATENCY_ALL) -> histogram, per CPU; user space drains it every
  * interval. Not preallocated: a value is 15 KiB per CPU. */
@@ -41,11 +51,18 @@ struct task_struct___pre514 {
 	long state;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u32 task_state(struct task_struct *t)
+/* btf: t is a typed tp_btf argument, read directly; else through probe reads. The
+ * flag is a constant at every call, so each program keeps only its own branch. */
+static __always_inline __u32 task_state(struct task_struct *t, const bool btf)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+		return btf ? t->__state : BPF_CORE_READ(t, __state);
 	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+static __always_inline __u32 task_tid(struct task_struct *t, const bool btf)
+{
+	return btf ? (__u32)t->pid : (__u32)BPF_CORE_READ(t, pid);
 }
 
 /*
@@ -100,14 +117,20 @@ static __always_inline bool task_allowed(struct task_struct *t)
 }
 
 /* The task is on a run queue from now. Filters apply here only: no start, no sample. */
-static __always_inline void enqueued(struct task_struct *t)
+static __always_inline void enqueued(struct task_struct *t, const bool btf)
 {
-	__u32 tid = BPF_CORE_READ(t, pid);
-	__u64 now;
+	__u32 tid = task_tid(t, btf);
+	__u64 now, *ts;
 
 	if (tid == 0 || !task_allowed(t))
 		return;
 	now = bpf_ktime_get_ns();
+	if (btf) {
+		ts = bpf_task_storage_get(&start_task, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (ts)
+			*ts = now;
+		return;
+	}
 	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
 }
 
@@ -135,7 +158,8 @@ static __always_inline void hist_record(__u32 series, __u64 delta)
 	h->buckets[idx]++;
 }
 
-static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
+static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+				     const bool btf)
 {
 	__u32 tid, series;
 	__u64 *ts, delta;
@@ -146,15 +170,23 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 	 * task's state as TASK_REPORT_MAX (0x100) on recent kernels, and the raw state may
 	 * carry flag bits above the report mask, so only the low byte says "runnable".
 	 */
-	if (preempt || (task_state(prev) & 0xff) == 0)
-		enqueued(prev);
+	if (preempt || (task_state(prev, btf) & 0xff) == 0)
+		enqueued(prev, btf);
 
-	tid = BPF_CORE_READ(next, pid);
-	ts = bpf_map_lookup_elem(&start, &tid);
-	if (!ts)
-		return 0;
-	delta = bpf_ktime_get_ns() - *ts;
-	bpf_map_delete_elem(&start, &tid);
+	if (btf) {
+		ts = bpf_task_storage_get(&start_task, next, 0, 0);
+		if (!ts || !*ts)
+			return 0;
+		delta = bpf_ktime_get_ns() - *ts;
+		*ts = 0;
+	} else {
+		tid = BPF_CORE_READ(next, pid);
+		ts = bpf_map_lookup_elem(&start, &tid);
+		if (!ts)
+			return 0;
+		delta = bpf_ktime_get_ns() - *ts;
+		bpf_map_delete_elem(&start, &tid);
+	}
 	series = targ_per_pid ? (__u32)BPF_CORE_READ(next, tgid) : RUNQ_LATENCY_ALL;
 	hist_record(series, delta);
 	return 0;
@@ -164,42 +196,42 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(runq_wakeup_btf, struct task_struct *p)
 {
-	enqueued(p);
+	enqueued(p, true);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(runq_wakeup_new_btf, struct task_struct *p)
 {
-	enqueued(p);
+	enqueued(p, true);
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(preempt, prev, next);
+	return on_switch(preempt, prev, next, true);
 }
 
 /* Fallback: plain raw tracepoints, same arguments, read through bpf_probe_read_kernel. */
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(runq_wakeup_raw, struct task_struct *p)
 {
-	enqueued(p);
+	enqueued(p, false);
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(runq_wakeup_new_raw, struct task_struct *p)
 {
-	enqueued(p);
+	enqueued(p, false);
 	return 0;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(preempt, prev, next);
+	return on_switch(preempt, prev, next, false);
 }
 
 /* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
