@@ -128,10 +128,19 @@ static pthread_mutex_t tp_btf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool tp_btf_probe(const char *tp);
 
+static bool tp_btf_disabled;
+
+void kernel_env_disable_tp_btf(void)
+{
+	tp_btf_disabled = true;
+}
+
 bool kernel_env_tp_btf_usable(const char *tp)
 {
 	bool usable;
 
+	if (tp_btf_disabled)
+		return false;
 	pthread_mutex_lock(&tp_btf_lock);
 	for (size_t i = 0; i < tp_btf_cached; i++) {
 		if (strcmp(tp_btf_cache[i].name, tp) == 0) {

@@ -56,6 +56,8 @@ static void usage(FILE *out)
 		"      --crl FILE           PEM certificate revocation list(s) of the CA: revoked\n"
 		"                           client certificates are refused\n"
 		"      --check-policy       parse --policy, print the result and exit\n"
+		"      --no-tp-btf          probes use their tracepoint / raw_tp programs even where\n"
+		"                           tp_btf loads (for a kernel whose tp_btf misbehaves)\n"
 		"      --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
@@ -117,7 +119,7 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 	enum {
 		OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG,
 		OPT_MAX_CONN_SESSIONS, OPT_HANDSHAKE_TIMEOUT, OPT_POLICY, OPT_AUDIT, OPT_CRL, OPT_CHECK_POLICY,
-		OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT,
+		OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT, OPT_NO_TP_BTF,
 	};
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -137,6 +139,7 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 		{ "audit", required_argument, NULL, OPT_AUDIT },
 		{ "crl", required_argument, NULL, OPT_CRL },
 		{ "check-policy", no_argument, NULL, OPT_CHECK_POLICY },
+		{ "no-tp-btf", no_argument, NULL, OPT_NO_TP_BTF },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -223,6 +226,9 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 			break;
 		case OPT_EXPORT:
 			cfg->export_probes = optarg;
+			break;
+		case OPT_NO_TP_BTF:
+			kernel_env_disable_tp_btf();
 			break;
 		case OPT_LOG:
 			if (log_level_parse(optarg, &log_threshold)) {

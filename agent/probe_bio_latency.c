@@ -60,7 +60,7 @@ static const char *bio_latency_hook_here(const struct probe_params *params)
 	(void)params;
 	return bio_use_tp_btf() ? "tp_btf block_rq_issue + block_rq_complete keyed by request"
 				: "tracepoint block:block_rq_issue + block:block_rq_complete keyed by dev+sector "
-				  "(tp_btf cannot load here)";
+				  "(tp_btf not used here)";
 }
 
 static void bio_latency_close(void **state)

@@ -50,7 +50,7 @@ static const char *runq_latency_hook_here(const struct probe_params *params)
 {
 	(void)params;
 	return use_tp_btf() ? "tp_btf sched_wakeup + sched_wakeup_new + sched_switch"
-			    : "raw_tp sched_wakeup + sched_wakeup_new + sched_switch (tp_btf cannot load here)";
+			    : "raw_tp sched_wakeup + sched_wakeup_new + sched_switch (tp_btf not used here)";
 }
 
 static void runq_latency_close(void **state)

@@ -49,7 +49,7 @@ static const char *tcp_life_hook_here(const struct probe_params *params)
 	return use_tp_btf() ? "tracepoint sock:inet_sock_set_state + tp_btf sock_send_length + sock_recv_length "
 			      "(owner of accepted sockets); bytes from struct tcp_sock (CO-RE)"
 			    : "tracepoint sock:inet_sock_set_state + sock:sock_send_length + sock:sock_recv_length "
-			      "(owner of accepted sockets; tp_btf cannot load here); bytes from struct tcp_sock (CO-RE)";
+			      "(owner of accepted sockets; tp_btf not used here); bytes from struct tcp_sock (CO-RE)";
 }
 
 static int tcp_life_supported(char *reason, size_t len)

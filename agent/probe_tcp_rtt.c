@@ -34,7 +34,7 @@ static bool use_tp_btf(void)
 static const char *tcp_rtt_hook_here(const struct probe_params *params)
 {
 	(void)params;
-	return use_tp_btf() ? "tp_btf tcp_probe" : "tracepoint tcp:tcp_probe (tp_btf cannot load here)";
+	return use_tp_btf() ? "tp_btf tcp_probe" : "tracepoint tcp:tcp_probe (tp_btf not used here)";
 }
 
 static void tcp_rtt_close(void **state)

@@ -35,7 +35,7 @@ static const char *tcp_send_hook_here(const struct probe_params *params)
 {
 	(void)params;
 	return use_tp_btf() ? "tp_btf sock_send_length"
-			    : "tracepoint sock:sock_send_length (tp_btf cannot load here)";
+			    : "tracepoint sock:sock_send_length (tp_btf not used here)";
 }
 
 static int tcp_send_supported(char *reason, size_t len)

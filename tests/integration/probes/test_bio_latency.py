@@ -5,7 +5,9 @@
 bio_latency: attaches a loop device to a file in /tmp (losetup --direct-io=on), makes
 exactly N synchronous O_DIRECT 4 KiB writes to it, and checks that bio-latency saw at
 least N completions on that disk: in series "disk=loopX" by default, and as writes in
-"disk=loopX op=write" with --by disk-op. The loop device is detached in any case.
+"disk=loopX op=write" with --by disk-op; by_disk_tracepoint repeats the first on an agent
+started with --no-tp-btf (the block:block_rq_* tracepoint programs). The loop device is
+detached in any case.
 Needs losetup (Debian package "mount") and loop devices; otherwise exits 77 (skipped).
 """
 import mmap
@@ -67,17 +69,19 @@ def direct_writes(dev, n):
         buf.close()
 
 
-def run(args, by, series_of):
+def run(args, by, series_of, fallback=False):
     if shutil.which("losetup") is None:
         print("SKIP: losetup not installed (Debian package: mount)", flush=True)
         sys.exit(SKIP)
-    with LoopDevice() as loop, Env(args) as env:
+    with LoopDevice() as loop, Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         try:
             extra = ["--by", by] if by else []
             with Attach(env, "bio-latency", extra, duration="4s") as a:
                 direct_writes(loop.dev, WRITES)
             objs = a.result()
-            log(f"hook: {objs[0].get('hook')}")
+            hook = objs[0].get("hook", "")
+            log(f"hook: {hook}")
+            check(hook.startswith("tp_btf") != fallback, f"fallback={fallback} but hook {hook!r}")
             summ = {o.get("series"): o for o in summaries(objs)}
             series = series_of(loop.name)
             check(series in summ, f"no summary for {series!r} (series: {list(summ)})")
@@ -96,9 +100,13 @@ def test_by_disk(args):
     run(args, None, lambda name: f"disk={name}")
 
 
+def test_by_disk_tracepoint(args):
+    run(args, None, lambda name: f"disk={name}", fallback=True)
+
+
 def test_by_disk_op(args):
     run(args, "disk-op", lambda name: f"disk={name} op=write")
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests({"by_disk": test_by_disk, "by_disk_op": test_by_disk_op}, __doc__))
+    sys.exit(run_tests({"by_disk": test_by_disk, "by_disk_tracepoint": test_by_disk_tracepoint, "by_disk_op": test_by_disk_op}, __doc__))

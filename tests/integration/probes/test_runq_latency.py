@@ -8,6 +8,7 @@ its turn. runq-latency filtered by the spinner's pid must see samples, with
 p99 > p50 > 0, in the series "all" (and, with --by pid, in "pid=PID").
 cgroup: the spinner runs in a child of a fresh cgroup v2 directory; --cgroup of the
 parent must see it (descendants count); --cgroup of an empty sibling must not.
+all_raw_tp: "all" again on an agent started with --no-tp-btf (the raw_tp programs).
 """
 import os
 import subprocess
@@ -42,7 +43,10 @@ def run_spinner(env, by, cgroup_procs=None, extra_args=()):
         check(done is not None and done.startswith(f"done {threads} "), f"cpu_spinner said {done!r}")
         check(wl.wait(timeout=10) == 0, "cpu_spinner failed")
     objs = a.result()
-    log(f"hook: {objs[0].get('hook')}")
+    hook = objs[0].get("hook", "")
+    log(f"hook: {hook}")
+    fallback = "--no-tp-btf" in env.agent_args
+    check(hook.startswith("raw_tp") == fallback, f"{'--no-tp-btf' if fallback else 'default'}: hook {hook!r}")
     return pid, threads, {o.get("series"): o for o in summaries(objs)}
 
 
@@ -56,8 +60,8 @@ def check_series(summ, name, threads):
     check(sum(b["count"] for b in s.get("buckets", [])) == s["count"], f"{name}: buckets do not add up to count")
 
 
-def test_all(args):
-    with Env(args) as env:
+def test_all(args, fallback=False):
+    with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         try:
             pid, threads, summ = run_spinner(env, None)
             check_series(summ, "all", threads)
@@ -66,6 +70,10 @@ def test_all(args):
         except Exception:
             env.failed = True
             raise
+
+
+def test_all_raw_tp(args):
+    test_all(args, fallback=True)
 
 
 def test_by_pid(args):
@@ -130,4 +138,4 @@ def test_cgroup(args):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests({"all": test_all, "by_pid": test_by_pid, "cgroup": test_cgroup}, __doc__))
+    sys.exit(run_tests({"all": test_all, "all_raw_tp": test_all_raw_tp, "by_pid": test_by_pid, "cgroup": test_cgroup}, __doc__))

@@ -11,7 +11,9 @@ tcp_life_passive: the same with --port PORT instead: the server's accepted socke
 in softirq) must carry the server's pid, not whoever was on the CPU: CONNS events for
 the client as above and CONNS for the server with lport PORT and the byte counts swapped.
 By default the server's owner is named when it closes the socket; tcp_life_passive_io
-checks the same with --param measure=io, where it is named at its first send/receive.
+checks the same with --param measure=io, where it is named at its first send/receive,
+and tcp_life_passive_io_tracepoint with that on an agent started with --no-tp-btf (the
+sock:sock_send/recv_length tracepoint programs instead of tp_btf).
 """
 import sys
 
@@ -37,8 +39,8 @@ def check_side(evs, who, pid, want_pairs, lport=None, rport=None):
         f"duration median {durs[len(durs) // 2]} ns")
 
 
-def run(args, passive, measure=None):
-    with Env(args) as env:
+def run(args, passive, measure=None, fallback=False):
+    with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         port = start_server(env)
         server_pid = env.procs[-1][1].pid
         client = Client(env, "life", port, "--count", str(CONNS), "--base", str(BASE))
@@ -52,6 +54,8 @@ def run(args, passive, measure=None):
         hook = objs[0].get("hook", "")
         log(f"hook: {hook}")
         check(("sock_send_length" in hook) == (measure == "io"), f"measure={measure} but hook {hook!r}")
+        check(("tp_btf sock_send_length" in hook) == (measure == "io" and not fallback),
+              f"fallback={fallback} but hook {hook!r}")
         evs = events(objs)
         sums = summaries(objs)
         check(len(sums) == 1, f"want one summary, got {len(sums)}")
@@ -84,6 +88,11 @@ def test_tcp_life_passive_io(args):
     run(args, passive=True, measure="io")
 
 
+def test_tcp_life_passive_io_tracepoint(args):
+    run(args, passive=True, measure="io", fallback=True)
+
+
 if __name__ == "__main__":
     sys.exit(run_tests({"tcp_life": test_tcp_life, "tcp_life_passive": test_tcp_life_passive,
-                            "tcp_life_passive_io": test_tcp_life_passive_io}, __doc__))
+                            "tcp_life_passive_io": test_tcp_life_passive_io,
+                            "tcp_life_passive_io_tracepoint": test_tcp_life_passive_io_tracepoint}, __doc__))

@@ -7,6 +7,8 @@ answers with twice that; `tracectl attach tcp-rtt --port PORT` must report, in i
 for series "all", samples > 0 and p50 < 1 ms (loopback RTTs are tens of microseconds).
 tcp_rtt_by_remote: the same with --by remote: a series "remote=127.0.0.1:PORT" (the client's
 view of the server) with samples > 0 and p50 < 1 ms, and every series label is remote=...
+tcp_rtt_tracepoint: the first again on an agent started with --no-tp-btf: the same
+answers from the tcp:tcp_probe tracepoint program (the hook says which ran).
 """
 import sys
 
@@ -18,8 +20,15 @@ SIZE = 1000
 MS = 1_000_000
 
 
-def run(args, by_remote):
-    with Env(args) as env:
+def check_hook(objs, fallback):
+    """The hook in use: tp_btf by default on this kernel, the fallback with --no-tp-btf."""
+    hook = objs[0].get("hook", "")
+    log(f"hook: {hook}")
+    check(hook.startswith("tp_btf") != fallback, f"{'--no-tp-btf' if fallback else 'default'}: hook {hook!r}")
+
+
+def run(args, by_remote, fallback=False):
+    with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         port = start_server(env)
         client = Client(env, "send", port, "--count", str(SENDS), "--size", str(SIZE))
         extra = ["--port", str(port)] + (["--by", "remote"] if by_remote else [])
@@ -27,6 +36,7 @@ def run(args, by_remote):
             client.go()
             client.wait_done()
         objs = a.result()
+        check_hook(objs, fallback)
         sums = {o["series"]: o for o in summaries(objs)}
         log(f"summary series: { {k: (v['count'], v['p50_ns'], v['p99_ns'], v['max_ns']) for k, v in sums.items()} }")
         want = f"remote=127.0.0.1:{port}" if by_remote else "all"
@@ -48,5 +58,10 @@ def test_tcp_rtt_by_remote(args):
     run(args, by_remote=True)
 
 
+def test_tcp_rtt_tracepoint(args):
+    run(args, by_remote=False, fallback=True)
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"tcp_rtt": test_tcp_rtt, "tcp_rtt_by_remote": test_tcp_rtt_by_remote}, __doc__))
+    sys.exit(run_tests({"tcp_rtt": test_tcp_rtt, "tcp_rtt_by_remote": test_tcp_rtt_by_remote,
+                            "tcp_rtt_tracepoint": test_tcp_rtt_tracepoint}, __doc__))

@@ -5,7 +5,8 @@
 tcp_send: tcp_workload makes exactly SENDS send() calls of SIZE bytes on one TCP connection
 to a loopback server of the test's own; `tracectl attach tcp-send --pid PID` must report,
 in its summary, the row for that pid with sends == SENDS and bytes == SENDS * SIZE, and no
-row for another process (the kernel filter holds).
+row for another process (the kernel filter holds). tcp_send_tracepoint: the same on an
+agent started with --no-tp-btf (the sock:sock_send_length tracepoint program).
 """
 import sys
 
@@ -16,14 +17,22 @@ SENDS = 500
 SIZE = 100
 
 
-def test_tcp_send(args):
-    with Env(args) as env:
+def check_hook(objs, fallback):
+    """The hook in use: tp_btf by default on this kernel, the fallback with --no-tp-btf."""
+    hook = objs[0].get("hook", "")
+    log(f"hook: {hook}")
+    check(hook.startswith("tp_btf") != fallback, f"{'--no-tp-btf' if fallback else 'default'}: hook {hook!r}")
+
+
+def run(args, fallback):
+    with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         port = start_server(env)
         client = Client(env, "send", port, "--count", str(SENDS), "--size", str(SIZE))
         with Attach(env, "tcp-send", ["--pid", str(client.pid)], duration="4s") as a:
             client.go()
             client.wait_done()
         objs = a.result()
+        check_hook(objs, fallback)
         sums = summaries(objs)
         check(len(sums) == 1, f"want one summary, got {len(sums)}")
         rows = sums[0].get("rows", [])
@@ -39,5 +48,13 @@ def test_tcp_send(args):
         env.stop_agent_checked()
 
 
+def test_tcp_send(args):
+    run(args, fallback=False)
+
+
+def test_tcp_send_tracepoint(args):
+    run(args, fallback=True)
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"tcp_send": test_tcp_send}, __doc__))
+    sys.exit(run_tests({"tcp_send": test_tcp_send, "tcp_send_tracepoint": test_tcp_send_tracepoint}, __doc__))
