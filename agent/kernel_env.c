@@ -128,6 +128,46 @@ static pthread_mutex_t tp_btf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool tp_btf_probe(const char *tp);
 
+/* The tracepoint a program's section names ("tp_btf/X", "raw_tp/X", "tp/CAT/X" -> X),
+ * and whether it is the tp_btf kind; NULL for other sections. */
+static const char *section_tracepoint(const struct bpf_program *prog, bool *is_btf)
+{
+	const char *sec = bpf_program__section_name(prog);
+	const char *slash;
+
+	*is_btf = strncmp(sec, "tp_btf/", 7) == 0;
+	if (*is_btf)
+		return sec + 7;
+	if (strncmp(sec, "raw_tp/", 7) == 0)
+		return sec + 7;
+	if (strncmp(sec, "tp/", 3) == 0 && (slash = strchr(sec + 3, '/')))
+		return slash + 1;
+	return NULL;
+}
+
+void kernel_env_pick_tp_btf(struct bpf_object *obj, bool btf)
+{
+	struct bpf_program *prog, *other;
+
+	bpf_object__for_each_program(prog, obj) {
+		bool prog_btf, other_btf, twin = false;
+		const char *tp = bpf_program__autoload(prog) ? section_tracepoint(prog, &prog_btf) : NULL;
+
+		if (!tp)
+			continue;
+		bpf_object__for_each_program(other, obj) {
+			const char *other_tp = bpf_program__autoload(other) ? section_tracepoint(other, &other_btf) : NULL;
+
+			if (other_tp && other_btf != prog_btf && strcmp(other_tp, tp) == 0)
+				twin = true;
+		}
+		/* a program switched off here stops counting as a twin, which leaves its
+		 * partner, the one to keep, as it is */
+		if (twin)
+			bpf_program__set_autoload(prog, prog_btf == btf);
+	}
+}
+
 static bool tp_btf_disabled;
 
 void kernel_env_disable_tp_btf(void)

@@ -30,6 +30,14 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
  * way libbpf-tools' probe_tp_btf() does: a tiny program is loaded and freed.
  */
 bool kernel_env_tp_btf_usable(const char *tp);
+/*
+ * Keeps one of each pair of programs a probe compiles for the same tracepoint: the
+ * tp_btf one ("tp_btf/NAME") when btf, else its twin ("tp/CATEGORY/NAME" or
+ * "raw_tp/NAME"). Programs without a twin, and programs already set not to load,
+ * are left as they are.
+ */
+struct bpf_object;
+void kernel_env_pick_tp_btf(struct bpf_object *obj, bool btf);
 /* From now on kernel_env_tp_btf_usable() says no: every probe uses its tracepoint or
  * raw_tp variant (the agent's --no-tp-btf, for kernels whose tp_btf misbehaves). */
 void kernel_env_disable_tp_btf(void);

@@ -108,10 +108,7 @@ static int bio_latency_open(const struct probe_params *params, void **state, cha
 	/* Choose the hook: tp_btf keys by the request itself; the trace events only by
 	 * (dev, sector). Both are compiled in, the unused pair is not loaded. */
 	btf = bio_use_tp_btf();
-	bpf_program__set_autoload(st->skel->progs.bio_issue_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.bio_complete_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.bio_issue_tp, !btf);
-	bpf_program__set_autoload(st->skel->progs.bio_complete_tp, !btf);
+	kernel_env_pick_tp_btf(st->skel->obj, btf);
 
 	/* Configure: read-only data, fixed at load. */
 	st->skel->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;

@@ -97,12 +97,7 @@ static int runq_latency_open(const struct probe_params *params, void **state, ch
 
 	/* Choose the hook: both variants are compiled in, the unused one is not loaded. */
 	btf = use_tp_btf();
-	bpf_program__set_autoload(st->skel->progs.runq_wakeup_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.runq_wakeup_new_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.runq_switch_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.runq_wakeup_raw, !btf);
-	bpf_program__set_autoload(st->skel->progs.runq_wakeup_new_raw, !btf);
-	bpf_program__set_autoload(st->skel->progs.runq_switch_raw, !btf);
+	kernel_env_pick_tp_btf(st->skel->obj, btf);
 	/* tp_btf keeps start times in task storage: the fallback's LRU table need not be
 	 * preallocated (a map cannot be left out, but it can be one entry) */
 	if (btf)

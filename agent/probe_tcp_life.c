@@ -101,7 +101,6 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 static int tcp_life_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_life_state *st = NULL;
-	bool btf, io;
 	int err = 0;
 
 	*state = NULL;
@@ -128,12 +127,13 @@ static int tcp_life_open(const struct probe_params *params, void **state, char *
 		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
 		st->skel->rodata->targ_port = params->port;
 	}
-	io = io_hooks(params);
-	btf = use_tp_btf();
-	bpf_program__set_autoload(st->skel->progs.tcp_life_send_btf, io && btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_life_recv_btf, io && btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_life_send, io && !btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_life_recv, io && !btf);
+	if (!io_hooks(params)) {
+		bpf_program__set_autoload(st->skel->progs.tcp_life_send_btf, false);
+		bpf_program__set_autoload(st->skel->progs.tcp_life_recv_btf, false);
+		bpf_program__set_autoload(st->skel->progs.tcp_life_send, false);
+		bpf_program__set_autoload(st->skel->progs.tcp_life_recv, false);
+	}
+	kernel_env_pick_tp_btf(st->skel->obj, use_tp_btf());
 
 	/* Load: the verifier runs here. */
 	err = tcp_life__load(st->skel);

@@ -54,7 +54,6 @@ static int tcp_rtt_open(const struct probe_params *params, void **state, char *e
 {
 	struct tcp_rtt_state *st = NULL;
 	bool by_remote = params && strcmp(params->by, "remote") == 0;
-	bool btf;
 	int err = 0;
 
 	*state = NULL;
@@ -77,9 +76,7 @@ static int tcp_rtt_open(const struct probe_params *params, void **state, char *e
 	st->skel->rodata->targ_port = params ? params->port : 0;
 	st->skel->rodata->by_remote = by_remote;
 	/* one of the two programs: tp_btf where this kernel loads it */
-	btf = use_tp_btf();
-	bpf_program__set_autoload(st->skel->progs.tcp_rtt_btf, btf);
-	bpf_program__set_autoload(st->skel->progs.tcp_rtt_tp, !btf);
+	kernel_env_pick_tp_btf(st->skel->obj, use_tp_btf());
 
 	/* Load: the verifier runs here. */
 	err = tcp_rtt__load(st->skel);

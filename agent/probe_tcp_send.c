@@ -93,8 +93,7 @@ static int tcp_send_open(const struct probe_params *params, void **state, char *
 		st->skel->rodata->targ_port = params->port;
 	}
 	/* one of the two programs: tp_btf where this kernel loads it */
-	bpf_program__set_autoload(st->skel->progs.tcp_send_count_btf, use_tp_btf());
-	bpf_program__set_autoload(st->skel->progs.tcp_send_count, !use_tp_btf());
+	kernel_env_pick_tp_btf(st->skel->obj, use_tp_btf());
 
 	/* Load: the verifier runs here. */
 	err = tcp_send__load(st->skel);
