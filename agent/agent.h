@@ -144,6 +144,5 @@ void session__end(struct session **session, enum rpc_status code, const char *wh
 /* Sessions of every connection whose client has this CN. */
 uint32_t agent_identity_sessions(struct agent *agent, const char *cn);
 
-uint64_t clock_ns(clockid_t clock);
 
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "agent.h"
+#include "duration.h"
 #include "hostport.h"
 #include "kernel_env.h"
 #include "log.h"

@@ -11,14 +11,6 @@
 #include "kernel_env.h"
 #include "log.h"
 
-uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 struct session *conn__find_session(struct conn *conn, uint32_t stream_id)
 {
 	struct session *s;

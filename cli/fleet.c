@@ -79,14 +79,6 @@ struct fleet {
 	struct render merged;
 };
 
-static uint64_t now_unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void window_reset(struct fleet_window *w)
 {
 	for (size_t i = 0; i < w->nbatches; i++)
@@ -216,7 +208,7 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	f->merged.hosts = window_host_count(f, w);
 	if (f->live && !w->is_events) {
 		/* top-like: the newest window replaces the previous one, under a status line */
-		uint64_t elapsed = now_unix_ns() - f->start_ns;
+		uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
 		char el[32], du[32];
 
 		fputs("\033[H\033[2J", stdout);
@@ -240,7 +232,7 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 static void fleet_flush_windows(struct fleet *f, bool force_all)
 {
 	uint64_t grace = f->o->interval_ns / 2 > 2000000000ULL ? 2000000000ULL : f->o->interval_ns / 2;
-	uint64_t now = now_unix_ns();
+	uint64_t now = clock_ns(CLOCK_REALTIME);
 
 	for (;;) {
 		struct fleet_window *next = NULL;
@@ -891,7 +883,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 	f.merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
 				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
 				    .hosts_total = f.n };
-	f.start_ns = now_unix_ns();
+	f.start_ns = clock_ns(CLOCK_REALTIME);
 	/* events scroll, and --per-host shows every host: only merged windows redraw */
 	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->per_host && !o->replay &&
 		 isatty(fileno(stdout));

@@ -508,15 +508,13 @@ static int targets_from_recording(struct options *opt, const Tracectl__RecordHea
  */
 static uint64_t first_window_end(uint64_t interval_ns)
 {
-	struct timespec now;
 	uint64_t first = interval_ns / 2;
 
 	if (first > 1000000000ULL)
 		first = 1000000000ULL;
 	if (first < 100000000ULL)
 		first = interval_ns < 100000000ULL ? interval_ns : 100000000ULL;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec + first;
+	return clock_ns(CLOCK_REALTIME) + first;
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * Parses "<number><unit>" with unit ns, us, ms, s, m or h and an optional
@@ -14,5 +15,7 @@
 int duration_parse(const char *text, uint64_t *out_ns);
 /* Human form with 3 significant digits and a unit: "20.1ms", "950us", "2.00s". */
 const char *duration_format(uint64_t ns, char *buf, size_t len);
+/* The clock's time in nanoseconds (CLOCK_REALTIME: since the epoch). */
+uint64_t clock_ns(clockid_t clock);
 
 #endif
