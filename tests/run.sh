@@ -14,7 +14,7 @@ root="$(pwd)"
 suites=("$@")
 [[ ${#suites[@]} -gt 0 ]] || suites=(normal asan fuzz)
 
-declare -A result
+declare -A result flaky
 failed=0
 
 # run_suite NAME BUILD_DIR [cmake args...]
@@ -34,14 +34,27 @@ run_suite() {
 	fi
 	echo "=== [$name] ctest in $dir"
 	# Serial on purpose: the probe and e2e tests time 20 ms sleeps to 5%.
-	# A test that fails runs once more before it counts: the e2e tests time real
-	# workloads (20 ms to 5%) on shared 2-vCPU machines. A real bug fails both runs,
-	# and the first failure's output stays in the log.
-	if ! ctest --test-dir "$dir" --output-on-failure --repeat until-pass:2 ${CTEST_ARGS:-}; then
-		result[$name]="FAILED (tests)"
+	if ctest --test-dir "$dir" --output-on-failure ${CTEST_ARGS:-}; then
+		result[$name]="passed"
+		return 0
+	fi
+	# The failed tests run once more, so one disturbed run on a shared machine shows
+	# what it is: a test that passes only on the retry is flaky, named in the summary,
+	# and more than one flaky test fails the suite. A real bug fails both runs; the
+	# first failure's output stays in the log.
+	local failed_log="$dir/Testing/Temporary/LastTestsFailed.log" retried
+	retried="$(cut -d: -f2 "$failed_log" 2>/dev/null | paste -sd' ')"
+	echo "=== [$name] retrying the failed tests once: $retried"
+	if ! ctest --test-dir "$dir" --output-on-failure --rerun-failed ${CTEST_ARGS:-}; then
+		result[$name]="FAILED (tests; retried: $retried)"
 		return 1
 	fi
-	result[$name]="passed"
+	flaky[$name]="$retried"
+	if [[ $(wc -w <<<"$retried") -gt 1 ]]; then
+		result[$name]="FAILED (more than one test passed only on retry: $retried)"
+		return 1
+	fi
+	result[$name]="passed, FLAKY: $retried passed only on retry"
 	return 0
 }
 
@@ -76,6 +89,9 @@ echo
 echo "=== summary"
 for suite in "${suites[@]}"; do
 	printf '  %-7s %s\n' "$suite" "${result[$suite]}"
+done
+for suite in "${!flaky[@]}"; do
+	printf '  FLAKY (passed only on retry) in %s: %s\n' "$suite" "${flaky[$suite]}"
 done
 if [[ $failed -ne 0 ]]; then
 	echo "=== FAILED"
