@@ -61,25 +61,6 @@ static int open_regular(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-int elf_symbols_check_file(const char *path, char *err, size_t errlen)
-{
-	Elf *elf = NULL;
-	int fd, ret = 0;
-
-	fd = open_regular(path, err, errlen);
-	if (fd < 0)
-		return fd;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		snprintf(err, errlen, "'%.200s' is not an ELF file", path);
-		ret = -ENOEXEC;
-	}
-	elf_end(elf);
-	close(fd);
-	return ret;
-}
-
 void elf_symbols_free(struct elf_symbols **syms)
 {
 	if (!syms || !*syms)

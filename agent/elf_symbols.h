@@ -29,13 +29,6 @@ struct elf_symbols {
 };
 
 /*
- * 0 when the file at path (opened without following a final symlink into a
- * device or FIFO: regular files only) is an ELF object; else -errno with a reason
- * naming path in err: -ENOENT, -EINVAL (not a regular file), -ENOEXEC (not ELF).
- */
-int elf_symbols_check_file(const char *path, char *err, size_t errlen);
-
-/*
  * Reads the defined STT_FUNC symbols of .symtab (or .dynsym when the file is
  * stripped) and the PT_LOAD segments. Returns NULL and sets errno with a reason
  * in err. Free with elf_symbols_free().

@@ -107,15 +107,30 @@ static void test_sections_first_match(void **state)
 	assert_false(d.allowed);
 	assert_string_equal(d.rule, "pol:6");
 
-	/* SAN DNS section; target prefix resolved with realpath */
-	snprintf(params.target, sizeof(params.target), "/usr/bin/../bin/true:main");
+	/* SAN DNS section; the target as sent (no file looked at), then the file opened */
+	snprintf(params.target, sizeof(params.target), "/usr/bin/true:main");
 	d = decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0);
 	assert_true(d.allowed);
-	snprintf(params.target, sizeof(params.target), "/usr/bin/../lib:main");
-	d = decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0);
+	policy_check_target_file(&p, "/usr/bin/true", 42, &d);
+	assert_true(d.allowed);
+	/* a symlink under the prefix to a file outside it: denied by what was opened */
+	policy_check_target_file(&p, "/usr/lib/x86_64-linux-gnu/libc.so.6", 42, &d);
 	assert_false(d.allowed);
-	assert_non_null(strstr(d.message, "outside every target-prefix"));
 	assert_string_equal(d.rule, "pol:10");
+	assert_non_null(strstr(d.message, "'/usr/lib/x86_64-linux-gnu/libc.so.6' (inode 42), outside every target-prefix"));
+	/* "..", "." and paths outside: denied as sent, whatever the file system holds */
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const outside[] = { "/usr/bin/../lib/x:main", "/usr/bin/./true:main",
+						       "/usr/binary:main", "/nonexistent/x:main" };
+
+		snprintf(params.target, sizeof(params.target), "%s", outside[i]);
+		d = decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0);
+		assert_false(d.allowed);
+		assert_non_null(strstr(d.message, "outside every target-prefix"));
+		assert_string_equal(d.rule, "pol:10");
+	}
+	snprintf(params.target, sizeof(params.target), "/usr/bin/..x:main");
+	assert_true(decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0).allowed);
 
 	/* [*] catches the rest; no match for events */
 	d = decide(&p, "someone", NULL, &hist_probe, NULL, 0, 0);
