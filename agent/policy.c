@@ -23,10 +23,11 @@ static const char default_text[] =
 	"# Any client with a certificate from the fleet CA may use the histogram and count\n"
 	"# probes. Event probes (exec, open, tcp-life: paths, argv, addresses of every\n"
 	"# process), user-space function probes (func-count, func-latency: any binary on the\n"
-	"# host) and profile (stacks of every process) need an explicit grant in a policy file.\n"
+	"# host), profile (stacks of every process), tcp-top (connection addresses) and\n"
+	"# file-top (file names) need an explicit grant in a policy file.\n"
 	"[*]\n"
 	"allow-kind histogram counts\n"
-	"deny func-* profile\n";
+	"deny func-* profile tcp-top file-top\n";
 
 const char *policy_default_text(void)
 {
@@ -488,6 +489,16 @@ static const struct policy_word *find_word(const struct policy_word *w, size_t n
 		if (fnmatch(w[i].text, name, 0) == 0)
 			return &w[i];
 	return NULL;
+}
+
+bool policy_grants(const struct policy *p, const struct policy_identity *id, const char *grant)
+{
+	const struct policy_section *s = policy_match(p, id);
+
+	for (size_t i = 0; s && i < s->nallow; i++)
+		if (strcmp(s->allow[i].text, grant) == 0)
+			return true;
+	return false;
 }
 
 /* CATEGORY:PATTERN: the category must be a plain name matching one of the section's globs */
