@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct elf_func {
 	const char *name;     /* points into the table's string pool */
@@ -29,12 +30,18 @@ struct elf_symbols {
 };
 
 /*
- * Reads the defined STT_FUNC symbols of .symtab (or .dynsym when the file is
- * stripped) and the PT_LOAD segments. Returns NULL and sets errno with a reason
- * in err. Free with elf_symbols_free().
+ * Reopens for reading the file that pathfd (an O_PATH descriptor) names, when it
+ * is a regular file: a device or FIFO is never really opened. Fills st. Returns
+ * the new descriptor or -errno (-EINVAL: not a regular file); pathfd stays open.
  */
-struct elf_symbols *elf_symbols_load(const char *path, char *err, size_t errlen);
-/* Same, for an already open file descriptor (not closed here). */
+int elf_file_reopen_regular(int pathfd, struct stat *st);
+
+/*
+ * Reads the defined STT_FUNC symbols of .symtab (or .dynsym when the file is
+ * stripped) and the PT_LOAD segments of the ELF file open at fd (not closed
+ * here; what names it in err). Returns NULL and sets errno with a reason in err.
+ * Free with elf_symbols_free().
+ */
 struct elf_symbols *elf_symbols_load_fd(int fd, const char *what, char *err, size_t errlen);
 void elf_symbols_free(struct elf_symbols **syms);
 

@@ -31,34 +31,26 @@ void func_target_free(struct func_target **t)
  */
 static int open_binary(struct func_target *t, char *err, size_t errlen)
 {
-	char fdpath[32];
-	struct stat st, again;
+	struct stat st;
 	ssize_t n;
-	int pathfd, e;
+	int pathfd, fd;
 
 	pathfd = open(t->path, O_PATH | O_CLOEXEC);
 	if (pathfd < 0) {
-		e = errno;
-		snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(e));
-		return -e;
+		fd = -errno;
+		snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(-fd));
+		return fd;
 	}
-	if (fstat(pathfd, &st) || !S_ISREG(st.st_mode)) {
-		close(pathfd);
-		snprintf(err, errlen, "parameter 'target': binary '%.200s' is not a regular file", t->path);
-		return -EINVAL;
-	}
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pathfd);
-	t->fd = open(fdpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	e = errno;
+	fd = elf_file_reopen_regular(pathfd, &st);
 	close(pathfd);
-	if (t->fd < 0) {
-		snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(e));
-		return -e;
+	if (fd < 0) {
+		if (fd == -EINVAL)
+			snprintf(err, errlen, "parameter 'target': binary '%.200s' is not a regular file", t->path);
+		else
+			snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(-fd));
+		return fd;
 	}
-	if (fstat(t->fd, &again) || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-		snprintf(err, errlen, "parameter 'target': binary '%.200s' changed while it was opened", t->path);
-		return -EAGAIN;
-	}
+	t->fd = fd;
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
 	snprintf(t->attach_path, sizeof(t->attach_path), "/proc/self/fd/%d", t->fd);
