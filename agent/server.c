@@ -155,7 +155,8 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	/* other clients' sessions name who traces what from where: only with a grant */
 	all = policy_grants(&agent->policy, &conn->ident, POLICY_GRANT_STATUS_ALL);
 	LIST_FOREACH(c, &agent->conns, link) {
-		if (!all && strcmp(c->ident.cn, conn->ident.cn) != 0)
+		/* own: the same identity (CN); without a CN, only this connection's */
+		if (!all && c != conn && (!conn->ident.cn[0] || strcmp(c->ident.cn, conn->ident.cn) != 0))
 			continue;
 		LIST_FOREACH(s, &c->sessions, link) {
 			Tracectl__SessionInfo *info = &infos[nsessions];
