@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "func_target.h"
 
 /* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
 #define CATALOG_PROBE(name) extern const struct probe_desc name;
@@ -114,8 +115,6 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 		     struct probe_params *out, char *err, size_t errlen)
 {
 	uint32_t v;
-	struct stat st;
-	char path[PROBE_TARGET_LEN];
 
 	switch (spec->bit) {
 	case PROBE_PARAM_PID:
@@ -160,15 +159,12 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 	}
 	case PROBE_PARAM_CGROUP:
 		/* only paths inside the cgroup hierarchy: no arbitrary file probing */
-		if (value[0] != '/' || strstr(value, "..") ||
-		    snprintf(path, sizeof(path), "/sys/fs/cgroup%s", value) >= (int)sizeof(path) ||
-		    stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		if (value[0] != '/' || strstr(value, "..") || strlen(value) >= sizeof(out->cgroup)) {
 			snprintf(err, errlen, "parameter 'cgroup' value '%.64s' is not a cgroup under /sys/fs/cgroup",
 				 value);
 			return -EINVAL;
 		}
-		/* the cgroup id BPF sees is the directory's inode number on cgroup v2 */
-		out->cgroup_id = st.st_ino;
+		memcpy(out->cgroup, value, strlen(value) + 1);
 		return 0;
 	}
 	snprintf(err, errlen, "parameter '%s' cannot be parsed", spec->name);
@@ -209,7 +205,30 @@ int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const 
 	}
 	if (!out->top)
 		out->top = probe->default_top;
-	if (probe->validate)
-		return probe->validate(out, err, errlen);
 	return 0;
+}
+
+int catalog_validate_params(const struct probe_desc *probe, struct probe_params *params, char *err, size_t errlen)
+{
+	char path[PROBE_TARGET_LEN + 32];
+	struct stat st;
+
+	if (params->cgroup[0]) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s", params->cgroup);
+		if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "parameter 'cgroup' value '%.64s' is not a cgroup under /sys/fs/cgroup",
+				 params->cgroup);
+			return -EINVAL;
+		}
+		/* the cgroup id BPF sees is the directory's inode number on cgroup v2 */
+		params->cgroup_id = st.st_ino;
+	}
+	if (probe->validate)
+		return probe->validate(params, err, errlen);
+	return 0;
+}
+
+void catalog_params_release(struct probe_params *params)
+{
+	func_target_free(&params->func);
 }

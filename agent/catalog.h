@@ -35,6 +35,8 @@ enum probe_param {
 	PROBE_PARAM_MEASURE = 1u << 8, /* enum (probe_desc.measure_choices): what to measure */
 };
 
+struct func_target;
+
 /* Validated parameters; zero / empty means "not given". */
 struct probe_params {
 	uint32_t pid;
@@ -44,8 +46,12 @@ struct probe_params {
 	char target[PROBE_TARGET_LEN];
 	uint32_t freq_hz;
 	char by[PROBE_BY_LEN];
+	char cgroup[PROBE_TARGET_LEN];  /* as given; resolved to cgroup_id by catalog_validate_params */
 	uint64_t cgroup_id;
 	char measure[PROBE_BY_LEN];
+	/* The binary of target, opened once by validate() of the func-* probes and used
+	 * by open(): owned by whoever holds the params (catalog_params_release). */
+	struct func_target *func;
 };
 
 /* One field of an event record, as a probe hands it to the session. */
@@ -81,8 +87,9 @@ struct probe_desc {
 
 	/* 0 when this kernel can run the probe, else -errno with a reason. */
 	int (*supported)(char *reason, size_t len);
-	/* Probe-specific checks of the parameters (e.g. the binary exists and is ELF). */
-	int (*validate)(const struct probe_params *params, char *err, size_t errlen);
+	/* Probe-specific checks of the parameters (e.g. the binary exists and is ELF),
+	 * after authorization: the first step that may touch files. May set params->func. */
+	int (*validate)(struct probe_params *params, char *err, size_t errlen);
 	/* Opens, configures (rodata), loads and attaches. *state is owned by the caller
 	 * and released with close(). Returns 0 or -errno with a reason in err. */
 	int (*open)(const struct probe_params *params, void **state, char *err, size_t errlen);
@@ -119,11 +126,21 @@ size_t catalog_param_count(void);
 const struct param_spec *catalog_param_at(size_t i);
 
 /*
- * Types and validates the parameters of an Attach against the probe's catalog
- * entry. Returns 0, or -EINVAL with a reason naming the parameter and value.
+ * Types the parameters of an Attach and checks them against the probe's catalog
+ * entry, from the request alone: no file is looked at, so that the policy can
+ * decide before anything a client names is touched. Returns 0, or -EINVAL with a
+ * reason naming the parameter and value.
  */
 int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const *params, size_t nparams,
 			 struct probe_params *out, char *err, size_t errlen);
+/*
+ * The checks that look at the system, once the request is authorized: the
+ * cgroup directory, then the probe's validate(). Returns 0 or -errno with a
+ * reason; params may then hold resources (catalog_params_release).
+ */
+int catalog_validate_params(const struct probe_desc *probe, struct probe_params *params, char *err, size_t errlen);
+/* Releases what validation opened (params->func); accepts params holding nothing. */
+void catalog_params_release(struct probe_params *params);
 
 /* The catalog's probes are defined next to their BPF user side: agent/probe_NAME.c
  * defines probe_NAME, and the build lists every such file (catalog_list.h). */

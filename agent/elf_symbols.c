@@ -41,43 +41,27 @@ static int raw_func_cmp(const void *a, const void *b)
 	return strcmp(x->f.name, y->f.name);
 }
 
-static int open_regular(const char *path, char *err, size_t errlen)
+int elf_file_reopen_regular(int pathfd, struct stat *st)
 {
-	struct stat st;
+	char fdpath[32];
+	struct stat again;
 	int fd, e;
 
-	/* O_NONBLOCK: a FIFO named by a caller must not hang the agent's loop */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		e = errno;
-		snprintf(err, errlen, "'%.200s': %s", path, strerror(e));
-		return -e;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "'%.200s' is not a regular file", path);
+	if (fstat(pathfd, st))
+		return -errno;
+	if (!S_ISREG(st->st_mode))
 		return -EINVAL;
+	/* the descriptor names the inode itself: no path is resolved again */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pathfd);
+	fd = open(fdpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &again) || again.st_dev != st->st_dev || again.st_ino != st->st_ino) {
+		e = errno;
+		close(fd);
+		return e ? -e : -EAGAIN;
 	}
 	return fd;
-}
-
-int elf_symbols_check_file(const char *path, char *err, size_t errlen)
-{
-	Elf *elf = NULL;
-	int fd, ret = 0;
-
-	fd = open_regular(path, err, errlen);
-	if (fd < 0)
-		return fd;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		snprintf(err, errlen, "'%.200s' is not an ELF file", path);
-		ret = -ENOEXEC;
-	}
-	elf_end(elf);
-	close(fd);
-	return ret;
 }
 
 void elf_symbols_free(struct elf_symbols **syms)
@@ -221,23 +205,6 @@ cleanup:
 		elf_symbols_free(&syms);
 		errno = e;
 	}
-	return syms;
-}
-
-struct elf_symbols *elf_symbols_load(const char *path, char *err, size_t errlen)
-{
-	struct elf_symbols *syms;
-	int fd, e;
-
-	fd = open_regular(path, err, errlen);
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	syms = elf_symbols_load_fd(fd, path, err, errlen);
-	e = errno;
-	close(fd);
-	errno = e;
 	return syms;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct elf_func {
 	const char *name;     /* points into the table's string pool */
@@ -29,19 +30,18 @@ struct elf_symbols {
 };
 
 /*
- * 0 when the file at path (opened without following a final symlink into a
- * device or FIFO: regular files only) is an ELF object; else -errno with a reason
- * naming path in err: -ENOENT, -EINVAL (not a regular file), -ENOEXEC (not ELF).
+ * Reopens for reading the file that pathfd (an O_PATH descriptor) names, when it
+ * is a regular file: a device or FIFO is never really opened. Fills st. Returns
+ * the new descriptor or -errno (-EINVAL: not a regular file); pathfd stays open.
  */
-int elf_symbols_check_file(const char *path, char *err, size_t errlen);
+int elf_file_reopen_regular(int pathfd, struct stat *st);
 
 /*
  * Reads the defined STT_FUNC symbols of .symtab (or .dynsym when the file is
- * stripped) and the PT_LOAD segments. Returns NULL and sets errno with a reason
- * in err. Free with elf_symbols_free().
+ * stripped) and the PT_LOAD segments of the ELF file open at fd (not closed
+ * here; what names it in err). Returns NULL and sets errno with a reason in err.
+ * Free with elf_symbols_free().
  */
-struct elf_symbols *elf_symbols_load(const char *path, char *err, size_t errlen);
-/* Same, for an already open file descriptor (not closed here). */
 struct elf_symbols *elf_symbols_load_fd(int fd, const char *what, char *err, size_t errlen);
 void elf_symbols_free(struct elf_symbols **syms);
 

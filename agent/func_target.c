@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The target parameter of the user-space function probes: "BINARY:PATTERN" resolved to functions. */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "func_target.h"
@@ -14,9 +16,52 @@ void func_target_free(struct func_target **t)
 	if (!t || !*t)
 		return;
 	elf_symbols_free(&(*t)->syms);
+	if ((*t)->fd >= 0)
+		close((*t)->fd);
 	free((*t)->funcs);
 	free(*t);
 	*t = NULL;
+}
+
+/*
+ * Opens t->path once and records which file that is. O_PATH first, so that a
+ * device node or FIFO is never really opened (no driver open, no blocking); the
+ * regular file is then reopened for reading through its descriptor, which
+ * names the same inode whatever the path says by now.
+ */
+static int open_binary(struct func_target *t, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	int pathfd, fd;
+
+	pathfd = open(t->path, O_PATH | O_CLOEXEC);
+	if (pathfd < 0) {
+		fd = -errno;
+		snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(-fd));
+		return fd;
+	}
+	fd = elf_file_reopen_regular(pathfd, &st);
+	close(pathfd);
+	if (fd < 0) {
+		if (fd == -EINVAL)
+			snprintf(err, errlen, "parameter 'target': binary '%.200s' is not a regular file", t->path);
+		else
+			snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(-fd));
+		return fd;
+	}
+	t->fd = fd;
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	snprintf(t->attach_path, sizeof(t->attach_path), "/proc/self/fd/%d", t->fd);
+	n = readlink(t->attach_path, t->resolved, sizeof(t->resolved) - 1);
+	if (n <= 0 || t->resolved[0] != '/') {
+		/* e.g. an unreachable path: no prefix could ever match it */
+		snprintf(err, errlen, "parameter 'target': binary '%.200s' has no path in this mount namespace", t->path);
+		return -EINVAL;
+	}
+	t->resolved[n] = '\0';
+	return 0;
 }
 
 static int by_name(const void *a, const void *b)
@@ -40,6 +85,7 @@ int func_target_resolve(const char *target, size_t max, struct func_target **out
 		snprintf(err, errlen, "parameter 'target': out of memory");
 		goto cleanup;
 	}
+	t->fd = -1;
 	if (strlen(target) >= sizeof(t->path)) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "parameter 'target' is longer than %zu bytes", sizeof(t->path) - 1);
@@ -57,12 +103,10 @@ int func_target_resolve(const char *target, size_t max, struct func_target **out
 	*colon = '\0';
 	t->pattern = colon + 1;
 
-	ret = elf_symbols_check_file(t->path, why, sizeof(why));
-	if (ret) {
-		snprintf(err, errlen, "parameter 'target': binary %s", why);
+	ret = open_binary(t, err, errlen);
+	if (ret)
 		goto cleanup;
-	}
-	t->syms = elf_symbols_load(t->path, why, sizeof(why));
+	t->syms = elf_symbols_load_fd(t->fd, t->path, why, sizeof(why));
 	if (!t->syms) {
 		ret = -errno;
 		snprintf(err, errlen, "parameter 'target': binary %s", why);

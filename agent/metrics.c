@@ -158,7 +158,9 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EOPNOTSUPP;
 	}
-	if (catalog_parse_params(p, NULL, 0, &params, why, sizeof(why))) {
+	if (catalog_parse_params(p, NULL, 0, &params, why, sizeof(why)) ||
+	    catalog_validate_params(p, &params, why, sizeof(why))) {
+		/* without parameters nothing was opened (params.func needs a target) */
 		snprintf(err, errlen, "--export: %s needs parameters: %s", name, why);
 		return -EINVAL;
 	}

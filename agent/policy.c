@@ -23,10 +23,11 @@ static const char default_text[] =
 	"# Any client with a certificate from the fleet CA may use the histogram and count\n"
 	"# probes. Event probes (exec, open, tcp-life: paths, argv, addresses of every\n"
 	"# process), user-space function probes (func-count, func-latency: any binary on the\n"
-	"# host) and profile (stacks of every process) need an explicit grant in a policy file.\n"
+	"# host), profile (stacks of every process), tcp-top (connection addresses) and\n"
+	"# file-top (file names) need an explicit grant in a policy file.\n"
 	"[*]\n"
 	"allow-kind histogram counts\n"
-	"deny func-* profile\n";
+	"deny func-* profile tcp-top file-top\n";
 
 const char *policy_default_text(void)
 {
@@ -490,7 +491,16 @@ static const struct policy_word *find_word(const struct policy_word *w, size_t n
 	return NULL;
 }
 
-/* The binary of "BINARY:PATTERN" (split at the last ':'), resolved, starts with a prefix. */
+bool policy_grants(const struct policy *p, const struct policy_identity *id, const char *grant)
+{
+	const struct policy_section *s = policy_match(p, id);
+
+	for (size_t i = 0; s && i < s->nallow; i++)
+		if (strcmp(s->allow[i].text, grant) == 0)
+			return true;
+	return false;
+}
+
 /* CATEGORY:PATTERN: the category must be a plain name matching one of the section's globs */
 static bool tp_category_allowed(const struct policy_section *s, const char *target)
 {
@@ -508,33 +518,44 @@ static bool tp_category_allowed(const struct policy_section *s, const char *targ
 	return false;
 }
 
-static const struct policy_word *target_allowed(const struct policy_section *s, const char *target, char *resolved,
-						size_t resolved_len)
+/* A path lies under a prefix: "/opt/app" allows /opt/app and /opt/app/..., not /opt/application. */
+static const struct policy_word *prefix_of(const struct policy_section *s, const char *path)
 {
-	char binary[PROBE_TARGET_LEN], real[PATH_MAX];
-	const char *colon = strrchr(target, ':');
-	size_t n = colon ? (size_t)(colon - target) : strlen(target);
-
-	snprintf(resolved, resolved_len, "%s", "?");
-	if (n == 0 || n >= sizeof(binary))
-		return NULL;
-	memcpy(binary, target, n);
-	binary[n] = '\0';
-	/* symlinks and ".." resolved first, so a prefix cannot be escaped */
-	if (!realpath(binary, real))
-		return NULL;
-	snprintf(resolved, resolved_len, "%s", real);
 	for (size_t i = 0; i < s->nprefixes; i++) {
 		const char *prefix = s->prefixes[i].text;
 		size_t plen = strlen(prefix);
 
-		if (strncmp(real, prefix, plen) != 0)
+		if (strncmp(path, prefix, plen) != 0)
 			continue;
-		/* "/opt/app" allows /opt/app and /opt/app/..., not /opt/application */
-		if (prefix[plen - 1] == '/' || real[plen] == '\0' || real[plen] == '/')
+		if (prefix[plen - 1] == '/' || path[plen] == '\0' || path[plen] == '/')
 			return &s->prefixes[i];
 	}
 	return NULL;
+}
+
+/*
+ * The binary of "BINARY:PATTERN" (split at the last ':') as written, without
+ * looking at the file system (decisions come before any file is touched): it
+ * must lie under a prefix and have no "." or ".." component. The file it names
+ * is checked again once opened (policy_check_target_file).
+ */
+static bool target_as_sent_allowed(const struct policy_section *s, const char *target)
+{
+	char binary[PROBE_TARGET_LEN];
+	const char *colon = strrchr(target, ':');
+	size_t n = colon ? (size_t)(colon - target) : strlen(target);
+
+	if (n == 0 || n >= sizeof(binary))
+		return false;
+	memcpy(binary, target, n);
+	binary[n] = '\0';
+	for (const char *c = binary; (c = strchr(c, '/')); c++) {
+		size_t len = strcspn(c + 1, "/");
+
+		if ((len == 1 && c[1] == '.') || (len == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+	}
+	return prefix_of(s, binary) != NULL;
 }
 
 static void deny(struct policy_decision *out, const struct policy *p, unsigned line, const char *fmt, ...)
@@ -563,7 +584,7 @@ void policy_check(const struct policy *p, const struct policy_identity *id, cons
 	const struct probe_desc *probe = req->probe;
 	const struct probe_params *params = req->params;
 	const struct policy_word *w;
-	char a[32], b[32], resolved[PATH_MAX];
+	char a[32], b[32];
 
 	memset(out, 0, sizeof(*out));
 	out->section = s;
@@ -590,9 +611,9 @@ void policy_check(const struct policy *p, const struct policy_identity *id, cons
 		     s->header, params->target);
 		return;
 	}
-	if (params->target[0] == '/' && s->nprefixes && !target_allowed(s, params->target, resolved, sizeof(resolved))) {
-		deny(out, p, s->prefixes[0].line, "%s: target binary '%.200s' (resolved '%.200s') is outside every target-prefix",
-		     s->header, params->target, resolved);
+	if (params->target[0] == '/' && s->nprefixes && !target_as_sent_allowed(s, params->target)) {
+		deny(out, p, s->prefixes[0].line, "%s: target '%.200s' is outside every target-prefix "
+		     "(name the binary by a path under one, without '.' or '..')", s->header, params->target);
 		return;
 	}
 	if (params->freq_hz && s->freq_line && (params->freq_hz < s->freq_min || params->freq_hz > s->freq_max)) {
@@ -614,4 +635,14 @@ void policy_check(const struct policy *p, const struct policy_identity *id, cons
 	out->allowed = true;
 	snprintf(out->rule, sizeof(out->rule), "%s:%u", p->name, w ? w->line : s->allow_kinds_line);
 	out->max_event_rate = probe->kind == PROBE_EVENTS ? s->max_event_rate : 0;
+}
+
+void policy_check_target_file(const struct policy *p, const char *resolved, uint64_t ino, struct policy_decision *d)
+{
+	const struct policy_section *s = d->section;
+
+	if (!d->allowed || !s || !s->nprefixes || prefix_of(s, resolved))
+		return;
+	deny(d, p, s->prefixes[0].line, "%s: the target binary opened is '%.200s' (inode %llu), outside every "
+	     "target-prefix", s->header, resolved, (unsigned long long)ino);
 }

@@ -97,8 +97,21 @@ const char *policy_default_text(void);
 void policy_identity_from_cert(X509 *cert, struct policy_identity *id);
 /* The first section whose identity matches, or NULL. */
 const struct policy_section *policy_match(const struct policy *p, const struct policy_identity *id);
-/* Decides req for id; always fills out (message says why when denied). */
+/* "allow status-all": Status lists every client's sessions, not only the caller's own. */
+#define POLICY_GRANT_STATUS_ALL "status-all"
+/* True when the section matching id has "allow GRANT", written out (a probe glob
+ * such as "allow *" grants no such right). */
+bool policy_grants(const struct policy *p, const struct policy_identity *id, const char *grant);
+
+/*
+ * Decides req for id from the request alone (no file is looked at); always
+ * fills out (message says why when denied). A target binary is judged by the
+ * path as sent; once opened, policy_check_target_file judges the file.
+ */
 void policy_check(const struct policy *p, const struct policy_identity *id, const struct policy_request *req,
 		  struct policy_decision *out);
+/* Turns an allowed decision into a denial when the opened target binary, at its
+ * resolved path, lies outside the section's target-prefix. */
+void policy_check_target_file(const struct policy *p, const char *resolved, uint64_t ino, struct policy_decision *d);
 
 #endif

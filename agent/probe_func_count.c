@@ -16,25 +16,21 @@ _Static_assert(FUNC_COUNT_MAX == FUNC_TARGET_MAX, "func-count limits differ");
 
 struct func_count_state {
 	struct func_count *skel;
-	struct func_target *target;
+	const struct func_target *target; /* the params' (validate), never opened again */
 	struct bpf_link **links;  /* one per function, attached by hand (cookie = index) */
 	__u64 *percpu;            /* one value per possible CPU, reused by every read */
 	__u64 *before;            /* cumulative calls at the previous read, per function */
 	int ncpus;
 };
 
-static int func_count_validate(const struct probe_params *params, char *err, size_t errlen)
+static int func_count_validate(struct probe_params *params, char *err, size_t errlen)
 {
-	struct func_target *t = NULL;
-	int ret;
-
 	if (!params->target[0]) {
 		snprintf(err, errlen, "parameter 'target' is required (ABSOLUTE_PATH:PATTERN)");
 		return -EINVAL;
 	}
-	ret = func_target_resolve(params->target, FUNC_TARGET_MAX, &t, err, errlen);
-	func_target_free(&t);
-	return ret;
+	func_target_free(&params->func);
+	return func_target_resolve(params->target, FUNC_TARGET_MAX, &params->func, err, errlen);
 }
 
 static void func_count_close(void **state)
@@ -48,7 +44,6 @@ static void func_count_close(void **state)
 	for (size_t i = 0; st->links && st->target && i < st->target->nfuncs; i++)
 		bpf_link__destroy(st->links[i]);
 	func_count__destroy(st->skel);
-	func_target_free(&st->target);
 	free(st->links);
 	free(st->percpu);
 	free(st->before);
@@ -68,10 +63,13 @@ static int func_count_open(const struct probe_params *params, void **state, char
 		snprintf(errbuf, errlen, "allocating func-count state: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* Resolve again: the file may have changed since validate(). */
-	err = func_target_resolve(params->target, FUNC_TARGET_MAX, &st->target, errbuf, errlen);
-	if (err)
+	/* the binary validate() opened: checked against the policy, and what the uprobes name */
+	st->target = params->func;
+	if (!st->target) {
+		err = -EINVAL;
+		snprintf(errbuf, errlen, "func-count: target not validated");
 		goto cleanup;
+	}
 
 	st->ncpus = libbpf_num_possible_cpus();
 	if (st->ncpus <= 0) {
@@ -111,7 +109,7 @@ static int func_count_open(const struct probe_params *params, void **state, char
 
 		st->links[i] = bpf_program__attach_uprobe_opts(st->skel->progs.func_count_entry,
 							       params->pid ? (pid_t)params->pid : -1,
-							       st->target->path, f->file_offset, &opts);
+							       st->target->attach_path, f->file_offset, &opts);
 		if (!st->links[i]) {
 			err = errno ? -errno : -EINVAL;
 			snprintf(errbuf, errlen, "attaching a uprobe to %s in %s (offset 0x%llx%s%u): %s", f->name,

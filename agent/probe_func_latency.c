@@ -16,7 +16,7 @@
 
 struct func_latency_state {
 	struct func_latency *skel;
-	struct func_target *target;
+	const struct func_target *target; /* the params' (validate), never opened again */
 	struct bpf_link *entry, *ret;
 	struct hist_counts *percpu; /* one value per possible CPU, reused by every read */
 	size_t percpu_size;
@@ -55,13 +55,10 @@ static int resolve_one(const char *target, struct func_target **out, char *err, 
 	return 0;
 }
 
-static int func_latency_validate(const struct probe_params *params, char *err, size_t errlen)
+static int func_latency_validate(struct probe_params *params, char *err, size_t errlen)
 {
-	struct func_target *t = NULL;
-	int ret = resolve_one(params->target, &t, err, errlen);
-
-	func_target_free(&t);
-	return ret;
+	func_target_free(&params->func);
+	return resolve_one(params->target, &params->func, err, errlen);
 }
 
 static void func_latency_close(void **state)
@@ -74,7 +71,6 @@ static void func_latency_close(void **state)
 	bpf_link__destroy(st->entry);
 	bpf_link__destroy(st->ret);
 	func_latency__destroy(st->skel);
-	func_target_free(&st->target);
 	free(st->percpu);
 	free(st);
 	*state = NULL;
@@ -94,10 +90,13 @@ static int func_latency_open(const struct probe_params *params, void **state, ch
 		snprintf(errbuf, errlen, "allocating func-latency state: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* Resolve again: the file may have changed since validate(). */
-	err = resolve_one(params->target, &st->target, errbuf, errlen);
-	if (err)
+	/* the binary validate() opened: checked against the policy, and what the uprobes name */
+	st->target = params->func;
+	if (!st->target) {
+		err = -EINVAL;
+		snprintf(errbuf, errlen, "func-latency: target not validated");
 		goto cleanup;
+	}
 	f = st->target->funcs[0];
 	snprintf(st->label, sizeof(st->label), "function=%s", f->name);
 
@@ -123,11 +122,11 @@ static int func_latency_open(const struct probe_params *params, void **state, ch
 	}
 
 	/* Return probe first: an entry without its return would only leave stale starts. */
-	st->ret = bpf_program__attach_uprobe(st->skel->progs.func_latency_return, true, pid, st->target->path,
+	st->ret = bpf_program__attach_uprobe(st->skel->progs.func_latency_return, true, pid, st->target->attach_path,
 					     f->file_offset);
 	if (st->ret)
 		st->entry = bpf_program__attach_uprobe(st->skel->progs.func_latency_entry, false, pid,
-						       st->target->path, f->file_offset);
+						       st->target->attach_path, f->file_offset);
 	if (!st->ret || !st->entry) {
 		err = errno ? -errno : -EINVAL;
 		snprintf(errbuf, errlen, "attaching a %s to %s in %s (offset 0x%llx): %s",

@@ -175,7 +175,7 @@ static int tp_count_supported(char *reason, size_t len)
 	return 0;
 }
 
-static int tp_count_validate(const struct probe_params *params, char *err, size_t errlen)
+static int tp_count_validate(struct probe_params *params, char *err, size_t errlen)
 {
 	struct tp_list l;
 	int ret;

@@ -19,6 +19,7 @@
 #include "hostport.h"
 #include "kernel_env.h"
 #include "log.h"
+#include "policy.h"
 #include "tls.h"
 
 static int conn_ex_index = -1;
@@ -141,6 +142,7 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	char host[256] = "", reason[256];
 	struct conn *c;
 	struct session *s;
+	bool all;
 
 	if (!available || !infos || !info_ptrs) {
 		rpc_send_status(conn_out(conn), stream_id, RPC_INTERNAL, "out of memory", agent->cfg.max_message);
@@ -150,7 +152,12 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	for (size_t i = 0; i < nprobes; i++)
 		if (catalog_at(i)->supported(reason, sizeof(reason)) == 0)
 			available[nsupported++] = (char *)catalog_at(i)->name;
+	/* other clients' sessions name who traces what from where: only with a grant */
+	all = policy_grants(&agent->policy, &conn->ident, POLICY_GRANT_STATUS_ALL);
 	LIST_FOREACH(c, &agent->conns, link) {
+		/* own: the same identity (CN); without a CN, only this connection's */
+		if (!all && c != conn && (!conn->ident.cn[0] || strcmp(c->ident.cn, conn->ident.cn) != 0))
+			continue;
 		LIST_FOREACH(s, &c->sessions, link) {
 			Tracectl__SessionInfo *info = &infos[nsessions];
 			uint64_t age = now - s->start_mono_ns;
@@ -171,7 +178,7 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	st.kernel_release = (char *)kernel_env_release();
 	st.hostname = host;
 	st.uptime_ns = now - agent->start_mono_ns;
-	st.active_sessions = agent->nsessions;
+	st.active_sessions = all ? agent->nsessions : (uint32_t)nsessions;
 	st.connections = agent->nconns;
 	st.n_probes_available = nsupported;
 	st.probes_available = available;

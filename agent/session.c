@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "duration.h"
+#include "func_target.h"
 #include "kernel_env.h"
 #include "log.h"
 
@@ -347,7 +348,8 @@ static void audit_who(struct audit_line *l, const struct conn *conn, uint32_t st
 
 /* One line per Attach decision: allowed, denied by the policy, or refused otherwise. */
 static void audit_attach(const struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req,
-			 enum rpc_status code, const char *rule, const char *why, uint64_t session_id)
+			 const struct probe_params *params, enum rpc_status code, const char *rule, const char *why,
+			 uint64_t session_id)
 {
 	struct audit_line *l;
 
@@ -365,6 +367,12 @@ static void audit_attach(const struct conn *conn, uint32_t stream_id, const Trac
 	for (size_t i = 0; i < req->n_params; i++)
 		audit_line_str(l, req->params[i]->name, req->params[i]->value);
 	audit_line_close(l);
+	if (params->func) {
+		/* the file the decision and the uprobes are about, not the name the client sent */
+		audit_line_str(l, "target_resolved", params->func->resolved);
+		audit_line_u64(l, "target_dev", params->func->dev);
+		audit_line_u64(l, "target_inode", params->func->ino);
+	}
 	audit_line_u64(l, "duration_ns", req->duration_ns);
 	audit_line_u64(l, "interval_ns", req->interval_ns);
 	audit_line_str(l, "decision", code == RPC_OK ? "allowed" : code == RPC_PERMISSION_DENIED ? "denied" : "refused");
@@ -442,6 +450,7 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	if (s->ring_ready)
 		event_free(s->ring_ready);
 	s->probe->close(&s->probe_state);
+	catalog_params_release(&s->params);
 	LIST_REMOVE(s, link);
 	agent->nsessions--;
 	s->conn->nsessions--;
@@ -567,7 +576,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	struct evbuffer *out = bufferevent_get_output(conn->bev);
 	const struct probe_desc *probe = catalog_find(req->probe);
 	struct session *s = NULL;
-	struct probe_params params;
+	struct probe_params params = { 0 };
 	struct fd_list fds_before = { 0 }, fds_after = { 0 };
 	struct policy_decision decision = { 0 };
 	struct policy_request preq;
@@ -594,6 +603,15 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 		.identity_sessions = agent_identity_sessions(agent, conn->ident.cn),
 	};
 	policy_check(&agent->policy, &conn->ident, &preq, &decision);
+	/* only an authorized request may make the agent look at the files it names */
+	if (decision.allowed) {
+		if (catalog_validate_params(probe, &params, why, sizeof(why))) {
+			code = RPC_INVALID_ARGUMENT;
+			goto refuse;
+		}
+		if (params.func)
+			policy_check_target_file(&agent->policy, params.func->resolved, params.func->ino, &decision);
+	}
 	if (!decision.allowed) {
 		log_warn("connection %llu from %s (%s): %s", (unsigned long long)conn->id, conn->peer, conn->identity,
 			 decision.message);
@@ -629,6 +647,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	s->probe = probe;
 	s->hook = catalog_hook(probe, &params);
 	s->params = params;
+	params.func = NULL; /* the session's now */
 	s->interval_ns = req->interval_ns;
 	s->phase_ns = req->align_unix_ns % req->interval_ns;
 	/* every session is a lease: "until cancelled" still ends at the agent's limit */
@@ -684,7 +703,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	}
 	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	s->start_unix_ns = s->window_start_unix_ns = clock_ns(CLOCK_REALTIME);
-	audit_attach(conn, stream_id, req, RPC_OK, s->rule, "", s->id);
+	audit_attach(conn, stream_id, req, &s->params, RPC_OK, s->rule, "", s->id);
 	send_attached(s, s->start_mono_ns - t0, session_schedule_tick(s));
 	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u target='%s' interval=%llums "
 		 "duration=%llums (loaded in %.1f ms)",
@@ -694,6 +713,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	return;
 
 refuse:
-	audit_attach(conn, stream_id, req, code, decision.rule, why, 0);
+	audit_attach(conn, stream_id, req, &params, code, decision.rule, why, 0);
+	catalog_params_release(&params);
 	rpc_send_status(out, stream_id, code, why, agent->cfg.max_message);
 }

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "elf_symbols.h"
 #include "stack_symbols.h"
@@ -250,6 +253,72 @@ static struct proc_maps *proc_maps_get(struct usyms *us, uint32_t tgid)
 	return p;
 }
 
+/* The O_PATH walk for kernels without openat2: every component opened with
+ * O_NOFOLLOW must be a directory (a symlink is not), the last a regular file. */
+int usyms_open_beneath_nofollow(int rootfd, const char *path)
+{
+	char copy[4096], *save = NULL, *comp, *next;
+	int dirfd = -1, fd;
+	struct stat st;
+
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	comp = strtok_r(copy, "/", &save);
+	if (!comp)
+		return -EISDIR;
+	for (; comp; comp = next) {
+		next = strtok_r(NULL, "/", &save);
+		if (strcmp(comp, "..") == 0) {
+			fd = -EXDEV; /* could climb out of the process's root */
+			goto fail;
+		}
+		fd = openat(dirfd >= 0 ? dirfd : rootfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			fd = -errno;
+			goto fail;
+		}
+		if (fstat(fd, &st) || S_ISLNK(st.st_mode) || (next && !S_ISDIR(st.st_mode))) {
+			close(fd);
+			fd = -ELOOP;
+			goto fail;
+		}
+		if (dirfd >= 0)
+			close(dirfd);
+		dirfd = fd;
+	}
+	return dirfd;
+fail:
+	if (dirfd >= 0)
+		close(dirfd);
+	return fd;
+}
+
+int usyms_open_in_root(uint32_t tgid, const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		/* the path is the process's to choose: inside its root, and no symlink anywhere */
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	char root[64];
+	struct stat st;
+	int rootfd, pathfd, fd;
+
+	snprintf(root, sizeof(root), "/proc/%" PRIu32 "/root", tgid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -errno;
+	pathfd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (pathfd < 0)
+		pathfd = errno == ENOSYS ? usyms_open_beneath_nofollow(rootfd, path) : -errno;
+	close(rootfd);
+	if (pathfd < 0)
+		return pathfd;
+	fd = elf_file_reopen_regular(pathfd, &st);
+	close(pathfd);
+	return fd;
+}
+
 /* The symbols of the file behind mapping m, loaded through the process's own view of it. */
 static const struct elf_symbols *elf_file_get(struct usyms *us, uint32_t tgid, const struct mapping *m)
 {
@@ -269,10 +338,8 @@ static const struct elf_symbols *elf_file_get(struct usyms *us, uint32_t tgid, c
 	/* map_files opens exactly the mapped file, even deleted or in another mount namespace */
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/map_files/%" PRIx64 "-%" PRIx64, tgid, m->start, m->end);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "/proc/%" PRIu32 "/root%s", tgid, m->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	}
+	if (fd < 0)
+		fd = usyms_open_in_root(tgid, m->path);
 	ef = &us->files[us->nfiles++];
 	*ef = (struct elf_file){ dev, m->ino, NULL };
 	if (fd >= 0) {

@@ -30,4 +30,15 @@ void usyms_new_pass(struct usyms *us);
  */
 void usyms_name(struct usyms *us, uint32_t tgid, uint64_t ip, char *buf, size_t len);
 
+/*
+ * Opens for reading the regular file at path (as /proc/PID/maps names it) inside
+ * the root directory of process tgid, following no symlink at any component: the
+ * path is the traced process's to choose, and must not lead root elsewhere.
+ * Returns a descriptor or -errno (-ELOOP: a symlink; -EINVAL: not a regular file).
+ * The fallback when /proc/PID/map_files cannot open a mapping.
+ */
+int usyms_open_in_root(uint32_t tgid, const char *path);
+/* The same walk without openat2 (ENOSYS), an O_PATH descriptor under rootfd or -errno. */
+int usyms_open_beneath_nofollow(int rootfd, const char *path);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -69,7 +70,8 @@ int recording_writer_open(struct recording_writer **out, const char *path, const
 			  char *err, size_t errlen)
 {
 	struct recording_writer *w = calloc(1, sizeof(*w));
-	int ret;
+	struct stat st;
+	int ret, fd;
 
 	*out = NULL;
 	if (!w) {
@@ -77,10 +79,16 @@ int recording_writer_open(struct recording_writer **out, const char *path, const
 		return -ENOMEM;
 	}
 	snprintf(w->path, sizeof(w->path), "%s", path);
-	w->gz = gzopen(path, "wb6");
+	/* what was traced (addresses, file names, stacks) is for its owner only */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		fchmod(fd, 0600); /* an older file of the same name: its readers go too */
+	w->gz = fd >= 0 ? gzdopen(fd, "wb6") : NULL;
 	if (!w->gz) {
 		ret = errno ? -errno : -ENOMEM;
 		snprintf(err, errlen, "cannot create recording '%s': %s", path, strerror(-ret));
+		if (fd >= 0)
+			close(fd);
 		free(w);
 		return ret;
 	}

@@ -18,7 +18,7 @@
 struct recording_writer;
 struct recording_reader;
 
-/* Creates path (truncating) and writes the header. Returns 0 or -errno with a reason. */
+/* Creates path (truncating; mode 0600, also when it existed) and writes the header. Returns 0 or -errno with a reason. */
 int recording_writer_open(struct recording_writer **out, const char *path, const Tracectl__RecordHeader *hdr,
 			  char *err, size_t errlen);
 /* Appends one response from hosts[host_index]. */

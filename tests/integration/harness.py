@@ -120,9 +120,11 @@ def make_pki(script, directory, readable_keys):
 class Env:
     """A temp dir with a PKI, a running agent, and helpers; everything is torn down on exit."""
 
-    def __init__(self, args, agent_args=(), setup=None):
+    def __init__(self, args, agent_args=(), setup=None, builtin_policy=False):
         """agent_args: extra agent options; setup(env) runs after the PKI exists and
-        before the agent starts (e.g. to write a policy file), and may return more options."""
+        before the agent starts (e.g. to write a policy file), and may return more options.
+        builtin_policy: no --policy, so the agent uses its built-in default."""
+        self.builtin_policy = builtin_policy
         self.args = args
         self.agent_args = list(agent_args)
         self.setup = setup
@@ -182,7 +184,7 @@ class Env:
         port = free_port()
         name = "agent" if not self.agents else f"agent{len(self.agents)}"
         extra = list(self.agent_args if extra is None else extra)
-        if "--policy" not in extra:
+        if "--policy" not in extra and not self.builtin_policy:
             # Probe tests are not about authorization: without a policy of their own, the
             # agent grants every probe (its built-in default refuses event and func-* probes).
             allow_all = os.path.join(self.dir, "policy-allow-all")

@@ -18,6 +18,9 @@ static const struct probe_desc exec_probe = { .name = "exec", .kind = PROBE_EVEN
 static const struct probe_desc func_probe = { .name = "func-count", .kind = PROBE_COUNTS };
 static const struct probe_desc profile_probe = { .name = "profile", .kind = PROBE_COUNTS };
 static const struct probe_desc tp_probe = { .name = "tp-count", .kind = PROBE_COUNTS };
+static const struct probe_desc tcp_top_probe = { .name = "tcp-top", .kind = PROBE_COUNTS };
+static const struct probe_desc file_top_probe = { .name = "file-top", .kind = PROBE_COUNTS };
+static const struct probe_desc cpu_top_probe = { .name = "cpu-top", .kind = PROBE_COUNTS };
 
 static int parse(struct policy *p, const char *text, char *err, size_t errlen)
 {
@@ -63,6 +66,33 @@ static void test_default_policy(void **state)
 	assert_non_null(strstr(d.message, "deny func-*"));
 	d = decide(&p, "anyone", NULL, &profile_probe, NULL, 0, 0);
 	assert_false(d.allowed);
+	/* addresses (tcp-top) and file names (file-top) need a grant, as docs/POLICY.md says */
+	d = decide(&p, "anyone", NULL, &tcp_top_probe, NULL, 0, 0);
+	assert_false(d.allowed);
+	assert_non_null(strstr(d.message, "denies probe tcp-top"));
+	d = decide(&p, "anyone", NULL, &file_top_probe, NULL, 0, 0);
+	assert_false(d.allowed);
+	assert_non_null(strstr(d.message, "denies probe file-top"));
+	assert_true(decide(&p, "anyone", NULL, &cpu_top_probe, NULL, 0, 0).allowed);
+	policy_free(&p);
+}
+
+static void test_status_all_grant(void **state)
+{
+	struct policy p;
+	struct policy_identity auditor = { .cn = "auditor" }, other = { .cn = "alice" }, ops = { .cn = "ops-1" };
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse(&p, "[cn:auditor]\nallow-kind histogram\nallow status-all\n"
+				   "[cn:ops-*]\nallow *\n[*]\nallow-kind histogram\n", err, sizeof(err)), 0);
+	assert_true(policy_grants(&p, &auditor, POLICY_GRANT_STATUS_ALL));
+	/* a probe glob is no grant of other clients' sessions */
+	assert_false(policy_grants(&p, &ops, POLICY_GRANT_STATUS_ALL));
+	assert_false(policy_grants(&p, &other, POLICY_GRANT_STATUS_ALL));
+	policy_free(&p);
+	assert_int_equal(policy_load_default(&p, err, sizeof(err)), 0);
+	assert_false(policy_grants(&p, &other, POLICY_GRANT_STATUS_ALL));
 	policy_free(&p);
 }
 
@@ -107,15 +137,30 @@ static void test_sections_first_match(void **state)
 	assert_false(d.allowed);
 	assert_string_equal(d.rule, "pol:6");
 
-	/* SAN DNS section; target prefix resolved with realpath */
-	snprintf(params.target, sizeof(params.target), "/usr/bin/../bin/true:main");
+	/* SAN DNS section; the target as sent (no file looked at), then the file opened */
+	snprintf(params.target, sizeof(params.target), "/usr/bin/true:main");
 	d = decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0);
 	assert_true(d.allowed);
-	snprintf(params.target, sizeof(params.target), "/usr/bin/../lib:main");
-	d = decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0);
+	policy_check_target_file(&p, "/usr/bin/true", 42, &d);
+	assert_true(d.allowed);
+	/* a symlink under the prefix to a file outside it: denied by what was opened */
+	policy_check_target_file(&p, "/usr/lib/x86_64-linux-gnu/libc.so.6", 42, &d);
 	assert_false(d.allowed);
-	assert_non_null(strstr(d.message, "outside every target-prefix"));
 	assert_string_equal(d.rule, "pol:10");
+	assert_non_null(strstr(d.message, "'/usr/lib/x86_64-linux-gnu/libc.so.6' (inode 42), outside every target-prefix"));
+	/* "..", "." and paths outside: denied as sent, whatever the file system holds */
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const outside[] = { "/usr/bin/../lib/x:main", "/usr/bin/./true:main",
+						       "/usr/binary:main", "/nonexistent/x:main" };
+
+		snprintf(params.target, sizeof(params.target), "%s", outside[i]);
+		d = decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0);
+		assert_false(d.allowed);
+		assert_non_null(strstr(d.message, "outside every target-prefix"));
+		assert_string_equal(d.rule, "pol:10");
+	}
+	snprintf(params.target, sizeof(params.target), "/usr/bin/..x:main");
+	assert_true(decide(&p, "runner", "job1.ci.example.com", &func_probe, &params, 0, 0).allowed);
 
 	/* [*] catches the rest; no match for events */
 	d = decide(&p, "someone", NULL, &hist_probe, NULL, 0, 0);
@@ -229,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_policy),
+		cmocka_unit_test(test_status_all_grant),
 		cmocka_unit_test(test_sections_first_match),
 		cmocka_unit_test(test_no_matching_section),
 		cmocka_unit_test(test_freq),
