@@ -1,0 +1,30 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0
+# Runs in a test guest after switch_root into the host's read-only root: makes the
+# writable places a test needs, mounts what the agent expects (tracefs, bpffs, cgroup2,
+# the kernel's config in /boot for libbpf), runs /mnt/cmd.sh from the results share,
+# records its output and status there, and powers off.
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+for d in /tmp /run /var/tmp /boot /root /var/log; do
+	$B mount -t tmpfs tmpfs "$d"
+done
+$B mkdir -p /dev/pts /dev/shm
+$B mount -t devpts devpts /dev/pts
+$B mount -t tmpfs tmpfs /dev/shm
+$B mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /mnt
+$B cp /mnt/config "/boot/config-$($B uname -r)"
+$B mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+$B mount -t bpf bpf /sys/fs/bpf
+$B mount -t cgroup2 cgroup2 /sys/fs/cgroup
+$B ip link set lo up
+$B hostname tracectl-guest
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+export PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp
+cd /tmp
+/bin/sh /mnt/cmd.sh >/mnt/output 2>&1 </dev/null
+echo $? >/mnt/status
+$B sync
+$B poweroff -f
