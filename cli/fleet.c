@@ -169,7 +169,7 @@ static size_t window_host_count(const struct fleet *f, const struct fleet_window
 }
 
 /* Count tables sort by --sort's column, else the probe's first (its natural order);
- * with --top, the merged set keeps its top N. */
+ * with --top, the merged set keeps its top N and one row with the rest. */
 static void sort_counts(struct fleet *f, struct count_table *t)
 {
 	int col = f->o->sort ? count_table_column(t, f->o->sort) : 0;
@@ -181,9 +181,8 @@ static void sort_counts(struct fleet *f, struct count_table *t)
 		f->sort_warned = true;
 		col = 0;
 	}
-	count_table_sort(t, (size_t)col);
-	if (f->o->top)
-		count_table_truncate(t, f->o->top);
+	if (!f->o->top || count_table_fold(t, (size_t)col, f->o->top))
+		count_table_sort(t, (size_t)col);
 }
 
 static void window_print(struct fleet *f, struct fleet_window *w)
