@@ -116,9 +116,10 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	}
 	case PROBE_COUNTS: {
 		struct count_table *t = summary ? &s->total_counts : &s->window_counts;
+		size_t top = s->params.top && s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS;
 
-		/* the top N and one row with the rest: the columns' sums stay exact */
-		err = count_table_fold(t, 0, s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS);
+		/* the top N (0: all the table holds) and one row with the rest: the columns' sums stay exact */
+		err = count_table_fold(t, 0, top);
 		if (!err)
 			err = count_table_to_pb(t, 0, &counts);
 		if (err)
