@@ -12,7 +12,7 @@ metrics: the same workload under tracectl-agent --export file-top: /metrics has 
 are all counted (the writes column sums to at least 50,000).
 escapes: a process named "\\x1b]0;pwn\\x07\\x1b[8m" writes a file named
 "\\x1b[1A\\x1b[2Kinnocent"; file-top as a table, file-top --output folded and the open
-events as text show both names escaped (\\x1b...) and no control byte but newlines.
+events as text and file-top --output prom show both names escaped (\\x1b...) and no control byte but newlines.
 log: an attach with --comm "\\n12:00:00.000 x" is logged with the newline escaped: every
 line of the agent's log starts with its own time stamp and "tracectl-agent", none with
 the forged "12:00:00.000 x".
@@ -153,7 +153,7 @@ def test_escapes(args):
             check(f.read().rstrip(b"\n") == EVIL_COMM, "the workload's comm was not set")
         clis = []
         for name, probe, output in (("cli-table", "file-top", "text"), ("cli-folded", "file-top", "folded"),
-                                    ("cli-events", "open", "text")):
+                                    ("cli-events", "open", "text"), ("cli-prom", "file-top", "prom")):
             out_path = os.path.join(env.dir, f"{name}.out")
             argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
                                 f"127.0.0.1:{env.port}", probe, "--pid", str(pid), "--duration", "3s",
@@ -163,7 +163,7 @@ def test_escapes(args):
             clis.append((name, proc, out_path))
         deadline = time.monotonic() + 30
         for name, proc, out_path in clis:
-            # the status line: on stdout for text, on stderr (the .log) for folded
+            # the status line: on stdout for text, on stderr (the .log) for folded and prom
             while not any(b"Attached" in open(p, "rb").read()
                           for p in (out_path, os.path.join(env.dir, f"{name}.log"))):
                 check(proc.poll() is None, f"{name} exited {proc.returncode} before attaching")
@@ -180,8 +180,10 @@ def test_escapes(args):
             check(rc == 0, f"{name} exited {rc}")
             with open(out_path, "rb") as f:
                 outputs[name] = f.read()
-        comm_esc, file_esc = b"\\x1b]0;pwn\\x07\\x1b[8m", b"\\x1b[1A\\x1b[2Kinnocent"
         for name, data in outputs.items():
+            comm_esc, file_esc = b"\\x1b]0;pwn\\x07\\x1b[8m", b"\\x1b[1A\\x1b[2Kinnocent"
+            if name == "cli-prom":  # a label value's backslash is doubled once more
+                comm_esc, file_esc = comm_esc.replace(b"\\", b"\\\\"), file_esc.replace(b"\\", b"\\\\")
             bad = control_bytes(data)
             log(f"MEASURED {name}: {len(data)} bytes, control bytes {bad}, comm escaped "
                 f"{data.count(comm_esc)}x, file escaped {data.count(file_esc)}x")
