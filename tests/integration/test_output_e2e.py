@@ -12,7 +12,8 @@ metrics: the same workload under tracectl-agent --export file-top: /metrics has 
 are all counted (the writes column sums to at least 50,000).
 escapes: a process named "\\x1b]0;pwn\\x07\\x1b[8m" writes a file named
 "\\x1b[1A\\x1b[2Kinnocent"; file-top as a table, file-top --output folded and the open
-events as text and file-top --output prom show both names escaped (\\x1b...) and no control byte but newlines.
+events as text and file-top --output prom show both names escaped, as does a profile
+--output svg of a process with that comm (its root frame) (\\x1b...) and no control byte but newlines.
 log: an attach with --comm "\\n12:00:00.000 x" is logged with the newline escaped: every
 line of the agent's log starts with its own time stamp and "tracectl-agent", none with
 the forged "12:00:00.000 x".
@@ -141,6 +142,18 @@ def test_metrics(args):
         env.stop_agent_checked()
 
 
+# Sets its own comm (bytes from argv[1]) and burns CPU for profile once told to go.
+SPINNER = r"""
+import ctypes, os, sys, time
+ctypes.CDLL(None).prctl(15, os.fsencode(sys.argv[1]), 0, 0, 0)
+print("ready", os.getpid(), flush=True)
+sys.stdin.readline()
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    pass
+"""
+
+
 def control_bytes(data):
     """Bytes a terminal acts on, but the newlines that end lines."""
     return sorted({b for b in data if (b < 0x20 and b != 0x0A) or b == 0x7F or 0x80 <= b < 0xA0})
@@ -149,27 +162,38 @@ def control_bytes(data):
 def test_escapes(args):
     with Env(args) as env:
         wl, pid = start_files(env, env.dir, 1, ["--prefix", EVIL_FILE.decode(), "--comm", EVIL_COMM.decode()])
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            check(f.read().rstrip(b"\n") == EVIL_COMM, "the workload's comm was not set")
+        spinner = env.spawn("spinner", [sys.executable, "-c", SPINNER, EVIL_COMM.decode()],
+                            stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+        line = LineReader(spinner.stdout, "spinner").readline(10)
+        check(line is not None and line.startswith("ready "), f"spinner said {line!r}")
+        spinner_pid = int(line.split()[1])
+        for p in (pid, spinner_pid):
+            with open(f"/proc/{p}/comm", "rb") as f:
+                check(f.read().rstrip(b"\n") == EVIL_COMM, "the workload's comm was not set")
         clis = []
-        for name, probe, output in (("cli-table", "file-top", "text"), ("cli-folded", "file-top", "folded"),
-                                    ("cli-events", "open", "text"), ("cli-prom", "file-top", "prom")):
+        for name, probe, output, target in (
+                ("cli-table", "file-top", "text", pid), ("cli-folded", "file-top", "folded", pid),
+                ("cli-events", "open", "text", pid), ("cli-prom", "file-top", "prom", pid),
+                ("cli-svg", "profile", "svg", spinner_pid)):
             out_path = os.path.join(env.dir, f"{name}.out")
             argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
-                                f"127.0.0.1:{env.port}", probe, "--pid", str(pid), "--duration", "3s",
+                                f"127.0.0.1:{env.port}", probe, "--pid", str(target), "--duration", "3s",
                                 "--interval", "1s", "--output", output)
             with open(out_path, "wb") as out:
                 proc = env.spawn(name, argv, stdout=out, stdin=subprocess.DEVNULL)
             clis.append((name, proc, out_path))
         deadline = time.monotonic() + 30
         for name, proc, out_path in clis:
-            # the status line: on stdout for text, on stderr (the .log) for folded and prom
+            # the status line: on stdout for text, on stderr (the .log) for folded, prom and svg
             while not any(b"Attached" in open(p, "rb").read()
                           for p in (out_path, os.path.join(env.dir, f"{name}.log"))):
                 check(proc.poll() is None, f"{name} exited {proc.returncode} before attaching")
                 check(time.monotonic() < deadline, f"{name} did not attach within 30 s")
                 time.sleep(0.05)
+        spinner.stdin.write(b"go\n")
+        spinner.stdin.flush()
         go_and_wait(wl)
+        check(spinner.wait(timeout=30) == 0, f"spinner exited {spinner.returncode}")
         outputs = {}
         for name, proc, out_path in clis:
             try:
@@ -180,16 +204,19 @@ def test_escapes(args):
             check(rc == 0, f"{name} exited {rc}")
             with open(out_path, "rb") as f:
                 outputs[name] = f.read()
+        comm_esc, file_esc = b"\\x1b]0;pwn\\x07\\x1b[8m", b"\\x1b[1A\\x1b[2Kinnocent"
+        want = {name: [comm_esc, file_esc] for name in outputs}
+        # a Prometheus label value's backslash is doubled once more
+        want["cli-prom"] = [w.replace(b"\\", b"\\\\") for w in want["cli-prom"]]
+        # stacks name no files; the comm is their root frame, with ';' made '_'
+        want["cli-svg"] = [comm_esc.replace(b";", b"_")]
         for name, data in outputs.items():
-            comm_esc, file_esc = b"\\x1b]0;pwn\\x07\\x1b[8m", b"\\x1b[1A\\x1b[2Kinnocent"
-            if name == "cli-prom":  # a label value's backslash is doubled once more
-                comm_esc, file_esc = comm_esc.replace(b"\\", b"\\\\"), file_esc.replace(b"\\", b"\\\\")
             bad = control_bytes(data)
-            log(f"MEASURED {name}: {len(data)} bytes, control bytes {bad}, comm escaped "
-                f"{data.count(comm_esc)}x, file escaped {data.count(file_esc)}x")
+            log(f"MEASURED {name}: {len(data)} bytes, control bytes {bad}, escaped names found "
+                f"{[data.count(w) for w in want[name]]} times")
             check(not bad, f"{name} wrote control bytes {bad} to the terminal: {data[-600:]!r}")
-            check(comm_esc in data, f"{name} does not show the escaped comm: {data[-600:]!r}")
-            check(file_esc in data, f"{name} does not show the escaped file name: {data[-600:]!r}")
+            for w in want[name]:
+                check(w in data, f"{name} does not show {w!r}: {data[-600:]!r}")
         env.stop_agent_checked()
 
 
