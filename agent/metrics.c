@@ -16,6 +16,8 @@
 #include "prom.h"
 
 #define EXPORTER_MAX_PROBES 32
+/* Series per count probe and column: the largest rows and one "[other]" row with the rest. */
+#define EXPORTER_MAX_ROWS 1000
 
 struct exported {
 	const struct probe_desc *probe;
@@ -49,6 +51,8 @@ static void exported_update(struct exported *x)
 		err = x->probe->read_counts(x->state, &x->counts_window);
 		if (!err)
 			err = count_table_merge(&x->counts_total, &x->counts_window);
+		if (!err)
+			err = count_table_fold(&x->counts_total, 0, EXPORTER_MAX_ROWS);
 	}
 	if (err) {
 		x->read_errors++;
@@ -172,6 +176,8 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 	if (p->kind == PROBE_COUNTS) {
 		count_table_init(&x->counts_window, p->nkeys, p->key_names, p->nvalues, p->value_names);
 		count_table_init(&x->counts_total, p->nkeys, p->key_names, p->nvalues, p->value_names);
+		count_table_set_max_rows(&x->counts_window, COUNT_TABLE_MAX_ROWS, 0);
+		count_table_set_max_rows(&x->counts_total, EXPORTER_MAX_ROWS, 0);
 		x->have_counts = true;
 	}
 	e->n++; /* from here exporter_free undoes it */

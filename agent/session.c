@@ -117,9 +117,12 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	}
 	case PROBE_COUNTS: {
 		struct count_table *t = summary ? &s->total_counts : &s->window_counts;
+		size_t top = s->params.top && s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS;
 
-		count_table_sort(t, 0);
-		err = count_table_to_pb(t, s->params.top, &counts);
+		/* the top N (0: all the table holds) and one row with the rest: the columns' sums stay exact */
+		err = count_table_fold(t, 0, top);
+		if (!err)
+			err = count_table_to_pb(t, 0, &counts);
 		if (err)
 			goto cleanup;
 		snap.counts = &counts;
@@ -562,6 +565,10 @@ static bool session_alloc_results(struct session *s)
 	    (count_table_init(&s->window_counts, p->nkeys, p->key_names, p->nvalues, p->value_names) ||
 	     count_table_init(&s->total_counts, p->nkeys, p->key_names, p->nvalues, p->value_names)))
 		return false;
+	/* a session may last a day while the traced host names new files, flows and
+	 * stacks: what it holds stays bounded */
+	count_table_set_max_rows(&s->window_counts, COUNT_TABLE_MAX_ROWS, 0);
+	count_table_set_max_rows(&s->total_counts, COUNT_TABLE_MAX_ROWS, 0);
 	if (p->kind == PROBE_EVENTS) {
 		s->sink = event_sink_new(session_flush_events, s);
 		if (!s->sink)

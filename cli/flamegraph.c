@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "text_escape.h"
 
 #define FG_WIDTH 1200.0
 #define FG_FRAME_HEIGHT 16
@@ -79,19 +80,30 @@ static int fg_add(struct fg_node *root, const char *stack, uint64_t count)
 	return 0;
 }
 
+/* Text for SVG: escaped like every text output (no control bytes, which XML
+ * forbids anyway, nor invalid UTF-8), then as XML; at most max bytes of it. */
 static void xml_text(FILE *out, const char *s, size_t max)
 {
-	for (size_t i = 0; s[i] && i < max; i++) {
-		switch (s[i]) {
+	size_t need = text_escape(NULL, 0, s);
+	char *safe = malloc(need + 1);
+
+	if (!safe)
+		return;
+	text_escape(safe, need + 1, s);
+	/* never half a UTF-8 character */
+	if (max < need)
+		while (max && ((unsigned char)safe[max] & 0xc0) == 0x80)
+			max--;
+	for (size_t i = 0; safe[i] && i < max; i++) {
+		switch (safe[i]) {
 		case '<': fputs("&lt;", out); break;
 		case '>': fputs("&gt;", out); break;
 		case '&': fputs("&amp;", out); break;
 		case '"': fputs("&quot;", out); break;
-		default:
-			if ((unsigned char)s[i] >= 0x20)
-				fputc(s[i], out);
+		default: fputc(safe[i], out);
 		}
 	}
+	free(safe);
 }
 
 /* Warm colours, stable per name; kernel frames ("_[k]") orange, unknown grey. */
@@ -142,8 +154,10 @@ static void fg_emit(FILE *out, const struct fg_node *n, double x, int depth, uin
 		FG_FRAME_HEIGHT - 1, color);
 	fprintf(out, "<text x=\"%.2f\" y=\"%d\">", px + 3, y + FG_FRAME_HEIGHT - 4);
 	if (fit) {
-		xml_text(out, n->name, strlen(n->name) > fit ? fit - 2 : fit);
-		if (strlen(n->name) > fit)
+		size_t shown = text_escape(NULL, 0, n->name);
+
+		xml_text(out, n->name, shown > fit ? fit - 2 : fit);
+		if (shown > fit)
 			fputs("..", out);
 	}
 	fputs("</text></g>\n", out);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "prom.h"
 #include "recording.h"
+#include "text_escape.h"
 
 /* Windows held at once while waiting for slower hosts (normally one or two). */
 #define FLEET_WINDOWS 8
@@ -168,7 +169,7 @@ static size_t window_host_count(const struct fleet *f, const struct fleet_window
 }
 
 /* Count tables sort by --sort's column, else the probe's first (its natural order);
- * with --top, the merged set keeps its top N. */
+ * with --top, the merged set keeps its top N and one row with the rest. */
 static void sort_counts(struct fleet *f, struct count_table *t)
 {
 	int col = f->o->sort ? count_table_column(t, f->o->sort) : 0;
@@ -180,9 +181,8 @@ static void sort_counts(struct fleet *f, struct count_table *t)
 		f->sort_warned = true;
 		col = 0;
 	}
-	count_table_sort(t, (size_t)col);
-	if (f->o->top)
-		count_table_truncate(t, f->o->top);
+	if (!f->o->top || count_table_fold(t, (size_t)col, f->o->top))
+		count_table_sort(t, (size_t)col);
 }
 
 static void window_print(struct fleet *f, struct fleet_window *w)
@@ -374,7 +374,10 @@ static void host_fail(struct fleet_host *h, enum cli_exit code, const char *why)
 		fputs("}\n", stdout);
 		fflush(stdout);
 	}
-	fprintf(stderr, "tracectl: %s\n", why);
+	/* the agent's message may quote what a traced host named (a target, a comm) */
+	fputs("tracectl: ", stderr);
+	text_escape_fputs(stderr, why);
+	fputc('\n', stderr);
 	for (size_t i = 0; i < h->npending; i++)
 		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
 	h->npending = 0;
@@ -556,18 +559,31 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 		fflush(stdout);
 		return;
 	}
-	printf("%s: tracectl-agent %s on %s, kernel %s, up %s\n", h->target->name, st->agent_version, st->hostname,
-	       st->kernel_release, duration_format(st->uptime_ns, uptime, sizeof(uptime)));
+	/* what the agent reports is escaped: identities and probe names come from its clients */
+	printf("%s: tracectl-agent ", h->target->name);
+	text_escape_fputs(stdout, st->agent_version);
+	fputs(" on ", stdout);
+	text_escape_fputs(stdout, st->hostname);
+	fputs(", kernel ", stdout);
+	text_escape_fputs(stdout, st->kernel_release);
+	printf(", up %s\n", duration_format(st->uptime_ns, uptime, sizeof(uptime)));
 	printf("  %u active session(s), %u connection(s); %zu of %u probes available:", st->active_sessions,
 	       st->connections, st->n_probes_available, st->probes_total);
-	for (size_t i = 0; i < st->n_probes_available; i++)
-		printf(" %s", st->probes_available[i]);
+	for (size_t i = 0; i < st->n_probes_available; i++) {
+		fputc(' ', stdout);
+		text_escape_fputs(stdout, st->probes_available[i]);
+	}
 	printf("\n");
 	for (size_t i = 0; i < st->n_sessions; i++) {
 		const Tracectl__SessionInfo *s = st->sessions[i];
 
-		printf("  session %llu: %s by %s from %s, age %s, %s\n", (unsigned long long)s->id, s->probe,
-		       s->identity, s->peer, duration_format(s->age_ns, age, sizeof(age)),
+		printf("  session %llu: ", (unsigned long long)s->id);
+		text_escape_fputs(stdout, s->probe);
+		fputs(" by ", stdout);
+		text_escape_fputs(stdout, s->identity);
+		fputs(" from ", stdout);
+		text_escape_fputs(stdout, s->peer);
+		printf(", age %s, %s\n", duration_format(s->age_ns, age, sizeof(age)),
 		       s->remaining_ns ? duration_format(s->remaining_ns, left, sizeof(left)) : "until cancelled");
 	}
 	fflush(stdout);

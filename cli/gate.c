@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "duration.h"
 #include "json_flat.h"
+#include "text_escape.h"
 
 enum verdict_state { VERDICT_PASS, VERDICT_FAIL, VERDICT_NO_DATA };
 
@@ -641,9 +642,12 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 			if (v[i].have_measured)
 				fmt_value(v[i].t, v[i].measured, m, sizeof(m));
 			fmt_value(v[i].t, v[i].limit, l, sizeof(l));
-			printf("  %-7s %-24s %-14s %-22s %12s %2s %9s%s%s\n", verdict_name(v[i].state), v[i].scope,
-			       v[i].series[0] ? v[i].series : "-", v[i].t->text, m, op_text(v[i].t), l,
-			       v[i].note[0] ? "  " : "", v[i].note);
+			/* series and notes carry names the agent reported: escaped */
+			printf("  %-7s %-24s ", verdict_name(v[i].state), v[i].scope);
+			text_escape_fpad(stdout, v[i].series[0] ? v[i].series : "-", 14);
+			printf(" %-22s %12s %2s %9s%s", v[i].t->text, m, op_text(v[i].t), l, v[i].note[0] ? "  " : "");
+			text_escape_fputs(stdout, v[i].note);
+			fputc('\n', stdout);
 		}
 		printf("Gate %s\n", code == CLI_EXIT_OK ? "PASSED" : code == CLI_EXIT_GATE_FAILED ? "FAILED" : "could not measure");
 	}

@@ -9,6 +9,7 @@
 #include "count_table.h"
 #include "duration.h"
 #include "hist_pb.h"
+#include "text_escape.h"
 
 #define BAR_WIDTH 40
 #define MAX_TEXT_ROWS 24
@@ -68,14 +69,30 @@ static void json_head(const struct render *r, const char *type)
 		fprintf(r->out, ",\"hosts\":%zu,\"hosts_total\":%zu", r->hosts, r->hosts_total);
 }
 
+/* Text output shows strings from traced hosts and agents (comms, file names,
+ * symbols): escaped, so none can drive the operator's terminal. Truncated to len. */
+static const char *safe(char *buf, size_t len, const char *s)
+{
+	text_escape(buf, len, s);
+	return buf;
+}
+
 /* "host", or for a fleet's merged view "* (7/8 hosts)" */
-static const char *host_label(const struct render *r, char *buf, size_t len)
+static const char *host_label_raw(const struct render *r, char *buf, size_t len)
 {
 	if (r->merged && r->hosts_total > 1) {
 		snprintf(buf, len, "%s (%zu/%zu hosts)", r->host, r->hosts, r->hosts_total);
 		return buf;
 	}
 	return r->host;
+}
+
+/* The same, escaped for the terminal. */
+static const char *host_label(const struct render *r, char *buf, size_t len)
+{
+	char raw[300];
+
+	return safe(buf, len, host_label_raw(r, raw, sizeof(raw)));
 }
 
 /* ,"cost":{...},"provenance":{...} on windows and summaries that carry them */
@@ -128,11 +145,12 @@ void render_footer(const struct render *r, const Tracectl__Snapshot *snap)
 	if (r->format != OUTPUT_TEXT)
 		return;
 	if (p) {
-		char sample[32];
+		char sample[32], hook[512], kernel[128], btf[256], agent[128];
 
 		snprintf(sample, sizeof(sample), "1 in %u events, scaled", p->sample_one_in);
-		fprintf(r->out, "  measured with %s on kernel %s (BTF %s), agent %s; %s%s", p->hook, p->kernel_release,
-			p->btf_source, p->agent_version, p->sample_one_in > 1 ? sample : "every event",
+		fprintf(r->out, "  measured with %s on kernel %s (BTF %s), agent %s; %s%s", safe(hook, sizeof(hook), p->hook),
+			safe(kernel, sizeof(kernel), p->kernel_release), safe(btf, sizeof(btf), p->btf_source),
+			safe(agent, sizeof(agent), p->agent_version), p->sample_one_in > 1 ? sample : "every event",
 			r->provenance_mixed ? "; hosts differ (see --output json per host)" : "");
 		if (p->relative_error > 0)
 			fprintf(r->out, "; percentiles within %.1f%%", 100 * p->relative_error);
@@ -153,7 +171,7 @@ void render_footer(const struct render *r, const Tracectl__Snapshot *snap)
 
 void render_attached(const struct render *r, const Tracectl__Attached *a)
 {
-	char load[32];
+	char load[32], host[256], hook[512];
 
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, "attached");
@@ -164,7 +182,7 @@ void render_attached(const struct render *r, const Tracectl__Attached *a)
 		/* folded output is data only: the status line goes to stderr */
 		fprintf(r->format == OUTPUT_FOLDED || r->format == OUTPUT_SVG || r->format == OUTPUT_PROM ? stderr : r->out,
 			"Attached %s on %s (session %llu, %s; loaded in %s). Ctrl-C to stop.\n", r->probe,
-			r->host, (unsigned long long)a->session_id, a->hook,
+			safe(host, sizeof(host), r->host), (unsigned long long)a->session_id, safe(hook, sizeof(hook), a->hook),
 			duration_format(a->load_ns, load, sizeof(load)));
 	}
 	fflush(r->out);
@@ -254,7 +272,7 @@ static void render_text_rows(const struct render *r, const struct hist *h)
 
 void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
-	char hl[300];
+	char hl[300], series[HIST_LABEL_LEN * 4];
 	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -264,16 +282,17 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 		fflush(r->out);
 		return;
 	}
+	safe(series, sizeof(series), label);
 	localtime_r(&end, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	if (snap->summary) {
 		char span[32];
 
-		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe, label,
+		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe, series,
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)),
 			h->count ? "" : "\n  no samples");
 	} else {
-		fprintf(r->out, "%s %s %s %s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, label, h->count ? "" : ": no samples");
+		fprintf(r->out, "%s %s %s %s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series, h->count ? "" : ": no samples");
 	}
 	if (!h->count) {
 		fflush(r->out);
@@ -294,9 +313,12 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 
 void render_probes(const struct render *r, const Tracectl__ListProbesResponse *list, const struct client_conn *c)
 {
+	char host[256], version[128], kernel[128], hostname[256];
+
 	if (r->format == OUTPUT_TEXT)
-		fprintf(r->out, "%s: agent %s, kernel %s (%s)\n%-16s %-9s %-11s %s\n", r->host, c->agent_version,
-			c->kernel_release, c->agent_hostname, "PROBE", "SUPPORTED", "RESULT", "DESCRIPTION");
+		fprintf(r->out, "%s: agent %s, kernel %s (%s)\n%-16s %-9s %-11s %s\n", safe(host, sizeof(host), r->host),
+			safe(version, sizeof(version), c->agent_version), safe(kernel, sizeof(kernel), c->kernel_release),
+			safe(hostname, sizeof(hostname), c->agent_hostname), "PROBE", "SUPPORTED", "RESULT", "DESCRIPTION");
 	for (size_t i = 0; i < list->n_probes; i++) {
 		const Tracectl__ProbeInfo *p = list->probes[i];
 
@@ -321,17 +343,29 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 			fputs("]}\n", r->out);
 			continue;
 		}
-		fprintf(r->out, "%-16s %-9s %-11s %s\n", p->name, p->supported ? "yes" : "no", p->result_kind,
-			p->description);
-		fprintf(r->out, "%-16s %-9s %-11s hook: %s\n", "", "", "", p->hook);
-		fprintf(r->out, "%-16s %-9s %-11s parameters:", "", "", "");
-		for (size_t k = 0; k < p->n_params; k++)
-			fprintf(r->out, " --%s (%s)", p->params[k]->name, p->params[k]->range);
+		text_escape_fpad(r->out, p->name, 16);
+		fprintf(r->out, " %-9s ", p->supported ? "yes" : "no");
+		text_escape_fpad(r->out, p->result_kind, 11);
+		fputc(' ', r->out);
+		text_escape_fputs(r->out, p->description);
+		fprintf(r->out, "\n%-16s %-9s %-11s hook: ", "", "", "");
+		text_escape_fputs(r->out, p->hook);
+		fprintf(r->out, "\n%-16s %-9s %-11s parameters:", "", "", "");
+		for (size_t k = 0; k < p->n_params; k++) {
+			fputs(" --", r->out);
+			text_escape_fputs(r->out, p->params[k]->name);
+			fputs(" (", r->out);
+			text_escape_fputs(r->out, p->params[k]->range);
+			fputc(')', r->out);
+		}
 		if (!p->n_params)
 			fputs(" none", r->out);
 		fputc('\n', r->out);
-		if (!p->supported)
-			fprintf(r->out, "%-16s %-9s %-11s not available: %s\n", "", "", "", p->unsupported_reason);
+		if (!p->supported) {
+			fprintf(r->out, "%-16s %-9s %-11s not available: ", "", "", "");
+			text_escape_fputs(r->out, p->unsupported_reason);
+			fputc('\n', r->out);
+		}
 	}
 	fflush(r->out);
 }
@@ -348,7 +382,8 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 
 		if (!snap->summary)
 			return;
-		snprintf(title, sizeof(title), "%s on %s", r->probe, host_label(r, hl, sizeof(hl)));
+		/* raw: the flame graph escapes its text itself */
+		snprintf(title, sizeof(title), "%s on %s", r->probe, host_label_raw(r, hl, sizeof(hl)));
 		if (flamegraph_write(r->out, t, title) == -EINVAL)
 			fprintf(stderr, "tracectl: --output svg needs a probe with stacks (profile)\n");
 		return;
@@ -358,8 +393,10 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 		if (!snap->summary)
 			return;
 		for (size_t i = 0; i < t->nrows; i++) {
-			for (size_t k = 0; k < t->nkeys; k++)
-				fprintf(r->out, "%s%s", k ? ";" : "", t->rows[i].keys[k]);
+			for (size_t k = 0; k < t->nkeys; k++) {
+				fputs(k ? ";" : "", r->out);
+				text_escape_fputs(r->out, t->rows[i].keys[k]);
+			}
 			fprintf(r->out, " %llu\n", (unsigned long long)t->rows[i].values[0]);
 		}
 		fflush(r->out);
@@ -422,22 +459,29 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 			count_table_sort(&top, 0);
 			fprintf(r->out, "  top functions (self = samples in the function itself, total = on the stack):\n");
 			fprintf(r->out, "  %10s %10s  %s\n", "self", "total", "function");
-			for (size_t i = 0; i < top.nrows && i < 25; i++)
-				fprintf(r->out, "  %10llu %10llu  %s\n", (unsigned long long)top.rows[i].values[0],
-					(unsigned long long)top.rows[i].values[1], top.rows[i].keys[0]);
+			for (size_t i = 0; i < top.nrows && i < 25; i++) {
+				fprintf(r->out, "  %10llu %10llu  ", (unsigned long long)top.rows[i].values[0],
+					(unsigned long long)top.rows[i].values[1]);
+				text_escape_fputs(r->out, top.rows[i].keys[0]);
+				fputc('\n', r->out);
+			}
 			count_table_free(&top);
 			fflush(r->out);
 			return;
 		}
 	}
-	for (size_t k = 0; k < t->nkeys; k++)
-		fprintf(r->out, "%s%-*s", k ? " " : "  ", k + 1 < t->nkeys ? 16 : 24, t->key_names[k]);
+	for (size_t k = 0; k < t->nkeys; k++) {
+		fputs(k ? " " : "  ", r->out);
+		text_escape_fpad(r->out, t->key_names[k], k + 1 < t->nkeys ? 16 : 24);
+	}
 	for (size_t v = 0; v < t->nvalues; v++)
 		fprintf(r->out, " %14s", t->value_names[v]);
 	fputc('\n', r->out);
 	for (size_t i = 0; i < t->nrows; i++) {
-		for (size_t k = 0; k < t->nkeys; k++)
-			fprintf(r->out, "%s%-*s", k ? " " : "  ", k + 1 < t->nkeys ? 16 : 24, t->rows[i].keys[k]);
+		for (size_t k = 0; k < t->nkeys; k++) {
+			fputs(k ? " " : "  ", r->out);
+			text_escape_fpad(r->out, t->rows[i].keys[k], k + 1 < t->nkeys ? 16 : 24);
+		}
 		for (size_t v = 0; v < t->nvalues; v++)
 			fprintf(r->out, " %14llu", (unsigned long long)t->rows[i].values[v]);
 		fputc('\n', r->out);
@@ -494,13 +538,19 @@ void render_event(const struct render *r, const Tracectl__Event *ev)
 		localtime_r(&sec, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		fprintf(r->out, "%s.%03llu", when, (unsigned long long)(ev->time_unix_ns / 1000000ULL % 1000));
-		if (r->hosts_total > 1)
-			fprintf(r->out, " host=%s", r->host);
+		if (r->hosts_total > 1) {
+			fputs(" host=", r->out);
+			text_escape_fputs(r->out, r->host);
+		}
 		for (size_t f = 0; f < ev->n_fields; f++) {
-			if (ev->fields[f]->is_num)
-				fprintf(r->out, " %s=%lld", ev->fields[f]->name, (long long)ev->fields[f]->num);
-			else
-				fprintf(r->out, " %s=%s", ev->fields[f]->name, ev->fields[f]->str);
+			fputc(' ', r->out);
+			text_escape_fputs(r->out, ev->fields[f]->name);
+			if (ev->fields[f]->is_num) {
+				fprintf(r->out, "=%lld", (long long)ev->fields[f]->num);
+			} else {
+				fputc('=', r->out);
+				text_escape_fputs(r->out, ev->fields[f]->str);
+			}
 		}
 		fputc('\n', r->out);
 	}
@@ -508,6 +558,9 @@ void render_event(const struct render *r, const Tracectl__Event *ev)
 
 void render_events_lost(const struct render *r, uint64_t lost)
 {
+	char host[256];
+
 	if (lost && r->format == OUTPUT_TEXT)
-		fprintf(r->out, "!! %s %s: %llu event(s) lost before these\n", r->host, r->probe, (unsigned long long)lost);
+		fprintf(r->out, "!! %s %s: %llu event(s) lost before these\n", safe(host, sizeof(host), r->host), r->probe,
+			(unsigned long long)lost);
 }

@@ -67,6 +67,17 @@ static int reindex(struct count_table *t, size_t nindex)
 	return 0;
 }
 
+/* After rows moved: the same size, or none if that allocation fails (the next
+ * add rebuilds it at the size it needs). */
+static void rebuild_index(struct count_table *t)
+{
+	if (reindex(t, t->nindex)) {
+		free(t->index);
+		t->index = NULL;
+		t->nindex = 0;
+	}
+}
+
 const struct count_row *count_table_find(const struct count_table *t, const char *const *keys)
 {
 	size_t *slot;
@@ -77,15 +88,34 @@ const struct count_row *count_table_find(const struct count_table *t, const char
 	return *slot ? &t->rows[*slot - 1] : NULL;
 }
 
+/* Keeps the index at most half full with one more row. 0 or -ENOMEM. */
+static int index_room_for_one_more(struct count_table *t)
+{
+	size_t nindex = t->nindex ? t->nindex : 64;
+
+	if ((t->nrows + 1) * 2 <= t->nindex)
+		return 0;
+	while ((t->nrows + 1) * 2 > nindex)
+		nindex *= 2;
+	return reindex(t, nindex) ? -ENOMEM : 0;
+}
+
 int count_table_add(struct count_table *t, const char *const *keys, const uint64_t *values)
 {
 	struct count_row *row;
 	size_t *slot;
+	int err;
 
-	/* keep the index at most half full */
-	if ((t->nrows + 1) * 2 > t->nindex && reindex(t, t->nindex ? t->nindex * 2 : 64))
+	if (index_room_for_one_more(t))
 		return -ENOMEM;
 	slot = slot_for(t, keys);
+	if (!*slot && t->max_rows && t->nrows >= t->max_rows + t->max_rows / 2 + 1) {
+		/* a new key past the bound: fold first (the slot moves) */
+		err = count_table_fold(t, t->fold_by, t->max_rows);
+		if (err || (err = index_room_for_one_more(t)))
+			return err;
+		slot = slot_for(t, keys);
+	}
 	if (!*slot) {
 		if (t->nrows == t->cap) {
 			size_t cap = t->cap ? t->cap * 2 : 32;
@@ -129,13 +159,28 @@ int count_table_merge(struct count_table *dst, const struct count_table *src)
 	return 0;
 }
 
+bool count_table_row_is_other(const struct count_table *t, const struct count_row *row)
+{
+	if (strcmp(row->keys[0], COUNT_OTHER_KEY) != 0)
+		return false;
+	for (size_t i = 1; i < t->nkeys; i++)
+		if (strcmp(row->keys[i], "-") != 0)
+			return false;
+	return true;
+}
+
+static const struct count_table *sort_table;
 static size_t sort_by;
 static size_t sort_nkeys;
 
 static int row_cmp(const void *a, const void *b)
 {
 	const struct count_row *x = a, *y = b;
+	bool x_other = count_table_row_is_other(sort_table, x), y_other = count_table_row_is_other(sort_table, y);
 
+	/* what was folded is not a key: it goes last whatever it holds */
+	if (x_other != y_other)
+		return x_other ? 1 : -1;
 	if (x->values[sort_by] != y->values[sort_by])
 		return x->values[sort_by] > y->values[sort_by] ? -1 : 1;
 	for (size_t i = 0; i < sort_nkeys; i++) {
@@ -151,31 +196,61 @@ void count_table_sort(struct count_table *t, size_t by)
 {
 	if (by >= t->nvalues || t->nrows < 2)
 		return;
+	sort_table = t;
 	sort_by = by;
 	sort_nkeys = t->nkeys;
 	qsort(t->rows, t->nrows, sizeof(*t->rows), row_cmp);
-	/* the same size cannot fail to allocate more than it did before... but may */
-	if (reindex(t, t->nindex)) {
-		free(t->index);
-		t->index = NULL;
-		t->nindex = 0;
-	}
+	rebuild_index(t);
 }
 
-void count_table_truncate(struct count_table *t, size_t n)
+void count_table_set_max_rows(struct count_table *t, size_t max_rows, size_t by)
 {
-	if (n >= t->nrows)
-		return;
-	for (size_t r = n; r < t->nrows; r++)
+	t->max_rows = max_rows;
+	t->fold_by = by < t->nvalues ? by : 0;
+}
+
+int count_table_fold(struct count_table *t, size_t by, size_t n)
+{
+	char *other_keys[COUNT_MAX_KEYS] = { 0 };
+	uint64_t folded[COUNT_MAX_VALUES] = { 0 };
+	struct count_row *other = NULL;
+	size_t real;
+
+	count_table_sort(t, by);
+	if (t->nrows && count_table_row_is_other(t, &t->rows[t->nrows - 1]))
+		other = &t->rows[t->nrows - 1];
+	real = t->nrows - (other != NULL);
+	if (real <= n)
+		return 0;
+	/* the only allocation comes first: on failure nothing has changed */
+	if (!other) {
+		for (size_t i = 0; i < t->nkeys; i++) {
+			other_keys[i] = strdup(i ? "-" : COUNT_OTHER_KEY);
+			if (!other_keys[i]) {
+				for (size_t k = 0; k < i; k++)
+					free(other_keys[k]);
+				return -ENOMEM;
+			}
+		}
+	}
+	for (size_t r = n; r < real; r++) {
+		for (size_t v = 0; v < t->nvalues; v++)
+			folded[v] += t->rows[r].values[v];
 		for (size_t i = 0; i < t->nkeys; i++)
 			free(t->rows[r].keys[i]);
-	t->rows_omitted += t->nrows - n;
-	t->nrows = n;
-	if (reindex(t, t->nindex)) {
-		free(t->index);
-		t->index = NULL;
-		t->nindex = 0;
 	}
+	if (other) {
+		for (size_t v = 0; v < t->nvalues; v++)
+			folded[v] += other->values[v];
+		t->rows[n] = *other;
+	} else {
+		memcpy(t->rows[n].keys, other_keys, sizeof(other_keys));
+	}
+	memcpy(t->rows[n].values, folded, sizeof(folded));
+	t->rows_omitted += real - n;
+	t->nrows = n + 1;
+	rebuild_index(t);
+	return 0;
 }
 
 int count_table_column(const struct count_table *t, const char *name)
@@ -263,6 +338,8 @@ int count_table_from_pb(struct count_table *t, const Tracectl__CountTable *m, ch
 	for (size_t i = 0; i < m->n_value_names; i++)
 		value_names[i] = m->value_names[i];
 	count_table_init(t, m->n_key_names, key_names, m->n_value_names, value_names);
+	/* what an agent sends is bounded here too, whatever it sends */
+	count_table_set_max_rows(t, COUNT_TABLE_MAX_ROWS, 0);
 	for (size_t r = 0; r < m->n_rows; r++) {
 		const Tracectl__CountRow *row = m->rows[r];
 

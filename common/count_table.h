@@ -3,6 +3,7 @@
 #ifndef TRACECTL_COUNT_TABLE_H
 #define TRACECTL_COUNT_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,11 @@
 #define COUNT_MAX_KEYS 4
 #define COUNT_MAX_VALUES 4
 #define COUNT_NAME_LEN 32
+/* The most rows a table of the agent or the CLI holds by default: the rest are
+ * folded into one "other" row, so memory stays bounded and totals exact. */
+#define COUNT_TABLE_MAX_ROWS 10000
+/* The other row's first key; its other keys are "-". */
+#define COUNT_OTHER_KEY "[other]"
 
 struct count_row {
 	char *keys[COUNT_MAX_KEYS]; /* owned */
@@ -25,7 +31,9 @@ struct count_table {
 	size_t nrows, cap;
 	size_t *index; /* open addressing: row number + 1, 0 = empty */
 	size_t nindex;
-	uint64_t rows_omitted;
+	uint64_t rows_omitted; /* rows cut or folded into the other row */
+	size_t max_rows;       /* 0: unbounded; else folded back to this many when half as many more came */
+	size_t fold_by;        /* ... keeping the largest of this value column */
 };
 
 /* Names are copied. Returns 0 or -EINVAL (too many keys or values). */
@@ -35,10 +43,20 @@ int count_table_init(struct count_table *t, size_t nkeys, const char *const *key
 int count_table_add(struct count_table *t, const char *const *keys, const uint64_t *values);
 /* dst += src; the schemas must match (-EINVAL otherwise). */
 int count_table_merge(struct count_table *dst, const struct count_table *src);
-/* Sorts rows by value column `by`, descending, ties by keys. */
+/* Sorts rows by value column `by`, descending, ties by keys; the other row last. */
 void count_table_sort(struct count_table *t, size_t by);
-/* Keeps the first n rows (of a sorted table), counting the rest in rows_omitted. */
-void count_table_truncate(struct count_table *t, size_t n);
+/*
+ * Bounds the table: once it holds max_rows / 2 rows more than max_rows, adding
+ * a new key first folds it back to the max_rows largest by column `by`. A key
+ * folded away that comes back starts again from zero: kept rows are exact or
+ * lower bounds, the other row holds the rest, and every column's sum is exact.
+ */
+void count_table_set_max_rows(struct count_table *t, size_t max_rows, size_t by);
+/* Sorts by column `by` and keeps the n largest rows, adding the rest into the
+ * other row (created if needed, kept last). 0 or -ENOMEM (table unchanged). */
+int count_table_fold(struct count_table *t, size_t by, size_t n);
+/* True for the row that holds what was folded. */
+bool count_table_row_is_other(const struct count_table *t, const struct count_row *row);
 /* The index of the value column called name, or -1. */
 int count_table_column(const struct count_table *t, const char *name);
 /* Finds a row (NULL when absent). */
@@ -54,7 +72,8 @@ void count_table_free(struct count_table *t);
  */
 int count_table_to_pb(const struct count_table *t, size_t top, Tracectl__CountTable *out);
 void count_table_pb_free(Tracectl__CountTable *out);
-/* Validates and copies a received table into t (initialised here). -EPROTO with a reason. */
+/* Validates and copies a received table into t (initialised here, bounded to
+ * COUNT_TABLE_MAX_ROWS by column 0). -EPROTO with a reason. */
 int count_table_from_pb(struct count_table *t, const Tracectl__CountTable *m, char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,9 @@
 /* One leveled logger on stderr; libbpf, libevent and OpenSSL errors route into it. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,6 +12,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "text_escape.h"
 
 enum log_level log_threshold = LOG_LEVEL_INFO;
 static const char *program = "tracectl";
@@ -31,7 +34,10 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -EINVAL;
 }
 
-static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
+/* One line: the header, then the message with anything that could end the line
+ * or drive a terminal escaped, so that strings a client chose (a comm, a
+ * target) cannot forge lines. */
+static void log_line(enum log_level level, const char *msg)
 {
 	struct timespec now;
 	struct tm tm;
@@ -40,10 +46,48 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+	flockfile(stderr);
 	fprintf(stderr, "%s.%03ld %s %s: ", stamp, now.tv_nsec / 1000000, program, level_names[level]);
-	vfprintf(stderr, fmt, ap);
-	if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
-		fputc('\n', stderr);
+	text_escape_fputs(stderr, msg);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+}
+
+/*
+ * Formats and logs the message as one line. Library messages (split_lines:
+ * libbpf's verifier log) log each of their lines under a header of their own;
+ * ours, which carry client strings, keep even a newline escaped. A trailing
+ * newline only ends the message.
+ */
+static void log_vwrite(enum log_level level, bool split_lines, const char *fmt, va_list ap)
+{
+	char small[1024], *msg = small, *line, *nl;
+	size_t len;
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n >= (int)sizeof(small)) {
+		msg = malloc((size_t)n + 1);
+		if (msg)
+			vsnprintf(msg, (size_t)n + 1, fmt, again);
+		else
+			msg = small; /* truncated rather than lost */
+	}
+	va_end(again);
+	if (n < 0)
+		snprintf(small, sizeof(small), "(unprintable log message: %s)", fmt);
+	len = strlen(msg);
+	if (len && msg[len - 1] == '\n')
+		msg[len - 1] = '\0';
+	for (line = msg; split_lines && (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		log_line(level, line);
+	}
+	log_line(level, line);
+	if (msg != small)
+		free(msg);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)
@@ -51,7 +95,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(level, fmt, ap);
+	log_vwrite(level, false, fmt, ap);
 	va_end(ap);
 }
 
@@ -64,7 +108,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	/* libbpf's debug output is the verifier log: only at -v -v style levels */
 	if ((int)mapped > (int)log_threshold || mapped > LOG_LEVEL_DEBUG)
 		return 0;
-	log_vwrite(mapped, fmt, ap);
+	log_vwrite(mapped, true, fmt, ap);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "prom.h"
+#include "text_escape.h"
 
 #define PROM_FIRST_POW 10 /* 2^10 ns ~ 1 us */
 #define PROM_LAST_POW 36  /* 2^36 ns ~ 69 s */
@@ -19,18 +20,23 @@ void prom_name(char *dst, size_t len, const char *s)
 		dst[n] = '\0';
 }
 
-/* Appends name="value" (escaped) to buf, comma-separated. */
-static void add_label(char *buf, size_t len, const char *name, const char *value)
+/* Appends name="value" (escaped) to buf, comma-separated. The value is first
+ * escaped as for a terminal: scrapes are read there too, and a file name's
+ * control bytes have no business in a dashboard. */
+static void add_label(char *buf, size_t len, const char *name, const char *raw)
 {
 	size_t n = strlen(buf);
-	char clean[64];
+	char clean[64], safe[1024];
+	const char *value = safe;
 
+	text_escape(safe, sizeof(safe), raw);
 	prom_name(clean, sizeof(clean), name);
 	n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s=\"", n ? "," : "", clean);
+	/* no newline is left to escape */
 	for (; *value && n + 3 < len; value++) {
-		if (*value == '"' || *value == '\\' || *value == '\n')
+		if (*value == '"' || *value == '\\')
 			buf[n++] = '\\';
-		buf[n++] = *value == '\n' ? 'n' : *value;
+		buf[n++] = *value;
 	}
 	if (n + 2 < len) {
 		buf[n++] = '"';
