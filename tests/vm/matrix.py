@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""
+The kernel matrix: runs the probe ground-truth tests (the same ctest tests as on this
+machine, no second copy) inside Debian's kernels booted under QEMU, and prints one table:
+probe x kernel, pass/fail/skip, the hook used, and the reason of each failure.
+
+usage: matrix.py --build DIR [--kernels 5.10,6.1,6.12,7] [--tests REGEX] [--json FILE]
+
+A kernel whose packages cannot be fetched is reported as skipped with the reason. Exit
+status: 0 when every test passed or was skipped with a reason, 1 otherwise.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import vm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def ctest_tests(build, pattern):
+    out = subprocess.run(["ctest", "--test-dir", build, "--show-only=json-v1"], check=True,
+                         capture_output=True, text=True).stdout
+    tests = []
+    for t in json.loads(out)["tests"]:
+        if not re.search(pattern, t["name"]):
+            continue
+        props = {p["name"]: p["value"] for p in t.get("properties", [])}
+        tests.append({"name": t["name"], "command": t["command"],
+                      "timeout": int(props.get("TIMEOUT", 180)), "skip_code": int(props.get("SKIP_RETURN_CODE", 77))})
+    return tests
+
+
+def run_kernel(name, tests, cache, keep):
+    started = time.monotonic()
+    try:
+        root = vm.fetch(name, cache)
+    except (vm.VmError, subprocess.CalledProcessError) as e:
+        return {"kernel": name, "skipped": f"cannot fetch the kernel: {e}", "results": {}, "seconds": 0}
+    share = tempfile.mkdtemp(prefix=f"tracectl-matrix-{name}-")
+    os.chmod(share, 0o755)
+    with open(os.path.join(share, "tests.json"), "w") as f:
+        json.dump(tests, f)
+    budget = sum(t["timeout"] for t in tests) + 120
+    status, console, _ = vm.boot(root, ["/usr/bin/python3", os.path.join(HERE, "guest_run.py"), "/mnt"],
+                                 timeout=budget, share=share)
+    results = {}
+    path = os.path.join(share, "results.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            results = json.load(f)
+    out = {"kernel": name, "version": vm.kernel_version(root), "results": results,
+           "seconds": round(time.monotonic() - started, 1), "share": share}
+    if status is None:
+        out["error"] = "the guest did not finish: " + console[-500:].replace("\n", " | ")
+    elif status != 0:
+        with open(os.path.join(share, "output"), errors="replace") as f:
+            out["error"] = f"the guest's runner failed ({status}): " + f.read()[-500:].replace("\n", " | ")
+    if not keep and status is not None:
+        out.pop("share")
+    return out
+
+
+def table(runs, tests):
+    names = [t["name"] for t in tests]
+    short = {n: n.replace("e2e_probe_", "") for n in names}
+    width = max(len(s) for s in short.values()) + 1
+    lines = []
+    head = f"{'probe test':<{width}}" + "".join(f" | {r.get('version', r['kernel'])[:24]:<24}" for r in runs)
+    lines += [head, "-" * len(head)]
+    for n in names:
+        row = f"{short[n]:<{width}}"
+        for r in runs:
+            res = r["results"].get(n)
+            cell = ("skipped (kernel)" if "skipped" in r else res["status"] if res else "not run")
+            if res and res.get("hook") and res["status"] == "passed":
+                cell += f" {res['hook'].split()[0]}"
+            row += f" | {cell[:24]:<24}"
+        lines.append(row)
+    lines.append("")
+    for r in runs:
+        secs = r["seconds"]
+        if "skipped" in r:
+            lines.append(f"{r['kernel']}: skipped: {r['skipped']}")
+            continue
+        counts = {}
+        for res in r["results"].values():
+            counts[res["status"]] = counts.get(res["status"], 0) + 1
+        lines.append(f"{r['version']}: {secs:.0f}s, " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+                     + (f"; {r['error']}" if "error" in r else ""))
+        for n in names:
+            res = r["results"].get(n)
+            if res and res["status"] != "passed":
+                lines.append(f"  {short[n]}: {res['status']}: {res['reason']}")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", required=True, help="a configured and built tree (ctest lists its tests)")
+    p.add_argument("--kernels", default=",".join(vm.KERNELS), help="comma-separated (default: all)")
+    p.add_argument("--tests", default=r"^e2e_probe_", help="regex of ctest names (default: the probe tests)")
+    p.add_argument("--cache", default=os.environ.get("TRACECTL_VM_CACHE", "/var/cache/tracectl-vm"))
+    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--keep", action="store_true", help="keep each guest's share (test logs)")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: the kernel matrix needs root (the guest runs the root tests as root)", flush=True)
+        return 77
+    for tool in ("qemu-system-x86_64", "dpkg-deb", "apt-get"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ["PATH"].split(":")):
+            print(f"SKIP: {tool} is not installed", flush=True)
+            return 77
+    tests = ctest_tests(os.path.abspath(args.build), args.tests)
+    if not tests:
+        print(f"matrix: no ctest test matches {args.tests!r} in {args.build}", file=sys.stderr)
+        return 2
+    runs = []
+    for k in args.kernels.split(","):
+        print(f"=== kernel {k}: {len(tests)} test(s)", flush=True)
+        runs.append(run_kernel(k, tests, args.cache, args.keep))
+    print(table(runs, tests), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+    bad = any("error" in r or any(x["status"] in ("failed", "timeout") for x in r["results"].values())
+              for r in runs)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
