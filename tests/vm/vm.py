@@ -44,8 +44,9 @@ KERNELS = {
     "6.12": (["bookworm", "bookworm-security"], r"^linux-image-6\.12\.\d+\+deb12-amd64$"),
     "7": (["trixie-backports"], r"^linux-image-7\.\d+\.\d+\+deb13-amd64$"),
 }
-# What the initramfs loads, dependencies first (the rest come from each module's depends=).
-GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p"]
+# What the initramfs loads (each module's depends= first): the 9p root, and what tests use
+# (loop devices for bio-latency, veth for network namespaces).
+GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "loop", "veth"]
 
 
 def log(msg):
@@ -133,6 +134,8 @@ def fetch(name, cache):
     kver = image[len("linux-image-"):]
     root = os.path.join(cache, "kernels", kver)
     if os.path.exists(os.path.join(root, ".complete")):
+        if read_text(os.path.join(root, "initramfs.modules")) != " ".join(GUEST_MODULES):
+            prepare(root, kver)  # the module list changed since this kernel was fetched
         return root
     # Newer lines split the image into binary/modules/base packages of the same version.
     pkgs = [image] + [n for n in apt.names()
@@ -149,6 +152,14 @@ def fetch(name, cache):
     open(os.path.join(root, ".complete"), "w").close()
     shutil.rmtree(dl, ignore_errors=True)
     return root
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def decompress(data, path):
@@ -253,7 +264,10 @@ def prepare(root, kver):
             write_cpio(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    vmlinux = extract_vmlinux(os.path.join(root, "boot", f"vmlinuz-{kver}"))
+    with open(os.path.join(root, "initramfs.modules"), "w") as f:
+        f.write(" ".join(GUEST_MODULES))
+    vmlinux = None if os.path.exists(os.path.join(root, "vmlinux")) else \
+        extract_vmlinux(os.path.join(root, "boot", f"vmlinuz-{kver}"))
     if vmlinux:
         with open(os.path.join(root, "vmlinux"), "wb") as f:
             f.write(vmlinux)
