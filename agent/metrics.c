@@ -16,6 +16,10 @@
 #include "prom.h"
 
 #define EXPORTER_MAX_PROBES 32
+/* A scrape is one short GET: its request line and headers fit in a few KiB, no body. */
+#define EXPORTER_MAX_HEADERS_BYTES 8192
+#define EXPORTER_MAX_BODY_BYTES 1024
+#define EXPORTER_TIMEOUT_S 10
 
 struct exported {
 	const struct probe_desc *probe;
@@ -97,6 +101,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	FILE *f;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
 		evhttp_send_error(req, 405, "only GET");
 		return;
 	}
@@ -212,10 +217,17 @@ int exporter_start(struct agent *agent, const char *listen, const char *probes, 
 		ret = -EADDRINUSE;
 		goto fail;
 	}
-	evhttp_set_allowed_methods(e->http, EVHTTP_REQ_GET);
+	/* every method reaches the callbacks, which answer 405 or 404 (evhttp's own
+	 * refusal of a method is 501) */
+	evhttp_set_allowed_methods(e->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	/* a header past the limit ends the connection (evhttp answers 431/413) */
+	evhttp_set_max_headers_size(e->http, EXPORTER_MAX_HEADERS_BYTES);
+	evhttp_set_max_body_size(e->http, EXPORTER_MAX_BODY_BYTES);
 	evhttp_set_cb(e->http, "/metrics", on_metrics, e);
 	evhttp_set_gencb(e->http, on_other, e);
-	evhttp_set_timeout(e->http, 10);
+	evhttp_set_timeout(e->http, EXPORTER_TIMEOUT_S);
 	log_info("metrics: serving http://%s:%u/metrics (%zu standing probe(s))", host, port, e->n);
 	*out = e;
 	return 0;

@@ -120,7 +120,7 @@ static int decode(const uint8_t *buf, size_t len, uint32_t max, struct frame_hea
 
 	*msg = NULL;
 	*consumed = 0;
-	rc = frame_decode(buf, len, max, DESC, hdr, msg, consumed, err, sizeof(err));
+	rc = frame_decode(buf, len, max, 0, DESC, hdr, msg, consumed, err, sizeof(err));
 	/* Every failure other than "need more bytes" says why. */
 	if (rc < 0 && rc != -EAGAIN && err[0] == '\0')
 		fail_msg("frame_decode returned %d without a reason", rc);
