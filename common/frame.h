@@ -22,7 +22,7 @@
 #define FRAME_MAX_REQUEST (64u << 10)
 /* Memory protobuf-c may allocate unpacking one Request. Without it, a frame of 2-byte
  * empty repeated fields unpacks ~50-fold (a 4 MiB Request of empty Params took 190 MB);
- * within it an Attach holds at most ~1,300 Params (catalog_parse_params takes ~12). */
+ * within it an Attach holds at most ~2,700 Params (catalog_parse_params takes ~12). */
 #define FRAME_MAX_REQUEST_UNPACKED (256u << 10)
 /* Payloads at least this large are compressed: snapshots with many buckets. */
 #define FRAME_COMPRESS_MIN 1024u
