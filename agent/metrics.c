@@ -21,6 +21,7 @@
 /* A scrape is one short GET: its request line and headers fit in a few KiB, no body. */
 #define EXPORTER_MAX_HEADERS_BYTES 8192
 #define EXPORTER_MAX_BODY_BYTES 1024
+#define EXPORTER_MAX_INPUT_BYTES (2 * (EXPORTER_MAX_HEADERS_BYTES + EXPORTER_MAX_BODY_BYTES))
 #define EXPORTER_TIMEOUT_S 10
 /* Scrapers served at once; more wait in the listen backlog until one is done. */
 #define EXPORTER_MAX_CONNS 16
@@ -143,8 +144,13 @@ static struct bufferevent *http_conn_new(struct event_base *base, void *arg)
 	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 
 	http_conns_sweep(e);
+	if (!bev)
+		return NULL;
+	/* evhttp goes on reading while it answers a request it refused (431, 400): without a
+	 * bound, a client streaming an endless header had 120 MB buffered in 0.2 s */
+	bufferevent_setwatermark(bev, EV_READ, 0, EXPORTER_MAX_INPUT_BYTES);
 	/* the listener may accept a few past the limit in one go: those go uncounted */
-	if (!bev || e->nconns == EXPORTER_MAX_CONNS)
+	if (e->nconns == EXPORTER_MAX_CONNS)
 		return bev;
 	bufferevent_incref(bev);
 	e->conns[e->nconns++] = bev;
