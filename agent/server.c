@@ -598,14 +598,14 @@ static void listener_error_cb(struct evconnlistener *listener, void *arg)
 {
 	struct agent *agent = arg;
 	int err = EVUTIL_SOCKET_ERROR();
-	bool out_of_fds = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+	bool out_of_resources = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	struct timeval backoff;
 
-	/* out of descriptors, the pending connection stays in the backlog and the socket stays
-	 * readable: retrying at once spins. Pause accepting (the connections we have go on, and
-	 * each one that ends makes room), longer while it lasts. */
-	if (out_of_fds) {
+	/* out of descriptors (or socket memory), the pending connection stays in the backlog
+	 * and the socket stays readable: retrying at once spins. Pause accepting (the
+	 * connections we have go on, and each one that ends makes room), longer while it lasts. */
+	if (out_of_resources) {
 		agent->accept_backoff_ms = agent->accept_backoff_ms ? agent->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
 		if (agent->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS)
 			agent->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
@@ -618,7 +618,7 @@ static void listener_error_cb(struct evconnlistener *listener, void *arg)
 		return;
 	}
 	log_error("accept failed: %s%s (%llu more failure(s) since the last report)", evutil_socket_error_to_string(err),
-		  out_of_fds ? "; pausing new connections" : "", (unsigned long long)agent->accept_failures_unlogged);
+		  out_of_resources ? "; pausing new connections" : "", (unsigned long long)agent->accept_failures_unlogged);
 	agent->accept_logged_ns = now;
 	agent->accept_failures_unlogged = 0;
 }
