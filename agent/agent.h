@@ -25,6 +25,17 @@
 /* A client that sends requests without reading the answers: past this much unsent
  * output, the agent stops reading from it until the output drains. */
 #define CONN_MAX_BUFFERED_OUTPUT (4u * CONN_MAX_PENDING_OUTPUT)
+/* Frames of one connection handled per turn of the event loop: the rest wait for the
+ * next turn, after every other ready connection had its own. */
+#define CONN_FRAMES_PER_TURN 16
+/* Received bytes a connection may leave for later turns: two whole requests. (Not a
+ * read watermark: bufferevent_openssl 2.1 then stalls on plaintext OpenSSL holds.) */
+#define CONN_MAX_BUFFERED_INPUT (2u * (FRAME_HEADER_LEN + FRAME_MAX_REQUEST))
+/* Accept pauses when the agent runs out of file descriptors: doubling up to the max. */
+#define ACCEPT_BACKOFF_MIN_MS 50
+#define ACCEPT_BACKOFF_MAX_MS 1000
+/* One "accept failed" log line per this, with the count of the failures in between. */
+#define ACCEPT_LOG_INTERVAL_NS (10ULL * 1000000000ULL)
 
 struct agent_config {
 	const char *listen;
@@ -38,6 +49,8 @@ struct agent_config {
 	uint32_t max_overhead_ppm; /* cap and default of a session's overhead budget */
 	uint32_t max_conn_sessions; /* per connection */
 	uint64_t handshake_timeout_ns; /* TLS handshake and first frame */
+	uint32_t max_unauth_conns;   /* connections not yet past the TLS handshake, in all */
+	uint32_t max_unauth_per_source; /* ... from one source address */
 	const char *policy_path;    /* NULL: the built-in default policy */
 	const char *audit_path;     /* NULL: no audit log */
 	const char *crl_path;       /* NULL: no revocation check */
@@ -62,6 +75,14 @@ struct agent {
 	int stats_fd;           /* keeps the kernel's BPF run-time stats on; -1 when unavailable */
 	struct exporter *exporter;
 	uint32_t nconns;
+	uint32_t nunauth; /* connections still in the TLS handshake */
+	/* accept paused on EMFILE/ENFILE: resumed by this timer */
+	struct event *accept_resume;
+	uint32_t accept_backoff_ms;
+	uint64_t accept_logged_ns, accept_failures_unlogged;
+	/* refused connections, audited and logged at a bounded rate per source */
+	struct audit_limiter refusals;
+	struct event *refusals_flush;
 	bool stopping;
 };
 
@@ -71,11 +92,14 @@ struct conn {
 	struct bufferevent *bev;
 	uint64_t id;
 	char peer[64];     /* address:port */
+	char source[64];   /* address: the unit of the per-source limits */
 	char identity[128]; /* client certificate CN */
 	struct policy_identity ident; /* CN and SANs, for the policy */
 	bool handshaken;
 	bool got_frame;   /* the first frame arrived: idle deadline instead of handshake deadline */
 	bool read_paused; /* too much unread output: reading stops until it drains */
+	struct event *handshake_deadline; /* one-shot, from accept to the first frame */
+	struct event *more_input;         /* next turn's share of buffered frames */
 	uint32_t nsessions;
 	char refused[256]; /* why certificate verification failed, from the verify callback */
 	LIST_HEAD(, session) sessions;

@@ -174,3 +174,60 @@ int audit_write(struct audit *a, struct audit_line *l)
 		return -errno;
 	return (size_t)n == l->len ? 0 : -EIO;
 }
+
+static void limit_report(struct audit_limit_source *src, audit_suppressed_fn report, void *arg)
+{
+	if (src->suppressed)
+		report(src->key, src->suppressed, arg);
+	src->suppressed = 0;
+}
+
+bool audit_limiter_allow(struct audit_limiter *l, const char *key, uint64_t now_ns, audit_suppressed_fn report,
+			 void *arg)
+{
+	struct audit_limit_source *src = NULL, *oldest = NULL;
+
+	for (size_t i = 0; i < l->n && !src; i++) {
+		if (strcmp(l->sources[i].key, key) == 0)
+			src = &l->sources[i];
+		else if (!oldest || l->sources[i].last_ns < oldest->last_ns)
+			oldest = &l->sources[i];
+	}
+	if (!src) {
+		if (l->n < AUDIT_LIMIT_SOURCES) {
+			src = &l->sources[l->n++];
+		} else {
+			src = oldest;
+			limit_report(src, report, arg);
+		}
+		memset(src, 0, sizeof(*src));
+		snprintf(src->key, sizeof(src->key), "%s", key);
+		src->window_start_ns = now_ns;
+	}
+	if (now_ns - src->window_start_ns >= AUDIT_LIMIT_WINDOW_NS) {
+		limit_report(src, report, arg);
+		src->window_start_ns = now_ns;
+		src->written = 0;
+	}
+	src->last_ns = now_ns;
+	if (src->written < AUDIT_LIMIT_BURST) {
+		src->written++;
+		return true;
+	}
+	src->suppressed++;
+	return false;
+}
+
+bool audit_limiter_flush(struct audit_limiter *l, uint64_t now_ns, audit_suppressed_fn report, void *arg)
+{
+	bool pending = false;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct audit_limit_source *src = &l->sources[i];
+
+		if (now_ns == UINT64_MAX || now_ns - src->window_start_ns >= AUDIT_LIMIT_WINDOW_NS)
+			limit_report(src, report, arg);
+		pending |= src->suppressed != 0;
+	}
+	return pending;
+}

@@ -48,7 +48,11 @@ static void usage(FILE *out)
 		"                           and the --export probes as histograms and counters\n"
 		"      --export P1,P2       histogram or count probes kept attached for --metrics\n"
 		"      --max-conn-sessions N  concurrent sessions on one connection (default 16)\n"
-		"      --handshake-timeout DUR  TLS handshake and first frame deadline (default 10s)\n"
+		"      --handshake-timeout DUR  TLS handshake and first frame deadline (default 10s),\n"
+		"                           counted from the connection, however the client trickles\n"
+		"      --max-handshakes N   connections still in the TLS handshake (not yet\n"
+		"                           authenticated), in all (default 128); more are closed at once\n"
+		"      --max-handshakes-per-source N  ... from one source address (default 16)\n"
 		"      --policy FILE        who may attach what (docs/POLICY.md); default: any client\n"
 		"                           of the CA may use histogram and count probes, except\n"
 		"                           func-*, profile, tcp-top, file-top; event probes need\n"
@@ -120,7 +124,7 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 	enum {
 		OPT_CERT = 256, OPT_KEY, OPT_CA, OPT_MAX_SESSIONS, OPT_MAX_DURATION, OPT_MIN_INTERVAL, OPT_LOG,
 		OPT_MAX_CONN_SESSIONS, OPT_HANDSHAKE_TIMEOUT, OPT_POLICY, OPT_AUDIT, OPT_CRL, OPT_CHECK_POLICY,
-		OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT, OPT_NO_TP_BTF,
+		OPT_MAX_OVERHEAD, OPT_METRICS, OPT_EXPORT, OPT_NO_TP_BTF, OPT_MAX_HANDSHAKES, OPT_MAX_HANDSHAKES_SOURCE,
 	};
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -136,6 +140,8 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "max-conn-sessions", required_argument, NULL, OPT_MAX_CONN_SESSIONS },
 		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
+		{ "max-handshakes-per-source", required_argument, NULL, OPT_MAX_HANDSHAKES_SOURCE },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "audit", required_argument, NULL, OPT_AUDIT },
 		{ "crl", required_argument, NULL, OPT_CRL },
@@ -166,18 +172,24 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 			break;
 		case OPT_MAX_SESSIONS:
 		case OPT_MAX_CONN_SESSIONS:
+		case OPT_MAX_HANDSHAKES:
+		case OPT_MAX_HANDSHAKES_SOURCE: {
+			const struct option *o = options;
+
+			while (o->val != opt)
+				o++;
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
 			if (errno || *end || n == 0 || n > 100000) {
-				fprintf(stderr, "tracectl-agent: bad --%s '%s' (1..100000)\n",
-					opt == OPT_MAX_SESSIONS ? "max-sessions" : "max-conn-sessions", optarg);
+				fprintf(stderr, "tracectl-agent: bad --%s '%s' (1..100000)\n", o->name, optarg);
 				return 2;
 			}
-			if (opt == OPT_MAX_SESSIONS)
-				cfg->max_sessions = (uint32_t)n;
-			else
-				cfg->max_conn_sessions = (uint32_t)n;
+			*(opt == OPT_MAX_SESSIONS	     ? &cfg->max_sessions
+			  : opt == OPT_MAX_CONN_SESSIONS ? &cfg->max_conn_sessions
+			  : opt == OPT_MAX_HANDSHAKES	     ? &cfg->max_unauth_conns
+							     : &cfg->max_unauth_per_source) = (uint32_t)n;
 			break;
+		}
 		case OPT_HANDSHAKE_TIMEOUT:
 			if (duration_parse(optarg, &cfg->handshake_timeout_ns) || cfg->handshake_timeout_ns < 100000000ULL ||
 			    cfg->handshake_timeout_ns > 3600ULL * 1000000000ULL) {
@@ -279,6 +291,8 @@ int main(int argc, char **argv)
 			.min_interval_ns = 100ULL * 1000000ULL,
 			.max_conn_sessions = 16,
 			.handshake_timeout_ns = 10ULL * 1000000000ULL,
+			.max_unauth_conns = 128,
+			.max_unauth_per_source = 16,
 		},
 	};
 	bool check_policy = false;

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 
 #include "agent.h"
@@ -18,6 +20,13 @@
 #define EXPORTER_MAX_PROBES 32
 /* Series per count probe and column: the largest rows and one "[other]" row with the rest. */
 #define EXPORTER_MAX_ROWS 1000
+/* A scrape is one short GET: its request line and headers fit in a few KiB, no body. */
+#define EXPORTER_MAX_HEADERS_BYTES 8192
+#define EXPORTER_MAX_BODY_BYTES 1024
+#define EXPORTER_MAX_INPUT_BYTES (2 * (EXPORTER_MAX_HEADERS_BYTES + EXPORTER_MAX_BODY_BYTES))
+#define EXPORTER_TIMEOUT_S 10
+/* Scrapers served at once; more wait in the listen backlog until one is done. */
+#define EXPORTER_MAX_CONNS 16
 
 struct exported {
 	const struct probe_desc *probe;
@@ -31,6 +40,14 @@ struct exported {
 struct exporter {
 	struct agent *agent;
 	struct evhttp *http;
+	/* evhttp (libevent 2.1) has no connection limit and tells nobody when a connection
+	 * ends: the exporter holds a reference on each connection's bufferevent, sees it
+	 * ended once evhttp freed it (callbacks cleared), and pauses evhttp's listener
+	 * while EXPORTER_MAX_CONNS are open */
+	struct evconnlistener *listener;
+	struct bufferevent *conns[EXPORTER_MAX_CONNS];
+	size_t nconns;
+	struct event *sweep;
 	struct exported probes[EXPORTER_MAX_PROBES];
 	size_t n;
 	unsigned long long scrapes;
@@ -92,6 +109,62 @@ static void write_health(FILE *f, const struct exporter *e)
 		   "# TYPE tracectl_agent_scrapes_total counter\ntracectl_agent_scrapes_total %llu\n", e->scrapes);
 }
 
+static const struct timeval sweep_interval = { 0, 200000 };
+
+/* Lets go of the connections evhttp has freed. */
+static void http_conns_sweep(struct exporter *e)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < e->nconns; i++) {
+		bufferevent_event_cb eventcb = NULL;
+
+		bufferevent_getcb(e->conns[i], NULL, NULL, &eventcb, NULL);
+		if (eventcb)
+			e->conns[kept++] = e->conns[i];
+		else
+			bufferevent_decref(e->conns[i]); /* the last reference: closes the socket */
+	}
+	e->nconns = kept;
+}
+
+static void http_conns_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exporter *e = arg;
+
+	(void)fd;
+	(void)what;
+	http_conns_sweep(e);
+	if (e->nconns < EXPORTER_MAX_CONNS)
+		evconnlistener_enable(e->listener);
+	if (e->nconns)
+		event_add(e->sweep, &sweep_interval);
+}
+
+/* evhttp's bufferevent for each new connection, counted. */
+static struct bufferevent *http_conn_new(struct event_base *base, void *arg)
+{
+	struct exporter *e = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	http_conns_sweep(e);
+	if (!bev)
+		return NULL;
+	/* evhttp goes on reading while it answers a request it refused (431, 400): without a
+	 * bound, a client streaming an endless header had 120 MB buffered in 0.2 s */
+	bufferevent_setwatermark(bev, EV_READ, 0, EXPORTER_MAX_INPUT_BYTES);
+	/* the listener may accept a few past the limit in one go: those go uncounted */
+	if (e->nconns == EXPORTER_MAX_CONNS)
+		return bev;
+	bufferevent_incref(bev);
+	e->conns[e->nconns++] = bev;
+	if (e->nconns == EXPORTER_MAX_CONNS)
+		evconnlistener_disable(e->listener);
+	if (!event_pending(e->sweep, EV_TIMEOUT, NULL))
+		event_add(e->sweep, &sweep_interval);
+	return bev;
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct exporter *e = arg;
@@ -101,6 +174,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	FILE *f;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
 		evhttp_send_error(req, 405, "only GET");
 		return;
 	}
@@ -193,6 +267,7 @@ int exporter_start(struct agent *agent, const char *listen, const char *probes, 
 		   size_t errlen)
 {
 	struct exporter *e = calloc(1, sizeof(*e));
+	struct evhttp_bound_socket *bound = NULL;
 	char host[256], list[1024], *save = NULL;
 	uint16_t port;
 	int ret = 0;
@@ -215,15 +290,27 @@ int exporter_start(struct agent *agent, const char *listen, const char *probes, 
 			goto fail;
 	}
 	e->http = evhttp_new(agent->base);
-	if (!e->http || evhttp_bind_socket(e->http, host, port)) {
+	e->sweep = evtimer_new(agent->base, http_conns_sweep_cb, e);
+	if (e->http && e->sweep)
+		bound = evhttp_bind_socket_with_handle(e->http, host, port);
+	if (!bound) {
 		snprintf(err, errlen, "cannot serve metrics on %s: %s", listen, strerror(errno));
 		ret = -EADDRINUSE;
 		goto fail;
 	}
-	evhttp_set_allowed_methods(e->http, EVHTTP_REQ_GET);
+	/* every method reaches the callbacks, which answer 405 or 404 (evhttp's own
+	 * refusal of a method is 501) */
+	evhttp_set_allowed_methods(e->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	/* a header past the limit ends the connection (evhttp answers 431/413) */
+	evhttp_set_max_headers_size(e->http, EXPORTER_MAX_HEADERS_BYTES);
+	evhttp_set_max_body_size(e->http, EXPORTER_MAX_BODY_BYTES);
+	e->listener = evhttp_bound_socket_get_listener(bound);
+	evhttp_set_bevcb(e->http, http_conn_new, e);
 	evhttp_set_cb(e->http, "/metrics", on_metrics, e);
 	evhttp_set_gencb(e->http, on_other, e);
-	evhttp_set_timeout(e->http, 10);
+	evhttp_set_timeout(e->http, EXPORTER_TIMEOUT_S);
 	log_info("metrics: serving http://%s:%u/metrics (%zu standing probe(s))", host, port, e->n);
 	*out = e;
 	return 0;
@@ -240,6 +327,9 @@ void exporter_free(struct exporter **ep)
 		return;
 	if (e->http)
 		evhttp_free(e->http);
+	http_conns_sweep(e); /* evhttp_free freed every connection */
+	if (e->sweep)
+		event_free(e->sweep);
 	for (size_t i = 0; i < e->n; i++) {
 		struct exported *x = &e->probes[i];
 

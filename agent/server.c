@@ -41,6 +41,12 @@ void conn__free(struct conn **connp)
 		session__end(&s, RPC_CANCELLED, "client disconnected", false);
 	LIST_REMOVE(conn, link);
 	conn->agent->nconns--;
+	if (!conn->handshaken)
+		conn->agent->nunauth--;
+	if (conn->handshake_deadline)
+		event_free(conn->handshake_deadline);
+	if (conn->more_input)
+		event_free(conn->more_input);
 	log_info("connection %llu from %s (%s) closed", (unsigned long long)conn->id, conn->peer, conn->identity);
 	/* BEV_OPT_CLOSE_ON_FREE: this also frees the SSL object and closes the socket */
 	if (conn->bev)
@@ -241,17 +247,22 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct frame_header hdr;
 	ProtobufCMessage *msg;
 	char err[256];
-	int ret;
+	int ret = 0, nframes = 0;
 
 	if (conn->read_paused)
 		return;
-	while ((ret = rpc_take_frame(in, conn->agent->cfg.max_message, &tracectl__request__descriptor, &hdr, &msg,
-				     err, sizeof(err))) == 1) {
+	/* a turn's share of frames, or more while the input holds more than its bound:
+	 * memory stays bounded however fast a client sends */
+	while ((nframes < CONN_FRAMES_PER_TURN || evbuffer_get_length(in) > CONN_MAX_BUFFERED_INPUT) &&
+	       (ret = rpc_take_frame(in, FRAME_MAX_REQUEST, FRAME_MAX_REQUEST_UNPACKED, &tracectl__request__descriptor,
+				     &hdr, &msg, err, sizeof(err))) == 1) {
 		struct session *s;
 
+		nframes++;
 		if (!conn->got_frame) {
 			/* past the handshake deadline: from now on the keepalive idle deadline */
 			conn->got_frame = true;
+			event_del(conn->handshake_deadline);
 			bufferevent_set_timeouts(bev, &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 },
 						 &(struct timeval){ RPC_IDLE_TIMEOUT_S, 0 });
 		}
@@ -289,7 +300,22 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		log_warn("connection %llu from %s (%s): %s; closing", (unsigned long long)conn->id, conn->peer,
 			 conn->identity, err);
 		conn__free(&conn);
+		return;
 	}
+	/* this turn's share is used: the rest waits until every other ready connection had its
+	 * turn (a zero timeout runs after the loop polled the sockets again) */
+	if (ret == 1)
+		event_add(conn->more_input, &(struct timeval){ 0, 0 });
+}
+
+static void conn_more_input_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	if (!conn->agent->stopping)
+		conn_read_cb(conn->bev, conn);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -307,18 +333,86 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	conn_read_cb(bev, conn);
 }
 
-static void audit_refused(struct conn *conn, const char *reason)
+static const struct timeval refusals_window = { AUDIT_LIMIT_WINDOW_NS / 1000000000ULL, 0 };
+
+static void audit_write_checked(struct agent *agent, struct audit_line *l)
+{
+	if (audit_write(agent->audit, l))
+		log_error("audit: cannot write to the audit log: %s", strerror(errno));
+}
+
+static void refusals_suppressed(const char *source, uint64_t suppressed, void *arg)
+{
+	struct agent *agent = arg;
+	struct audit_line l;
+
+	log_warn("%llu more refused connection(s) from %s not logged in the last %llus",
+		 (unsigned long long)suppressed, source, AUDIT_LIMIT_WINDOW_NS / 1000000000ULL);
+	if (!agent->audit)
+		return;
+	audit_line_begin(&l, "tls_refused_suppressed");
+	audit_line_str(&l, "peer", source);
+	audit_line_u64(&l, "suppressed", suppressed);
+	audit_line_u64(&l, "window_ns", AUDIT_LIMIT_WINDOW_NS);
+	audit_write_checked(agent, &l);
+}
+
+static void refusals_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *agent = arg;
+
+	(void)fd;
+	(void)what;
+	if (audit_limiter_flush(&agent->refusals, clock_ns(CLOCK_MONOTONIC), refusals_suppressed, agent))
+		event_add(agent->refusals_flush, &refusals_window);
+}
+
+/* Logs and audits a refused connection; anyone can cause these, so at a bounded rate
+ * per source address (the rest are counted in one line per window). */
+static void agent_refused(struct agent *agent, uint64_t conn_id, const char *source, const char *peer,
+			  const char *reason)
 {
 	struct audit_line l;
 
-	if (!conn->agent->audit)
+	if (!audit_limiter_allow(&agent->refusals, source, clock_ns(CLOCK_MONOTONIC), refusals_suppressed, agent)) {
+		log_debug("connection %llu from %s refused during TLS handshake: %s", (unsigned long long)conn_id, peer,
+			  reason);
+		if (!evtimer_pending(agent->refusals_flush, NULL))
+			event_add(agent->refusals_flush, &refusals_window);
+		return;
+	}
+	log_warn("connection %llu from %s refused during TLS handshake: %s", (unsigned long long)conn_id, peer, reason);
+	if (!agent->audit)
 		return;
 	audit_line_begin(&l, "tls_refused");
-	audit_line_str(&l, "peer", conn->peer);
-	audit_line_u64(&l, "connection", conn->id);
+	audit_line_str(&l, "peer", peer);
+	audit_line_u64(&l, "connection", conn_id);
 	audit_line_str(&l, "reason", reason);
-	if (audit_write(conn->agent->audit, &l))
-		log_error("audit: cannot write to the audit log: %s", strerror(errno));
+	audit_write_checked(agent, &l);
+}
+
+static void conn_refused(struct conn *conn, const char *reason)
+{
+	agent_refused(conn->agent, conn->id, conn->source, conn->peer, reason);
+}
+
+/* One-shot, unlike a bufferevent timeout: a client trickling bytes does not extend it. */
+static void handshake_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+	char reason[256];
+
+	(void)fd;
+	(void)what;
+	snprintf(reason, sizeof(reason), "no %s within the %llums handshake deadline",
+		 conn->handshaken ? "first frame" : "TLS handshake",
+		 (unsigned long long)(conn->agent->cfg.handshake_timeout_ns / 1000000));
+	if (conn->handshaken)
+		log_warn("connection %llu from %s (%s): %s, closing", (unsigned long long)conn->id, conn->peer,
+			 conn->identity, reason);
+	else
+		conn_refused(conn, reason);
+	conn__free(&conn);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -332,6 +426,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		X509 *peer = SSL_get1_peer_certificate(ssl);
 
 		conn->handshaken = true;
+		conn->agent->nunauth--;
 		policy_identity_from_cert(peer, &conn->ident);
 		X509_free(peer);
 		tls_peer_identity(ssl, conn->identity, sizeof(conn->identity));
@@ -341,18 +436,9 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (!conn->handshaken || !conn->got_frame) {
-			snprintf(reason, sizeof(reason), "no %s within the %llums handshake deadline",
-				 conn->handshaken ? "first frame" : "TLS handshake",
-				 (unsigned long long)(conn->agent->cfg.handshake_timeout_ns / 1000000));
-			log_warn("connection %llu from %s (%s): %s, closing", (unsigned long long)conn->id, conn->peer,
-				 conn->identity, reason);
-			if (!conn->handshaken)
-				audit_refused(conn, reason);
-		} else {
-			log_warn("connection %llu from %s (%s): no traffic for %ds, closing", (unsigned long long)conn->id,
-				 conn->peer, conn->identity, RPC_IDLE_TIMEOUT_S);
-		}
+		/* set only after the first frame: the handshake has its own deadline */
+		log_warn("connection %llu from %s (%s): no traffic for %ds, closing", (unsigned long long)conn->id,
+			 conn->peer, conn->identity, RPC_IDLE_TIMEOUT_S);
 	} else if (what & BEV_EVENT_ERROR) {
 		unsigned long ssl_err = bufferevent_get_openssl_error(bev);
 		int sock_err = EVUTIL_SOCKET_ERROR();
@@ -378,16 +464,33 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			/* the verify callback saw why the certificate was refused: say that */
 			if (conn->refused[0])
 				snprintf(reason, sizeof(reason), "%s", conn->refused);
-			log_warn("connection %llu from %s refused during TLS handshake: %s",
-				 (unsigned long long)conn->id, conn->peer, reason);
-			audit_refused(conn, reason);
+			conn_refused(conn, reason);
 		}
 	} else if ((what & BEV_EVENT_EOF) && !conn->handshaken) {
-		log_warn("connection %llu from %s closed during the TLS handshake%s%s", (unsigned long long)conn->id,
-			 conn->peer, conn->refused[0] ? ": " : "", conn->refused);
-		audit_refused(conn, conn->refused[0] ? conn->refused : "closed during the TLS handshake");
+		conn_refused(conn, conn->refused[0] ? conn->refused : "closed during the TLS handshake");
 	}
 	conn__free(&conn);
+}
+
+/* Whether one more connection from source would pass the caps on connections still in
+ * the TLS handshake; why not, in why. */
+static bool handshake_slot_free(const struct agent *agent, const char *source, char *why, size_t whylen)
+{
+	const struct conn *c;
+	uint32_t same = 0;
+
+	if (agent->nunauth >= agent->cfg.max_unauth_conns) {
+		snprintf(why, whylen, "%u connections in the TLS handshake already (--max-handshakes)", agent->nunauth);
+		return false;
+	}
+	LIST_FOREACH(c, &agent->conns, link)
+		same += !c->handshaken && strcmp(c->source, source) == 0;
+	if (same >= agent->cfg.max_unauth_per_source) {
+		snprintf(why, whylen, "%u connections from %s in the TLS handshake already (--max-handshakes-per-source)",
+			 same, source);
+		return false;
+	}
+	return true;
 }
 
 static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr, int addrlen,
@@ -395,13 +498,21 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 {
 	struct agent *agent = arg;
 	struct conn *conn = NULL;
-	char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
-	uint64_t hs_ns = agent->cfg.handshake_timeout_ns;
-	struct timeval hs = { (time_t)(hs_ns / 1000000000ULL), (suseconds_t)(hs_ns % 1000000000ULL / 1000) };
+	char host[INET6_ADDRSTRLEN] = "?", port[8] = "?", why[160];
+	struct timeval hs = duration_timeval(agent->cfg.handshake_timeout_ns);
 	SSL *ssl;
 
 	(void)listener;
+	agent->accept_backoff_ms = 0;
 	getnameinfo(addr, (socklen_t)addrlen, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	if (!handshake_slot_free(agent, host, why, sizeof(why))) {
+		char peer[sizeof(conn->peer)];
+
+		snprintf(peer, sizeof(peer), "%s:%s", host, port);
+		agent_refused(agent, ++agent->next_conn_id, host, peer, why);
+		evutil_closesocket(fd);
+		return;
+	}
 	conn = calloc(1, sizeof(*conn));
 	ssl = SSL_new(agent->tls);
 	if (!conn || !ssl) {
@@ -416,10 +527,12 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	/* for the verify callback, which names why a certificate is refused */
 	SSL_set_ex_data(ssl, conn_ex_index, conn);
 	snprintf(conn->peer, sizeof(conn->peer), "%s:%s", host, port);
+	snprintf(conn->source, sizeof(conn->source), "%s", host);
 	snprintf(conn->identity, sizeof(conn->identity), "unauthenticated");
 	LIST_INIT(&conn->sessions);
 	LIST_INSERT_HEAD(&agent->conns, conn, link);
 	agent->nconns++;
+	agent->nunauth++;
 	/* takes ownership of ssl and fd, even when it fails */
 	conn->bev = bufferevent_openssl_socket_new(agent->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						   BEV_OPT_CLOSE_ON_FREE);
@@ -428,10 +541,17 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 		conn__free(&conn);
 		return;
 	}
+	conn->handshake_deadline = evtimer_new(agent->base, handshake_deadline_cb, conn);
+	conn->more_input = evtimer_new(agent->base, conn_more_input_cb, conn);
+	if (!conn->handshake_deadline || !conn->more_input) {
+		log_error("accepting %s: out of memory", conn->peer);
+		conn__free(&conn);
+		return;
+	}
 	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
 	/* the handshake and the first frame must arrive within the handshake deadline */
-	bufferevent_set_timeouts(conn->bev, &hs, &hs);
+	evtimer_add(conn->handshake_deadline, &hs);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	log_debug("connection %llu from %s accepted", (unsigned long long)conn->id, conn->peer);
 }
@@ -471,14 +591,43 @@ static int load_crl(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *agent = arg;
+
+	(void)fd;
+	(void)what;
+	if (agent->listener && !agent->stopping)
+		evconnlistener_enable(agent->listener);
+}
+
 static void listener_error_cb(struct evconnlistener *listener, void *arg)
 {
+	struct agent *agent = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	bool out_of_resources = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct timeval backoff;
 
-	(void)listener;
-	(void)arg;
-	/* EMFILE and friends: keep serving the connections we have */
-	log_error("accept failed: %s", evutil_socket_error_to_string(err));
+	/* out of descriptors (or socket memory), the pending connection stays in the backlog
+	 * and the socket stays readable: retrying at once spins. Pause accepting (the
+	 * connections we have go on, and each one that ends makes room), longer while it lasts. */
+	if (out_of_resources) {
+		agent->accept_backoff_ms = agent->accept_backoff_ms ? agent->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+		if (agent->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+			agent->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+		evconnlistener_disable(listener);
+		backoff = duration_timeval(agent->accept_backoff_ms * 1000000ULL);
+		event_add(agent->accept_resume, &backoff);
+	}
+	if (agent->accept_logged_ns && now - agent->accept_logged_ns < ACCEPT_LOG_INTERVAL_NS) {
+		agent->accept_failures_unlogged++;
+		return;
+	}
+	log_error("accept failed: %s%s (%llu more failure(s) since the last report)", evutil_socket_error_to_string(err),
+		  out_of_resources ? "; pausing new connections" : "", (unsigned long long)agent->accept_failures_unlogged);
+	agent->accept_logged_ns = now;
+	agent->accept_failures_unlogged = 0;
 }
 
 int agent_start(struct agent *agent, char *err, size_t errlen)
@@ -519,6 +668,13 @@ int agent_start(struct agent *agent, char *err, size_t errlen)
 	}
 	if (conn_ex_index < 0)
 		conn_ex_index = SSL_get_ex_new_index(0, "tracectl conn", NULL, NULL, NULL);
+	agent->accept_resume = evtimer_new(agent->base, accept_resume_cb, agent);
+	agent->refusals_flush = evtimer_new(agent->base, refusals_flush_cb, agent);
+	if (!agent->accept_resume || !agent->refusals_flush) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
 	SSL_CTX_set_verify(agent->tls, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	if (agent->cfg.crl_path) {
 		ret = load_crl(agent->tls, agent->cfg.crl_path, err, errlen);
@@ -573,5 +729,12 @@ void agent_free(struct agent *agent)
 	SSL_CTX_free(agent->tls);
 	agent->tls = NULL;
 	policy_free(&agent->policy);
+	/* what the last window suppressed is still reported */
+	audit_limiter_flush(&agent->refusals, UINT64_MAX, refusals_suppressed, agent);
+	if (agent->accept_resume)
+		event_free(agent->accept_resume);
+	if (agent->refusals_flush)
+		event_free(agent->refusals_flush);
+	agent->accept_resume = agent->refusals_flush = NULL;
 	audit_close(&agent->audit);
 }

@@ -96,7 +96,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	char err[256];
 	int ret;
 
-	while (!c->failed && (ret = rpc_take_frame(in, FRAME_MAX_MESSAGE_DEFAULT, &tracectl__response__descriptor,
+	while (!c->failed && (ret = rpc_take_frame(in, FRAME_MAX_MESSAGE_DEFAULT, 0, &tracectl__response__descriptor,
 						   &hdr, &msg, err, sizeof(err))) == 1) {
 		const Tracectl__Response *resp = (const Tracectl__Response *)msg;
 		struct client_call *call;

@@ -84,3 +84,8 @@ uint64_t clock_ns(clockid_t clock)
 	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+
+struct timeval duration_timeval(uint64_t ns)
+{
+	return (struct timeval){ (time_t)(ns / 1000000000ULL), (suseconds_t)(ns % 1000000000ULL / 1000) };
+}

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/time.h>
 
 /*
  * Parses "<number><unit>" with unit ns, us, ms, s, m or h and an optional
@@ -17,5 +18,7 @@ int duration_parse(const char *text, uint64_t *out_ns);
 const char *duration_format(uint64_t ns, char *buf, size_t len);
 /* The clock's time in nanoseconds (CLOCK_REALTIME: since the epoch). */
 uint64_t clock_ns(clockid_t clock);
+/* ns as a struct timeval, for libevent's timers. */
+struct timeval duration_timeval(uint64_t ns);
 
 #endif

@@ -119,13 +119,50 @@ cleanup:
 	return err;
 }
 
-int frame_decode(const uint8_t *buf, size_t len, uint32_t max_message,
+/* protobuf-c's allocator hooks, counting down what one unpack may still take */
+struct unpack_budget {
+	size_t left;
+	bool over;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+	struct unpack_budget *b = data;
+
+	if (size > b->left) {
+		b->over = true;
+		return NULL;
+	}
+	b->left -= size;
+	return malloc(size);
+}
+
+static void budget_free(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
+ProtobufCMessage *frame_unpack_bounded(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+				       size_t max_unpacked, bool *over_budget)
+{
+	struct unpack_budget budget = { .left = max_unpacked };
+	/* malloc/free underneath, so the message is freed like any other (allocator NULL) */
+	ProtobufCAllocator bounded = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &budget };
+	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, max_unpacked ? &bounded : NULL, len, data);
+
+	*over_budget = !msg && budget.over;
+	return msg;
+}
+
+int frame_decode(const uint8_t *buf, size_t len, uint32_t max_message, size_t max_unpacked,
 		 const ProtobufCMessageDescriptor *desc, struct frame_header *hdr,
 		 ProtobufCMessage **msg, size_t *consumed, char *err, size_t errlen)
 {
 	const uint8_t *payload;
 	uint8_t *inflated = NULL;
 	size_t payload_len;
+	bool over_budget;
 	int ret;
 
 	*msg = NULL;
@@ -159,8 +196,13 @@ int frame_decode(const uint8_t *buf, size_t len, uint32_t max_message,
 		}
 		payload = inflated;
 	}
-	*msg = protobuf_c_message_unpack(desc, NULL, payload_len, payload);
+	*msg = frame_unpack_bounded(desc, payload, payload_len, max_unpacked, &over_budget);
 	free(inflated);
+	if (over_budget) {
+		snprintf(err, errlen, "%s message of %zu bytes on stream %u unpacks past the %zu-byte limit",
+			 desc->short_name, payload_len, hdr->stream_id, max_unpacked);
+		return -EMSGSIZE;
+	}
 	if (!*msg) {
 		snprintf(err, errlen, "undecodable %s message of %zu bytes on stream %u", desc->short_name,
 			 payload_len, hdr->stream_id);

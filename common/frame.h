@@ -3,6 +3,7 @@
 #ifndef TRACECTL_FRAME_H
 #define TRACECTL_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,13 @@
  */
 #define FRAME_HEADER_LEN 10u
 #define FRAME_MAX_MESSAGE_DEFAULT (4u << 20)
+/* What the agent accepts from a client, after inflating: a Request needs at most a few
+ * KiB (the longest is an Attach with a 4 KiB target path). */
+#define FRAME_MAX_REQUEST (64u << 10)
+/* Memory protobuf-c may allocate unpacking one Request. Without it, a frame of 2-byte
+ * empty repeated fields unpacks ~50-fold (a 4 MiB Request of empty Params took 190 MB);
+ * within it an Attach holds at most ~2,700 Params (catalog_parse_params takes ~12). */
+#define FRAME_MAX_REQUEST_UNPACKED (256u << 10)
 /* Payloads at least this large are compressed: snapshots with many buckets. */
 #define FRAME_COMPRESS_MIN 1024u
 
@@ -49,13 +57,23 @@ void frame_header_encode(const struct frame_header *h, uint8_t out[FRAME_HEADER_
 /*
  * Decodes one whole frame from buf. On 0, *consumed is the frame's size and, for
  * FRAME_DATA, *msg is the unpacked message (free with protobuf_c_message_free_unpacked).
+ * max_unpacked bounds the memory the unpacked message may take (0: no bound).
  * Returns -EAGAIN when the frame is incomplete; other negative errno with a
  * reason in err: -EPROTO bad header or undecodable protobuf, -EMSGSIZE too big
- * (also after inflating), -EBADMSG corrupt compressed data.
+ * (also after inflating, or unpacked past max_unpacked), -EBADMSG corrupt
+ * compressed data.
  */
-int frame_decode(const uint8_t *buf, size_t len, uint32_t max_message,
+int frame_decode(const uint8_t *buf, size_t len, uint32_t max_message, size_t max_unpacked,
 		 const ProtobufCMessageDescriptor *desc, struct frame_header *hdr,
 		 ProtobufCMessage **msg, size_t *consumed, char *err, size_t errlen);
+
+/*
+ * protobuf_c_message_unpack allocating at most max_unpacked bytes in all (0: no
+ * bound). NULL when data is not a valid message or, with *over_budget set, when
+ * it needs more memory than that. Free with protobuf_c_message_free_unpacked(msg, NULL).
+ */
+ProtobufCMessage *frame_unpack_bounded(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+				       size_t max_unpacked, bool *over_budget);
 
 /*
  * Encodes msg (NULL for frames without payload) into a malloc'ed buffer owned

@@ -36,7 +36,7 @@ int rpc_send_status(struct evbuffer *out, uint32_t stream_id, enum rpc_status co
 	return rpc_send(out, stream_id, FRAME_DATA, &resp.base, max_message);
 }
 
-int rpc_take_frame(struct evbuffer *in, uint32_t max_message, const ProtobufCMessageDescriptor *desc,
+int rpc_take_frame(struct evbuffer *in, uint32_t max_message, size_t max_unpacked, const ProtobufCMessageDescriptor *desc,
 		   struct frame_header *hdr, ProtobufCMessage **msg, char *err, size_t errlen)
 {
 	size_t avail = evbuffer_get_length(in), consumed = 0;
@@ -54,13 +54,13 @@ int rpc_take_frame(struct evbuffer *in, uint32_t max_message, const ProtobufCMes
 	ret = frame_header_decode(head, FRAME_HEADER_LEN, max_message, hdr);
 	if (ret)
 		/* let frame_decode word the reason */
-		return frame_decode(head, FRAME_HEADER_LEN, max_message, desc, hdr, msg, &consumed, err, errlen);
+		return frame_decode(head, FRAME_HEADER_LEN, max_message, max_unpacked, desc, hdr, msg, &consumed, err, errlen);
 	if (avail < FRAME_HEADER_LEN + (size_t)hdr->length)
 		return 0;
 	head = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + hdr->length));
 	if (!head)
 		return -ENOMEM;
-	ret = frame_decode(head, FRAME_HEADER_LEN + hdr->length, max_message, desc, hdr, msg, &consumed,
+	ret = frame_decode(head, FRAME_HEADER_LEN + hdr->length, max_message, max_unpacked, desc, hdr, msg, &consumed,
 			   err, errlen);
 	if (ret)
 		return ret;

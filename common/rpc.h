@@ -40,8 +40,9 @@ int rpc_send_status(struct evbuffer *out, uint32_t stream_id, enum rpc_status co
  * Removes the next whole frame from in. Returns 1 with *hdr (and *msg for
  * FRAME_DATA, caller frees), 0 when more bytes are needed, or a negative errno
  * from frame_decode with a reason in err: the connection must then be closed.
+ * max_message and max_unpacked are frame_decode's bounds.
  */
-int rpc_take_frame(struct evbuffer *in, uint32_t max_message, const ProtobufCMessageDescriptor *desc,
+int rpc_take_frame(struct evbuffer *in, uint32_t max_message, size_t max_unpacked, const ProtobufCMessageDescriptor *desc,
 		   struct frame_header *hdr, ProtobufCMessage **msg, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const ProtobufCMessageDescriptor *const descs[] = { &tracectl__request__descriptor,
 								   &tracectl__response__descriptor };
+	/* Requests as the agent bounds them; responses as the CLI takes them */
+	static const size_t unpacked_limit[] = { FRAME_MAX_REQUEST_UNPACKED, 0 };
 	char err[256];
 
 	for (size_t d = 0; d < 2; d++) {
@@ -30,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint8_t *again = NULL;
 			size_t again_len = 0;
 
-			if (frame_decode(data + off, size - off, FUZZ_MAX_MESSAGE, descs[d], &hdr, &msg, &consumed, err,
+			if (frame_decode(data + off, size - off, FUZZ_MAX_MESSAGE, unpacked_limit[d], descs[d], &hdr, &msg, &consumed, err,
 					 sizeof(err)))
 				break;
 			/* what decodes must encode again, and our framing must round-trip. The
@@ -42,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				struct frame_header hdr2;
 				ProtobufCMessage *msg2 = NULL;
 				size_t consumed2 = 0;
-				int ret = frame_decode(again, again_len, FUZZ_MAX_MESSAGE, descs[d], &hdr2, &msg2, &consumed2,
+				int ret = frame_decode(again, again_len, FUZZ_MAX_MESSAGE, unpacked_limit[d], descs[d], &hdr2, &msg2, &consumed2,
 						       err, sizeof(err));
 
 				if ((ret && ret != -EPROTO) ||

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "catalog.h"
+#include "frame.h"
 #include "policy.h"
 #include "tracectl.pb-c.h"
 
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct policy policy;
 	static int loaded;
 	Tracectl__Request *req;
+	bool over_budget;
 	char err[512];
 
 	if (!loaded) {
@@ -23,7 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		loaded = 1;
 	}
-	req = tracectl__request__unpack(NULL, size, data);
+	/* as the agent takes it: no larger than a request may be, unpacked within its budget */
+	if (size > FRAME_MAX_REQUEST)
+		return 0;
+	req = (Tracectl__Request *)frame_unpack_bounded(&tracectl__request__descriptor, data, size,
+							FRAME_MAX_REQUEST_UNPACKED, &over_budget);
 	if (!req)
 		return 0;
 	if (req->call_case == TRACECTL__REQUEST__CALL_ATTACH) {

@@ -144,8 +144,9 @@ class Conn:
     """One TLS connection to an agent. Frames go out with send(); responses come back
     from recv() (which answers nothing: the test decides)."""
 
-    def __init__(self, port, ca, cert, key, timeout=10):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, ca, cert, key, timeout=10, source=None):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         self.sock = tls_context(ca, cert, key).wrap_socket(raw, server_hostname="localhost")
         self.buf = b""
         self.seen = {}  # stream -> every response received on it so far
@@ -203,8 +204,25 @@ class Conn:
                 raise ConnectionError(f"agent closed the connection before the status of stream {stream}")
 
 
-def connect(env, timeout=10, cert="client.pem", key="client.key"):
-    return Conn(env.port, env.path("ca.pem"), env.path(cert), env.path(key), timeout)
+def connect(env, timeout=10, cert="client.pem", key="client.key", source=None):
+    """A TLS connection to env's agent; source: the loopback address to connect from."""
+    return Conn(env.port, env.path("ca.pem"), env.path(cert), env.path(key), timeout, source)
+
+
+def closed_within(sock, seconds):
+    """Seconds until the peer closed sock (reading and discarding), or None."""
+    t0 = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < seconds:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (OSError, ssl.SSLError):
+            return time.monotonic() - t0
+        if not data:
+            return time.monotonic() - t0
+    return None
 
 
 def agent_fds(pid):
@@ -223,12 +241,20 @@ def agent_fds(pid):
     return counts
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """A memory figure of /proc/PID/status in KiB: VmRSS now, VmHWM its peak so far."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sanitized(pid):

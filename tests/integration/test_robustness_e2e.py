@@ -38,20 +38,7 @@ def served(env, what):
     log(f"after {what}: agent alive, next client served")
 
 
-def closed_within(sock, seconds):
-    """Seconds until the peer closed sock (reading and discarding), or None."""
-    t0 = time.monotonic()
-    sock.settimeout(0.2)
-    while time.monotonic() - t0 < seconds:
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (OSError, rawrpc.ssl.SSLError):
-            return time.monotonic() - t0
-        if not data:
-            return time.monotonic() - t0
-    return None
+closed_within = rawrpc.closed_within
 
 
 def test_plaintext(args):

@@ -120,7 +120,7 @@ static int decode(const uint8_t *buf, size_t len, uint32_t max, struct frame_hea
 
 	*msg = NULL;
 	*consumed = 0;
-	rc = frame_decode(buf, len, max, DESC, hdr, msg, consumed, err, sizeof(err));
+	rc = frame_decode(buf, len, max, 0, DESC, hdr, msg, consumed, err, sizeof(err));
 	/* Every failure other than "need more bytes" says why. */
 	if (rc < 0 && rc != -EAGAIN && err[0] == '\0')
 		fail_msg("frame_decode returned %d without a reason", rc);
@@ -416,6 +416,82 @@ static void test_compressed_inflates_past_limit(void **state)
 	}
 }
 
+/* An Attach Request on the wire: a probe name, then n empty Params (2 bytes each). */
+static uint8_t *attach_with_empty_params(size_t n, size_t *len)
+{
+	static const uint8_t probe[] = { 0x0a, 11, 't', 'c', 'p', '-', 'l', 'a', 't', 'e', 'n', 'c', 'y' };
+	size_t body = sizeof(probe) + 2 * n, at = 0;
+	uint8_t *buf = malloc(body + 16);
+
+	assert_non_null(buf);
+	buf[at++] = 0x1a; /* Request.attach, length-delimited */
+	for (size_t v = body; ; v >>= 7) {
+		buf[at++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		if (v <= 0x7f)
+			break;
+	}
+	memcpy(buf + at, probe, sizeof(probe));
+	at += sizeof(probe);
+	for (size_t i = 0; i < n; i++) {
+		buf[at++] = 0x2a; /* AttachRequest.params */
+		buf[at++] = 0;
+	}
+	*len = at;
+	return buf;
+}
+
+static void test_request_unpack_budget(void **state)
+{
+	size_t len, flen, consumed;
+	uint8_t *wire, *frame;
+	struct frame_header hdr = { .stream_id = 1, .kind = FRAME_DATA };
+	ProtobufCMessage *msg;
+	Tracectl__Request *req;
+	bool over;
+	char err[256] = "";
+	(void)state;
+
+	/* a request as a client sends one: well within the budget */
+	wire = attach_with_empty_params(12, &len);
+	req = (Tracectl__Request *)frame_unpack_bounded(&tracectl__request__descriptor, wire, len,
+							FRAME_MAX_REQUEST_UNPACKED, &over);
+	assert_non_null(req);
+	assert_false(over);
+	assert_int_equal(req->attach->n_params, 12);
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	free(wire);
+
+	/* 30,000 empty Params fit in a 64 KiB request but would unpack to ~2 MB */
+	wire = attach_with_empty_params(30000, &len);
+	assert_true(len <= FRAME_MAX_REQUEST);
+	req = (Tracectl__Request *)frame_unpack_bounded(&tracectl__request__descriptor, wire, len, 0, &over);
+	assert_non_null(req);
+	assert_int_equal(req->attach->n_params, 30000);
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	assert_null(frame_unpack_bounded(&tracectl__request__descriptor, wire, len, FRAME_MAX_REQUEST_UNPACKED, &over));
+	assert_true(over);
+
+	/* through frame_decode: refused with its own reason */
+	hdr.length = (uint32_t)len;
+	frame = malloc(FRAME_HEADER_LEN + len);
+	assert_non_null(frame);
+	frame_header_encode(&hdr, frame);
+	memcpy(frame + FRAME_HEADER_LEN, wire, len);
+	flen = FRAME_HEADER_LEN + len;
+	assert_int_equal(frame_decode(frame, flen, FRAME_MAX_REQUEST, FRAME_MAX_REQUEST_UNPACKED,
+				      &tracectl__request__descriptor, &hdr, &msg, &consumed, err, sizeof(err)),
+			 -EMSGSIZE);
+	assert_null(msg);
+	assert_non_null(strstr(err, "unpacks past the 262144-byte limit"));
+	free(frame);
+	free(wire);
+
+	/* bad input is told apart from a spent budget */
+	assert_null(frame_unpack_bounded(&tracectl__request__descriptor, (const uint8_t *)"\x1a\xff", 2,
+					 FRAME_MAX_REQUEST_UNPACKED, &over));
+	assert_false(over);
+}
+
 static void expect_hostport(const char *text, const char *host, uint16_t port)
 {
 	char got[256];
@@ -483,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_payload),
 		cmocka_unit_test(test_corrupt_compressed),
 		cmocka_unit_test(test_compressed_inflates_past_limit),
+		cmocka_unit_test(test_request_unpack_budget),
 		cmocka_unit_test(test_hostport),
 	};
 
