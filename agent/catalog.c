@@ -43,6 +43,56 @@ const char *catalog_hook(const struct probe_desc *probe, const struct probe_para
 	return probe->hook_here ? probe->hook_here(params) : probe->hook;
 }
 
+/* What a trial load found, per catalog entry: asked once per agent, kept. */
+static struct {
+	enum { TRIAL_NOT_YET, TRIAL_LOADED, TRIAL_REFUSED, TRIAL_NOT_POSSIBLE } state;
+	char reason[256];
+} trials[sizeof(catalog) / sizeof(catalog[0])];
+
+static size_t catalog_index(const struct probe_desc *probe)
+{
+	for (size_t i = 0; i < catalog_size(); i++)
+		if (catalog[i] == probe)
+			return i;
+	return catalog_size();
+}
+
+int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
+{
+	size_t i = catalog_index(probe);
+	char why[256] = "";
+	int err;
+
+	err = probe->supported(why, sizeof(why));
+	if (err) {
+		snprintf(reason, len, "%s", why);
+		return err;
+	}
+	if (i == catalog_size())
+		return 0;
+	if (trials[i].state == TRIAL_NOT_YET) {
+		/* A probe that needs a target (a binary, a tracepoint) cannot be loaded without
+		 * one: its static check is all there is until a client names it. */
+		if (probe->params & PROBE_PARAM_TARGET) {
+			trials[i].state = TRIAL_NOT_POSSIBLE;
+		} else {
+			struct probe_params defaults = { 0 };
+			void *state = NULL;
+
+			err = probe->open(&defaults, &state, why, sizeof(why));
+			probe->close(&state);
+			trials[i].state = err ? TRIAL_REFUSED : TRIAL_LOADED;
+			if (err)
+				snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);
+		}
+	}
+	if (trials[i].state == TRIAL_REFUSED) {
+		snprintf(reason, len, "%s", trials[i].reason);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 const char *catalog_kind_name(enum probe_kind kind)
 {
 	switch (kind) {

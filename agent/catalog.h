@@ -117,6 +117,14 @@ const char *catalog_kind_name(enum probe_kind kind);
 /* The hook probe uses on this kernel: hook_here() when it chooses, else hook. */
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params);
 
+/*
+ * 0 when this kernel runs probe: its own supported() check and, the first time it is
+ * asked, a trial load and attach with the default parameters (kept for the agent's
+ * life), so "supported" means the kernel's verifier took the programs. Probes that
+ * need a target get the static check alone. Otherwise -errno with the reason.
+ */
+int catalog_supported(const struct probe_desc *probe, char *reason, size_t len);
+
 /* Types, bounds and help of each parameter, for validation and ListProbes. */
 struct param_spec {
 	enum probe_param bit;

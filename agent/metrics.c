@@ -232,7 +232,7 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		snprintf(err, errlen, "--export: more than %d probes", EXPORTER_MAX_PROBES);
 		return -E2BIG;
 	}
-	if (p->supported(why, sizeof(why))) {
+	if (catalog_supported(p, why, sizeof(why))) {
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EOPNOTSUPP;
 	}

@@ -98,7 +98,7 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		infos[i].description = (char *)d->description;
 		infos[i].result_kind = (char *)catalog_kind_name(d->kind);
 		infos[i].hook = (char *)catalog_hook(d, NULL);
-		infos[i].supported = d->supported(reasons[i], sizeof(reasons[i])) == 0;
+		infos[i].supported = catalog_supported(d, reasons[i], sizeof(reasons[i])) == 0;
 		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
 		for (size_t k = 0; k < nspecs; k++) {
 			const struct param_spec *spec = catalog_param_at(k);
@@ -156,7 +156,7 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	}
 	gethostname(host, sizeof(host) - 1);
 	for (size_t i = 0; i < nprobes; i++)
-		if (catalog_at(i)->supported(reason, sizeof(reason)) == 0)
+		if (catalog_supported(catalog_at(i), reason, sizeof(reason)) == 0)
 			available[nsupported++] = (char *)catalog_at(i)->name;
 	/* other clients' sessions name who traces what from where: only with a grant */
 	all = policy_grants(&agent->policy, &conn->ident, POLICY_GRANT_STATUS_ALL);

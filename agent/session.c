@@ -587,7 +587,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	struct fd_list fds_before = { 0 }, fds_after = { 0 };
 	struct policy_decision decision = { 0 };
 	struct policy_request preq;
-	char why[800];
+	char why[800], reason[512];
 	uint64_t t0;
 	int code, err;
 
@@ -626,7 +626,9 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 		code = RPC_PERMISSION_DENIED;
 		goto refuse;
 	}
-	if (probe->supported(why, sizeof(why))) {
+	if (catalog_supported(probe, reason, sizeof(reason))) {
+		snprintf(why, sizeof(why), "%s is not supported on this kernel (%s): %s", probe->name,
+			 kernel_env_release(), reason);
 		code = RPC_FAILED_PRECONDITION;
 		goto refuse;
 	}

@@ -11,6 +11,7 @@ A kernel whose packages cannot be fetched is reported as skipped with the reason
 status: 0 when every test passed or was skipped with a reason, 1 otherwise.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -69,7 +70,7 @@ def run_kernel(name, tests, cache, keep):
 
 def table(runs, tests):
     names = [t["name"] for t in tests]
-    short = {n: n.replace("e2e_probe_", "") for n in names}
+    short = {n: re.sub(r"^(e2e_probe_|probe_|e2e_)", "", n) for n in names}
     width = max(len(s) for s in short.values()) + 1
     lines = []
     head = f"{'probe test':<{width}}" + "".join(f" | {r.get('version', r['kernel'])[:24]:<24}" for r in runs)
@@ -105,9 +106,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", required=True, help="a configured and built tree (ctest lists its tests)")
     p.add_argument("--kernels", default=",".join(vm.KERNELS), help="comma-separated (default: all)")
-    p.add_argument("--tests", default=r"^e2e_probe_", help="regex of ctest names (default: the probe tests)")
+    p.add_argument("--tests", default=r"^(e2e_probe_|probe_|e2e_attach$)",
+                   help="regex of ctest names (default: the probe ground-truth tests)")
     p.add_argument("--cache", default=os.environ.get("TRACECTL_VM_CACHE", "/var/cache/tracectl-vm"))
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="guests at a time (default 2: one single-threaded TCG guest per core)")
     p.add_argument("--keep", action="store_true", help="keep each guest's share (test logs)")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -121,10 +125,15 @@ def main():
     if not tests:
         print(f"matrix: no ctest test matches {args.tests!r} in {args.build}", file=sys.stderr)
         return 2
-    runs = []
-    for k in args.kernels.split(","):
-        print(f"=== kernel {k}: {len(tests)} test(s)", flush=True)
-        runs.append(run_kernel(k, tests, args.cache, args.keep))
+    kernels = args.kernels.split(",")
+    for k in kernels:  # fetched one after another: apt's private state is not shared safely
+        try:
+            vm.fetch(k, args.cache)
+        except (vm.VmError, subprocess.CalledProcessError) as e:
+            print(f"matrix: {k}: {e}", file=sys.stderr)
+    print(f"=== {len(tests)} test(s) on {', '.join(kernels)}, {args.jobs} guest(s) at a time", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = list(pool.map(lambda k: run_kernel(k, tests, args.cache, args.keep), kernels))
     print(table(runs, tests), flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -120,8 +120,17 @@ def version_key(name):
     return [int(x) for x in re.findall(r"\d+", name)]
 
 
+_fetched = {}  # (name, cache) -> folder: one archive look-up per kernel and process
+
+
 def fetch(name, cache):
     """Unpacks the newest package of kernel line `name`; returns its folder (cached)."""
+    if (name, cache) not in _fetched:
+        _fetched[(name, cache)] = fetch_newest(name, cache)
+    return _fetched[(name, cache)]
+
+
+def fetch_newest(name, cache):
     if name not in KERNELS:
         raise VmError(f"unknown kernel {name!r} (known: {', '.join(KERNELS)})")
     apt = Apt(cache)
@@ -271,8 +280,9 @@ def prepare(root, kver):
     if vmlinux:
         with open(os.path.join(root, "vmlinux"), "wb") as f:
             f.write(vmlinux)
+    have_vmlinux = os.path.exists(os.path.join(root, "vmlinux"))
     log(f"{kver}: initramfs with {', '.join(m for m, _ in order)}; "
-        f"{'uncompressed vmlinux' if vmlinux else 'bzImage only'}")
+        f"{'uncompressed vmlinux' if have_vmlinux else 'bzImage only'}")
 
 
 def kernel_version(root):
