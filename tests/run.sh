@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The test command: builds a normal and an ASan/UBSan tree and runs every ctest suite in both,
-# then a clang libFuzzer tree whose fuzz targets get a short bounded run each.
+# then a clang libFuzzer tree whose fuzz targets get a short bounded run each, then the
+# probe tests inside Debian's 5.10, 6.1, 6.12 and 7.x kernels under QEMU (tests/vm).
 #
-# usage: tests/run.sh [normal|asan|fuzz]...   (default: all three)
+# usage: tests/run.sh [normal|asan|fuzz|matrix]...   (default: all four)
 # Works from any directory. Tests that need root or a kernel feature they cannot
 # find exit 77 and show as "Not Run" (skipped) rather than failing.
 set -uo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root="$(pwd)"
 
 suites=("$@")
-[[ ${#suites[@]} -gt 0 ]] || suites=(normal asan fuzz)
+[[ ${#suites[@]} -gt 0 ]] || suites=(normal asan fuzz matrix)
 
 declare -A result flaky
 failed=0
@@ -78,8 +79,26 @@ for suite in "${suites[@]}"; do
 		CC=clang CTEST_ARGS="-L fuzz" BUILD_ARGS="--target fuzz_all" \
 			run_suite fuzz "$root/build-fuzz" -DTRACECTL_SANITIZE=OFF -DTRACECTL_FUZZ=ON || failed=1
 		;;
+	matrix)
+		# The probe ground-truth tests again, inside Debian's kernels under QEMU
+		# (tests/vm/matrix.py): needs the normal tree, root, qemu and the archive.
+		if [[ ! -x "$root/build/agent/tracectl-agent" ]] &&
+			! { cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACECTL_SANITIZE=OFF &&
+				cmake --build "$root/build" -j2; }; then
+			result[matrix]="FAILED (build)"
+			failed=1
+			continue
+		fi
+		echo "=== [matrix] kernels ${TRACECTL_VM_KERNELS:-5.10,6.1,6.12,7} under QEMU"
+		"$root/tests/vm/matrix.py" --build "$root/build" --kernels "${TRACECTL_VM_KERNELS:-5.10,6.1,6.12,7}"
+		case $? in
+		0) result[matrix]="passed (each probe passed or is reported unsupported with its reason)" ;;
+		77) result[matrix]="skipped (see above why)" ;;
+		*) result[matrix]="FAILED"; failed=1 ;;
+		esac
+		;;
 	*)
-		echo "tests/run.sh: unknown suite '$suite' (want normal, asan or fuzz)" >&2
+		echo "tests/run.sh: unknown suite '$suite' (want normal, asan, fuzz or matrix)" >&2
 		exit 2
 		;;
 	esac

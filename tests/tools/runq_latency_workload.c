@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 	unsigned long got = 0, long_waits = 0;
 	bool wait_go = false;
 	int32_t setup_err;
-	int c, ret = 1, status;
+	int c, ret = 1, status, holder_status = 0;
 	pid_t holder = -1;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -305,6 +305,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "runq_latency_workload: the holder ended before any round\n");
 		goto cleanup;
 	}
+	/* The holder's exit wakes this process too: reap it before the last schedstat read. */
+	if (waitpid(holder, &status, 0) == holder) {
+		holder_status = status;
+		holder = -1;
+	}
 	if (schedstat)
 		schedstat = read_schedstat(&wait1, &slices1) == 0;
 	for (unsigned long i = 0; i < got; i++)
@@ -321,10 +326,11 @@ cleanup:
 	if (holder > 0) {
 		if (ret != 0)
 			kill(holder, SIGKILL);
-		if (waitpid(holder, &status, 0) == holder && ret == 0 &&
-		    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-			ret = 1;
+		if (waitpid(holder, &status, 0) == holder)
+			holder_status = status;
 	}
+	if (ret == 0 && !(WIFEXITED(holder_status) && WEXITSTATUS(holder_status) == 0))
+		ret = 1;
 	for (int i = 0; i < 2; i++) {
 		if (go_pipe[i] >= 0)
 			close(go_pipe[i]);

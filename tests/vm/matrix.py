@@ -138,8 +138,11 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
-    bad = any("error" in r or any(x["status"] in ("failed", "timeout") for x in r["results"].values())
-              for r in runs)
+    every = [x["status"] for r in runs for x in r["results"].values()]
+    passed = every.count("passed")
+    failed = sum(s in ("failed", "timeout") for s in every)
+    print(f"matrix: {passed} passed, {failed} failed, {len(every) - passed - failed} skipped", flush=True)
+    bad = failed or any("error" in r for r in runs)
     return 1 if bad else 0
 
 

@@ -20,7 +20,11 @@ Checked in every variant, on the series the variant names:
   checked exactly, the probe's within the margin;
 - the waiter's switch-ins as the scheduler itself counts them (/proc schedstat,
   read by the workload across the rounds) against the probe's count: the probe also
-  sees the wakeup that starts the rounds, so count = slices + 1, within HOLD_MARGIN;
+  sees the wakeup that starts the rounds, so count = slices + 1, within COUNT_MARGIN.
+  The margin is for one known difference: a task preempted on its way to sleep (its
+  state already S) starts a wait for the probe (preempted) but not for the scheduler's
+  accounting (not running); rare on this machine, a few per cent of switches in a
+  slow TCG guest;
 - p50 within the histogram's stated relative error of the p50 the waiter measured
   (plus SYSCALL_SLACK_NS: the probe's wait starts inside the holder's write() and ends
   before the waiter's read() returns, the waiter's own clock brackets both);
@@ -44,6 +48,7 @@ GAP_MS = 3
 ROUNDS = 200
 EXTRA_SHORT = 20
 HOLD_MARGIN = 4  # 2% of ROUNDS: see the docstring
+COUNT_MARGIN = 10  # 5% of ROUNDS: see the docstring
 SCHED_ALLOWANCE_MS = 1.0
 SYSCALL_SLACK_NS = 100_000
 
@@ -110,8 +115,8 @@ def check_series(summ, name, own):
     check(own["sched_slices"] >= ROUNDS, f"schedstat counted {own['sched_slices']} switch-ins, want >= {ROUNDS}")
     check(abs(long_n - ROUNDS) <= HOLD_MARGIN,
           f"{name}: {long_n} waits of at least {HOLD_MS / 2} ms, want {ROUNDS} +- {HOLD_MARGIN}")
-    check(abs(s["count"] - (own["sched_slices"] + 1)) <= HOLD_MARGIN,
-          f"{name}: {s['count']} samples, the scheduler counted {own['sched_slices']} + 1 (+- {HOLD_MARGIN})")
+    check(abs(s["count"] - (own["sched_slices"] + 1)) <= COUNT_MARGIN,
+          f"{name}: {s['count']} samples, the scheduler counted {own['sched_slices']} + 1 (+- {COUNT_MARGIN})")
     check(short_n <= EXTRA_SHORT, f"{name}: {short_n} short waits, want at most {EXTRA_SHORT}")
     tol = rel * own["p50_ns"] + SYSCALL_SLACK_NS
     check(abs(s["p50_ns"] - own["p50_ns"]) <= tol,
