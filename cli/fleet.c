@@ -284,6 +284,68 @@ static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
 	return free_slot;
 }
 
+/* A pid names a process on one host only: a merged view of several hosts keeps the host
+ * in the key of tables keyed by pid (or tid), as their first column. */
+static bool keyed_by_process(const struct count_table *t)
+{
+	for (size_t k = 0; k < t->nkeys; k++)
+		if (!strcmp(t->key_names[k], "pid") || !strcmp(t->key_names[k], "tid"))
+			return true;
+	return false;
+}
+
+/* Decodes a host's table into t; with merged_host set and a pid-keyed table, with that
+ * host as an extra first key. 0, or -errno with a reason in err. */
+static int counts_decode(const Tracectl__CountTable *m, const char *merged_host, struct count_table *t, char *err,
+			 size_t errlen)
+{
+	const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
+	const char *keys[COUNT_MAX_KEYS];
+	struct count_table plain;
+	int ret = count_table_from_pb(&plain, m, err, errlen);
+
+	if (ret || !merged_host || !keyed_by_process(&plain)) {
+		if (!ret)
+			*t = plain;
+		return ret;
+	}
+	if (plain.nkeys >= COUNT_MAX_KEYS) {
+		snprintf(err, errlen, "a table of %zu keys has no room for the host", plain.nkeys);
+		ret = -EPROTO;
+		goto cleanup;
+	}
+	key_names[0] = "host";
+	for (size_t k = 0; k < plain.nkeys; k++)
+		key_names[k + 1] = plain.key_names[k];
+	for (size_t v = 0; v < plain.nvalues; v++)
+		value_names[v] = plain.value_names[v];
+	ret = count_table_init(t, plain.nkeys + 1, key_names, plain.nvalues, value_names);
+	if (ret) {
+		snprintf(err, errlen, "count table: %s", strerror(-ret));
+		goto cleanup;
+	}
+	keys[0] = merged_host;
+	for (size_t i = 0; i < plain.nrows && !ret; i++) {
+		for (size_t k = 0; k < plain.nkeys; k++)
+			keys[k + 1] = plain.rows[i].keys[k];
+		ret = count_table_add(t, keys, plain.rows[i].values);
+	}
+	t->rows_omitted = plain.rows_omitted;
+	if (ret) {
+		snprintf(err, errlen, "count table: %s", strerror(-ret));
+		count_table_free(t);
+	}
+cleanup:
+	count_table_free(&plain);
+	return ret;
+}
+
+/* The host a merged view keys pid tables by: none when there is one host (its own view). */
+static const char *merged_key_host(const struct fleet_host *h)
+{
+	return h->fleet->n > 1 ? h->target->name : NULL;
+}
+
 /* Adds one host's window to the merged window; false on bad data. */
 static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const Tracectl__Snapshot *snap, char *err,
 			   size_t errlen)
@@ -314,7 +376,7 @@ static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const T
 	if (snap->counts) {
 		struct count_table t;
 
-		if (count_table_from_pb(&t, snap->counts, err, errlen))
+		if (counts_decode(snap->counts, merged_key_host(h), &t, err, errlen))
 			return false;
 		if (!w->have_counts) {
 			w->counts = t;
@@ -659,8 +721,9 @@ static bool provenance_same(const struct provenance_copy *a, const struct proven
 	       a->sample_one_in == b->sample_one_in;
 }
 
-/* dst += the decoded summary s; false on bad data. */
-static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, char *err, size_t errlen)
+/* dst += the decoded summary s (pid tables keyed by merged_host too, when set); false on bad data. */
+static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, const char *merged_host, char *err,
+		       size_t errlen)
 {
 	if (s->provenance) {
 		struct provenance_copy p = { 0 };
@@ -696,7 +759,7 @@ static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *
 	if (s->counts) {
 		struct count_table t;
 
-		if (count_table_from_pb(&t, s->counts, err, errlen))
+		if (counts_decode(s->counts, merged_host, &t, err, errlen))
 			return false;
 		if (!dst->have_counts) {
 			dst->counts = t;
@@ -739,8 +802,8 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 		r->answered += h->answered;
 		if (!h->has_summary)
 			continue;
-		if (!result_add(rh, h->summary->snapshot, err, sizeof(err)) ||
-		    !result_add(&r->merged, h->summary->snapshot, err, sizeof(err)))
+		if (!result_add(rh, h->summary->snapshot, NULL, err, sizeof(err)) ||
+		    !result_add(&r->merged, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
