@@ -3,7 +3,8 @@
 # End-to-end tests of the numbers a user reads: what is measured, which side, how hosts add up.
 """
 self: tcp-latency aimed at the agent itself (--pid AGENT) and at a CLI attached to it
-(--pid CLI) while a known workload runs: zero samples, since those are
+(--pid CLI, then that CLI interrupted: its cancel is answered) while a known workload
+runs: zero samples, since those are
 tracectl's own TLS links; the same session's workload, attached alongside by --pid of
 its server, is still measured (REQUESTS samples at the known service time).
 preaccepted: a server whose connection was accepted BEFORE the attach answers after
@@ -89,13 +90,18 @@ def check_service_time(objs, what):
 def test_self(args):
     with Env(args) as env:
         work = Workload(env)
-        # Three sessions at once: two aimed at tracectl itself (by pid: other agents may
-        # share the machine, and each leaves out its own links), one at the workload.
+        # A CLI that will be interrupted: its cancel and the answer to it are its only
+        # request/response after the attach, which a probe aimed at it must not measure.
+        target = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="30s")
+        # Aimed at tracectl itself (by pid: other agents may share the machine, and each
+        # leaves out its own links), and at the workload, all at once.
         at_agent = Attach(env, "tcp-latency", ["--pid", str(env.agent.pid)], duration="6s")
-        at_cli = Attach(env, "tcp-latency", ["--pid", str(at_agent.proc.pid)], duration="6s")
+        at_cli = Attach(env, "tcp-latency", ["--pid", str(target.proc.pid)], duration="6s")
         sessions = [("pid-agent", at_agent), ("pid-cli", at_cli)]
         workload = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="6s")
         work.run()
+        target.proc.send_signal(signal.SIGINT)
+        target.result()
         for name, a in sessions:
             objs = a.result()
             counts = {o.get("series"): o["count"] for o in summaries(objs)}
