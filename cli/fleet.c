@@ -319,10 +319,15 @@ static int counts_with_host(const struct count_table *t, const char *host, struc
 	for (size_t v = 0; v < t->nvalues; v++)
 		value_names[v] = t->value_names[v];
 	ret = count_table_init(out, t->nkeys + 1, key_names, t->nvalues, value_names);
-	keys[0] = host;
+	if (!ret)
+		count_table_set_max_rows(out, t->max_rows, t->fold_by);
 	for (size_t i = 0; i < t->nrows && !ret; i++) {
+		/* what a host folded is no process of its own: the merged other row holds it */
+		bool other = count_table_row_is_other(t, &t->rows[i]);
+
+		keys[0] = other ? COUNT_OTHER_KEY : host;
 		for (size_t k = 0; k < t->nkeys; k++)
-			keys[k + 1] = t->rows[i].keys[k];
+			keys[k + 1] = other ? "-" : t->rows[i].keys[k];
 		ret = count_table_add(out, keys, t->rows[i].values);
 	}
 	if (ret) {
@@ -358,6 +363,8 @@ static int counts_merge_into(struct count_table *dst, bool *have, const struct c
 			value_names[v] = from->value_names[v];
 		ret = count_table_init(dst, from->nkeys, key_names, from->nvalues, value_names);
 		*have = ret == 0;
+		if (*have)
+			count_table_set_max_rows(dst, from->max_rows, from->fold_by);
 	}
 	if (!ret)
 		ret = count_table_merge(dst, from);
