@@ -148,6 +148,8 @@ struct fleet_result_host {
 	bool is_events;
 	uint64_t events, events_dropped;
 	uint64_t start_ns, end_ns;
+	/* hosts whose part is what arrived before they died (no summary from the agent) */
+	size_t died;
 };
 
 struct fleet_result {
@@ -229,6 +231,8 @@ struct render {
 	bool merged;
 	size_t hosts, hosts_total; /* hosts in this merged result, of all targeted */
 	bool provenance_mixed;     /* the hosts measured differently */
+	bool late;                 /* a host's window that came after its merged view was printed */
+	size_t died;               /* summaries: hosts in it that died mid-run (their data up to then) */
 };
 
 int render_format_parse(const char *name, enum output_format *out);

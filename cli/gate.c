@@ -524,8 +524,9 @@ static int save_baseline(const char *path, const struct fleet_result *r, const c
 		return -errno;
 	}
 	write_baseline_scope(f, &r->merged, r->nhosts > 1 ? "*" : r->merged.name, probe);
+	/* a host that died mid-run has only part of a run: no baseline of its own */
 	for (size_t i = 0; r->nhosts > 1 && i < r->nhosts; i++)
-		if (r->hosts[i].has_summary)
+		if (r->hosts[i].has_summary && !r->hosts[i].died)
 			write_baseline_scope(f, &r->hosts[i], r->hosts[i].name, probe);
 	if (fclose(f)) {
 		snprintf(err, errlen, "writing baseline '%s': %s", path, strerror(errno));
@@ -575,8 +576,9 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 						    nbase, v + n, room - n);
 				continue;
 			}
+			/* a host that died mid-run is judged by the hosts rule, not on its part */
 			for (size_t h = 0; h < r->nhosts && n < room; h++)
-				if (r->hosts[h].has_summary)
+				if (r->hosts[h].has_summary && !r->hosts[h].died)
 					n += evaluate_scope(g, &g->t[i], &r->hosts[h], r->hosts[h].name, base, nbase,
 							    v + n, room - n);
 		}

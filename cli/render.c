@@ -67,6 +67,10 @@ static void json_head(const struct render *r, const char *type)
 	fprintf(r->out, ",\"type\":\"%s\"", type);
 	if (r->hosts_total > 1 && r->merged)
 		fprintf(r->out, ",\"hosts\":%zu,\"hosts_total\":%zu", r->hosts, r->hosts_total);
+	if (r->late)
+		fputs(",\"late\":true", r->out);
+	if (r->died)
+		fprintf(r->out, ",\"hosts_died\":%zu", r->died);
 }
 
 /* Text output shows strings from traced hosts and agents (comms, file names,
@@ -77,20 +81,29 @@ static const char *safe(char *buf, size_t len, const char *s)
 	return buf;
 }
 
-/* "host", or for a fleet's merged view "* (7/8 hosts)" */
+/* "host", or for a fleet's merged view "* (7/8 hosts)"; and what is partial about it */
 static const char *host_label_raw(const struct render *r, char *buf, size_t len)
 {
-	if (r->merged && r->hosts_total > 1) {
+	size_t n;
+
+	if (r->merged && r->hosts_total > 1)
 		snprintf(buf, len, "%s (%zu/%zu hosts)", r->host, r->hosts, r->hosts_total);
-		return buf;
-	}
-	return r->host;
+	else
+		snprintf(buf, len, "%s", r->host);
+	n = strlen(buf);
+	if (r->late)
+		snprintf(buf + n, len - n, " [late: came after its merged view was printed]");
+	else if (r->died && r->merged && r->hosts_total > 1)
+		snprintf(buf + n, len - n, " [%zu host(s) died: their data up to then]", r->died);
+	else if (r->died)
+		snprintf(buf + n, len - n, " [died: its data up to then]");
+	return buf;
 }
 
 /* The same, escaped for the terminal. */
 static const char *host_label(const struct render *r, char *buf, size_t len)
 {
-	char raw[300];
+	char raw[400];
 
 	return safe(buf, len, host_label_raw(r, raw, sizeof(raw)));
 }
@@ -272,7 +285,7 @@ static void render_text_rows(const struct render *r, const struct hist *h)
 
 void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
-	char hl[300], series[HIST_LABEL_LEN * 4];
+	char hl[400], series[HIST_LABEL_LEN * 4];
 	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -372,7 +385,7 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 
 void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
 {
-	char hl[300];
+	char hl[400];
 	char when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -493,7 +506,7 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 
 void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
 {
-	char hl[300];
+	char hl[400];
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, snap->summary ? "summary" : "snapshot");
 		fprintf(r->out,
