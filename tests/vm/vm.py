@@ -45,8 +45,9 @@ KERNELS = {
     "7": (["trixie-backports"], r"^linux-image-7\.\d+\.\d+\+deb13-amd64$"),
 }
 # What the initramfs loads (each module's depends= first): the 9p root, and what tests use
-# (loop devices for bio-latency, veth for network namespaces).
-GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "loop", "veth"]
+# (loop devices for bio-latency, veth for network namespaces, a virtio disk for /tmp).
+GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "loop", "veth", "virtio_blk", "crc32c_generic", "ext4"]
+SCRATCH_BYTES = 4 << 30  # sparse: the guest's /tmp, ext4 on a virtio disk (tmpfs refuses O_DIRECT)
 
 
 def log(msg):
@@ -301,6 +302,9 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
     for name in ("status", "output"):
         if os.path.exists(os.path.join(share, name)):
             os.unlink(os.path.join(share, name))
+    scratch = os.path.join(share, "scratch.img")
+    with open(scratch, "wb") as f:
+        f.truncate(SCRATCH_BYTES)
     kernel = os.path.join(root, "vmlinux")
     if not os.path.exists(kernel):
         kernel = os.path.join(root, "boot", f"vmlinuz-{kver}")
@@ -309,7 +313,8 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
             "-kernel", kernel, "-initrd", os.path.join(root, "initramfs.cpio"),
             "-append", f"console=ttyS0 panic=-1 quiet loglevel=4 tracectl.guest_init={os.path.join(HERE, 'guest_init.sh')}",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={share},mount_tag=results,security_model=none,multidevs=remap"]
+            "-virtfs", f"local,path={share},mount_tag=results,security_model=none,multidevs=remap",
+            "-drive", f"file={scratch},if=virtio,format=raw,cache=unsafe"]
     started = time.monotonic()
     try:
         p = subprocess.run(qemu, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
@@ -322,6 +327,7 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
             status = int(f.read().strip())
     except (OSError, ValueError):
         pass
+    os.unlink(scratch)
     log(f"{kver}: guest ran {time.monotonic() - started:.1f}s, status {status}")
     return status, console, share
 
