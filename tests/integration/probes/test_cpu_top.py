@@ -5,7 +5,7 @@
 spin_and_sleep: two cpu_burn workloads start together: one spins until it has used
 exactly 1.0 s of its own CPU time (CLOCK_PROCESS_CPUTIME_ID), the other sleeps 10
 naps of 100 ms. Both stay alive (idle on stdin) until the sessions end, so their
-exit is not counted. Two cpu-top sessions of 4 s with 2 s intervals, each filtered
+exit is not counted. Two cpu-top sessions of 8 s with 2 s intervals, each filtered
 by one pid. Each workload also reports its own CPU time over everything it ran while
 traced (from its "ready" on, CLOCK_PROCESS_CPUTIME_ID). Each summary row's on_cpu_ns
 must lie within OWN_SLACK_NS + PER_SWITCH_NS per context switch of that own time:
@@ -78,10 +78,12 @@ def test_spin_and_sleep(args):
     with Env(args) as env:
         spin, spin_out, spin_pid = start(env, args, "spinner", ["--cpu-ms", "1000"])
         nap, nap_out, nap_pid = start(env, args, "sleeper", ["--sleep-ms", "1000", "--nap-ms", "100"])
-        # 2 s intervals in a 4 s session: the session's clock starts before its probe is loaded,
+        # 8 s: the spinner needs 1 s of CPU, which takes several seconds on a busy 2-core
+        # machine (or in a TCG guest); a session that ends first misses the rest of its spin.
+        # 2 s intervals: the session's clock starts before its probe is loaded,
         # so a slow load (sanitizers) must not cut the spin short; the summary holds it all.
-        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="4s", interval="2s") as a_spin, \
-                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="4s", interval="2s") as a_nap:
+        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="8s", interval="2s") as a_spin, \
+                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="8s", interval="2s") as a_nap:
             log(f"hook: {a_spin.attached.get('hook')}")
             go(spin)
             go(nap)
