@@ -207,6 +207,20 @@ def extract_vmlinux(bzimage):
     return None
 
 
+def kernel_path(root, kver, what):
+    """The image ("vmlinuz"), "config" or "modules" folder of an unpacked kernel: in /boot
+    and /lib/modules up to Debian 12, all in /usr/lib/modules/KVER from 13's split packages."""
+    candidates = {
+        "vmlinuz": [f"boot/vmlinuz-{kver}", f"usr/lib/modules/{kver}/vmlinuz"],
+        "config": [f"boot/config-{kver}", f"usr/lib/modules/{kver}/config"],
+        "modules": [f"lib/modules/{kver}", f"usr/lib/modules/{kver}"],
+    }[what]
+    for rel in candidates:
+        if os.path.exists(os.path.join(root, rel)):
+            return os.path.join(root, rel)
+    raise VmError(f"{kver}: no {what} in the kernel packages (looked for {', '.join(candidates)})")
+
+
 def write_cpio(top, out):
     """Writes the tree under top as a newc cpio archive (what the kernel unpacks as initramfs)."""
     def entry(name, st, data=b""):
@@ -236,7 +250,7 @@ def write_cpio(top, out):
 
 def prepare(root, kver):
     """Builds root/initramfs.cpio and root/vmlinux (when extractable)."""
-    moddir = os.path.join(root, "lib", "modules", kver)
+    moddir = kernel_path(root, kver, "modules")
     files = {}
     for path in glob.glob(os.path.join(moddir, "**", "*.ko*"), recursive=True):
         base = os.path.basename(path).split(".ko")[0].replace("-", "_")
@@ -277,7 +291,7 @@ def prepare(root, kver):
     with open(os.path.join(root, "initramfs.modules"), "w") as f:
         f.write(" ".join(GUEST_MODULES))
     vmlinux = None if os.path.exists(os.path.join(root, "vmlinux")) else \
-        extract_vmlinux(os.path.join(root, "boot", f"vmlinuz-{kver}"))
+        extract_vmlinux(kernel_path(root, kver, "vmlinuz"))
     if vmlinux:
         with open(os.path.join(root, "vmlinux"), "wb") as f:
             f.write(vmlinux)
@@ -298,7 +312,7 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
     share = share or tempfile.mkdtemp(prefix="tracectl-vm-")
     with open(os.path.join(share, "cmd.sh"), "w") as f:
         f.write(shlex.join(argv) + "\n")
-    shutil.copy(os.path.join(root, "boot", f"config-{kver}"), os.path.join(share, "config"))
+    shutil.copy(kernel_path(root, kver, "config"), os.path.join(share, "config"))
     for name in ("status", "output"):
         if os.path.exists(os.path.join(share, name)):
             os.unlink(os.path.join(share, name))
@@ -307,7 +321,7 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
         f.truncate(SCRATCH_BYTES)
     kernel = os.path.join(root, "vmlinux")
     if not os.path.exists(kernel):
-        kernel = os.path.join(root, "boot", f"vmlinuz-{kver}")
+        kernel = kernel_path(root, kver, "vmlinuz")
     qemu = ["qemu-system-x86_64", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", str(cpus),
             "-m", memory, "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
             "-kernel", kernel, "-initrd", os.path.join(root, "initramfs.cpio"),
