@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUF_LEN 65536
@@ -18,18 +20,38 @@
 
 static unsigned char buf[BUF_LEN];
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleeps ms milliseconds, resuming after signals: the set length is the ground truth. */
+static void sleep_ms(unsigned long ms)
+{
+	struct timespec req = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&req, &req) < 0 && errno == EINTR)
+		;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tcp_workload serve --listen ADDR:PORT\n"
+		"usage: tcp_workload serve --listen ADDR:PORT [--hold-ms H]\n"
 		"       tcp_workload send --connect ADDR:PORT --count N --size S [--wait-go]\n"
 		"       tcp_workload connect --connect ADDR:PORT --count N [--wait-go]\n"
 		"       tcp_workload life --connect ADDR:PORT --count N --base B [--wait-go]\n"
-		"  serve: prints \"listening PORT\"; per connection reads to EOF, answers with %d times\n"
-		"         the bytes read, closes. One connection at a time.\n"
+		"  serve: prints \"listening PORT\"; per connection sleeps H ms (default 0) after\n"
+		"         accept(), reads to EOF, answers with %d times the bytes read, closes.\n"
+		"         One connection at a time.\n"
 		"  send: one connection, exactly N send() calls of S bytes, then half-close and read to EOF.\n"
 		"  connect: N connections, each closed right after connect() returns.\n"
-		"  life: N connections; connection i sends B+i bytes, half-closes, reads %d*(B+i).\n"
+		"  life: N connections; connection i sends B+i bytes, half-closes, reads %d*(B+i);\n"
+		"        prints \"done N connections lives_ns T0,T1,...\": connection i's time from\n"
+		"        before connect() to after close() on CLOCK_MONOTONIC.\n"
 		"  --wait-go prints \"ready PID\" and waits for a line on stdin before the first connect.\n"
 		"  Every mode prints \"done ...\" and is killed by SIGALRM after --timeout-seconds (60).\n",
 		REPLY_FACTOR, REPLY_FACTOR);
@@ -93,7 +115,7 @@ static long long recv_all(int fd)
 	}
 }
 
-static int serve(const struct sockaddr_in *sa)
+static int serve(const struct sockaddr_in *sa, unsigned long hold_ms)
 {
 	struct sockaddr_in bound;
 	socklen_t blen = sizeof(bound);
@@ -118,6 +140,7 @@ static int serve(const struct sockaddr_in *sa)
 			fprintf(stderr, "tcp_workload: accept: %s\n", strerror(errno));
 			return 1;
 		}
+		sleep_ms(hold_ms);
 		got = recv_all(fd);
 		if (got > 0 && send_all(fd, (size_t)got * REPLY_FACTOR) < 0)
 			fprintf(stderr, "tcp_workload: reply: %s\n", strerror(errno));
@@ -148,13 +171,14 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "size", required_argument, NULL, 's' },
 		{ "base", required_argument, NULL, 'b' },
+		{ "hold-ms", required_argument, NULL, 'H' },
 		{ "timeout-seconds", required_argument, NULL, 't' },
 		{ "wait-go", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode, *addr = NULL;
-	unsigned long count = 0, size = 0, base = 0, timeout_s = 60;
+	unsigned long count = 0, size = 0, base = 0, hold_ms = 0, timeout_s = 60;
 	bool wait_go = false;
 	struct sockaddr_in sa;
 	int c;
@@ -182,6 +206,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			dst = &base;
+			break;
+		case 'H':
+			dst = &hold_ms;
 			break;
 		case 't':
 			dst = &timeout_s;
@@ -215,8 +242,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(buf, 'x', sizeof(buf));
 
-	if (strcmp(mode, "serve") == 0)
-		return serve(&sa);
+	if (strcmp(mode, "serve") == 0) {
+		/* Holds end when asked, not up to the default 50 us of timer slack later. */
+		prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+		return serve(&sa, hold_ms);
+	}
 	if (strcmp(mode, "send") && strcmp(mode, "connect") && strcmp(mode, "life")) {
 		fprintf(stderr, "tcp_workload: unknown mode '%s'\n", mode);
 		return 2;
@@ -271,7 +301,9 @@ int main(int argc, char **argv)
 		}
 		printf("done %lu connects\n", count);
 	} else {
+		printf("done %lu connections lives_ns ", count);
 		for (unsigned long i = 0; i < count; i++) {
+			uint64_t born = now_ns();
 			int fd = connect_to(&sa);
 			long sent;
 			long long back;
@@ -284,13 +316,14 @@ int main(int argc, char **argv)
 			shutdown(fd, SHUT_WR);
 			back = recv_all(fd);
 			close(fd);
+			printf("%s%llu", i ? "," : "", (unsigned long long)(now_ns() - born));
 			if (sent < 0 || back != (long long)(base + i) * REPLY_FACTOR) {
 				fprintf(stderr, "tcp_workload: connection %lu: sent %lu (%ld calls), got %lld back\n",
 					i, base + i, sent, back);
 				return 1;
 			}
 		}
-		printf("done %lu connections\n", count);
+		printf("\n");
 	}
 	fflush(stdout);
 	return 0;
