@@ -52,7 +52,9 @@ static void usage(FILE *f)
 		"         then answers each read with the same bytes E ms later, delaying its ACKs\n"
 		"         (TCP_QUICKACK 0), so the peer's RTT samples are E ms and more.\n"
 		"  send: one connection, exactly N send() calls of S bytes, then half-close and read to EOF.\n"
-		"  connect: N connections, each closed right after connect() returns.\n"
+		"  connect: N connections, each closed right after connect() returns; prints \"done N\n"
+		"        connects connect_ns/rtt_us C0/R0,C1/R1,...\": the time around each connect()\n"
+		"        and the handshake's RTT the kernel measured (TCP_INFO, whole us).\n"
 		"  life: N connections; connection i sends B+i bytes, half-closes, reads %d*(B+i);\n"
 		"        prints \"done N connections lives_ns T0,T1,...\": connection i's time from\n"
 		"        before connect() to after close() on CLOCK_MONOTONIC.\n"
@@ -401,16 +403,25 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "pingpong") == 0) {
 		return pingpong(&sa, count, size);
 	} else if (strcmp(mode, "connect") == 0) {
+		printf("done %lu connects connect_ns/rtt_us ", count);
 		for (unsigned long i = 0; i < count; i++) {
+			uint64_t start = now_ns(), took;
 			int fd = connect_to(&sa);
+			struct tcp_info info;
+			socklen_t ilen = sizeof(info);
 
+			took = now_ns() - start;
 			if (fd < 0) {
 				fprintf(stderr, "tcp_workload: connect %lu to %s: %s\n", i, addr, strerror(-fd));
 				return 1;
 			}
+			/* The only RTT sample yet is the handshake's: srtt is that sample. */
+			if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) < 0)
+				info.tcpi_rtt = 0;
 			close(fd);
+			printf("%s%llu/%u", i ? "," : "", (unsigned long long)took, info.tcpi_rtt);
 		}
-		printf("done %lu connects\n", count);
+		printf("\n");
 	} else {
 		printf("done %lu connections lives_ns ", count);
 		for (unsigned long i = 0; i < count; i++) {
