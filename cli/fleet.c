@@ -121,6 +121,14 @@ static int held_event_cmp(const void *a, const void *b)
 	return x->host < y->host ? -1 : x->host > y->host;
 }
 
+/* Prints one batch of a host's events as they came, and its count of lost ones. */
+static void print_batch(struct fleet_host *h, const Tracectl__EventBatch *batch)
+{
+	render_events_lost(&h->render, batch->dropped);
+	for (size_t i = 0; i < batch->n_events; i++)
+		render_event(&h->render, batch->events[i]);
+}
+
 /* Prints the held events of w in time order, each with its host, and lets them go. */
 static void window_print_events(struct fleet *f, struct fleet_window *w)
 {
@@ -132,12 +140,8 @@ static void window_print_events(struct fleet *f, struct fleet_window *w)
 	all = malloc(w->nevents_held * sizeof(*all));
 	if (!all) {
 		log_error("out of memory ordering %zu events; printing them by host", w->nevents_held);
-		for (size_t b = 0; b < w->nbatches; b++) {
-			struct fleet_host *h = &f->hosts[w->batch_host[b]];
-
-			for (size_t i = 0; i < w->batches[b]->events->n_events; i++)
-				render_event(&h->render, w->batches[b]->events->events[i]);
-		}
+		for (size_t b = 0; b < w->nbatches; b++)
+			print_batch(&f->hosts[w->batch_host[b]], w->batches[b]->events);
 		goto done;
 	}
 	for (size_t b = 0; b < w->nbatches; b++) {
@@ -491,10 +495,15 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		}
 		h->last_bucket = bucket;
 		if (bucket <= f->flushed_bucket) {
-			/* printed without this host already; its data is still in its summary */
-			log_warn("%s: a window arrived after its merged view was printed", h->target->name);
-			for (size_t i = 0; i < h->npending; i++)
+			/* printed without this host already; its data is still in its summary, and
+			 * its events are printed now, late, rather than lost */
+			log_warn("%s: a window arrived after its merged view was printed%s", h->target->name,
+				 h->npending ? "; its events follow late" : "");
+			for (size_t i = 0; i < h->npending; i++) {
+				if (!f->o->quiet && f->o->format != OUTPUT_PROM)
+					print_batch(h, h->pending[i]->events);
 				protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
+			}
 			h->npending = 0;
 			return false;
 		}
