@@ -5,18 +5,29 @@
 spin_and_sleep: two cpu_burn workloads start together: one spins until it has used
 exactly 1.0 s of its own CPU time (CLOCK_PROCESS_CPUTIME_ID), the other sleeps 10
 naps of 100 ms. Both stay alive (idle on stdin) until the sessions end, so their
-exit is not counted. Two cpu-top sessions of 4 s with 2 s intervals, each filtered
-by one pid: the spinner's summary row must show on_cpu_ns in 0.9-1.1 s, the
-sleeper's under 10 ms and at least 10 voluntary switches (one per nap). Each figure
-is logged next to the workload's own CPU time.
+exit is not counted. Two cpu-top sessions with 2 s intervals, each filtered by one
+pid, ended with Ctrl-C once both workloads are done (on a loaded machine the spin can
+take longer than any set duration). Each workload prints the CPU time the kernel accounted to it over its work
+(spin or naps); the summary rows must show:
+- on_cpu_ns within [that - 1 ms, that x 1.02 + EDGE_MS]: the probe also sees the
+  moments around the work (reading "go", printing "done", blocking on stdin again),
+  EDGE_MS at most; the task clock leaves out time spent in interrupts and, on a
+  virtual machine, time stolen by the host, which the probe's switch times include
+  (2%); 1 ms below for the two clocks' different reading points;
+- the sleeper's voluntary switches: one per nap and one for blocking on stdin after
+  "done", plus one if it had not yet blocked reading "go" when the session attached.
 """
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from harness import Attach, Env, LineReader, check, log, run_tests, summaries
 
 MS = 1000000
+EDGE_MS = 2
+UNACCOUNTED = 0.02
 
 
 def start(env, args, name, mode):
@@ -65,26 +76,31 @@ def test_spin_and_sleep(args):
     with Env(args) as env:
         spin, spin_out, spin_pid = start(env, args, "spinner", ["--cpu-ms", "1000"])
         nap, nap_out, nap_pid = start(env, args, "sleeper", ["--sleep-ms", "1000", "--nap-ms", "100"])
-        # 2 s intervals in a 4 s session: the session's clock starts before its probe is loaded,
-        # so a slow load (sanitizers) must not cut the spin short; the summary holds it all.
-        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="4s", interval="2s") as a_spin, \
-                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="4s", interval="2s") as a_nap:
+        # The sessions end (Ctrl-C: each sends its summary) once both workloads are done, not
+        # at a set time: on a loaded machine 1 s of CPU can take more than a few seconds.
+        with Attach(env, "cpu-top", ["--pid", str(spin_pid)], duration="60s", interval="2s", timeout=90) as a_spin, \
+                Attach(env, "cpu-top", ["--pid", str(nap_pid)], duration="60s", interval="2s", timeout=90) as a_nap:
             log(f"hook: {a_spin.attached.get('hook')}")
             go(spin)
             go(nap)
             spin_cpu, _ = finish(spin, spin_out, "spinner")
             nap_cpu, naps = finish(nap, nap_out, "sleeper")
             log(f"workloads' own CPU time: spinner {spin_cpu} ns, sleeper {nap_cpu} ns over {naps} naps")
+            time.sleep(0.2)  # both block on stdin again: the switch that closes their last stretch
+            for a in (a_spin, a_nap):
+                a.proc.send_signal(signal.SIGINT)
             spin_row = only_row(a_spin, spin_pid, "spinner")
             nap_row = only_row(a_nap, nap_pid, "sleeper")
         reap(spin, "spinner")
         reap(nap, "sleeper")
         log(f"MEASURED spinner on_cpu_ns {spin_row['on_cpu_ns']} vs its own {spin_cpu}; "
             f"sleeper {nap_row['on_cpu_ns']} vs its own {nap_cpu}")
-        check(900 * MS <= spin_row["on_cpu_ns"] <= 1100 * MS,
-              f"spinner on_cpu_ns {spin_row['on_cpu_ns']}, want 0.9-1.1 s")
-        check(nap_row["on_cpu_ns"] < 10 * MS, f"sleeper on_cpu_ns {nap_row['on_cpu_ns']}, want < 10 ms")
-        check(nap_row["voluntary"] >= naps, f"sleeper voluntary {nap_row['voluntary']}, want >= {naps} naps")
+        check(spin_cpu >= 1000 * MS, f"the spinner used {spin_cpu} ns, want at least its 1 s")
+        for who, row, own in (("spinner", spin_row, spin_cpu), ("sleeper", nap_row, nap_cpu)):
+            lo, hi = own - 1 * MS, own * (1 + UNACCOUNTED) + EDGE_MS * MS
+            check(lo <= row["on_cpu_ns"] <= hi, f"{who} on_cpu_ns {row['on_cpu_ns']}, want within [{lo}, {hi:.0f}]")
+        check(naps + 1 <= nap_row["voluntary"] <= naps + 2,
+              f"sleeper voluntary {nap_row['voluntary']}, want {naps} naps + 1 (+ 1)")
         env.stop_agent_checked()
 
 
