@@ -125,10 +125,11 @@ def run(args, by, series_of, fallback=False):
         try:
             extra = ["--by", by] if by else []
             wait_quiet(loop.name)
-            with Attach(env, "bio-latency", extra, duration="4s") as a:
+            with Attach(env, "bio-latency", extra, duration="60s", timeout=90) as a:
                 before = disk_stat(loop.name)
                 took = direct_writes(loop.dev, WRITES)
                 after = disk_stat(loop.name)
+                a.end()  # each write completed before its pwrite() returned
             objs = a.result()
             kernel = {k: after[k] - before[k] for k in after}
             took.sort()

@@ -18,7 +18,6 @@ take longer than any set duration). Each workload prints the CPU time the kernel
   "done", plus one if it had not yet blocked reading "go" when the session attached.
 """
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -87,8 +86,8 @@ def test_spin_and_sleep(args):
             nap_cpu, naps = finish(nap, nap_out, "sleeper")
             log(f"workloads' own CPU time: spinner {spin_cpu} ns, sleeper {nap_cpu} ns over {naps} naps")
             time.sleep(0.2)  # both block on stdin again: the switch that closes their last stretch
-            for a in (a_spin, a_nap):
-                a.proc.send_signal(signal.SIGINT)
+            a_spin.end()
+            a_nap.end()
             spin_row = only_row(a_spin, spin_pid, "spinner")
             nap_row = only_row(a_nap, nap_pid, "sleeper")
         reap(spin, "spinner")

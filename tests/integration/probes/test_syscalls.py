@@ -42,12 +42,13 @@ def run(args, by_pid, count_only=False):
             pid = int(line.split()[1])
             extra = ["--pid", str(pid)] + (["--by", "pid"] if by_pid else []) + \
                 (["--param", "measure=count"] if count_only else [])
-            with Attach(env, "syscalls", extra, duration="3s") as a:
+            with Attach(env, "syscalls", extra, duration="60s", timeout=90) as a:
                 wl.stdin.write(b"go\n")
                 wl.stdin.flush()
                 done = out.readline(15)
                 check(done is not None and done.startswith(f"done {CALLS} "), f"syscall_loop said {done!r}")
                 check(wl.wait(timeout=10) == 0, "syscall_loop failed")
+                a.end()  # every call returned, so the probe has recorded it
             objs = a.result()
             log(f"hook: {objs[0].get('hook')}")
             summ = summaries(objs)

@@ -29,9 +29,10 @@ def run(args, by_remote):
         port = start_server(env)
         client = Client(env, "connect", port, "--count", str(CONNECTS))
         extra = ["--pid", str(client.pid)] + (["--by", "remote"] if by_remote else [])
-        with Attach(env, "tcp-connect", extra, duration="4s") as a:
+        with Attach(env, "tcp-connect", extra, duration="60s", timeout=90) as a:
             client.go()
             done = client.wait_done()
+            a.end()  # each socket was established before its connect() returned
         objs = a.result()
         fields = done.split()
         check(len(fields) == 5 and fields[3] == "connect_ns/rtt_us", f"tcp_workload connect said {done!r}")

@@ -28,6 +28,7 @@ and tcp_life_passive_io_tracepoint with that on an agent started with --no-tp-bt
 sock:sock_send/recv_length tracepoint programs instead of tp_btf).
 """
 import sys
+import time
 
 from harness import Env, Attach, check, events, log, summaries, run_tests
 from net_workload import Client, start_server
@@ -73,9 +74,11 @@ def run(args, passive, measure=None, fallback=False):
         extra = ["--port", str(port)] if passive else ["--pid", str(client.pid)]
         if measure:
             extra += ["--param", f"measure={measure}"]
-        with Attach(env, "tcp-life", extra, duration="4s") as a:
+        with Attach(env, "tcp-life", extra, duration="60s", timeout=90) as a:
             client.go()
             done = client.wait_done()
+            time.sleep(0.2)  # the server's last socket closes on the client's last ACK: a moment for it
+            a.end()
         objs = a.result()
         fields = done.split()
         check(len(fields) == 5 and fields[3] == "lives_ns", f"tcp_workload life said {done!r}")

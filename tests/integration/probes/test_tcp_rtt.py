@@ -29,6 +29,7 @@ tcp_rtt_tracepoint: the same on an agent started with --no-tp-btf (the
 tcp:tcp_probe tracepoint program instead of tp_btf; the hook says which ran).
 """
 import sys
+import time
 
 from harness import Env, Attach, check, log, summaries, run_tests
 from net_workload import Client, start_server
@@ -61,10 +62,15 @@ def run(args, fallback=False):
     with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         port = start_server(env, "--echo-after-ms", str(ECHO_MS))
         client = Client(env, "pingpong", port, "--count", str(ROUNDS), "--size", str(SIZE))
-        with Attach(env, "tcp-rtt", ["--port", str(port)], duration="4s") as plain, \
-                Attach(env, "tcp-rtt", ["--port", str(port), "--by", "remote"], duration="4s") as by_remote:
+        with Attach(env, "tcp-rtt", ["--port", str(port)], duration="60s", timeout=90) as plain, \
+                Attach(env, "tcp-rtt", ["--port", str(port), "--by", "remote"], duration="60s", timeout=90) as by_remote:
             client.go()
             done = client.wait_done()
+            # the client's segments were all taken before its last recv() returned; the server's
+            # last ones (its FIN) follow within its close(): a moment for them
+            time.sleep(0.2)
+            plain.end()
+            by_remote.end()
         fields = done.split()
         check(len(fields) == 9 and [fields[i] for i in (2, 3, 5, 7)] == ["rounds", "connect_ns", "srtt_us", "rounds_ns"],
               f"tcp_workload pingpong said {done!r}")
