@@ -129,6 +129,14 @@ static int held_event_cmp(const void *a, const void *b)
 	return x->host < y->host ? -1 : x->host > y->host;
 }
 
+/* Prints one batch of a host's events as they came, and its count of lost ones. */
+static void print_batch(struct fleet_host *h, const Tracectl__EventBatch *batch)
+{
+	render_events_lost(&h->render, batch->dropped);
+	for (size_t i = 0; i < batch->n_events; i++)
+		render_event(&h->render, batch->events[i]);
+}
+
 /* Prints the held events of w in time order, each with its host, and lets them go. */
 static void window_print_events(struct fleet *f, struct fleet_window *w)
 {
@@ -140,12 +148,8 @@ static void window_print_events(struct fleet *f, struct fleet_window *w)
 	all = malloc(w->nevents_held * sizeof(*all));
 	if (!all) {
 		log_error("out of memory ordering %zu events; printing them by host", w->nevents_held);
-		for (size_t b = 0; b < w->nbatches; b++) {
-			struct fleet_host *h = &f->hosts[w->batch_host[b]];
-
-			for (size_t i = 0; i < w->batches[b]->events->n_events; i++)
-				render_event(&h->render, w->batches[b]->events->events[i]);
-		}
+		for (size_t b = 0; b < w->nbatches; b++)
+			print_batch(&f->hosts[w->batch_host[b]], w->batches[b]->events);
 		goto done;
 	}
 	for (size_t b = 0; b < w->nbatches; b++) {

@@ -340,6 +340,11 @@ class Attach:
             stop(self.proc, self.name)
         return False
 
+    def end(self):
+        """Ctrl-C: the CLI cancels the session and still prints its summary. For a session
+        that ends when its workload is done, not at a set time a loaded machine can outrun."""
+        self.proc.send_signal(signal.SIGINT)
+
     def result(self, want_exit=0):
         """Reads the rest of the output, waits for the exit and returns the JSON objects."""
         deadline = time.monotonic() + self.timeout
