@@ -114,6 +114,13 @@ struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Reques
 				      client_response_cb on_response, void *arg);
 void client_call__cancel(struct client_call *call);
 void client_conn__free(struct client_conn **conn);
+/* The agent's catalog (a ListProbes response, free with protobuf_c_message_free_unpacked),
+ * or NULL when the host does not answer: its errors are told by the command that follows. */
+Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host *target, uint64_t connect_timeout_ms);
+/* The probe called name in list, or NULL. */
+const Tracectl__ProbeInfo *catalog_find(const Tracectl__ListProbesResponse *list, const char *name);
+/* The probe name in list closest to name when it looks like a typo of it, or NULL. */
+const char *catalog_nearest(const Tracectl__ListProbesResponse *list, const char *name);
 
 /* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools;
  * svg: that summary as an interactive flame graph; prom: the summary in the

@@ -83,6 +83,7 @@ struct fleet {
 	bool replay_damaged;
 	bool live; /* redraw in place: text on a terminal */
 	bool sort_warned;
+	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
 	uint64_t start_ns;
 	struct render merged;
 };
@@ -194,6 +195,28 @@ static void sort_counts(struct fleet *f, struct count_table *t)
 	}
 	if (!f->o->top || count_table_fold(t, (size_t)col, f->o->top))
 		count_table_sort(t, (size_t)col);
+}
+
+/* The probe's columns are known once its first table arrives: a --sort that names
+ * none of them stops the run there, before anything is shown, listing them. */
+static bool sort_column_known(struct fleet *f, const Tracectl__CountTable *t)
+{
+	if (!f->o->sort)
+		return true;
+	for (size_t v = 0; v < t->n_value_names; v++)
+		if (strcmp(t->value_names[v], f->o->sort) == 0)
+			return true;
+	fprintf(stderr, "tracectl: --sort: %s has no column '%s'; its columns:", f->o->probe ? f->o->probe : "the probe",
+		f->o->sort);
+	for (size_t v = 0; v < t->n_value_names; v++) {
+		fputc(' ', stderr);
+		text_escape_fputs(stderr, t->value_names[v]);
+	}
+	fputc('\n', stderr);
+	f->sort_refused = true;
+	if (f->base)
+		event_base_loopbreak(f->base);
+	return false;
 }
 
 static void window_print(struct fleet *f, struct fleet_window *w)
@@ -515,6 +538,8 @@ static void host_done(struct fleet_host *h, const Tracectl__Status *st)
 	struct fleet *f = h->fleet;
 	char why[600];
 
+	if (h->done)
+		return;
 	/* a failure on the client side, as a recording keeps it */
 	if (st->code >= RECORDING_CLIENT_FAILURE && st->code <= RECORDING_CLIENT_FAILURE + CLI_EXIT_PARTIAL) {
 		host_fail(h, (enum cli_exit)(st->code - RECORDING_CLIENT_FAILURE), st->message);
@@ -674,6 +699,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	char err[256] = "";
 
 	(void)call;
+	if (f->sort_refused)
+		return false;
 	if (f->o->record)
 		recording_write(f->o->record, (uint32_t)h->index, resp);
 	switch (resp->result_case) {
@@ -713,6 +740,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
 		struct fleet_window *w;
 
+		if (snap->counts && !sort_column_known(f, snap->counts))
+			return false;
 		if (snap->summary) {
 			h->summary = resp;
 			h->has_summary = true;
@@ -836,8 +865,19 @@ static bool on_unary_response(struct client_call *call, Tracectl__Response *resp
 {
 	struct fleet_host *h = arg;
 
-	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES)
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES) {
+		const char *want = h->fleet->o->probe;
+
 		render_probes(&h->render, resp->probes, call->conn);
+		if (want && !catalog_find(resp->probes, want)) {
+			const char *near = catalog_nearest(resp->probes, want);
+			char why[INVENTORY_HOST_LEN + 200];
+
+			snprintf(why, sizeof(why), "%s: no probe '%.64s'%s%s%s", h->target->name, want,
+				 near ? "; did you mean " : "", near ? near : "", near ? "?" : "");
+			host_fail(h, CLI_EXIT_REJECTED, why);
+		}
+	}
 	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_AGENT_STATUS)
 		render_status(h, resp->agent_status, h->fleet->o->format);
 	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
@@ -1037,14 +1077,16 @@ static void fleet_replay(struct fleet *f)
 	uint32_t host;
 	Tracectl__Response *resp;
 	char err[512];
-	int ret;
+	int ret = 0;
 
-	while ((ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
+	while (!f->sort_refused && (ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
 		struct fleet_host *h = &f->hosts[host];
 
 		if (h->done || !on_attach_response(NULL, resp, h))
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 	}
+	if (f->sort_refused)
+		return;
 	if (ret < 0)
 		fprintf(stderr, "tracectl: %s; reporting what came before\n", err);
 	for (size_t i = 0; i < f->n; i++) {
@@ -1154,6 +1196,10 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		fleet_replay(&f);
 	else if (f.nactive)
 		event_base_dispatch(f.base);
+	if (f.sort_refused) {
+		code = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
 	fleet_flush_windows(&f, true);
 	if (o->command == FLEET_ATTACH) {
 		struct fleet_result local, *r = o->result ? o->result : &local;

@@ -25,6 +25,12 @@ struct verdict {
 
 static const char *const time_metrics[] = { "p50", "p90", "p99", "p999", "max", "mean" };
 
+/* "p95", "p75": a percentile the gate does not compute */
+static bool looks_like_percentile(const char *m)
+{
+	return m[0] == 'p' && m[1] && strspn(m + 1, "0123456789") == strlen(m + 1);
+}
+
 static bool is_time_metric(const char *m)
 {
 	for (size_t i = 0; i < sizeof(time_metrics) / sizeof(time_metrics[0]); i++)
@@ -93,6 +99,12 @@ int gate_add_threshold(struct gate_options *g, enum gate_kind kind, const char *
 		}
 		t->value = (double)ns;
 		t->is_time = true;
+	} else if (looks_like_percentile(t->metric)) {
+		/* not a count column: a percentile the gate does not compute */
+		snprintf(err, errlen, "bad %s '%s': unknown metric '%s' (time metrics: p50 p90 p99 p999 max mean; "
+				      "also count, rate; count probes: a column; event probes: dropped)",
+			 flag, text, t->metric);
+		return -EINVAL;
 	} else {
 		char *end;
 

@@ -335,6 +335,9 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 	for (size_t i = 0; i < list->n_probes; i++) {
 		const Tracectl__ProbeInfo *p = list->probes[i];
 
+		/* tracectl probes HOST PROBE: that one only */
+		if (r->probe && r->probe[0] && strcmp(p->name, r->probe) != 0)
+			continue;
 		if (r->format == OUTPUT_JSON) {
 			fputs("{\"host\":", r->out);
 			render_json_string(r->out, r->host);

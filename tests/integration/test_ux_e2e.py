@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# What a new user meets (issue 19): refusals before attaching, error messages that say what to do,
+# gate verdicts, help and status text. The CLI runs as nobody against a real agent.
+"""
+formats: an output format the probe's kind cannot show (svg or folded of a histogram,
+prom of events) is refused before attaching: exit 2 at once, no file written; a format
+that fits still runs.
+errors: a probe name typo gets the nearest name; --measure is an option; unknown
+options say tracectl:, not the binary's path; gate --max p95 names the unknown
+metric; --sort names no column: refused with the columns; a port that is not an
+agent gets "is this a tracectl-agent?"; probes HOST PROBE shows that probe only.
+"""
+import json
+import os
+import socket
+import threading
+import time
+
+from harness import Env, check, log, run_tests
+
+
+def cli(env, *rest):
+    return env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), *rest)
+
+
+def writable_dir(env):
+    """A directory nobody may write into, for -o files."""
+    d = os.path.join(env.dir, "out")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    return d
+
+
+def host(env):
+    return f"127.0.0.1:{env.port}"
+
+
+def test_formats(args):
+    with Env(args) as env:
+        out = writable_dir(env)
+        cases = [("tcp-latency", "svg", "histogram"), ("tcp-latency", "folded", "histogram"),
+                 ("exec", "prom", "events"), ("exec", "svg", "events")]
+        for probe, fmt, kind in cases:
+            path = os.path.join(out, f"{probe}.{fmt}")
+            t0 = time.monotonic()
+            rc, stdout, err = env.run_cli(f"{probe}-{fmt}", cli(env, "attach", host(env), probe, "-d", "20s",
+                                                                "--output", fmt, "-o", path))
+            took = time.monotonic() - t0
+            check(rc == 2, f"{probe} --output {fmt}: exit {rc}, want 2 (refused); stderr {err!r}")
+            check(took < 10, f"{probe} --output {fmt}: refused after {took:.1f}s of a 20 s run, not before attaching")
+            check(f"--output {fmt}" in err and kind in err,
+                  f"{probe} --output {fmt}: the refusal names neither the format nor the kind {kind}: {err!r}")
+            check(not os.path.exists(path), f"{probe} --output {fmt}: {path} was written although refused")
+            check(stdout == "", f"{probe} --output {fmt}: printed {stdout[:200]!r}")
+            log(f"formats: {probe} --output {fmt} refused in {took:.2f}s, exit 2, no file: {err.strip()!r}")
+        # formats that fit the kind still run and write their file
+        for probe, fmt in (("syscalls", "prom"), ("syscalls", "folded")):
+            path = os.path.join(out, f"{probe}.{fmt}")
+            rc, _, err = env.run_cli(f"{probe}-{fmt}", cli(env, "attach", host(env), probe, "-d", "1s",
+                                                           "--output", fmt, "-o", path))
+            check(rc == 0, f"{probe} --output {fmt}: exit {rc}, want 0; {err!r}")
+            size = os.path.getsize(path) if os.path.exists(path) else -1
+            check(size > 0, f"{probe} --output {fmt}: {path} has {size} bytes")
+            log(f"formats: {probe} --output {fmt} runs, {size} bytes written")
+        env.stop_agent_checked()
+
+
+def serve_not_an_agent(reply):
+    """A loopback TCP server that answers every connection with reply (b'' closes at once)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                if reply:
+                    conn.sendall(reply)
+                    time.sleep(0.2)
+        srv.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return srv.getsockname()[1], stop
+
+
+def test_errors(args):
+    with Env(args) as env:
+        # a typo, plain and with a format that makes the CLI look the probe up first
+        for extra in ([], ["--output", "svg"]):
+            rc, _, err = env.run_cli("typo", cli(env, "attach", host(env), "tcp-latncy", "-d", "1s", *extra))
+            check(rc == 5, f"tcp-latncy {extra}: exit {rc}, want 5")
+            check("did you mean tcp-latency?" in err, f"tcp-latncy {extra}: no suggestion in {err!r}")
+            check(err.count("unknown probe") == 1, f"tcp-latncy {extra}: said twice: {err!r}")
+        log(f"errors: typo answered with {err.strip()!r}")
+
+        # --measure, as 'probes' lists it, is an option
+        rc, out, err = env.run_cli("measure", cli(env, "attach", host(env), "syscalls", "--measure", "count",
+                                                  "-d", "1s", "--output", "json"))
+        check(rc == 0, f"syscalls --measure count: exit {rc}, {err!r}")
+        check(any(json.loads(l).get("type") == "summary" for l in out.splitlines() if l.strip()),
+              "syscalls --measure count printed no summary")
+        rc, _, err = env.run_cli("bogus", cli(env, "attach", host(env), "syscalls", "--bogus"))
+        check(rc == 2 and err.startswith("tracectl: unknown option '--bogus'"),
+              f"--bogus: exit {rc}, {err!r}")
+        check(env.cli_path not in err, f"the message names the binary's path: {err!r}")
+        log(f"errors: --measure accepted; {err.splitlines()[0]!r}")
+
+        # gate: a percentile it does not compute is named, with the ones it does
+        rc, _, err = env.run_cli("p95", cli(env, "gate", host(env), "tcp-latency", "-d", "1s", "--max", "p95=1ms"))
+        check(rc == 2 and "unknown metric 'p95'" in err and "p99" in err and "p999" in err,
+              f"--max p95=1ms: exit {rc}, {err!r}")
+        check("not a number" not in err, f"--max p95=1ms still says 'not a number': {err!r}")
+        log(f"errors: {err.strip()!r}")
+
+        # --sort by a column the table does not have: refused, the columns listed, nothing shown
+        t0 = time.monotonic()
+        rc, out, err = env.run_cli("sort", cli(env, "attach", host(env), "syscalls", "--sort", "cpu", "-d", "20s"))
+        took = time.monotonic() - t0
+        check(rc == 2, f"--sort cpu: exit {rc}, want 2; {err!r}")
+        check("no column 'cpu'" in err and "count" in err, f"--sort cpu: the columns are not listed: {err!r}")
+        check(took < 10, f"--sort cpu: refused after {took:.1f}s of a 20 s run")
+        check("count" not in out.split("attached")[-1] or out.count("\n") <= 2,
+              f"--sort cpu: a table was printed: {out[:300]!r}")
+        log(f"errors: --sort cpu refused after {took:.2f}s: {err.strip().splitlines()[-1]!r}")
+
+        # something that is not an agent on the port
+        for reply in (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", b""):
+            port, stop = serve_not_an_agent(reply)
+            try:
+                rc, _, err = env.run_cli("not-agent", cli(env, "status", f"127.0.0.1:{port}",
+                                                          "--connect-timeout", "3s"))
+            finally:
+                stop.set()
+            check(rc in (3, 4), f"a non-TLS port ({reply[:8]!r}): exit {rc}")
+            check("is this a tracectl-agent?" in err, f"a non-TLS port ({reply[:8]!r}): no hint in {err!r}")
+            log(f"errors: not an agent ({reply[:8]!r}): {err.strip()!r}")
+
+        # probes HOST PROBE: one probe, not a second host
+        rc, out, err = env.run_cli("probes-one", cli(env, "probes", host(env), "tcp-latency", "--output", "json"))
+        names = [json.loads(l)["probe"] for l in out.splitlines() if l.strip()]
+        check(rc == 0 and names == ["tcp-latency"], f"probes HOST tcp-latency: exit {rc}, listed {names}; {err!r}")
+        rc, out, err = env.run_cli("probes-typo", cli(env, "probes", host(env), "tcp-latncy"))
+        check(rc == 5 and "did you mean tcp-latency?" in err, f"probes HOST tcp-latncy: exit {rc}, {err!r}")
+        log("errors: probes HOST tcp-latency lists that probe only")
+        env.stop_agent_checked()
+
+
+TESTS = {"formats": test_formats, "errors": test_errors}
+
+if __name__ == "__main__":
+    raise SystemExit(run_tests(TESTS, __doc__))
