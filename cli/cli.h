@@ -161,6 +161,9 @@ struct fleet_result_host {
 
 struct fleet_result {
 	size_t nhosts, answered;
+	/* stopped by Ctrl-C (or SIGTERM) before its --duration: part of a run */
+	bool interrupted;
+	uint64_t elapsed_ns, duration_ns;
 	struct fleet_result_host *hosts;
 	struct fleet_result_host merged; /* name "*" (or the host's, with one host) */
 };

@@ -995,6 +995,9 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
+	r->interrupted = f->interrupted && f->o->duration_ns;
+	r->elapsed_ns = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	r->duration_ns = f->o->duration_ns;
 	if (r->hosts && f->n && r->hosts[f->n - 1].have_counts)
 		sort_counts(f, &r->hosts[f->n - 1].counts);
 	if (r->merged.have_counts)

@@ -10,14 +10,23 @@ errors: a probe name typo gets the nearest name; --measure is an option; unknown
 options say tracectl:, not the binary's path; gate --max p95 names the unknown
 metric; --sort names no column: refused with the columns; a port that is not an
 agent gets "is this a tracectl-agent?"; probes HOST PROBE shows that probe only.
+gate: against a server answering after 20 ms, a failed --max row reads "measured > limit",
+a failed --min "measured < limit", a passed one "<="; JUnit class names have no dots inside
+the host or series and carry time attributes (the 6 s run); a gate stopped with Ctrl-C
+says it was interrupted and exits 8 with no verdict.
 """
 import json
 import os
+import re
+import signal
 import socket
+import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 
-from harness import Env, check, log, run_tests
+from harness import Env, LineReader, check, log, run_tests, tail
+from test_gate_e2e import Workload, traced_run
 
 
 def cli(env, *rest):
@@ -152,7 +161,62 @@ def test_errors(args):
         env.stop_agent_checked()
 
 
-TESTS = {"formats": test_formats, "errors": test_errors}
+def test_gate(args):
+    with Env(args) as env:
+        w20 = Workload(env, 20)
+        junit = os.path.join(writable_dir(env), "gate.xml")
+        rc, lines = traced_run(env, w20, "gate", ["--max", "p99=1ms", "--max", "p50=1s", "--min", "count=100000",
+                                                  "--junit", junit, "--series", "role=client"], go=True)
+        text = "\n".join(lines)
+        check(rc == 7, f"gate exited {rc}, want 7; output {text[-800:]!r}")
+        rows = {name: next((l for l in lines if name in l), None) for name in ("p99=1ms", "p50=1s", "count=100000")}
+        check(all(rows.values()), f"a verdict row is missing: {rows}")
+        check(re.search(r"FAIL .*p99=1ms +\S+ +> +1\.00ms", rows["p99=1ms"]) is not None,
+              f"the failed max row does not read 'measured > limit': {rows['p99=1ms']!r}")
+        check(re.search(r"FAIL .*count=100000 +\d+ +< +100000", rows["count=100000"]) is not None,
+              f"the failed min row does not read 'measured < limit': {rows['count=100000']!r}")
+        check(re.search(r"pass .*p50=1s +\S+ +<= +1\.00s", rows["p50=1s"]) is not None,
+              f"the passed max row does not read 'measured <= limit': {rows['p50=1s']!r}")
+        log("gate rows:\n" + "\n".join(rows.values()))
+        suite = ET.parse(junit).getroot().find("testsuite")
+        check(3.0 < float(suite.get("time", "0")) < 12.0, f"testsuite time {suite.get('time')!r}, want the ~6 s run")
+        for case in suite.findall("testcase"):
+            parts = case.get("classname").split(".")
+            check(len(parts) == 4 and parts[:2] == ["tracectl", "tcp-latency"] and
+                  parts[2] == f"127_0_0_1:{env.port}" and parts[3] == "role=client",
+                  f"classname {case.get('classname')!r} is not tracectl.PROBE.HOST.SERIES with dot-free parts")
+            check(3.0 < float(case.get("time", "0")) < 12.0, f"testcase time {case.get('time')!r}")
+        log(f"gate junit: classname {suite.find('testcase').get('classname')!r}, time {suite.get('time')}")
+
+        # Ctrl-C in the middle of a 20 s gate: no verdict on 2 s of it
+        argv = cli(env, "gate", host(env), "tcp-latency", "-d", "20s", "--max", "p99=1s", "--output", "json",
+                   "--junit", junit + ".2")
+        proc = env.spawn("cli-gate-int", argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        reader = LineReader(proc.stdout, "gate-int")
+        first = reader.readline(30)
+        check(first is not None and '"attached"' in first, f"gate: first line {first!r}")
+        time.sleep(2)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        while reader.readline(30) is not None:
+            pass
+        rc = proc.wait(30)
+        took = time.monotonic() - t0
+        err = tail(os.path.join(env.dir, "cli-gate-int.log"), 5)
+        objs = [json.loads(l) for l in reader.lines if l.strip()]
+        gates = [o for o in objs if o.get("type") == "gate"]
+        check(rc == 8, f"interrupted gate exited {rc}, want 8; stderr {err!r}")
+        check("interrupted" in err, f"interrupted gate does not say so: {err!r}")
+        check(not any(o.get("type") == "verdict" for o in objs), "interrupted gate printed verdicts")
+        check(len(gates) == 1 and gates[0]["result"] == "interrupted" and gates[0]["exit_code"] == 8,
+              f"interrupted gate's gate object: {gates}")
+        check(not os.path.exists(junit + ".2"), "interrupted gate wrote a JUnit verdict")
+        check(took < 10, f"interrupted gate took {took:.1f}s to exit")
+        log(f"gate: Ctrl-C after 2 s -> exit 8 in {took:.2f}s: {err.strip()!r}")
+        env.stop_agent_checked()
+
+
+TESTS = {"formats": test_formats, "errors": test_errors, "gate": test_gate}
 
 if __name__ == "__main__":
     raise SystemExit(run_tests(TESTS, __doc__))
