@@ -182,6 +182,7 @@ struct fleet_options {
 	enum output_format format;
 	bool per_host;
 	bool quiet;                       /* no live output (a gate shows its verdicts) */
+	bool status_on_stderr;            /* output goes to a file (-o): a status line on the terminal */
 	const char *sort;                 /* count probes: the column to sort by (default the first) */
 	uint32_t top;                     /* --top: rows kept of the merged set (with --sort the agent sends all) */
 	struct recording_writer *record;  /* attach: also write every response here */

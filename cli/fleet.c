@@ -84,6 +84,7 @@ struct fleet {
 	bool live; /* redraw in place: text on a terminal */
 	bool sort_warned;
 	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
+	bool status_shown; /* a status line is on stderr, to be ended with a newline */
 	uint64_t start_ns;
 	struct render merged;
 };
@@ -219,9 +220,29 @@ static bool sort_column_known(struct fleet *f, const Tracectl__CountTable *t)
 	return false;
 }
 
+/* "tracectl PROBE: 1/2 hosts answering, 3.00s of 10.0s elapsed, 0 dropped  (Ctrl-C ends)" */
+static void print_status_line(struct fleet *f, const struct fleet_window *w, FILE *out, const char *end)
+{
+	uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	char el[32], du[32];
+
+	fprintf(out, "tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)%s", f->o->probe,
+		window_host_count(f, w), f->n, duration_format(elapsed, el, sizeof(el)), f->o->duration_ns ? " of " : "",
+		f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
+		(unsigned long long)(w->dropped_snapshots + w->events_dropped), end);
+	fflush(out);
+}
+
 static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+
+	/* output to a file (-o): the terminal keeps a status line, redrawn in place */
+	if (f->o->status_on_stderr && !f->o->quiet) {
+		fputs("\r\033[K", stderr);
+		print_status_line(f, w, stderr, "");
+		f->status_shown = true;
+	}
 
 	/* prom output is one snapshot of the whole run, printed at the end */
 	if (f->o->quiet || f->o->format == OUTPUT_PROM) {
@@ -242,14 +263,8 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	f->merged.hosts = window_host_count(f, w);
 	if (f->live && !w->is_events) {
 		/* top-like: the newest window replaces the previous one, under a status line */
-		uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
-		char el[32], du[32];
-
 		fputs("\033[H\033[2J", stdout);
-		printf("tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)\n\n",
-		       f->o->probe, f->merged.hosts, f->n, duration_format(elapsed, el, sizeof(el)),
-		       f->o->duration_ns ? " of " : "", f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
-		       (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+		print_status_line(f, w, stdout, "\n\n");
 	}
 	window_print_events(f, w);
 	for (size_t i = 0; i < w->hists.n; i++)
@@ -838,7 +853,7 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 	text_escape_fputs(stdout, st->hostname);
 	fputs(", kernel ", stdout);
 	text_escape_fputs(stdout, st->kernel_release);
-	printf(", up %s\n", duration_format(st->uptime_ns, uptime, sizeof(uptime)));
+	printf(", up %s\n", duration_format_long(st->uptime_ns, uptime, sizeof(uptime)));
 	printf("  %u active session(s), %u connection(s); %zu of %u probes available:", st->active_sessions,
 	       st->connections, st->n_probes_available, st->probes_total);
 	for (size_t i = 0; i < st->n_probes_available; i++) {
@@ -855,8 +870,9 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 		text_escape_fputs(stdout, s->identity);
 		fputs(" from ", stdout);
 		text_escape_fputs(stdout, s->peer);
-		printf(", age %s, %s\n", duration_format(s->age_ns, age, sizeof(age)),
-		       s->remaining_ns ? duration_format(s->remaining_ns, left, sizeof(left)) : "until cancelled");
+		printf(", running for %s, %s%s\n", duration_format_long(s->age_ns, age, sizeof(age)),
+		       s->remaining_ns ? duration_format_long(s->remaining_ns, left, sizeof(left)) : "until cancelled",
+		       s->remaining_ns ? " left" : "");
 	}
 	fflush(stdout);
 }
@@ -1204,6 +1220,8 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		goto cleanup;
 	}
 	fleet_flush_windows(&f, true);
+	if (f.status_shown)
+		fputc('\n', stderr);
 	if (o->command == FLEET_ATTACH) {
 		struct fleet_result local, *r = o->result ? o->result : &local;
 

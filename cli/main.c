@@ -60,7 +60,8 @@ static void usage(FILE *out)
 		"      --port PORT       only sockets with this local or remote port\n"
 		"      --top N           rows per snapshot for count probes, largest first\n"
 		"      --sort COLUMN     count probes: order rows by this column (default: the first)\n"
-		"      --target BIN:FUNC user-space function probes: binary path and name/glob\n"
+		"      --target SPEC     what to hook: func-count, func-latency: /path/to/binary:FUNC\n"
+		"                        (a name or glob); tp-count: CATEGORY:PATTERN (sched:sched_*)\n"
 		"      --freq HZ         sampling frequency (profile)\n"
 		"      --by KEY          split results (see 'tracectl probes HOST')\n"
 		"      --measure WHAT    what a probe measures, when it offers a choice (see 'tracectl probes HOST')\n"
@@ -688,6 +689,7 @@ int main(int argc, char **argv)
 	fo.format = opt.format;
 	fo.per_host = opt.per_host;
 	fo.quiet = opt.quiet;
+	fo.status_on_stderr = opt.out_file && strcmp(opt.command, "record") != 0 && isatty(STDERR_FILENO);
 	fo.sort = opt.sort;
 	/* the top N is taken over the merged set here; the agent keeps the top rows by
 	 * the probe's first column, so to rank by another, ask it for every row */

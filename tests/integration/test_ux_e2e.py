@@ -14,6 +14,10 @@ gate: against a server answering after 20 ms, a failed --max row reads "measured
 a failed --min "measured < limit", a passed one "<="; JUnit class names have no dots inside
 the host or series and carry time attributes (the 6 s run); a gate stopped with Ctrl-C
 says it was interrupted and exits 8 with no verdict.
+text: --help gives tp-count's --target as CATEGORY:PATTERN; the man page lists --sort and
+--per-host once each; status labels a session's two times ("running for", "left") and
+prints uptime in units; with -o FILE a status line shows on the terminal (stderr) while
+the output goes to the file.
 """
 import json
 import os
@@ -26,7 +30,10 @@ import time
 import xml.etree.ElementTree as ET
 
 from harness import Env, LineReader, check, log, run_tests, tail
+from test_cli_e2e import run_on_pty
 from test_gate_e2e import Workload, traced_run
+
+MAN_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "man", "tracectl.1")
 
 
 def cli(env, *rest):
@@ -216,7 +223,53 @@ def test_gate(args):
         env.stop_agent_checked()
 
 
-TESTS = {"formats": test_formats, "errors": test_errors, "gate": test_gate}
+def test_text(args):
+    with Env(args) as env:
+        rc, out, _ = env.run_cli("help", [env.cli_path, "--help"])
+        check(rc == 0 and "tp-count: CATEGORY:PATTERN" in out and "--measure" in out,
+              "--help does not give tp-count's --target as CATEGORY:PATTERN or lacks --measure")
+        with open(MAN_PAGE) as f:
+            man = f.read().splitlines()
+        sort_entries = [l for l in man if l.startswith('.BI \\-\\-sort ')]
+        per_host_entries = [l for l in man if l == ".B \\-\\-per\\-host"]
+        check(len(sort_entries) == 1 and len(per_host_entries) == 1,
+              f"man page: --sort listed {len(sort_entries)} times, --per-host {len(per_host_entries)}")
+
+        # a session to show: its age and time left are labelled
+        argv = cli(env, "attach", host(env), "syscalls", "-d", "30s", "--output", "json")
+        proc = env.spawn("cli-session", argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        reader = LineReader(proc.stdout, "session")
+        first = reader.readline(30)
+        check(first is not None and '"attached"' in first, f"session: first line {first!r}")
+        rc, out, err = env.run_cli("status", cli(env, "status", host(env)))
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        check(rc == 0, f"status exited {rc}: {err!r}")
+        up = re.search(r", up (\S+)\n", out)
+        check(up and re.fullmatch(r"\d+(\.\d+)?(s|ms|us)|\d+m \d\ds|\d+h \d\dm|\d+d \d+h", up.group(1)),
+              f"status uptime is not in units: {out!r}")
+        session = re.search(r"session \d+: syscalls by .* from .*, running for (\S+), (\S+) left", out)
+        check(session is not None, f"status does not label the session's age and time left: {out!r}")
+        log(f"text: status says {out.strip()!r}")
+
+        # -o FILE on a terminal: the output in the file, a status line on the terminal
+        out_dir = writable_dir(env)
+        path = os.path.join(out_dir, "syscalls.txt")
+        rc, shown = run_on_pty(cli(env, "attach", host(env), "syscalls", "-d", "3s", "-i", "1s", "-o", path), 30)
+        shown = shown.decode("utf-8", "replace")
+        check(rc == 0, f"-o FILE on a terminal: exit {rc}: {shown[-300:]!r}")
+        check("tracectl syscalls: 1/1 hosts answering" in shown and "of 3.00s elapsed" in shown,
+              f"-o FILE: no status line on the terminal: {shown[-500:]!r}")
+        with open(path) as f:
+            written = f.read()
+        check("syscalls" in written and "tracectl syscalls:" not in written,
+              f"-o FILE: the file holds {written[:300]!r}")
+        log(f"text: -o FILE left {len(written)} bytes in the file; the terminal showed "
+            f"{shown.strip().splitlines()[-1][-120:]!r}")
+        env.stop_agent_checked()
+
+
+TESTS = {"formats": test_formats, "errors": test_errors, "gate": test_gate, "text": test_text}
 
 if __name__ == "__main__":
     raise SystemExit(run_tests(TESTS, __doc__))
