@@ -18,6 +18,8 @@ text: --help gives tp-count's --target as CATEGORY:PATTERN; the man page lists -
 --per-host once each; status labels a session's two times ("running for", "left") and
 prints uptime in units; with -o FILE a status line shows on the terminal (stderr) while
 the output goes to the file.
+json: a histogram summary carries p999_ns (p99 <= p999 <= max), the figure a gate's
+--max p999 judges.
 """
 import json
 import os
@@ -269,7 +271,26 @@ def test_text(args):
         env.stop_agent_checked()
 
 
-TESTS = {"formats": test_formats, "errors": test_errors, "gate": test_gate, "text": test_text}
+def test_json(args):
+    with Env(args) as env:
+        w20 = Workload(env, 20)
+        rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--max", "p999=100s", "--series", "role=client"])
+        objs = [json.loads(l) for l in lines if l.strip()]
+        check(rc == 0, f"gate exited {rc}")
+        summary = [o for o in objs if o.get("type") == "summary" and o.get("series") == "role=client"]
+        verdicts = [o for o in objs if o.get("type") == "verdict"]
+        check(len(summary) == 1 and len(verdicts) == 1, f"{len(summary)} summaries, {len(verdicts)} verdicts")
+        s, v = summary[0], verdicts[0]
+        check("p999_ns" in s, f"the summary has no p999_ns: {sorted(s)}")
+        check(s["p99_ns"] <= s["p999_ns"] <= s["max_ns"], f"p99 {s['p99_ns']}, p999 {s['p999_ns']}, max {s['max_ns']}")
+        # every answer of the server takes at least 20 ms
+        check(s["p999_ns"] >= 19e6, f"client-side p999 {s['p999_ns']} ns for a 20 ms server")
+        check(v["measured"] == s["p999_ns"], f"the gate judged p999 {v['measured']}, the summary says {s['p999_ns']}")
+        log(f"json: role=client p99 {s['p99_ns']} p999 {s['p999_ns']} max {s['max_ns']} ns over {s['count']} samples")
+        env.stop_agent_checked()
+
+
+TESTS = {"formats": test_formats, "errors": test_errors, "gate": test_gate, "text": test_text, "json": test_json}
 
 if __name__ == "__main__":
     raise SystemExit(run_tests(TESTS, __doc__))
