@@ -124,6 +124,16 @@ def test_errors(args):
         check(rc == 0, f"syscalls --measure count: exit {rc}, {err!r}")
         check(any(json.loads(l).get("type") == "summary" for l in out.splitlines() if l.strip()),
               "syscalls --measure count printed no summary")
+        # every parameter 'probes' lists as --NAME is an option of the CLI
+        rc, out, err = env.run_cli("params", cli(env, "probes", host(env), "--output", "json"))
+        check(rc == 0, f"probes exited {rc}: {err!r}")
+        listed = sorted({n for l in out.splitlines() if l.strip() for n in json.loads(l)["params"]})
+        sample = {"pid": "1", "comm": "a", "port": "1", "top": "1", "freq": "1", "target": "a:b", "by": "pid",
+                  "cgroup": "/", "measure": "count"}
+        for name in listed:
+            rc, _, err = env.run_cli(f"opt-{name}", [env.cli_path, f"--{name}", sample.get(name, "1"), "--help"])
+            check(rc == 0, f"probes lists --{name}, the CLI refuses it: exit {rc}, {err!r}")
+        log(f"errors: every listed parameter is an option: {listed}")
         rc, _, err = env.run_cli("bogus", cli(env, "attach", host(env), "syscalls", "--bogus"))
         check(rc == 2 and err.startswith("tracectl: unknown option '--bogus'"),
               f"--bogus: exit {rc}, {err!r}")
