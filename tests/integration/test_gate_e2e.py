@@ -5,7 +5,8 @@
 gate: with a server answering after 20 ms, --max p99=10ms fails with exit 7 and a JUnit
 file holding one failure that carries the measured p99; --max p99=50ms passes with 0;
 a run with no data exits 8. A baseline saved from a 20 ms run makes a 30 ms run fail
---max-regression p99=10% and a second 20 ms run pass.
+--max-regression p50=10% and a second 20 ms run pass (the median: a p99 of 200 samples
+is their 3rd-highest, which a busy machine moves by more than 10% between two runs).
 record: record then report gives the same summary numbers as the live run; a
 truncated copy reports what came before the cut and names the damage.
 """
@@ -110,7 +111,7 @@ def test_gate(args):
         log(f"no data: exit {rc}")
 
         rc, lines = traced_run(env, w30, "gate", ["--output", "json", "--baseline", base,
-                                                  "--max-regression", "p99=10%"])
+                                                  "--max-regression", "p50=10%"])
         check(rc == EXIT_GATE_FAILED, f"30 ms against a 20 ms baseline exited {rc}, want {EXIT_GATE_FAILED}; "
               f"{[o for o in parse_json_lines(lines) if o['type'] in ('verdict', 'summary')]}")
         v = [o for o in parse_json_lines(lines) if o["type"] == "verdict" and o["result"] == "fail"]
@@ -118,7 +119,7 @@ def test_gate(args):
             f"limit {v[0]['limit'] / 1e6:.2f} ms")
 
         rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--baseline", base,
-                                                  "--max-regression", "p99=10%"])
+                                                  "--max-regression", "p50=10%"])
         check(rc == 0, f"a second 20 ms run against the baseline exited {rc}, want 0")
         log("regression 20 ms vs 20 ms baseline: exit 0")
         env.stop_agent_checked()
