@@ -103,7 +103,8 @@ int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configu
 	int rc = -EOPNOTSUPP;
 
 	*skel = NULL;
-	*used = NULL;
+	if (used)
+		*used = NULL;
 	for (size_t r = 0; r < hv->nrows && r < HOOK_VARIANTS_MAX; r++) {
 		if (row_skipped(hv, r))
 			continue;
@@ -130,7 +131,8 @@ int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configu
 				snprintf(c->hook_text, sizeof(c->hook_text), "%s", hv->rows[r].hook);
 			log_info("%s: attached through %s", hv->probe, c->hook_text);
 		}
-		*used = &hv->rows[r];
+		if (used)
+			*used = &hv->rows[r];
 		return 0;
 	}
 	snprintf(err, errlen, "%s: no hook variant loads on this kernel: %s", hv->probe,

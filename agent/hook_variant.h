@@ -66,6 +66,15 @@ struct hook_variants {
 	struct hook_choice *choice;
 };
 
+/* Defines `static const struct hook_variants var` for the skeleton name.skel.h and the
+ * array rows, with its skeleton functions and its hook_choice. */
+#define HOOK_VARIANTS(var, name, probe_name, rows)                                                            \
+	HOOK_SKELETON(name);                                                                                  \
+	static struct hook_choice var##_choice;                                                               \
+	static const struct hook_variants var = {                                                             \
+		probe_name, &name##_skeleton, rows, sizeof(rows) / sizeof((rows)[0]), &var##_choice,          \
+	}
+
 /* The probe's step between open and load, for the variant about to be tried: the
  * filters in rodata, map sizes. Returns 0 or -errno with a reason in err. */
 typedef int (*hook_configure_fn)(void *skel, const struct hook_variant *variant, void *ctx, char *err,
@@ -75,8 +84,8 @@ typedef int (*hook_configure_fn)(void *skel, const struct hook_variant *variant,
  * Opens the skeleton, keeps only the variant's programs and maps, configures, loads
  * and attaches it; on failure destroys it and tries the next variant (skipping those
  * a later one already replaced on this kernel). Returns 0 with *skel (the caller's, to
- * destroy with hv->skeleton->destroy or NAME__destroy) and *used set, or the last
- * -errno with every variant's reason in err.
+ * destroy with NAME__destroy) and *used (when not NULL) set, or the last -errno with
+ * every variant's reason in err.
  */
 int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configure, void *ctx, void **skel,
 		       const struct hook_variant **used, char *err, size_t errlen);

@@ -46,11 +46,7 @@ static const struct hook_variant variant_rows[] = {
 	{ "tp_btf", "tp_btf sched_wakeup + sched_wakeup_new + sched_switch", btf_programs, btf_maps },
 	{ "raw_tp", "raw_tp sched_wakeup + sched_wakeup_new + sched_switch", raw_programs, raw_maps },
 };
-HOOK_SKELETON(runq_latency);
-static struct hook_choice choice;
-static const struct hook_variants variants = {
-	"runq-latency", &runq_latency_skeleton, variant_rows, sizeof(variant_rows) / sizeof(variant_rows[0]), &choice,
-};
+HOOK_VARIANTS(variants, runq_latency, "runq-latency", variant_rows);
 
 static void runq_latency_close(void **state)
 {
@@ -88,7 +84,6 @@ static int runq_latency_configure(void *skel, const struct hook_variant *variant
 static int runq_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct runq_latency_state *st = NULL;
-	const struct hook_variant *used;
 	void *skel;
 	int err = 0;
 
@@ -107,7 +102,7 @@ static int runq_latency_open(const struct probe_params *params, void **state, ch
 		goto cleanup;
 	}
 
-	err = hook_variants_open(&variants, runq_latency_configure, (void *)params, &skel, &used, errbuf, errlen);
+	err = hook_variants_open(&variants, runq_latency_configure, (void *)params, &skel, NULL, errbuf, errlen);
 	if (err)
 		goto cleanup;
 	st->skel = skel;
