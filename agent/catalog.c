@@ -9,6 +9,7 @@
 
 #include "catalog.h"
 #include "func_target.h"
+#include "hook_variant.h"
 
 /* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
 #define CATALOG_PROBE(name) extern const struct probe_desc name;
@@ -41,6 +42,8 @@ const struct probe_desc *catalog_find(const char *name)
 
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
 {
+	if (probe->variants)
+		return hook_variants_here(probe->variants);
 	return probe->hook_here ? probe->hook_here(params) : probe->hook;
 }
 

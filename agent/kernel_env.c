@@ -175,6 +175,11 @@ void kernel_env_disable_tp_btf(void)
 	tp_btf_disabled = true;
 }
 
+bool kernel_env_tp_btf_disabled(void)
+{
+	return tp_btf_disabled;
+}
+
 bool kernel_env_tp_btf_usable(const char *tp)
 {
 	bool usable;

@@ -41,6 +41,7 @@ void kernel_env_pick_tp_btf(struct bpf_object *obj, bool btf);
 /* From now on kernel_env_tp_btf_usable() says no: every probe uses its tracepoint or
  * raw_tp variant (the agent's --no-tp-btf, for kernels whose tp_btf misbehaves). */
 void kernel_env_disable_tp_btf(void);
+bool kernel_env_tp_btf_disabled(void);
 /* A bpf_ktime_get_ns() timestamp as wall-clock nanoseconds since the epoch. */
 uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC now, in ns: take it once per ring-buffer drain and add

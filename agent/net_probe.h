@@ -16,6 +16,7 @@
 
 #include "hist.h"
 #include "hist_set.h"
+#include "map_drain.h"
 #include "net_common.h"
 
 /* 16 address bytes (IPv4 in the first 4) of family AF_INET or AF_INET6; "?" otherwise. */
@@ -116,7 +117,7 @@ static inline int net_hist_read(struct net_hist_reader *r, struct hist_set *out)
 			return 0;
 		if (err)
 			return err;
-		err = bpf_map__lookup_and_delete_elem(r->remote, &key, sizeof(key), r->percpu, r->percpu_size, 0);
+		err = map_take(r->remote, &key, sizeof(key), r->percpu, r->percpu_size);
 		if (err == -ENOENT)
 			continue;
 		if (err)

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "log.h"
+#include "map_drain.h"
 #include "profile.h"
 #include "profile.skel.h"
 #include "stack_symbols.h"
@@ -281,8 +282,8 @@ static int profile_read(void *state, struct count_table *out)
 		const char *keys[1];
 		uint64_t count;
 
-		/* atomic: a sample landing now either counts here or in a new entry */
-		if (bpf_map__lookup_and_delete_elem(samples, k, sizeof(*k), &count, sizeof(count), 0))
+		/* a sample landing now counts here or in a new entry (map_take: where atomic) */
+		if (map_take(samples, k, sizeof(*k), &count, sizeof(count)))
 			continue;
 		keys[0] = fold(st, k);
 		err = count_table_add(out, keys, &count);

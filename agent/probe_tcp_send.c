@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "kernel_env.h"
+#include "map_drain.h"
 #include "map_percpu.h"
 #include "tcp_send.h"
 #include "tcp_send.skel.h"
@@ -143,7 +144,7 @@ static int tcp_send_read(void *state, struct count_table *out)
 			return 0;
 		if (err)
 			return err;
-		err = bpf_map__lookup_and_delete_elem(map, &key, sizeof(key), st->percpu, st->percpu_bytes, 0);
+		err = map_take(map, &key, sizeof(key), st->percpu, st->percpu_bytes);
 		if (err == -ENOENT)
 			continue; /* cannot happen with one reader; harmless */
 		if (err)
