@@ -32,7 +32,7 @@
 
 /* Calls between kprobe and kretprobe at once, per thread; more than the kernel
  * tracks in flight anyway. */
-#define TCP_IO_MAX_INFLIGHT 10240
+#define TCP_IO_MAX_INFLIGHT 4096
 
 struct tcp_io_call {
 	struct sock *sk;
