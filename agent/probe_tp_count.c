@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "hook_variant.h"
 #include "log.h"
 #include "map_drain.h"
 #include "map_percpu.h"
@@ -40,6 +41,7 @@ struct tp_count_state {
 	uint64_t *before;          /* cumulative hits (or overflow hits) at the previous read */
 	int ncpus;
 	bool by_pid;
+	const struct probe_params *params; /* during open */
 };
 
 static void tp_list_free(struct tp_list *l)
@@ -209,9 +211,59 @@ static void tp_count_close(void **state)
 	*state = NULL;
 }
 
+/* Tracepoints told apart by the BPF cookie (5.15+), else by the record's event id. */
+static const char *const cookie_programs[] = { "tp_count_hit", NULL };
+static const char *const event_programs[] = { "tp_count_hit_by_event", NULL };
+static const char *const event_maps[] = { "index_of_event", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "cookie", "tracepoint (one perf link per tracepoint, BPF cookie = its index)", cookie_programs, NULL },
+	{ "event id", "tracepoint (one perf link per tracepoint, told apart by event id: no BPF cookies here)",
+	  event_programs, event_maps },
+};
+HOOK_VARIANTS(variants, tp_count, "tp-count", variant_rows);
+
+/* Filters and the split are read-only data, fixed at load. */
+static int tp_count_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct tp_count *obj = skel;
+	const struct tp_count_state *st = ctx;
+
+	(void)variant, (void)err, (void)errlen;
+	obj->rodata->targ_tgid = st->params->pid;
+	memset((char *)obj->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
+	memcpy((char *)obj->rodata->targ_comm, st->params->comm, strnlen(st->params->comm, PROBE_COMM_LEN - 1));
+	obj->rodata->by_pid = st->by_pid;
+	return 0;
+}
+
+/* Tells the cookie-less program that tracepoint category:name is index i: its event id
+ * is in tracefs. 0 or -errno. */
+static int map_event_index(struct tp_count *skel, const char *category, const char *name, __u32 i)
+{
+	char path[2 * TP_NAME_MAX + 64];
+	unsigned int id;
+	__u32 key;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s/%s/id", category, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%u", &id);
+	fclose(f);
+	if (n != 1)
+		return -EINVAL;
+	key = id;
+	return bpf_map__update_elem(skel->maps.index_of_event, &key, sizeof(key), &i, sizeof(i), BPF_ANY);
+}
+
 static int tp_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tp_count_state *st = NULL;
+	const struct hook_variant *used;
+	bool cookie;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -222,6 +274,7 @@ static int tp_count_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 	st->by_pid = strcmp(params->by, "pid") == 0;
+	st->params = params;
 	/* List again: tracepoints come and go with modules since validate(). */
 	err = tp_list_resolve(params->target, &st->list, errbuf, errlen);
 	if (err)
@@ -243,34 +296,28 @@ static int tp_count_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 
-	/* Open and configure: filters and the split are read-only data, fixed at load. */
-	st->skel = tp_count__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tp-count BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, tp_count_configure, st, &skel, &used, errbuf, errlen);
+	st->params = NULL;
+	if (err)
 		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
-	memset((char *)st->skel->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
-	memcpy((char *)st->skel->rodata->targ_comm, params->comm, strnlen(params->comm, PROBE_COMM_LEN - 1));
-	st->skel->rodata->by_pid = st->by_pid;
+	st->skel = skel;
+	cookie = used == &variant_rows[0];
 
-	err = tp_count__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tp-count BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* One link per tracepoint; the cookie says which counter it bumps. */
+	/* One link per tracepoint; the cookie (or the event id) says which counter it bumps. */
 	for (size_t i = 0; i < st->list.n; i++) {
-		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = i);
+		/* a cookie where the kernel has none fails the attach, even one nobody reads */
+		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie ? i : 0);
 		char *name = st->list.names[i], *colon = strchr(name, ':');
 
 		*colon = '\0';
-		st->links[i] = bpf_program__attach_tracepoint_opts(st->skel->progs.tp_count_hit, name, colon + 1, &opts);
+		err = cookie ? 0 : map_event_index(st->skel, name, colon + 1, (__u32)i);
+		st->links[i] = err ? NULL
+				   : bpf_program__attach_tracepoint_opts(cookie ? st->skel->progs.tp_count_hit
+										: st->skel->progs.tp_count_hit_by_event,
+									 name, colon + 1, &opts);
 		*colon = ':';
 		if (!st->links[i]) {
-			err = errno ? -errno : -EINVAL;
+			err = err ? err : errno ? -errno : -EINVAL;
 			snprintf(errbuf, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name,
 				 strerror(-err));
 			goto cleanup;
@@ -368,7 +415,9 @@ const struct probe_desc probe_tp_count = {
 		       "tracepoint and process with --by pid; --pid and --comm filter on the task current at the hit "
 		       "(for events in interrupt context, whoever was running)",
 	.kind = PROBE_COUNTS,
-	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index)",
+	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; by event id where there are no "
+		"cookies)",
+	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
 	.by_choices = "tracepoint|pid",
 	.default_top = 50,

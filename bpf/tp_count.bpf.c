@@ -34,11 +34,18 @@ struct {
 	__type(value, __u64);
 } overflow SEC(".maps");
 
-/* Attached by the agent (bpf_program__attach_tracepoint_opts) once per tracepoint, with
- * its index as the cookie: the record's layout does not matter, it is never read. The
- * filters see the current task, which for events in interrupt context is whoever ran. */
-SEC("tp")
-int tp_count_hit(void *ctx)
+/* Without cookies (before 5.15): the tracepoint's event id (the record's common_type,
+ * its tracefs "id") -> its index, filled by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TP_COUNT_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} index_of_event SEC(".maps");
+
+/* One hit of tracepoint index. The filters see the current task, which for events in
+ * interrupt context is whoever ran. */
+static __always_inline int count_hit(__u32 index)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tp_count_key key = {};
@@ -47,7 +54,7 @@ int tp_count_hit(void *ctx)
 	__u64 *count;
 	int i;
 
-	key.index = (__u32)bpf_get_attach_cookie(ctx);
+	key.index = index;
 	key.tgid = id >> 32;
 	if (targ_tgid && key.tgid != targ_tgid)
 		return 0;
@@ -82,6 +89,29 @@ int tp_count_hit(void *ctx)
 	}
 	__sync_fetch_and_add(&v->hits, 1);
 	return 0;
+}
+
+/* Attached by the agent (bpf_program__attach_tracepoint_opts) once per tracepoint, with
+ * its index as the cookie: the record's layout does not matter, it is never read. */
+SEC("tp")
+int tp_count_hit(void *ctx)
+{
+	return count_hit((__u32)bpf_get_attach_cookie(ctx));
+}
+
+/* The same where there are no cookies: every record starts with its event id, in the
+ * common fields a tracepoint program may not read directly (hence the probe read). */
+SEC("tp")
+int tp_count_hit_by_event(void *ctx)
+{
+	__u16 event = 0;
+	__u32 key, *index;
+
+	if (bpf_probe_read_kernel(&event, sizeof(event), ctx))
+		return 0;
+	key = event;
+	index = bpf_map_lookup_elem(&index_of_event, &key);
+	return index ? count_hit(*index) : 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
