@@ -118,9 +118,11 @@ static __always_inline void record(__u32 tgid, long nr, __u64 delta)
 		if (!v)
 			return;
 	}
-	/* One map for all CPUs: the adds must be atomic. */
+	/* One map for all CPUs: the adds must be atomic. Adding 0 is left out: clang makes
+	 * it an atomic OR, which kernels before 5.12 refuse to load. */
 	__sync_fetch_and_add(&v->count, 1);
-	__sync_fetch_and_add(&v->total_ns, delta);
+	if (delta)
+		__sync_fetch_and_add(&v->total_ns, delta);
 }
 
 /* Where a thread's pending syscall is kept: its task storage, or (task_storage false:
