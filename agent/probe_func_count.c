@@ -58,7 +58,7 @@ static void func_count_close(void **state)
  * per function, at most FUNC_COUNT_MAX_NO_COOKIE. */
 static const char *const cookie_programs[] = { "func_count_entry", NULL };
 #define FUNC_COUNT_NAME(i) "func_count_entry_" #i,
-static const char *const per_function[] = { FUNC_COUNT_EACH_INDEX(FUNC_COUNT_NAME) NULL };
+static const char *const per_function[] = { EACH_INDEX(FUNC_COUNT_NAME) NULL };
 static const struct hook_variant variant_rows[] = {
 	{ "cookie", "uprobe (one per function, BPF cookie)", cookie_programs, NULL },
 	{ "program per function", "uprobe (one per function, a program each: no BPF cookies here)", per_function,

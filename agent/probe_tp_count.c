@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "each_index.h"
 #include "hook_variant.h"
 #include "log.h"
 #include "map_drain.h"
@@ -211,14 +212,16 @@ static void tp_count_close(void **state)
 	*state = NULL;
 }
 
-/* Tracepoints told apart by the BPF cookie (5.15+), else by the record's event id. */
+/* One program for all tracepoints, told apart by the BPF cookie (5.15+); else one
+ * program per tracepoint (its record carries no usable id: the first 8 bytes are
+ * overwritten for BPF), at most EACH_INDEX_COUNT. */
 static const char *const cookie_programs[] = { "tp_count_hit", NULL };
-static const char *const event_programs[] = { "tp_count_hit_by_event", NULL };
-static const char *const event_maps[] = { "index_of_event", NULL };
+#define TP_COUNT_NAME(i) "tp_count_hit_" #i,
+static const char *const per_tracepoint[] = { EACH_INDEX(TP_COUNT_NAME) NULL };
 static const struct hook_variant variant_rows[] = {
 	{ "cookie", "tracepoint (one perf link per tracepoint, BPF cookie = its index)", cookie_programs, NULL },
-	{ "event id", "tracepoint (one perf link per tracepoint, told apart by event id: no BPF cookies here)",
-	  event_programs, event_maps },
+	{ "program per tracepoint", "tracepoint (one perf link per tracepoint, a program each: no BPF cookies here)",
+	  per_tracepoint, NULL },
 };
 HOOK_VARIANTS(variants, tp_count, "tp-count", variant_rows);
 
@@ -228,34 +231,20 @@ static int tp_count_configure(void *skel, const struct hook_variant *variant, vo
 	struct tp_count *obj = skel;
 	const struct tp_count_state *st = ctx;
 
-	(void)variant, (void)err, (void)errlen;
 	obj->rodata->targ_tgid = st->params->pid;
 	memset((char *)obj->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
 	memcpy((char *)obj->rodata->targ_comm, st->params->comm, strnlen(st->params->comm, PROBE_COMM_LEN - 1));
 	obj->rodata->by_pid = st->by_pid;
+	if (variant != &variant_rows[1])
+		return 0;
+	if (st->list.n > EACH_INDEX_COUNT) {
+		snprintf(err, errlen, "without BPF cookies (kernel 5.15+) at most %d tracepoints per attach, "
+			 "'%s' matches %zu", EACH_INDEX_COUNT, st->params->target, st->list.n);
+		return -E2BIG;
+	}
+	for (size_t i = st->list.n; i < EACH_INDEX_COUNT; i++)
+		bpf_program__set_autoload(bpf_object__find_program_by_name(obj->obj, per_tracepoint[i]), false);
 	return 0;
-}
-
-/* Tells the cookie-less program that tracepoint category:name is index i: its event id
- * is in tracefs. 0 or -errno. */
-static int map_event_index(struct tp_count *skel, const char *category, const char *name, __u32 i)
-{
-	char path[2 * TP_NAME_MAX + 64];
-	unsigned int id;
-	__u32 key;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s/%s/id", category, name);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	n = fscanf(f, "%u", &id);
-	fclose(f);
-	if (n != 1)
-		return -EINVAL;
-	key = id;
-	return bpf_map__update_elem(skel->maps.index_of_event, &key, sizeof(key), &i, sizeof(i), BPF_ANY);
 }
 
 static int tp_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
@@ -303,21 +292,20 @@ static int tp_count_open(const struct probe_params *params, void **state, char *
 	st->skel = skel;
 	cookie = used == &variant_rows[0];
 
-	/* One link per tracepoint; the cookie (or the event id) says which counter it bumps. */
+	/* One link per tracepoint; the cookie (or the program) says which counter it bumps. */
 	for (size_t i = 0; i < st->list.n; i++) {
 		/* a cookie where the kernel has none fails the attach, even one nobody reads */
 		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie ? i : 0);
 		char *name = st->list.names[i], *colon = strchr(name, ':');
 
 		*colon = '\0';
-		err = cookie ? 0 : map_event_index(st->skel, name, colon + 1, (__u32)i);
-		st->links[i] = err ? NULL
-				   : bpf_program__attach_tracepoint_opts(cookie ? st->skel->progs.tp_count_hit
-										: st->skel->progs.tp_count_hit_by_event,
-									 name, colon + 1, &opts);
+		st->links[i] = bpf_program__attach_tracepoint_opts(
+			cookie ? st->skel->progs.tp_count_hit
+			       : bpf_object__find_program_by_name(st->skel->obj, per_tracepoint[i]),
+			name, colon + 1, &opts);
 		*colon = ':';
 		if (!st->links[i]) {
-			err = err ? err : errno ? -errno : -EINVAL;
+			err = errno ? -errno : -EINVAL;
 			snprintf(errbuf, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name,
 				 strerror(-err));
 			goto cleanup;
@@ -415,8 +403,8 @@ const struct probe_desc probe_tp_count = {
 		       "tracepoint and process with --by pid; --pid and --comm filter on the task current at the hit "
 		       "(for events in interrupt context, whoever was running)",
 	.kind = PROBE_COUNTS,
-	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; by event id where there are no "
-		"cookies)",
+	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; without cookies a program per "
+		"tracepoint, at most 64)",
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
 	.by_choices = "tracepoint|pid",

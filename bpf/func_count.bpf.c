@@ -44,6 +44,6 @@ int func_count_entry(struct pt_regs *ctx)
 		(void)ctx;                           \
 		return count_call(i);                \
 	}
-FUNC_COUNT_EACH_INDEX(FUNC_COUNT_ENTRY)
+EACH_INDEX(FUNC_COUNT_ENTRY)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
-/* tp-count: hits of any kernel tracepoints, one generic program attached to each, told apart by cookie. */
+/* tp-count: hits of any kernel tracepoints, one generic program attached to each, told apart by cookie
+ * (or, without cookies, one program each). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "each_index.h"
 #include "tp_count.h"
 
 /* Settings, through the skeleton's rodata before load; zero / empty means any. */
@@ -33,15 +35,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } overflow SEC(".maps");
-
-/* Without cookies (before 5.15): the tracepoint's event id (the record's common_type,
- * its tracefs "id") -> its index, filled by the agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TP_COUNT_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} index_of_event SEC(".maps");
 
 /* One hit of tracepoint index. The filters see the current task, which for events in
  * interrupt context is whoever ran. */
@@ -99,19 +92,14 @@ int tp_count_hit(void *ctx)
 	return count_hit((__u32)bpf_get_attach_cookie(ctx));
 }
 
-/* The same where there are no cookies: every record starts with its event id, in the
- * common fields a tracepoint program may not read directly (hence the probe read). */
-SEC("tp")
-int tp_count_hit_by_event(void *ctx)
-{
-	__u16 event = 0;
-	__u32 key, *index;
-
-	if (bpf_probe_read_kernel(&event, sizeof(event), ctx))
-		return 0;
-	key = event;
-	index = bpf_map_lookup_elem(&index_of_event, &key);
-	return index ? count_hit(*index) : 0;
-}
+/* Without cookies (before 5.15), tracepoint i gets program tp_count_hit_i. */
+#define TP_COUNT_HIT(i)                         \
+	SEC("tp")                               \
+	int tp_count_hit_##i(void *ctx)          \
+	{                                       \
+		(void)ctx;                      \
+		return count_hit(i);            \
+	}
+EACH_INDEX(TP_COUNT_HIT)
 
 char LICENSE[] SEC("license") = "GPL";
