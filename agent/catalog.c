@@ -42,9 +42,9 @@ const struct probe_desc *catalog_find(const char *name)
 
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
 {
-	if (probe->variants)
-		return hook_variants_here(probe->variants);
-	return probe->hook_here ? probe->hook_here(params) : probe->hook;
+	if (probe->hook_here)
+		return probe->hook_here(params);
+	return probe->variants ? hook_variants_here(probe->variants) : probe->hook;
 }
 
 /* What a trial load found, per catalog entry: asked once per agent, kept. */
