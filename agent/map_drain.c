@@ -10,9 +10,6 @@
 
 #include "map_drain.h"
 
-/* The kernel's ENOTSUPP (not in the C library's errno.h): what 5.10-5.13 answer
- * lookup-and-delete on a hash map with. */
-#define KERNEL_ENOTSUPP 524
 #define MAP_TYPES 64
 /* Elements per batch call at first; doubled when one hash bucket holds more. */
 #define BATCH_FIRST 32

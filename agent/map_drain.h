@@ -8,6 +8,11 @@
 
 #include <bpf/libbpf.h>
 
+/* The kernel's ENOTSUPP (not in the C library's errno.h): what a kernel answers a map
+ * operation it lacks for that map type with (5.10: lookup-and-delete of a hash map,
+ * batch lookup of a per-CPU array). */
+#define KERNEL_ENOTSUPP 524
+
 /*
  * Reads and deletes one element: bpf_map__lookup_and_delete_elem where the kernel
  * does it for this map type (hash maps: 5.14+), else a lookup then a delete (what
