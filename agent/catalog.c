@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "catalog.h"
@@ -230,6 +231,7 @@ int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const 
 	uint32_t seen = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->agent_tgid = (uint32_t)getpid();
 	for (size_t g = 0; g < ngiven; g++) {
 		const struct param_spec *spec = NULL;
 

@@ -53,6 +53,9 @@ struct probe_params {
 	/* The binary of target, opened once by validate() of the func-* probes and used
 	 * by open(): owned by whoever holds the params (catalog_params_release). */
 	struct func_target *func;
+	/* not from the request: the agent's own pid, whose traffic probes leave out where they
+	 * can (0 when a probe runs outside the agent, as in the probe tests) */
+	uint32_t agent_tgid;
 };
 
 /* One field of an event record, as a probe hands it to the session. */

@@ -94,6 +94,8 @@ static int tcp_latency_open(const struct probe_params *params, void **state, cha
 		memset((char *)st->skel->rodata->targ_comm, 0, TCP_LATENCY_COMM_LEN);
 		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
 		st->skel->rodata->targ_port = params->port;
+		/* even with --pid or --comm of the agent: its samples would be its own TLS link */
+		st->skel->rodata->self_tgid = params->agent_tgid;
 	}
 
 	/* Load: the verifier runs here. */
@@ -147,7 +149,8 @@ const struct probe_desc probe_tcp_latency = {
 	.name = "tcp-latency",
 	.description = "TCP request->response latency per socket in ns: send to next receive "
 		       "on connected sockets (client view), receive to next send on accepted "
-		       "sockets (server view, service time)",
+		       "sockets (server view, service time); sockets whose side cannot be told "
+		       "and tracectl's own connections are left out",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length + "
 		"sock:inet_sock_set_state",

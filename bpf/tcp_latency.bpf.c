@@ -10,6 +10,7 @@
 
 #define IPPROTO_TCP_NUM 6
 #define TCP_ESTABLISHED_STATE 1
+#define TCP_SYN_SENT_STATE 2
 #define TCP_SYN_RECV_STATE 3
 #define TCP_CLOSE_STATE 7
 #define MSG_PEEK_FLAG 2
@@ -18,6 +19,8 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[TCP_LATENCY_COMM_LEN] = {};
 const volatile __u16 targ_port = 0;
+/* The agent itself: its control connections (TLS to the CLI) are never measured. */
+const volatile __u32 self_tgid = 0;
 
 /* sk -> start of the pending sample (ns); deleted when the sample completes or the
  * socket closes. LRU so sockets we never see close cannot fill it. */
@@ -28,13 +31,23 @@ struct {
 	__type(value, __u64);
 } pending SEC(".maps");
 
-/* sk -> role, for accepted sockets only (absent: connected or unknown, client view). */
+/* sk -> TCP_LATENCY_ROLE_*, decided at the handshake when the probe saw it, else
+ * from the socket at its first send or receive. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TCP_LATENCY_MAX_SOCKETS);
 	__type(key, __u64);
 	__type(value, __u8);
 } roles SEC(".maps");
+
+/* The far end of each agent control connection as seen from there: (local port << 16 |
+ * remote port) of the CLI's socket when the CLI runs on this host. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TCP_LATENCY_MAX_SELF);
+	__type(key, __u32);
+	__type(value, __u8);
+} self_peers SEC(".maps");
 
 /* One cumulative histogram per series, per CPU; user space never resets it. */
 struct {
@@ -119,9 +132,96 @@ static __always_inline void sample_end(__u64 key, __u32 series)
 	hist_record(series, delta);
 }
 
-static __always_inline bool is_server(__u64 key)
+static __always_inline __u32 port_pair(__u16 local, __u16 remote)
 {
-	return bpf_map_lookup_elem(&roles, &key) != NULL;
+	return (__u32)local << 16 | remote;
+}
+
+/* Remembers an agent socket, and its peer's view of it, so the CLI's end is left out too. */
+static __always_inline void remember_self(const struct sock *sk, __u64 key)
+{
+	__u8 self = TCP_LATENCY_ROLE_SELF, *known = bpf_map_lookup_elem(&roles, &key);
+	__u16 lport, rport;
+	__u32 peer;
+
+	if (known && *known == TCP_LATENCY_ROLE_SELF)
+		return;
+	bpf_map_update_elem(&roles, &key, &self, BPF_ANY);
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	peer = port_pair(rport, lport);
+	bpf_map_update_elem(&self_peers, &peer, &self, BPF_ANY);
+}
+
+static __always_inline bool is_self_peer(const struct sock *sk)
+{
+	__u32 pair = port_pair(BPF_CORE_READ(sk, __sk_common.skc_num),
+			       bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+
+	return bpf_map_lookup_elem(&self_peers, &pair) != NULL;
+}
+
+/*
+ * A socket whose handshake the probe did not see (it predates the attach) tells its
+ * origin itself: an accepted socket is a clone of its listener and keeps the listener's
+ * accept backlog (connect()ed sockets never listened: 0); a port that connect() chose
+ * lives in a bind bucket marked fastreuse -1 (ports bound by bind() or listen() are 0
+ * or 1). Anything else (an accepted child of listen(fd, 0), a client that bound its
+ * port) cannot be told apart, and is left out rather than guessed.
+ */
+static __always_inline __u8 role_from_socket(const struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+	const struct inet_bind_bucket *bucket;
+
+	if (BPF_CORE_READ(sk, sk_max_ack_backlog) > 0)
+		return TCP_LATENCY_ROLE_SERVER;
+	bucket = BPF_CORE_READ(icsk, icsk_bind_hash);
+	if (bucket && BPF_CORE_READ(bucket, fastreuse) == -1)
+		return TCP_LATENCY_ROLE_CLIENT;
+	return TCP_LATENCY_ROLE_UNKNOWN;
+}
+
+/* The socket's role, decided once and kept; the CLI's end of a control connection can
+ * only be recognised once the agent used its end, so that is checked every time. */
+static __always_inline __u8 socket_role(const struct sock *sk, __u64 key)
+{
+	__u8 role, *known = bpf_map_lookup_elem(&roles, &key);
+
+	if (known && *known == TCP_LATENCY_ROLE_SELF)
+		return TCP_LATENCY_ROLE_SELF;
+	if (is_self_peer(sk)) {
+		role = TCP_LATENCY_ROLE_SELF;
+		bpf_map_delete_elem(&pending, &key);
+	} else if (known) {
+		return *known;
+	} else {
+		role = role_from_socket(sk);
+	}
+	bpf_map_update_elem(&roles, &key, &role, BPF_ANY);
+	return role;
+}
+
+/* The agent's own traffic is never measured, whatever the filters ask for. */
+static __always_inline bool from_agent(const struct sock *sk, __u64 key)
+{
+	if (!self_tgid || (bpf_get_current_pid_tgid() >> 32) != self_tgid)
+		return false;
+	remember_self(sk, key);
+	return true;
+}
+
+/* The series of a socket's samples; TCP_LATENCY_NSERIES: left out (control or unknown). */
+static __always_inline __u32 socket_series(const struct sock *sk, __u64 key)
+{
+	switch (socket_role(sk, key)) {
+	case TCP_LATENCY_ROLE_SERVER:
+		return TCP_LATENCY_SERVER;
+	case TCP_LATENCY_ROLE_CLIENT:
+		return TCP_LATENCY_CLIENT;
+	default:
+		return TCP_LATENCY_NSERIES;
+	}
 }
 
 SEC("tp/sock/sock_send_length")
@@ -129,13 +229,17 @@ int tcp_latency_send(struct trace_event_raw_sock_msg_length *ctx)
 {
 	const struct sock *sk = ctx->sk;
 	__u64 key = (__u64)(unsigned long)sk;
+	__u32 series;
 
 	/* A failed or empty send (e.g. -EAGAIN) neither starts nor answers a request. */
 	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0)
 		return 0;
-	if (!event_allowed(sk))
+	if (from_agent(sk, key) || !event_allowed(sk))
 		return 0;
-	if (is_server(key))
+	series = socket_series(sk, key);
+	if (series == TCP_LATENCY_NSERIES)
+		return 0;
+	if (series == TCP_LATENCY_SERVER)
 		sample_end(key, TCP_LATENCY_SERVER);
 	else
 		sample_start(key);
@@ -147,14 +251,18 @@ int tcp_latency_recv(struct trace_event_raw_sock_msg_length *ctx)
 {
 	const struct sock *sk = ctx->sk;
 	__u64 key = (__u64)(unsigned long)sk;
+	__u32 series;
 
 	/* Fires for failed receives (-EAGAIN under epoll) and MSG_PEEK too: only data
 	 * actually consumed counts, or epoll clients report latencies that never were. */
 	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0 || (ctx->flags & MSG_PEEK_FLAG))
 		return 0;
-	if (!event_allowed(sk))
+	if (from_agent(sk, key) || !event_allowed(sk))
 		return 0;
-	if (is_server(key))
+	series = socket_series(sk, key);
+	if (series == TCP_LATENCY_NSERIES)
+		return 0;
+	if (series == TCP_LATENCY_SERVER)
 		sample_start(key);
 	else
 		sample_end(key, TCP_LATENCY_CLIENT);
@@ -166,17 +274,31 @@ SEC("tp/sock/inet_sock_set_state")
 int tcp_latency_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 key = (__u64)(unsigned long)ctx->skaddr;
-	__u8 role = TCP_LATENCY_ROLE_SERVER;
+	__u8 role;
 
 	if (ctx->protocol != IPPROTO_TCP_NUM)
 		return 0;
 	if (ctx->newstate == TCP_CLOSE_STATE) {
+		__u8 *known = bpf_map_lookup_elem(&roles, &key);
+
+		if (known && *known == TCP_LATENCY_ROLE_SELF) {
+			__u32 peer = port_pair(ctx->dport, ctx->sport);
+
+			bpf_map_delete_elem(&self_peers, &peer);
+		}
 		bpf_map_delete_elem(&pending, &key);
 		bpf_map_delete_elem(&roles, &key);
-	} else if (ctx->oldstate == TCP_SYN_RECV_STATE &&
-		   ctx->newstate == TCP_ESTABLISHED_STATE) {
-		bpf_map_update_elem(&roles, &key, &role, BPF_ANY);
+		return 0;
 	}
+	if (ctx->newstate != TCP_ESTABLISHED_STATE)
+		return 0;
+	if (ctx->oldstate == TCP_SYN_RECV_STATE)
+		role = TCP_LATENCY_ROLE_SERVER;
+	else if (ctx->oldstate == TCP_SYN_SENT_STATE)
+		role = TCP_LATENCY_ROLE_CLIENT;
+	else
+		return 0;
+	bpf_map_update_elem(&roles, &key, &role, BPF_ANY);
 	return 0;
 }
 

@@ -41,6 +41,13 @@ struct fleet_host {
 	/* the agent's summary of this host's session */
 	bool has_summary;
 	Tracectl__Response *summary;
+	/* every window that came from this host, added up: what it shown (merged or late),
+	 * and its summary when it dies before sending one */
+	struct fleet_result_host received;
+	bool attached;
+	/* the only host's mid-run failure is told after the summary of what came before */
+	bool error_deferred;
+	char error[600];
 	struct render render;
 };
 
@@ -76,6 +83,8 @@ struct fleet {
 	bool replay_damaged;
 	bool live; /* redraw in place: text on a terminal */
 	bool sort_warned;
+	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
+	bool status_shown; /* a status line is on stderr, to be ended with a newline */
 	uint64_t start_ns;
 	struct render merged;
 };
@@ -122,6 +131,14 @@ static int held_event_cmp(const void *a, const void *b)
 	return x->host < y->host ? -1 : x->host > y->host;
 }
 
+/* Prints one batch of a host's events as they came, and its count of lost ones. */
+static void print_batch(struct fleet_host *h, const Tracectl__EventBatch *batch)
+{
+	render_events_lost(&h->render, batch->dropped);
+	for (size_t i = 0; i < batch->n_events; i++)
+		render_event(&h->render, batch->events[i]);
+}
+
 /* Prints the held events of w in time order, each with its host, and lets them go. */
 static void window_print_events(struct fleet *f, struct fleet_window *w)
 {
@@ -133,12 +150,8 @@ static void window_print_events(struct fleet *f, struct fleet_window *w)
 	all = malloc(w->nevents_held * sizeof(*all));
 	if (!all) {
 		log_error("out of memory ordering %zu events; printing them by host", w->nevents_held);
-		for (size_t b = 0; b < w->nbatches; b++) {
-			struct fleet_host *h = &f->hosts[w->batch_host[b]];
-
-			for (size_t i = 0; i < w->batches[b]->events->n_events; i++)
-				render_event(&h->render, w->batches[b]->events->events[i]);
-		}
+		for (size_t b = 0; b < w->nbatches; b++)
+			print_batch(&f->hosts[w->batch_host[b]], w->batches[b]->events);
 		goto done;
 	}
 	for (size_t b = 0; b < w->nbatches; b++) {
@@ -185,9 +198,51 @@ static void sort_counts(struct fleet *f, struct count_table *t)
 		count_table_sort(t, (size_t)col);
 }
 
+/* The probe's columns are known once its first table arrives: a --sort that names
+ * none of them stops the run there, before anything is shown, listing them. */
+static bool sort_column_known(struct fleet *f, const Tracectl__CountTable *t)
+{
+	if (!f->o->sort)
+		return true;
+	for (size_t v = 0; v < t->n_value_names; v++)
+		if (strcmp(t->value_names[v], f->o->sort) == 0)
+			return true;
+	fprintf(stderr, "tracectl: --sort: %s has no column '%s'; its columns:", f->o->probe ? f->o->probe : "the probe",
+		f->o->sort);
+	for (size_t v = 0; v < t->n_value_names; v++) {
+		fputc(' ', stderr);
+		text_escape_fputs(stderr, t->value_names[v]);
+	}
+	fputc('\n', stderr);
+	f->sort_refused = true;
+	if (f->base)
+		event_base_loopbreak(f->base);
+	return false;
+}
+
+/* "tracectl PROBE: 1/2 hosts answering, 3.00s of 10.0s elapsed, 0 dropped  (Ctrl-C ends)" */
+static void print_status_line(struct fleet *f, const struct fleet_window *w, FILE *out, const char *end)
+{
+	uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	char el[32], du[32];
+
+	fprintf(out, "tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)%s", f->o->probe,
+		window_host_count(f, w), f->n, duration_format(elapsed, el, sizeof(el)), f->o->duration_ns ? " of " : "",
+		f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
+		(unsigned long long)(w->dropped_snapshots + w->events_dropped), end);
+	fflush(out);
+}
+
 static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+
+	/* output to a file (-o): the terminal keeps a status line, redrawn in place */
+	if (f->o->status_on_stderr && !f->o->quiet) {
+		fputs("\r\033[K", stderr);
+		print_status_line(f, w, stderr, "");
+		f->status_shown = true;
+	}
 
 	/* prom output is one snapshot of the whole run, printed at the end */
 	if (f->o->quiet || f->o->format == OUTPUT_PROM) {
@@ -208,14 +263,8 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	f->merged.hosts = window_host_count(f, w);
 	if (f->live && !w->is_events) {
 		/* top-like: the newest window replaces the previous one, under a status line */
-		uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
-		char el[32], du[32];
-
 		fputs("\033[H\033[2J", stdout);
-		printf("tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)\n\n",
-		       f->o->probe, f->merged.hosts, f->n, duration_format(elapsed, el, sizeof(el)),
-		       f->o->duration_ns ? " of " : "", f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
-		       (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+		print_status_line(f, w, stdout, "\n\n");
 	}
 	window_print_events(f, w);
 	for (size_t i = 0; i < w->hists.n; i++)
@@ -284,6 +333,127 @@ static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
 	return free_slot;
 }
 
+/* A pid names a process on one host only: a merged view of several hosts keeps the host
+ * in the key of tables keyed by pid (or tid), as their first column. */
+static bool keyed_by_process(const struct count_table *t)
+{
+	for (size_t k = 0; k < t->nkeys; k++)
+		if (!strcmp(t->key_names[k], "pid") || !strcmp(t->key_names[k], "tid"))
+			return true;
+	return false;
+}
+
+/* out = t with host as an extra first key. 0, or -errno with a reason in err. */
+static int counts_with_host(const struct count_table *t, const char *host, struct count_table *out, char *err,
+			    size_t errlen)
+{
+	const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
+	const char *keys[COUNT_MAX_KEYS];
+	int ret = 0;
+
+	if (t->nkeys >= COUNT_MAX_KEYS) {
+		snprintf(err, errlen, "a table of %zu keys has no room for the host", t->nkeys);
+		return -EPROTO;
+	}
+	key_names[0] = "host";
+	for (size_t k = 0; k < t->nkeys; k++)
+		key_names[k + 1] = t->key_names[k];
+	for (size_t v = 0; v < t->nvalues; v++)
+		value_names[v] = t->value_names[v];
+	ret = count_table_init(out, t->nkeys + 1, key_names, t->nvalues, value_names);
+	if (!ret)
+		count_table_set_max_rows(out, t->max_rows, t->fold_by);
+	for (size_t i = 0; i < t->nrows && !ret; i++) {
+		/* what a host folded is no process of its own: the merged other row holds it */
+		bool other = count_table_row_is_other(t, &t->rows[i]);
+
+		keys[0] = other ? COUNT_OTHER_KEY : host;
+		for (size_t k = 0; k < t->nkeys; k++)
+			keys[k + 1] = other ? "-" : t->rows[i].keys[k];
+		ret = count_table_add(out, keys, t->rows[i].values);
+	}
+	if (ret) {
+		snprintf(err, errlen, "count table: %s", strerror(-ret));
+		count_table_free(out);
+		return ret;
+	}
+	out->rows_omitted = t->rows_omitted;
+	return 0;
+}
+
+/* Merges src into *dst (adopting a copy when *have is false); with merged_host set and a
+ * pid-keyed table, src with that host as its first key. 0 or -errno with err. */
+static int counts_merge_into(struct count_table *dst, bool *have, const struct count_table *src,
+			     const char *merged_host, char *err, size_t errlen)
+{
+	struct count_table keyed;
+	const struct count_table *from = src;
+	int ret = 0;
+
+	if (merged_host && keyed_by_process(src)) {
+		ret = counts_with_host(src, merged_host, &keyed, err, errlen);
+		if (ret)
+			return ret;
+		from = &keyed;
+	}
+	if (!*have) {
+		const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
+
+		for (size_t k = 0; k < from->nkeys; k++)
+			key_names[k] = from->key_names[k];
+		for (size_t v = 0; v < from->nvalues; v++)
+			value_names[v] = from->value_names[v];
+		ret = count_table_init(dst, from->nkeys, key_names, from->nvalues, value_names);
+		*have = ret == 0;
+		if (*have)
+			count_table_set_max_rows(dst, from->max_rows, from->fold_by);
+	}
+	if (!ret)
+		ret = count_table_merge(dst, from);
+	if (ret)
+		snprintf(err, errlen, "count tables of different shapes");
+	else
+		count_table_sort(dst, 0);
+	if (from == &keyed)
+		count_table_free(&keyed);
+	return ret;
+}
+
+/* Decodes a host's table m and merges it into *dst (see counts_merge_into). */
+static int counts_decode_into(struct count_table *dst, bool *have, const Tracectl__CountTable *m,
+			      const char *merged_host, char *err, size_t errlen)
+{
+	struct count_table t;
+	int ret = count_table_from_pb(&t, m, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = counts_merge_into(dst, have, &t, merged_host, err, errlen);
+	count_table_free(&t);
+	return ret;
+}
+
+/* The host a merged view keys pid tables by: none when there is one host (its own view). */
+static const char *merged_key_host(const struct fleet_host *h)
+{
+	return h->fleet->n > 1 ? h->target->name : NULL;
+}
+
+/* set += every series of snap; false on bad data. */
+static bool hists_add(struct hist_set *set, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < snap->n_series; i++) {
+		struct hist decoded, *into;
+
+		if (!snap->series[i]->hist || hist_from_pb(&decoded, snap->series[i]->hist, err, errlen))
+			return false;
+		into = hist_set_get(set, snap->series[i]->label);
+		if (into)
+			hist_merge(into, &decoded);
+	}
+	return true;
+}
+
 /* Adds one host's window to the merged window; false on bad data. */
 static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const Tracectl__Snapshot *snap, char *err,
 			   size_t errlen)
@@ -302,30 +472,11 @@ static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const T
 		if (snap->cost->window_ns > w->cost.window_ns)
 			w->cost.window_ns = snap->cost->window_ns;
 	}
-	for (size_t i = 0; i < snap->n_series; i++) {
-		struct hist decoded, *into;
-
-		if (!snap->series[i]->hist || hist_from_pb(&decoded, snap->series[i]->hist, err, errlen))
-			return false;
-		into = hist_set_get(&w->hists, snap->series[i]->label);
-		if (into)
-			hist_merge(into, &decoded);
-	}
-	if (snap->counts) {
-		struct count_table t;
-
-		if (count_table_from_pb(&t, snap->counts, err, errlen))
-			return false;
-		if (!w->have_counts) {
-			w->counts = t;
-			w->have_counts = true;
-		} else {
-			if (count_table_merge(&w->counts, &t))
-				snprintf(err, errlen, "count tables of different shapes");
-			count_table_free(&t);
-		}
-		count_table_sort(&w->counts, 0);
-	}
+	if (!hists_add(&w->hists, snap, err, errlen))
+		return false;
+	if (snap->counts &&
+	    counts_decode_into(&w->counts, &w->have_counts, snap->counts, merged_key_host(h), err, errlen))
+		return false;
 	if (!snap->n_series && !snap->counts) {
 		w->is_events = true;
 		w->events += snap->events;
@@ -355,6 +506,26 @@ static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const T
 	return true;
 }
 
+static void print_host_error(const struct fleet_host *h)
+{
+	const struct fleet *f = h->fleet;
+
+	if (f->o->format == OUTPUT_JSON) {
+		fputs("{\"host\":", stdout);
+		render_json_string(stdout, h->target->name);
+		fputs(",\"probe\":", stdout);
+		render_json_string(stdout, f->o->probe ? f->o->probe : "");
+		fprintf(stdout, ",\"type\":\"error\",\"exit_code\":%d,\"error\":", h->code);
+		render_json_string(stdout, h->error);
+		fputs("}\n", stdout);
+		fflush(stdout);
+	}
+	/* the agent's message may quote what a traced host named (a target, a comm) */
+	fputs("tracectl: ", stderr);
+	text_escape_fputs(stderr, h->error);
+	fputc('\n', stderr);
+}
+
 static void host_fail(struct fleet_host *h, enum cli_exit code, const char *why)
 {
 	struct fleet *f = h->fleet;
@@ -364,20 +535,12 @@ static void host_fail(struct fleet_host *h, enum cli_exit code, const char *why)
 	h->done = true;
 	h->code = code;
 	f->nactive--;
-	if (f->o->format == OUTPUT_JSON) {
-		fputs("{\"host\":", stdout);
-		render_json_string(stdout, h->target->name);
-		fputs(",\"probe\":", stdout);
-		render_json_string(stdout, f->o->probe ? f->o->probe : "");
-		fprintf(stdout, ",\"type\":\"error\",\"exit_code\":%d,\"error\":", code);
-		render_json_string(stdout, why);
-		fputs("}\n", stdout);
-		fflush(stdout);
-	}
-	/* the agent's message may quote what a traced host named (a target, a comm) */
-	fputs("tracectl: ", stderr);
-	text_escape_fputs(stderr, why);
-	fputc('\n', stderr);
+	snprintf(h->error, sizeof(h->error), "%s", why);
+	/* alone, a host that dies mid-run has its summary printed first, then why it ended;
+	 * in a fleet the others carry on, so the failure is told at once */
+	h->error_deferred = f->n == 1 && f->o->command == FLEET_ATTACH && h->attached;
+	if (!h->error_deferred)
+		print_host_error(h);
 	for (size_t i = 0; i < h->npending; i++)
 		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
 	h->npending = 0;
@@ -390,6 +553,8 @@ static void host_done(struct fleet_host *h, const Tracectl__Status *st)
 	struct fleet *f = h->fleet;
 	char why[600];
 
+	if (h->done)
+		return;
 	/* a failure on the client side, as a recording keeps it */
 	if (st->code >= RECORDING_CLIENT_FAILURE && st->code <= RECORDING_CLIENT_FAILURE + CLI_EXIT_PARTIAL) {
 		host_fail(h, (enum cli_exit)(st->code - RECORDING_CLIENT_FAILURE), st->message);
@@ -432,6 +597,116 @@ static void on_failure(struct client_conn *conn, enum cli_exit code, const char 
 	fleet_flush_windows(h->fleet, false);
 }
 
+static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
+{
+	dst->set = true;
+	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
+	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
+	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
+	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
+	dst->sample_one_in = p->sample_one_in;
+	dst->budget_ppm = p->budget_ppm;
+	dst->relative_error = p->relative_error;
+}
+
+static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
+{
+	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
+	       a->sample_one_in == b->sample_one_in;
+}
+
+/* dst += the decoded summary s (pid tables keyed by merged_host too, when set); false on bad data. */
+static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, const char *merged_host, char *err,
+		       size_t errlen)
+{
+	if (s->provenance) {
+		struct provenance_copy p = { 0 };
+
+		provenance_copy(&p, s->provenance);
+		if (!dst->prov.set)
+			dst->prov = p;
+		else if (!provenance_same(&dst->prov, &p))
+			dst->prov_mixed = true;
+	}
+	if (s->cost) {
+		dst->cost_events += s->cost->events;
+		dst->cost_kernel_ns += s->cost->kernel_ns;
+		dst->cost_agent_ns += s->cost->agent_cpu_ns;
+		if (s->cost->window_ns > dst->cost_window_ns)
+			dst->cost_window_ns = s->cost->window_ns;
+		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
+	}
+	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
+		dst->start_ns = s->start_unix_ns;
+	if (s->end_unix_ns > dst->end_ns)
+		dst->end_ns = s->end_unix_ns;
+	dst->has_summary = true;
+	if (!hists_add(&dst->hists, s, err, errlen))
+		return false;
+	if (s->counts && counts_decode_into(&dst->counts, &dst->have_counts, s->counts, merged_host, err, errlen))
+		return false;
+	if (!s->n_series && !s->counts) {
+		dst->is_events = true;
+		dst->events += s->events;
+		dst->events_dropped += s->events_dropped;
+	}
+	return true;
+}
+
+/* The host's window, added to what came from it; false on bad data. */
+static bool received_add(struct fleet_host *h, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+{
+	uint64_t window_ns = h->received.cost_window_ns;
+
+	if (!result_add(&h->received, snap, NULL, err, errlen))
+		return false;
+	/* windows follow each other: the host's cost is over their sum */
+	if (snap->cost)
+		h->received.cost_window_ns = window_ns + snap->cost->window_ns;
+	return true;
+}
+
+/* One host's window that came after its merged view was printed, and its held events. */
+static void print_late_window(struct fleet *f, struct fleet_host *h, const Tracectl__Snapshot *snap, char *err,
+			      size_t errlen)
+{
+	struct render late = h->render;
+	struct hist_set hists;
+	struct count_table counts;
+	bool have_counts = false;
+
+	late.late = true;
+	hist_set_init(&hists);
+	if (f->o->quiet || f->o->format == OUTPUT_PROM)
+		goto cleanup;
+	for (size_t i = 0; i < h->npending; i++) {
+		const Tracectl__EventBatch *batch = h->pending[i]->events;
+
+		render_events_lost(&late, batch->dropped);
+		for (size_t k = 0; k < batch->n_events; k++)
+			render_event(&late, batch->events[k]);
+	}
+	if (!hists_add(&hists, snap, err, errlen))
+		goto cleanup;
+	for (size_t i = 0; i < hists.n; i++)
+		render_hist(&late, snap, hists.labels[i], hists.hists[i]);
+	if (snap->counts) {
+		if (counts_decode_into(&counts, &have_counts, snap->counts, NULL, err, errlen))
+			goto cleanup;
+		sort_counts(f, &counts);
+		render_counts(&late, snap, &counts);
+	}
+	if (!snap->n_series && !snap->counts)
+		render_event_stats(&late, snap);
+cleanup:
+	for (size_t i = 0; i < h->npending; i++)
+		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
+	h->npending = 0;
+	hist_set_free(&hists);
+	if (have_counts)
+		count_table_free(&counts);
+}
+
 static bool on_attach_response(struct client_call *call, Tracectl__Response *resp, void *arg)
 {
 	struct fleet_host *h = arg;
@@ -439,10 +714,13 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	char err[256] = "";
 
 	(void)call;
+	if (f->sort_refused)
+		return false;
 	if (f->o->record)
 		recording_write(f->o->record, (uint32_t)h->index, resp);
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
+		h->attached = true;
 		/* machines always learn which hosts attached; people see it per host on request */
 		/* windows that ended before this host's first are not waited for */
 		if (resp->attached->first_window_end_unix_ns) {
@@ -477,6 +755,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
 		struct fleet_window *w;
 
+		if (snap->counts && !sort_column_known(f, snap->counts))
+			return false;
 		if (snap->summary) {
 			h->summary = resp;
 			h->has_summary = true;
@@ -493,12 +773,19 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 			}
 		}
 		h->last_bucket = bucket;
+		if (!received_add(h, snap, err, sizeof(err))) {
+			char why[INVENTORY_HOST_LEN + 300];
+
+			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
+			host_fail(h, CLI_EXIT_FAILURE, why);
+			return false;
+		}
 		if (bucket <= f->flushed_bucket) {
-			/* printed without this host already; its data is still in its summary */
-			log_warn("%s: a window arrived after its merged view was printed", h->target->name);
-			for (size_t i = 0; i < h->npending; i++)
-				protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
-			h->npending = 0;
+			/* printed without this host already: shown on its own, so that what is shown
+			 * adds up to the summary */
+			log_warn("%s: a window arrived after its merged view was printed; shown on its own, marked late",
+				 h->target->name);
+			print_late_window(f, h, snap, err, sizeof(err));
 			return false;
 		}
 		w = fleet_window_for(f, bucket);
@@ -566,7 +853,7 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 	text_escape_fputs(stdout, st->hostname);
 	fputs(", kernel ", stdout);
 	text_escape_fputs(stdout, st->kernel_release);
-	printf(", up %s\n", duration_format(st->uptime_ns, uptime, sizeof(uptime)));
+	printf(", up %s\n", duration_format_long(st->uptime_ns, uptime, sizeof(uptime)));
 	printf("  %u active session(s), %u connection(s); %zu of %u probes available:", st->active_sessions,
 	       st->connections, st->n_probes_available, st->probes_total);
 	for (size_t i = 0; i < st->n_probes_available; i++) {
@@ -583,8 +870,9 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 		text_escape_fputs(stdout, s->identity);
 		fputs(" from ", stdout);
 		text_escape_fputs(stdout, s->peer);
-		printf(", age %s, %s\n", duration_format(s->age_ns, age, sizeof(age)),
-		       s->remaining_ns ? duration_format(s->remaining_ns, left, sizeof(left)) : "until cancelled");
+		printf(", running for %s, %s%s\n", duration_format_long(s->age_ns, age, sizeof(age)),
+		       s->remaining_ns ? duration_format_long(s->remaining_ns, left, sizeof(left)) : "until cancelled",
+		       s->remaining_ns ? " left" : "");
 	}
 	fflush(stdout);
 }
@@ -593,8 +881,19 @@ static bool on_unary_response(struct client_call *call, Tracectl__Response *resp
 {
 	struct fleet_host *h = arg;
 
-	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES)
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES) {
+		const char *want = h->fleet->o->probe;
+
 		render_probes(&h->render, resp->probes, call->conn);
+		if (want && !catalog_find(resp->probes, want)) {
+			const char *near = catalog_nearest(resp->probes, want);
+			char why[INVENTORY_HOST_LEN + 200];
+
+			snprintf(why, sizeof(why), "%s: no probe '%.64s'%s%s%s", h->target->name, want,
+				 near ? "; did you mean " : "", near ? near : "", near ? "?" : "");
+			host_fail(h, CLI_EXIT_REJECTED, why);
+		}
+	}
 	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_AGENT_STATUS)
 		render_status(h, resp->agent_status, h->fleet->o->format);
 	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
@@ -641,77 +940,36 @@ void fleet_result_free(struct fleet_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
+/* dst += src (pid tables keyed by merged_host too, when set); false on bad data. */
+static bool result_merge(struct fleet_result_host *dst, const struct fleet_result_host *src, const char *merged_host,
+			 char *err, size_t errlen)
 {
-	dst->set = true;
-	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
-	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
-	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
-	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
-	dst->sample_one_in = p->sample_one_in;
-	dst->budget_ppm = p->budget_ppm;
-	dst->relative_error = p->relative_error;
-}
-
-static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
-{
-	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
-	       a->sample_one_in == b->sample_one_in;
-}
-
-/* dst += the decoded summary s; false on bad data. */
-static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, char *err, size_t errlen)
-{
-	if (s->provenance) {
-		struct provenance_copy p = { 0 };
-
-		provenance_copy(&p, s->provenance);
+	if (src->prov.set) {
 		if (!dst->prov.set)
-			dst->prov = p;
-		else if (!provenance_same(&dst->prov, &p))
+			dst->prov = src->prov;
+		else if (!provenance_same(&dst->prov, &src->prov))
 			dst->prov_mixed = true;
 	}
-	if (s->cost) {
-		dst->cost_events += s->cost->events;
-		dst->cost_kernel_ns += s->cost->kernel_ns;
-		dst->cost_agent_ns += s->cost->agent_cpu_ns;
-		if (s->cost->window_ns > dst->cost_window_ns)
-			dst->cost_window_ns = s->cost->window_ns;
-		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
-	}
-	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
-		dst->start_ns = s->start_unix_ns;
-	if (s->end_unix_ns > dst->end_ns)
-		dst->end_ns = s->end_unix_ns;
-	dst->has_summary = true;
-	for (size_t k = 0; k < s->n_series; k++) {
-		struct hist decoded, *into;
-
-		if (!s->series[k]->hist || hist_from_pb(&decoded, s->series[k]->hist, err, errlen))
-			return false;
-		into = hist_set_get(&dst->hists, s->series[k]->label);
-		if (into)
-			hist_merge(into, &decoded);
-	}
-	if (s->counts) {
-		struct count_table t;
-
-		if (count_table_from_pb(&t, s->counts, err, errlen))
-			return false;
-		if (!dst->have_counts) {
-			dst->counts = t;
-			dst->have_counts = true;
-		} else {
-			count_table_merge(&dst->counts, &t);
-			count_table_free(&t);
-		}
-		count_table_sort(&dst->counts, 0);
-	}
-	if (!s->n_series && !s->counts) {
-		dst->is_events = true;
-		dst->events += s->events;
-		dst->events_dropped += s->events_dropped;
-	}
+	dst->prov_mixed = dst->prov_mixed || src->prov_mixed;
+	dst->cost_events += src->cost_events;
+	dst->cost_kernel_ns += src->cost_kernel_ns;
+	dst->cost_agent_ns += src->cost_agent_ns;
+	if (src->cost_window_ns > dst->cost_window_ns)
+		dst->cost_window_ns = src->cost_window_ns;
+	dst->cost_kernel_stats = dst->cost_kernel_stats || src->cost_kernel_stats;
+	if (!dst->start_ns || (src->start_ns && src->start_ns < dst->start_ns))
+		dst->start_ns = src->start_ns;
+	if (src->end_ns > dst->end_ns)
+		dst->end_ns = src->end_ns;
+	dst->has_summary = dst->has_summary || src->has_summary;
+	if (hist_set_merge(&dst->hists, &src->hists))
+		log_warn("more than %d series, the rest are left out", HIST_SET_MAX);
+	if (src->have_counts &&
+	    counts_merge_into(&dst->counts, &dst->have_counts, &src->counts, merged_host, err, errlen))
+		return false;
+	dst->is_events = dst->is_events || src->is_events;
+	dst->events += src->events;
+	dst->events_dropped += src->events_dropped;
 	return true;
 }
 
@@ -737,13 +995,25 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 		rh->code = h->code;
 		hist_set_init(&rh->hists);
 		r->answered += h->answered;
-		if (!h->has_summary)
+		if (!h->has_summary) {
+			/* died (or cut off) before its summary: what it sent up to then, said so */
+			if (!h->received.has_summary)
+				continue;
+			rh->died = 1;
+			r->merged.died++;
+			if (!result_merge(rh, &h->received, NULL, err, sizeof(err)) ||
+			    !result_merge(&r->merged, &h->received, merged_key_host(h), err, sizeof(err)))
+				log_error("%s: adding up what it sent: %s", h->target->name, err);
 			continue;
-		if (!result_add(rh, h->summary->snapshot, err, sizeof(err)) ||
-		    !result_add(&r->merged, h->summary->snapshot, err, sizeof(err)))
+		}
+		if (!result_add(rh, h->summary->snapshot, NULL, err, sizeof(err)) ||
+		    !result_add(&r->merged, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
+	r->interrupted = f->interrupted && f->o->duration_ns;
+	r->elapsed_ns = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	r->duration_ns = f->o->duration_ns;
 	if (r->hosts && f->n && r->hosts[f->n - 1].have_counts)
 		sort_counts(f, &r->hosts[f->n - 1].counts);
 	if (r->merged.have_counts)
@@ -776,6 +1046,7 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 		return;
 	}
 	rdv.provenance_mixed = rh->prov_mixed;
+	rdv.died = rh->died;
 	if (rh->prov.set) {
 		prov.hook = (char *)rh->prov.hook;
 		prov.kernel_release = (char *)rh->prov.kernel;
@@ -825,14 +1096,16 @@ static void fleet_replay(struct fleet *f)
 	uint32_t host;
 	Tracectl__Response *resp;
 	char err[512];
-	int ret;
+	int ret = 0;
 
-	while ((ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
+	while (!f->sort_refused && (ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
 		struct fleet_host *h = &f->hosts[host];
 
 		if (h->done || !on_attach_response(NULL, resp, h))
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 	}
+	if (f->sort_refused)
+		return;
 	if (ret < 0)
 		fprintf(stderr, "tracectl: %s; reporting what came before\n", err);
 	for (size_t i = 0; i < f->n; i++) {
@@ -920,6 +1193,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		h->index = i;
 		h->target = &o->targets->hosts[i];
 		h->last_bucket = -1;
+		hist_set_init(&h->received.hists);
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
 					     .probe = o->probe ? o->probe : "", .hosts_total = f.n };
 		if (o->replay)
@@ -941,7 +1215,13 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		fleet_replay(&f);
 	else if (f.nactive)
 		event_base_dispatch(f.base);
+	if (f.sort_refused) {
+		code = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
 	fleet_flush_windows(&f, true);
+	if (f.status_shown)
+		fputc('\n', stderr);
 	if (o->command == FLEET_ATTACH) {
 		struct fleet_result local, *r = o->result ? o->result : &local;
 
@@ -950,6 +1230,9 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		if (r == &local)
 			fleet_result_free(&local);
 	}
+	for (size_t i = 0; i < f.n; i++)
+		if (f.hosts[i].error_deferred)
+			print_host_error(&f.hosts[i]);
 	for (size_t i = 0; i < f.n; i++)
 		answered += f.hosts[i].answered;
 	print_fleet_footer(&f, answered);
@@ -975,6 +1258,9 @@ cleanup:
 		free(h->pending);
 		if (h->has_summary)
 			protobuf_c_message_free_unpacked(&h->summary->base, NULL);
+		hist_set_free(&h->received.hists);
+		if (h->received.have_counts)
+			count_table_free(&h->received.counts);
 		client_conn__free(&h->conn);
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++)

@@ -67,6 +67,10 @@ static void json_head(const struct render *r, const char *type)
 	fprintf(r->out, ",\"type\":\"%s\"", type);
 	if (r->hosts_total > 1 && r->merged)
 		fprintf(r->out, ",\"hosts\":%zu,\"hosts_total\":%zu", r->hosts, r->hosts_total);
+	if (r->late)
+		fputs(",\"late\":true", r->out);
+	if (r->died)
+		fprintf(r->out, ",\"hosts_died\":%zu", r->died);
 }
 
 /* Text output shows strings from traced hosts and agents (comms, file names,
@@ -77,20 +81,29 @@ static const char *safe(char *buf, size_t len, const char *s)
 	return buf;
 }
 
-/* "host", or for a fleet's merged view "* (7/8 hosts)" */
+/* "host", or for a fleet's merged view "* (7/8 hosts)"; and what is partial about it */
 static const char *host_label_raw(const struct render *r, char *buf, size_t len)
 {
-	if (r->merged && r->hosts_total > 1) {
+	size_t n;
+
+	if (r->merged && r->hosts_total > 1)
 		snprintf(buf, len, "%s (%zu/%zu hosts)", r->host, r->hosts, r->hosts_total);
-		return buf;
-	}
-	return r->host;
+	else
+		snprintf(buf, len, "%s", r->host);
+	n = strlen(buf);
+	if (r->late)
+		snprintf(buf + n, len - n, " [late: came after its merged view was printed]");
+	else if (r->died && r->merged && r->hosts_total > 1)
+		snprintf(buf + n, len - n, " [%zu host(s) died: their data up to then]", r->died);
+	else if (r->died)
+		snprintf(buf + n, len - n, " [died: its data up to then]");
+	return buf;
 }
 
 /* The same, escaped for the terminal. */
 static const char *host_label(const struct render *r, char *buf, size_t len)
 {
-	char raw[300];
+	char raw[400];
 
 	return safe(buf, len, host_label_raw(r, raw, sizeof(raw)));
 }
@@ -102,13 +115,17 @@ static void json_extras(const struct render *r, const Tracectl__Snapshot *snap)
 	const Tracectl__Provenance *p = snap->provenance;
 
 	if (c && (c->kernel_stats || c->agent_cpu_ns)) {
+		double ns_per_run = c->events ? (double)c->kernel_ns / (double)c->events : 0.0;
+
+		/* "runs": program runs, not an event probe's events; "events" and "ns_per_event"
+		 * are the same figures under their first names, kept for existing readers */
 		fprintf(r->out,
-			",\"cost\":{\"events\":%llu,\"kernel_ns\":%llu,\"ns_per_event\":%.1f,\"agent_cpu_ns\":%llu,"
-			"\"overhead_pct\":%.4f,\"kernel_stats\":%s}",
-			(unsigned long long)c->events, (unsigned long long)c->kernel_ns,
-			c->events ? (double)c->kernel_ns / (double)c->events : 0.0, (unsigned long long)c->agent_cpu_ns,
+			",\"cost\":{\"runs\":%llu,\"kernel_ns\":%llu,\"ns_per_run\":%.1f,\"agent_cpu_ns\":%llu,"
+			"\"overhead_pct\":%.4f,\"kernel_stats\":%s,\"events\":%llu,\"ns_per_event\":%.1f}",
+			(unsigned long long)c->events, (unsigned long long)c->kernel_ns, ns_per_run,
+			(unsigned long long)c->agent_cpu_ns,
 			c->window_ns ? 100.0 * (double)(c->kernel_ns + c->agent_cpu_ns) / (double)c->window_ns : 0.0,
-			c->kernel_stats ? "true" : "false");
+			c->kernel_stats ? "true" : "false", (unsigned long long)c->events, ns_per_run);
 	}
 	if (p) {
 		fputs(",\"provenance\":{\"hook\":", r->out);
@@ -198,13 +215,14 @@ static void render_json_hist(const struct render *r, const Tracectl__Snapshot *s
 	render_json_string(r->out, label);
 	fprintf(r->out,
 		",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"count\":%llu,\"sum_ns\":%llu,"
-		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu,\"max_exact\":%s,"
-		"\"relative_error\":%.4f,\"dropped_snapshots\":%llu",
+		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+		"\"max_exact\":%s,\"relative_error\":%.4f,\"dropped_snapshots\":%llu",
 		(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
 		(unsigned long long)snap->end_unix_ns, (unsigned long long)h->count, (unsigned long long)h->sum,
 		(unsigned long long)(h->count ? h->sum / h->count : 0),
 		(unsigned long long)hist_percentile(h, 50), (unsigned long long)hist_percentile(h, 90),
-		(unsigned long long)hist_percentile(h, 99), (unsigned long long)h->max,
+		(unsigned long long)hist_percentile(h, 99), (unsigned long long)hist_percentile(h, 99.9),
+		(unsigned long long)h->max,
 		h->max_exact ? "true" : "false", hist_relative_error(), (unsigned long long)snap->dropped_snapshots);
 	json_extras(r, snap);
 	fputs(",\"buckets\":[", r->out);
@@ -272,7 +290,7 @@ static void render_text_rows(const struct render *r, const struct hist *h)
 
 void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
-	char hl[300], series[HIST_LABEL_LEN * 4];
+	char hl[400], series[HIST_LABEL_LEN * 4];
 	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -322,6 +340,9 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 	for (size_t i = 0; i < list->n_probes; i++) {
 		const Tracectl__ProbeInfo *p = list->probes[i];
 
+		/* tracectl probes HOST PROBE: that one only */
+		if (r->probe && r->probe[0] && strcmp(p->name, r->probe) != 0)
+			continue;
 		if (r->format == OUTPUT_JSON) {
 			fputs("{\"host\":", r->out);
 			render_json_string(r->out, r->host);
@@ -372,7 +393,7 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 
 void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
 {
-	char hl[300];
+	char hl[400];
 	char when[32];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -493,7 +514,7 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 
 void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
 {
-	char hl[300];
+	char hl[400];
 	if (r->format == OUTPUT_JSON) {
 		json_head(r, snap->summary ? "summary" : "snapshot");
 		fprintf(r->out,

@@ -9,7 +9,8 @@
 
 #include "tracectl.pb-c.h"
 
-#define COUNT_MAX_KEYS 4
+/* One more than any probe's keys: a merged view of several hosts adds the host. */
+#define COUNT_MAX_KEYS 5
 #define COUNT_MAX_VALUES 4
 #define COUNT_NAME_LEN 32
 /* The most rows a table of the agent or the CLI holds by default: the rest are

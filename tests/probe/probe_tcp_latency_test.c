@@ -47,6 +47,10 @@ struct workload {
 	int eagain;    /* receives that failed with EAGAIN (CLIENT_NONBLOCK) */
 	int peeked;    /* MSG_PEEK receives that returned data (CLIENT_PEEK) */
 	int server_requests;
+	/* connected and accepted before the probe is opened: it sees no handshake */
+	bool preconnected;
+	int client_fd, server_fd;
+	bool zero_backlog; /* listen(fd, 0): its children carry no backlog to tell them by */
 };
 
 static int failures;
@@ -146,7 +150,7 @@ static void *server_main(void *arg)
 	char buf[MSG_SIZE];
 	int fd;
 
-	fd = accept(w->listen_fd, NULL, NULL);
+	fd = w->preconnected ? w->server_fd : accept(w->listen_fd, NULL, NULL);
 	if (fd < 0) {
 		perror("accept");
 		return NULL;
@@ -171,13 +175,13 @@ static int client_run(struct workload *w)
 	int fd, err = 0;
 
 	memset(req, 'q', sizeof(req));
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = w->preconnected ? w->client_fd : socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -errno;
 	set_socket_options(fd);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	addr.sin_port = htons(w->port);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+	if (!w->preconnected && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		err = -errno;
 		perror("connect");
 		goto cleanup;
@@ -240,7 +244,7 @@ static int workload_listen(struct workload *w)
 		return -errno;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(w->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    listen(w->listen_fd, 4) != 0 ||
+	    listen(w->listen_fd, w->zero_backlog ? 0 : 4) != 0 ||
 	    getsockname(w->listen_fd, (struct sockaddr *)&addr, &alen) != 0) {
 		err = -errno;
 		close(w->listen_fd);
@@ -270,6 +274,36 @@ cleanup:
 	close(w->listen_fd);
 	w->listen_fd = -1;
 	return err > 0 ? -err : err;
+}
+
+/* Listens, connects and accepts now: the probe opened later sees none of it. */
+static int workload_preconnect(struct workload *w)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	int err = workload_listen(w);
+
+	if (err)
+		return err;
+	w->client_fd = socket(AF_INET, SOCK_STREAM, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	addr.sin_port = htons(w->port);
+	if (w->client_fd < 0 || connect(w->client_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		err = -errno;
+		goto fail;
+	}
+	w->server_fd = accept(w->listen_fd, NULL, NULL);
+	if (w->server_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	w->preconnected = true;
+	return 0;
+fail:
+	if (w->client_fd >= 0)
+		close(w->client_fd);
+	close(w->listen_fd);
+	w->listen_fd = -1;
+	return err;
 }
 
 static void print_series(const char *what, const char *label, const struct hist *h)
@@ -419,6 +453,30 @@ static void test_split_request(void)
 		check_views("split request", result, w.nreq, want, want);
 }
 
+/* Sockets older than the probe: their side comes from the socket itself. */
+static void test_preconnected(void)
+{
+	struct probe_params params = { .pid = (uint32_t)getpid() };
+	struct workload w = { .nreq = 30, .mode = CLIENT_BLOCKING, .listen_fd = -1 };
+	struct workload zero = { .nreq = 30, .mode = CLIENT_BLOCKING, .listen_fd = -1, .zero_backlog = true };
+	int rc = workload_preconnect(&w);
+
+	CHECK(rc == 0, "connecting before the probe: %s", strerror(-rc));
+	if (rc == 0 && measure(&params, &w, result, "connected before the probe") == 0)
+		check_views("connected before the probe", result, w.nreq, SERVICE_MS * NS_PER_MS,
+			    SERVICE_MS * NS_PER_MS);
+
+	/* A child of listen(fd, 0) looks like neither side: left out, never called a client. */
+	rc = workload_preconnect(&zero);
+	CHECK(rc == 0, "connecting before the probe (backlog 0): %s", strerror(-rc));
+	if (rc != 0 || measure(&params, &zero, result, "accepted by listen(fd, 0)") != 0)
+		return;
+	CHECK(result[TCP_LATENCY_CLIENT].count == (uint64_t)zero.nreq, "backlog 0: client count %llu, want %d",
+	      (unsigned long long)result[TCP_LATENCY_CLIENT].count, zero.nreq);
+	CHECK(result[TCP_LATENCY_SERVER].count == 0, "backlog 0: server count %llu, want 0 (side unknown)",
+	      (unsigned long long)result[TCP_LATENCY_SERVER].count);
+}
+
 static void test_port_filter(void)
 {
 	struct probe_params params = { .pid = (uint32_t)getpid() };
@@ -545,6 +603,7 @@ int main(void)
 	test_nonblocking_eagain();
 	test_peek();
 	test_split_request();
+	test_preconnected();
 	test_port_filter();
 	test_comm_filter();
 	test_pid_filter();
