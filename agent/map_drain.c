@@ -8,11 +8,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "kernel_env.h"
+#include "log.h"
 #include "map_drain.h"
 
-/* The kernel's ENOTSUPP (not in the C library's errno.h): what 5.10-5.13 answer
- * lookup-and-delete on a hash map with. */
-#define KERNEL_ENOTSUPP 524
 #define MAP_TYPES 64
 /* Elements per batch call at first; doubled when one hash bucket holds more. */
 #define BATCH_FIRST 32
@@ -168,4 +167,27 @@ int map_drain(struct bpf_map *map, void *keys, size_t max_keys, void *value, siz
 		drained++;
 	}
 	return drained;
+}
+
+int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max_bytes)
+{
+	size_t entry, fit;
+	int ncpus;
+
+	if (!(bpf_map__map_flags(map) & BPF_F_NO_PREALLOC) || kernel_env_bpf_mem_alloc())
+		return 0;
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	entry = (((size_t)bpf_map__value_size(map) + 7) & ~(size_t)7) * (size_t)ncpus;
+	fit = max_bytes / entry;
+	if (!fit)
+		fit = 1;
+	if (fit < bpf_map__max_entries(map)) {
+		log_info("%s: %s preallocated for %zu entries (of %u) on this kernel (no BPF memory allocator)", probe,
+			 bpf_map__name(map), fit, bpf_map__max_entries(map));
+		if (bpf_map__set_max_entries(map, (__u32)fit))
+			return -EINVAL;
+	}
+	return bpf_map__set_map_flags(map, bpf_map__map_flags(map) & ~BPF_F_NO_PREALLOC);
 }

@@ -8,6 +8,11 @@
 
 #include <bpf/libbpf.h>
 
+/* The kernel's ENOTSUPP (not in the C library's errno.h): what a kernel answers a map
+ * operation it lacks for that map type with (5.10: lookup-and-delete of a hash map,
+ * batch lookup of a per-CPU array). */
+#define KERNEL_ENOTSUPP 524
+
 /*
  * Reads and deletes one element: bpf_map__lookup_and_delete_elem where the kernel
  * does it for this map type (hash maps: 5.14+), else a lookup then a delete (what
@@ -17,6 +22,18 @@
  * (-ENOENT: no such key).
  */
 int map_take(struct bpf_map *map, const void *key, size_t key_size, void *value, size_t value_size);
+
+/*
+ * For a per-CPU hash the BPF side fills and user space drains (not preallocated, so
+ * that its size costs nothing until used): where the kernel lacks BPF's memory
+ * allocator (kernel_env_bpf_mem_alloc), new elements fail for want of atomic per-CPU
+ * memory and their samples are lost, after every drain. There it is preallocated
+ * instead, with at most max_bytes in all (fewer entries when the values and CPUs need
+ * it; logged). Call between open and load. 0 or -errno.
+ */
+int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max_bytes);
+/* What probes give map_prealloc_where_needed for one histogram map. */
+#define MAP_PREALLOC_MAX_BYTES (16u << 20)
 
 /* Called once per drained element; a non-zero return stops the drain and is returned. */
 typedef int (*map_drain_fn)(const void *key, const void *value, void *ctx);

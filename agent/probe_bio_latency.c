@@ -81,7 +81,7 @@ static int bio_latency_configure(void *skel, const struct hook_variant *variant,
 
 	(void)variant, (void)err, (void)errlen;
 	((struct bio_latency *)skel)->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;
-	return 0;
+	return map_prealloc_where_needed(((struct bio_latency *)skel)->maps.hists, "bio-latency", MAP_PREALLOC_MAX_BYTES);
 }
 
 static int bio_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)

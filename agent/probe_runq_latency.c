@@ -70,15 +70,15 @@ static int runq_latency_configure(void *skel, const struct hook_variant *variant
 	size_t n;
 
 	(void)variant, (void)err, (void)errlen;
-	if (!params)
-		return 0;
-	n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-	obj->rodata->targ_tgid = params->pid;
-	memset((char *)obj->rodata->targ_comm, 0, RUNQ_LATENCY_COMM_LEN);
-	memcpy((char *)obj->rodata->targ_comm, params->comm, n);
-	obj->rodata->targ_cgroup = params->cgroup_id;
-	obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
-	return 0;
+	if (params) {
+		n = strnlen(params->comm, PROBE_COMM_LEN - 1);
+		obj->rodata->targ_tgid = params->pid;
+		memset((char *)obj->rodata->targ_comm, 0, RUNQ_LATENCY_COMM_LEN);
+		memcpy((char *)obj->rodata->targ_comm, params->comm, n);
+		obj->rodata->targ_cgroup = params->cgroup_id;
+		obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
+	}
+	return map_prealloc_where_needed(obj->maps.hists, "runq-latency", MAP_PREALLOC_MAX_BYTES);
 }
 
 static int runq_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)

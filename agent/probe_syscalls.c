@@ -188,17 +188,45 @@ static int syscalls_add(const void *key_ptr, const void *value, void *ctx)
 	return count_table_add(out, keys, values);
 }
 
+/* Learned once: the kernel refused a batch lookup of the per-CPU array (5.10 does). */
+static bool no_array_batch;
+
+/* Every slot of the per-CPU array into st->percpu, one lookup each: where the kernel
+ * has no batch lookup for it. Returns the number of slots read or -errno. */
+static int read_slots_one_by_one(struct syscalls_state *st, __u32 *count)
+{
+	size_t one = (size_t)st->ncpus * sizeof(*st->percpu);
+
+	for (__u32 nr = 0; nr < SYSCALLS_NR_MAX; nr++) {
+		int err = bpf_map__lookup_elem(st->skel->maps.totals, &nr, sizeof(nr),
+					       st->percpu + (size_t)nr * (size_t)st->ncpus, one, 0);
+
+		if (err)
+			return err;
+		st->slot_keys[nr] = nr;
+	}
+	*count = SYSCALLS_NR_MAX;
+	return 0;
+}
+
 /* Adds what the per-CPU array counted since the previous read (one batch lookup). */
 static int syscalls_read_totals(struct syscalls_state *st, struct count_table *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 count = SYSCALLS_NR_MAX, out_batch;
-	int err;
+	int err = -KERNEL_ENOTSUPP;
 
-	err = bpf_map_lookup_batch(bpf_map__fd(st->skel->maps.totals), NULL, &out_batch, st->slot_keys, st->percpu,
-				   &count, &opts);
-	if (err && errno != ENOENT)
-		return -errno;
+	if (!no_array_batch)
+		err = bpf_map_lookup_batch(bpf_map__fd(st->skel->maps.totals), NULL, &out_batch, st->slot_keys,
+					   st->percpu, &count, &opts);
+	if (err == -KERNEL_ENOTSUPP || err == -EINVAL) {
+		no_array_batch = true;
+		err = read_slots_one_by_one(st, &count);
+		if (err)
+			return err;
+	}
+	if (err && err != -ENOENT)
+		return err;
 	for (__u32 i = 0; i < count; i++) {
 		__u32 nr = st->slot_keys[i];
 		struct syscalls_key key = { .tgid = 0, .nr = nr };

@@ -57,7 +57,9 @@ static int tcp_rtt_configure(void *skel, const struct hook_variant *variant, voi
 	(void)variant, (void)err, (void)errlen;
 	obj->rodata->targ_port = params ? params->port : 0;
 	obj->rodata->by_remote = params && strcmp(params->by, "remote") == 0;
-	return 0;
+	if (!obj->rodata->by_remote)
+		return 0;
+	return map_prealloc_where_needed(obj->maps.hist_remote, "tcp-rtt", MAP_PREALLOC_MAX_BYTES);
 }
 
 static int tcp_rtt_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)

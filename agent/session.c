@@ -484,8 +484,10 @@ static uint64_t session_schedule_tick(struct session *s)
 	now = clock_ns(CLOCK_REALTIME);
 	next = (now - s->phase_ns) / s->interval_ns * s->interval_ns + s->interval_ns + s->phase_ns;
 	wait = next - now;
-	/* a first window shorter than a tenth of the interval joins the next one */
-	if (s->seq == 0 && wait < s->interval_ns / 10) {
+	/* a first window shorter than a tenth of the interval joins the next one; so does a
+	 * window after a tick that fired a little before its boundary (libevent's clock is not
+	 * the wall clock): else a window of a few ms follows, in the same bucket for the CLI */
+	if (wait < s->interval_ns / 10) {
 		wait += s->interval_ns;
 		next += s->interval_ns;
 	}

@@ -114,6 +114,13 @@ struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Reques
 				      client_response_cb on_response, void *arg);
 void client_call__cancel(struct client_call *call);
 void client_conn__free(struct client_conn **conn);
+/* The agent's catalog (a ListProbes response, free with protobuf_c_message_free_unpacked),
+ * or NULL when the host does not answer: its errors are told by the command that follows. */
+Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host *target, uint64_t connect_timeout_ms);
+/* The probe called name in list, or NULL. */
+const Tracectl__ProbeInfo *catalog_find(const Tracectl__ListProbesResponse *list, const char *name);
+/* The probe name in list closest to name when it looks like a typo of it, or NULL. */
+const char *catalog_nearest(const Tracectl__ListProbesResponse *list, const char *name);
 
 /* folded: "a;b;c count" lines of a count probe's summary, for flame-graph tools;
  * svg: that summary as an interactive flame graph; prom: the summary in the
@@ -154,6 +161,9 @@ struct fleet_result_host {
 
 struct fleet_result {
 	size_t nhosts, answered;
+	/* stopped by Ctrl-C (or SIGTERM) before its --duration: part of a run */
+	bool interrupted;
+	uint64_t elapsed_ns, duration_ns;
 	struct fleet_result_host *hosts;
 	struct fleet_result_host merged; /* name "*" (or the host's, with one host) */
 };
@@ -172,6 +182,7 @@ struct fleet_options {
 	enum output_format format;
 	bool per_host;
 	bool quiet;                       /* no live output (a gate shows its verdicts) */
+	bool status_on_stderr;            /* output goes to a file (-o): a status line on the terminal */
 	const char *sort;                 /* count probes: the column to sort by (default the first) */
 	uint32_t top;                     /* --top: rows kept of the merged set (with --sort the agent sends all) */
 	struct recording_writer *record;  /* attach: also write every response here */

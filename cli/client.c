@@ -20,6 +20,8 @@
 #include "tls.h"
 
 #define HELLO_STREAM_ID 1u
+/* what a port that does not speak our TLS (a web server, a plaintext service) looks like to us */
+#define NOT_AGENT_HINT "is this a tracectl-agent? The port does not answer in TLS"
 
 static void conn_fail(struct client_conn *c, enum cli_exit code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -147,7 +149,7 @@ static void describe_tls_failure(struct client_conn *c, unsigned long ssl_err, c
 										 ? ERR_reason_error_string(ssl_err)
 										 : reason);
 	else
-		snprintf(buf, len, "TLS handshake failed: %s", reason);
+		snprintf(buf, len, "TLS handshake failed: %s (" NOT_AGENT_HINT ")", reason);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -163,8 +165,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (!c->handshaken)
-			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: timed out connecting after %llu ms", c->target,
-				  (unsigned long long)c->connect_timeout_ms);
+			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: no TLS handshake within %llu ms (" NOT_AGENT_HINT ")",
+				  c->target, (unsigned long long)c->connect_timeout_ms);
 		else
 			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: agent silent for %d s, giving up", c->target,
 				  RPC_IDLE_TIMEOUT_S);
@@ -190,8 +192,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		if (!c->handshaken && sock_err) {
-			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: cannot connect: %s", c->target,
-				  evutil_socket_error_to_string(sock_err));
+			/* TCP was up: the peer broke off the handshake */
+			conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: TLS handshake failed: %s (" NOT_AGENT_HINT ")",
+				  c->target, evutil_socket_error_to_string(sock_err));
 			return;
 		}
 	}
@@ -201,7 +204,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 					   "(our client certificate was probably refused)",
 			  c->target);
 	else if (!c->handshaken)
-		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: connection closed during the TLS handshake", c->target);
+		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: connection closed during the TLS handshake (" NOT_AGENT_HINT ")",
+			  c->target);
 	else
 		conn_fail(c, CLI_EXIT_UNREACHABLE, "%s: agent closed the connection", c->target);
 }
@@ -374,4 +378,109 @@ void client_conn__free(struct client_conn **cp)
 	}
 	free(c);
 	*cp = NULL;
+}
+
+struct catalog_fetch {
+	struct event_base *base;
+	Tracectl__Response *resp;
+	bool over;
+};
+
+static bool catalog_response(struct client_call *call, Tracectl__Response *resp, void *arg)
+{
+	struct catalog_fetch *cf = arg;
+
+	(void)call;
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES && !cf->resp) {
+		cf->resp = resp;
+		return true;
+	}
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS) {
+		cf->over = true;
+		event_base_loopbreak(cf->base);
+	}
+	return false;
+}
+
+static void catalog_failure(struct client_conn *conn, enum cli_exit code, const char *why, void *arg)
+{
+	struct catalog_fetch *cf = arg;
+
+	(void)conn;
+	(void)code;
+	(void)why;
+	cf->over = true;
+	event_base_loopbreak(cf->base);
+}
+
+Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host *target, uint64_t connect_timeout_ms)
+{
+	Tracectl__ListProbesRequest list = TRACECTL__LIST_PROBES_REQUEST__INIT;
+	Tracectl__Request req = TRACECTL__REQUEST__INIT;
+	struct catalog_fetch cf = { 0 };
+	struct client_conn *conn = NULL;
+	char err[512];
+
+	req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
+	req.list_probes = &list;
+	cf.base = event_base_new();
+	if (!cf.base)
+		return NULL;
+	conn = client_conn__new(cf.base, tls, target, connect_timeout_ms, catalog_failure, &cf, err, sizeof(err));
+	if (conn && client_conn__call(conn, &req, catalog_response, &cf))
+		event_base_dispatch(cf.base);
+	client_conn__free(&conn);
+	event_base_free(cf.base);
+	return cf.resp;
+}
+
+const Tracectl__ProbeInfo *catalog_find(const Tracectl__ListProbesResponse *list, const char *name)
+{
+	for (size_t i = 0; list && i < list->n_probes; i++)
+		if (strcmp(list->probes[i]->name, name) == 0)
+			return list->probes[i];
+	return NULL;
+}
+
+/* Edit distance (insertions, deletions, substitutions, adjacent swaps) over the first 63 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strnlen(a, 63), lb = strnlen(b, 63);
+	size_t d[64][64];
+
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *catalog_nearest(const Tracectl__ListProbesResponse *list, const char *name)
+{
+	const char *best = NULL;
+	size_t best_distance = SIZE_MAX;
+
+	for (size_t i = 0; list && i < list->n_probes; i++) {
+		size_t dist = edit_distance(name, list->probes[i]->name);
+
+		if (dist < best_distance) {
+			best_distance = dist;
+			best = list->probes[i]->name;
+		}
+	}
+	/* a third of the name wrong is no longer a typo */
+	return best && best_distance * 3 <= strlen(name) + 2 ? best : NULL;
 }

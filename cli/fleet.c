@@ -83,6 +83,8 @@ struct fleet {
 	bool replay_damaged;
 	bool live; /* redraw in place: text on a terminal */
 	bool sort_warned;
+	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
+	bool status_shown; /* a status line is on stderr, to be ended with a newline */
 	uint64_t start_ns;
 	struct render merged;
 };
@@ -129,6 +131,14 @@ static int held_event_cmp(const void *a, const void *b)
 	return x->host < y->host ? -1 : x->host > y->host;
 }
 
+/* Prints one batch of a host's events as they came, and its count of lost ones. */
+static void print_batch(struct fleet_host *h, const Tracectl__EventBatch *batch)
+{
+	render_events_lost(&h->render, batch->dropped);
+	for (size_t i = 0; i < batch->n_events; i++)
+		render_event(&h->render, batch->events[i]);
+}
+
 /* Prints the held events of w in time order, each with its host, and lets them go. */
 static void window_print_events(struct fleet *f, struct fleet_window *w)
 {
@@ -140,12 +150,8 @@ static void window_print_events(struct fleet *f, struct fleet_window *w)
 	all = malloc(w->nevents_held * sizeof(*all));
 	if (!all) {
 		log_error("out of memory ordering %zu events; printing them by host", w->nevents_held);
-		for (size_t b = 0; b < w->nbatches; b++) {
-			struct fleet_host *h = &f->hosts[w->batch_host[b]];
-
-			for (size_t i = 0; i < w->batches[b]->events->n_events; i++)
-				render_event(&h->render, w->batches[b]->events->events[i]);
-		}
+		for (size_t b = 0; b < w->nbatches; b++)
+			print_batch(&f->hosts[w->batch_host[b]], w->batches[b]->events);
 		goto done;
 	}
 	for (size_t b = 0; b < w->nbatches; b++) {
@@ -192,9 +198,51 @@ static void sort_counts(struct fleet *f, struct count_table *t)
 		count_table_sort(t, (size_t)col);
 }
 
+/* The probe's columns are known once its first table arrives: a --sort that names
+ * none of them stops the run there, before anything is shown, listing them. */
+static bool sort_column_known(struct fleet *f, const Tracectl__CountTable *t)
+{
+	if (!f->o->sort)
+		return true;
+	for (size_t v = 0; v < t->n_value_names; v++)
+		if (strcmp(t->value_names[v], f->o->sort) == 0)
+			return true;
+	fprintf(stderr, "tracectl: --sort: %s has no column '%s'; its columns:", f->o->probe ? f->o->probe : "the probe",
+		f->o->sort);
+	for (size_t v = 0; v < t->n_value_names; v++) {
+		fputc(' ', stderr);
+		text_escape_fputs(stderr, t->value_names[v]);
+	}
+	fputc('\n', stderr);
+	f->sort_refused = true;
+	if (f->base)
+		event_base_loopbreak(f->base);
+	return false;
+}
+
+/* "tracectl PROBE: 1/2 hosts answering, 3.00s of 10.0s elapsed, 0 dropped  (Ctrl-C ends)" */
+static void print_status_line(struct fleet *f, const struct fleet_window *w, FILE *out, const char *end)
+{
+	uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	char el[32], du[32];
+
+	fprintf(out, "tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)%s", f->o->probe,
+		window_host_count(f, w), f->n, duration_format(elapsed, el, sizeof(el)), f->o->duration_ns ? " of " : "",
+		f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
+		(unsigned long long)(w->dropped_snapshots + w->events_dropped), end);
+	fflush(out);
+}
+
 static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+
+	/* output to a file (-o): the terminal keeps a status line, redrawn in place */
+	if (f->o->status_on_stderr && !f->o->quiet) {
+		fputs("\r\033[K", stderr);
+		print_status_line(f, w, stderr, "");
+		f->status_shown = true;
+	}
 
 	/* prom output is one snapshot of the whole run, printed at the end */
 	if (f->o->quiet || f->o->format == OUTPUT_PROM) {
@@ -215,14 +263,8 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	f->merged.hosts = window_host_count(f, w);
 	if (f->live && !w->is_events) {
 		/* top-like: the newest window replaces the previous one, under a status line */
-		uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
-		char el[32], du[32];
-
 		fputs("\033[H\033[2J", stdout);
-		printf("tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)\n\n",
-		       f->o->probe, f->merged.hosts, f->n, duration_format(elapsed, el, sizeof(el)),
-		       f->o->duration_ns ? " of " : "", f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
-		       (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+		print_status_line(f, w, stdout, "\n\n");
 	}
 	window_print_events(f, w);
 	for (size_t i = 0; i < w->hists.n; i++)
@@ -511,6 +553,8 @@ static void host_done(struct fleet_host *h, const Tracectl__Status *st)
 	struct fleet *f = h->fleet;
 	char why[600];
 
+	if (h->done)
+		return;
 	/* a failure on the client side, as a recording keeps it */
 	if (st->code >= RECORDING_CLIENT_FAILURE && st->code <= RECORDING_CLIENT_FAILURE + CLI_EXIT_PARTIAL) {
 		host_fail(h, (enum cli_exit)(st->code - RECORDING_CLIENT_FAILURE), st->message);
@@ -670,6 +714,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	char err[256] = "";
 
 	(void)call;
+	if (f->sort_refused)
+		return false;
 	if (f->o->record)
 		recording_write(f->o->record, (uint32_t)h->index, resp);
 	switch (resp->result_case) {
@@ -709,6 +755,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
 		struct fleet_window *w;
 
+		if (snap->counts && !sort_column_known(f, snap->counts))
+			return false;
 		if (snap->summary) {
 			h->summary = resp;
 			h->has_summary = true;
@@ -805,7 +853,7 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 	text_escape_fputs(stdout, st->hostname);
 	fputs(", kernel ", stdout);
 	text_escape_fputs(stdout, st->kernel_release);
-	printf(", up %s\n", duration_format(st->uptime_ns, uptime, sizeof(uptime)));
+	printf(", up %s\n", duration_format_long(st->uptime_ns, uptime, sizeof(uptime)));
 	printf("  %u active session(s), %u connection(s); %zu of %u probes available:", st->active_sessions,
 	       st->connections, st->n_probes_available, st->probes_total);
 	for (size_t i = 0; i < st->n_probes_available; i++) {
@@ -822,8 +870,9 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 		text_escape_fputs(stdout, s->identity);
 		fputs(" from ", stdout);
 		text_escape_fputs(stdout, s->peer);
-		printf(", age %s, %s\n", duration_format(s->age_ns, age, sizeof(age)),
-		       s->remaining_ns ? duration_format(s->remaining_ns, left, sizeof(left)) : "until cancelled");
+		printf(", running for %s, %s%s\n", duration_format_long(s->age_ns, age, sizeof(age)),
+		       s->remaining_ns ? duration_format_long(s->remaining_ns, left, sizeof(left)) : "until cancelled",
+		       s->remaining_ns ? " left" : "");
 	}
 	fflush(stdout);
 }
@@ -832,8 +881,19 @@ static bool on_unary_response(struct client_call *call, Tracectl__Response *resp
 {
 	struct fleet_host *h = arg;
 
-	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES)
+	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES) {
+		const char *want = h->fleet->o->probe;
+
 		render_probes(&h->render, resp->probes, call->conn);
+		if (want && !catalog_find(resp->probes, want)) {
+			const char *near = catalog_nearest(resp->probes, want);
+			char why[INVENTORY_HOST_LEN + 200];
+
+			snprintf(why, sizeof(why), "%s: no probe '%.64s'%s%s%s", h->target->name, want,
+				 near ? "; did you mean " : "", near ? near : "", near ? "?" : "");
+			host_fail(h, CLI_EXIT_REJECTED, why);
+		}
+	}
 	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_AGENT_STATUS)
 		render_status(h, resp->agent_status, h->fleet->o->format);
 	else if (resp->result_case == TRACECTL__RESPONSE__RESULT_STATUS)
@@ -951,6 +1011,9 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
+	r->interrupted = f->interrupted && f->o->duration_ns;
+	r->elapsed_ns = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	r->duration_ns = f->o->duration_ns;
 	if (r->hosts && f->n && r->hosts[f->n - 1].have_counts)
 		sort_counts(f, &r->hosts[f->n - 1].counts);
 	if (r->merged.have_counts)
@@ -1033,14 +1096,16 @@ static void fleet_replay(struct fleet *f)
 	uint32_t host;
 	Tracectl__Response *resp;
 	char err[512];
-	int ret;
+	int ret = 0;
 
-	while ((ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
+	while (!f->sort_refused && (ret = recording_next(f->o->replay, &host, &resp, err, sizeof(err))) == 1) {
 		struct fleet_host *h = &f->hosts[host];
 
 		if (h->done || !on_attach_response(NULL, resp, h))
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 	}
+	if (f->sort_refused)
+		return;
 	if (ret < 0)
 		fprintf(stderr, "tracectl: %s; reporting what came before\n", err);
 	for (size_t i = 0; i < f->n; i++) {
@@ -1150,7 +1215,13 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		fleet_replay(&f);
 	else if (f.nactive)
 		event_base_dispatch(f.base);
+	if (f.sort_refused) {
+		code = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
 	fleet_flush_windows(&f, true);
+	if (f.status_shown)
+		fputc('\n', stderr);
 	if (o->command == FLEET_ATTACH) {
 		struct fleet_result local, *r = o->result ? o->result : &local;
 

@@ -18,12 +18,19 @@ struct verdict {
 	char scope[300];  /* host ("*" merged) */
 	char series[HIST_LABEL_LEN];
 	double measured, limit;
+	double seconds; /* the run the scope measured, for JUnit's time */
 	bool have_measured;
 	enum verdict_state state;
 	char note[200];
 };
 
 static const char *const time_metrics[] = { "p50", "p90", "p99", "p999", "max", "mean" };
+
+/* "p95", "p75": a percentile the gate does not compute */
+static bool looks_like_percentile(const char *m)
+{
+	return m[0] == 'p' && m[1] && strspn(m + 1, "0123456789") == strlen(m + 1);
+}
 
 static bool is_time_metric(const char *m)
 {
@@ -93,6 +100,12 @@ int gate_add_threshold(struct gate_options *g, enum gate_kind kind, const char *
 		}
 		t->value = (double)ns;
 		t->is_time = true;
+	} else if (looks_like_percentile(t->metric)) {
+		/* not a count column: a percentile the gate does not compute */
+		snprintf(err, errlen, "bad %s '%s': unknown metric '%s' (time metrics: p50 p90 p99 p999 max mean; "
+				      "also count, rate; count probes: a column; event probes: dropped)",
+			 flag, text, t->metric);
+		return -EINVAL;
 	} else {
 		char *end;
 
@@ -300,9 +313,12 @@ static const char *fmt_value(const struct gate_threshold *t, double v, char *buf
 	return buf;
 }
 
-static const char *op_text(const struct gate_threshold *t)
+/* how measured stands to the limit: "<=" when it passed a maximum, ">" when it failed one */
+static const char *op_text(const struct verdict *v)
 {
-	return t->kind == GATE_MIN ? ">=" : "<=";
+	if (v->state == VERDICT_FAIL)
+		return v->t->kind == GATE_MIN ? "<" : ">";
+	return v->t->kind == GATE_MIN ? ">=" : "<=";
 }
 
 /* Appends verdicts of threshold t on one scope of the result. */
@@ -366,6 +382,7 @@ static size_t evaluate_scope(const struct gate_options *g, const struct gate_thr
 	for (size_t i = 0; i < n; i++) {
 		struct verdict *v = &out[i];
 
+		v->seconds = seconds;
 		if (t->kind == GATE_REGRESSION && v->have_measured) {
 			double b;
 
@@ -417,8 +434,19 @@ static void describe(const struct verdict *v, char *buf, size_t len)
 			 v->note[0] ? "; " : "", v->note);
 }
 
-static int write_junit(const char *path, const struct verdict *v, size_t n, const char *probe, char *err,
-		       size_t errlen)
+/* JUnit readers split class names at dots into packages: a host "10.0.0.7:7470" or a
+ * series "p=1.5" is one part, so its dots become underscores */
+static void junit_class_part(char *dst, size_t len, const char *s)
+{
+	size_t i = 0;
+
+	for (; *s && i + 1 < len; s++)
+		dst[i++] = *s == '.' ? '_' : *s;
+	dst[i] = '\0';
+}
+
+static int write_junit(const char *path, const struct verdict *v, size_t n, const char *probe, double seconds,
+		       char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "w");
 	size_t failures = 0, errors = 0;
@@ -435,19 +463,23 @@ static int write_junit(const char *path, const struct verdict *v, size_t n, cons
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
 		   "  <testsuite name=\"tracectl gate ");
 	xml_escaped(f, probe);
-	fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n", n, failures, errors);
+	fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n", n, failures, errors,
+		seconds);
 	for (size_t i = 0; i < n; i++) {
-		char name[400], cls[sizeof(v[i].scope) + sizeof(v[i].series) + 200];
+		char name[400], scope[sizeof(v[i].scope)], series[sizeof(v[i].series)], probe_part[128];
+		char cls[sizeof(scope) + sizeof(series) + sizeof(probe_part) + 16];
 
-		snprintf(cls, sizeof(cls), "tracectl.%s.%s%s%s", probe, v[i].scope, v[i].series[0] ? "." : "",
-			 v[i].series);
+		junit_class_part(probe_part, sizeof(probe_part), probe);
+		junit_class_part(scope, sizeof(scope), v[i].scope);
+		junit_class_part(series, sizeof(series), v[i].series);
+		snprintf(cls, sizeof(cls), "tracectl.%s.%s%s%s", probe_part, scope, series[0] ? "." : "", series);
 		snprintf(name, sizeof(name), "%s %s %s", v[i].t->kind == GATE_REGRESSION ? "regression" : "",
 			 v[i].t->text, v[i].t->kind == GATE_MIN ? "(min)" : "(max)");
 		fputs("    <testcase classname=\"", f);
 		xml_escaped(f, cls);
 		fputs("\" name=\"", f);
 		xml_escaped(f, name[0] == ' ' ? name + 1 : name);
-		fputs("\"", f);
+		fprintf(f, "\" time=\"%.3f\"", v[i].seconds);
 		describe(&v[i], text, sizeof(text));
 		if (v[i].state == VERDICT_PASS) {
 			fputs("/>\n", f);
@@ -546,6 +578,24 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 	char err[512];
 	bool need_base = false;
 
+	if (r->interrupted) {
+		char el[32], du[32];
+
+		/* part of the run is not the run the thresholds are about: no verdict */
+		duration_format(r->elapsed_ns, el, sizeof(el));
+		duration_format(r->duration_ns, du, sizeof(du));
+		if (format == OUTPUT_JSON) {
+			fputs("{\"host\":\"*\",\"probe\":", stdout);
+			render_json_string(stdout, probe);
+			printf(",\"type\":\"gate\",\"result\":\"interrupted\",\"elapsed_ns\":%llu,\"duration_ns\":%llu,"
+			       "\"exit_code\":%d}\n",
+			       (unsigned long long)r->elapsed_ns, (unsigned long long)r->duration_ns, CLI_EXIT_NO_DATA);
+			fflush(stdout);
+		}
+		fprintf(stderr, "tracectl: gate %s interrupted after %s of %s: no verdict on part of a run\n", probe, el,
+			du);
+		return CLI_EXIT_NO_DATA;
+	}
 	for (size_t i = 0; i < g->n; i++)
 		need_base |= g->t[i].kind == GATE_REGRESSION;
 	if (need_base && !g->baseline) {
@@ -647,14 +697,16 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 			/* series and notes carry names the agent reported: escaped */
 			printf("  %-7s %-24s ", verdict_name(v[i].state), v[i].scope);
 			text_escape_fpad(stdout, v[i].series[0] ? v[i].series : "-", 14);
-			printf(" %-22s %12s %2s %9s%s", v[i].t->text, m, op_text(v[i].t), l, v[i].note[0] ? "  " : "");
+			printf(" %-22s %12s %2s %9s%s", v[i].t->text, m, op_text(&v[i]), l, v[i].note[0] ? "  " : "");
 			text_escape_fputs(stdout, v[i].note);
 			fputc('\n', stdout);
 		}
 		printf("Gate %s\n", code == CLI_EXIT_OK ? "PASSED" : code == CLI_EXIT_GATE_FAILED ? "FAILED" : "could not measure");
 	}
 	fflush(stdout);
-	if (g->junit && write_junit(g->junit, v, n, probe, err, sizeof(err))) {
+	if (g->junit && write_junit(g->junit, v, n, probe,
+				    r->merged.end_ns > r->merged.start_ns ? (double)(r->merged.end_ns - r->merged.start_ns) / 1e9 : 0,
+				    err, sizeof(err))) {
 		fprintf(stderr, "tracectl: %s\n", err);
 		code = CLI_EXIT_FAILURE;
 	}

@@ -38,7 +38,8 @@ static void usage(FILE *out)
 		"                      exit 0 pass, 7 failed, 8 could not measure (for CI)\n"
 		"  record HOSTS PROBE -o FILE  attach and also write everything that arrives to FILE\n"
 		"  report FILE         render a recording as if live (gate --from FILE judges one)\n"
-		"  probes HOSTS        list the probes each host offers and whether its kernel runs them\n"
+		"  probes HOSTS [PROBE]  list the probes each host offers (or only PROBE) and whether\n"
+		"                      its kernel runs them\n"
 		"  status HOSTS...     agent version, kernel, uptime, sessions, probes available\n"
 		"\n"
 		"HOSTS is a comma-separated list (h1,h2:7000,[::1]:7470), a group @NAME from\n"
@@ -59,9 +60,11 @@ static void usage(FILE *out)
 		"      --port PORT       only sockets with this local or remote port\n"
 		"      --top N           rows per snapshot for count probes, largest first\n"
 		"      --sort COLUMN     count probes: order rows by this column (default: the first)\n"
-		"      --target BIN:FUNC user-space function probes: binary path and name/glob\n"
+		"      --target SPEC     what to hook: func-count, func-latency: /path/to/binary:FUNC\n"
+		"                        (a name or glob); tp-count: CATEGORY:PATTERN (sched:sched_*)\n"
 		"      --freq HZ         sampling frequency (profile)\n"
 		"      --by KEY          split results (see 'tracectl probes HOST')\n"
+		"      --measure WHAT    what a probe measures, when it offers a choice (see 'tracectl probes HOST')\n"
 		"      --cgroup PATH     only tasks in this cgroup v2 (path under /sys/fs/cgroup)\n"
 		"  -P, --param NAME=VALUE  any probe parameter by name\n"
 		"Options for gate:\n"
@@ -222,7 +225,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CONFIG, OPT_PORT, OPT_CONNECT_TIMEOUT, OPT_TOP, OPT_TARGET,
 	       OPT_FREQ, OPT_BY, OPT_CGROUP, OPT_PER_HOST, OPT_OUTPUT, OPT_MAX, OPT_MIN, OPT_MAX_REGRESSION,
 	       OPT_BASELINE, OPT_SAVE_BASELINE, OPT_JUNIT, OPT_GATE_ON, OPT_ALLOW_MISSING, OPT_SERIES, OPT_FROM,
-	       OPT_MAX_OVERHEAD, OPT_SORT };
+	       OPT_MAX_OVERHEAD, OPT_SORT, OPT_MEASURE };
 	char err[512];
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, 'd' },
@@ -234,6 +237,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "freq", required_argument, NULL, OPT_FREQ },
 		{ "by", required_argument, NULL, OPT_BY },
+		{ "measure", required_argument, NULL, OPT_MEASURE },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "param", required_argument, NULL, 'P' },
 		{ "host", required_argument, NULL, 'H' },
@@ -267,7 +271,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	char *eq;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "d:i:p:c:o:P:H:qvhV", options, NULL)) != -1) {
+	/* getopt's own messages name the binary by its full path; ours say tracectl: */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":d:i:p:c:o:P:H:qvhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			if (parse_duration_opt(optarg, "--duration", &o->duration_ns))
@@ -312,8 +318,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TARGET:
 		case OPT_BY:
+		case OPT_MEASURE:
 		case OPT_CGROUP:
-			if (add_param(o, opt == OPT_TARGET ? "target" : opt == OPT_BY ? "by" : "cgroup", optarg))
+			if (add_param(o,
+				      opt == OPT_TARGET  ? "target"
+				      : opt == OPT_BY    ? "by"
+				      : opt == OPT_MEASURE ? "measure"
+							   : "cgroup",
+				      optarg))
 				return -EINVAL;
 			break;
 		case 'P':
@@ -423,7 +435,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'V':
 			printf("tracectl %s\n", TRACECTL_VERSION);
 			exit(CLI_EXIT_OK);
+		case ':':
+			fprintf(stderr, "tracectl: option '%s' needs a value\nTry 'tracectl --help'.\n", argv[optind - 1]);
+			return -EINVAL;
 		default:
+			if (optopt)
+				fprintf(stderr, "tracectl: unknown option '-%c'\n", optopt);
+			else
+				fprintf(stderr, "tracectl: unknown option '%s'\n", argv[optind - 1]);
 			fprintf(stderr, "Try 'tracectl --help'.\n");
 			return -EINVAL;
 		}
@@ -469,7 +488,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "tracectl: gate needs at least one --max, --min or --max-regression\n");
 		return -EINVAL;
 	}
-	for (; optind < argc && (!strcmp(o->command, "probes") || !strcmp(o->command, "status")); optind++) {
+	if (!strcmp(o->command, "probes")) {
+		/* probes HOSTS [PROBE]: a word after the hosts names the probe to show, not a host */
+		if (!o->nspecs && optind < argc && add_spec(o, argv[optind++]))
+			return -EINVAL;
+		if (optind < argc)
+			o->probe = argv[optind++];
+	}
+	for (; optind < argc && !strcmp(o->command, "status"); optind++) {
 		if (add_spec(o, argv[optind]))
 			return -EINVAL;
 	}
@@ -517,6 +543,64 @@ static uint64_t first_window_end(uint64_t interval_ns)
 	return clock_ns(CLOCK_REALTIME) + first;
 }
 
+static const char *format_name(enum output_format f)
+{
+	return f == OUTPUT_FOLDED ? "folded" : f == OUTPUT_SVG ? "svg" : f == OUTPUT_PROM ? "prom" : "text";
+}
+
+/* Which of the probe's result kinds (as ListProbes names them) a format can show. */
+static bool format_fits(enum output_format f, const char *kind)
+{
+	if (f == OUTPUT_FOLDED || f == OUTPUT_SVG)
+		return strcmp(kind, "counts") == 0;
+	if (f == OUTPUT_PROM)
+		return strcmp(kind, "events") != 0;
+	return true;
+}
+
+/*
+ * Asks the first host's catalog about the probe: a name it does not know gets the
+ * nearest one suggested, a format the probe's kind cannot show is refused before
+ * anything attaches or is written. The kinds come from the agent, so there is no
+ * second copy of the catalog here. Returns CLI_EXIT_OK to go on; a host that
+ * does not answer is left to the attach to report. refused: the agent has said
+ * why already, only the suggestion is added.
+ */
+static enum cli_exit check_probe(const struct options *o, SSL_CTX *tls, bool refused)
+{
+	const struct inventory_host *host = &o->targets.hosts[0];
+	Tracectl__Response *resp = client_list_probes(tls, host, o->connect_timeout_ms);
+	const Tracectl__ProbeInfo *info;
+	enum cli_exit code = CLI_EXIT_OK;
+	const char *near;
+
+	if (!resp)
+		return CLI_EXIT_OK;
+	info = catalog_find(resp->probes, o->probe);
+	if (!info) {
+		near = catalog_nearest(resp->probes, o->probe);
+		code = CLI_EXIT_REJECTED;
+		if (refused) {
+			if (near)
+				fprintf(stderr, "tracectl: did you mean %s?\n", near);
+			goto cleanup;
+		}
+		fprintf(stderr, "tracectl: %s: unknown probe '%s'", host->name, o->probe);
+		if (near)
+			fprintf(stderr, "; did you mean %s?", near);
+		fprintf(stderr, " ('tracectl probes %s' lists them)\n", host->name);
+	} else if (!format_fits(o->format, info->result_kind)) {
+		fprintf(stderr, "tracectl: --output %s does not fit %s, whose result kind is %s (%s)\n", format_name(o->format),
+			o->probe, info->result_kind,
+			o->format == OUTPUT_PROM ? "prom shows histogram and count probes"
+						 : "folded and svg show count probes with stacks, such as profile");
+		code = CLI_EXIT_USAGE;
+	}
+cleanup:
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt = { .format = OUTPUT_TEXT, .interval_ns = 1000000000ULL, .connect_timeout_ms = 5000 };
@@ -543,10 +627,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	is_gate = strcmp(opt.command, "gate") == 0;
 	needs_hosts = !opt.from_file;
-	if (opt.out_file && strcmp(opt.command, "record") != 0 && !freopen(opt.out_file, "w", stdout)) {
-		fprintf(stderr, "tracectl: cannot write '%s': %s\n", opt.out_file, strerror(errno));
-		goto cleanup;
-	}
 	log_route_libraries();
 	signal(SIGPIPE, SIG_IGN);
 	if (config_resolve(&cfg, opt.ca, opt.cert, opt.key, opt.config, needs_hosts, err, sizeof(err))) {
@@ -588,6 +668,19 @@ int main(int argc, char **argv)
 		opt.duration_ns = replay_hdr->duration_ns;
 		fo.replay = reader;
 	}
+	/* a format that needs the probe's kind is checked before attaching; so is any
+	 * probe name once an agent has refused it, to suggest the one meant */
+	if (needs_hosts && opt.probe && opt.targets.n && strcmp(opt.command, "probes") && opt.format != OUTPUT_TEXT && opt.format != OUTPUT_JSON) {
+		code = check_probe(&opt, tls, false);
+		if (code != CLI_EXIT_OK)
+			goto cleanup;
+		code = CLI_EXIT_USAGE;
+	}
+	/* only now: a refused command leaves no file behind */
+	if (opt.out_file && strcmp(opt.command, "record") != 0 && !freopen(opt.out_file, "w", stdout)) {
+		fprintf(stderr, "tracectl: cannot write '%s': %s\n", opt.out_file, strerror(errno));
+		goto cleanup;
+	}
 	fo.targets = &opt.targets;
 	fo.request = &req;
 	fo.interval_ns = opt.interval_ns;
@@ -596,6 +689,7 @@ int main(int argc, char **argv)
 	fo.format = opt.format;
 	fo.per_host = opt.per_host;
 	fo.quiet = opt.quiet;
+	fo.status_on_stderr = opt.out_file && strcmp(opt.command, "record") != 0 && isatty(STDERR_FILENO);
 	fo.sort = opt.sort;
 	/* the top N is taken over the merged set here; the agent keeps the top rows by
 	 * the probe's first column, so to rank by another, ask it for every row */
@@ -613,6 +707,7 @@ int main(int argc, char **argv)
 		req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
 		req.list_probes = &list;
 		fo.command = FLEET_PROBES;
+		fo.probe = opt.probe;
 	} else if (strcmp(opt.command, "status") == 0) {
 		req.call_case = TRACECTL__REQUEST__CALL_STATUS;
 		req.status = &status;
@@ -656,11 +751,13 @@ int main(int argc, char **argv)
 		}
 	}
 	code = fleet_run(&fo, tls);
+	if (code == CLI_EXIT_REJECTED && needs_hosts && opt.probe && opt.targets.n && strcmp(opt.command, "probes"))
+		check_probe(&opt, tls, true);
 	if (fo.record && recording_writer_close(&fo.record, err, sizeof(err))) {
 		fprintf(stderr, "tracectl: %s\n", err);
 		code = CLI_EXIT_FAILURE;
 	}
-	if (is_gate)
+	if (is_gate && code != CLI_EXIT_USAGE)
 		code = gate_run(&opt.gate, &result, opt.probe, opt.format);
 cleanup:
 	recording_writer_close(&fo.record, err, sizeof(err));

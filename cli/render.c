@@ -115,13 +115,17 @@ static void json_extras(const struct render *r, const Tracectl__Snapshot *snap)
 	const Tracectl__Provenance *p = snap->provenance;
 
 	if (c && (c->kernel_stats || c->agent_cpu_ns)) {
+		double ns_per_run = c->events ? (double)c->kernel_ns / (double)c->events : 0.0;
+
+		/* "runs": program runs, not an event probe's events; "events" and "ns_per_event"
+		 * are the same figures under their first names, kept for existing readers */
 		fprintf(r->out,
-			",\"cost\":{\"events\":%llu,\"kernel_ns\":%llu,\"ns_per_event\":%.1f,\"agent_cpu_ns\":%llu,"
-			"\"overhead_pct\":%.4f,\"kernel_stats\":%s}",
-			(unsigned long long)c->events, (unsigned long long)c->kernel_ns,
-			c->events ? (double)c->kernel_ns / (double)c->events : 0.0, (unsigned long long)c->agent_cpu_ns,
+			",\"cost\":{\"runs\":%llu,\"kernel_ns\":%llu,\"ns_per_run\":%.1f,\"agent_cpu_ns\":%llu,"
+			"\"overhead_pct\":%.4f,\"kernel_stats\":%s,\"events\":%llu,\"ns_per_event\":%.1f}",
+			(unsigned long long)c->events, (unsigned long long)c->kernel_ns, ns_per_run,
+			(unsigned long long)c->agent_cpu_ns,
 			c->window_ns ? 100.0 * (double)(c->kernel_ns + c->agent_cpu_ns) / (double)c->window_ns : 0.0,
-			c->kernel_stats ? "true" : "false");
+			c->kernel_stats ? "true" : "false", (unsigned long long)c->events, ns_per_run);
 	}
 	if (p) {
 		fputs(",\"provenance\":{\"hook\":", r->out);
@@ -211,13 +215,14 @@ static void render_json_hist(const struct render *r, const Tracectl__Snapshot *s
 	render_json_string(r->out, label);
 	fprintf(r->out,
 		",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"count\":%llu,\"sum_ns\":%llu,"
-		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu,\"max_exact\":%s,"
-		"\"relative_error\":%.4f,\"dropped_snapshots\":%llu",
+		"\"mean_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+		"\"max_exact\":%s,\"relative_error\":%.4f,\"dropped_snapshots\":%llu",
 		(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
 		(unsigned long long)snap->end_unix_ns, (unsigned long long)h->count, (unsigned long long)h->sum,
 		(unsigned long long)(h->count ? h->sum / h->count : 0),
 		(unsigned long long)hist_percentile(h, 50), (unsigned long long)hist_percentile(h, 90),
-		(unsigned long long)hist_percentile(h, 99), (unsigned long long)h->max,
+		(unsigned long long)hist_percentile(h, 99), (unsigned long long)hist_percentile(h, 99.9),
+		(unsigned long long)h->max,
 		h->max_exact ? "true" : "false", hist_relative_error(), (unsigned long long)snap->dropped_snapshots);
 	json_extras(r, snap);
 	fputs(",\"buckets\":[", r->out);
@@ -335,6 +340,9 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 	for (size_t i = 0; i < list->n_probes; i++) {
 		const Tracectl__ProbeInfo *p = list->probes[i];
 
+		/* tracectl probes HOST PROBE: that one only */
+		if (r->probe && r->probe[0] && strcmp(p->name, r->probe) != 0)
+			continue;
 		if (r->format == OUTPUT_JSON) {
 			fputs("{\"host\":", r->out);
 			render_json_string(r->out, r->host);

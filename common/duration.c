@@ -77,6 +77,21 @@ const char *duration_format(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+const char *duration_format_long(uint64_t ns, char *buf, size_t len)
+{
+	uint64_t s = ns / 1000000000ULL;
+
+	if (s < 60)
+		return duration_format(ns, buf, len);
+	if (s < 3600)
+		snprintf(buf, len, "%llum %02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh %02llum", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%llud %lluh", (unsigned long long)(s / 86400), (unsigned long long)(s % 86400 / 3600));
+	return buf;
+}
+
 uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;

@@ -16,6 +16,8 @@
 int duration_parse(const char *text, uint64_t *out_ns);
 /* Human form with 3 significant digits and a unit: "20.1ms", "950us", "2.00s". */
 const char *duration_format(uint64_t ns, char *buf, size_t len);
+/* Long spans in calendar units: "3d 4h", "2h 05m", "7m 03s"; under a minute as duration_format. */
+const char *duration_format_long(uint64_t ns, char *buf, size_t len);
 /* The clock's time in nanoseconds (CLOCK_REALTIME: since the epoch). */
 uint64_t clock_ns(clockid_t clock);
 /* ns as a struct timeval, for libevent's timers. */

@@ -111,7 +111,8 @@ def test_gate(args):
 
         rc, lines = traced_run(env, w30, "gate", ["--output", "json", "--baseline", base,
                                                   "--max-regression", "p99=10%"])
-        check(rc == EXIT_GATE_FAILED, f"30 ms against a 20 ms baseline exited {rc}, want {EXIT_GATE_FAILED}")
+        check(rc == EXIT_GATE_FAILED, f"30 ms against a 20 ms baseline exited {rc}, want {EXIT_GATE_FAILED}; "
+              f"{[o for o in parse_json_lines(lines) if o['type'] in ('verdict', 'summary')]}")
         v = [o for o in parse_json_lines(lines) if o["type"] == "verdict" and o["result"] == "fail"]
         log(f"regression 30 ms vs 20 ms baseline: exit {rc}: measured {v[0]['measured'] / 1e6:.2f} ms > "
             f"limit {v[0]['limit'] / 1e6:.2f} ms")

@@ -104,7 +104,10 @@ def test_streams(args):
         try:
             n = 10000
             c = rawrpc.connect(env, timeout=30)
-            attach = rawrpc.attach_request("tcp-latency", 2_000_000_000, 1_000_000_000)
+            # Sessions long enough to outlast the 10,000 frames however slowly a busy
+            # machine serves them (with 2 s, the first 8 ended mid-way and 8 more were
+            # admitted); closing the connection ends them.
+            attach = rawrpc.attach_request("tcp-latency", 120_000_000_000, 1_000_000_000)
             t0 = time.monotonic()
             c.sock.sendall(b"".join(rawrpc.HEADER.pack(2 * i + 1, rawrpc.DATA, 0, len(attach)) + attach
                                     for i in range(n)))

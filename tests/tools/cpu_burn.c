@@ -18,7 +18,8 @@ static void usage(FILE *f)
 		   "  --sleep-ms: sleeps N ms in naps of --nap-ms (default 10, below 1000).\n"
 		   "  Prints \"done CPU_NS NAPS\": its CPU time over the spin or the sleep, naps taken; then\n"
 		   "  waits for a line (or EOF) on stdin before exiting.\n"
-		   "  --wait-go prints \"ready PID\" and waits for a line on stdin first.\n");
+		   "  --wait-go prints \"ready PID\" and waits for a line on stdin first, and after\n"
+		   "  \"done\" prints \"cpu CPU_NS\": its CPU time since \"ready\", all it ran while traced.\n");
 }
 
 static uint64_t cpu_ns(void)
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long cpu_ms = 0, sleep_ms = 0, nap_ms = 10, timeout_s = 60, naps = 0;
 	volatile uint64_t acc = 1;
-	uint64_t start, used;
+	uint64_t start, used, idle_from = 0;
 	bool wait_go = false;
 	char line[64];
 	int c;
@@ -80,6 +81,9 @@ int main(int argc, char **argv)
 	if (wait_go) {
 		printf("ready %ld\n", (long)getpid());
 		fflush(stdout);
+		/* From here on every CPU nanosecond is this run's: the tracer attaches while we
+		 * wait for go, and "cpu" below covers all of it up to the final wait. */
+		idle_from = cpu_ns();
 		if (!fgets(line, sizeof(line), stdin)) {
 			fprintf(stderr, "cpu_burn: stdin closed before go\n");
 			return 1;
@@ -101,6 +105,11 @@ int main(int argc, char **argv)
 	used = cpu_ns() - start;
 	printf("done %llu %lu\n", (unsigned long long)used, naps);
 	fflush(stdout);
+	if (wait_go) {
+		/* Since "ready", the wakeup for go and the printing included (warm by now). */
+		printf("cpu %llu\n", (unsigned long long)(cpu_ns() - idle_from));
+		fflush(stdout);
+	}
 	(void)!fgets(line, sizeof(line), stdin);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,7 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: spin_workload [--seconds N] [--wait-go] [--timeout-seconds N]\n"
 		   "  Spins in the function spin_here (called from spin_outer) for N seconds\n"
-		   "  (default 3), prints \"done ITERATIONS\", then waits for a line (or EOF) on\n"
+		   "  (default 3), prints \"done ITERATIONS cpu_ns T switches K\" (its CPU time and\n"
+		   "  context switches over the spin), then waits for a line (or EOF) on\n"
 		   "  stdin before exiting, so its memory maps can still be read by a profiler.\n"
 		   "  --wait-go prints \"ready PID\" and waits for a line on stdin first.\n"
 		   "  SIGALRM ends it after --timeout-seconds (default 120).\n");
@@ -110,7 +112,23 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("done %llu\n", (unsigned long long)spin_outer(seconds));
+	{
+		struct rusage r0, r1;
+		struct timespec c0, c1;
+		uint64_t iterations;
+
+		/* The CPU time and the times it left the CPU, as the kernel counts them for this
+		 * thread: what a sampler at F Hz per CPU should see, and how many run stretches
+		 * (each sampled once more or less than its length says) that time came in. */
+		getrusage(RUSAGE_THREAD, &r0);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+		iterations = spin_outer(seconds);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+		getrusage(RUSAGE_THREAD, &r1);
+		printf("done %llu cpu_ns %lld switches %ld\n", (unsigned long long)iterations,
+		       (long long)(c1.tv_sec - c0.tv_sec) * NS_PER_S + (c1.tv_nsec - c0.tv_nsec),
+		       (r1.ru_nvcsw - r0.ru_nvcsw) + (r1.ru_nivcsw - r0.ru_nivcsw));
+	}
 	fflush(stdout);
 	/* stay mapped until told (or stdin closes) */
 	if (!fgets(line, sizeof(line), stdin))

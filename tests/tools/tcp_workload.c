@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUF_LEN 65536
@@ -18,18 +21,47 @@
 
 static unsigned char buf[BUF_LEN];
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleeps ms milliseconds, resuming after signals: the set length is the ground truth. */
+static void sleep_ms(unsigned long ms)
+{
+	struct timespec req = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&req, &req) < 0 && errno == EINTR)
+		;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tcp_workload serve --listen ADDR:PORT\n"
+		"usage: tcp_workload serve --listen ADDR:PORT [--hold-ms H] [--echo-after-ms E]\n"
 		"       tcp_workload send --connect ADDR:PORT --count N --size S [--wait-go]\n"
 		"       tcp_workload connect --connect ADDR:PORT --count N [--wait-go]\n"
 		"       tcp_workload life --connect ADDR:PORT --count N --base B [--wait-go]\n"
-		"  serve: prints \"listening PORT\"; per connection reads to EOF, answers with %d times\n"
-		"         the bytes read, closes. One connection at a time.\n"
+		"       tcp_workload pingpong --connect ADDR:PORT --count N --size S [--wait-go]\n"
+		"  serve: prints \"listening PORT\"; per connection sleeps H ms (default 0) after\n"
+		"         accept(), reads to EOF, answers with %d times the bytes read, closes.\n"
+		"         One connection at a time. With --echo-after-ms: sends a 1-byte greeting,\n"
+		"         then answers each read with the same bytes E ms later, delaying its ACKs\n"
+		"         (TCP_QUICKACK 0), so the peer's RTT samples are E ms and more.\n"
 		"  send: one connection, exactly N send() calls of S bytes, then half-close and read to EOF.\n"
-		"  connect: N connections, each closed right after connect() returns.\n"
-		"  life: N connections; connection i sends B+i bytes, half-closes, reads %d*(B+i).\n"
+		"  connect: N connections, each closed right after connect() returns; prints \"done N\n"
+		"        connects connect_ns/rtt_us C0/R0,C1/R1,...\": the time around each connect()\n"
+		"        and the handshake's RTT the kernel measured (TCP_INFO, whole us).\n"
+		"  life: N connections; connection i sends B+i bytes, half-closes, reads %d*(B+i);\n"
+		"        prints \"done N connections lives_ns T0,T1,...\": connection i's time from\n"
+		"        before connect() to after close() on CLOCK_MONOTONIC.\n"
+		"  pingpong: one connection (to an --echo-after-ms server): reads the greeting, then\n"
+		"        N rounds of one S-byte send and a read of the S-byte answer; prints \"done N\n"
+		"        rounds connect_ns C srtt_us R rounds_ns T1,...\": the time around connect(),\n"
+		"        the kernel's smoothed RTT at the end (TCP_INFO), each round's time.\n"
 		"  --wait-go prints \"ready PID\" and waits for a line on stdin before the first connect.\n"
 		"  Every mode prints \"done ...\" and is killed by SIGALRM after --timeout-seconds (60).\n",
 		REPLY_FACTOR, REPLY_FACTOR);
@@ -93,7 +125,39 @@ static long long recv_all(int fd)
 	}
 }
 
-static int serve(const struct sockaddr_in *sa)
+/* Delayed ACKs from now on: the next request's ACK rides on the answer. */
+static void delay_acks(int fd)
+{
+	int zero = 0;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
+}
+
+/* Answers each read with the same bytes after echo_ms: the client's RTT samples are at least that. */
+static void echo_after(int fd, unsigned long echo_ms)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	delay_acks(fd);
+	/* The client starts its rounds after this, so the first request already finds ACKs delayed. */
+	if (send_all(fd, 1) < 0)
+		return;
+	for (;;) {
+		ssize_t n = recv(fd, buf, BUF_LEN, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		sleep_ms(echo_ms);
+		if (send_all(fd, (size_t)n) < 0)
+			return;
+		delay_acks(fd); /* again: a delayed-ACK timer that fired leaves that mode */
+	}
+}
+
+static int serve(const struct sockaddr_in *sa, unsigned long hold_ms, unsigned long echo_ms)
 {
 	struct sockaddr_in bound;
 	socklen_t blen = sizeof(bound);
@@ -118,6 +182,12 @@ static int serve(const struct sockaddr_in *sa)
 			fprintf(stderr, "tcp_workload: accept: %s\n", strerror(errno));
 			return 1;
 		}
+		sleep_ms(hold_ms);
+		if (echo_ms) {
+			echo_after(fd, echo_ms);
+			close(fd);
+			continue;
+		}
 		got = recv_all(fd);
 		if (got > 0 && send_all(fd, (size_t)got * REPLY_FACTOR) < 0)
 			fprintf(stderr, "tcp_workload: reply: %s\n", strerror(errno));
@@ -140,6 +210,66 @@ static int connect_to(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* Reads exactly len bytes; returns 0, or -1 (error or early EOF). */
+static int recv_exact(int fd, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = recv(fd, buf, len < BUF_LEN ? len : BUF_LEN, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int pingpong(const struct sockaddr_in *sa, unsigned long rounds, unsigned long size)
+{
+	struct tcp_info info;
+	socklen_t ilen = sizeof(info);
+	uint64_t t0 = now_ns(), connect_ns;
+	int fd = connect_to(sa), one = 1;
+	char *times, *at; /* each round's time, printed after the kernel's srtt at the end */
+
+	connect_ns = now_ns() - t0;
+	if (fd < 0) {
+		fprintf(stderr, "tcp_workload: connect: %s\n", strerror(-fd));
+		return 1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (recv_exact(fd, 1) < 0) {
+		fprintf(stderr, "tcp_workload: no greeting (is the server's --echo-after-ms set?)\n");
+		close(fd);
+		return 1;
+	}
+	times = at = malloc(rounds * 24 + 1);
+	if (!times) {
+		close(fd);
+		return 1;
+	}
+	for (unsigned long i = 0; i < rounds; i++) {
+		uint64_t start = now_ns();
+
+		/* exactly one send() of size bytes: a short write is a test failure */
+		if (send(fd, buf, size, MSG_NOSIGNAL) != (ssize_t)size || recv_exact(fd, size) < 0) {
+			fprintf(stderr, "tcp_workload: round %lu: %s\n", i, strerror(errno));
+			free(times);
+			close(fd);
+			return 1;
+		}
+		at += sprintf(at, "%s%llu", i ? "," : "", (unsigned long long)(now_ns() - start));
+	}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) < 0)
+		info.tcpi_rtt = 0;
+	close(fd);
+	printf("done %lu rounds connect_ns %llu srtt_us %u rounds_ns %s\n", rounds, (unsigned long long)connect_ns,
+	       info.tcpi_rtt, times);
+	free(times);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -148,14 +278,16 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "size", required_argument, NULL, 's' },
 		{ "base", required_argument, NULL, 'b' },
+		{ "hold-ms", required_argument, NULL, 'H' },
+		{ "echo-after-ms", required_argument, NULL, 'E' },
 		{ "timeout-seconds", required_argument, NULL, 't' },
 		{ "wait-go", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode, *addr = NULL;
-	unsigned long count = 0, size = 0, base = 0, timeout_s = 60;
-	bool wait_go = false;
+	unsigned long count = 0, size = 0, base = 0, hold_ms = 0, echo_ms = 0, timeout_s = 60;
+	bool wait_go = false, sized;
 	struct sockaddr_in sa;
 	int c;
 
@@ -182,6 +314,12 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			dst = &base;
+			break;
+		case 'H':
+			dst = &hold_ms;
+			break;
+		case 'E':
+			dst = &echo_ms;
 			break;
 		case 't':
 			dst = &timeout_s;
@@ -215,15 +353,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(buf, 'x', sizeof(buf));
 
-	if (strcmp(mode, "serve") == 0)
-		return serve(&sa);
-	if (strcmp(mode, "send") && strcmp(mode, "connect") && strcmp(mode, "life")) {
+	if (strcmp(mode, "serve") == 0) {
+		/* Holds end when asked, not up to the default 50 us of timer slack later. */
+		prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+		return serve(&sa, hold_ms, echo_ms);
+	}
+	if (strcmp(mode, "send") && strcmp(mode, "connect") && strcmp(mode, "life") && strcmp(mode, "pingpong")) {
 		fprintf(stderr, "tcp_workload: unknown mode '%s'\n", mode);
 		return 2;
 	}
-	if (count == 0 || (strcmp(mode, "send") == 0 && (size == 0 || size > BUF_LEN))) {
-		fprintf(stderr, "tcp_workload: %s needs --count > 0%s\n", mode,
-			strcmp(mode, "send") == 0 ? " and --size 1..65536" : "");
+	sized = strcmp(mode, "send") == 0 || strcmp(mode, "pingpong") == 0;
+	if (count == 0 || (sized && (size == 0 || size > BUF_LEN))) {
+		fprintf(stderr, "tcp_workload: %s needs --count > 0%s\n", mode, sized ? " and --size 1..65536" : "");
 		return 2;
 	}
 	if (wait_go) {
@@ -259,19 +400,32 @@ int main(int argc, char **argv)
 		back = recv_all(fd);
 		close(fd);
 		printf("done %lu sends of %lu bytes, %lld bytes back\n", count, size, back);
+	} else if (strcmp(mode, "pingpong") == 0) {
+		return pingpong(&sa, count, size);
 	} else if (strcmp(mode, "connect") == 0) {
+		printf("done %lu connects connect_ns/rtt_us ", count);
 		for (unsigned long i = 0; i < count; i++) {
+			uint64_t start = now_ns(), took;
 			int fd = connect_to(&sa);
+			struct tcp_info info;
+			socklen_t ilen = sizeof(info);
 
+			took = now_ns() - start;
 			if (fd < 0) {
 				fprintf(stderr, "tcp_workload: connect %lu to %s: %s\n", i, addr, strerror(-fd));
 				return 1;
 			}
+			/* The only RTT sample yet is the handshake's: srtt is that sample. */
+			if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) < 0)
+				info.tcpi_rtt = 0;
 			close(fd);
+			printf("%s%llu/%u", i ? "," : "", (unsigned long long)took, info.tcpi_rtt);
 		}
-		printf("done %lu connects\n", count);
+		printf("\n");
 	} else {
+		printf("done %lu connections lives_ns ", count);
 		for (unsigned long i = 0; i < count; i++) {
+			uint64_t born = now_ns();
 			int fd = connect_to(&sa);
 			long sent;
 			long long back;
@@ -284,13 +438,14 @@ int main(int argc, char **argv)
 			shutdown(fd, SHUT_WR);
 			back = recv_all(fd);
 			close(fd);
+			printf("%s%llu", i ? "," : "", (unsigned long long)(now_ns() - born));
 			if (sent < 0 || back != (long long)(base + i) * REPLY_FACTOR) {
 				fprintf(stderr, "tcp_workload: connection %lu: sent %lu (%ld calls), got %lld back\n",
 					i, base + i, sent, back);
 				return 1;
 			}
 		}
-		printf("done %lu connections\n", count);
+		printf("\n");
 	}
 	fflush(stdout);
 	return 0;

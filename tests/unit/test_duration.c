@@ -112,6 +112,27 @@ static void test_format(void **state)
 	expect_format(25300000, "25.3ms");
 }
 
+static void expect_format_long(uint64_t ns, const char *want)
+{
+	char buf[64];
+	const char *got = duration_format_long(ns, buf, sizeof(buf));
+
+	if (strcmp(got, want) != 0)
+		fail_msg("duration_format_long(%llu) = \"%s\", want \"%s\"", (unsigned long long)ns, got, want);
+}
+
+/* status: an agent up for days reads "3d 4h", not "273600s" */
+static void test_format_long(void **state)
+{
+	(void)state;
+	expect_format_long(1480 * NS_PER_MS, "1.48s");
+	expect_format_long(59 * NS_PER_S, "59.0s");
+	expect_format_long(60 * NS_PER_S, "1m 00s");
+	expect_format_long(427 * NS_PER_S, "7m 07s");
+	expect_format_long((2 * 3600 + 5 * 60 + 59) * NS_PER_S, "2h 05m");
+	expect_format_long((3 * 86400 + 4 * 3600 + 1) * NS_PER_S, "3d 4h");
+}
+
 /* What we print, we can read back, to within the 3 significant digits. */
 static void test_format_parse_round_trip(void **state)
 {
@@ -140,6 +161,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_parse_overflow),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_long),
 		cmocka_unit_test(test_format_parse_round_trip),
 	};
 

@@ -45,8 +45,9 @@ KERNELS = {
     "7": (["trixie-backports"], r"^linux-image-7\.\d+\.\d+\+deb13-amd64$"),
 }
 # What the initramfs loads (each module's depends= first): the 9p root, and what tests use
-# (loop devices for bio-latency, veth for network namespaces).
-GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "loop", "veth"]
+# (loop devices for bio-latency, veth for network namespaces, a virtio disk for /tmp).
+GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "loop", "veth", "virtio_blk", "crc32c_generic", "ext4"]
+SCRATCH_BYTES = 4 << 30  # sparse: the guest's /tmp, ext4 on a virtio disk (tmpfs refuses O_DIRECT)
 
 
 def log(msg):
@@ -206,6 +207,20 @@ def extract_vmlinux(bzimage):
     return None
 
 
+def kernel_path(root, kver, what):
+    """The image ("vmlinuz"), "config" or "modules" folder of an unpacked kernel: in /boot
+    and /lib/modules up to Debian 12, all in /usr/lib/modules/KVER from 13's split packages."""
+    candidates = {
+        "vmlinuz": [f"boot/vmlinuz-{kver}", f"usr/lib/modules/{kver}/vmlinuz"],
+        "config": [f"boot/config-{kver}", f"usr/lib/modules/{kver}/config"],
+        "modules": [f"lib/modules/{kver}", f"usr/lib/modules/{kver}"],
+    }[what]
+    for rel in candidates:
+        if os.path.exists(os.path.join(root, rel)):
+            return os.path.join(root, rel)
+    raise VmError(f"{kver}: no {what} in the kernel packages (looked for {', '.join(candidates)})")
+
+
 def write_cpio(top, out):
     """Writes the tree under top as a newc cpio archive (what the kernel unpacks as initramfs)."""
     def entry(name, st, data=b""):
@@ -235,7 +250,7 @@ def write_cpio(top, out):
 
 def prepare(root, kver):
     """Builds root/initramfs.cpio and root/vmlinux (when extractable)."""
-    moddir = os.path.join(root, "lib", "modules", kver)
+    moddir = kernel_path(root, kver, "modules")
     files = {}
     for path in glob.glob(os.path.join(moddir, "**", "*.ko*"), recursive=True):
         base = os.path.basename(path).split(".ko")[0].replace("-", "_")
@@ -276,7 +291,7 @@ def prepare(root, kver):
     with open(os.path.join(root, "initramfs.modules"), "w") as f:
         f.write(" ".join(GUEST_MODULES))
     vmlinux = None if os.path.exists(os.path.join(root, "vmlinux")) else \
-        extract_vmlinux(os.path.join(root, "boot", f"vmlinuz-{kver}"))
+        extract_vmlinux(kernel_path(root, kver, "vmlinuz"))
     if vmlinux:
         with open(os.path.join(root, "vmlinux"), "wb") as f:
             f.write(vmlinux)
@@ -297,19 +312,23 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
     share = share or tempfile.mkdtemp(prefix="tracectl-vm-")
     with open(os.path.join(share, "cmd.sh"), "w") as f:
         f.write(shlex.join(argv) + "\n")
-    shutil.copy(os.path.join(root, "boot", f"config-{kver}"), os.path.join(share, "config"))
+    shutil.copy(kernel_path(root, kver, "config"), os.path.join(share, "config"))
     for name in ("status", "output"):
         if os.path.exists(os.path.join(share, name)):
             os.unlink(os.path.join(share, name))
+    scratch = os.path.join(share, "scratch.img")
+    with open(scratch, "wb") as f:
+        f.truncate(SCRATCH_BYTES)
     kernel = os.path.join(root, "vmlinux")
     if not os.path.exists(kernel):
-        kernel = os.path.join(root, "boot", f"vmlinuz-{kver}")
+        kernel = kernel_path(root, kver, "vmlinuz")
     qemu = ["qemu-system-x86_64", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", str(cpus),
             "-m", memory, "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
             "-kernel", kernel, "-initrd", os.path.join(root, "initramfs.cpio"),
             "-append", f"console=ttyS0 panic=-1 quiet loglevel=4 tracectl.guest_init={os.path.join(HERE, 'guest_init.sh')}",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={share},mount_tag=results,security_model=none,multidevs=remap"]
+            "-virtfs", f"local,path={share},mount_tag=results,security_model=none,multidevs=remap",
+            "-drive", f"file={scratch},if=virtio,format=raw,cache=unsafe"]
     started = time.monotonic()
     try:
         p = subprocess.run(qemu, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
@@ -322,6 +341,7 @@ def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
             status = int(f.read().strip())
     except (OSError, ValueError):
         pass
+    os.unlink(scratch)
     log(f"{kver}: guest ran {time.monotonic() - started:.1f}s, status {status}")
     return status, console, share
 

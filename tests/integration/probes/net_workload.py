@@ -6,10 +6,10 @@ import subprocess
 from harness import LineReader, check, log
 
 
-def start_server(env):
-    """tcp_workload serve on 127.0.0.1, a free port; returns its port."""
+def start_server(env, *extra):
+    """tcp_workload serve on 127.0.0.1, a free port (extra: its options); returns its port."""
     tool = os.path.join(env.args.tools, "tcp_workload")
-    server = env.spawn("tcp_server", [tool, "serve", "--listen", "127.0.0.1:0", "--timeout-seconds", "100"],
+    server = env.spawn("tcp_server", [tool, "serve", "--listen", "127.0.0.1:0", "--timeout-seconds", "100", *extra],
                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     line = LineReader(server.stdout, "tcp_server").readline(10)
     check(line is not None and line.startswith("listening "), f"tcp_workload serve said {line!r}")

@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-# profile ground truth: a process spinning in spin_here for 3 s is found there by name in folded stacks.
+# profile ground truth: a process spinning in spin_here for 3 s gets FREQ samples per second of
+# the CPU time the kernel gave it, found there by name in folded stacks.
 """
 folded: spin_workload burns CPU in spin_here (called by spin_outer from main) for
-3 s. profile --pid PID -o folded (49 Hz) runs over it; the output is
-"comm;frame;...;frame count" lines. spin_here must appear, by name, in at least
-half of the workload's samples, with spin_outer as its caller (the tools are
-built with frame pointers), and the workload must get roughly 49 Hz x 3 s samples.
+3 s, and prints the CPU time the kernel accounted to it over the spin and how many
+times it left the CPU (getrusage). profile --pid PID -o folded (49 Hz per CPU) runs
+over it; the output is "comm;frame;...;frame count" lines. Checked:
+- the workload's samples: FREQ x its CPU time, within 4 standard deviations +
+  EDGE_SAMPLES: a per-CPU timer every 1/FREQ s samples whoever runs, so a stretch of
+  length L the workload runs uninterrupted gets floor(L x FREQ) samples or one more,
+  with a variance of at most min(L x FREQ, 1/4): over all stretches at most
+  min(FREQ x CPU time, stretches / 4), stretches = context switches + 1. EDGE_SAMPLES
+  for the moments it runs outside the spin while the session is on (reading "go",
+  printing);
+- spin_here in every sample but EDGE_SAMPLES, always with spin_outer as its caller
+  (the tools are built with frame pointers).
 """
 import os
 import subprocess
@@ -17,6 +26,7 @@ from harness import Env, LineReader, TestFailure, check, log, stop, tail, run_te
 
 SECONDS = 3
 FREQ = 49
+EDGE_SAMPLES = 2
 
 
 def wait_for_text(path, text, timeout):
@@ -80,12 +90,17 @@ def test_folded(args):
                 in_spin += int(count)
                 if frames.index("spin_here") > 0 and frames[frames.index("spin_here") - 1] == "spin_outer":
                     with_caller += int(count)
+        fields = done.split()
+        check(len(fields) == 6 and fields[2] == "cpu_ns" and fields[4] == "switches", f"spin_workload: {done!r}")
+        cpu_ns, switches = int(fields[3]), int(fields[5])
+        want = cpu_ns * FREQ / 1e9
+        allowance = 4 * min(want, (switches + 1) / 4) ** 0.5 + EDGE_SAMPLES
         log(f"MEASURED profile samples={total} in spin_here={in_spin} ({100 * in_spin / max(total, 1):.1f}%), "
-            f"spin_outer;spin_here={with_caller} (ground truth: {SECONDS} s on one CPU at {FREQ} Hz "
-            f"= ~{SECONDS * FREQ} samples)")
-        check(total >= SECONDS * FREQ // 2, f"only {total} samples, want about {SECONDS * FREQ}")
-        check(in_spin * 2 >= total, f"spin_here in {in_spin} of {total} samples, want at least half")
-        check(with_caller * 2 >= total, f"spin_outer;spin_here in {with_caller} of {total} samples")
+            f"spin_outer;spin_here={with_caller}; ground truth: {cpu_ns / 1e9:.3f} s of CPU at {FREQ} Hz "
+            f"= {want:.1f} samples +- {allowance:.1f} ({switches} context switches)")
+        check(abs(total - want) <= allowance, f"{total} samples, want {want:.1f} +- {allowance:.1f}")
+        check(in_spin >= total - EDGE_SAMPLES, f"spin_here in {in_spin} of {total} samples")
+        check(with_caller == in_spin, f"spin_outer;spin_here in {with_caller} of {in_spin} samples in spin_here")
         env.stop_agent_checked()
 
 
