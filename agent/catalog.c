@@ -9,6 +9,7 @@
 
 #include "catalog.h"
 #include "func_target.h"
+#include "hook_variant.h"
 
 /* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
 #define CATALOG_PROBE(name) extern const struct probe_desc name;
@@ -41,7 +42,9 @@ const struct probe_desc *catalog_find(const char *name)
 
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
 {
-	return probe->hook_here ? probe->hook_here(params) : probe->hook;
+	if (probe->hook_here)
+		return probe->hook_here(params);
+	return probe->variants ? hook_variants_here(probe->variants) : probe->hook;
 }
 
 /* What a trial load found, per catalog entry: asked once per agent, kept. */

@@ -36,6 +36,7 @@ enum probe_param {
 };
 
 struct func_target;
+struct hook_variants;
 
 /* Validated parameters; zero / empty means "not given". */
 struct probe_params {
@@ -78,6 +79,9 @@ struct probe_desc {
 	 * parameters (NULL: the defaults): the one it uses on this kernel (what
 	 * `tracectl probes` and every result's provenance say). */
 	const char *(*hook_here)(const struct probe_params *params);
+	/* Optional: the probe's hook variants (hook_variant.h), tried cheapest first; the
+	 * one that loads is the hook reported (unless hook_here says otherwise). */
+	const struct hook_variants *variants;
 	uint32_t params;         /* enum probe_param bits accepted */
 	const char *by_choices;  /* for PROBE_PARAM_BY: "remote|none" */
 	/* for PROBE_PARAM_MEASURE: "latency|count", the first is the default */
@@ -117,7 +121,8 @@ const struct probe_desc *catalog_find(const char *name);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
 const char *catalog_kind_name(enum probe_kind kind);
-/* The hook probe uses on this kernel: hook_here() when it chooses, else hook. */
+/* The hook probe uses on this kernel: hook_here() when it chooses, else its variant
+ * that loads, else hook. */
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params);
 
 /*

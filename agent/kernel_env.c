@@ -100,6 +100,23 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 	return err;
 }
 
+static bool mem_alloc_found;
+static pthread_once_t mem_alloc_once = PTHREAD_ONCE_INIT;
+
+static void mem_alloc_probe(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+
+	mem_alloc_found = btf && btf__find_by_name_kind(btf, "bpf_mem_alloc", BTF_KIND_STRUCT) >= 0;
+	btf__free(btf);
+}
+
+bool kernel_env_bpf_mem_alloc(void)
+{
+	pthread_once(&mem_alloc_once, mem_alloc_probe);
+	return mem_alloc_found;
+}
+
 int64_t kernel_env_mono_offset_ns(void)
 {
 	struct timespec mono, real;
@@ -173,6 +190,11 @@ static bool tp_btf_disabled;
 void kernel_env_disable_tp_btf(void)
 {
 	tp_btf_disabled = true;
+}
+
+bool kernel_env_tp_btf_disabled(void)
+{
+	return tp_btf_disabled;
 }
 
 bool kernel_env_tp_btf_usable(const char *tp)

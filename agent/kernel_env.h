@@ -41,6 +41,14 @@ void kernel_env_pick_tp_btf(struct bpf_object *obj, bool btf);
 /* From now on kernel_env_tp_btf_usable() says no: every probe uses its tracepoint or
  * raw_tp variant (the agent's --no-tp-btf, for kernels whose tp_btf misbehaves). */
 void kernel_env_disable_tp_btf(void);
+bool kernel_env_tp_btf_disabled(void);
+/*
+ * True when the kernel allocates hash map elements from BPF's own memory allocator
+ * (6.1+, found as struct bpf_mem_alloc in kernel BTF): before it, a map that is not
+ * preallocated takes per-CPU values from the atomic per-CPU pool, which runs dry
+ * (ENOMEM) for large values such as histograms. Probed once.
+ */
+bool kernel_env_bpf_mem_alloc(void);
 /* A bpf_ktime_get_ns() timestamp as wall-clock nanoseconds since the epoch. */
 uint64_t kernel_env_mono_to_unix_ns(uint64_t mono_ns);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC now, in ns: take it once per ring-buffer drain and add

@@ -8,45 +8,48 @@
 
 #include <bpf/libbpf.h>
 
+/* The kernel's ENOTSUPP (not in the C library's errno.h): what a kernel answers a map
+ * operation it lacks for that map type with (5.10: lookup-and-delete of a hash map,
+ * batch lookup of a per-CPU array). */
+#define KERNEL_ENOTSUPP 524
+
+/*
+ * Reads and deletes one element: bpf_map__lookup_and_delete_elem where the kernel
+ * does it for this map type (hash maps: 5.14+), else a lookup then a delete (what
+ * the kernel refused is remembered per map type, so the refused call is made once).
+ * The fallback is not atomic: what the BPF side adds to the element between the two
+ * calls is lost (map_drain stays atomic on more kernels). Returns 0 or -errno
+ * (-ENOENT: no such key).
+ */
+int map_take(struct bpf_map *map, const void *key, size_t key_size, void *value, size_t value_size);
+
+/*
+ * For a per-CPU hash the BPF side fills and user space drains (not preallocated, so
+ * that its size costs nothing until used): where the kernel lacks BPF's memory
+ * allocator (kernel_env_bpf_mem_alloc), new elements fail for want of atomic per-CPU
+ * memory and their samples are lost, after every drain. There it is preallocated
+ * instead, with at most max_bytes in all (fewer entries when the values and CPUs need
+ * it; logged). Call between open and load. 0 or -errno.
+ */
+int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max_bytes);
+/* What probes give map_prealloc_where_needed for one histogram map. */
+#define MAP_PREALLOC_MAX_BYTES (16u << 20)
+
 /* Called once per drained element; a non-zero return stops the drain and is returned. */
 typedef int (*map_drain_fn)(const void *key, const void *value, void *ctx);
 
 /*
- * Reads and deletes every element of map (a hash map), calling fn for each. The keys
- * are collected first into keys (room for max_keys of bpf_map__key_size() bytes,
- * allocated once by the caller), then each element is taken with
- * bpf_map__lookup_and_delete_elem, atomic against the BPF side's updates. Collecting
- * first keeps it bounded: the BPF side may re-add a key as soon as it is deleted (the
- * agent's own syscalls and wakeups do), and restarting from the first key after each
- * delete would then never end. value must hold the value (all CPUs' for per-CPU maps).
+ * Reads and deletes every element of map (a hash map), calling fn for each, at most
+ * max_keys (keys: room for that many of bpf_map__key_size() bytes, allocated once by
+ * the caller; value: room for one value, all CPUs' for per-CPU maps). Atomic against
+ * the BPF side's updates: lookup-and-delete per element (5.14+ for hash maps), else
+ * the batch form per hash bucket (5.6+), else (older kernels) map_take. Keys are
+ * collected first, or the batch walks the buckets once: the BPF side may re-add a
+ * key as soon as it is deleted (the agent's own syscalls and wakeups do), and
+ * restarting from the first key after each delete would then never end.
  * Returns the number of elements drained or -errno.
  */
-static inline int map_drain(struct bpf_map *map, void *keys, size_t max_keys, void *value, size_t value_size,
-			    map_drain_fn fn, void *ctx)
-{
-	size_t key_size = bpf_map__key_size(map), n = 0, i;
-	char *k = keys;
-	int err, drained = 0;
-
-	for (; n < max_keys; n++) {
-		err = bpf_map__get_next_key(map, n ? k + (n - 1) * key_size : NULL, k + n * key_size, key_size);
-		if (err == -ENOENT)
-			break;
-		if (err)
-			return err;
-	}
-	for (i = 0; i < n; i++) {
-		err = bpf_map__lookup_and_delete_elem(map, k + i * key_size, key_size, value, value_size, 0);
-		if (err == -ENOENT)
-			continue;
-		if (err)
-			return err;
-		err = fn(k + i * key_size, value, ctx);
-		if (err)
-			return err;
-		drained++;
-	}
-	return drained;
-}
+int map_drain(struct bpf_map *map, void *keys, size_t max_keys, void *value, size_t value_size, map_drain_fn fn,
+	      void *ctx);
 
 #endif

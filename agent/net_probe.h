@@ -16,6 +16,7 @@
 
 #include "hist.h"
 #include "hist_set.h"
+#include "map_drain.h"
 #include "net_common.h"
 
 /* 16 address bytes (IPv4 in the first 4) of family AF_INET or AF_INET6; "?" otherwise. */
@@ -48,6 +49,8 @@ struct net_hist_reader {
 	size_t percpu_size;
 	int ncpus;
 	struct hist before, now; /* "all" is cumulative in the kernel: a window is now - before */
+	struct net_remote *keys; /* map_drain's key list, 2 * NET_MAX_REMOTES */
+	struct hist_set *out;    /* of the read in progress */
 };
 
 /* Allocates the read buffer once, at open. 0 or -errno with a reason. */
@@ -66,7 +69,8 @@ static inline int net_hist_reader_init(struct net_hist_reader *r, struct bpf_map
 	}
 	r->percpu_size = (size_t)r->ncpus * sizeof(struct hist_counts);
 	r->percpu = malloc(r->percpu_size);
-	if (!r->percpu) {
+	r->keys = calloc(2 * NET_MAX_REMOTES, sizeof(*r->keys));
+	if (!r->percpu || !r->keys) {
 		snprintf(err, errlen, "allocating a histogram read buffer (%zu bytes): %s", r->percpu_size,
 			 strerror(ENOMEM));
 		return -ENOMEM;
@@ -78,21 +82,41 @@ static inline void net_hist_reader_free(struct net_hist_reader *r)
 {
 	if (r) {
 		free(r->percpu);
+		free(r->keys);
 		r->percpu = NULL;
+		r->keys = NULL;
 	}
+}
+
+/* One drained remote's histogram into its "remote=ADDR:PORT" series. */
+static inline int net_hist_add_remote(const void *key, const void *value, void *ctx)
+{
+	const struct net_remote *remote = key;
+	struct net_hist_reader *r = ctx;
+	char label[HIST_LABEL_LEN], ep[INET6_ADDRSTRLEN + 8];
+	struct hist *h;
+
+	hist_from_percpu(&r->now, value, r->ncpus);
+	net_endpoint_format(ep, sizeof(ep), remote->family, remote->addr, remote->port);
+	snprintf(label, sizeof(label), "remote=%s", ep);
+	h = hist_set_get(r->out, label);
+	if (h)
+		hist_merge(h, &r->now);
+	return 0;
 }
 
 /*
  * Adds the window since the last read: series "all", or "remote=ADDR:PORT" per
- * remote, drained from the kernel hash (first key, lookup-and-delete, repeat). A
- * remote beyond HIST_SET_MAX labels is drained and left out, not kept for later.
+ * remote, drained from the kernel hash (map_drain). A remote beyond HIST_SET_MAX
+ * labels is drained and left out, not kept for later.
  */
 static inline int net_hist_read(struct net_hist_reader *r, struct hist_set *out)
 {
+	int err;
+
 	if (!r->by_remote) {
 		struct hist *window = hist_set_get(out, "all");
 		__u32 zero = 0;
-		int err;
 
 		if (!window)
 			return -ENOMEM;
@@ -105,30 +129,9 @@ static inline int net_hist_read(struct net_hist_reader *r, struct hist_set *out)
 		r->before = r->now;
 		return 0;
 	}
-	for (unsigned int i = 0; i < 2 * NET_MAX_REMOTES; i++) {
-		struct net_remote key;
-		char label[HIST_LABEL_LEN], ep[INET6_ADDRSTRLEN + 8];
-		struct hist *h;
-		int err;
-
-		err = bpf_map__get_next_key(r->remote, NULL, &key, sizeof(key));
-		if (err == -ENOENT)
-			return 0;
-		if (err)
-			return err;
-		err = bpf_map__lookup_and_delete_elem(r->remote, &key, sizeof(key), r->percpu, r->percpu_size, 0);
-		if (err == -ENOENT)
-			continue;
-		if (err)
-			return err;
-		hist_from_percpu(&r->now, r->percpu, r->ncpus);
-		net_endpoint_format(ep, sizeof(ep), key.family, key.addr, key.port);
-		snprintf(label, sizeof(label), "remote=%s", ep);
-		h = hist_set_get(out, label);
-		if (h)
-			hist_merge(h, &r->now);
-	}
-	return 0; /* the rest stays for the next window */
+	r->out = out;
+	err = map_drain(r->remote, r->keys, 2 * NET_MAX_REMOTES, r->percpu, r->percpu_size, net_hist_add_remote, r);
+	return err < 0 ? err : 0; /* beyond the key list: the rest stays for the next window */
 }
 
 #endif

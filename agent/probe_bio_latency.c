@@ -9,10 +9,11 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
-#include "map_percpu.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
+#include "map_percpu.h"
 #include "bio_latency.h"
 #include "bio_latency.skel.h"
 
@@ -50,18 +51,14 @@ static int bio_latency_supported(char *reason, size_t len)
 }
 
 /* tp_btf keys by the request itself; the trace events only by (dev, sector) */
-static bool bio_use_tp_btf(void)
-{
-	return kernel_env_tp_btf_usable("block_rq_issue") && kernel_env_tp_btf_usable("block_rq_complete");
-}
-
-static const char *bio_latency_hook_here(const struct probe_params *params)
-{
-	(void)params;
-	return bio_use_tp_btf() ? "tp_btf block_rq_issue + block_rq_complete keyed by request"
-				: "tracepoint block:block_rq_issue + block:block_rq_complete keyed by dev+sector "
-				  "(tp_btf not used here)";
-}
+static const char *const btf_programs[] = { "bio_issue_btf", "bio_complete_btf", NULL };
+static const char *const tp_programs[] = { "bio_issue_tp", "bio_complete_tp", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "tp_btf", "tp_btf block_rq_issue + block_rq_complete keyed by request", btf_programs, NULL },
+	{ "tracepoint", "tracepoint block:block_rq_issue + block:block_rq_complete keyed by dev+sector", tp_programs,
+	  NULL },
+};
+HOOK_VARIANTS(variants, bio_latency, "bio-latency", variant_rows);
 
 static void bio_latency_close(void **state)
 {
@@ -76,10 +73,21 @@ static void bio_latency_close(void **state)
 	*state = NULL;
 }
 
+/* Read-only data, fixed at load. */
+static int bio_latency_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err,
+				 size_t errlen)
+{
+	const struct probe_params *params = ctx;
+
+	(void)variant, (void)err, (void)errlen;
+	((struct bio_latency *)skel)->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;
+	return map_prealloc_where_needed(((struct bio_latency *)skel)->maps.hists, "bio-latency", MAP_PREALLOC_MAX_BYTES);
+}
+
 static int bio_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct bio_latency_state *st = NULL;
-	bool btf;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -97,38 +105,10 @@ static int bio_latency_open(const struct probe_params *params, void **state, cha
 		goto cleanup;
 	}
 
-	/* Open: parse the embedded object. */
-	st->skel = bio_latency__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening bio-latency BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, bio_latency_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Choose the hook: tp_btf keys by the request itself; the trace events only by
-	 * (dev, sector). Both are compiled in, the unused pair is not loaded. */
-	btf = bio_use_tp_btf();
-	kernel_env_pick_tp_btf(st->skel->obj, btf);
-
-	/* Configure: read-only data, fixed at load. */
-	st->skel->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;
-
-	/* Load: the verifier runs here. */
-	err = bio_latency__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading bio-latency BPF program (%s): %s", btf ? "tp_btf" : "tracepoint",
-			 strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach issue and completion (only loaded programs are attached). */
-	err = bio_latency__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching bio-latency to %s block_rq_issue, block_rq_complete: %s",
-			 btf ? "tp_btf" : "tracepoint", strerror(-err));
-		goto cleanup;
-	}
-	log_info("bio-latency: attached through %s", btf ? "tp_btf" : "tracepoints");
+	st->skel = skel;
 
 	*state = st;
 	st = NULL;
@@ -240,7 +220,7 @@ const struct probe_desc probe_bio_latency = {
 		"block:block_rq_issue + block:block_rq_complete keyed by dev+sector where tp_btf "
 		"cannot load)",
 	.params = PROBE_PARAM_BY,
-	.hook_here = bio_latency_hook_here,
+	.variants = &variants,
 	.by_choices = "disk|disk-op",
 	.supported = bio_latency_supported,
 	.open = bio_latency_open,

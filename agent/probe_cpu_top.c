@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "cpu_top.h"
 #include "cpu_top.skel.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
@@ -52,9 +53,34 @@ static void cpu_top_close(void **state)
 	*state = NULL;
 }
 
+/* sched_switch's prev_state argument (5.18+), else the task's state read at the switch. */
+static const char *const arg_programs[] = { "cpu_top_switch", NULL };
+static const char *const task_programs[] = { "cpu_top_switch_task_state", NULL };
+#define CPU_TOP_HOOK "raw_tp sched_switch + sched_wakeup + sched_wakeup_new + sched_stat_runtime (CO-RE task reads)"
+static const struct hook_variant variant_rows[] = {
+	{ "prev_state argument", CPU_TOP_HOOK, arg_programs, NULL },
+	{ "task state", CPU_TOP_HOOK ", switch state read from the task (sched_switch has no prev_state here)",
+	  task_programs, NULL },
+};
+HOOK_VARIANTS(variants, cpu_top, "cpu-top", variant_rows);
+
+/* The filters are read-only data, fixed at load. */
+static int cpu_top_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct cpu_top *obj = skel;
+	const struct probe_params *params = ctx;
+
+	(void)variant, (void)err, (void)errlen;
+	obj->rodata->targ_tgid = params->pid;
+	memset((char *)obj->rodata->targ_comm, 0, CPU_TOP_COMM_LEN);
+	memcpy((char *)obj->rodata->targ_comm, params->comm, strnlen(params->comm, PROBE_COMM_LEN - 1));
+	return 0;
+}
+
 static int cpu_top_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct cpu_top_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -79,28 +105,10 @@ static int cpu_top_open(const struct probe_params *params, void **state, char *e
 		goto cleanup;
 	}
 
-	/* Open and configure: the filters are read-only data, fixed at load. */
-	st->skel = cpu_top__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening cpu-top BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, cpu_top_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
-	memset((char *)st->skel->rodata->targ_comm, 0, CPU_TOP_COMM_LEN);
-	memcpy((char *)st->skel->rodata->targ_comm, params->comm, strnlen(params->comm, PROBE_COMM_LEN - 1));
-
-	err = cpu_top__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading cpu-top BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = cpu_top__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching cpu-top raw tracepoints (sched_switch, sched_wakeup, "
-			 "sched_wakeup_new, sched_stat_runtime): %s", strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	*state = st;
 	st = NULL;
@@ -164,7 +172,8 @@ const struct probe_desc probe_cpu_top = {
 		       "(woken or preempted until switched in), per interval, most CPU first; at most 10240 processes "
 		       "per interval, the counts of more go to a row \"[map full]\"",
 	.kind = PROBE_COUNTS,
-	.hook = "raw_tp sched_switch + sched_wakeup + sched_wakeup_new + sched_stat_runtime (CO-RE task reads)",
+	.hook = CPU_TOP_HOOK,
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
 	.default_top = 20,
 	.nkeys = 2,

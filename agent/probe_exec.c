@@ -14,6 +14,7 @@
 #include "event_ring.h"
 #include "exec.h"
 #include "exec.skel.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 
 _Static_assert(EXEC_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
@@ -148,9 +149,43 @@ static bool have_tracepoint(const char *tp)
 	return kernel_env_check_tracepoints(tps, types, 1, reason, sizeof(reason)) == 0;
 }
 
+/* bpf_loop walks argv where the kernel has it (5.17+), else a bounded loop. */
+static const char *const loop_programs[] = { "exec_enter_execve", "exec_enter_execveat", NULL };
+static const char *const bounded_programs[] = { "exec_enter_execve_bounded", "exec_enter_execveat_bounded", NULL };
+#define EXEC_HOOK "tracepoint syscalls:sys_enter_execve/sys_exit_execve (+ execveat) + sched:sched_process_exec"
+static const struct hook_variant variant_rows[] = {
+	{ "bpf_loop", EXEC_HOOK, loop_programs, NULL },
+	{ "bounded loop", EXEC_HOOK " (argv read by a bounded loop: no bpf_loop here)", bounded_programs, NULL },
+};
+HOOK_VARIANTS(variants, exec, "exec", variant_rows);
+
+/* Filters are read-only data; execveat only where the kernel has it. */
+static int exec_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct exec *obj = skel;
+	const struct probe_params *params = ctx;
+
+	(void)err, (void)errlen;
+	if (params) {
+		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
+
+		obj->rodata->targ_tgid = params->pid;
+		memset((char *)obj->rodata->targ_comm, 0, EXEC_COMM_LEN);
+		memcpy((char *)obj->rodata->targ_comm, params->comm, n);
+	}
+	if (!have_tracepoint("syscalls/sys_enter_execveat") || !have_tracepoint("syscalls/sys_exit_execveat")) {
+		bpf_program__set_autoload(variant == &variant_rows[0] ? obj->progs.exec_enter_execveat
+								      : obj->progs.exec_enter_execveat_bounded,
+					  false);
+		bpf_program__set_autoload(obj->progs.exec_exit_execveat, false);
+	}
+	return 0;
+}
+
 static int exec_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct exec_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -160,41 +195,10 @@ static int exec_open(const struct probe_params *params, void **state, char *errb
 		snprintf(errbuf, errlen, "allocating exec state: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* Open: parse the embedded object. */
-	st->skel = exec__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening exec BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, exec_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Configure: filters are read-only data; execveat only where the kernel has it. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, EXEC_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-	}
-	if (!have_tracepoint("syscalls/sys_enter_execveat") || !have_tracepoint("syscalls/sys_exit_execveat")) {
-		bpf_program__set_autoload(st->skel->progs.exec_enter_execveat, false);
-		bpf_program__set_autoload(st->skel->progs.exec_exit_execveat, false);
-	}
-
-	/* Load: the verifier runs here. */
-	err = exec__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading exec BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach the tracepoints. */
-	err = exec__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching exec tracepoints (%s, %s, %s): %s", tracepoints[0],
-			 tracepoints[1], tracepoints[2], strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	/* the ring's epoll fd joins the session's event loop: no thread of ours */
 	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, exec_on_record, st, "exec", errbuf,
@@ -220,8 +224,8 @@ const struct probe_desc probe_exec = {
 		       "caller's pages could not be read and no new image holds them), ret; --pid matches the exec'ing process "
 		       "or its parent (fork+exec), --comm the caller's or the new program's comm",
 	.kind = PROBE_EVENTS,
-	.hook = "tracepoint syscalls:sys_enter_execve/sys_exit_execve (+ execveat) + "
-		"sched:sched_process_exec",
+	.hook = EXEC_HOOK,
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM,
 	.supported = exec_supported,
 	.open = exec_open,

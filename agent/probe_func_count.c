@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* func-count user side: one uprobe per function matching BINARY:PATTERN, calls summed per function. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,10 @@
 #include "func_probes.h"
 #include "func_target.h"
 #include "func_count.skel.h"
+#include "hook_variant.h"
 
 _Static_assert(FUNC_COUNT_MAX == FUNC_TARGET_MAX, "func-count limits differ");
+_Static_assert(FUNC_COUNT_MAX_NO_COOKIE <= FUNC_COUNT_MAX, "more programs than counters");
 
 struct func_count_state {
 	struct func_count *skel;
@@ -51,9 +54,44 @@ static void func_count_close(void **state)
 	*state = NULL;
 }
 
+/* One program for all functions, told apart by the BPF cookie (5.15+); else one program
+ * per function, at most FUNC_COUNT_MAX_NO_COOKIE. */
+static const char *const cookie_programs[] = { "func_count_entry", NULL };
+#define FUNC_COUNT_NAME(i) "func_count_entry_" #i,
+static const char *const per_function[] = { EACH_INDEX(FUNC_COUNT_NAME) NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "cookie", "uprobe (one per function, BPF cookie)", cookie_programs, NULL },
+	{ "program per function", "uprobe (one per function, a program each: no BPF cookies here)", per_function,
+	  NULL },
+};
+HOOK_VARIANTS(variants, func_count, "func-count", variant_rows);
+
+/* The pid filter is read-only data, fixed at load; without cookies, one program per
+ * function is loaded, and more functions than programs are refused. */
+static int func_count_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct func_count *obj = skel;
+	const struct probe_params *params = ctx;
+	size_t nfuncs = params->func ? params->func->nfuncs : 0;
+
+	obj->rodata->targ_tgid = params->pid;
+	if (variant != &variant_rows[1])
+		return 0;
+	if (nfuncs > FUNC_COUNT_MAX_NO_COOKIE) {
+		snprintf(err, errlen, "without BPF cookies (kernel 5.15+) at most %d functions per attach, '%s' matches %zu",
+			 FUNC_COUNT_MAX_NO_COOKIE, params->target, nfuncs);
+		return -E2BIG;
+	}
+	for (size_t i = nfuncs; i < FUNC_COUNT_MAX_NO_COOKIE; i++)
+		bpf_program__set_autoload(bpf_object__find_program_by_name(obj->obj, per_function[i]), false);
+	return 0;
+}
+
 static int func_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct func_count_state *st = NULL;
+	const struct hook_variant *used;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -86,29 +124,22 @@ static int func_count_open(const struct probe_params *params, void **state, char
 		goto cleanup;
 	}
 
-	/* Open and configure: the pid filter is read-only data, fixed at load. */
-	st->skel = func_count__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening func-count BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, func_count_configure, (void *)params, &skel, &used, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
+	st->skel = skel;
 
-	err = func_count__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading func-count BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach one uprobe per function; the cookie says which counter it bumps. The pid,
-	 * when given, also goes to the uprobe so other processes never trap at all. */
+	/* Attach one uprobe per function; the cookie (or the program) says which counter it
+	 * bumps. The pid, when given, also goes to the uprobe so other processes never trap. */
 	for (size_t i = 0; i < st->target->nfuncs; i++) {
 		const struct elf_func *f = st->target->funcs[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = i);
+		bool cookie = used == &variant_rows[0];
+		/* a cookie where the kernel has none fails the attach, even one nobody reads */
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie ? i : 0);
+		struct bpf_program *prog = cookie ? st->skel->progs.func_count_entry
+						  : bpf_object__find_program_by_name(st->skel->obj, per_function[i]);
 
-		st->links[i] = bpf_program__attach_uprobe_opts(st->skel->progs.func_count_entry,
-							       params->pid ? (pid_t)params->pid : -1,
+		st->links[i] = bpf_program__attach_uprobe_opts(prog, params->pid ? (pid_t)params->pid : -1,
 							       st->target->attach_path, f->file_offset, &opts);
 		if (!st->links[i]) {
 			err = errno ? -errno : -EINVAL;
@@ -161,7 +192,8 @@ const struct probe_desc probe_func_count = {
 	.description = "calls of user-space functions matching --target ABSOLUTE_PATH:PATTERN (fnmatch glob, "
 		       "at most 500 functions), per function",
 	.kind = PROBE_COUNTS,
-	.hook = "uprobe (one per function, BPF cookie)",
+	.hook = "uprobe (one per function, BPF cookie; without cookies a program per function, at most 64)",
+	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_TOP,
 	.nkeys = 1,
 	.key_names = { "function" },

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "log.h"
+#include "map_drain.h"
 #include "profile.h"
 #include "profile.skel.h"
 #include "stack_symbols.h"
@@ -37,6 +38,8 @@ struct profile_state {
 	__u64 ips[PROFILE_MAX_DEPTH];
 	__u64 *lost_percpu;
 	__u64 lost_before;
+	struct count_table *out; /* of the read in progress */
+	size_t nids;             /* stack ids in stack_ids, of the read in progress */
 	char build[PROFILE_BUILD_LEN];
 	char frame[PROFILE_FRAME_LEN];
 };
@@ -260,41 +263,42 @@ static int cmp_s32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One drained stack pair: its folded stack and count into the table. */
+static int profile_add(const void *key, const void *value, void *ctx)
+{
+	struct profile_state *st = ctx;
+	const struct profile_key *k = key;
+	const char *keys[1];
+	int err;
+
+	keys[0] = fold(st, k);
+	err = count_table_add(st->out, keys, value);
+	if (err)
+		return err;
+	if (k->user_stack_id >= 0)
+		st->stack_ids[st->nids++] = k->user_stack_id;
+	if (k->kern_stack_id >= 0)
+		st->stack_ids[st->nids++] = k->kern_stack_id;
+	return 0;
+}
+
 static int profile_read(void *state, struct count_table *out)
 {
 	struct profile_state *st = state;
-	struct bpf_map *samples = st->skel->maps.samples;
-	size_t nkeys = 0, nids = 0;
+	uint64_t count;
 	__u64 lost = 0;
 	__u32 zero = 0;
-	int err = 0;
+	size_t nids;
+	int err;
 
 	usyms_new_pass(st->usyms);
-	/* Collect the keys first: deleting while walking would restart the walk. */
-	while (nkeys < PROFILE_MAX_KEYS &&
-	       !bpf_map__get_next_key(samples, nkeys ? &st->keys[nkeys - 1] : NULL, &st->keys[nkeys],
-				      sizeof(st->keys[0])))
-		nkeys++;
+	st->out = out;
+	st->nids = 0;
+	/* a sample landing meanwhile counts here or in a new entry */
+	err = map_drain(st->skel->maps.samples, st->keys, PROFILE_MAX_KEYS, &count, sizeof(count), profile_add, st);
+	err = err < 0 ? err : 0;
+	nids = st->nids;
 
-	for (size_t i = 0; i < nkeys; i++) {
-		const struct profile_key *k = &st->keys[i];
-		const char *keys[1];
-		uint64_t count;
-
-		/* atomic: a sample landing now either counts here or in a new entry */
-		if (bpf_map__lookup_and_delete_elem(samples, k, sizeof(*k), &count, sizeof(count), 0))
-			continue;
-		keys[0] = fold(st, k);
-		err = count_table_add(out, keys, &count);
-		if (err)
-			goto cleanup;
-		if (k->user_stack_id >= 0)
-			st->stack_ids[nids++] = k->user_stack_id;
-		if (k->kern_stack_id >= 0)
-			st->stack_ids[nids++] = k->kern_stack_id;
-	}
-
-cleanup:
 	/* Free the stacks just read, so the stack map never fills. A sample that reuses one
 	 * of them meanwhile is not lost for long: a stack's id is its hash bucket, so the
 	 * next sample of the same stack stores it again under the same id. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runq-latency user side: picks tp_btf or raw_tp, sets the filters, drains per-series histograms. */
+/* runq-latency user side: tp_btf or raw_tp (hook variants), the filters, per-series histograms. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,10 +9,11 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
-#include "map_percpu.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
+#include "map_percpu.h"
 #include "runq_latency.h"
 #include "runq_latency.skel.h"
 
@@ -30,28 +31,22 @@ struct runq_latency_state {
 
 static const char *const tracepoints[] = { "sched/sched_wakeup", "sched/sched_wakeup_new", "sched/sched_switch" };
 static const char *const tracepoint_types[] = { "sched_wakeup_template", "sched_wakeup_template", "sched_switch" };
-static const char *const raw_names[] = { "sched_wakeup", "sched_wakeup_new", "sched_switch" };
 
 static int runq_latency_supported(char *reason, size_t len)
 {
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
 }
 
-/* tp_btf when the kernel loads tracing programs for all three tracepoints, else raw_tp. */
-static bool use_tp_btf(void)
-{
-	for (size_t i = 0; i < sizeof(raw_names) / sizeof(raw_names[0]); i++)
-		if (!kernel_env_tp_btf_usable(raw_names[i]))
-			return false;
-	return true;
-}
-
-static const char *runq_latency_hook_here(const struct probe_params *params)
-{
-	(void)params;
-	return use_tp_btf() ? "tp_btf sched_wakeup + sched_wakeup_new + sched_switch"
-			    : "raw_tp sched_wakeup + sched_wakeup_new + sched_switch (tp_btf not used here)";
-}
+/* tp_btf keeps start times in task local storage (5.11+); raw_tp in an LRU hash. */
+static const char *const btf_programs[] = { "runq_wakeup_btf", "runq_wakeup_new_btf", "runq_switch_btf", NULL };
+static const char *const btf_maps[] = { "start_task", NULL };
+static const char *const raw_programs[] = { "runq_wakeup_raw", "runq_wakeup_new_raw", "runq_switch_raw", NULL };
+static const char *const raw_maps[] = { "start", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "tp_btf", "tp_btf sched_wakeup + sched_wakeup_new + sched_switch", btf_programs, btf_maps },
+	{ "raw_tp", "raw_tp sched_wakeup + sched_wakeup_new + sched_switch", raw_programs, raw_maps },
+};
+HOOK_VARIANTS(variants, runq_latency, "runq-latency", variant_rows);
 
 static void runq_latency_close(void **state)
 {
@@ -66,10 +61,30 @@ static void runq_latency_close(void **state)
 	*state = NULL;
 }
 
+/* The filters are read-only data, fixed at load. */
+static int runq_latency_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err,
+				  size_t errlen)
+{
+	struct runq_latency *obj = skel;
+	const struct probe_params *params = ctx;
+	size_t n;
+
+	(void)variant, (void)err, (void)errlen;
+	if (params) {
+		n = strnlen(params->comm, PROBE_COMM_LEN - 1);
+		obj->rodata->targ_tgid = params->pid;
+		memset((char *)obj->rodata->targ_comm, 0, RUNQ_LATENCY_COMM_LEN);
+		memcpy((char *)obj->rodata->targ_comm, params->comm, n);
+		obj->rodata->targ_cgroup = params->cgroup_id;
+		obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
+	}
+	return map_prealloc_where_needed(obj->maps.hists, "runq-latency", MAP_PREALLOC_MAX_BYTES);
+}
+
 static int runq_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct runq_latency_state *st = NULL;
-	bool btf;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -87,50 +102,11 @@ static int runq_latency_open(const struct probe_params *params, void **state, ch
 		goto cleanup;
 	}
 
-	/* Open: parse the embedded object. */
-	st->skel = runq_latency__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening runq-latency BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, runq_latency_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Choose the hook: both variants are compiled in, the unused one is not loaded. */
-	btf = use_tp_btf();
-	kernel_env_pick_tp_btf(st->skel->obj, btf);
-	/* tp_btf keeps start times in task storage: the fallback's LRU table need not be
-	 * preallocated (a map cannot be left out, but it can be one entry) */
-	if (btf)
-		bpf_map__set_max_entries(st->skel->maps.start, 1);
-
-	/* Configure: the filters are read-only data, fixed at load. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, RUNQ_LATENCY_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-		st->skel->rodata->targ_cgroup = params->cgroup_id;
-		st->per_pid = strcmp(params->by, "pid") == 0;
-		st->skel->rodata->targ_per_pid = st->per_pid;
-	}
-
-	/* Load: the verifier runs here. */
-	err = runq_latency__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading runq-latency BPF program (%s): %s", btf ? "tp_btf" : "raw_tp",
-			 strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach the three scheduler tracepoints (only loaded programs are attached). */
-	err = runq_latency__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching runq-latency to %s sched_wakeup, sched_wakeup_new, sched_switch: %s",
-			 btf ? "tp_btf" : "raw_tp", strerror(-err));
-		goto cleanup;
-	}
-	log_info("runq-latency: attached through %s", btf ? "tp_btf" : "raw_tp");
+	st->skel = skel;
+	st->per_pid = params && strcmp(params->by, "pid") == 0;
 
 	*state = st;
 	st = NULL;
@@ -194,9 +170,9 @@ const struct probe_desc probe_runq_latency = {
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tp_btf sched_wakeup + sched_wakeup_new + sched_switch (raw_tp where tp_btf "
 		"cannot load)",
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
 	.by_choices = "pid|none",
-	.hook_here = runq_latency_hook_here,
 	.supported = runq_latency_supported,
 	.open = runq_latency_open,
 	.read_hist = runq_latency_read,

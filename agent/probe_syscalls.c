@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "map_drain.h"
 #include "syscalls.h"
@@ -43,10 +44,47 @@ static bool count_only(const struct probe_params *params)
 	return params && strcmp(params->measure, "count") == 0;
 }
 
+/* Entry times in task local storage (5.11+), else in a hash keyed by thread id. */
+static const char *const storage_programs[] = { "syscalls_enter", "syscalls_exit", NULL };
+static const char *const storage_maps[] = { "start", NULL };
+static const char *const hash_programs[] = { "syscalls_enter_hash", "syscalls_exit_hash", NULL };
+static const char *const hash_maps[] = { "start_tid", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "task storage", "raw_tracepoint sys_enter + sys_exit (raw_syscalls)", storage_programs, storage_maps },
+	{ "hash", "raw_tracepoint sys_enter + sys_exit (raw_syscalls; entry times by thread id: no task storage "
+		  "here)", hash_programs, hash_maps },
+};
+HOOK_VARIANTS(variants, syscalls, "syscalls", variant_rows);
+
 static const char *syscalls_hook_here(const struct probe_params *params)
 {
 	return count_only(params) ? "raw_tracepoint sys_enter (raw_syscalls; measure=count)"
-				  : "raw_tracepoint sys_enter + sys_exit (raw_syscalls)";
+				  : hook_variants_here(&variants);
+}
+
+/* The filters are read-only data, fixed at load; measure=count loads no exit program. */
+static int syscalls_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct syscalls *obj = skel;
+	const struct probe_params *params = ctx;
+
+	(void)err, (void)errlen;
+	if (params) {
+		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
+
+		obj->rodata->targ_tgid = params->pid;
+		memset((char *)obj->rodata->targ_comm, 0, SYSCALLS_COMM_LEN);
+		memcpy((char *)obj->rodata->targ_comm, params->comm, n);
+		obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
+		obj->rodata->targ_count_only = count_only(params);
+	}
+	/* one hook instead of two: the syscall-heavy case's cost is per program run */
+	if (obj->rodata->targ_count_only)
+		bpf_program__set_autoload(variant == &variant_rows[0] ? obj->progs.syscalls_exit
+								      : obj->progs.syscalls_exit_hash,
+					  false);
+	obj->rodata->self_tgid = params && params->pid == (uint32_t)getpid() ? 0 : (uint32_t)getpid();
+	return 0;
 }
 
 /* Keeps 1 in one_in syscalls (a power of two), decided in the kernel at entry. */
@@ -76,6 +114,7 @@ static void syscalls_close(void **state)
 static int syscalls_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct syscalls_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -94,43 +133,10 @@ static int syscalls_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 
-	/* Open: parse the embedded object. */
-	st->skel = syscalls__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening syscalls BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, syscalls_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Configure: the filters are read-only data, fixed at load. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, SYSCALLS_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-		st->skel->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
-		st->skel->rodata->targ_count_only = count_only(params);
-	}
-	/* one hook instead of two: the syscall-heavy case's cost is per program run */
-	if (st->skel->rodata->targ_count_only)
-		bpf_program__set_autoload(st->skel->progs.syscalls_exit, false);
-	st->skel->rodata->self_tgid = params && params->pid == (uint32_t)getpid() ? 0 : (uint32_t)getpid();
-
-	/* Load: the verifier runs here. */
-	err = syscalls__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading syscalls BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach the raw_syscalls tracepoints (sys_exit only when measuring latency). */
-	err = syscalls__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching syscalls tracepoints (%s, %s): %s", tracepoints[0],
-			 tracepoints[1], strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	*state = st;
 	st = NULL;
@@ -182,17 +188,45 @@ static int syscalls_add(const void *key_ptr, const void *value, void *ctx)
 	return count_table_add(out, keys, values);
 }
 
+/* Learned once: the kernel refused a batch lookup of the per-CPU array (5.10 does). */
+static bool no_array_batch;
+
+/* Every slot of the per-CPU array into st->percpu, one lookup each: where the kernel
+ * has no batch lookup for it. Returns the number of slots read or -errno. */
+static int read_slots_one_by_one(struct syscalls_state *st, __u32 *count)
+{
+	size_t one = (size_t)st->ncpus * sizeof(*st->percpu);
+
+	for (__u32 nr = 0; nr < SYSCALLS_NR_MAX; nr++) {
+		int err = bpf_map__lookup_elem(st->skel->maps.totals, &nr, sizeof(nr),
+					       st->percpu + (size_t)nr * (size_t)st->ncpus, one, 0);
+
+		if (err)
+			return err;
+		st->slot_keys[nr] = nr;
+	}
+	*count = SYSCALLS_NR_MAX;
+	return 0;
+}
+
 /* Adds what the per-CPU array counted since the previous read (one batch lookup). */
 static int syscalls_read_totals(struct syscalls_state *st, struct count_table *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 count = SYSCALLS_NR_MAX, out_batch;
-	int err;
+	int err = -KERNEL_ENOTSUPP;
 
-	err = bpf_map_lookup_batch(bpf_map__fd(st->skel->maps.totals), NULL, &out_batch, st->slot_keys, st->percpu,
-				   &count, &opts);
-	if (err && errno != ENOENT)
-		return -errno;
+	if (!no_array_batch)
+		err = bpf_map_lookup_batch(bpf_map__fd(st->skel->maps.totals), NULL, &out_batch, st->slot_keys,
+					   st->percpu, &count, &opts);
+	if (err == -KERNEL_ENOTSUPP || err == -EINVAL) {
+		no_array_batch = true;
+		err = read_slots_one_by_one(st, &count);
+		if (err)
+			return err;
+	}
+	if (err && err != -ENOENT)
+		return err;
 	for (__u32 i = 0; i < count; i++) {
 		__u32 nr = st->slot_keys[i];
 		struct syscalls_key key = { .tgid = 0, .nr = nr };
@@ -237,6 +271,7 @@ const struct probe_desc probe_syscalls = {
 	.kind = PROBE_COUNTS,
 	.hook = "raw_tracepoint sys_enter + sys_exit (raw_syscalls)",
 	.hook_here = syscalls_hook_here,
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_BY | PROBE_PARAM_MEASURE,
 	.by_choices = "syscall|pid",
 	.measure_choices = "latency|count",

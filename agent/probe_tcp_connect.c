@@ -74,6 +74,12 @@ static int tcp_connect_open(const struct probe_params *params, void **state, cha
 		st->skel->rodata->targ_port = params->port;
 	}
 	st->skel->rodata->by_remote = by_remote;
+	if (by_remote)
+		err = map_prealloc_where_needed(st->skel->maps.hist_remote, "tcp-connect", MAP_PREALLOC_MAX_BYTES);
+	if (err) {
+		snprintf(errbuf, errlen, "sizing tcp-connect's per-remote map: %s", strerror(-err));
+		goto cleanup;
+	}
 
 	/* Load: the verifier runs here. */
 	err = tcp_connect__load(st->skel);

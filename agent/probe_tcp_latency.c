@@ -11,9 +11,11 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
-#include "map_percpu.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
+#include "map_percpu.h"
 #include "tcp_latency.h"
+#include "tcp_io_variants.h"
 #include "tcp_latency.skel.h"
 
 _Static_assert(TCP_LATENCY_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
@@ -39,10 +41,22 @@ static const char *const series_labels[TCP_LATENCY_NSERIES] = {
 	[TCP_LATENCY_SERVER] = "role=server",
 };
 
+/* The socket states are a tracepoint on every kernel we run (4.16+); sends and
+ * receives are hooked where this kernel allows (tcp_io_variants.h). */
 static int tcp_latency_supported(char *reason, size_t len)
 {
-	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
+	return kernel_env_check_tracepoints(tracepoints + 2, tracepoint_types + 2, 1, reason, len);
 }
+
+static const char *const tp_programs[] = { "tcp_latency_send", "tcp_latency_recv", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "tracepoint", "tracepoint sock:sock_send_length + sock:sock_recv_length + sock:inet_sock_set_state",
+	  tp_programs, NULL },
+	{ "fexit", TCP_IO_FEXIT_HOOK " + tracepoint sock:inet_sock_set_state", tcp_io_fexit_programs, NULL },
+	{ "kprobe", TCP_IO_KPROBE_HOOK " + tracepoint sock:inet_sock_set_state", tcp_io_kprobe_programs,
+	  tcp_io_kprobe_maps },
+};
+HOOK_VARIANTS(variants, tcp_latency, "tcp-latency", variant_rows);
 
 static void tcp_latency_close(void **state)
 {
@@ -57,10 +71,26 @@ static void tcp_latency_close(void **state)
 	*state = NULL;
 }
 
+/* The filters are read-only data, fixed at load. */
+static int tcp_latency_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err,
+				 size_t errlen)
+{
+	struct tcp_latency *obj = skel;
+	const struct probe_params *params = ctx;
+
+	if (params) {
+		TCP_IO_SET_FILTERS(obj->rodata, params);
+		/* even with --pid or --comm of the agent: its samples would be its own TLS link */
+		obj->rodata->self_tgid = params->agent_tgid;
+	}
+	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 3, err, errlen);
+}
+
 static int tcp_latency_open(const struct probe_params *params, void **state, char *errbuf,
 			    size_t errlen)
 {
 	struct tcp_latency_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -78,40 +108,11 @@ static int tcp_latency_open(const struct probe_params *params, void **state, cha
 		goto cleanup;
 	}
 
-	/* Open: parse the embedded object. */
-	st->skel = tcp_latency__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tcp-latency BPF object: %s", strerror(-err));
+	/* Open, configure, load (the verifier runs here) and attach the first variant this kernel takes. */
+	err = hook_variants_open(&variants, tcp_latency_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Configure: the filters are read-only data, fixed at load. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, TCP_LATENCY_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-		st->skel->rodata->targ_port = params->port;
-		/* even with --pid or --comm of the agent: its samples would be its own TLS link */
-		st->skel->rodata->self_tgid = params->agent_tgid;
-	}
-
-	/* Load: the verifier runs here. */
-	err = tcp_latency__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tcp-latency BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach the three tracepoints. */
-	err = tcp_latency__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching tcp-latency tracepoints (%s, %s, %s): %s",
-			 tracepoints[0], tracepoints[1], tracepoints[2], strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	*state = st;
 	st = NULL;
@@ -152,8 +153,9 @@ const struct probe_desc probe_tcp_latency = {
 		       "sockets (server view, service time); sockets whose side cannot be told "
 		       "and tracectl's own connections are left out",
 	.kind = PROBE_HISTOGRAM,
-	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length + "
-		"sock:inet_sock_set_state",
+	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length + sock:inet_sock_set_state "
+		"(before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there)",
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
 	.supported = tcp_latency_supported,
 	.open = tcp_latency_open,

@@ -9,9 +9,11 @@
 
 #include "catalog.h"
 #include "event_ring.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "net_probe.h"
 #include "tcp_life.h"
+#include "tcp_io_variants.h"
 #include "tcp_life.skel.h"
 
 _Static_assert(NET_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
@@ -28,12 +30,6 @@ static const char *const tracepoints[] = {
 };
 static const char *const tracepoint_types[] = { "inet_sock_set_state", "sock_msg_length", "sock_msg_length" };
 
-/* the per-send owner hooks as tp_btf where this kernel loads them */
-static bool use_tp_btf(void)
-{
-	return kernel_env_tp_btf_usable("sock_send_length") && kernel_env_tp_btf_usable("sock_recv_length");
-}
-
 /* measure=io: also every send and receive, to name the owner of an accepted socket
  * that is reset before its process closes it (the default names owners at connect
  * and close, which costs nothing per I/O). */
@@ -42,19 +38,42 @@ static bool io_hooks(const struct probe_params *params)
 	return params && strcmp(params->measure, "io") == 0;
 }
 
+#define BYTES_HOOK "bytes from struct tcp_sock (CO-RE)"
+#define STATE_HOOK "tracepoint sock:inet_sock_set_state"
+
+/* measure=io: the send / receive hooks this kernel takes, cheapest first. */
+static const char *const btf_programs[] = { "tcp_life_send_btf", "tcp_life_recv_btf", NULL };
+static const char *const tp_programs[] = { "tcp_life_send", "tcp_life_recv", NULL };
+static const struct hook_variant io_rows[] = {
+	{ "tp_btf", STATE_HOOK " + tp_btf sock_send_length + sock_recv_length (owner of accepted sockets); " BYTES_HOOK,
+	  btf_programs, NULL },
+	{ "tracepoint",
+	  STATE_HOOK " + sock:sock_send_length + sock:sock_recv_length (owner of accepted sockets); " BYTES_HOOK,
+	  tp_programs, NULL },
+	{ "fexit", STATE_HOOK " + " TCP_IO_FEXIT_HOOK " (owner of accepted sockets); " BYTES_HOOK,
+	  tcp_io_fexit_programs, NULL },
+	{ "kprobe", STATE_HOOK " + " TCP_IO_KPROBE_HOOK " (owner of accepted sockets); " BYTES_HOOK,
+	  tcp_io_kprobe_programs, tcp_io_kprobe_maps },
+};
+HOOK_VARIANTS(io_variants, tcp_life, "tcp-life", io_rows);
+
+/* The default: the state tracepoint alone; tcp_life_configure() leaves out the rest. */
+static const struct hook_variant close_rows[] = {
+	{ "tracepoint", STATE_HOOK "; owners at connect and close; " BYTES_HOOK, NULL, NULL },
+};
+static struct hook_choice close_choice;
+static const struct hook_variants close_variants = {
+	"tcp-life", &tcp_life_skeleton, close_rows, 1, &close_choice,
+};
+
 static const char *tcp_life_hook_here(const struct probe_params *params)
 {
-	if (!io_hooks(params))
-		return "tracepoint sock:inet_sock_set_state; owners at connect and close; bytes from struct tcp_sock (CO-RE)";
-	return use_tp_btf() ? "tracepoint sock:inet_sock_set_state + tp_btf sock_send_length + sock_recv_length "
-			      "(owner of accepted sockets); bytes from struct tcp_sock (CO-RE)"
-			    : "tracepoint sock:inet_sock_set_state + sock:sock_send_length + sock:sock_recv_length "
-			      "(owner of accepted sockets; tp_btf not used here); bytes from struct tcp_sock (CO-RE)";
+	return hook_variants_here(io_hooks(params) ? &io_variants : &close_variants);
 }
 
 static int tcp_life_supported(char *reason, size_t len)
 {
-	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
+	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 1, reason, len);
 }
 
 static void tcp_life_close(void **state)
@@ -98,9 +117,31 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The filters are read-only data, fixed at load. By default only the state tracepoint
+ * loads: every other program and the kprobe rows' maps are left out. */
+static int tcp_life_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct tcp_life *obj = skel;
+	const struct probe_params *params = ctx;
+	struct bpf_program *prog;
+
+	if (params)
+		TCP_IO_SET_FILTERS(obj->rodata, params);
+	if (!io_hooks(params)) {
+		bpf_object__for_each_program(prog, obj->obj)
+			if (prog != obj->progs.tcp_life_state)
+				bpf_program__set_autoload(prog, false);
+		for (size_t i = 0; tcp_io_kprobe_maps[i]; i++)
+			bpf_map__set_autocreate(bpf_object__find_map_by_name(obj->obj, tcp_io_kprobe_maps[i]), false);
+		return 0;
+	}
+	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 3, err, errlen);
+}
+
 static int tcp_life_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_life_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -110,50 +151,18 @@ static int tcp_life_open(const struct probe_params *params, void **state, char *
 		snprintf(errbuf, errlen, "allocating tcp-life state: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* Open: parse the embedded object. */
-	st->skel = tcp_life__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tcp-life BPF object: %s", strerror(-err));
+	/* Open, configure, load and attach the first variant this kernel takes. */
+	err = hook_variants_open(io_hooks(params) ? &io_variants : &close_variants, tcp_life_configure, (void *)params,
+				 &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Configure: the filters are read-only data, fixed at load. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, NET_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-		st->skel->rodata->targ_port = params->port;
-	}
-	if (!io_hooks(params)) {
-		bpf_program__set_autoload(st->skel->progs.tcp_life_send_btf, false);
-		bpf_program__set_autoload(st->skel->progs.tcp_life_recv_btf, false);
-		bpf_program__set_autoload(st->skel->progs.tcp_life_send, false);
-		bpf_program__set_autoload(st->skel->progs.tcp_life_recv, false);
-	}
-	kernel_env_pick_tp_btf(st->skel->obj, use_tp_btf());
-
-	/* Load: the verifier runs here. */
-	err = tcp_life__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tcp-life BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	/* the ring's epoll fd joins the session's event loop: no thread of ours */
 	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, tcp_life_on_event, st, "tcp-life", errbuf,
 			      errlen);
 	if (err)
 		goto cleanup;
-
-	err = tcp_life__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching tcp-life tracepoints (%s, %s, %s): %s", tracepoints[0],
-			 tracepoints[1], tracepoints[2], strerror(-err));
-		goto cleanup;
-	}
 
 	*state = st;
 	st = NULL;
@@ -174,7 +183,7 @@ const struct probe_desc probe_tcp_life = {
 		       "reset it first), or with --param measure=io at its first send or receive (a hook per I/O)",
 	.kind = PROBE_EVENTS,
 	.hook = "tracepoint sock:inet_sock_set_state; with measure=io also sock_send_length + sock_recv_length "
-		"(tp_btf where it loads); bytes from struct tcp_sock (CO-RE)",
+		"(tp_btf where it loads; before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there); " BYTES_HOOK,
 	.hook_here = tcp_life_hook_here,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_MEASURE,
 	.measure_choices = "close|io",

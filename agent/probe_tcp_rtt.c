@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "net_probe.h"
 #include "tcp_rtt.skel.h"
@@ -26,16 +27,13 @@ static int tcp_rtt_supported(char *reason, size_t len)
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 1, reason, len);
 }
 
-static bool use_tp_btf(void)
-{
-	return kernel_env_tp_btf_usable("tcp_probe");
-}
-
-static const char *tcp_rtt_hook_here(const struct probe_params *params)
-{
-	(void)params;
-	return use_tp_btf() ? "tp_btf tcp_probe" : "tracepoint tcp:tcp_probe (tp_btf not used here)";
-}
+static const char *const btf_programs[] = { "tcp_rtt_btf", NULL };
+static const char *const tp_programs[] = { "tcp_rtt_tp", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "tp_btf", "tp_btf tcp_probe", btf_programs, NULL },
+	{ "tracepoint", "tracepoint tcp:tcp_probe", tp_programs, NULL },
+};
+HOOK_VARIANTS(variants, tcp_rtt, "tcp-rtt", variant_rows);
 
 static void tcp_rtt_close(void **state)
 {
@@ -50,9 +48,24 @@ static void tcp_rtt_close(void **state)
 	*state = NULL;
 }
 
+/* The filter and the split are read-only data, fixed at load. */
+static int tcp_rtt_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct tcp_rtt *obj = skel;
+	const struct probe_params *params = ctx;
+
+	(void)variant, (void)err, (void)errlen;
+	obj->rodata->targ_port = params ? params->port : 0;
+	obj->rodata->by_remote = params && strcmp(params->by, "remote") == 0;
+	if (!obj->rodata->by_remote)
+		return 0;
+	return map_prealloc_where_needed(obj->maps.hist_remote, "tcp-rtt", MAP_PREALLOC_MAX_BYTES);
+}
+
 static int tcp_rtt_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_rtt_state *st = NULL;
+	void *skel;
 	bool by_remote = params && strcmp(params->by, "remote") == 0;
 	int err = 0;
 
@@ -64,36 +77,14 @@ static int tcp_rtt_open(const struct probe_params *params, void **state, char *e
 		goto cleanup;
 	}
 
-	/* Open: parse the embedded object. */
-	st->skel = tcp_rtt__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tcp-rtt BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, tcp_rtt_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Configure: the filter and the split are read-only data, fixed at load. */
-	st->skel->rodata->targ_port = params ? params->port : 0;
-	st->skel->rodata->by_remote = by_remote;
-	/* one of the two programs: tp_btf where this kernel loads it */
-	kernel_env_pick_tp_btf(st->skel->obj, use_tp_btf());
-
-	/* Load: the verifier runs here. */
-	err = tcp_rtt__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tcp-rtt BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 	err = net_hist_reader_init(&st->reader, st->skel->maps.hist_all, st->skel->maps.hist_remote, by_remote,
 				   errbuf, errlen);
 	if (err)
 		goto cleanup;
-
-	err = tcp_rtt__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching tcp-rtt tracepoint %s: %s", tracepoints[0], strerror(-err));
-		goto cleanup;
-	}
 
 	*state = st;
 	st = NULL;
@@ -119,7 +110,7 @@ const struct probe_desc probe_tcp_rtt = {
 		       "for all connections or --by remote address:port",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tp_btf tcp_probe (tracepoint tcp:tcp_probe where tp_btf cannot load)",
-	.hook_here = tcp_rtt_hook_here,
+	.variants = &variants,
 	.params = PROBE_PARAM_PORT | PROBE_PARAM_BY,
 	.by_choices = "none|remote",
 	.supported = tcp_rtt_supported,

@@ -9,9 +9,12 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
+#include "map_drain.h"
 #include "map_percpu.h"
 #include "tcp_send.h"
+#include "tcp_io_variants.h"
 #include "tcp_send.skel.h"
 
 _Static_assert(NET_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
@@ -26,21 +29,21 @@ struct tcp_send_state {
 static const char *const tracepoints[] = { "sock/sock_send_length" };
 static const char *const tracepoint_types[] = { "sock_msg_length" };
 
-static bool use_tp_btf(void)
-{
-	return kernel_env_tp_btf_usable("sock_send_length");
-}
+static const char *const btf_programs[] = { "tcp_send_count_btf", NULL };
+static const char *const tp_programs[] = { "tcp_send_count", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "tp_btf", "tp_btf sock_send_length", btf_programs, NULL },
+	{ "tracepoint", "tracepoint sock:sock_send_length", tp_programs, NULL },
+	{ "fexit", TCP_IO_FEXIT_SEND_HOOK, tcp_io_fexit_send_programs, NULL },
+	{ "kprobe", TCP_IO_KPROBE_SEND_HOOK, tcp_io_kprobe_send_programs, tcp_io_kprobe_send_maps },
+};
+HOOK_VARIANTS(variants, tcp_send, "tcp-send", variant_rows);
 
-static const char *tcp_send_hook_here(const struct probe_params *params)
-{
-	(void)params;
-	return use_tp_btf() ? "tp_btf sock_send_length"
-			    : "tracepoint sock:sock_send_length (tp_btf not used here)";
-}
-
+/* Whether a variant loads is found by loading it (hook_variant.h). */
 static int tcp_send_supported(char *reason, size_t len)
 {
-	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 1, reason, len);
+	(void)reason, (void)len;
+	return 0;
 }
 
 static void tcp_send_close(void **state)
@@ -56,9 +59,21 @@ static void tcp_send_close(void **state)
 	*state = NULL;
 }
 
+/* The filters are read-only data, fixed at load. */
+static int tcp_send_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct tcp_send *obj = skel;
+	const struct probe_params *params = ctx;
+
+	if (params)
+		TCP_IO_SET_FILTERS(obj->rodata, params);
+	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 1, err, errlen);
+}
+
 static int tcp_send_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_send_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -75,38 +90,11 @@ static int tcp_send_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 
-	/* Open: parse the embedded object. */
-	st->skel = tcp_send__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tcp-send BPF object: %s", strerror(-err));
+	/* Open, configure, load and attach the first variant this kernel takes. */
+	err = hook_variants_open(&variants, tcp_send_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-
-	/* Configure: the filters are read-only data, fixed at load. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, NET_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-		st->skel->rodata->targ_port = params->port;
-	}
-	/* one of the two programs: tp_btf where this kernel loads it */
-	kernel_env_pick_tp_btf(st->skel->obj, use_tp_btf());
-
-	/* Load: the verifier runs here. */
-	err = tcp_send__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tcp-send BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	err = tcp_send__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching tcp-send tracepoint %s: %s", tracepoints[0], strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	*state = st;
 	st = NULL;
@@ -143,7 +131,7 @@ static int tcp_send_read(void *state, struct count_table *out)
 			return 0;
 		if (err)
 			return err;
-		err = bpf_map__lookup_and_delete_elem(map, &key, sizeof(key), st->percpu, st->percpu_bytes, 0);
+		err = map_take(map, &key, sizeof(key), st->percpu, st->percpu_bytes);
 		if (err == -ENOENT)
 			continue; /* cannot happen with one reader; harmless */
 		if (err)
@@ -168,8 +156,9 @@ const struct probe_desc probe_tcp_send = {
 	.name = "tcp-send",
 	.description = "TCP sends per process (pid, comm): successful send calls and the bytes they queued",
 	.kind = PROBE_COUNTS,
-	.hook = "tp_btf sock_send_length (tracepoint sock:sock_send_length where tp_btf cannot load)",
-	.hook_here = tcp_send_hook_here,
+	.hook = "tp_btf sock_send_length (tracepoint sock:sock_send_length where tp_btf cannot load; before 6.3: "
+		TCP_IO_FEXIT_SEND_HOOK ", else kprobes there)",
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP,
 	.default_top = 20,
 	.nkeys = 2,

@@ -11,11 +11,13 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "hook_variant.h"
 #include "kernel_env.h"
 #include "log.h"
 #include "map_drain.h"
 #include "map_percpu.h"
 #include "tcp_top.h"
+#include "tcp_io_variants.h"
 #include "tcp_top.skel.h"
 
 _Static_assert(TCP_TOP_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
@@ -33,9 +35,19 @@ struct tcp_top_state {
 static const char *const tracepoints[] = { "sock/sock_send_length", "sock/sock_recv_length" };
 static const char *const tracepoint_types[] = { "sock_msg_length", "sock_msg_length" };
 
+static const char *const tp_programs[] = { "tcp_top_send", "tcp_top_recv", NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "tracepoint", "tracepoint sock:sock_send_length + sock:sock_recv_length", tp_programs, NULL },
+	{ "fexit", TCP_IO_FEXIT_HOOK, tcp_io_fexit_programs, NULL },
+	{ "kprobe", TCP_IO_KPROBE_HOOK, tcp_io_kprobe_programs, tcp_io_kprobe_maps },
+};
+HOOK_VARIANTS(variants, tcp_top, "tcp-top", variant_rows);
+
+/* Whether a variant loads is found by loading it (hook_variant.h). */
 static int tcp_top_supported(char *reason, size_t len)
 {
-	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 2, reason, len);
+	(void)reason, (void)len;
+	return 0;
 }
 
 static void tcp_top_close(void **state)
@@ -52,9 +64,20 @@ static void tcp_top_close(void **state)
 	*state = NULL;
 }
 
+/* The filters are read-only data, fixed at load. */
+static int tcp_top_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct tcp_top *obj = skel;
+	const struct probe_params *params = ctx;
+
+	TCP_IO_SET_FILTERS(obj->rodata, params);
+	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 2, err, errlen);
+}
+
 static int tcp_top_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tcp_top_state *st = NULL;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -79,29 +102,11 @@ static int tcp_top_open(const struct probe_params *params, void **state, char *e
 		goto cleanup;
 	}
 
-	/* Open and configure: the filters are read-only data, fixed at load. */
-	st->skel = tcp_top__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tcp-top BPF object: %s", strerror(-err));
+	/* Open, configure, load and attach the first variant this kernel takes. */
+	err = hook_variants_open(&variants, tcp_top_configure, (void *)params, &skel, NULL, errbuf, errlen);
+	if (err)
 		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
-	memset((char *)st->skel->rodata->targ_comm, 0, TCP_TOP_COMM_LEN);
-	memcpy((char *)st->skel->rodata->targ_comm, params->comm, strnlen(params->comm, PROBE_COMM_LEN - 1));
-	st->skel->rodata->targ_port = params->port;
-
-	err = tcp_top__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tcp-top BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = tcp_top__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching tcp-top tracepoints (%s, %s): %s", tracepoints[0], tracepoints[1],
-			 strerror(-err));
-		goto cleanup;
-	}
+	st->skel = skel;
 
 	*state = st;
 	st = NULL;
@@ -180,7 +185,9 @@ const struct probe_desc probe_tcp_top = {
 		       "IPv4 a.b.c.d:port, IPv6 [addr]:port), per interval, largest total first; at most 10240 "
 		       "connections per interval, the bytes of more go to a row \"[map full]\"",
 	.kind = PROBE_COUNTS,
-	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length",
+	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length (before 6.3: " TCP_IO_FEXIT_HOOK
+		", else kprobes there)",
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP,
 	.default_top = 20,
 	.nkeys = 4,

@@ -13,6 +13,8 @@
 #include <bpf/libbpf.h>
 
 #include "catalog.h"
+#include "each_index.h"
+#include "hook_variant.h"
 #include "log.h"
 #include "map_drain.h"
 #include "map_percpu.h"
@@ -40,6 +42,7 @@ struct tp_count_state {
 	uint64_t *before;          /* cumulative hits (or overflow hits) at the previous read */
 	int ncpus;
 	bool by_pid;
+	const struct probe_params *params; /* during open */
 };
 
 static void tp_list_free(struct tp_list *l)
@@ -209,9 +212,47 @@ static void tp_count_close(void **state)
 	*state = NULL;
 }
 
+/* One program for all tracepoints, told apart by the BPF cookie (5.15+); else one
+ * program per tracepoint (its record carries no usable id: the first 8 bytes are
+ * overwritten for BPF), at most EACH_INDEX_COUNT. */
+static const char *const cookie_programs[] = { "tp_count_hit", NULL };
+#define TP_COUNT_NAME(i) "tp_count_hit_" #i,
+static const char *const per_tracepoint[] = { EACH_INDEX(TP_COUNT_NAME) NULL };
+static const struct hook_variant variant_rows[] = {
+	{ "cookie", "tracepoint (one perf link per tracepoint, BPF cookie = its index)", cookie_programs, NULL },
+	{ "program per tracepoint", "tracepoint (one perf link per tracepoint, a program each: no BPF cookies here)",
+	  per_tracepoint, NULL },
+};
+HOOK_VARIANTS(variants, tp_count, "tp-count", variant_rows);
+
+/* Filters and the split are read-only data, fixed at load. */
+static int tp_count_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct tp_count *obj = skel;
+	const struct tp_count_state *st = ctx;
+
+	obj->rodata->targ_tgid = st->params->pid;
+	memset((char *)obj->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
+	memcpy((char *)obj->rodata->targ_comm, st->params->comm, strnlen(st->params->comm, PROBE_COMM_LEN - 1));
+	obj->rodata->by_pid = st->by_pid;
+	if (variant != &variant_rows[1])
+		return 0;
+	if (st->list.n > EACH_INDEX_COUNT) {
+		snprintf(err, errlen, "without BPF cookies (kernel 5.15+) at most %d tracepoints per attach, "
+			 "'%s' matches %zu", EACH_INDEX_COUNT, st->params->target, st->list.n);
+		return -E2BIG;
+	}
+	for (size_t i = st->list.n; i < EACH_INDEX_COUNT; i++)
+		bpf_program__set_autoload(bpf_object__find_program_by_name(obj->obj, per_tracepoint[i]), false);
+	return 0;
+}
+
 static int tp_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
 {
 	struct tp_count_state *st = NULL;
+	const struct hook_variant *used;
+	bool cookie;
+	void *skel;
 	int err = 0;
 
 	*state = NULL;
@@ -222,6 +263,7 @@ static int tp_count_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 	st->by_pid = strcmp(params->by, "pid") == 0;
+	st->params = params;
 	/* List again: tracepoints come and go with modules since validate(). */
 	err = tp_list_resolve(params->target, &st->list, errbuf, errlen);
 	if (err)
@@ -243,31 +285,24 @@ static int tp_count_open(const struct probe_params *params, void **state, char *
 		goto cleanup;
 	}
 
-	/* Open and configure: filters and the split are read-only data, fixed at load. */
-	st->skel = tp_count__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening tp-count BPF object: %s", strerror(-err));
+	err = hook_variants_open(&variants, tp_count_configure, st, &skel, &used, errbuf, errlen);
+	st->params = NULL;
+	if (err)
 		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
-	memset((char *)st->skel->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
-	memcpy((char *)st->skel->rodata->targ_comm, params->comm, strnlen(params->comm, PROBE_COMM_LEN - 1));
-	st->skel->rodata->by_pid = st->by_pid;
+	st->skel = skel;
+	cookie = used == &variant_rows[0];
 
-	err = tp_count__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading tp-count BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* One link per tracepoint; the cookie says which counter it bumps. */
+	/* One link per tracepoint; the cookie (or the program) says which counter it bumps. */
 	for (size_t i = 0; i < st->list.n; i++) {
-		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = i);
+		/* a cookie where the kernel has none fails the attach, even one nobody reads */
+		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie ? i : 0);
 		char *name = st->list.names[i], *colon = strchr(name, ':');
 
 		*colon = '\0';
-		st->links[i] = bpf_program__attach_tracepoint_opts(st->skel->progs.tp_count_hit, name, colon + 1, &opts);
+		st->links[i] = bpf_program__attach_tracepoint_opts(
+			cookie ? st->skel->progs.tp_count_hit
+			       : bpf_object__find_program_by_name(st->skel->obj, per_tracepoint[i]),
+			name, colon + 1, &opts);
 		*colon = ':';
 		if (!st->links[i]) {
 			err = errno ? -errno : -EINVAL;
@@ -368,7 +403,9 @@ const struct probe_desc probe_tp_count = {
 		       "tracepoint and process with --by pid; --pid and --comm filter on the task current at the hit "
 		       "(for events in interrupt context, whoever was running)",
 	.kind = PROBE_COUNTS,
-	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index)",
+	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; without cookies a program per "
+		"tracepoint, at most 64)",
+	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
 	.by_choices = "tracepoint|pid",
 	.default_top = 50,

@@ -97,8 +97,9 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		infos[i].name = (char *)d->name;
 		infos[i].description = (char *)d->description;
 		infos[i].result_kind = (char *)catalog_kind_name(d->kind);
-		infos[i].hook = (char *)catalog_hook(d, NULL);
+		/* the trial load first: it settles which hook variant this kernel takes */
 		infos[i].supported = catalog_supported(d, reasons[i], sizeof(reasons[i])) == 0;
+		infos[i].hook = (char *)catalog_hook(d, NULL);
 		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
 		for (size_t k = 0; k < nspecs; k++) {
 			const struct param_spec *spec = catalog_param_at(k);

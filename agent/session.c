@@ -696,6 +696,8 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 		s->nprogs = cost_new_prog_fds(&fds_before, &fds_after, s->prog_fds, COST_MAX_PROGS);
 	cost_fd_list_free(&fds_before);
 	cost_fd_list_free(&fds_after);
+	/* where the probe has hook variants, the one that loaded just now */
+	s->hook = catalog_hook(probe, &s->params);
 	if (!err && probe->kind == PROBE_EVENTS) {
 		s->ring_ready = event_new(agent->base, probe->event_fd(s->probe_state), EV_READ | EV_PERSIST,
 					  session_ring_ready, s);

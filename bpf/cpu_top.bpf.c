@@ -6,6 +6,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "cpu_top.h"
+#include "task_state.bpf.h"
 
 /* Filters, set through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
@@ -100,9 +101,8 @@ int BPF_PROG(cpu_top_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
-SEC("raw_tp/sched_switch")
-int BPF_PROG(cpu_top_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
+static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+				     unsigned int prev_state)
 {
 	__u32 prev_tgid = BPF_CORE_READ(prev, tgid), next_tgid = BPF_CORE_READ(next, tgid);
 	struct cpu_top_counts *c;
@@ -136,6 +136,22 @@ int BPF_PROG(cpu_top_switch, bool preempt, struct task_struct *prev, struct task
 		}
 	}
 	return 0;
+}
+
+/* sched_switch has passed prev_state since 5.18; a raw_tp program that reads it does
+ * not attach before (the agent's hook variants then use the next program). */
+SEC("raw_tp/sched_switch")
+int BPF_PROG(cpu_top_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	return on_switch(preempt, prev, next, prev_state);
+}
+
+/* Before: the state the tracepoint's own record reported then, read from the task. */
+SEC("raw_tp/sched_switch")
+int BPF_PROG(cpu_top_switch_task_state, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, task_state(prev, false));
 }
 
 /* Every scheduler runtime update (ticks, switches, wakeups): a task that never

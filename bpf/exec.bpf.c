@@ -114,20 +114,29 @@ static long read_one_arg(__u32 i, void *data)
 	return 0;
 }
 
-/* Copies up to EXEC_MAX_ARGS arguments, NUL-separated. */
-static __always_inline void read_argv(struct exec_event *e, const char *const *argv)
+/* Copies up to EXEC_MAX_ARGS arguments, NUL-separated: through bpf_loop (5.17+), or
+ * where the kernel lacks it (with_bpf_loop false: the other programs) a bounded loop,
+ * slower to verify, same result. */
+static __always_inline void read_argv(struct exec_event *e, const char *const *argv, const bool with_bpf_loop)
 {
 	struct argv_walk w = { .e = e, .argv = argv };
 	const char *arg;
 
-	bpf_loop(EXEC_MAX_ARGS, read_one_arg, &w, 0);
+	if (with_bpf_loop) {
+		bpf_loop(EXEC_MAX_ARGS, read_one_arg, &w, 0);
+	} else {
+		for (__u32 i = 0; i < EXEC_MAX_ARGS; i++)
+			if (read_one_arg(i, &w))
+				break;
+	}
 	/* all EXEC_MAX_ARGS read and still more: say the list was cut */
 	if (!w.ended && !bpf_probe_read_user(&arg, sizeof(arg), &argv[EXEC_MAX_ARGS]) && arg)
 		e->flags |= EXEC_ARGV_TRUNCATED;
 	e->args_size = w.off;
 }
 
-static __always_inline int exec_enter(const char *filename, const char *const *argv, __u32 syscall)
+static __always_inline int exec_enter(const char *filename, const char *const *argv, __u32 syscall,
+				      const bool with_bpf_loop)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
@@ -157,7 +166,7 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 		e->filename[0] = '\0';
 		e->flags |= EXEC_FILENAME_MISSING;
 	}
-	read_argv(e, argv);
+	read_argv(e, argv, with_bpf_loop);
 	if (bpf_map_update_elem(&inflight, &tid, e, BPF_ANY))
 		count_lost();
 	return 0;
@@ -194,13 +203,28 @@ done:
 SEC("tp/syscalls/sys_enter_execve")
 int exec_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
-	return exec_enter((const char *)ctx->args[0], (const char *const *)ctx->args[1], EXEC_SYSCALL_EXECVE);
+	return exec_enter((const char *)ctx->args[0], (const char *const *)ctx->args[1], EXEC_SYSCALL_EXECVE, true);
 }
 
 SEC("tp/syscalls/sys_enter_execveat")
 int exec_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
-	return exec_enter((const char *)ctx->args[1], (const char *const *)ctx->args[2], EXEC_SYSCALL_EXECVEAT);
+	return exec_enter((const char *)ctx->args[1], (const char *const *)ctx->args[2], EXEC_SYSCALL_EXECVEAT,
+			  true);
+}
+
+/* The same without bpf_loop, for kernels before 5.17 (the agent's hook variants). */
+SEC("tp/syscalls/sys_enter_execve")
+int exec_enter_execve_bounded(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter((const char *)ctx->args[0], (const char *const *)ctx->args[1], EXEC_SYSCALL_EXECVE, false);
+}
+
+SEC("tp/syscalls/sys_enter_execveat")
+int exec_enter_execveat_bounded(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter((const char *)ctx->args[1], (const char *const *)ctx->args[2], EXEC_SYSCALL_EXECVEAT,
+			  false);
 }
 
 SEC("tp/syscalls/sys_exit_execve")

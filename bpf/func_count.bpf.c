@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
-/* func-count: calls of user-space functions, one uprobe per function, told apart by the attach cookie. */
+/* func-count: calls of user-space functions, one uprobe per function, told apart by the attach cookie
+ * (or, without cookies, by the program). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -16,20 +17,33 @@ struct {
 	__type(value, __u64);
 } calls SEC(".maps");
 
-/* Attached by the agent (bpf_program__attach_uprobe_opts) once per function: no auto-attach. */
-SEC("uprobe")
-int func_count_entry(struct pt_regs *ctx)
+static __always_inline int count_call(__u32 idx)
 {
-	__u32 idx;
 	__u64 *count;
 
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
-	idx = (__u32)bpf_get_attach_cookie(ctx);
 	count = bpf_map_lookup_elem(&calls, &idx);
 	if (count)
 		(*count)++;
 	return 0;
 }
+
+/* Attached by the agent (bpf_program__attach_uprobe_opts) once per function: no auto-attach. */
+SEC("uprobe")
+int func_count_entry(struct pt_regs *ctx)
+{
+	return count_call((__u32)bpf_get_attach_cookie(ctx));
+}
+
+/* Without cookies (before 5.15), function i gets program func_count_entry_i. */
+#define FUNC_COUNT_ENTRY(i)                          \
+	SEC("uprobe")                                \
+	int func_count_entry_##i(struct pt_regs *ctx) \
+	{                                            \
+		(void)ctx;                           \
+		return count_call(i);                \
+	}
+EACH_INDEX(FUNC_COUNT_ENTRY)
 
 char LICENSE[] SEC("license") = "GPL";

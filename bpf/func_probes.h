@@ -3,8 +3,13 @@
 #ifndef TRACECTL_FUNC_PROBES_H
 #define TRACECTL_FUNC_PROBES_H
 
+#include "each_index.h"
+
 /* Functions one func-count attach may probe; the uprobe's cookie indexes the counters. */
 #define FUNC_COUNT_MAX 500
+/* Where the kernel has no BPF cookies (before 5.15): one program per function, each
+ * with its index built in (each_index.h), so fewer functions. */
+#define FUNC_COUNT_MAX_NO_COOKIE EACH_INDEX_COUNT
 
 /* Threads inside the probed function at once (func-latency); LRU beyond that. */
 #define FUNC_LATENCY_MAX_THREADS 10240

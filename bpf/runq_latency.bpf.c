@@ -7,6 +7,7 @@
 
 #include "hist_layout.h"
 #include "runq_latency.h"
+#include "task_state.bpf.h"
 
 /* Filters and the split, set through the skeleton's rodata before load; zero means any. */
 const volatile __u32 targ_tgid = 0;
@@ -45,20 +46,6 @@ struct {
 
 /* The initial value of a new series (too big for the BPF stack). */
 static struct hist_counts zero_hist;
-
-/* task_struct::state was renamed __state in 5.14. */
-struct task_struct___pre514 {
-	long state;
-} __attribute__((preserve_access_index));
-
-/* btf: t is a typed tp_btf argument, read directly; else through probe reads. The
- * flag is a constant at every call, so each program keeps only its own branch. */
-static __always_inline __u32 task_state(struct task_struct *t, const bool btf)
-{
-	if (bpf_core_field_exists(t->__state))
-		return btf ? t->__state : BPF_CORE_READ(t, __state);
-	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
-}
 
 static __always_inline __u32 task_tid(struct task_struct *t, const bool btf)
 {

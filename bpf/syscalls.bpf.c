@@ -47,6 +47,15 @@ struct {
 	__type(value, struct syscalls_pending);
 } start SEC(".maps");
 
+/* The same keyed by thread id, for kernels without task storage (before 5.11). LRU: a
+ * thread that never returns (killed in a syscall) cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SYSCALLS_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct syscalls_pending);
+} start_tid SEC(".maps");
+
 /* nr -> cumulative count and time, per CPU: the default (not split by process) path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -109,19 +118,31 @@ static __always_inline void record(__u32 tgid, long nr, __u64 delta)
 		if (!v)
 			return;
 	}
-	/* One map for all CPUs: the adds must be atomic. */
+	/* One map for all CPUs: the adds must be atomic. Adding 0 is left out: clang makes
+	 * it an atomic OR, which kernels before 5.12 refuse to load. */
 	__sync_fetch_and_add(&v->count, 1);
-	__sync_fetch_and_add(&v->total_ns, delta);
+	if (delta)
+		__sync_fetch_and_add(&v->total_ns, delta);
 }
 
-/* raw_tp: the program gets the tracepoint's arguments directly, without the perf
- * trace buffer a tp/ program's record is first copied into. sys_enter(regs, id). */
-SEC("raw_tp/sys_enter")
-int syscalls_enter(struct bpf_raw_tracepoint_args *ctx)
+/* Where a thread's pending syscall is kept: its task storage, or (task_storage false:
+ * the other programs) start_tid. A constant at every call: each program keeps one. */
+static __always_inline struct syscalls_pending *pending(__u32 tid, const bool task_storage, const bool create)
+{
+	struct syscalls_pending fresh = {};
+
+	if (task_storage)
+		return bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (create)
+		bpf_map_update_elem(&start_tid, &tid, &fresh, BPF_ANY);
+	return bpf_map_lookup_elem(&start_tid, &tid);
+}
+
+static __always_inline int on_enter(long nr, const bool task_storage)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	long nr = (long)ctx->args[1];
 	struct syscalls_pending *p;
 
 	/* Filters apply here only: no entry time, no sample at exit. */
@@ -137,7 +158,7 @@ int syscalls_enter(struct bpf_raw_tracepoint_args *ctx)
 		record(tgid, nr, 0);
 		return 0;
 	}
-	p = bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	p = pending((__u32)id, task_storage, true);
 	if (p) {
 		p->nr = (__u32)nr;
 		p->ts_ns = bpf_ktime_get_ns();
@@ -145,21 +166,50 @@ int syscalls_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* sys_exit(regs, ret): the number comes from what enter kept. */
-SEC("raw_tp/sys_exit")
-int syscalls_exit(struct bpf_raw_tracepoint_args *ctx)
+/* The number comes from what enter kept. */
+static __always_inline int on_exit(const bool task_storage)
 {
+	__u64 id = bpf_get_current_pid_tgid();
 	struct syscalls_pending *p;
 	__u64 delta;
 
-	(void)ctx;
-	p = bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0, 0);
+	p = pending((__u32)id, task_storage, false);
 	if (!p || !p->ts_ns)
 		return 0;
 	delta = bpf_ktime_get_ns() - p->ts_ns;
 	p->ts_ns = 0;
-	record(bpf_get_current_pid_tgid() >> 32, (long)(__s32)p->nr, delta);
+	record(id >> 32, (long)(__s32)p->nr, delta);
 	return 0;
+}
+
+/* raw_tp: the program gets the tracepoint's arguments directly, without the perf
+ * trace buffer a tp/ program's record is first copied into. sys_enter(regs, id). */
+SEC("raw_tp/sys_enter")
+int syscalls_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_enter((long)ctx->args[1], true);
+}
+
+/* sys_exit(regs, ret) */
+SEC("raw_tp/sys_exit")
+int syscalls_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	(void)ctx;
+	return on_exit(true);
+}
+
+/* The same without task storage (the agent's hook variants). */
+SEC("raw_tp/sys_enter")
+int syscalls_enter_hash(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_enter((long)ctx->args[1], false);
+}
+
+SEC("raw_tp/sys_exit")
+int syscalls_exit_hash(struct bpf_raw_tracepoint_args *ctx)
+{
+	(void)ctx;
+	return on_exit(false);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -9,6 +9,8 @@
 #define SYSCALLS_NR_MAX 1024
 /* (process, syscall) rows per window; rows beyond are not counted. */
 #define SYSCALLS_MAX_ROWS 16384
+/* Threads inside a syscall at once, where entry times are kept in a hash (no task storage). */
+#define SYSCALLS_MAX_THREADS 32768
 
 struct syscalls_key {
 	__u32 tgid; /* 0 when not split by process */

@@ -7,6 +7,7 @@
 
 #include "hist_layout.h"
 #include "tcp_latency.h"
+#include "tcp_io_hooks.bpf.h"
 
 #define IPPROTO_TCP_NUM 6
 #define TCP_ESTABLISHED_STATE 1
@@ -224,50 +225,65 @@ static __always_inline __u32 socket_series(const struct sock *sk, __u64 key)
 	}
 }
 
-SEC("tp/sock/sock_send_length")
-int tcp_latency_send(struct trace_event_raw_sock_msg_length *ctx)
+/* A send on a TCP socket, from whichever hook this kernel has (ret: the call's result). */
+static __always_inline void tcp_io_sent(struct sock *sk, long ret)
 {
-	const struct sock *sk = ctx->sk;
 	__u64 key = (__u64)(unsigned long)sk;
 	__u32 series;
 
 	/* A failed or empty send (e.g. -EAGAIN) neither starts nor answers a request. */
-	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0)
-		return 0;
+	if (ret <= 0)
+		return;
 	if (from_agent(sk, key) || !event_allowed(sk))
-		return 0;
+		return;
 	series = socket_series(sk, key);
 	if (series == TCP_LATENCY_NSERIES)
-		return 0;
+		return;
 	if (series == TCP_LATENCY_SERVER)
 		sample_end(key, TCP_LATENCY_SERVER);
 	else
 		sample_start(key);
+}
+
+static __always_inline void tcp_io_received(struct sock *sk, long ret, int flags)
+{
+	__u64 key = (__u64)(unsigned long)sk;
+	__u32 series;
+
+	/* Receives fail (-EAGAIN under epoll) and peek (MSG_PEEK) too: only data
+	 * actually consumed counts, or epoll clients report latencies that never were. */
+	if (ret <= 0 || (flags & MSG_PEEK_FLAG))
+		return;
+	if (from_agent(sk, key) || !event_allowed(sk))
+		return;
+	series = socket_series(sk, key);
+	if (series == TCP_LATENCY_NSERIES)
+		return;
+	if (series == TCP_LATENCY_SERVER)
+		sample_start(key);
+	else
+		sample_end(key, TCP_LATENCY_CLIENT);
+}
+
+SEC("tp/sock/sock_send_length")
+int tcp_latency_send(struct trace_event_raw_sock_msg_length *ctx)
+{
+	if (ctx->protocol == IPPROTO_TCP_NUM)
+		tcp_io_sent(ctx->sk, ctx->ret);
 	return 0;
 }
 
 SEC("tp/sock/sock_recv_length")
 int tcp_latency_recv(struct trace_event_raw_sock_msg_length *ctx)
 {
-	const struct sock *sk = ctx->sk;
-	__u64 key = (__u64)(unsigned long)sk;
-	__u32 series;
-
-	/* Fires for failed receives (-EAGAIN under epoll) and MSG_PEEK too: only data
-	 * actually consumed counts, or epoll clients report latencies that never were. */
-	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0 || (ctx->flags & MSG_PEEK_FLAG))
-		return 0;
-	if (from_agent(sk, key) || !event_allowed(sk))
-		return 0;
-	series = socket_series(sk, key);
-	if (series == TCP_LATENCY_NSERIES)
-		return 0;
-	if (series == TCP_LATENCY_SERVER)
-		sample_start(key);
-	else
-		sample_end(key, TCP_LATENCY_CLIENT);
+	if (ctx->protocol == IPPROTO_TCP_NUM)
+		tcp_io_received(ctx->sk, ctx->ret, ctx->flags);
 	return 0;
 }
+
+/* Before 6.3 (no sock_*_length tracepoints): fexit, else kprobes, on inet_sendmsg/recvmsg. */
+TCP_IO_SEND_HOOKS
+TCP_IO_RECV_HOOKS
 
 /* Softirq context for ESTABLISHED: no filters here, the current task is arbitrary. */
 SEC("tp/sock/inet_sock_set_state")

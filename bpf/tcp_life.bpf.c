@@ -14,6 +14,7 @@ const volatile char targ_comm[NET_COMM_LEN] = {};
 const volatile __u16 targ_port = 0;
 
 #include "net_filter.bpf.h"
+#include "tcp_io_hooks.bpf.h"
 
 #define TCP_FIN_WAIT1_STATE 4
 #define TCP_LAST_ACK_STATE 9
@@ -223,6 +224,20 @@ int tcp_life_recv(struct trace_event_raw_sock_msg_length *ctx)
 		claim((__u64)(unsigned long)ctx->sk);
 	return 0;
 }
+
+/* Before 6.3 (no sock_*_length tracepoints): fexit, else kprobes, on inet_sendmsg/recvmsg. */
+static __always_inline void tcp_io_sent(struct sock *sk, long ret)
+{
+	claim((__u64)(unsigned long)sk);
+}
+
+static __always_inline void tcp_io_received(struct sock *sk, long ret, int flags)
+{
+	claim((__u64)(unsigned long)sk);
+}
+
+TCP_IO_SEND_HOOKS
+TCP_IO_RECV_HOOKS
 
 /* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
 char LICENSE[] SEC("license") = "GPL";

@@ -14,6 +14,7 @@ const volatile char targ_comm[NET_COMM_LEN] = {};
 const volatile __u16 targ_port = 0;
 
 #include "net_filter.bpf.h"
+#include "tcp_io_hooks.bpf.h"
 
 /* (tgid, comm) -> counts of this window, one copy per CPU (plain adds: no atomics,
  * no cache line bouncing between CPUs sending for the same process); user space
@@ -76,6 +77,14 @@ int tcp_send_count(struct trace_event_raw_sock_msg_length *ctx)
 {
 	return count_send(ctx->sk, ctx->protocol, ctx->ret);
 }
+
+static __always_inline void tcp_io_sent(struct sock *sk, long ret)
+{
+	count_send(sk, NET_IPPROTO_TCP, ret);
+}
+
+/* Before 6.3 (no sock_send_length tracepoint): fexit, else kprobes, on inet_sendmsg. */
+TCP_IO_SEND_HOOKS
 
 /* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
 char LICENSE[] SEC("license") = "GPL";

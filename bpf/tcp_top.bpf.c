@@ -6,6 +6,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "tcp_top.h"
+#include "tcp_io_hooks.bpf.h"
 
 #define IPPROTO_TCP_NUM 6
 #define AF_INET_NUM 2
@@ -58,9 +59,8 @@ static __always_inline void add_bytes(struct tcp_top_value *v, bool send, __u64 
 		__sync_fetch_and_add(&v->received, bytes);
 }
 
-static __always_inline int account(struct trace_event_raw_sock_msg_length *ctx, bool send)
+static __always_inline void account(const struct sock *sk, bool send, __u64 bytes)
 {
-	const struct sock *sk = ctx->sk;
 	struct tcp_top_value zero = {}, *v;
 	struct tcp_top_key key;
 	__u32 slot = 0;
@@ -68,14 +68,14 @@ static __always_inline int account(struct trace_event_raw_sock_msg_length *ctx, 
 	__builtin_memset(&key, 0, sizeof(key));
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	if (targ_tgid && key.tgid != targ_tgid)
-		return 0;
+		return;
 	if (bpf_get_current_comm(key.comm, sizeof(key.comm)) || !comm_allowed(key.comm))
-		return 0;
-	key.family = ctx->family;
+		return;
+	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	key.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	key.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (targ_port && key.lport != targ_port && key.rport != targ_port)
-		return 0;
+		return;
 	if (key.family == AF_INET_NUM) {
 		BPF_CORE_READ_INTO((__u32 *)key.laddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)key.raddr, sk, __sk_common.skc_daddr);
@@ -83,7 +83,7 @@ static __always_inline int account(struct trace_event_raw_sock_msg_length *ctx, 
 		BPF_CORE_READ_INTO(&key.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&key.raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	} else {
-		return 0;
+		return;
 	}
 
 	v = bpf_map_lookup_elem(&conns, &key);
@@ -95,31 +95,47 @@ static __always_inline int account(struct trace_event_raw_sock_msg_length *ctx, 
 			/* full (-E2BIG), or drained between the update and the lookup */
 			v = bpf_map_lookup_elem(&overflow, &slot);
 			if (!v)
-				return 0;
+				return;
 		}
 	}
-	add_bytes(v, send, (__u64)ctx->ret);
-	return 0;
+	add_bytes(v, send, bytes);
+}
+
+/* A send or receive on a TCP socket, from whichever hook this kernel has. */
+static __always_inline void tcp_io_sent(struct sock *sk, long ret)
+{
+	/* failed or empty sends (-EAGAIN) moved no data */
+	if (ret > 0)
+		account(sk, true, (__u64)ret);
+}
+
+static __always_inline void tcp_io_received(struct sock *sk, long ret, int flags)
+{
+	/* Receives fail (-EAGAIN under epoll) and peek (MSG_PEEK) too: only data
+	 * actually consumed counts, or peeked bytes are counted twice. */
+	if (ret > 0 && !(flags & MSG_PEEK_FLAG))
+		account(sk, false, (__u64)ret);
 }
 
 SEC("tp/sock/sock_send_length")
 int tcp_top_send(struct trace_event_raw_sock_msg_length *ctx)
 {
-	/* failed or empty sends (-EAGAIN) moved no data */
-	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0)
-		return 0;
-	return account(ctx, true);
+	if (ctx->protocol == IPPROTO_TCP_NUM)
+		tcp_io_sent(ctx->sk, ctx->ret);
+	return 0;
 }
 
 SEC("tp/sock/sock_recv_length")
 int tcp_top_recv(struct trace_event_raw_sock_msg_length *ctx)
 {
-	/* Fires for failed receives (-EAGAIN under epoll) and MSG_PEEK too: only data
-	 * actually consumed counts, or peeked bytes are counted twice. */
-	if (ctx->protocol != IPPROTO_TCP_NUM || ctx->ret <= 0 || (ctx->flags & MSG_PEEK_FLAG))
-		return 0;
-	return account(ctx, false);
+	if (ctx->protocol == IPPROTO_TCP_NUM)
+		tcp_io_received(ctx->sk, ctx->ret, ctx->flags);
+	return 0;
 }
+
+/* Before 6.3 (no sock_*_length tracepoints): fexit, else kprobes, on inet_sendmsg/recvmsg. */
+TCP_IO_SEND_HOOKS
+TCP_IO_RECV_HOOKS
 
 /* BPF_CORE_READ uses bpf_probe_read_kernel, which the kernel offers to GPL programs only. */
 char LICENSE[] SEC("license") = "GPL";

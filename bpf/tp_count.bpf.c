@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
-/* tp-count: hits of any kernel tracepoints, one generic program attached to each, told apart by cookie. */
+/* tp-count: hits of any kernel tracepoints, one generic program attached to each, told apart by cookie
+ * (or, without cookies, one program each). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "each_index.h"
 #include "tp_count.h"
 
 /* Settings, through the skeleton's rodata before load; zero / empty means any. */
@@ -34,11 +36,9 @@ struct {
 	__type(value, __u64);
 } overflow SEC(".maps");
 
-/* Attached by the agent (bpf_program__attach_tracepoint_opts) once per tracepoint, with
- * its index as the cookie: the record's layout does not matter, it is never read. The
- * filters see the current task, which for events in interrupt context is whoever ran. */
-SEC("tp")
-int tp_count_hit(void *ctx)
+/* One hit of tracepoint index. The filters see the current task, which for events in
+ * interrupt context is whoever ran. */
+static __always_inline int count_hit(__u32 index)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tp_count_key key = {};
@@ -47,7 +47,7 @@ int tp_count_hit(void *ctx)
 	__u64 *count;
 	int i;
 
-	key.index = (__u32)bpf_get_attach_cookie(ctx);
+	key.index = index;
 	key.tgid = id >> 32;
 	if (targ_tgid && key.tgid != targ_tgid)
 		return 0;
@@ -83,5 +83,23 @@ int tp_count_hit(void *ctx)
 	__sync_fetch_and_add(&v->hits, 1);
 	return 0;
 }
+
+/* Attached by the agent (bpf_program__attach_tracepoint_opts) once per tracepoint, with
+ * its index as the cookie: the record's layout does not matter, it is never read. */
+SEC("tp")
+int tp_count_hit(void *ctx)
+{
+	return count_hit((__u32)bpf_get_attach_cookie(ctx));
+}
+
+/* Without cookies (before 5.15), tracepoint i gets program tp_count_hit_i. */
+#define TP_COUNT_HIT(i)                         \
+	SEC("tp")                               \
+	int tp_count_hit_##i(void *ctx)          \
+	{                                       \
+		(void)ctx;                      \
+		return count_hit(i);            \
+	}
+EACH_INDEX(TP_COUNT_HIT)
 
 char LICENSE[] SEC("license") = "GPL";

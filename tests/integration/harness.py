@@ -356,6 +356,18 @@ class Attach:
         return parse_json_lines(self.reader.lines)
 
 
+def hook_used(hook):
+    """The hook a probe used, without the agent's note on the cheaper variants this kernel
+    refused: "HOOK (not used here: VARIANT: reason; ...)"."""
+    return hook.split(" (not used here: ")[0]
+
+
+def hook_refused(hook, variant):
+    """True when the hook's note says this kernel refused the probe's variant (e.g. "tp_btf")."""
+    note = hook.partition(" (not used here: ")[2]
+    return any(part.startswith(variant + ":") for part in note.split("; "))
+
+
 def skip_if_unsupported(cli_status, cli_stderr):
     """In the kernel matrix (TRACECTL_E2E_UNSUPPORTED_SKIPS=1, set by tests/vm), a probe the
     agent reports unsupported on this kernel, with its reason, is a result of the matrix:

@@ -25,12 +25,13 @@ the client as above and CONNS for the server with lport PORT and the byte counts
 By default the server's owner is named when it closes the socket; tcp_life_passive_io
 checks the same with --param measure=io, where it is named at its first send/receive,
 and tcp_life_passive_io_tracepoint with that on an agent started with --no-tp-btf (the
-sock:sock_send/recv_length tracepoint programs instead of tp_btf).
+sock:sock_send/recv_length tracepoint programs instead of tp_btf; before 6.3, where
+neither exists, the same fexit or kprobe programs either way).
 """
 import sys
 import time
 
-from harness import Env, Attach, check, events, log, summaries, run_tests
+from harness import Env, Attach, check, events, hook_refused, hook_used, log, summaries, run_tests
 from net_workload import Client, start_server
 
 CONNS = 50
@@ -88,8 +89,12 @@ def run(args, passive, measure=None, fallback=False):
         log(f"MEASURED client's own connection times: min {min(own) / MS:.3f} ms max {max(own) / MS:.3f} ms")
         hook = objs[0].get("hook", "")
         log(f"hook: {hook}")
-        check(("sock_send_length" in hook) == (measure == "io"), f"measure={measure} but hook {hook!r}")
-        check(("tp_btf sock_send_length" in hook) == (measure == "io" and not fallback),
+        used = hook_used(hook)
+        # the send hooks: the tracepoint, or before 6.3 the call it wraps (inet_sendmsg)
+        check(("sock_send_length" in used or "inet_sendmsg" in used) == (measure == "io"),
+              f"measure={measure} but hook {hook!r}")
+        tp_btf = "tp_btf sock_send_length" in used
+        check(tp_btf or hook_refused(hook, "tp_btf") if measure == "io" and not fallback else not tp_btf,
               f"fallback={fallback} but hook {hook!r}")
         evs = events(objs)
         sums = summaries(objs)

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Hook variants: the first of a probe's variants that this kernel loads and attaches. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "hook_variant.h"
+#include "kernel_env.h"
+#include "log.h"
+
+static bool named_in(const char *const *names, const char *name)
+{
+	for (size_t i = 0; names && names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Switches off the programs and maps other rows name and this one does not. */
+static void keep_only(const struct hook_variants *hv, size_t keep, struct bpf_object *obj)
+{
+	const struct hook_variant *mine = &hv->rows[keep];
+
+	for (size_t r = 0; r < hv->nrows; r++) {
+		const struct hook_variant *other = &hv->rows[r];
+
+		if (r == keep)
+			continue;
+		for (size_t i = 0; other->programs && other->programs[i]; i++) {
+			struct bpf_program *prog = bpf_object__find_program_by_name(obj, other->programs[i]);
+
+			if (prog && !named_in(mine->programs, other->programs[i]))
+				bpf_program__set_autoload(prog, false);
+		}
+		for (size_t i = 0; other->maps && other->maps[i]; i++) {
+			struct bpf_map *map = bpf_object__find_map_by_name(obj, other->maps[i]);
+
+			if (map && !named_in(mine->maps, other->maps[i]))
+				bpf_map__set_autocreate(map, false);
+		}
+	}
+}
+
+/* One variant: open, keep its parts, configure, load, attach. 0 with *skel, or -errno. */
+static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_fn configure, void *ctx, void **skel,
+		       char *why, size_t len)
+{
+	const struct hook_skeleton *sk = hv->skeleton;
+	void *s;
+	int err;
+
+	s = sk->open();
+	if (!s) {
+		err = errno ? -errno : -EINVAL;
+		snprintf(why, len, "opening the BPF object: %s", strerror(-err));
+		return err;
+	}
+	keep_only(hv, r, sk->object(s));
+	err = configure ? configure(s, &hv->rows[r], ctx, why, len) : 0;
+	if (!err) {
+		err = sk->load(s);
+		if (err)
+			snprintf(why, len, "loading: %s", strerror(-err));
+	}
+	if (!err) {
+		err = sk->attach(s);
+		if (err)
+			snprintf(why, len, "attaching: %s", strerror(-err));
+	}
+	if (err) {
+		sk->destroy(s);
+		return err;
+	}
+	*skel = s;
+	return 0;
+}
+
+/* Rows known not to load here, and tp_btf rows under --no-tp-btf (their twin follows). */
+static bool row_skipped(const struct hook_variants *hv, size_t r)
+{
+	if (hv->choice->refused & (1u << r))
+		return true;
+	return kernel_env_tp_btf_disabled() && strcmp(hv->rows[r].name, "tp_btf") == 0 && r + 1 < hv->nrows;
+}
+
+static void append(char *buf, size_t size, const char *name, const char *why)
+{
+	size_t used = strlen(buf);
+
+	if (used < size)
+		snprintf(buf + used, size - used, "%s%s: %s", used ? "; " : "", name, why);
+}
+
+int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configure, void *ctx, void **skel,
+		       const struct hook_variant **used, char *err, size_t errlen)
+{
+	struct hook_choice *c = hv->choice;
+	char why[256], reasons[sizeof(c->reason)] = "";
+	uint32_t failed = 0;
+	int rc = -EOPNOTSUPP;
+
+	*skel = NULL;
+	if (used)
+		*used = NULL;
+	for (size_t r = 0; r < hv->nrows && r < HOOK_VARIANTS_MAX; r++) {
+		if (row_skipped(hv, r))
+			continue;
+		why[0] = '\0';
+		rc = try_variant(hv, r, configure, ctx, skel, why, sizeof(why));
+		if (rc) {
+			failed |= 1u << r;
+			append(reasons, sizeof(reasons), hv->rows[r].name, why);
+			log_info("%s: the %s variant does not load here (%s)", hv->probe, hv->rows[r].name, why);
+			continue;
+		}
+		/* Cheaper variants that failed while this one loaded: the kernel lacks what they
+		 * need, not this caller's parameters or the resources of the moment; not tried again. */
+		if (failed) {
+			c->refused |= failed;
+			snprintf(c->reason, sizeof(c->reason), "%s", reasons);
+		}
+		if (c->loaded != (int)r + 1) {
+			c->loaded = (int)r + 1;
+			if (c->refused)
+				snprintf(c->hook_text, sizeof(c->hook_text), "%s (not used here: %s)", hv->rows[r].hook,
+					 c->reason);
+			else
+				snprintf(c->hook_text, sizeof(c->hook_text), "%s", hv->rows[r].hook);
+			log_info("%s: attached through %s", hv->probe, c->hook_text);
+		}
+		if (used)
+			*used = &hv->rows[r];
+		return 0;
+	}
+	snprintf(err, errlen, "%s: no hook variant loads on this kernel: %s", hv->probe,
+		 reasons[0] ? reasons : "all were refused before");
+	return rc;
+}
+
+const char *hook_variants_here(const struct hook_variants *hv)
+{
+	const struct hook_choice *c = hv->choice;
+
+	if (c->loaded)
+		return c->hook_text;
+	for (size_t r = 0; r < hv->nrows && r < HOOK_VARIANTS_MAX; r++)
+		if (!row_skipped(hv, r))
+			return hv->rows[r].hook;
+	return hv->rows[0].hook;
+}
