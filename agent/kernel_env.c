@@ -100,6 +100,28 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 	return err;
 }
 
+int kernel_env_tp_args(const char *tp)
+{
+	const struct btf_type *t;
+	char name[128];
+	struct btf *btf;
+	int id, n = -ENOENT;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return -errno;
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	/* typedef -> pointer -> function prototype (void *__data, the arguments...) */
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
+	if (t && btf_is_func_proto(t))
+		n = btf_vlen(t) - 1;
+	btf__free(btf);
+	return n;
+}
+
 static bool mem_alloc_found;
 static pthread_once_t mem_alloc_once = PTHREAD_ONCE_INIT;
 

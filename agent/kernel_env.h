@@ -43,6 +43,13 @@ void kernel_env_pick_tp_btf(struct bpf_object *obj, bool btf);
 void kernel_env_disable_tp_btf(void);
 bool kernel_env_tp_btf_disabled(void);
 /*
+ * The number of arguments the raw tracepoint tp ("block_rq_issue") passes here, from
+ * its prototype in kernel BTF (btf_trace_TP), or -errno. A tp_btf program reads them
+ * by position, so a tracepoint whose arguments changed (block_rq_issue lost its queue
+ * argument in 5.11) needs its variant checked.
+ */
+int kernel_env_tp_args(const char *tp);
+/*
  * True when the kernel allocates hash map elements from BPF's own memory allocator
  * (6.1+, found as struct bpf_mem_alloc in kernel BTF): before it, a map that is not
  * preallocated takes per-CPU values from the atomic per-CPU pool, which runs dry

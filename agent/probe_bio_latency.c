@@ -79,7 +79,11 @@ static int bio_latency_configure(void *skel, const struct hook_variant *variant,
 {
 	const struct probe_params *params = ctx;
 
-	(void)variant, (void)err, (void)errlen;
+	/* tp_btf reads the request as the first argument: before 5.11 that is the queue */
+	if (variant == &variant_rows[0] && kernel_env_tp_args("block_rq_issue") != 1) {
+		snprintf(err, errlen, "block_rq_issue does not pass the request first here");
+		return -EOPNOTSUPP;
+	}
 	((struct bio_latency *)skel)->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;
 	return map_prealloc_where_needed(((struct bio_latency *)skel)->maps.hists, "bio-latency", MAP_PREALLOC_MAX_BYTES);
 }

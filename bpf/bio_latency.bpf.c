@@ -177,8 +177,11 @@ int bio_issue_tp(struct trace_event_raw_block_rq *ctx)
 	return 0;
 }
 
+/* The completion record's type is block_rq_completion since 5.13 (block_rq_with_error
+ * before): read through block_rq, which every kernel has, as all three records start
+ * with the same dev and sector fields. */
 SEC("tp/block/block_rq_complete")
-int bio_complete_tp(struct trace_event_raw_block_rq_completion *ctx)
+int bio_complete_tp(struct trace_event_raw_block_rq *ctx)
 {
 	struct inflight_key key = { .id = ctx->dev, .sector = ctx->sector };
 

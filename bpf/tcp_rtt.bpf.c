@@ -27,6 +27,16 @@ NET_HIST_MAPS;
  * keeps srtt_us as 8 times the smoothed RTT in microseconds, so srtt is in us.
  * Ports are in host order (ntohs in TP_fast_assign), addresses are sockaddrs.
  */
+/* The address family from the sockaddr itself (sa_family is its first member): the
+ * record's own family field is 5.14+ only. */
+static __always_inline __u16 record_family(struct trace_event_raw_tcp_probe *ctx)
+{
+	__u16 family = 0;
+
+	bpf_probe_read_kernel(&family, sizeof(family), &ctx->daddr[0]);
+	return family;
+}
+
 SEC("tp/tcp/tcp_probe")
 int tcp_rtt_tp(struct trace_event_raw_tcp_probe *ctx)
 {
@@ -40,11 +50,11 @@ int tcp_rtt_tp(struct trace_event_raw_tcp_probe *ctx)
 		return 0;
 	srtt_ns = (__u64)ctx->srtt * 1000;
 	if (by_remote) {
-		remote.family = ctx->family;
+		remote.family = record_family(ctx);
 		remote.port = ctx->dport;
 		/* A helper copies: clang folds the array offset into a modified ctx
 		 * pointer, which the verifier refuses to dereference. */
-		if (ctx->family == NET_AF_INET)
+		if (remote.family == NET_AF_INET)
 			bpf_probe_read_kernel(remote.addr, 4, &ctx->daddr[SIN_ADDR_OFF]);
 		else
 			bpf_probe_read_kernel(remote.addr, 16, &ctx->daddr[SIN6_ADDR_OFF]);
