@@ -13,6 +13,7 @@ Set TRACECTL_E2E_KEEP=1 to keep the temporary directory for inspection.
 import argparse
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -115,8 +116,18 @@ def test_attach(args):
                 f"p99={summ.get('p99_ns', 0) / 1e6:.3f}ms max={summ.get('max_ns', 0) / 1e6:.3f}ms "
                 f"(ground truth: {REQUESTS} requests, server delay {DELAY_MS} ms)")
             check(abs(count - REQUESTS) <= 2, f"role=client count {count}, want {REQUESTS} +/- 2")
-            want = DELAY_MS * 1e6
-            check(abs(p50 - want) <= 0.05 * want, f"role=client p50 {p50} ns, want {want:.0f} ns +/- 5%")
+            # Each sample lies between the server's delay (it answers no sooner) and the
+            # client's own time for that request (its clock brackets send and receive):
+            # so does the p50, up to the histogram's relative error. A slow machine (a TCG
+            # guest sleeps 20.9 ms for 20) moves the client's own p50, not the bound.
+            m = re.search(r"p50 ([0-9.]+) ms", tail(os.path.join(env.dir, "latency_client.log")))
+            check(m is not None, "latency_client did not report its own p50")
+            own_p50 = float(m.group(1)) * 1e6
+            err = summ["relative_error"]
+            lo, hi = DELAY_MS * 1e6 * (1 - err), own_p50 * (1 + err) + 10_000
+            log(f"MEASURED role=client p50 {p50 / 1e6:.3f} ms within [{lo / 1e6:.3f}, {hi / 1e6:.3f}] ms "
+                f"(the server's delay, the client's own p50 {own_p50 / 1e6:.3f} ms)")
+            check(lo <= p50 <= hi, f"role=client p50 {p50} ns, want within [{lo:.0f}, {hi:.0f}] ns")
             buckets = summ.get("buckets", [])
             check(sum(b["count"] for b in buckets) == count,
                   f"role=client bucket counts add up to {sum(b['count'] for b in buckets)}, not {count}")
