@@ -16,7 +16,8 @@ series "disk=loopX" by default and "disk=loopX op=write" with --by disk-op:
   time, which runs from each request's allocation, before its issue, to the same
   completion (+ 1 ms: the kernel prints whole milliseconds), and at least that time
   - 1 ms minus WRITES x ISSUE_ALLOWANCE_US (allocation to issue: the request goes to
-  the driver right away on an idle disk; measured here 5 to 15 us) minus STALL_ALLOWANCE_MS
+  the driver right away on an idle disk; measured here 5 to 15 us; a TCG guest needed
+  about 43 us a request: the allowance is 100 us) minus STALL_ALLOWANCE_MS
   (once in a run, the writer may lose its CPU in between: an interrupt storm, or the
   virtual machine's vCPU paused by its host);
 - the probe's sum at most the writer's own time inside pwrite() (each request lives
@@ -39,7 +40,7 @@ from harness import Env, Attach, check, log, summaries, run_tests, SKIP
 WRITES = 200
 BLOCK = 4096
 MS = 1_000_000
-ISSUE_ALLOWANCE_US = 25
+ISSUE_ALLOWANCE_US = 100
 STALL_ALLOWANCE_MS = 2
 QUIET_SECONDS = 0.5  # the disk's counters unchanged this long: udev is done with it
 

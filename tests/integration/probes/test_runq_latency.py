@@ -25,9 +25,10 @@ Checked in every variant, on the series the variant names:
   state already S) starts a wait for the probe (preempted) but not for the scheduler's
   accounting (not running); rare on this machine, a few per cent of switches in a
   slow TCG guest;
-- p50 within the histogram's stated relative error of the p50 the waiter measured
-  (plus SYSCALL_SLACK_NS: the probe's wait starts inside the holder's write() and ends
-  before the waiter's read() returns, the waiter's own clock brackets both);
+- p50 between the hold and the p50 the waiter measured, within the histogram's
+  stated relative error (plus SYSCALL_SLACK_NS): the probe's wait starts inside the
+  holder's write() and ends before the waiter's read() returns, so the waiter's own
+  clock brackets it;
 - the waiter's own p50 at least HOLD_MS and at most HOLD_MS + SCHED_ALLOWANCE_MS (after
   the hold the waiter may still queue behind another fair task on that CPU).
 
@@ -121,9 +122,13 @@ def check_series(summ, name, own):
     check(abs(s["count"] - (own["sched_slices"] + 1)) <= COUNT_MARGIN,
           f"{name}: {s['count']} samples, the scheduler counted {own['sched_slices']} + 1 (+- {COUNT_MARGIN})")
     check(short_n <= EXTRA_SHORT, f"{name}: {short_n} short waits, want at most {EXTRA_SHORT}")
-    tol = rel * own["p50_ns"] + SYSCALL_SLACK_NS
-    check(abs(s["p50_ns"] - own["p50_ns"]) <= tol,
-          f"{name}: p50 {s['p50_ns']} ns, workload measured {own['p50_ns']} ns (tolerance {tol:.0f} ns)")
+    # Each wait lies inside the workload's own bracket (it starts inside the holder's
+    # write and ends before the waiter's read returns) and lasts at least the hold: so
+    # does the p50, up to the histogram's error. A slow machine (a TCG guest) widens the
+    # bracket, as the workload's own clock shows, not the bound.
+    lo, hi = HOLD_MS * 1e6 * (1 - rel), own["p50_ns"] * (1 + rel) + SYSCALL_SLACK_NS
+    check(lo <= s["p50_ns"] <= hi,
+          f"{name}: p50 {s['p50_ns']} ns, want within [{lo:.0f}, {hi:.0f}] (the hold, the workload's own p50)")
 
 
 def test_all(args, fallback=False):
