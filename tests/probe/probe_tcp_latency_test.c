@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 
 #include "catalog.h"
+#include "duration.h"
 #include "hist.h"
 #include "kernel_env.h"
 #include "tcp_latency.h"
@@ -75,23 +76,15 @@ static pthread_mutex_t overshoot_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t overshoot_ns[1024];
 static size_t n_overshoot;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	uint64_t t0 = mono_ns(), over;
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), over;
 
 	/* Relative sleeps resume with the remaining time after a signal. */
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
-	over = mono_ns() - t0 - (uint64_t)ms * 1000000ull;
+	over = clock_ns(CLOCK_MONOTONIC) - t0 - (uint64_t)ms * 1000000ull;
 	pthread_mutex_lock(&overshoot_lock);
 	overshoot_ns[n_overshoot++ % (sizeof(overshoot_ns) / sizeof(overshoot_ns[0]))] = over;
 	pthread_mutex_unlock(&overshoot_lock);
