@@ -129,13 +129,9 @@ static __always_inline void record(__u32 tgid, long nr, __u64 delta)
  * the other programs) start_tid. A constant at every call: each program keeps one. */
 static __always_inline struct syscalls_pending *pending(__u32 tid, const bool task_storage, const bool create)
 {
-	struct syscalls_pending fresh = {};
-
 	if (task_storage)
 		return bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0,
 					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	if (create)
-		bpf_map_update_elem(&start_tid, &tid, &fresh, BPF_ANY);
 	return bpf_map_lookup_elem(&start_tid, &tid);
 }
 
@@ -156,6 +152,14 @@ static __always_inline int on_enter(long nr, const bool task_storage)
 		return 0;
 	if (targ_count_only || nr == NR_EXIT || nr == NR_EXIT_GROUP) {
 		record(tgid, nr, 0);
+		return 0;
+	}
+	if (!task_storage) {
+		/* The hash variant: one update per entry, not an update, a lookup and a write. */
+		struct syscalls_pending v = { .ts_ns = bpf_ktime_get_ns(), .nr = (__u32)nr };
+		__u32 tid = (__u32)id;
+
+		bpf_map_update_elem(&start_tid, &tid, &v, BPF_ANY);
 		return 0;
 	}
 	p = pending((__u32)id, task_storage, true);
