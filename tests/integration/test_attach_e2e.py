@@ -28,6 +28,7 @@ from harness import (SKIP, NOBODY, TestFailure, LineReader, Env, check, log, mak
                      free_port)
 
 DELAY_MS = 20
+CLIENT_P50_RESOLUTION_NS = 10_000  # latency_client's own p50 is to 10 us
 REQUESTS = 200
 EXIT_TLS = 4  # the CLI's exit code for TLS / certificate failures
 
@@ -119,12 +120,14 @@ def test_attach(args):
             # Each sample lies between the server's delay (it answers no sooner) and the
             # client's own time for that request (its clock brackets send and receive):
             # so does the p50, up to the histogram's relative error. A slow machine (a TCG
-            # guest sleeps 20.9 ms for 20) moves the client's own p50, not the bound.
+            # guest sleeps 20.9 ms for 20: latency_client's own minimum in the 6.1 and 5.10
+            # guests was 20.937 ms) moves the client's own p50, not the bound. The client
+            # reports its p50 to 10 us (its buckets): CLIENT_P50_RESOLUTION_NS.
             m = re.search(r"p50 ([0-9.]+) ms", tail(os.path.join(env.dir, "latency_client.log")))
             check(m is not None, "latency_client did not report its own p50")
             own_p50 = float(m.group(1)) * 1e6
             err = summ["relative_error"]
-            lo, hi = DELAY_MS * 1e6 * (1 - err), own_p50 * (1 + err) + 10_000
+            lo, hi = DELAY_MS * 1e6 * (1 - err), own_p50 * (1 + err) + CLIENT_P50_RESOLUTION_NS
             log(f"MEASURED role=client p50 {p50 / 1e6:.3f} ms within [{lo / 1e6:.3f}, {hi / 1e6:.3f}] ms "
                 f"(the server's delay, the client's own p50 {own_p50 / 1e6:.3f} ms)")
             check(lo <= p50 <= hi, f"role=client p50 {p50} ns, want within [{lo:.0f}, {hi:.0f}] ns")

@@ -100,7 +100,7 @@ def test_self(args):
         sessions = [("pid-agent", at_agent), ("pid-cli", at_cli)]
         workload = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="6s")
         work.run()
-        target.proc.send_signal(signal.SIGINT)
+        target.end()
         target.result()
         for name, a in sessions:
             objs = a.result()

@@ -20,7 +20,6 @@ the forged "12:00:00.000 x".
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ FORGED_COMM = "\n12:00:00.000 x"
 
 
 def start_files(env, directory, files, extra=()):
-    """file_names waiting for "go"; returns (process, its stdout reader, pid)."""
+    """file_names waiting for "go"; returns (process, pid)."""
     wl = env.spawn("file_names", [os.path.join(env.args.tools, "file_names"), "--dir", directory,
                                   "--files", str(files), "--bytes", str(BYTES), "--wait-go", *extra],
                    stdout=subprocess.PIPE, stdin=subprocess.PIPE)
@@ -84,7 +83,7 @@ def test_rows(args):
             took = time.monotonic() - t0
             time.sleep(0.5)  # the last writes' window
             peak = max(peak, rss_kib(env.agent.pid))
-            a.proc.send_signal(signal.SIGINT)  # ends the session: last window, then the summary
+            a.end()  # ends the session: last window, then the summary
             objs = a.result()
         windows = [o for o in objs if o.get("type") == "snapshot"]
         summ = summaries(objs)

@@ -121,11 +121,10 @@ def test_streams(args):
                 if r.kind == "attached":
                     attached.add(r.stream)
                 elif r.kind == "status":
-                    st = r
-                    codes[st.code] = codes.get(st.code, 0) + 1
+                    codes[r.code] = codes.get(r.code, 0) + 1
                     attached.discard(r.stream)
-                    if st.code == rawrpc.RESOURCE_EXHAUSTED:
-                        check("connection at its limit of 8" in st.message, f"stream {r.stream}: {st}")
+                    if r.code == rawrpc.RESOURCE_EXHAUSTED:
+                        check("connection at its limit of 8" in r.message, f"stream {r.stream}: {r}")
             log(f"{n} Attach streams on one connection in {time.monotonic() - t0:.1f}s: "
                 f"{len(attached)} attached, status codes {codes}")
             check(len(attached) == 8 and codes == {rawrpc.RESOURCE_EXHAUSTED: n - 8},
