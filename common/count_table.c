@@ -169,18 +169,13 @@ bool count_table_row_is_other(const struct count_table *t, const struct count_ro
 	return true;
 }
 
-static const struct count_table *sort_table;
 static size_t sort_by;
 static size_t sort_nkeys;
 
 static int row_cmp(const void *a, const void *b)
 {
 	const struct count_row *x = a, *y = b;
-	bool x_other = count_table_row_is_other(sort_table, x), y_other = count_table_row_is_other(sort_table, y);
 
-	/* what was folded is not a key: it goes last whatever it holds */
-	if (x_other != y_other)
-		return x_other ? 1 : -1;
 	if (x->values[sort_by] != y->values[sort_by])
 		return x->values[sort_by] > y->values[sort_by] ? -1 : 1;
 	for (size_t i = 0; i < sort_nkeys; i++) {
@@ -192,14 +187,32 @@ static int row_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* Sorts the rows by column by, largest first; the [other] row (at most one: what was
+ * folded is not a key) goes last whatever it holds. Leaves the index stale. */
+static void sort_rows(struct count_table *t, size_t by)
+{
+	size_t n = t->nrows;
+
+	for (size_t r = 0; r < n; r++) {
+		if (count_table_row_is_other(t, &t->rows[r])) {
+			struct count_row other = t->rows[r];
+
+			t->rows[r] = t->rows[n - 1];
+			t->rows[n - 1] = other;
+			n--;
+			break;
+		}
+	}
+	sort_by = by;
+	sort_nkeys = t->nkeys;
+	qsort(t->rows, n, sizeof(*t->rows), row_cmp);
+}
+
 void count_table_sort(struct count_table *t, size_t by)
 {
 	if (by >= t->nvalues || t->nrows < 2)
 		return;
-	sort_table = t;
-	sort_by = by;
-	sort_nkeys = t->nkeys;
-	qsort(t->rows, t->nrows, sizeof(*t->rows), row_cmp);
+	sort_rows(t, by);
 	rebuild_index(t);
 }
 
@@ -216,12 +229,15 @@ int count_table_fold(struct count_table *t, size_t by, size_t n)
 	struct count_row *other = NULL;
 	size_t real;
 
-	count_table_sort(t, by);
+	if (by < t->nvalues && t->nrows >= 2)
+		sort_rows(t, by);
 	if (t->nrows && count_table_row_is_other(t, &t->rows[t->nrows - 1]))
 		other = &t->rows[t->nrows - 1];
 	real = t->nrows - (other != NULL);
-	if (real <= n)
+	if (real <= n) {
+		rebuild_index(t);
 		return 0;
+	}
 	/* the only allocation comes first: on failure nothing has changed */
 	if (!other) {
 		for (size_t i = 0; i < t->nkeys; i++) {
@@ -229,6 +245,7 @@ int count_table_fold(struct count_table *t, size_t by, size_t n)
 			if (!other_keys[i]) {
 				for (size_t k = 0; k < i; k++)
 					free(other_keys[k]);
+				rebuild_index(t);
 				return -ENOMEM;
 			}
 		}
