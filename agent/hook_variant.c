@@ -151,3 +151,16 @@ const char *hook_variants_here(const struct hook_variants *hv)
 			return hv->rows[r].hook;
 	return hv->rows[0].hook;
 }
+
+int hook_variant_keep_first_n(struct bpf_object *obj, const char *const *programs, size_t max, size_t n,
+			      const char *what, const char *target, char *err, size_t errlen)
+{
+	if (n > max) {
+		snprintf(err, errlen, "without BPF cookies (kernel 5.15+) at most %zu %s per attach, '%s' matches %zu",
+			 max, what, target, n);
+		return -E2BIG;
+	}
+	for (size_t i = n; i < max; i++)
+		bpf_program__set_autoload(bpf_object__find_program_by_name(obj, programs[i]), false);
+	return 0;
+}

@@ -90,6 +90,14 @@ typedef int (*hook_configure_fn)(void *skel, const struct hook_variant *variant,
 int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configure, void *ctx, void **skel,
 		       const struct hook_variant **used, char *err, size_t errlen);
 
+/*
+ * For a variant without BPF cookies, which compiles one program per target (programs,
+ * max of them): keeps the first n loading, or refuses with -E2BIG naming what ("functions",
+ * "tracepoints"), the target and n when there are more targets than programs.
+ */
+int hook_variant_keep_first_n(struct bpf_object *obj, const char *const *programs, size_t max, size_t n,
+			      const char *what, const char *target, char *err, size_t errlen);
+
 /* The hook this probe uses here: the variant that loaded (with why cheaper ones did
  * not), or before any load the first row not known to fail. */
 const char *hook_variants_here(const struct hook_variants *hv);

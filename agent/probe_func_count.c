@@ -77,14 +77,8 @@ static int func_count_configure(void *skel, const struct hook_variant *variant, 
 	obj->rodata->targ_tgid = params->pid;
 	if (variant != &variant_rows[1])
 		return 0;
-	if (nfuncs > FUNC_COUNT_MAX_NO_COOKIE) {
-		snprintf(err, errlen, "without BPF cookies (kernel 5.15+) at most %d functions per attach, '%s' matches %zu",
-			 FUNC_COUNT_MAX_NO_COOKIE, params->target, nfuncs);
-		return -E2BIG;
-	}
-	for (size_t i = nfuncs; i < FUNC_COUNT_MAX_NO_COOKIE; i++)
-		bpf_program__set_autoload(bpf_object__find_program_by_name(obj->obj, per_function[i]), false);
-	return 0;
+	return hook_variant_keep_first_n(obj->obj, per_function, FUNC_COUNT_MAX_NO_COOKIE, nfuncs, "functions",
+					 params->target, err, errlen);
 }
 
 static int func_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)

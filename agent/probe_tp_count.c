@@ -237,14 +237,8 @@ static int tp_count_configure(void *skel, const struct hook_variant *variant, vo
 	obj->rodata->by_pid = st->by_pid;
 	if (variant != &variant_rows[1])
 		return 0;
-	if (st->list.n > EACH_INDEX_COUNT) {
-		snprintf(err, errlen, "without BPF cookies (kernel 5.15+) at most %d tracepoints per attach, "
-			 "'%s' matches %zu", EACH_INDEX_COUNT, st->params->target, st->list.n);
-		return -E2BIG;
-	}
-	for (size_t i = st->list.n; i < EACH_INDEX_COUNT; i++)
-		bpf_program__set_autoload(bpf_object__find_program_by_name(obj->obj, per_tracepoint[i]), false);
-	return 0;
+	return hook_variant_keep_first_n(obj->obj, per_tracepoint, EACH_INDEX_COUNT, st->list.n, "tracepoints",
+					 st->params->target, err, errlen);
 }
 
 static int tp_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
