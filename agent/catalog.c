@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "kernel_env.h"
 #include "func_target.h"
 #include "hook_variant.h"
 
@@ -67,7 +68,10 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 	char why[256] = "";
 	int err;
 
-	err = probe->supported(why, sizeof(why));
+	/* too old a kernel, or no BTF: every probe says so, before any probe-specific check */
+	err = kernel_env_baseline(why, sizeof(why));
+	if (!err)
+		err = probe->supported(why, sizeof(why));
 	if (err) {
 		snprintf(reason, len, "%s", why);
 		return err;

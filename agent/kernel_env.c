@@ -60,15 +60,106 @@ const char *kernel_env_release(void)
 	return uts.release;
 }
 
+/* ---- kernel BTF: the operator's --btf file or the kernel's own, parsed once ---- */
+
+#define SYSFS_BTF "/sys/kernel/btf/vmlinux"
+
+static char custom_btf[4096];
+static struct btf *vmlinux_btf;
+static char vmlinux_btf_error[256];
+static pthread_once_t vmlinux_btf_once = PTHREAD_ONCE_INIT;
+
+int kernel_env_use_btf(const char *path, char *err, size_t errlen)
+{
+	struct btf *btf;
+
+	if (strlen(path) >= sizeof(custom_btf)) {
+		snprintf(err, errlen, "--btf '%.64s...': path too long", path);
+		return -ENAMETOOLONG;
+	}
+	btf = btf__parse(path, NULL);
+	if (!btf) {
+		int e = errno;
+
+		snprintf(err, errlen, "--btf '%s': not a readable BTF or ELF file with BTF (%s)", path, strerror(e));
+		return -e;
+	}
+	/* a kernel's BTF names its basic types; a BPF object's own BTF would not do */
+	if (btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) < 0) {
+		snprintf(err, errlen, "--btf '%s': has no struct task_struct: not a kernel's BTF", path);
+		btf__free(btf);
+		return -EINVAL;
+	}
+	btf__free(btf);
+	snprintf(custom_btf, sizeof(custom_btf), "%s", path);
+	return 0;
+}
+
+const char *kernel_env_btf_custom_path(void)
+{
+	return custom_btf[0] ? custom_btf : NULL;
+}
+
+const char *kernel_env_btf_source(void)
+{
+	return custom_btf[0] ? custom_btf : SYSFS_BTF;
+}
+
+static void vmlinux_btf_load(void)
+{
+	vmlinux_btf = custom_btf[0] ? btf__parse(custom_btf, NULL) : btf__load_vmlinux_btf();
+	if (!vmlinux_btf && custom_btf[0])
+		snprintf(vmlinux_btf_error, sizeof(vmlinux_btf_error), "reading --btf '%.128s': %s", custom_btf,
+			 strerror(errno));
+	else if (!vmlinux_btf)
+		snprintf(vmlinux_btf_error, sizeof(vmlinux_btf_error), "no kernel BTF at " SYSFS_BTF " (%s): give "
+			 "the agent --btf FILE with this kernel's BTF (a BTFHub-style archive has one)", strerror(errno));
+}
+
+const struct btf *kernel_env_vmlinux_btf(void)
+{
+	pthread_once(&vmlinux_btf_once, vmlinux_btf_load);
+	return vmlinux_btf;
+}
+
+int kernel_env_release_at_least(const char *release, unsigned major, unsigned minor)
+{
+	unsigned have_major, have_minor;
+
+	if (sscanf(release, "%u.%u", &have_major, &have_minor) != 2)
+		return -EINVAL;
+	return have_major > major || (have_major == major && have_minor >= minor);
+}
+
+int kernel_env_baseline(char *reason, size_t len)
+{
+	int at_least = kernel_env_release_at_least(kernel_env_release(), KERNEL_ENV_OLDEST_MAJOR,
+						   KERNEL_ENV_OLDEST_MINOR);
+
+	if (at_least == 0) {
+		snprintf(reason, len, "kernel %s is older than %u.%u, the oldest tracectl supports", kernel_env_release(),
+			 KERNEL_ENV_OLDEST_MAJOR, KERNEL_ENV_OLDEST_MINOR);
+		return -EOPNOTSUPP;
+	}
+	if (at_least < 0) {
+		snprintf(reason, len, "kernel release '%s' is not MAJOR.MINOR...", kernel_env_release());
+		return -EOPNOTSUPP;
+	}
+	if (!kernel_env_vmlinux_btf()) {
+		snprintf(reason, len, "%s", vmlinux_btf_error);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
 				 char *reason, size_t len)
 {
-	struct btf *btf = NULL;
+	const struct btf *btf = kernel_env_vmlinux_btf();
 	char path[256], type[128];
-	int err = 0;
 
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		snprintf(reason, len, "no kernel BTF at /sys/kernel/btf/vmlinux: %s", strerror(errno));
+	if (!btf) {
+		snprintf(reason, len, "%s", vmlinux_btf_error);
 		return -EOPNOTSUPP;
 	}
 	if (tracefs_mounted()) {
@@ -82,61 +173,43 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 		return 0;
 	}
 	/* tracefs is mounted by kernel_env_prepare later; BTF knows the tracepoints' records */
-	btf = btf__load_vmlinux_btf();
-	if (!btf) {
-		snprintf(reason, len, "reading kernel BTF: %s", strerror(errno));
-		return -EOPNOTSUPP;
-	}
-	for (size_t i = 0; i < n && !err; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (!btf_types[i])
 			continue;
 		snprintf(type, sizeof(type), "trace_event_raw_%s", btf_types[i]);
 		if (btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT) < 0) {
 			snprintf(reason, len, "kernel has no tracepoint %s (no %s in BTF)", tracepoints[i], type);
-			err = -EOPNOTSUPP;
+			return -EOPNOTSUPP;
 		}
 	}
-	btf__free(btf);
-	return err;
+	return 0;
 }
 
 int kernel_env_tp_args(const char *tp)
 {
+	const struct btf *btf = kernel_env_vmlinux_btf();
 	const struct btf_type *t;
 	char name[128];
-	struct btf *btf;
-	int id, n = -ENOENT;
+	int id;
 
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	btf = btf__load_vmlinux_btf();
 	if (!btf)
-		return -errno;
+		return -ENOENT;
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
 	/* typedef -> pointer -> function prototype (void *__data, the arguments...) */
 	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	t = t ? btf__type_by_id(btf, t->type) : NULL;
 	t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
 	if (t && btf_is_func_proto(t))
-		n = btf_vlen(t) - 1;
-	btf__free(btf);
-	return n;
-}
-
-static bool mem_alloc_found;
-static pthread_once_t mem_alloc_once = PTHREAD_ONCE_INIT;
-
-static void mem_alloc_probe(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-
-	mem_alloc_found = btf && btf__find_by_name_kind(btf, "bpf_mem_alloc", BTF_KIND_STRUCT) >= 0;
-	btf__free(btf);
+		return btf_vlen(t) - 1;
+	return -ENOENT;
 }
 
 bool kernel_env_bpf_mem_alloc(void)
 {
-	pthread_once(&mem_alloc_once, mem_alloc_probe);
-	return mem_alloc_found;
+	const struct btf *btf = kernel_env_vmlinux_btf();
+
+	return btf && btf__find_by_name_kind(btf, "bpf_mem_alloc", BTF_KIND_STRUCT) >= 0;
 }
 
 int64_t kernel_env_mono_offset_ns(void)

@@ -15,6 +15,33 @@
 int kernel_env_prepare(char *err, size_t errlen);
 /* uname release, e.g. "6.18.44". */
 const char *kernel_env_release(void);
+/* 1 when release ("5.10.0-46-amd64") is MAJOR.MINOR or newer, 0 when older, -EINVAL unparsable. */
+int kernel_env_release_at_least(const char *release, unsigned major, unsigned minor);
+
+/* The oldest kernel line tracectl is tested on (the kernel matrix's oldest, Debian 11). */
+#define KERNEL_ENV_OLDEST_MAJOR 5u
+#define KERNEL_ENV_OLDEST_MINOR 10u
+/*
+ * 0 when this kernel is one tracectl supports: not older than the oldest above, and
+ * with kernel BTF (its own, or the operator's --btf file). Otherwise -EOPNOTSUPP with
+ * a reason a user can act on; every probe is then unsupported with it.
+ */
+int kernel_env_baseline(char *reason, size_t len);
+
+/*
+ * --btf FILE: this kernel's BTF from a file (BTFHub-style archives), for kernels built
+ * without /sys/kernel/btf/vmlinux. Checked to parse and to describe a kernel; probes
+ * then relocate against it (kernel_env_btf_custom_path, for libbpf's btf_custom_path).
+ * Call before anything reads kernel BTF. 0 or -errno with a reason naming the file.
+ */
+int kernel_env_use_btf(const char *path, char *err, size_t errlen);
+/* The --btf file, or NULL when the kernel's own BTF is used. */
+const char *kernel_env_btf_custom_path(void);
+/* Where kernel BTF comes from, for provenance: the --btf file or /sys/kernel/btf/vmlinux. */
+const char *kernel_env_btf_source(void);
+/* Kernel BTF parsed once for the agent's life (NULL when there is none); not to be freed. */
+struct btf;
+const struct btf *kernel_env_vmlinux_btf(void);
 
 /*
  * 0 when every tracepoint ("sock/sock_send_length") exists: looked up in tracefs

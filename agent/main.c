@@ -312,6 +312,9 @@ int main(int argc, char **argv)
 		log_warn("not running as root: attaching probes will likely fail");
 	if (kernel_env_prepare(err, sizeof(err)))
 		log_warn("%s", err);
+	/* said once here; `probes` then gives the same reason for every probe */
+	if (kernel_env_baseline(err, sizeof(err)))
+		log_warn("no probe can run on this kernel: %s", err);
 	/* every session reports what its programs cost, from the kernel's own accounting */
 	agent.stats_fd = cost_enable_stats();
 	if (agent.stats_fd < 0)

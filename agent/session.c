@@ -54,7 +54,7 @@ static void fill_provenance(const struct session *s, Tracectl__Provenance *p)
 	tracectl__provenance__init(p);
 	p->hook = (char *)s->hook;
 	p->kernel_release = (char *)kernel_env_release();
-	p->btf_source = "/sys/kernel/btf/vmlinux";
+	p->btf_source = (char *)kernel_env_btf_source();
 	p->agent_version = TRACECTL_VERSION;
 	p->sample_one_in = s->sample_one_in;
 	p->relative_error = s->probe->kind == PROBE_HISTOGRAM ? hist_relative_error() : 0;
