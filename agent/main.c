@@ -286,6 +286,44 @@ static int parse_args(int argc, char **argv, struct agent_config *cfg, bool *che
 	return 0;
 }
 
+/* The event loop, the exporter, the RPC listener and the signals, then serving until told
+ * to stop; what it leaves is released by main. 0, or -1 once the reason is logged. */
+static int serve(struct agent *agent)
+{
+	char err[512];
+
+	agent->base = event_base_new();
+	if (!agent->base) {
+		log_error("cannot create the event loop");
+		return -1;
+	}
+	/* standing probes first: once the RPC port accepts, the agent is fully up */
+	LIST_INIT(&agent->conns);
+	if (agent->cfg.metrics_listen && exporter_start(agent, agent->cfg.metrics_listen, agent->cfg.export_probes,
+							&agent->exporter, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (agent_start(agent, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	agent->sigint = evsignal_new(agent->base, SIGINT, on_signal, agent);
+	agent->sigterm = evsignal_new(agent->base, SIGTERM, on_signal, agent);
+	if (!agent->sigint || !agent->sigterm || evsignal_add(agent->sigint, NULL) ||
+	    evsignal_add(agent->sigterm, NULL)) {
+		log_error("cannot install signal handlers");
+		return -1;
+	}
+	log_info("tracectl-agent %s ready: kernel %s, %zu probe(s) in the catalog", TRACECTL_VERSION,
+		 kernel_env_release(), catalog_size());
+	if (event_base_dispatch(agent->base) < 0) {
+		log_error("event loop failed");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent agent = {
@@ -326,37 +364,10 @@ int main(int argc, char **argv)
 		log_warn("kernel BPF run-time statistics unavailable (%s): costs will show agent CPU only",
 			 strerror(-agent.stats_fd));
 
-	agent.base = event_base_new();
-	if (!agent.base) {
-		log_error("cannot create the event loop");
-		goto cleanup;
+	if (serve(&agent) == 0) {
+		ret = 0;
+		log_info("shut down cleanly");
 	}
-	/* standing probes first: once the RPC port accepts, the agent is fully up */
-	LIST_INIT(&agent.conns);
-	if (agent.cfg.metrics_listen &&
-	    exporter_start(&agent, agent.cfg.metrics_listen, agent.cfg.export_probes, &agent.exporter, err, sizeof(err))) {
-		log_error("%s", err);
-		goto cleanup;
-	}
-	if (agent_start(&agent, err, sizeof(err))) {
-		log_error("%s", err);
-		goto cleanup;
-	}
-	agent.sigint = evsignal_new(agent.base, SIGINT, on_signal, &agent);
-	agent.sigterm = evsignal_new(agent.base, SIGTERM, on_signal, &agent);
-	if (!agent.sigint || !agent.sigterm || evsignal_add(agent.sigint, NULL) || evsignal_add(agent.sigterm, NULL)) {
-		log_error("cannot install signal handlers");
-		goto cleanup;
-	}
-	log_info("tracectl-agent %s ready: kernel %s, %zu probe(s) in the catalog", TRACECTL_VERSION,
-		 kernel_env_release(), catalog_size());
-	if (event_base_dispatch(agent.base) < 0) {
-		log_error("event loop failed");
-		goto cleanup;
-	}
-	ret = 0;
-	log_info("shut down cleanly");
-cleanup:
 	exporter_free(&agent.exporter);
 	agent_free(&agent);
 	if (agent.sigint)
