@@ -504,9 +504,11 @@ static int parse_operands(int argc, char **argv, struct cli_options *o)
 	return 0;
 }
 
+const char *const cli_commands[] = { "attach", "gate", "record", "report", "probes", "status" };
+const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);
+
 int cli_parse_args(int argc, char **argv, struct cli_options *o)
 {
-	static const char *const commands[] = { "attach", "gate", "record", "report", "probes", "status" };
 	bool known = false;
 
 	if (parse_options(argc, argv, o))
@@ -516,8 +518,8 @@ int cli_parse_args(int argc, char **argv, struct cli_options *o)
 		return -EINVAL;
 	}
 	o->command = argv[optind++];
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		known |= is_command(o, commands[i]);
+	for (size_t i = 0; i < cli_command_count; i++)
+		known |= is_command(o, cli_commands[i]);
 	if (!known) {
 		fprintf(stderr, "tracectl: unknown command '%s' (attach, gate, record, report, probes, status; see --help)\n",
 			o->command);

@@ -40,6 +40,9 @@ struct cli_options {
 /* The option table (for tests and generated docs) and its length. */
 extern const struct opt_row cli_option_rows[];
 extern const size_t cli_option_count;
+/* The commands, as the first word after the options names them. */
+extern const char *const cli_commands[];
+extern const size_t cli_command_count;
 
 /* Fills o (set its defaults first) from argv; prints why and returns -EINVAL on a usage
  * error. --help and --version print and exit 0. */

@@ -81,3 +81,32 @@ void opt_table_usage(FILE *out, const struct opt_row *rows, size_t n, int column
 		fprintf(out, "%s\n", line);
 	}
 }
+
+void opt_table_print_words(FILE *out, const char *var, const struct opt_row *rows, size_t n, const char *heading,
+			   bool valued)
+{
+	bool inside = !heading;
+	const char *sep = "";
+
+	fprintf(out, "%s=\"", var);
+	for (size_t i = 0; i < n; i++) {
+		const struct opt_row *row = &rows[i];
+
+		if (!row->name && !row->short_name) {
+			inside = !heading || strcmp(row->help, heading) == 0;
+			continue;
+		}
+		if (!inside || (valued && !row->arg))
+			continue;
+		if (row->name) {
+			fprintf(out, "%s--%s", sep, row->name);
+			sep = " ";
+		}
+		/* the short name too where it is the only one, or where its value must be skipped */
+		if (row->short_name && (valued || !row->name)) {
+			fprintf(out, "%s-%c", sep, row->short_name);
+			sep = " ";
+		}
+	}
+	fputs("\"\n", out);
+}

@@ -8,6 +8,7 @@
 #define TRACECTL_OPT_TABLE_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +40,11 @@ const struct opt_row *opt_table_find(const struct opt_row *rows, size_t n, int v
 const struct opt_row *opt_table_lookup(const struct opt_row *rows, size_t n, const char *name);
 /* Prints the rows as help: names and argument, the help text from column COLUMN. */
 void opt_table_usage(FILE *out, const struct opt_row *rows, size_t n, int column);
+/* A shell variable for completion: VAR="--a --b ..." of the rows after the heading line
+ * HEADING up to the next heading (NULL: every row); VALUED: only the rows that take a
+ * value, with their short names. */
+void opt_table_print_words(FILE *out, const char *var, const struct opt_row *rows, size_t n, const char *heading,
+			   bool valued);
 /* The field a typed handler stores into. */
 static inline void *opt_field(const struct opt_row *row, void *ctx)
 {
