@@ -353,7 +353,7 @@ static enum cli_exit run_command(struct run *r)
 
 int main(int argc, char **argv)
 {
-	static struct run r = {
+	struct run r = {
 		.opt = { .format = OUTPUT_TEXT, .interval_ns = 1000000000ULL, .connect_timeout_ms = 5000 },
 		.req = TRACECTL__REQUEST__INIT,
 		.attach = TRACECTL__ATTACH_REQUEST__INIT,
