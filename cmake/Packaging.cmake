@@ -14,31 +14,14 @@ set(TRACECTL_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
 set(TRACECTL_BASH_COMPLETIONDIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
   "Where bash completions go, relative to the install prefix")
 
-install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tracectl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_BINARY_DIR}/docs/man/tracectl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tracectl-agent.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/dev-pki.sh DESTINATION ${CMAKE_INSTALL_DATADIR}/tracectl)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/etc/agent.env.example
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
-# Bash completion: the probe list is taken from the catalog (one agent/probe_NAME.c per
-# probe, NAME with '_' written '-'), so a new probe completes without an edit here.
-file(GLOB _tracectl_probe_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/agent/probe_*.c)
-set(_tracectl_probe_names "")
-foreach(src ${_tracectl_probe_sources})
-  get_filename_component(stem ${src} NAME_WE)
-  string(REGEX REPLACE "^probe_" "" stem ${stem})
-  string(REPLACE "_" "-" stem ${stem})
-  list(APPEND _tracectl_probe_names ${stem})
-endforeach()
-list(SORT _tracectl_probe_names)
-list(JOIN _tracectl_probe_names " " _tracectl_probe_names)
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-  ${PROJECT_SOURCE_DIR}/deploy/bash-completion/tracectl)
-file(READ ${PROJECT_SOURCE_DIR}/deploy/bash-completion/tracectl _tracectl_completion)
-string(REGEX REPLACE "\n_tracectl_probes=\"[^\"\n]*\"" "\n_tracectl_probes=\"${_tracectl_probe_names}\""
-  _tracectl_completion "${_tracectl_completion}")
-file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/deploy/bash-completion/tracectl
-  CONTENT "${_tracectl_completion}" @ONLY)
+# Bash completion and tracectl.1: the build writes them with the catalog's probes
+# (agent/CMakeLists.txt, catalog_docs), so a new probe needs no edit here.
 # bash-completion loads a completion by the command's name: one file per command.
 install(FILES ${PROJECT_BINARY_DIR}/deploy/bash-completion/tracectl DESTINATION ${TRACECTL_BASH_COMPLETIONDIR})
 install(FILES ${PROJECT_BINARY_DIR}/deploy/bash-completion/tracectl DESTINATION ${TRACECTL_BASH_COMPLETIONDIR}

@@ -138,6 +138,11 @@ def test_errors(args):
         check(rc == 2 and err.startswith("tracectl: unknown option '--bogus'"),
               f"--bogus: exit {rc}, {err!r}")
         check(env.cli_path not in err, f"the message names the binary's path: {err!r}")
+        # --NAME VALUE is a probe parameter only if the agent's catalog has one of that name
+        rc, out, err = env.run_cli("bogus-value", cli(env, "attach", host(env), "syscalls", "--bogus", "3", "-d", "1s"))
+        check(rc == 2 and err.startswith("tracectl: unknown option '--bogus' (nor a parameter of any probe"),
+              f"--bogus 3: exit {rc}, {err!r}")
+        check("Attached" not in out, f"--bogus 3: attached anyway: {out[:200]!r}")
         log(f"errors: --measure accepted; {err.splitlines()[0]!r}")
 
         # gate: a percentile it does not compute is named, with the ones it does
