@@ -77,11 +77,17 @@ int kernel_env_use_btf(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "--btf '%.64s...': path too long", path);
 		return -ENAMETOOLONG;
 	}
+	/* our message says it; libbpf's own lines would come before the log is set up */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+
 	btf = btf__parse(path, NULL);
+	libbpf_set_print(print);
 	if (!btf) {
 		int e = errno;
+		char why[128];
 
-		snprintf(err, errlen, "--btf '%s': not a readable BTF or ELF file with BTF (%s)", path, strerror(e));
+		libbpf_strerror(e, why, sizeof(why));
+		snprintf(err, errlen, "--btf '%s': not a readable BTF or ELF file with BTF (%s)", path, why);
 		return -e;
 	}
 	/* a kernel's BTF names its basic types; a BPF object's own BTF would not do */

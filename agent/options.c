@@ -99,6 +99,18 @@ static int opt_no_tp_btf(const struct opt_row *row, char *arg, void *ctx)
 	return 0;
 }
 
+static int opt_btf(const struct opt_row *row, char *arg, void *ctx)
+{
+	char err[512];
+
+	(void)row, (void)ctx;
+	if (kernel_env_use_btf(arg, err, sizeof(err))) {
+		fprintf(stderr, "tracectl-agent: %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
 static int opt_log_level(const struct opt_row *row, char *arg, void *ctx)
 {
 	(void)row, (void)ctx;
@@ -165,6 +177,8 @@ const struct opt_row agent_option_rows[] = {
 	{ "check-policy", 0, NULL, "parse --policy, print the result and exit", .parse = opt_check_policy },
 	{ "no-tp-btf", 0, NULL, "probes use their tracepoint / raw_tp programs even where\n"
 	  "tp_btf loads (for a kernel whose tp_btf misbehaves)", .parse = opt_no_tp_btf },
+	{ "btf", 0, "FILE", "this kernel's BTF, for kernels without /sys/kernel/btf/vmlinux\n"
+	  "(a BTFHub-style vmlinux.btf); probes relocate against it", .parse = opt_btf },
 	{ "log-level", 0, "LEVEL", "error, warn, info (default) or debug", .parse = opt_log_level },
 	{ "help", 'h', NULL, "this text", .parse = opt_help },
 	{ "version", 'V', NULL, "print the version", .parse = opt_version },
