@@ -90,6 +90,7 @@ struct fleet {
 	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
 	bool status_shown; /* a status line is on stderr, to be ended with a newline */
 	uint64_t start_ns;
+	uint64_t attached_ns; /* when the first host attached */
 	struct render merged;
 };
 
@@ -229,7 +230,11 @@ static bool sort_column_known(struct fleet *f, const Tracectl__CountTable *t)
 static void print_status_line(struct fleet *f, const struct fleet_window *w, FILE *out, unsigned cols,
 			      const char *end)
 {
-	uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
+	/* up to the window's end, from the first attach, as --duration counts (connecting and
+	 * loading came before; the window is printed a little after its end) */
+	uint64_t from = f->attached_ns ? f->attached_ns : f->start_ns;
+	uint64_t to = w->end_ns ? w->end_ns : clock_ns(CLOCK_REALTIME);
+	uint64_t elapsed = to > from ? to - from : 0;
 	char el[32], du[32], parts[5][160], line[800] = "";
 	size_t len = 0;
 
@@ -798,6 +803,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
 		h->attached = true;
+		if (!f->attached_ns)
+			f->attached_ns = clock_ns(CLOCK_REALTIME);
 		/* machines always learn which hosts attached; people see it per host on request */
 		/* windows that ended before this host's first are not waited for */
 		if (resp->attached->first_window_end_unix_ns) {
