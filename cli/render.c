@@ -449,7 +449,7 @@ static void render_count_rows(const struct render *r, const Tracectl__Snapshot *
 {
 	uint64_t span = snap->end_unix_ns > snap->start_unix_ns ? snap->end_unix_ns - snap->start_unix_ns : 0;
 	int cpu = span ? cpu_column(t) : -1;
-	int kw[COUNT_MAX_KEYS], vw[COUNT_MAX_VALUES], cw = 4;
+	int kw[COUNT_MAX_KEYS], vw[COUNT_MAX_VALUES];
 	char cell[64], name[64];
 
 	for (size_t k = 0; k < t->nkeys; k++) {
@@ -477,7 +477,7 @@ static void render_count_rows(const struct render *r, const Tracectl__Snapshot *
 		text_escape_fpad(r->out, t->key_names[k], kw[k]);
 	}
 	if (cpu >= 0)
-		fprintf(r->out, " %*s", cw + 2, "%CPU");
+		fprintf(r->out, " %6s", "%CPU");
 	for (size_t v = 0; v < t->nvalues; v++)
 		fprintf(r->out, " %*s", vw[v] + 1, column_title(t->value_names[v], name, sizeof(name)));
 	fputc('\n', r->out);
@@ -487,7 +487,7 @@ static void render_count_rows(const struct render *r, const Tracectl__Snapshot *
 			text_escape_fpad(r->out, t->rows[i].keys[k], kw[k]);
 		}
 		if (cpu >= 0)
-			fprintf(r->out, " %*.1f", cw + 2, 100.0 * (double)t->rows[i].values[cpu] / (double)span);
+			fprintf(r->out, " %6.1f", 100.0 * (double)t->rows[i].values[cpu] / (double)span);
 		for (size_t v = 0; v < t->nvalues; v++)
 			fprintf(r->out, " %*s", vw[v] + 1, count_cell(t, v, t->rows[i].values[v], cell, sizeof(cell)));
 		fputc('\n', r->out);
