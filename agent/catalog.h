@@ -63,6 +63,7 @@ struct event_field {
 	const char *name;
 	const char *str; /* NULL for numbers */
 	int64_t num;
+	bool flag; /* num is 0 or 1: a yes/no (JSON true/false) */
 };
 
 /* Where a probe delivers events; implemented by the session (event_batch.c). */
@@ -84,6 +85,8 @@ struct probe_desc {
 	const struct hook_variants *variants;
 	uint32_t params;         /* enum probe_param bits accepted */
 	const char *by_choices;  /* for PROBE_PARAM_BY: "remote|none" */
+	/* for PROBE_PARAM_TARGET: its form, when not the user-space functions' BINARY:PATTERN */
+	const char *target_form;
 	/* for PROBE_PARAM_MEASURE: "latency|count", the first is the default */
 	const char *measure_choices;
 	uint32_t default_top;    /* counts: rows per snapshot when --top is not given (0 = all) */

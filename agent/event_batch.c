@@ -81,6 +81,7 @@ void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struc
 		} else {
 			f->num = fields[i].num;
 			f->is_num = 1;
+			f->is_flag = fields[i].flag;
 		}
 		sink->field_ptrs[sink->nfields++] = f;
 	}

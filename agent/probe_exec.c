@@ -58,10 +58,52 @@ static void exec_close(void **state)
 	*state = NULL;
 }
 
+/* True when sh reads arg (len bytes) back as itself unquoted. */
+static bool arg_plain(const char *arg, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-", arg[i]))
+			return false;
+	return true;
+}
+
+/* Appends arg to out as sh quotes it ('...', a quote as '"'"': no backslash, which text
+ * output escapes); false when it does not fit. */
+static bool arg_append(char *out, size_t outlen, size_t *used, const char *arg, size_t len)
+{
+	bool plain = arg_plain(arg, len);
+	size_t need = plain ? len : 2;
+
+	for (size_t i = 0; !plain && i < len; i++)
+		need += arg[i] == '\'' ? 5 : 1;
+	if (need > outlen - 1 - *used)
+		return false;
+	if (plain) {
+		memcpy(out + *used, arg, len);
+		*used += len;
+	} else {
+		out[(*used)++] = '\'';
+		for (size_t i = 0; i < len; i++) {
+			if (arg[i] == '\'') {
+				memcpy(out + *used, "'\"'\"'", 5);
+				*used += 5;
+			} else {
+				out[(*used)++] = arg[i];
+			}
+		}
+		out[(*used)++] = '\'';
+	}
+	out[*used] = '\0';
+	return true;
+}
+
 /*
- * Joins the NUL-separated arguments with spaces into out, applying the bounds
- * (EXEC_MAX_ARGS arguments, EXEC_ARG_LEN - 1 bytes each) whatever the kernel side
- * delivered: the copy read back from a new image is not cut per argument.
+ * Joins the NUL-separated arguments with spaces into out, each quoted as sh would
+ * need it (so "a b" stays one argument: shlex.split gives them back), applying the
+ * bounds (EXEC_MAX_ARGS arguments, EXEC_ARG_LEN - 1 bytes each) whatever the kernel
+ * side delivered: the copy read back from a new image is not cut per argument.
  * Returns the number of arguments; sets *truncated when a bound cut something.
  */
 static unsigned int argv_join(const char *args, size_t size, char *out, size_t outlen, bool *truncated)
@@ -73,6 +115,7 @@ static unsigned int argv_join(const char *args, size_t size, char *out, size_t o
 	while (pos < size) {
 		const char *arg = args + pos;
 		size_t len = strnlen(arg, size - pos), keep = len;
+		bool sep;
 
 		if (argc == EXEC_MAX_ARGS) {
 			*truncated = true;
@@ -82,13 +125,16 @@ static unsigned int argv_join(const char *args, size_t size, char *out, size_t o
 			keep = EXEC_ARG_LEN - 1;
 			*truncated = true;
 		}
-		if (argc > 0 && used + 1 < outlen)
+		sep = argc > 0 && used + 1 < outlen;
+		if (sep)
 			out[used++] = ' ';
-		if (keep > outlen - 1 - used)
-			keep = outlen - 1 - used;
-		memcpy(out + used, arg, keep);
-		used += keep;
-		out[used] = '\0';
+		if (!arg_append(out, outlen, &used, arg, keep)) {
+			/* quoting made it longer than an event string: the rest is left out, said so */
+			if (sep)
+				out[--used] = '\0';
+			*truncated = true;
+			break;
+		}
 		argc++;
 		pos += len + 1;
 	}
@@ -119,21 +165,22 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 	missing = e->flags & EXEC_ARGV_MISSING;
 	argc = argv_join(e->args, e->args_size, st->argv, sizeof(st->argv), &truncated);
 
+	/* in the order people read them (execsnoop's); argv, of any length, last but the flags */
 	struct event_field fields[] = {
 		{ .name = "pid", .num = e->pid },
 		{ .name = "ppid", .num = e->ppid },
 		{ .name = "uid", .num = e->uid },
 		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "ret", .num = e->ret },
 		{ .name = "syscall", .str = e->syscall == EXEC_SYSCALL_EXECVEAT ? "execveat" : "execve" },
 		{ .name = "filename",
 		  .str = bounded(st->filename, sizeof(st->filename), e->filename, sizeof(e->filename)) },
-		{ .name = "filename_missing", .num = (e->flags & EXEC_FILENAME_MISSING) != 0 },
-		{ .name = "argv", .str = st->argv },
 		{ .name = "argc", .num = argc },
-		{ .name = "argv_truncated", .num = truncated },
-		{ .name = "argv_missing", .num = missing },
-		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0 },
-		{ .name = "ret", .num = e->ret },
+		{ .name = "argv", .str = st->argv },
+		{ .name = "filename_missing", .num = (e->flags & EXEC_FILENAME_MISSING) != 0, .flag = true },
+		{ .name = "argv_truncated", .num = truncated, .flag = true },
+		{ .name = "argv_missing", .num = missing, .flag = true },
+		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0, .flag = true },
 	};
 	event_ring_emit(&st->ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
@@ -219,9 +266,10 @@ cleanup:
 
 const struct probe_desc probe_exec = {
 	.name = "exec",
-	.description = "one event per execve/execveat: pid, ppid, uid, comm, filename, argv (at most "
+	.description = "one event per execve/execveat: pid, ppid, uid, comm, ret, filename, argv (quoted as sh "
+		       "would need it; at most "
 		       "20 arguments of 199 bytes, argv_truncated when cut, argv_missing when the "
-		       "caller's pages could not be read and no new image holds them), ret; --pid matches the exec'ing process "
+		       "caller's pages could not be read and no new image holds them); --pid matches the exec'ing process "
 		       "or its parent (fork+exec), --comm the caller's or the new program's comm",
 	.kind = PROBE_EVENTS,
 	.hook = EXEC_HOOK,

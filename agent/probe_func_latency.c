@@ -172,6 +172,7 @@ const struct probe_desc probe_func_latency = {
 	.kind = PROBE_HISTOGRAM,
 	.hook = "uprobe + uretprobe",
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID,
+	.target_form = "BINARY:FUNCTION",
 	.supported = func_target_uprobes_supported,
 	.validate = func_latency_validate,
 	.open = func_latency_open,

@@ -110,19 +110,20 @@ static int open_on_record(void *ctx, void *data, size_t size)
 	if (size < header || e->path_size > size - header || e->syscall > OPEN_SYSCALL_OPENAT2)
 		return 0; /* not a record this program writes: skip rather than misread */
 
+	/* in the order people read them (opensnoop's); the path, of any length, last */
 	struct event_field fields[] = {
 		{ .name = "pid", .num = e->pid },
 		{ .name = "uid", .num = e->uid },
 		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "ret", .num = e->ret },
 		{ .name = "syscall", .str = syscall_names[e->syscall] },
 		{ .name = "dfd", .num = e->dfd },
-		{ .name = "path", .str = bounded(st->path, sizeof(st->path), e->path, e->path_size) },
-		{ .name = "path_missing", .num = (e->status & OPEN_PATH_MISSING) != 0 },
 		{ .name = "flags", .num = (int64_t)e->flags },
 		{ .name = "flags_text", .str = (e->status & OPEN_FLAGS_MISSING)
 						       ? "?"
 						       : flags_format(e->flags, st->flags_text, sizeof(st->flags_text)) },
-		{ .name = "ret", .num = e->ret },
+		{ .name = "path", .str = bounded(st->path, sizeof(st->path), e->path, e->path_size) },
+		{ .name = "path_missing", .num = (e->status & OPEN_PATH_MISSING) != 0, .flag = true },
 	};
 	event_ring_emit(&st->ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;

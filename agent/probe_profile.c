@@ -322,7 +322,7 @@ static int profile_read(void *state, struct count_table *out)
 const struct probe_desc probe_profile = {
 	.name = "profile",
 	.description = "on-CPU stack samples at --freq Hz per CPU (default 49), folded as "
-		       "comm;outermost;...;innermost (kernel frames end in _[k]); use -o folded for flame graphs",
+		       "comm;outermost;...;innermost (kernel frames end in _[k]); use --output folded (or svg) for flame graphs",
 	.kind = PROBE_COUNTS,
 	.hook = "perf_event software cpu-clock + stack trace map",
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_FREQ | PROBE_PARAM_TOP,

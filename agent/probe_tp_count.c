@@ -402,6 +402,7 @@ const struct probe_desc probe_tp_count = {
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
 	.by_choices = "tracepoint|pid",
+	.target_form = "CATEGORY:PATTERN",
 	.default_top = 50,
 	.nkeys = 3,
 	.key_names = { "tracepoint", "pid", "comm" },

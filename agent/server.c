@@ -114,6 +114,8 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 			p->range = (char *)spec->range;
 			if (spec->bit == PROBE_PARAM_BY && d->by_choices)
 				p->range = (char *)d->by_choices;
+			if (spec->bit == PROBE_PARAM_TARGET && d->target_form)
+				p->range = (char *)d->target_form;
 			if (spec->bit == PROBE_PARAM_MEASURE && d->measure_choices)
 				p->range = (char *)d->measure_choices;
 			param_ptrs[i * nspecs + np++] = p;

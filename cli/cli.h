@@ -231,6 +231,20 @@ int flamegraph_write(FILE *out, const struct count_table *t, const char *title);
  * and where it is on the stack at all (total). out is initialised here. */
 int stacks_top_functions(const struct count_table *stacks, struct count_table *out);
 
+/* ---- term.c: text fitted to a terminal ---- */
+
+/* The terminal's size when fd is one (TIOCGWINSZ); false otherwise. */
+bool term_size(int fd, unsigned *cols, unsigned *rows);
+/* Display columns of s's n bytes (UTF-8 continuation bytes take none). */
+size_t term_columns(const char *s, size_t n);
+/* The bytes of s's first n that fill at most cols columns. */
+size_t term_fit(const char *s, size_t n, unsigned cols);
+/* Writes text's lines each cut to cols columns, as top does; with max_lines, at most that
+ * many lines, the last saying how many were left out. */
+void term_write_cut(FILE *out, const char *text, size_t len, unsigned cols, unsigned max_lines);
+/* Writes text's lines, those wider than cols wrapped at spaces, continuations indented. */
+void term_write_wrapped(FILE *out, const char *text, size_t len, unsigned cols, unsigned indent);
+
 /* ---- render.c ---- */
 
 
@@ -244,6 +258,8 @@ struct render {
 	bool provenance_mixed;     /* the hosts measured differently */
 	bool late;                 /* a host's window that came after its merged view was printed */
 	size_t died;               /* summaries: hosts in it that died mid-run (their data up to then) */
+	uint64_t interval_ns;      /* windows shorter than this (the first) are said to be partial */
+	bool *events_header_shown; /* text events: their column header, printed once (NULL: none) */
 };
 
 int render_format_parse(const char *name, enum output_format *out);

@@ -82,10 +82,15 @@ struct fleet {
 	bool interrupted;
 	bool replay_damaged;
 	bool live; /* redraw in place: text on a terminal */
+	/* the terminals' sizes (0 when not one: nothing is cut or wrapped), kept by SIGWINCH */
+	unsigned cols, rows, err_cols;
+	struct event *sigwinch;
+	bool events_header_shown;
 	bool sort_warned;
 	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
 	bool status_shown; /* a status line is on stderr, to be ended with a newline */
 	uint64_t start_ns;
+	uint64_t attached_ns; /* when the first host attached */
 	struct render merged;
 };
 
@@ -220,17 +225,98 @@ static bool sort_column_known(struct fleet *f, const Tracectl__CountTable *t)
 	return false;
 }
 
-/* "tracectl PROBE: 1/2 hosts answering, 3.00s of 10.0s elapsed, 0 dropped  (Ctrl-C ends)" */
-static void print_status_line(struct fleet *f, const struct fleet_window *w, FILE *out, const char *end)
+/* "tracectl PROBE: 1/2 hosts answering, 3.00s of 10.0s elapsed, 0 dropped  (Ctrl-C ends)", on a
+ * terminal of cols columns (0: any width) as many of its parts as fit: never a word cut */
+static void print_status_line(struct fleet *f, const struct fleet_window *w, FILE *out, unsigned cols,
+			      const char *end)
 {
-	uint64_t elapsed = clock_ns(CLOCK_REALTIME) - f->start_ns;
-	char el[32], du[32];
+	/* up to the window's end, from the first attach, as --duration counts (connecting and
+	 * loading came before; the window is printed a little after its end) */
+	uint64_t from = f->attached_ns ? f->attached_ns : f->start_ns;
+	uint64_t to = w->end_ns ? w->end_ns : clock_ns(CLOCK_REALTIME);
+	uint64_t elapsed = to > from ? to - from : 0;
+	char el[32], du[32], parts[5][160], line[800] = "";
+	size_t len = 0;
 
-	fprintf(out, "tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)%s", f->o->probe,
-		window_host_count(f, w), f->n, duration_format(elapsed, el, sizeof(el)), f->o->duration_ns ? " of " : "",
-		f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
-		(unsigned long long)(w->dropped_snapshots + w->events_dropped), end);
+	snprintf(parts[0], sizeof(parts[0]), "tracectl %s:", f->o->probe);
+	snprintf(parts[1], sizeof(parts[1]), " %zu/%zu hosts answering,", window_host_count(f, w), f->n);
+	snprintf(parts[2], sizeof(parts[2]), " %s%s%s elapsed,", duration_format(elapsed, el, sizeof(el)),
+		 f->o->duration_ns ? " of " : "",
+		 f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "");
+	snprintf(parts[3], sizeof(parts[3]), " %llu dropped", (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+	snprintf(parts[4], sizeof(parts[4]), "  (Ctrl-C ends)");
+	for (size_t i = 0; i < 5; i++) {
+		size_t n = strlen(parts[i]);
+
+		if (cols && i > 0 && term_columns(line, len) + term_columns(parts[i], n) > cols)
+			break;
+		memcpy(line + len, parts[i], n + 1);
+		len += n;
+	}
+	/* a terminal narrower than the probe's name: cut, as the frame's lines are */
+	fwrite(line, 1, cols ? term_fit(line, len, cols) : len, out);
+	fputs(end, out);
 	fflush(out);
+}
+
+/* Text through rd, on a terminal wrapped to its width (indent: the continuation lines'). */
+typedef void (*fitted_cb)(const struct render *rd, const void *arg);
+
+static void print_fitted(struct fleet *f, const struct render *rd, fitted_cb print, const void *arg, unsigned indent)
+{
+	struct render mem_rd = *rd;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	if (!f->cols || rd->format != OUTPUT_TEXT || rd->out != stdout || !(mem = open_memstream(&text, &len))) {
+		print(rd, arg);
+		return;
+	}
+	mem_rd.out = mem;
+	print(&mem_rd, arg);
+	if (fclose(mem) == 0)
+		term_write_wrapped(stdout, text, len, f->cols, indent);
+	free(text);
+}
+
+/* A window's histograms, table or event counts, through f->merged. */
+static void window_render(struct fleet *f, struct fleet_window *w, const Tracectl__Snapshot *meta)
+{
+	for (size_t i = 0; i < w->hists.n; i++)
+		render_hist(&f->merged, meta, w->hists.labels[i], w->hists.hists[i]);
+	if (w->have_counts) {
+		sort_counts(f, &w->counts);
+		render_counts(&f->merged, meta, &w->counts);
+	}
+	if (w->is_events)
+		render_event_stats(&f->merged, meta);
+}
+
+/*
+ * Top-like: the newest window replaces the previous one, under a status line, cut to
+ * the terminal: each line to its width, the frame to its height (the status line and
+ * the table's header first, so they always show).
+ */
+static void window_print_live(struct fleet *f, struct fleet_window *w, const Tracectl__Snapshot *meta)
+{
+	char *frame = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&frame, &len);
+
+	fputs("\033[H\033[2J", stdout);
+	print_status_line(f, w, stdout, f->cols, "\n\n");
+	if (!mem) {
+		window_render(f, w, meta);
+		return;
+	}
+	f->merged.out = mem;
+	window_render(f, w, meta);
+	f->merged.out = stdout;
+	if (fclose(mem) == 0)
+		/* the status line and the blank under it take two rows; the cursor one more */
+		term_write_cut(stdout, frame, len, f->cols, f->rows > 4 ? f->rows - 3 : 1);
+	free(frame);
 }
 
 static void window_print(struct fleet *f, struct fleet_window *w)
@@ -240,7 +326,7 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	/* output to a file (-o): the terminal keeps a status line, redrawn in place */
 	if (f->o->status_on_stderr && !f->o->quiet) {
 		fputs("\r\033[K", stderr);
-		print_status_line(f, w, stderr, "");
+		print_status_line(f, w, stderr, f->err_cols, "");
 		f->status_shown = true;
 	}
 
@@ -262,21 +348,12 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 		meta.cost = &w->cost;
 	f->merged.hosts = window_host_count(f, w);
 	if (f->live && !w->is_events) {
-		/* top-like: the newest window replaces the previous one, under a status line */
-		fputs("\033[H\033[2J", stdout);
-		print_status_line(f, w, stdout, "\n\n");
+		window_print_live(f, w, &meta);
+		return;
 	}
 	window_print_events(f, w);
-	for (size_t i = 0; i < w->hists.n; i++)
-		render_hist(&f->merged, &meta, w->hists.labels[i], w->hists.hists[i]);
-	if (w->have_counts) {
-		sort_counts(f, &w->counts);
-		render_counts(&f->merged, &meta, &w->counts);
-	}
-	if (w->is_events)
-		render_event_stats(&f->merged, &meta);
+	window_render(f, w, &meta);
 }
-
 /* Prints, in order, every window that all live hosts reported or whose grace ran out. */
 static void fleet_flush_windows(struct fleet *f, bool force_all)
 {
@@ -707,6 +784,11 @@ cleanup:
 		count_table_free(&counts);
 }
 
+static void print_attached(const struct render *rd, const void *arg)
+{
+	render_attached(rd, arg);
+}
+
 static bool on_attach_response(struct client_call *call, Tracectl__Response *resp, void *arg)
 {
 	struct fleet_host *h = arg;
@@ -721,6 +803,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
 		h->attached = true;
+		if (!f->attached_ns)
+			f->attached_ns = clock_ns(CLOCK_REALTIME);
 		/* machines always learn which hosts attached; people see it per host on request */
 		/* windows that ended before this host's first are not waited for */
 		if (resp->attached->first_window_end_unix_ns) {
@@ -731,7 +815,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 				h->last_bucket = first - 1;
 		}
 		if (!f->o->quiet && (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON))
-			render_attached(&h->render, resp->attached);
+			print_fitted(f, &h->render, print_attached, resp->attached, 4);
 		else
 			log_info("%s: attached (session %llu)", h->target->name,
 				 (unsigned long long)resp->attached->session_id);
@@ -877,6 +961,18 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 	fflush(stdout);
 }
 
+struct probes_print {
+	const Tracectl__ListProbesResponse *list;
+	const struct client_conn *conn;
+};
+
+static void print_probes(const struct render *rd, const void *arg)
+{
+	const struct probes_print *pp = arg;
+
+	render_probes(rd, pp->list, pp->conn);
+}
+
 static bool on_unary_response(struct client_call *call, Tracectl__Response *resp, void *arg)
 {
 	struct fleet_host *h = arg;
@@ -884,7 +980,10 @@ static bool on_unary_response(struct client_call *call, Tracectl__Response *resp
 	if (resp->result_case == TRACECTL__RESPONSE__RESULT_PROBES) {
 		const char *want = h->fleet->o->probe;
 
-		render_probes(&h->render, resp->probes, call->conn);
+		struct probes_print pp = { resp->probes, call->conn };
+
+		/* descriptions wrap under their column, or under a short indent on narrow terminals */
+		print_fitted(h->fleet, &h->render, print_probes, &pp, 39);
 		if (want && !catalog_find(resp->probes, want)) {
 			const char *near = catalog_nearest(resp->probes, want);
 			char why[INVENTORY_HOST_LEN + 200];
@@ -924,6 +1023,19 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	for (size_t i = 0; i < f->n; i++)
 		if (!f->hosts[i].done && f->hosts[i].call)
 			client_call__cancel(f->hosts[i].call);
+}
+
+/* The terminal was resized: the next frame fits the new size. */
+static void on_sigwinch(evutil_socket_t sig, short what, void *arg)
+{
+	struct fleet *f = arg;
+
+	(void)sig;
+	(void)what;
+	if (!term_size(STDOUT_FILENO, &f->cols, &f->rows))
+		f->cols = f->rows = 0;
+	if (!term_size(STDERR_FILENO, &f->err_cols, &(unsigned){ 0 }))
+		f->err_cols = 0;
 }
 
 void fleet_result_free(struct fleet_result *r)
@@ -1077,17 +1189,22 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 	render_footer(rd, &meta);
 }
 
+static void print_result_host(const struct render *rd, const void *arg)
+{
+	render_result_host(rd, arg);
+}
+
 static void print_summaries(struct fleet *f, const struct fleet_result *r)
 {
 	if (f->o->quiet)
 		return;
 	if (f->o->per_host && f->n > 1)
 		for (size_t i = 0; i < f->n; i++)
-			render_result_host(&f->hosts[i].render, &r->hosts[i]);
+			print_fitted(f, &f->hosts[i].render, print_result_host, &r->hosts[i], 4);
 	f->merged.hosts = 0;
 	for (size_t i = 0; i < f->n; i++)
 		f->merged.hosts += r->hosts[i].has_summary;
-	render_result_host(&f->merged, &r->merged);
+	print_fitted(f, &f->merged, print_result_host, &r->merged, 4);
 }
 
 /* Feeds a recording through the same path live responses take. */
@@ -1171,15 +1288,22 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 	}
 	f.merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
 				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
-				    .hosts_total = f.n };
+				    .hosts_total = f.n, .interval_ns = o->interval_ns,
+				    .events_header_shown = &f.events_header_shown };
 	f.start_ns = clock_ns(CLOCK_REALTIME);
-	/* events scroll, and --per-host shows every host: only merged windows redraw */
-	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->per_host && !o->replay &&
+	/* the merged windows redraw (--per-host adds each host's summary at the end); events scroll */
+	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->replay &&
 		 isatty(fileno(stdout));
+	if (!term_size(STDOUT_FILENO, &f.cols, &f.rows))
+		f.cols = f.rows = 0;
+	if (!term_size(STDERR_FILENO, &f.err_cols, &(unsigned){ 0 }))
+		f.err_cols = 0;
+	f.sigwinch = evsignal_new(f.base, SIGWINCH, on_sigwinch, &f);
 	f.grace = event_new(f.base, -1, EV_PERSIST, grace_cb, &f);
 	f.sigint = evsignal_new(f.base, SIGINT, on_signal, &f);
 	f.sigterm = evsignal_new(f.base, SIGTERM, on_signal, &f);
-	if (!f.grace || !f.sigint || !f.sigterm || evsignal_add(f.sigint, NULL) || evsignal_add(f.sigterm, NULL) ||
+	if (!f.grace || !f.sigint || !f.sigterm || !f.sigwinch || evsignal_add(f.sigint, NULL) ||
+	    evsignal_add(f.sigterm, NULL) || evsignal_add(f.sigwinch, NULL) ||
 	    event_add(f.grace, &(struct timeval){ 0, 250000 })) {
 		fprintf(stderr, "tracectl: cannot set up the event loop\n");
 		goto cleanup;
@@ -1195,7 +1319,8 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		h->last_bucket = -1;
 		hist_set_init(&h->received.hists);
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
-					     .probe = o->probe ? o->probe : "", .hosts_total = f.n };
+					     .probe = o->probe ? o->probe : "", .hosts_total = f.n,
+					     .interval_ns = o->interval_ns, .events_header_shown = &f.events_header_shown };
 		if (o->replay)
 			continue;
 		h->conn = client_conn__new(f.base, tls, h->target, o->connect_timeout_ms, on_failure, h, err,
@@ -1272,6 +1397,8 @@ cleanup:
 		event_free(f.sigint);
 	if (f.sigterm)
 		event_free(f.sigterm);
+	if (f.sigwinch)
+		event_free(f.sigwinch);
 	if (f.base)
 		event_base_free(f.base);
 	return code;

@@ -12,7 +12,6 @@
 #include "text_escape.h"
 
 #define BAR_WIDTH 40
-#define MAX_TEXT_ROWS 24
 
 int render_format_parse(const char *name, enum output_format *out)
 {
@@ -108,9 +107,16 @@ static const char *host_label(const struct render *r, char *buf, size_t len)
 	return safe(buf, len, host_label_raw(r, raw, sizeof(raw)));
 }
 
-/* ,"cost":{...},"provenance":{...} on windows and summaries that carry them */
+static const char *partial_note(const struct render *r, const Tracectl__Snapshot *snap, char *buf, size_t len);
+
+/* ,"partial":true on a window shorter than the interval; ,"cost":{...},"provenance":{...}
+ * on windows and summaries that carry them */
 static void json_extras(const struct render *r, const Tracectl__Snapshot *snap)
 {
+	char partial[96];
+
+	if (partial_note(r, snap, partial, sizeof(partial))[0])
+		fputs(",\"partial\":true", r->out);
 	const Tracectl__Cost *c = snap->cost;
 	const Tracectl__Provenance *p = snap->provenance;
 
@@ -238,16 +244,15 @@ static void render_json_hist(const struct render *r, const Tracectl__Snapshot *s
 }
 
 /*
- * Text rows: the fine buckets are merged (in powers of two) until the span from
- * the lowest to the highest non-empty bucket fits MAX_TEXT_ROWS rows; at worst
- * one row per power of two, as BCC and bpftrace print.
+ * Text rows: one per power of two, as BCC and bpftrace print, from the lowest to the
+ * highest non-empty one with the empty ones between drawn too, so the shape shows
+ * gaps; the same rows in every window and in the summary. The fine buckets give the
+ * percentiles printed above the rows.
  */
 static void render_text_rows(const struct render *r, const struct hist *h)
 {
-	uint32_t lo = HIST_BUCKETS, hi = 0, merge = 1;
-	uint64_t rows[MAX_TEXT_ROWS * 2 + 2];
-	uint64_t row_lo[MAX_TEXT_ROWS * 2 + 2], row_hi[MAX_TEXT_ROWS * 2 + 2], top = 0;
-	size_t nrows = 0;
+	uint32_t lo = HIST_BUCKETS, hi = 0;
+	uint64_t top = 0;
 
 	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
 		if (h->buckets[i]) {
@@ -258,40 +263,48 @@ static void render_text_rows(const struct render *r, const struct hist *h)
 	}
 	if (lo == HIST_BUCKETS)
 		return;
-	/* rows are groups of `merge` buckets aligned to `merge` */
-	while (merge < HIST_SUB_COUNT && (hi / merge - lo / merge + 1) > MAX_TEXT_ROWS)
-		merge *= 2;
-	for (uint32_t g = lo / merge; g <= hi / merge && nrows < sizeof(rows) / sizeof(rows[0]); g++) {
+	for (uint32_t g = lo / HIST_SUB_COUNT; g <= hi / HIST_SUB_COUNT; g++) {
 		uint64_t sum = 0;
 
-		for (uint32_t i = g * merge; i < (g + 1) * merge && i < HIST_BUCKETS; i++)
+		for (uint32_t i = g * HIST_SUB_COUNT; i < (g + 1) * HIST_SUB_COUNT; i++)
 			sum += h->buckets[i];
-		/* at octave resolution the groups past the span can still be many: skip empty runs */
-		if (!sum && merge == HIST_SUB_COUNT && nrows && rows[nrows - 1] == 0)
-			continue;
-		row_lo[nrows] = hist_bucket_lower(g * merge);
-		row_hi[nrows] = hist_bucket_upper((g + 1) * merge - 1);
-		rows[nrows] = sum;
 		if (sum > top)
 			top = sum;
-		nrows++;
 	}
 	fprintf(r->out, "  %-22s %10s  %s\n", "range", "count", "distribution");
-	for (size_t i = 0; i < nrows; i++) {
+	for (uint32_t g = lo / HIST_SUB_COUNT; g <= hi / HIST_SUB_COUNT; g++) {
 		char a[32], b[32], range[48];
-		int bar = top ? (int)((rows[i] * BAR_WIDTH + top - 1) / top) : 0;
+		uint64_t sum = 0;
+		int bar;
 
-		snprintf(range, sizeof(range), "[%s, %s)", duration_format(row_lo[i], a, sizeof(a)),
-			 duration_format(row_hi[i], b, sizeof(b)));
-		fprintf(r->out, "  %-22s %10llu |%-*.*s|\n", range, (unsigned long long)rows[i], BAR_WIDTH, bar,
+		for (uint32_t i = g * HIST_SUB_COUNT; i < (g + 1) * HIST_SUB_COUNT; i++)
+			sum += h->buckets[i];
+		bar = top ? (int)((sum * BAR_WIDTH + top - 1) / top) : 0;
+		snprintf(range, sizeof(range), "[%s, %s)", duration_format(hist_bucket_lower(g * HIST_SUB_COUNT), a, sizeof(a)),
+			 duration_format(hist_bucket_upper((g + 1) * HIST_SUB_COUNT - 1), b, sizeof(b)));
+		fprintf(r->out, "  %-22s %10llu |%-*.*s|\n", range, (unsigned long long)sum, BAR_WIDTH, bar,
 			"****************************************");
 	}
+}
+
+/* " (partial window: 420ms of 1.00s)" for a window shorter than the interval (the first
+ * starts at the attach), else "" */
+static const char *partial_note(const struct render *r, const Tracectl__Snapshot *snap, char *buf, size_t len)
+{
+	uint64_t span = snap->end_unix_ns > snap->start_unix_ns ? snap->end_unix_ns - snap->start_unix_ns : 0;
+	char a[32], b[32];
+
+	buf[0] = '\0';
+	if (!snap->summary && snap->end_unix_ns && r->interval_ns && span + r->interval_ns / 20 < r->interval_ns)
+		snprintf(buf, len, " (partial window: %s of %s)", duration_format(span, a, sizeof(a)),
+			 duration_format(r->interval_ns, b, sizeof(b)));
+	return buf;
 }
 
 void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
 	char hl[400], series[HIST_LABEL_LEN * 4];
-	char p50[32], p90[32], p99[32], max[32], mean[32], when[32];
+	char p50[32], p90[32], p99[32], max[32], mean[32], when[32], partial[96];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
 
@@ -310,7 +323,8 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)),
 			h->count ? "" : "\n  no samples");
 	} else {
-		fprintf(r->out, "%s %s %s %s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series, h->count ? "" : ": no samples");
+		fprintf(r->out, "%s %s %s %s%s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series,
+			partial_note(r, snap, partial, sizeof(partial)), h->count ? "" : ": no samples");
 	}
 	if (!h->count) {
 		fflush(r->out);
@@ -320,8 +334,11 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 		duration_format(h->sum / h->count, mean, sizeof(mean)),
 		duration_format(hist_percentile(h, 50), p50, sizeof(p50)),
 		duration_format(hist_percentile(h, 90), p90, sizeof(p90)),
-		duration_format(hist_percentile(h, 99), p99, sizeof(p99)), duration_format(h->max, max, sizeof(max)),
-		h->max_exact ? "" : " (bucket bound)");
+		duration_format(hist_percentile(h, 99), p99, sizeof(p99)), h->max_exact ? "" : "<=",
+		duration_format(h->max, max, sizeof(max)));
+	/* the kernel keeps the run's maximum only: a window below it knows its top bucket */
+	if (!h->max_exact)
+		fprintf(r->out, "  max <=: this window's exact maximum is unknown; its bucket's upper bound\n");
 	render_text_rows(r, h);
 	if (snap->dropped_snapshots)
 		fprintf(r->out, "  %llu snapshot(s) dropped by the agent: this client was too slow\n",
@@ -389,6 +406,92 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 		}
 	}
 	fflush(r->out);
+}
+
+/* Columns in nanoseconds ("on_cpu_ns") are shown in time units, titled without "_ns". */
+static bool is_ns_column(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 3 && !strcmp(name + n - 3, "_ns");
+}
+
+static const char *column_title(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)(is_ns_column(name) ? strlen(name) - 3 : strlen(name)), name);
+	return buf;
+}
+
+/* A count cell as people read it: "_ns" columns in time units, the rest as numbers. */
+static const char *count_cell(const struct count_table *t, size_t v, uint64_t value, char *buf, size_t len)
+{
+	if (is_ns_column(t->value_names[v]))
+		return duration_format(value, buf, len);
+	snprintf(buf, len, "%llu", (unsigned long long)value);
+	return buf;
+}
+
+/* The column on_cpu_ns (cpu-top) also shows as %CPU of the window: -1 when there is none. */
+static int cpu_column(const struct count_table *t)
+{
+	for (size_t v = 0; v < t->nvalues; v++)
+		if (!strcmp(t->value_names[v], "on_cpu_ns"))
+			return (int)v;
+	return -1;
+}
+
+/*
+ * The table in columns as wide as their widest cell (keys at most 16 bytes but the
+ * last, at most 32, longer ones push the row), so narrow tables fit a terminal;
+ * JSON keeps the raw numbers.
+ */
+static void render_count_rows(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+{
+	uint64_t span = snap->end_unix_ns > snap->start_unix_ns ? snap->end_unix_ns - snap->start_unix_ns : 0;
+	int cpu = span ? cpu_column(t) : -1;
+	int kw[COUNT_MAX_KEYS], vw[COUNT_MAX_VALUES];
+	char cell[64], name[64];
+
+	for (size_t k = 0; k < t->nkeys; k++) {
+		int cap = k + 1 < t->nkeys ? 16 : 32;
+
+		kw[k] = (int)strlen(t->key_names[k]);
+		for (size_t i = 0; i < t->nrows; i++) {
+			int n = (int)text_escape(NULL, 0, t->rows[i].keys[k]);
+
+			if (n > kw[k])
+				kw[k] = n > cap ? cap : n;
+		}
+	}
+	for (size_t v = 0; v < t->nvalues; v++) {
+		vw[v] = (int)strlen(column_title(t->value_names[v], name, sizeof(name)));
+		for (size_t i = 0; i < t->nrows; i++) {
+			int n = (int)strlen(count_cell(t, v, t->rows[i].values[v], cell, sizeof(cell)));
+
+			if (n > vw[v])
+				vw[v] = n;
+		}
+	}
+	for (size_t k = 0; k < t->nkeys; k++) {
+		fputs(k ? " " : "  ", r->out);
+		text_escape_fpad(r->out, t->key_names[k], kw[k]);
+	}
+	if (cpu >= 0)
+		fprintf(r->out, " %6s", "%CPU");
+	for (size_t v = 0; v < t->nvalues; v++)
+		fprintf(r->out, " %*s", vw[v] + 1, column_title(t->value_names[v], name, sizeof(name)));
+	fputc('\n', r->out);
+	for (size_t i = 0; i < t->nrows; i++) {
+		for (size_t k = 0; k < t->nkeys; k++) {
+			fputs(k ? " " : "  ", r->out);
+			text_escape_fpad(r->out, t->rows[i].keys[k], kw[k]);
+		}
+		if (cpu >= 0)
+			fprintf(r->out, " %6.1f", 100.0 * (double)t->rows[i].values[cpu] / (double)span);
+		for (size_t v = 0; v < t->nvalues; v++)
+			fprintf(r->out, " %*s", vw[v] + 1, count_cell(t, v, t->rows[i].values[v], cell, sizeof(cell)));
+		fputc('\n', r->out);
+	}
 }
 
 void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
@@ -464,7 +567,10 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 		fprintf(r->out, "\n=== Summary %s %s over %s ===\n", host_label(r, hl, sizeof(hl)), r->probe,
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)));
 	} else {
-		fprintf(r->out, "%s %s %s\n", when, host_label(r, hl, sizeof(hl)), r->probe);
+		char partial[96];
+
+		fprintf(r->out, "%s %s %s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe,
+			partial_note(r, snap, partial, sizeof(partial)));
 	}
 	if (!t->nrows) {
 		fprintf(r->out, "  nothing counted\n");
@@ -491,22 +597,7 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 			return;
 		}
 	}
-	for (size_t k = 0; k < t->nkeys; k++) {
-		fputs(k ? " " : "  ", r->out);
-		text_escape_fpad(r->out, t->key_names[k], k + 1 < t->nkeys ? 16 : 24);
-	}
-	for (size_t v = 0; v < t->nvalues; v++)
-		fprintf(r->out, " %14s", t->value_names[v]);
-	fputc('\n', r->out);
-	for (size_t i = 0; i < t->nrows; i++) {
-		for (size_t k = 0; k < t->nkeys; k++) {
-			fputs(k ? " " : "  ", r->out);
-			text_escape_fpad(r->out, t->rows[i].keys[k], k + 1 < t->nkeys ? 16 : 24);
-		}
-		for (size_t v = 0; v < t->nvalues; v++)
-			fprintf(r->out, " %14llu", (unsigned long long)t->rows[i].values[v]);
-		fputc('\n', r->out);
-	}
+	render_count_rows(r, snap, t);
 	if (t->rows_omitted)
 		fprintf(r->out, "  ... %llu more row(s); --top N shows more\n", (unsigned long long)t->rows_omitted);
 	fflush(r->out);
@@ -536,6 +627,56 @@ void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
 	fflush(r->out);
 }
 
+/* Text event columns: numbers right-aligned, strings left-aligned, at least as wide as
+ * their title; the last (argv, a path) as long as it is. */
+static int event_column_width(const Tracectl__Field *f)
+{
+	int n = (int)strlen(f->name);
+
+	if (f->is_num)
+		return n > 7 ? n : 7;
+	if (!strcmp(f->name, "comm"))
+		return 16;
+	return n > 8 ? n : 8;
+}
+
+/* Flags are not columns: the set ones are named after the others. */
+static bool event_column(const Tracectl__Field *f)
+{
+	return !f->is_flag;
+}
+
+static void render_event_header(const struct render *r, const Tracectl__Event *ev)
+{
+	size_t last = 0;
+
+	for (size_t f = 0; f < ev->n_fields; f++)
+		if (event_column(ev->fields[f]))
+			last = f;
+	fprintf(r->out, "%-12s", "TIME");
+	if (r->hosts_total > 1)
+		fprintf(r->out, " %-16s", "HOST");
+	for (size_t f = 0; f < ev->n_fields; f++) {
+		const Tracectl__Field *fd = ev->fields[f];
+		char title[64];
+		size_t i;
+
+		if (!event_column(fd))
+			continue;
+		for (i = 0; fd->name[i] && i + 1 < sizeof(title); i++)
+			title[i] = (char)(fd->name[i] >= 'a' && fd->name[i] <= 'z' ? fd->name[i] - 'a' + 'A' : fd->name[i]);
+		title[i] = '\0';
+		fputc(' ', r->out);
+		if (f == last)
+			text_escape_fputs(r->out, title);
+		else if (fd->is_num)
+			fprintf(r->out, "%*s", event_column_width(fd), title);
+		else
+			text_escape_fpad(r->out, title, event_column_width(fd));
+	}
+	fputc('\n', r->out);
+}
+
 void render_event(const struct render *r, const Tracectl__Event *ev)
 {
 	if (r->format == OUTPUT_JSON) {
@@ -545,7 +686,9 @@ void render_event(const struct render *r, const Tracectl__Event *ev)
 			fputc(',', r->out);
 			render_json_string(r->out, ev->fields[f]->name);
 			fputc(':', r->out);
-			if (ev->fields[f]->is_num)
+			if (ev->fields[f]->is_flag)
+				fputs(ev->fields[f]->num ? "true" : "false", r->out);
+			else if (ev->fields[f]->is_num)
 				fprintf(r->out, "%lld", (long long)ev->fields[f]->num);
 			else
 				render_json_string(r->out, ev->fields[f]->str);
@@ -555,22 +698,41 @@ void render_event(const struct render *r, const Tracectl__Event *ev)
 		time_t sec = (time_t)(ev->time_unix_ns / 1000000000ULL);
 		struct tm tm;
 		char when[32];
+		size_t last = 0;
 
+		if (r->events_header_shown && !*r->events_header_shown) {
+			render_event_header(r, ev);
+			*r->events_header_shown = true;
+		}
+		for (size_t f = 0; f < ev->n_fields; f++)
+			if (event_column(ev->fields[f]))
+				last = f;
 		localtime_r(&sec, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		fprintf(r->out, "%s.%03llu", when, (unsigned long long)(ev->time_unix_ns / 1000000ULL % 1000));
 		if (r->hosts_total > 1) {
-			fputs(" host=", r->out);
-			text_escape_fputs(r->out, r->host);
+			fputc(' ', r->out);
+			text_escape_fpad(r->out, r->host, 16);
 		}
 		for (size_t f = 0; f < ev->n_fields; f++) {
+			const Tracectl__Field *fd = ev->fields[f];
+
+			if (!event_column(fd))
+				continue;
 			fputc(' ', r->out);
-			text_escape_fputs(r->out, ev->fields[f]->name);
-			if (ev->fields[f]->is_num) {
-				fprintf(r->out, "=%lld", (long long)ev->fields[f]->num);
-			} else {
-				fputc('=', r->out);
-				text_escape_fputs(r->out, ev->fields[f]->str);
+			if (fd->is_num)
+				fprintf(r->out, "%*lld", f == last ? 0 : event_column_width(fd), (long long)fd->num);
+			else if (f == last)
+				text_escape_fputs(r->out, fd->str);
+			else
+				text_escape_fpad(r->out, fd->str[0] ? fd->str : "-", event_column_width(fd));
+		}
+		/* flags only when set: a row of zeros says nothing */
+		for (size_t f = 0; f < ev->n_fields; f++) {
+			if (ev->fields[f]->is_flag && ev->fields[f]->num) {
+				fputs(" [", r->out);
+				text_escape_fputs(r->out, ev->fields[f]->name);
+				fputc(']', r->out);
 			}
 		}
 		fputc('\n', r->out);
