@@ -83,8 +83,8 @@ void prom_write_hists(FILE *out, const char *probe, const struct hist_set *set, 
 		for (int p = PROM_FIRST_POW; p <= PROM_LAST_POW; p++) {
 			uint64_t edge = 1ULL << p;
 
-			/* every power of two is a bucket edge: add all buckets below it */
-			for (; b < HIST_BUCKETS && hist_bucket_upper(b) <= edge; b++)
+			/* every power of two closes a bucket, as le does: add all buckets up to it */
+			for (; b < HIST_BUCKETS && hist_bucket_upper(b) - 1 <= edge; b++)
 				cumulative += h->buckets[b];
 			fprintf(out, "tracectl_%s_seconds_bucket{%s%sle=\"%.9g\"} %llu\n", name, labels, sep,
 				(double)edge / 1e9, (unsigned long long)cumulative);

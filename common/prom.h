@@ -11,7 +11,8 @@
 /*
  * Writes the histograms of set as one metric family tracectl_<probe>_seconds
  * (probe with '-' as '_'): _bucket{le} on fixed power-of-two boundaries from 1 us
- * to ~69 s (exact: they are bucket edges of the log-linear layout), _sum, _count.
+ * to ~69 s (exact: every power of two is a
+ * bucket bound of the exponential layout), _sum, _count.
  * A series label "disk=vda op=read" becomes the labels disk="vda",op="read";
  * extra (may be NULL) is added to every line, e.g. "host=\"web1\"".
  */
