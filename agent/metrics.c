@@ -77,7 +77,7 @@ static void exported_update(struct exported *x)
 	}
 }
 
-static void write_health(FILE *f, const struct exporter *e)
+static void write_health(FILE *f, enum prom_format format, const struct exporter *e)
 {
 	const struct agent *a = e->agent;
 	unsigned long long dropped = 0, progs = 0;
@@ -90,23 +90,24 @@ static void write_health(FILE *f, const struct exporter *e)
 			progs += s->nprogs;
 		}
 	}
-	fprintf(f, "# HELP tracectl_agent_build_info Agent version and kernel release.\n"
-		   "# TYPE tracectl_agent_build_info gauge\n"
-		   "tracectl_agent_build_info{version=\"%s\",kernel=\"%s\"} 1\n",
-		TRACECTL_VERSION, kernel_env_release());
-	fprintf(f, "# HELP tracectl_agent_sessions Attach sessions of remote clients now.\n"
-		   "# TYPE tracectl_agent_sessions gauge\ntracectl_agent_sessions %u\n", a->nsessions);
-	fprintf(f, "# HELP tracectl_agent_connections Client connections now.\n"
-		   "# TYPE tracectl_agent_connections gauge\ntracectl_agent_connections %u\n", a->nconns);
-	fprintf(f, "# HELP tracectl_agent_exported_probes Standing probes served here.\n"
-		   "# TYPE tracectl_agent_exported_probes gauge\ntracectl_agent_exported_probes %zu\n", e->n);
-	fprintf(f, "# HELP tracectl_agent_session_bpf_programs BPF programs loaded for client sessions now.\n"
-		   "# TYPE tracectl_agent_session_bpf_programs gauge\ntracectl_agent_session_bpf_programs %llu\n",
-		progs);
-	fprintf(f, "# HELP tracectl_agent_snapshots_dropped Snapshots not sent to slow clients, live sessions.\n"
-		   "# TYPE tracectl_agent_snapshots_dropped gauge\ntracectl_agent_snapshots_dropped %llu\n", dropped);
-	fprintf(f, "# HELP tracectl_agent_scrapes_total Scrapes of this endpoint.\n"
-		   "# TYPE tracectl_agent_scrapes_total counter\ntracectl_agent_scrapes_total %llu\n", e->scrapes);
+	const struct prom_sample samples[] = {
+		{ "tracectl_agent_build_info", "Agent version and kernel release.", false, 2,
+		  { "version", "kernel" }, { TRACECTL_VERSION, kernel_env_release() }, 1 },
+		{ "tracectl_agent_sessions", "Attach sessions of remote clients now.", false, 0, { 0 }, { 0 },
+		  a->nsessions },
+		{ "tracectl_agent_connections", "Client connections now.", false, 0, { 0 }, { 0 }, a->nconns },
+		{ "tracectl_agent_exported_probes", "Standing probes served here.", false, 0, { 0 }, { 0 },
+		  (double)e->n },
+		{ "tracectl_agent_session_bpf_programs", "BPF programs loaded for client sessions now.", false, 0,
+		  { 0 }, { 0 }, (double)progs },
+		{ "tracectl_agent_snapshots_dropped", "Snapshots not sent to slow clients, live sessions.", false, 0,
+		  { 0 }, { 0 }, (double)dropped },
+		{ "tracectl_agent_scrapes_total", "Scrapes of this endpoint.", true, 0, { 0 }, { 0 },
+		  (double)e->scrapes },
+	};
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		prom_write_sample(f, format, &samples[i]);
 }
 
 static const struct timeval sweep_interval = { 0, 200000 };
@@ -168,6 +169,9 @@ static struct bufferevent *http_conn_new(struct event_base *base, void *arg)
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct exporter *e = arg;
+	/* protobuf (with native histograms) to a scraper that asks for it, text to the rest */
+	enum prom_format format =
+		prom_negotiate(evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
 	struct evbuffer *body;
 	char *text = NULL;
 	size_t len = 0;
@@ -188,13 +192,17 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		return;
 	}
 	e->scrapes++;
-	write_health(f, e);
+	write_health(f, format, e);
 	for (size_t i = 0; i < e->n; i++) {
 		struct exported *x = &e->probes[i];
 
 		exported_update(x);
-		if (x->probe->kind == PROBE_HISTOGRAM)
+		if (x->probe->kind == PROBE_HISTOGRAM && format == PROM_PROTOBUF)
+			prom_pb_write_hists(f, x->probe->name, &x->total);
+		else if (x->probe->kind == PROBE_HISTOGRAM)
 			prom_write_hists(f, x->probe->name, &x->total, NULL);
+		else if (format == PROM_PROTOBUF)
+			prom_pb_write_counts(f, x->probe->name, &x->counts_total);
 		else
 			prom_write_counts(f, x->probe->name, &x->counts_total, NULL);
 	}
@@ -202,7 +210,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	evbuffer_add(body, text, len);
 	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; version=0.0.4; charset=utf-8");
+			  format == PROM_PROTOBUF ? PROM_PROTOBUF_CONTENT_TYPE : PROM_TEXT_CONTENT_TYPE);
 	evhttp_send_reply(req, 200, "OK", body);
 	evbuffer_free(body);
 }
