@@ -34,6 +34,7 @@ struct exported {
 	struct hist_set window, total; /* histograms: cumulative since the agent started */
 	struct count_table counts_window, counts_total;
 	bool have_counts;
+	struct probe_params params; /* held while attached (catalog_params_release) */
 	unsigned long long read_errors;
 };
 
@@ -221,13 +222,49 @@ static void on_other(struct evhttp_request *req, void *arg)
 	evhttp_send_error(req, 404, "try /metrics");
 }
 
-static int export_probe(struct exporter *e, const char *name, char *err, size_t errlen)
+#define EXPORT_MAX_PARAMS 8
+
+/* "tcp-latency:port=8080:comm=nginx" -> the probe name (spec cut at the first ':') and
+ * its parameters, as an Attach would carry them; values point into spec. */
+static int export_params(char *spec, Tracectl__Param *params, Tracectl__Param **ptrs, size_t *n, char *err,
+			 size_t errlen)
 {
-	const struct probe_desc *p = catalog_find(name);
+	char *save = NULL, *colon = strchr(spec, ':');
+
+	*n = 0;
+	if (!colon)
+		return 0;
+	*colon = '\0';
+	for (char *kv = strtok_r(colon + 1, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq || *n == EXPORT_MAX_PARAMS) {
+			snprintf(err, errlen, "--export %s: parameter '%s' is not KEY=VALUE (at most %d)", spec, kv,
+				 EXPORT_MAX_PARAMS);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		tracectl__param__init(&params[*n]);
+		params[*n].name = kv;
+		params[*n].value = eq + 1;
+		ptrs[*n] = &params[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
+static int export_probe(struct exporter *e, char *spec, char *err, size_t errlen)
+{
+	Tracectl__Param param_msgs[EXPORT_MAX_PARAMS], *param_ptrs[EXPORT_MAX_PARAMS];
+	const struct probe_desc *p;
+	const char *name = spec;
 	struct exported *x;
-	struct probe_params params;
+	size_t nparams;
 	char why[256];
 
+	if (export_params(spec, param_msgs, param_ptrs, &nparams, err, errlen))
+		return -EINVAL;
+	p = catalog_find(name);
 	if (!p) {
 		snprintf(err, errlen, "--export: unknown probe '%s'", name);
 		return -EINVAL;
@@ -244,15 +281,15 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EOPNOTSUPP;
 	}
-	if (catalog_parse_params(p, NULL, 0, &params, why, sizeof(why)) ||
-	    catalog_validate_params(p, &params, why, sizeof(why))) {
-		/* without parameters nothing was opened (params.func needs a target) */
-		snprintf(err, errlen, "--export: %s needs parameters: %s", name, why);
-		return -EINVAL;
-	}
 	x = &e->probes[e->n];
 	memset(x, 0, sizeof(*x));
 	x->probe = p;
+	if (catalog_parse_params(p, param_ptrs, nparams, &x->params, why, sizeof(why)) ||
+	    catalog_validate_params(p, &x->params, why, sizeof(why))) {
+		catalog_params_release(&x->params);
+		snprintf(err, errlen, "--export: %s: bad or missing parameters: %s", name, why);
+		return -EINVAL;
+	}
 	hist_set_init(&x->window);
 	hist_set_init(&x->total);
 	if (p->kind == PROBE_COUNTS) {
@@ -263,7 +300,7 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		x->have_counts = true;
 	}
 	e->n++; /* from here exporter_free undoes it */
-	if (p->open(&params, &x->state, why, sizeof(why))) {
+	if (p->open(&x->params, &x->state, why, sizeof(why))) {
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EIO;
 	}
@@ -342,6 +379,7 @@ void exporter_free(struct exporter **ep)
 		struct exported *x = &e->probes[i];
 
 		x->probe->close(&x->state);
+		catalog_params_release(&x->params);
 		hist_set_free(&x->window);
 		hist_set_free(&x->total);
 		if (x->have_counts) {
