@@ -34,6 +34,7 @@ struct exported {
 	struct hist_set window, total; /* histograms: cumulative since the agent started */
 	struct count_table counts_window, counts_total;
 	bool have_counts;
+	struct probe_params params; /* held while attached (catalog_params_release) */
 	unsigned long long read_errors;
 };
 
@@ -77,7 +78,7 @@ static void exported_update(struct exported *x)
 	}
 }
 
-static void write_health(FILE *f, const struct exporter *e)
+static void write_health(FILE *f, enum prom_format format, const struct exporter *e)
 {
 	const struct agent *a = e->agent;
 	unsigned long long dropped = 0, progs = 0;
@@ -90,23 +91,24 @@ static void write_health(FILE *f, const struct exporter *e)
 			progs += s->nprogs;
 		}
 	}
-	fprintf(f, "# HELP tracectl_agent_build_info Agent version and kernel release.\n"
-		   "# TYPE tracectl_agent_build_info gauge\n"
-		   "tracectl_agent_build_info{version=\"%s\",kernel=\"%s\"} 1\n",
-		TRACECTL_VERSION, kernel_env_release());
-	fprintf(f, "# HELP tracectl_agent_sessions Attach sessions of remote clients now.\n"
-		   "# TYPE tracectl_agent_sessions gauge\ntracectl_agent_sessions %u\n", a->nsessions);
-	fprintf(f, "# HELP tracectl_agent_connections Client connections now.\n"
-		   "# TYPE tracectl_agent_connections gauge\ntracectl_agent_connections %u\n", a->nconns);
-	fprintf(f, "# HELP tracectl_agent_exported_probes Standing probes served here.\n"
-		   "# TYPE tracectl_agent_exported_probes gauge\ntracectl_agent_exported_probes %zu\n", e->n);
-	fprintf(f, "# HELP tracectl_agent_session_bpf_programs BPF programs loaded for client sessions now.\n"
-		   "# TYPE tracectl_agent_session_bpf_programs gauge\ntracectl_agent_session_bpf_programs %llu\n",
-		progs);
-	fprintf(f, "# HELP tracectl_agent_snapshots_dropped Snapshots not sent to slow clients, live sessions.\n"
-		   "# TYPE tracectl_agent_snapshots_dropped gauge\ntracectl_agent_snapshots_dropped %llu\n", dropped);
-	fprintf(f, "# HELP tracectl_agent_scrapes_total Scrapes of this endpoint.\n"
-		   "# TYPE tracectl_agent_scrapes_total counter\ntracectl_agent_scrapes_total %llu\n", e->scrapes);
+	const struct prom_sample samples[] = {
+		{ "tracectl_agent_build_info", "Agent version and kernel release.", false, 2,
+		  { "version", "kernel" }, { TRACECTL_VERSION, kernel_env_release() }, 1 },
+		{ "tracectl_agent_sessions", "Attach sessions of remote clients now.", false, 0, { 0 }, { 0 },
+		  a->nsessions },
+		{ "tracectl_agent_connections", "Client connections now.", false, 0, { 0 }, { 0 }, a->nconns },
+		{ "tracectl_agent_exported_probes", "Standing probes served here.", false, 0, { 0 }, { 0 },
+		  (double)e->n },
+		{ "tracectl_agent_session_bpf_programs", "BPF programs loaded for client sessions now.", false, 0,
+		  { 0 }, { 0 }, (double)progs },
+		{ "tracectl_agent_snapshots_dropped", "Snapshots not sent to slow clients, live sessions.", false, 0,
+		  { 0 }, { 0 }, (double)dropped },
+		{ "tracectl_agent_scrapes_total", "Scrapes of this endpoint.", true, 0, { 0 }, { 0 },
+		  (double)e->scrapes },
+	};
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		prom_write_sample(f, format, &samples[i]);
 }
 
 static const struct timeval sweep_interval = { 0, 200000 };
@@ -168,6 +170,9 @@ static struct bufferevent *http_conn_new(struct event_base *base, void *arg)
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct exporter *e = arg;
+	/* protobuf (with native histograms) to a scraper that asks for it, text to the rest */
+	enum prom_format format =
+		prom_negotiate(evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
 	struct evbuffer *body;
 	char *text = NULL;
 	size_t len = 0;
@@ -188,13 +193,17 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		return;
 	}
 	e->scrapes++;
-	write_health(f, e);
+	write_health(f, format, e);
 	for (size_t i = 0; i < e->n; i++) {
 		struct exported *x = &e->probes[i];
 
 		exported_update(x);
-		if (x->probe->kind == PROBE_HISTOGRAM)
+		if (x->probe->kind == PROBE_HISTOGRAM && format == PROM_PROTOBUF)
+			prom_pb_write_hists(f, x->probe->name, &x->total);
+		else if (x->probe->kind == PROBE_HISTOGRAM)
 			prom_write_hists(f, x->probe->name, &x->total, NULL);
+		else if (format == PROM_PROTOBUF)
+			prom_pb_write_counts(f, x->probe->name, &x->counts_total);
 		else
 			prom_write_counts(f, x->probe->name, &x->counts_total, NULL);
 	}
@@ -202,7 +211,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	evbuffer_add(body, text, len);
 	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; version=0.0.4; charset=utf-8");
+			  format == PROM_PROTOBUF ? PROM_PROTOBUF_CONTENT_TYPE : PROM_TEXT_CONTENT_TYPE);
 	evhttp_send_reply(req, 200, "OK", body);
 	evbuffer_free(body);
 }
@@ -213,13 +222,49 @@ static void on_other(struct evhttp_request *req, void *arg)
 	evhttp_send_error(req, 404, "try /metrics");
 }
 
-static int export_probe(struct exporter *e, const char *name, char *err, size_t errlen)
+#define EXPORT_MAX_PARAMS 8
+
+/* "tcp-latency:port=8080:comm=nginx" -> the probe name (spec cut at the first ':') and
+ * its parameters, as an Attach would carry them; values point into spec. */
+static int export_params(char *spec, Tracectl__Param *params, Tracectl__Param **ptrs, size_t *n, char *err,
+			 size_t errlen)
 {
-	const struct probe_desc *p = catalog_find(name);
+	char *save = NULL, *colon = strchr(spec, ':');
+
+	*n = 0;
+	if (!colon)
+		return 0;
+	*colon = '\0';
+	for (char *kv = strtok_r(colon + 1, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq || *n == EXPORT_MAX_PARAMS) {
+			snprintf(err, errlen, "--export %s: parameter '%s' is not KEY=VALUE (at most %d)", spec, kv,
+				 EXPORT_MAX_PARAMS);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		tracectl__param__init(&params[*n]);
+		params[*n].name = kv;
+		params[*n].value = eq + 1;
+		ptrs[*n] = &params[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
+static int export_probe(struct exporter *e, char *spec, char *err, size_t errlen)
+{
+	Tracectl__Param param_msgs[EXPORT_MAX_PARAMS], *param_ptrs[EXPORT_MAX_PARAMS];
+	const struct probe_desc *p;
+	const char *name = spec;
 	struct exported *x;
-	struct probe_params params;
+	size_t nparams;
 	char why[256];
 
+	if (export_params(spec, param_msgs, param_ptrs, &nparams, err, errlen))
+		return -EINVAL;
+	p = catalog_find(name);
 	if (!p) {
 		snprintf(err, errlen, "--export: unknown probe '%s'", name);
 		return -EINVAL;
@@ -236,15 +281,15 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EOPNOTSUPP;
 	}
-	if (catalog_parse_params(p, NULL, 0, &params, why, sizeof(why)) ||
-	    catalog_validate_params(p, &params, why, sizeof(why))) {
-		/* without parameters nothing was opened (params.func needs a target) */
-		snprintf(err, errlen, "--export: %s needs parameters: %s", name, why);
-		return -EINVAL;
-	}
 	x = &e->probes[e->n];
 	memset(x, 0, sizeof(*x));
 	x->probe = p;
+	if (catalog_parse_params(p, param_ptrs, nparams, &x->params, why, sizeof(why)) ||
+	    catalog_validate_params(p, &x->params, why, sizeof(why))) {
+		catalog_params_release(&x->params);
+		snprintf(err, errlen, "--export: %s: bad or missing parameters: %s", name, why);
+		return -EINVAL;
+	}
 	hist_set_init(&x->window);
 	hist_set_init(&x->total);
 	if (p->kind == PROBE_COUNTS) {
@@ -255,7 +300,7 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		x->have_counts = true;
 	}
 	e->n++; /* from here exporter_free undoes it */
-	if (p->open(&params, &x->state, why, sizeof(why))) {
+	if (p->open(&x->params, &x->state, why, sizeof(why))) {
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EIO;
 	}
@@ -334,6 +379,7 @@ void exporter_free(struct exporter **ep)
 		struct exported *x = &e->probes[i];
 
 		x->probe->close(&x->state);
+		catalog_params_release(&x->params);
 		hist_set_free(&x->window);
 		hist_set_free(&x->total);
 		if (x->have_counts) {

@@ -156,7 +156,8 @@ const struct opt_row agent_option_rows[] = {
 	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT/metrics (plain\n"
 	  "HTTP: bind it to loopback or a scrape network): agent health,\n"
 	  "and the --export probes as histograms and counters", opt_string, FIELD(metrics_listen) },
-	{ "export", 0, "P1,P2", "histogram or count probes kept attached for --metrics", opt_string,
+	{ "export", 0, "P1,P2", "histogram or count probes kept attached for --metrics, each\n"
+	  "with its parameters if any: tcp-latency:port=8080:comm=nginx", opt_string,
 	  FIELD(export_probes) },
 	{ "max-conn-sessions", 0, "N", "concurrent sessions on one connection (default 16)", COUNT(max_conn_sessions) },
 	{ "handshake-timeout", 0, "DUR", "TLS handshake and first frame deadline (default 10s),\n"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Per-probe cost on this machine: ns per program run in the kernel and agent CPU, from the agent's own accounting.
 """
-Usage (as root, after building): bench/probe_cost.py [--build DIR] [--seconds 3]
+Usage (as root, after building): bench/probe_cost.py [--build DIR] [--seconds 3] [--probes P1,P2]
 
 For every catalog probe (default parameters; func-* on a test binary, tp-count on
 sched:*), attaches it system-wide for a few seconds while this script generates a
@@ -72,6 +72,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(root, "build"))
     ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--probes", help="comma-separated probes to measure (default: the whole catalog)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (the agent loads BPF programs)")
@@ -81,6 +82,8 @@ def main():
                               pki=os.path.join(root, "deploy", "dev-pki.sh"), tools=tools, test=None)
     probes = sorted(f[len("probe_"):-2].replace("_", "-") for f in os.listdir(os.path.join(root, "agent"))
                     if f.startswith("probe_") and f.endswith(".c"))
+    if a.probes:
+        probes = a.probes.split(",")
     with Env(args, agent_args=["--max-overhead", "100%"]) as env:
         base = rounds_per_second(a.seconds)
         print(f"load without probes: {base:.1f} rounds/s (a round: 50 TCP round trips + 50 getppid, "

@@ -1,25 +1,44 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Log-linear histograms in user space: bucket bounds, merging, percentiles. */
+/* Exponential histograms (scale 5) in user space: bucket bounds, merging, percentiles. */
 #include <errno.h>
 #include <string.h>
 
 #include "hist.h"
 
+/* floor(2^(63 + j/32)), j = 0..31: the thresholds less one (they are irrational
+ * but for j = 0), so shifting one right by 63 - k gives floor(2^(k + j/32)) exactly. */
+static const uint64_t pow_floor63[HIST_SUB_COUNT] = {
+	1ULL << 63,	    HIST_S5_T1 - 1,  HIST_S5_T2 - 1,  HIST_S5_T3 - 1,  HIST_S5_T4 - 1,  HIST_S5_T5 - 1,
+	HIST_S5_T6 - 1,	    HIST_S5_T7 - 1,  HIST_S5_T8 - 1,  HIST_S5_T9 - 1,  HIST_S5_T10 - 1, HIST_S5_T11 - 1,
+	HIST_S5_T12 - 1,    HIST_S5_T13 - 1, HIST_S5_T14 - 1, HIST_S5_T15 - 1, HIST_S5_T16 - 1, HIST_S5_T17 - 1,
+	HIST_S5_T18 - 1,    HIST_S5_T19 - 1, HIST_S5_T20 - 1, HIST_S5_T21 - 1, HIST_S5_T22 - 1, HIST_S5_T23 - 1,
+	HIST_S5_T24 - 1,    HIST_S5_T25 - 1, HIST_S5_T26 - 1, HIST_S5_T27 - 1, HIST_S5_T28 - 1, HIST_S5_T29 - 1,
+	HIST_S5_T30 - 1,    HIST_S5_T31 - 1,
+};
+
+/* floor(2^(i/32)) for a Prometheus index i in [-1, 2047]; 0 below 1. */
+static uint64_t pow_floor(int32_t i)
+{
+	if (i < 0)
+		return 0;
+	return pow_floor63[i % HIST_SUB_COUNT] >> (63 - i / HIST_SUB_COUNT);
+}
+
 uint64_t hist_bucket_lower(uint32_t idx)
 {
-	uint32_t group = idx >> HIST_SUB_BITS;
-	uint64_t sub = idx & (HIST_SUB_COUNT - 1);
-
-	if (group == 0)
-		return sub;
-	return (HIST_SUB_COUNT + sub) << (group - 1);
+	if (idx < HIST_PROM_INDEX_OFFSET)
+		return idx ? 1 : 0; /* idx 1..30 hold nothing: empty [1, 1) */
+	/* (2^((i-1)/32), 2^(i/32)] holds the integers from floor(2^((i-1)/32)) + 1 */
+	return pow_floor((int32_t)idx - HIST_PROM_INDEX_OFFSET - 1) + 1;
 }
 
 uint64_t hist_bucket_upper(uint32_t idx)
 {
+	if (idx < HIST_PROM_INDEX_OFFSET)
+		return 1;
 	if (idx + 1 >= HIST_BUCKETS)
 		return UINT64_MAX;
-	return hist_bucket_lower(idx + 1);
+	return pow_floor((int32_t)idx - HIST_PROM_INDEX_OFFSET) + 1;
 }
 
 void hist_reset(struct hist *h)
@@ -142,6 +161,6 @@ void hist_from_percpu(struct hist *out, const struct hist_counts *percpu, int nc
 
 double hist_relative_error(void)
 {
-	/* half a bucket width relative to the bucket's lower bound */
-	return 0.5 / HIST_SUB_COUNT;
+	/* half a bucket width relative to its lower bound: (2^(1/32) - 1) / 2 */
+	return 0.5 * (1.0218971486541166 - 1.0);
 }

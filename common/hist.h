@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Log-linear histograms in user space: bucket bounds, merging, percentiles. */
+/* Exponential histograms (scale 5) in user space: bucket bounds, merging, percentiles. */
 #ifndef TRACECTL_HIST_H
 #define TRACECTL_HIST_H
 
@@ -16,7 +16,8 @@ struct hist {
 	uint64_t buckets[HIST_BUCKETS];
 };
 
-/* Inclusive lower bound and exclusive upper bound of bucket idx (upper saturates). */
+/* The integers bucket idx holds: [lower, upper), upper saturating; lower == upper
+ * for the buckets no integer falls in. */
 uint64_t hist_bucket_lower(uint32_t idx);
 uint64_t hist_bucket_upper(uint32_t idx);
 
@@ -40,7 +41,7 @@ uint64_t hist_percentile(const struct hist *h, double q);
 void hist_scale(struct hist *h, uint32_t n);
 /* Sums the per-CPU kernel counters of one histogram (max over CPUs, exact). */
 void hist_from_percpu(struct hist *out, const struct hist_counts *percpu, int ncpus);
-/* Relative error bound of a reported percentile (half a bucket), e.g. 0.016. */
+/* Relative error bound of a reported percentile (half a bucket), 0.0109. */
 double hist_relative_error(void);
 
 #endif

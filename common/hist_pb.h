@@ -17,7 +17,8 @@ struct hist_pb {
 
 /* out->msg points into out; valid until the next fill. */
 void hist_pb_fill(struct hist_pb *out, const struct hist *h);
-/* Validates layout, indexes and counts; -EPROTO with a reason naming the field. */
+/* Validates layout, indexes and counts; -EPROTO with a reason naming the field.
+ * A message without a scale (the older log-linear layout) is converted. */
 int hist_from_pb(struct hist *out, const Tracectl__Histogram *m, char *err, size_t errlen);
 
 #endif

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus text exposition of histograms and count tables, shared by the agent's /metrics and the CLI. */
 #include <ctype.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "prom.h"
 #include "text_escape.h"
-
-#define PROM_FIRST_POW 10 /* 2^10 ns ~ 1 us */
-#define PROM_LAST_POW 36  /* 2^36 ns ~ 69 s */
 
 void prom_name(char *dst, size_t len, const char *s)
 {
@@ -44,25 +43,49 @@ static void add_label(char *buf, size_t len, const char *name, const char *raw)
 	}
 }
 
+size_t prom_series_labels(const char *series, struct prom_label *out, size_t max)
+{
+	char copy[HIST_LABEL_LEN], *save = NULL;
+	size_t n = 0;
+
+	snprintf(copy, sizeof(copy), "%s", series);
+	for (char *tok = strtok_r(copy, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save), n++) {
+		char *eq = strchr(tok, '=');
+
+		if (eq)
+			*eq = '\0';
+		snprintf(out[n].name, sizeof(out[n].name), "%s", eq ? tok : "series");
+		snprintf(out[n].value, sizeof(out[n].value), "%s", eq ? eq + 1 : tok);
+	}
+	return n;
+}
+
 /* "disk=vda op=read" -> disk="vda",op="read"; a bare word is series="word"; then extra */
 static void series_labels(char *buf, size_t len, const char *series, const char *extra)
 {
-	char copy[HIST_LABEL_LEN], *save = NULL;
+	struct prom_label pairs[PROM_MAX_LABELS];
+	size_t n = prom_series_labels(series, pairs, PROM_MAX_LABELS);
 
 	buf[0] = '\0';
-	snprintf(copy, sizeof(copy), "%s", series);
-	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-
-		if (eq) {
-			*eq = '\0';
-			add_label(buf, len, tok, eq + 1);
-		} else {
-			add_label(buf, len, "series", tok);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		add_label(buf, len, pairs[i].name, pairs[i].value);
 	if (extra && *extra)
 		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? "," : "", extra);
+}
+
+void prom_classic_buckets(const struct hist *h, uint64_t cumulative[PROM_CLASSIC_EDGES])
+{
+	uint64_t sum = 0;
+	uint32_t b = 0;
+
+	for (int i = 0; i < PROM_CLASSIC_EDGES; i++) {
+		uint64_t edge = 1ULL << (PROM_CLASSIC_FIRST_POW + i);
+
+		/* every power of two closes a bucket, as le does: add all buckets up to it */
+		for (; b < HIST_BUCKETS && hist_bucket_upper(b) - 1 <= edge; b++)
+			sum += h->buckets[b];
+		cumulative[i] = sum;
+	}
 }
 
 void prom_write_hists(FILE *out, const char *probe, const struct hist_set *set, const char *extra)
@@ -74,21 +97,16 @@ void prom_write_hists(FILE *out, const char *probe, const struct hist_set *set, 
 	fprintf(out, "# TYPE tracectl_%s_seconds histogram\n", name);
 	for (size_t i = 0; i < set->n; i++) {
 		const struct hist *h = set->hists[i];
+		uint64_t cumulative[PROM_CLASSIC_EDGES];
 		const char *sep;
-		uint64_t cumulative = 0;
-		uint32_t b = 0;
 
 		series_labels(labels, sizeof(labels), set->labels[i], extra);
 		sep = labels[0] ? "," : "";
-		for (int p = PROM_FIRST_POW; p <= PROM_LAST_POW; p++) {
-			uint64_t edge = 1ULL << p;
-
-			/* every power of two is a bucket edge: add all buckets below it */
-			for (; b < HIST_BUCKETS && hist_bucket_upper(b) <= edge; b++)
-				cumulative += h->buckets[b];
+		prom_classic_buckets(h, cumulative);
+		for (int e = 0; e < PROM_CLASSIC_EDGES; e++)
 			fprintf(out, "tracectl_%s_seconds_bucket{%s%sle=\"%.9g\"} %llu\n", name, labels, sep,
-				(double)edge / 1e9, (unsigned long long)cumulative);
-		}
+				(double)(1ULL << (PROM_CLASSIC_FIRST_POW + e)) / 1e9,
+				(unsigned long long)cumulative[e]);
 		fprintf(out, "tracectl_%s_seconds_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
 			(unsigned long long)h->count);
 		fprintf(out, "tracectl_%s_seconds_sum{%s} %.9f\n", name, labels, (double)h->sum / 1e9);
@@ -115,4 +133,65 @@ void prom_write_counts(FILE *out, const char *probe, const struct count_table *t
 				(unsigned long long)t->rows[r].values[v]);
 		}
 	}
+}
+
+void prom_write_sample(FILE *out, enum prom_format format, const struct prom_sample *s)
+{
+	char labels[1024] = "";
+
+	if (format == PROM_PROTOBUF) {
+		prom_pb_write_sample(out, s);
+		return;
+	}
+	for (size_t i = 0; i < s->nlabels; i++)
+		add_label(labels, sizeof(labels), s->label_names[i], s->label_values[i]);
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s%s%s%s %.17g\n", s->name, s->help, s->name,
+		s->counter ? "counter" : "gauge", s->name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "", s->value);
+}
+
+/* One media range's quality: its parameter q (params from the first ';'), 1 without. */
+static double media_quality(const char *params)
+{
+	for (const char *p = params; p && *p; p = strchr(p + 1, ';')) {
+		const char *v = p + (*p == ';');
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (v[0] == 'q' && v[1] == '=')
+			return strtod(v + 2, NULL);
+	}
+	return 1.0;
+}
+
+enum prom_format prom_negotiate(const char *accept)
+{
+	double proto_q = 0, text_q = 0;
+	char copy[1024], *save = NULL;
+
+	if (!accept)
+		return PROM_TEXT;
+	snprintf(copy, sizeof(copy), "%s", accept);
+	for (char *range = strtok_r(copy, ",", &save); range; range = strtok_r(NULL, ",", &save)) {
+		char *params = strchr(range, ';');
+		char type[128];
+		double q;
+
+		while (*range == ' ' || *range == '\t')
+			range++;
+		snprintf(type, sizeof(type), "%.*s", (int)(params ? (size_t)(params - range) : strlen(range)), range);
+		for (size_t n = strlen(type); n && (type[n - 1] == ' ' || type[n - 1] == '\t'); n--)
+			type[n - 1] = '\0';
+		q = media_quality(params ? params : "");
+		if (strcasecmp(type, "application/vnd.google.protobuf") == 0) {
+			/* only the delimited MetricFamily stream is ours to give */
+			if (params && strstr(params, "proto=io.prometheus.client.MetricFamily") &&
+			    strstr(params, "encoding=delimited") && q > proto_q)
+				proto_q = q;
+		} else if (strcasecmp(type, "text/plain") == 0 || strcasecmp(type, "text/*") == 0 ||
+			   strcmp(type, "*/*") == 0) {
+			if (q > text_q)
+				text_q = q;
+		}
+	}
+	return proto_q > 0 && proto_q >= text_q ? PROM_PROTOBUF : PROM_TEXT;
 }

@@ -9,6 +9,9 @@ a run with no data exits 8. A baseline saved from a 20 ms run makes a 30 ms run 
 is their 3rd-highest, which a busy machine moves by more than 10% between two runs).
 record: record then report gives the same summary numbers as the live run; a
 truncated copy reports what came before the cut and names the damage.
+oldrec: a recording in the earlier log-linear layout (fixtures/, made by that build) is
+read by report and gate --from: the same count, sum and max, percentiles within the two
+layouts' bounds of that build's own report, and gate verdicts on its p99.
 """
 import json
 import os
@@ -125,16 +128,23 @@ def test_gate(args):
         env.stop_agent_checked()
 
 
+def record_and_report(env, delay_ms):
+    """Records a run against a server answering after delay_ms; returns the trace's path,
+    the live output lines and the CompletedProcess of `report` on it."""
+    workload = Workload(env, delay_ms)
+    os.chmod(env.dir, 0o777)
+    trace = os.path.join(env.dir, "run.trace")
+    rc, lines = traced_run(env, workload, "record", ["--output", "json", "-o", trace])
+    check(rc == 0, f"record exited {rc}")
+    res = subprocess.run([env.cli_path, "report", trace, "--output", "json"], capture_output=True, timeout=30)
+    check(res.returncode == 0, f"report exited {res.returncode}: {res.stderr.decode()[-300:]}")
+    return trace, lines, res
+
+
 def test_record(args):
     with Env(args) as env:
-        w20 = Workload(env, 20)
-        os.chmod(env.dir, 0o777)
-        trace = os.path.join(env.dir, "run.trace")
-        rc, lines = traced_run(env, w20, "record", ["--output", "json", "-o", trace])
-        check(rc == 0, f"record exited {rc}")
+        trace, lines, res = record_and_report(env, 20)
         live = only_summary(parse_json_lines(lines))
-        res = subprocess.run([env.cli_path, "report", trace, "--output", "json"], capture_output=True, timeout=30)
-        check(res.returncode == 0, f"report exited {res.returncode}: {res.stderr.decode()[-300:]}")
         replay = only_summary(parse_json_lines(res.stdout.decode().splitlines()))
         for key in ("count", "sum_ns", "p50_ns", "p90_ns", "p99_ns", "max_ns", "buckets"):
             check(live[key] == replay[key], f"report {key} {replay[key]} != live {live[key]}")
@@ -156,5 +166,32 @@ def test_record(args):
         env.stop_agent_checked()
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def test_oldrec(args):
+    trace = os.path.join(FIXTURES, "loglinear-20ms.trace")
+    with open(os.path.join(FIXTURES, "loglinear-20ms.report.json")) as f:
+        old = only_summary(parse_json_lines(f.read().splitlines()))
+    res = subprocess.run([args.cli, "report", trace, "--output", "json"], capture_output=True, timeout=30)
+    check(res.returncode == 0, f"report exited {res.returncode}: {res.stderr.decode()[-300:]}")
+    new = only_summary(parse_json_lines(res.stdout.decode().splitlines()))
+    for key in ("count", "sum_ns", "max_ns"):
+        check(new[key] == old[key], f"report {key} {new[key]} != {old[key]} of the build that recorded it")
+    check(sum(b["count"] for b in new["buckets"]) == old["count"], "converted buckets do not add up")
+    # the old midpoint is within 1.6% of the value, the new bucket of that midpoint 2.2% wide
+    for key in ("p50_ns", "p90_ns", "p99_ns"):
+        rel = abs(new[key] - old[key]) / old[key]
+        check(rel <= 0.016 + 0.022, f"{key} {new[key]} vs {old[key]} of the old build: {rel:.2%} apart")
+    p99 = old["p99_ns"]
+    for limit_ns, want in ((p99 * 1.1, 0), (p99 * 0.9, EXIT_GATE_FAILED)):
+        res = subprocess.run([args.cli, "gate", "--from", trace, "--max", f"p99={limit_ns / 1e6:.3f}ms",
+                              "--output", "json"], capture_output=True, timeout=30)
+        check(res.returncode == want, f"gate --from --max p99={limit_ns / 1e6:.3f}ms exited {res.returncode}, "
+              f"want {want}: {res.stderr.decode()[-300:]}")
+    log(f"old layout: count {new['count']}, p50 {new['p50_ns']} vs {old['p50_ns']}, p99 {new['p99_ns']} vs "
+        f"{old['p99_ns']} ns; gate --from passes at 1.1x p99, fails at 0.9x")
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"gate": test_gate, "record": test_record}, __doc__))
+    sys.exit(run_tests({"gate": test_gate, "record": test_record, "oldrec": test_oldrec}, __doc__))

@@ -8,14 +8,25 @@ client's tcp-send counter grows by exactly 100, the tcp-latency role=client hist
 count by at least 100 with those samples in the 4-8 ms buckets; every line parses as the
 text exposition format, buckets are cumulative and le="+Inf" equals _count.
 prom: `tracectl attach ... --output prom` prints one snapshot in the same format.
+native: a scrape that asks for Prometheus' protobuf format gets it (delimited
+MetricFamily messages): tcp-latency as classic buckets in seconds and as a native
+histogram (schema 5) in nanoseconds whose buckets add up to its count, both grown by at
+least the 100 requests, those in native buckets above 4.2 ms, every classic bucket
+(le = 2^k ns) equal to the native buckets up to index 32k; a scrape that
+asks for text, or nothing, still gets text.
 """
 import os
 import re
+import struct
 import subprocess
 import sys
 import urllib.request
 
 from harness import Env, LineReader, check, free_port, log, run_tests
+from rawrpc import _read_varint, parse as pb_parse
+
+PROTOBUF_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
+                   "q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")  # what Prometheus 2.42 sends
 
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:\\.|[^"\\])*"'
 LINE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>' + LABEL + r'(?:,' + LABEL + r')*)?\})? '
@@ -35,12 +46,57 @@ def parse(text):
     return samples
 
 
-def scrape(port):
+def fetch(port, accept=None):
+    """(Content-Type, body) of one GET /metrics."""
     # loopback only: never through a proxy from the environment
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        check(r.status == 200 and r.headers.get("Content-Type", "").startswith("text/plain"), "bad response")
-        return parse(r.read().decode())
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Accept": accept} if accept else {})
+    with opener.open(req, timeout=10) as r:
+        check(r.status == 200, f"status {r.status}")
+        return r.headers.get("Content-Type", ""), r.read()
+
+
+def scrape(port, accept=None):
+    ctype, body = fetch(port, accept)
+    check(ctype.startswith("text/plain"), f"Content-Type {ctype!r}, want text")
+    return parse(body.decode())
+
+
+def zigzag(n):
+    return (n >> 1) ^ -(n & 1)
+
+
+def scrape_protobuf(port):
+    """{family name: (type, [(labels dict, histogram or value fields)])} of a protobuf scrape."""
+    ctype, body = fetch(port, PROTOBUF_ACCEPT)
+    check(ctype.startswith("application/vnd.google.protobuf") and "proto=io.prometheus.client.MetricFamily" in ctype
+          and "encoding=delimited" in ctype, f"Content-Type {ctype!r}, want the delimited protobuf format")
+    families, i = {}, 0
+    while i < len(body):
+        n, i = _read_varint(body, i)
+        fam, i = pb_parse(body[i:i + n]), i + n
+        metrics = []
+        for raw in fam.get(4, []):
+            m = pb_parse(raw)
+            labels = {pb_parse(lp)[1][0].decode(): pb_parse(lp)[2][0].decode() for lp in m.get(1, [])}
+            metrics.append((labels, pb_parse(m[7][0]) if 7 in m else m))
+        families[fam[1][0].decode()] = (fam.get(3, [0])[0], metrics)
+    return families
+
+
+def native_buckets(h):
+    """{Prometheus bucket index: count} of a native histogram message."""
+    out, index, count, deltas = {}, 0, 0, [zigzag(d) for d in h.get(13, [])]
+    for k, raw in enumerate(h.get(12, [])):
+        span = pb_parse(raw)
+        offset, length = zigzag(span.get(1, [0])[0]), span.get(2, [0])[0]
+        index += offset
+        for _ in range(length):
+            count += deltas.pop(0)
+            out[index] = count
+            index += 1
+    check(not deltas, "more deltas than span buckets")
+    return out
 
 
 def client_buckets(samples):
@@ -48,18 +104,23 @@ def client_buckets(samples):
                   if k[0] == "tracectl_tcp_latency_seconds_bucket" and 'role="client"' in k[1])
 
 
+def start_workload(env):
+    """A server answering after 5 ms and a client for REQUESTS requests waiting for "go"."""
+    tools = env.args.tools
+    server = env.spawn("server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
+                                  "--delay-ms", "5", "--max-seconds", "60"], stdout=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL)
+    sport = LineReader(server.stdout, "server").readline(10).split()[1]
+    client = env.spawn("client", [os.path.join(tools, "latency_client"), "--connect", f"127.0.0.1:{sport}",
+                                  "--wait-go", "--requests", str(REQUESTS)], stdout=subprocess.PIPE,
+                       stdin=subprocess.PIPE)
+    return client, LineReader(client.stdout, "client")
+
+
 def test_scrape(args):
     mport = free_port()
     with Env(args, agent_args=["--metrics", f"127.0.0.1:{mport}", "--export", "tcp-latency,tcp-send"]) as env:
-        tools = args.tools
-        server = env.spawn("server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
-                                      "--delay-ms", "5", "--max-seconds", "60"], stdout=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL)
-        sport = LineReader(server.stdout, "server").readline(10).split()[1]
-        client = env.spawn("client", [os.path.join(tools, "latency_client"), "--connect", f"127.0.0.1:{sport}",
-                                      "--wait-go", "--requests", str(REQUESTS)], stdout=subprocess.PIPE,
-                           stdin=subprocess.PIPE)
-        out = LineReader(client.stdout, "client")
+        client, out = start_workload(env)
         pid = int(out.readline(10).split()[1])
         before = scrape(mport)
         client.stdin.write(b"go\n")
@@ -99,5 +160,55 @@ def test_prom(args):
         env.stop_agent_checked()
 
 
+def client_hist(families, name):
+    m = [h for labels, h in families[name][1] if labels.get("role") == "client"]
+    check(len(m) == 1, f"{name}: {len(m)} role=client series")
+    return m[0]
+
+
+def test_native(args):
+    mport = free_port()
+    with Env(args, agent_args=["--metrics", f"127.0.0.1:{mport}", "--export", "tcp-latency"]) as env:
+        client, out = start_workload(env)
+        out.readline(10)
+        before = scrape_protobuf(mport)
+        client.stdin.write(b"go\n")
+        client.stdin.flush()
+        check(out.readline(30) == f"done {REQUESTS}", "the client did not finish")
+        after = scrape_protobuf(mport)
+        HISTOGRAM, COUNTER = 4, 0
+        check(after["tracectl_tcp_latency_nanoseconds"][0] == HISTOGRAM, "the native family is not a histogram")
+        check(after["tracectl_agent_scrapes_total"][0] == COUNTER, "scrapes_total is not a counter")
+        native = client_hist(after, "tracectl_tcp_latency_nanoseconds")
+        classic = client_hist(after, "tracectl_tcp_latency_seconds")
+        check(zigzag(native[5][0]) == 5, f"schema {zigzag(native[5][0])}, want 5")
+        count = native[1][0]
+        buckets = native_buckets(native)
+        zero = native.get(7, [0])[0]
+        check(sum(buckets.values()) + zero == count, f"native buckets add up to {sum(buckets.values()) + zero}, "
+              f"count {count}")
+        check(classic[1][0] == count and len(classic[3]) > 0, "classic and native counts differ")
+        old = native_buckets(client_hist(before, "tracectl_tcp_latency_nanoseconds")) \
+            if "tracectl_tcp_latency_nanoseconds" in before and before["tracectl_tcp_latency_nanoseconds"][1] else {}
+        # bucket i is (2^((i-1)/32), 2^(i/32)] ns; no answer of the 5 ms server comes sooner
+        # than 4.2 ms, and a loaded machine delays a few by tens of ms
+        new = {i: c - old.get(i, 0) for i, c in buckets.items() if c != old.get(i, 0)}
+        in_range = sum(c for i, c in new.items() if 2 ** ((i - 1) / 32) >= 2 ** 22)
+        check(in_range >= REQUESTS, f"{in_range} new samples above 4.2 ms, want >= {REQUESTS}: {new}")
+        # the classic bucket le=2^k s/1e9 holds exactly the native buckets up to index 32k
+        for b in classic[3]:
+            bucket = pb_parse(b)
+            le_ns = round(struct.unpack("<d", bucket[2][0])[0] * 1e9)
+            k = le_ns.bit_length() - 1
+            below = zero + sum(c for i, c in buckets.items() if i <= 32 * k)
+            check(bucket[1][0] == below, f"classic le={le_ns} ns holds {bucket[1][0]}, native up to 2^{k}: {below}")
+        text = scrape(mport, "text/plain;version=0.0.4")
+        check(("tracectl_tcp_latency_seconds_count", 'role="client"') in text, "text scrape lacks the histogram")
+        scrape(mport)
+        log(f"protobuf scrape: {len(after)} families; native count {count:.0f} in {len(buckets)} buckets, "
+            f"+{in_range} above 4.2 ms; classic buckets equal the native ones summed; text still served to text and to no Accept")
+        env.stop_agent_checked()
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"scrape": test_scrape, "prom": test_prom}, __doc__))
+    sys.exit(run_tests({"scrape": test_scrape, "prom": test_prom, "native": test_native}, __doc__))

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the log-linear histogram: bucket bounds, percentiles, merge and delta. */
+/* Unit tests of the exponential (scale 5) histogram: bucket bounds, percentiles, merge and delta. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,14 +64,18 @@ static void test_index_bounds_named_values(void **state)
 
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		check_value_in_bucket(values[i]);
-	/* The linear range: one value per bucket. */
-	for (uint64_t v = 0; v < HIST_SUB_COUNT; v++) {
-		assert_int_equal(hist_bucket_index(v), v);
-		assert_int_equal(hist_bucket_lower((uint32_t)v), v);
-		assert_int_equal(hist_bucket_upper((uint32_t)v), v + 1);
+	/* Small values: 0 in the zero bucket, 1 at Prometheus index 0, 2 at 32, 3 at
+	 * ceil(32 log2 3) = 51, each alone in its bucket. */
+	assert_int_equal(hist_bucket_index(0), 0);
+	assert_int_equal(hist_bucket_index(1), HIST_PROM_INDEX_OFFSET);
+	assert_int_equal(hist_bucket_index(2), 32 + HIST_PROM_INDEX_OFFSET);
+	assert_int_equal(hist_bucket_index(3), 51 + HIST_PROM_INDEX_OFFSET);
+	for (uint64_t v = 0; v < 46; v++) {
+		uint32_t idx = hist_bucket_index(v);
+
+		assert_int_equal(hist_bucket_lower(idx), v);
+		assert_int_equal(hist_bucket_upper(idx), v + 1);
 	}
-	assert_int_equal(hist_bucket_index(32), 32);
-	assert_int_equal(hist_bucket_index(33), 33);
 	assert_int_equal(hist_bucket_index(UINT64_MAX), HIST_BUCKETS - 1);
 	assert_int_equal(hist_bucket_upper(HIST_BUCKETS - 1), UINT64_MAX);
 }
@@ -86,8 +90,12 @@ static void test_index_bounds_powers_of_two(void **state)
 		check_value_in_bucket(p);
 		check_value_in_bucket(p - 1);
 		check_value_in_bucket(p + 1);
-		/* A power of two always starts a bucket. */
-		assert_int_equal(hist_bucket_lower(hist_bucket_index(p)), p);
+		/* A power of two always closes a bucket, (lower, upper] as in Prometheus and
+		 * OTLP, and the next value opens a bucket a multiple of 32 further. */
+		assert_int_equal(hist_bucket_upper(hist_bucket_index(p)), p + 1);
+		assert_int_equal(hist_bucket_index(p), HIST_SUB_COUNT * m + HIST_PROM_INDEX_OFFSET);
+		if (m >= 6 && m < 63) /* from 64 on, 2^m + 1 lies below 2^(m + 1/32) */
+			assert_int_equal(hist_bucket_index(p + 1), HIST_SUB_COUNT * (m + 1));
 	}
 }
 
@@ -98,16 +106,17 @@ static void test_bucket_round_trip_all(void **state)
 	for (uint32_t idx = 0; idx < HIST_BUCKETS; idx++) {
 		uint64_t lo = hist_bucket_lower(idx), hi = hist_bucket_upper(idx);
 
-		assert_true(lo < hi);
-		assert_int_equal(hist_bucket_index(lo), idx);
-		assert_int_equal(hist_bucket_index(hi - 1), idx);
-		if (idx + 1 < HIST_BUCKETS) {
+		assert_true(lo <= hi);
+		if (idx + 1 < HIST_BUCKETS)
 			/* Buckets tile the range: no gaps, no overlaps. */
 			assert_int_equal(hist_bucket_lower(idx + 1), hi);
-			/* A bucket is at most 1/32 of its lower bound wide (log-linear). */
-			if (lo >= HIST_SUB_COUNT)
-				assert_true(hi - lo <= lo / HIST_SUB_COUNT);
-		}
+		if (lo == hi)
+			continue; /* no integer falls in it */
+		assert_int_equal(hist_bucket_index(lo), idx);
+		assert_int_equal(hist_bucket_index(hi - 1), idx);
+		/* (a, a 2^(1/32)] holds at most a (2^(1/32) - 1) + 1 integers */
+		if (idx + 1 < HIST_BUCKETS)
+			assert_true((double)(hi - lo) <= (double)lo * 0.0219 + 1.0);
 	}
 }
 
@@ -122,7 +131,8 @@ static void test_index_monotonic(void **state)
 		uint32_t idx = hist_bucket_index(v);
 
 		assert_true(idx >= prev);
-		assert_true(idx - prev <= 1);
+		/* from 46 on, a bucket is at least one integer wide: no index is skipped */
+		assert_true(v < 46 || idx - prev <= 1);
 		prev = idx;
 	}
 	prev_v = 100000;
@@ -145,6 +155,116 @@ static void test_index_monotonic(void **state)
 		else
 			assert_true(hist_bucket_index(a) >= hist_bucket_index(b));
 	}
+}
+
+/* 2048-bit unsigned integers, enough for v^32 of any 64-bit v: the reference
+ * compares v^32 with powers of two, which decides 32 log2 v with no rounding. */
+#define BIG_LIMBS 32
+
+static void big_pow32(uint64_t out[BIG_LIMBS], uint64_t v)
+{
+	uint64_t x[BIG_LIMBS] = { v };
+	int n = 1;
+
+	for (int round = 0; round < 5; round++, n *= 2) {
+		memset(out, 0, BIG_LIMBS * sizeof(out[0]));
+		for (int i = 0; i < n; i++) {
+			unsigned __int128 carry = 0;
+
+			for (int j = 0; j < n; j++) {
+				unsigned __int128 t = (unsigned __int128)x[i] * x[j] + out[i + j] + carry;
+
+				out[i + j] = (uint64_t)t;
+				carry = t >> 64;
+			}
+			if (i + n < BIG_LIMBS)
+				out[i + n] = (uint64_t)carry;
+		}
+		memcpy(x, out, sizeof(x));
+	}
+}
+
+static uint32_t big_bit_length(const uint64_t x[BIG_LIMBS])
+{
+	for (int i = BIG_LIMBS - 1; i >= 0; i--)
+		if (x[i])
+			return (uint32_t)(64 * i + 64 - __builtin_clzll(x[i]));
+	return 0;
+}
+
+static void big_decrement(uint64_t x[BIG_LIMBS])
+{
+	for (int i = 0; i < BIG_LIMBS && x[i]-- == 0; i++)
+		;
+}
+
+/* The bucket of v by definition: Prometheus index ceil(32 log2 v), the least i with
+ * v^32 <= 2^i, which is the bit length of v^32 - 1. */
+static uint32_t reference_index(uint64_t v)
+{
+	uint64_t x[BIG_LIMBS];
+
+	if (v == 0)
+		return 0;
+	big_pow32(x, v);
+	big_decrement(x);
+	return big_bit_length(x) + HIST_PROM_INDEX_OFFSET;
+}
+
+static void check_against_reference(uint64_t v)
+{
+	uint32_t want = reference_index(v), got = hist_bucket_index(v);
+
+	if (got != want)
+		fail_msg("value %llu: index %u, exact %u", (unsigned long long)v, got, want);
+}
+
+static void test_thresholds_exact(void **state)
+{
+	static const uint64_t thresholds[] = {
+		HIST_S5_T1,  HIST_S5_T2,  HIST_S5_T3,  HIST_S5_T4,  HIST_S5_T5,  HIST_S5_T6,  HIST_S5_T7,  HIST_S5_T8,
+		HIST_S5_T9,  HIST_S5_T10, HIST_S5_T11, HIST_S5_T12, HIST_S5_T13, HIST_S5_T14, HIST_S5_T15, HIST_S5_T16,
+		HIST_S5_T17, HIST_S5_T18, HIST_S5_T19, HIST_S5_T20, HIST_S5_T21, HIST_S5_T22, HIST_S5_T23, HIST_S5_T24,
+		HIST_S5_T25, HIST_S5_T26, HIST_S5_T27, HIST_S5_T28, HIST_S5_T29, HIST_S5_T30, HIST_S5_T31,
+	};
+	uint64_t x[BIG_LIMBS];
+	(void)state;
+
+	/* T_t = ceil(2^(63 + t/32)): T^32 >= 2^(2016 + t) > (T - 1)^32 */
+	for (uint32_t t = 1; t <= 31; t++) {
+		uint64_t th = thresholds[t - 1];
+
+		big_pow32(x, th);
+		assert_true(big_bit_length(x) >= 2016 + t + 1);
+		big_pow32(x, th - 1);
+		assert_true(big_bit_length(x) <= 2016 + t);
+		/* every bound between two integers of a power of two's range, in each octave */
+		for (uint32_t k = 0; k < 64; k++) {
+			uint64_t edge = (th - 1) >> (63 - k);
+
+			check_against_reference(edge);
+			check_against_reference(edge + 1);
+			if (edge > 1)
+				check_against_reference(edge - 1);
+		}
+	}
+}
+
+static void test_index_matches_reference(void **state)
+{
+	(void)state;
+
+	for (uint64_t v = 0; v < 5000; v++)
+		check_against_reference(v);
+	for (unsigned int m = 0; m < 64; m++) {
+		check_against_reference(1ull << m);
+		check_against_reference((1ull << m) - 1);
+		check_against_reference((1ull << m) + 1);
+	}
+	check_against_reference(UINT64_MAX);
+	/* 200,000 values spread over every octave */
+	for (int i = 0; i < 200000; i++)
+		check_against_reference(rng_next() >> (rng_next() % 64));
 }
 
 /* Exact nearest-rank percentile of sorted values. */
@@ -410,6 +530,8 @@ int main(void)
 		cmocka_unit_test(test_index_bounds_powers_of_two),
 		cmocka_unit_test(test_bucket_round_trip_all),
 		cmocka_unit_test(test_index_monotonic),
+		cmocka_unit_test(test_thresholds_exact),
+		cmocka_unit_test(test_index_matches_reference),
 		cmocka_unit_test(test_percentile_uniform),
 		cmocka_unit_test(test_percentile_exponential),
 		cmocka_unit_test(test_percentile_constant),

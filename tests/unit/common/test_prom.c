@@ -73,6 +73,53 @@ static void test_histogram_buckets_are_cumulative(void **state)
 }
 
 /* A label value with quotes, backslashes and a newline cannot break the exposition line. */
+/* A power of two of nanoseconds is counted in le equal to it (le is inclusive). */
+static void test_power_of_two_is_within_its_le(void **state)
+{
+	struct hist_set set;
+	char *text;
+
+	(void)state;
+	hist_set_init(&set);
+	hist_add(hist_set_get(&set, "role=client"), 1ULL << 20);
+	hist_add(hist_set_get(&set, "role=client"), (1ULL << 20) + 1);
+	text = capture_hists("tcp-latency", &set, NULL);
+	assert_int_equal(value_of(text, "tracectl_tcp_latency_seconds_bucket{role=\"client\",le=\"0.000524288\"} "), 0);
+	assert_int_equal(value_of(text, "tracectl_tcp_latency_seconds_bucket{role=\"client\",le=\"0.001048576\"} "), 1);
+	assert_int_equal(value_of(text, "tracectl_tcp_latency_seconds_bucket{role=\"client\",le=\"0.002097152\"} "), 2);
+	free(text);
+	hist_set_free(&set);
+}
+
+/* Protobuf only to a scraper that names the delimited MetricFamily and prefers it. */
+static void test_negotiate(void **state)
+{
+	(void)state;
+	assert_int_equal(prom_negotiate(NULL), PROM_TEXT);
+	assert_int_equal(prom_negotiate("*/*"), PROM_TEXT);
+	assert_int_equal(prom_negotiate("text/plain;version=0.0.4"), PROM_TEXT);
+	/* Prometheus 2.42 with native histograms enabled */
+	assert_int_equal(prom_negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+					"encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"),
+			 PROM_PROTOBUF);
+	assert_int_equal(prom_negotiate("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+					"encoding=delimited"),
+			 PROM_PROTOBUF);
+	/* the text form of protobuf, or another message, is not ours */
+	assert_int_equal(prom_negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+					"encoding=text"),
+			 PROM_TEXT);
+	assert_int_equal(prom_negotiate("application/vnd.google.protobuf;proto=other.Message;encoding=delimited"),
+			 PROM_TEXT);
+	/* text preferred */
+	assert_int_equal(prom_negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+					"encoding=delimited;q=0.2,text/plain;q=0.9"),
+			 PROM_TEXT);
+	assert_int_equal(prom_negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+					"encoding=delimited;q=0"),
+			 PROM_TEXT);
+}
+
 static void test_label_values_are_escaped(void **state)
 {
 	struct hist_set set;
@@ -125,6 +172,8 @@ int main(void)
 		cmocka_unit_test(test_name_is_metric_safe),
 		cmocka_unit_test(test_histogram_buckets_are_cumulative),
 		cmocka_unit_test(test_label_values_are_escaped),
+		cmocka_unit_test(test_power_of_two_is_within_its_le),
+		cmocka_unit_test(test_negotiate),
 		cmocka_unit_test(test_counts_are_counters_per_column),
 	};
 
