@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "func_target.h"
 #include "hook_variant.h"
+#include "runtime.h"
 
 /* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
 #define CATALOG_PROBE(name) extern const struct probe_desc name;
@@ -38,6 +39,27 @@ const struct probe_desc *catalog_find(const char *name)
 		if (strcmp(catalog[i]->name, name) == 0)
 			return catalog[i];
 	return NULL;
+}
+
+int catalog_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
+		 size_t errlen)
+{
+	if (probe->runtime)
+		return probe_runtime_open(probe, params, state, err, errlen);
+	return probe->open(params, state, err, errlen);
+}
+
+void catalog_close(const struct probe_desc *probe, void **state)
+{
+	if (probe->runtime)
+		probe_runtime_close(state);
+	else
+		probe->close(state);
+}
+
+struct bpf_object *catalog_object(const struct probe_desc *probe, void *state)
+{
+	return probe->runtime ? probe_runtime_object(state) : NULL;
 }
 
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
@@ -83,8 +105,8 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 			struct probe_params defaults = { 0 };
 			void *state = NULL;
 
-			err = probe->open(&defaults, &state, why, sizeof(why));
-			probe->close(&state);
+			err = catalog_open(probe, &defaults, &state, why, sizeof(why));
+			catalog_close(probe, &state);
 			trials[i].state = err ? TRIAL_REFUSED : TRIAL_LOADED;
 			if (err)
 				snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);

@@ -35,8 +35,10 @@ enum probe_param {
 	PROBE_PARAM_MEASURE = 1u << 8, /* enum (probe_desc.measure_choices): what to measure */
 };
 
+struct bpf_object;
 struct func_target;
 struct hook_variants;
+struct probe_runtime;
 
 /* Validated parameters; zero / empty means "not given". */
 struct probe_params {
@@ -97,6 +99,9 @@ struct probe_desc {
 	/* Probe-specific checks of the parameters (e.g. the binary exists and is ELF),
 	 * after authorization: the first step that may touch files. May set params->func. */
 	int (*validate)(struct probe_params *params, char *err, size_t errlen);
+	/* The lifecycle the probe runtime runs for it (runtime.h): then open and
+	 * close are left NULL and catalog_open / catalog_close run the runtime's. */
+	const struct probe_runtime *runtime;
 	/* Opens, configures (rodata), loads and attaches. *state is owned by the caller
 	 * and released with close(). Returns 0 or -errno with a reason in err. */
 	int (*open)(const struct probe_params *params, void **state, char *err, size_t errlen);
@@ -118,6 +123,12 @@ struct probe_desc {
 };
 
 const struct probe_desc *catalog_find(const char *name);
+/* probe's open / close: its runtime's where it has one. */
+int catalog_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
+		 size_t errlen);
+void catalog_close(const struct probe_desc *probe, void **state);
+/* The BPF object an open probe loaded (its programs are the session's cost); NULL when unknown. */
+struct bpf_object *catalog_object(const struct probe_desc *probe, void *state);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
 const char *catalog_kind_name(enum probe_kind kind);

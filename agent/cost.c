@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "cost.h"
 
@@ -83,6 +84,20 @@ size_t cost_new_prog_fds(const struct fd_list *before, const struct fd_list *aft
 	for (size_t i = 0; i < after->n && n < max; i++)
 		if (!contains(before, after->fds[i]) && is_bpf_prog(after->fds[i]))
 			out[n++] = after->fds[i];
+	return n;
+}
+
+size_t cost_object_prog_fds(const struct bpf_object *obj, int *out, size_t max)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, obj) {
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && n < max)
+			out[n++] = fd;
+	}
 	return n;
 }
 

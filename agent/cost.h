@@ -22,6 +22,9 @@ void cost_fd_list_free(struct fd_list *l);
  * Returns how many were written to out.
  */
 size_t cost_new_prog_fds(const struct fd_list *before, const struct fd_list *after, int *out, size_t max);
+struct bpf_object;
+/* The descriptors of the programs obj loaded (not those left out); how many were written to out. */
+size_t cost_object_prog_fds(const struct bpf_object *obj, int *out, size_t max);
 /* Sums run_cnt and run_time_ns of the programs (kernel BPF stats). 0 or -errno. */
 int cost_read(const int *fds, size_t n, uint64_t *run_cnt, uint64_t *run_time_ns);
 /* CPU time of the calling thread. */

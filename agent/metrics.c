@@ -255,7 +255,7 @@ static int export_probe(struct exporter *e, const char *name, char *err, size_t 
 		x->have_counts = true;
 	}
 	e->n++; /* from here exporter_free undoes it */
-	if (p->open(&params, &x->state, why, sizeof(why))) {
+	if (catalog_open(p, &params, &x->state, why, sizeof(why))) {
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EIO;
 	}
@@ -333,7 +333,7 @@ void exporter_free(struct exporter **ep)
 	for (size_t i = 0; i < e->n; i++) {
 		struct exported *x = &e->probes[i];
 
-		x->probe->close(&x->state);
+		catalog_close(x->probe, &x->state);
 		hist_set_free(&x->window);
 		hist_set_free(&x->total);
 		if (x->have_counts) {

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The probe lifecycle, written once: a probe declares its skeleton and hook variants
+ * (probe_desc.variants), the maps the runtime reads for it and its own steps (struct
+ * probe_runtime); the runtime allocates its state, opens the skeleton, sets the shared
+ * filters, loads and attaches the first variant the kernel takes, opens its readers,
+ * hands the bpf_object to the session and tears all of it down on one path.
+ */
+#ifndef TRACECTL_PROBE_RUNTIME_H
+#define TRACECTL_PROBE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/libbpf.h>
+
+#include "catalog.h"
+#include "event_ring.h"
+#include "hist.h"
+#include "hook_variant.h"
+#include "net_probe.h"
+
+/*
+ * A probe's state starts with this (the runtime allocates probe_runtime.state_size
+ * bytes, zeroed). The ring comes first so that event_ring_probe_* take the state.
+ */
+struct probe_instance {
+	struct event_ring ring;              /* with event_map */
+	const struct probe_desc *probe;
+	const struct hook_skeleton *skeleton;
+	void *skel;                          /* the skeleton, struct NAME * */
+	struct bpf_object *obj;
+	const struct hook_variant *variant;  /* the row that loaded */
+	/* with hist_map: read buffers allocated once (reads run every interval) */
+	void *percpu, *keys;
+	size_t percpu_size;
+	int ncpus;
+	struct hist scratch;                 /* one drained series, summed over CPUs */
+	struct hist_set *out;                /* of the read in progress */
+	uint64_t dropped;
+	struct net_hist_reader net;          /* with net_hist */
+};
+
+/*
+ * The shared filters are set by the runtime for every one the probe accepts
+ * (probe_desc.params): --pid in the rodata variable targ_tgid, --comm in targ_comm,
+ * --cgroup (its id) in targ_cgroup, --port in targ_port.
+ */
+struct probe_runtime {
+	size_t state_size; /* sizeof the probe's state, which starts with struct probe_instance */
+	/* Optional: the variants for these parameters, when not probe_desc.variants. */
+	const struct hook_variants *(*variants_for)(const struct probe_params *params);
+	/* Optional, before the load of each variant tried, after the shared filters: the
+	 * probe's own rodata, programs and map sizes. 0 or -errno with a reason. */
+	int (*configure)(void *state, void *skel, const struct hook_variant *variant,
+			 const struct probe_params *params, char *err, size_t errlen);
+	/* Optional, once loaded, attached and its readers open: the probe's own setup. */
+	int (*started)(void *state, const struct probe_params *params, char *err, size_t errlen);
+	/* Optional: frees what started() (or configure()) left in the state; runs on a
+	 * state that may be partly set up. */
+	void (*stopping)(void *state);
+
+	/* PROBE_HISTOGRAM from a hash of per-CPU struct hist_counts keyed by series,
+	 * drained by probe_runtime_read_hist: its name, key size, keys per read, and the
+	 * label of a key (empty: left out). */
+	const char *hist_map;
+	size_t hist_key_size, hist_max_series;
+	void (*hist_label)(void *state, const void *key, char *label, size_t len);
+	/* hist_map sized with map_prealloc_where_needed (kernels without BPF's allocator) */
+	bool hist_prealloc;
+	/* PROBE_HISTOGRAM of the NET_HIST_MAPS shape (hist_all, hist_remote; --by remote):
+	 * read by probe_runtime_read_hist. */
+	bool net_hist;
+
+	/* PROBE_EVENTS: the ring buffer and its per-CPU lost counter, and what turns one
+	 * record into an event (ctx: the state). */
+	const char *event_map, *lost_map;
+	ring_buffer_sample_fn on_record;
+};
+
+/* probe_desc.open / .close / .read_hist of a probe with a runtime (catalog_open ...). */
+int probe_runtime_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
+		       size_t errlen);
+void probe_runtime_close(void **state);
+int probe_runtime_read_hist(void *state, struct hist_set *out);
+
+/* The loaded object, for the session's cost accounting. */
+struct bpf_object *probe_runtime_object(void *state);
+
+#endif
