@@ -122,7 +122,6 @@ static const struct probe_runtime runtime = {
 	.state_size = sizeof(struct bio_latency_state),
 	.configure = bio_latency_configure,
 	.hist_map = "hists",
-	.hist_key_size = sizeof(struct bio_latency_series),
 	.hist_max_series = BIO_LATENCY_MAX_SERIES,
 	.hist_label = bio_latency_label,
 	.hist_prealloc = true,

@@ -50,7 +50,6 @@ static void runq_latency_label(void *state, const void *key, char *label, size_t
 static const struct probe_runtime runtime = {
 	.configure = runq_latency_configure,
 	.hist_map = "hists",
-	.hist_key_size = sizeof(__u32),
 	.hist_max_series = RUNQ_LATENCY_MAX_SERIES,
 	.hist_label = runq_latency_label,
 	.hist_prealloc = true,

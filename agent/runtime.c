@@ -123,20 +123,37 @@ static int configure(void *skel, const struct hook_variant *variant, void *ctx, 
 	return rc;
 }
 
+static size_t map_key_size(struct bpf_object *obj, const char *map)
+{
+	return bpf_map__key_size(bpf_object__find_map_by_name(obj, map));
+}
+
 /* The readers the runtime keeps for the probe: histogram drain buffers, the ring. */
 static int open_readers(struct probe_instance *in, const struct probe_params *params, char *err, size_t errlen)
 {
 	const struct probe_runtime *rt = in->probe->runtime;
 	const char *name = in->probe->name;
 
-	if (rt->hist_map) {
-		in->percpu = percpu_buffer_new(sizeof(struct hist_counts), &in->ncpus, &in->percpu_size, name, err,
-					       errlen);
-		in->keys = calloc(rt->hist_max_series, rt->hist_key_size);
-		if (!in->percpu || !in->keys) {
-			snprintf(err, errlen, "allocating %s read buffers: %s", name, strerror(ENOMEM));
+	size_t percpu_value = rt->hist_map ? sizeof(struct hist_counts)
+			      : rt->overflow_map ? rt->overflow_fields * sizeof(uint64_t)
+						 : rt->percpu_value_size;
+
+	if (percpu_value) {
+		in->percpu = percpu_buffer_new(percpu_value, &in->ncpus, &in->percpu_size, name, err, errlen);
+		if (!in->percpu)
 			return -ENOMEM;
-		}
+	}
+	if (rt->hist_map) {
+		in->keys = calloc(rt->hist_max_series, map_key_size(in->obj, rt->hist_map));
+		if (!in->keys)
+			goto nomem;
+	}
+	if (rt->count_map) {
+		in->value_size = bpf_map__value_size(bpf_object__find_map_by_name(in->obj, rt->count_map));
+		in->value = malloc(in->value_size);
+		in->keys = calloc(rt->count_max_keys, map_key_size(in->obj, rt->count_map));
+		if (!in->value || !in->keys)
+			goto nomem;
 	}
 	if (rt->net_hist) {
 		int rc = net_hist_reader_init(&in->net, bpf_object__find_map_by_name(in->obj, "hist_all"),
@@ -151,6 +168,9 @@ static int open_readers(struct probe_instance *in, const struct probe_params *pa
 				       bpf_object__find_map_by_name(in->obj, rt->lost_map), rt->on_record, in, name,
 				       err, errlen);
 	return 0;
+nomem:
+	snprintf(err, errlen, "allocating %s read buffers: %s", name, strerror(ENOMEM));
+	return -ENOMEM;
 }
 
 int probe_runtime_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
@@ -208,6 +228,7 @@ void probe_runtime_close(void **state)
 	net_hist_reader_free(&in->net);
 	free(in->percpu);
 	free(in->keys);
+	free(in->value);
 	free(in);
 	*state = NULL;
 }
@@ -249,6 +270,30 @@ int probe_runtime_read_hist(void *state, struct hist_set *out)
 		log_warn("%s: %llu series left out of this window (more than %d)", in->probe->name,
 			 (unsigned long long)in->dropped, HIST_SET_MAX);
 	return 0;
+}
+
+int probe_runtime_read_counts(void *state, struct count_table *out)
+{
+	struct probe_instance *in = state;
+	const struct probe_runtime *rt = in->probe->runtime;
+	uint64_t now[PROBE_OVERFLOW_MAX], window[PROBE_OVERFLOW_MAX];
+	bool any = false;
+	int err;
+
+	err = map_drain(bpf_object__find_map_by_name(in->obj, rt->count_map), in->keys, rt->count_max_keys, in->value,
+			in->value_size, rt->count_row, out);
+	if (err < 0 || !rt->overflow_map)
+		return err < 0 ? err : 0;
+	err = map_sum_percpu(bpf_object__find_map_by_name(in->obj, rt->overflow_map), 0, in->percpu, in->ncpus,
+			     rt->overflow_fields, now);
+	if (err)
+		return err;
+	for (size_t i = 0; i < rt->overflow_fields; i++) {
+		window[i] = now[i] - in->overflow_before[i];
+		in->overflow_before[i] = now[i];
+		any |= window[i] != 0;
+	}
+	return any ? rt->overflow_row(in, window, out) : 0;
 }
 
 struct bpf_object *probe_runtime_object(void *state)

@@ -19,7 +19,10 @@
 #include "event_ring.h"
 #include "hist.h"
 #include "hook_variant.h"
+#include "map_drain.h"
 #include "net_probe.h"
+
+#define PROBE_OVERFLOW_MAX COUNT_MAX_VALUES
 
 /*
  * A probe's state starts with this (the runtime allocates probe_runtime.state_size
@@ -32,14 +35,15 @@ struct probe_instance {
 	void *skel;                          /* the skeleton, struct NAME * */
 	struct bpf_object *obj;
 	const struct hook_variant *variant;  /* the row that loaded */
-	/* with hist_map: read buffers allocated once (reads run every interval) */
-	void *percpu, *keys;
-	size_t percpu_size;
+	/* with hist_map or count_map: read buffers allocated once (reads run every interval) */
+	void *percpu, *keys, *value;
+	size_t percpu_size, value_size;
 	int ncpus;
 	struct hist scratch;                 /* one drained series, summed over CPUs */
 	struct hist_set *out;                /* of the read in progress */
 	uint64_t dropped;
 	struct net_hist_reader net;          /* with net_hist */
+	uint64_t overflow_before[PROBE_OVERFLOW_MAX]; /* with overflow_map: its slot is cumulative */
 };
 
 /*
@@ -65,13 +69,28 @@ struct probe_runtime {
 	 * drained by probe_runtime_read_hist: its name, key size, keys per read, and the
 	 * label of a key (empty: left out). */
 	const char *hist_map;
-	size_t hist_key_size, hist_max_series;
+	size_t hist_max_series;
 	void (*hist_label)(void *state, const void *key, char *label, size_t len);
 	/* hist_map sized with map_prealloc_where_needed (kernels without BPF's allocator) */
 	bool hist_prealloc;
 	/* PROBE_HISTOGRAM of the NET_HIST_MAPS shape (hist_all, hist_remote; --by remote):
 	 * read by probe_runtime_read_hist. */
 	bool net_hist;
+
+	/* PROBE_COUNTS from a hash drained by probe_runtime_read_counts, at most
+	 * count_max_keys elements a read, each made a row by count_row (ctx: the table) ... */
+	const char *count_map;
+	size_t count_max_keys;
+	map_drain_fn count_row;
+	/* ... then, optional, the window of slot 0 of a per-CPU array of overflow_fields
+	 * cumulative u64s (what found the hash full), handed to overflow_row when not zero. */
+	const char *overflow_map;
+	size_t overflow_fields;
+	int (*overflow_row)(void *state, const uint64_t *window, struct count_table *out);
+
+	/* For a probe's own read of a per-CPU map: one value's size (in->percpu gets room for
+	 * every CPU's, in->ncpus is set); implied by hist_map and overflow_map. */
+	size_t percpu_value_size;
 
 	/* PROBE_EVENTS: the ring buffer and its per-CPU lost counter, and what turns one
 	 * record into an event (ctx: the state). */
@@ -84,6 +103,7 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 		       size_t errlen);
 void probe_runtime_close(void **state);
 int probe_runtime_read_hist(void *state, struct hist_set *out);
+int probe_runtime_read_counts(void *state, struct count_table *out);
 
 /* The loaded object, for the session's cost accounting. */
 struct bpf_object *probe_runtime_object(void *state);
