@@ -194,7 +194,9 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 	ctx = (struct configure_ctx){ .in = in, .params = params };
 	hv = rt->variants_for ? rt->variants_for(params) : probe->variants;
 	in->skeleton = hv->skeleton;
-	rc = hook_variants_open(hv, configure, &ctx, &in->skel, &in->variant, err, errlen);
+	rc = rt->prepare ? rt->prepare(in, params, err, errlen) : 0;
+	if (!rc)
+		rc = hook_variants_open(hv, configure, &ctx, &in->skel, &in->variant, err, errlen);
 	if (!rc) {
 		in->obj = in->skeleton->object(in->skel);
 		rc = open_readers(in, params, err, errlen);

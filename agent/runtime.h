@@ -55,14 +55,16 @@ struct probe_runtime {
 	size_t state_size; /* sizeof the probe's state, which starts with struct probe_instance */
 	/* Optional: the variants for these parameters, when not probe_desc.variants. */
 	const struct hook_variants *(*variants_for)(const struct probe_params *params);
+	/* Optional, once, before the skeleton opens: what configure() needs (a target's list). */
+	int (*prepare)(void *state, const struct probe_params *params, char *err, size_t errlen);
 	/* Optional, before the load of each variant tried, after the shared filters: the
 	 * probe's own rodata, programs and map sizes. 0 or -errno with a reason. */
 	int (*configure)(void *state, void *skel, const struct hook_variant *variant,
 			 const struct probe_params *params, char *err, size_t errlen);
 	/* Optional, once loaded, attached and its readers open: the probe's own setup. */
 	int (*started)(void *state, const struct probe_params *params, char *err, size_t errlen);
-	/* Optional: frees what started() (or configure()) left in the state; runs on a
-	 * state that may be partly set up. */
+	/* Optional: frees what prepare(), configure() and started() left in the state,
+	 * before the skeleton goes; runs on a state that may be partly set up. */
 	void (*stopping)(void *state);
 
 	/* PROBE_HISTOGRAM from a hash of per-CPU struct hist_counts keyed by series,
