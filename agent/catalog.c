@@ -44,22 +44,17 @@ const struct probe_desc *catalog_find(const char *name)
 int catalog_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
 		 size_t errlen)
 {
-	if (probe->runtime)
-		return probe_runtime_open(probe, params, state, err, errlen);
-	return probe->open(params, state, err, errlen);
+	return probe_runtime_open(probe, params, state, err, errlen);
 }
 
-void catalog_close(const struct probe_desc *probe, void **state)
+void catalog_close(void **state)
 {
-	if (probe->runtime)
-		probe_runtime_close(state);
-	else
-		probe->close(state);
+	probe_runtime_close(state);
 }
 
-struct bpf_object *catalog_object(const struct probe_desc *probe, void *state)
+struct bpf_object *catalog_object(void *state)
 {
-	return probe->runtime ? probe_runtime_object(state) : NULL;
+	return probe_runtime_object(state);
 }
 
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
@@ -106,7 +101,7 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 			void *state = NULL;
 
 			err = catalog_open(probe, &defaults, &state, why, sizeof(why));
-			catalog_close(probe, &state);
+			catalog_close(&state);
 			trials[i].state = err ? TRIAL_REFUSED : TRIAL_LOADED;
 			if (err)
 				snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);

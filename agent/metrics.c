@@ -333,7 +333,7 @@ void exporter_free(struct exporter **ep)
 	for (size_t i = 0; i < e->n; i++) {
 		struct exported *x = &e->probes[i];
 
-		catalog_close(x->probe, &x->state);
+		catalog_close(&x->state);
 		hist_set_free(&x->window);
 		hist_set_free(&x->total);
 		if (x->have_counts) {

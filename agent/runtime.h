@@ -100,7 +100,7 @@ struct probe_runtime {
 	ring_buffer_sample_fn on_record;
 };
 
-/* probe_desc.open / .close / .read_hist of a probe with a runtime (catalog_open ...). */
+/* The lifecycle (catalog_open, catalog_close) and the runtime's reads (probe_desc.read_*). */
 int probe_runtime_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
 		       size_t errlen);
 void probe_runtime_close(void **state);

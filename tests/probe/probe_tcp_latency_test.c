@@ -410,7 +410,7 @@ static int measure(const struct probe_params *params, struct workload *w, struct
 	}
 cleanup:
 	hist_set_free(&window);
-	catalog_close(p, &state);
+	catalog_close(&state);
 	return rc;
 }
 
