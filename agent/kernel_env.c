@@ -100,6 +100,15 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 	return err;
 }
 
+bool kernel_env_has_syscall_tracepoints(const char *enter, const char *exit)
+{
+	/* syscall tracepoints share one record type in BTF: tracefs (or no BTF check) decides */
+	const char *const tps[] = { enter, exit }, *const types[] = { NULL, NULL };
+	char reason[128];
+
+	return kernel_env_check_tracepoints(tps, types, 2, reason, sizeof(reason)) == 0;
+}
+
 int kernel_env_tp_args(const char *tp)
 {
 	const struct btf_type *t;

@@ -23,6 +23,9 @@ const char *kernel_env_release(void);
  */
 int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
 				 char *reason, size_t len);
+/* True when the syscall tracepoints enter and exit ("syscalls/sys_enter_openat2") both
+ * exist here: syscalls some kernels or architectures lack. */
+bool kernel_env_has_syscall_tracepoints(const char *enter, const char *exit);
 /*
  * True when this kernel loads a tp_btf (BTF-typed raw tracepoint) program for the
  * tracepoint tp ("sched_switch"): it has BTF for it and allows BPF_PROG_TYPE_TRACING.

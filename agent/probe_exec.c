@@ -80,16 +80,6 @@ static unsigned int argv_join(const char *args, size_t size, char *out, size_t o
 	return argc;
 }
 
-/* A kernel string field, copied so it is NUL-terminated whatever the record holds. */
-static const char *bounded(char *dst, size_t dstlen, const char *src, size_t srclen)
-{
-	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return dst;
-}
-
 static int exec_on_record(void *ctx, void *data, size_t size)
 {
 	struct exec_state *st = ctx;
@@ -108,10 +98,10 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "ppid", .num = e->ppid },
 		{ .name = "uid", .num = e->uid },
-		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "comm", .str = event_ring_string(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
 		{ .name = "syscall", .str = e->syscall == EXEC_SYSCALL_EXECVEAT ? "execveat" : "execve" },
 		{ .name = "filename",
-		  .str = bounded(st->filename, sizeof(st->filename), e->filename, sizeof(e->filename)) },
+		  .str = event_ring_string(st->filename, sizeof(st->filename), e->filename, sizeof(e->filename)) },
 		{ .name = "filename_missing", .num = (e->flags & EXEC_FILENAME_MISSING) != 0 },
 		{ .name = "argv", .str = st->argv },
 		{ .name = "argc", .num = argc },
@@ -122,16 +112,6 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 	};
 	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
-}
-
-/* execveat is optional: older kernels and some architectures lack its tracepoints. */
-static bool have_tracepoint(const char *tp)
-{
-	char reason[128];
-	const char *const tps[] = { tp };
-	const char *const types[] = { NULL };
-
-	return kernel_env_check_tracepoints(tps, types, 1, reason, sizeof(reason)) == 0;
 }
 
 /* bpf_loop walks argv where the kernel has it (5.17+), else a bounded loop. */
@@ -151,7 +131,8 @@ static int exec_configure(void *state, void *skel, const struct hook_variant *va
 	struct exec *obj = skel;
 
 	(void)state, (void)params, (void)err, (void)errlen;
-	if (!have_tracepoint("syscalls/sys_enter_execveat") || !have_tracepoint("syscalls/sys_exit_execveat")) {
+	/* execveat is optional: older kernels and some architectures lack its tracepoints */
+	if (!kernel_env_has_syscall_tracepoints("syscalls/sys_enter_execveat", "syscalls/sys_exit_execveat")) {
 		bpf_program__set_autoload(variant == &variant_rows[0] ? obj->progs.exec_enter_execveat
 								      : obj->progs.exec_enter_execveat_bounded,
 					  false);

@@ -76,16 +76,6 @@ static const char *flags_format(unsigned long long flags, char *out, size_t outl
 	return out;
 }
 
-/* A kernel string field, copied so it is NUL-terminated whatever the record holds. */
-static const char *bounded(char *dst, size_t dstlen, const char *src, size_t srclen)
-{
-	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return dst;
-}
-
 static int open_on_record(void *ctx, void *data, size_t size)
 {
 	struct open_state *st = ctx;
@@ -98,10 +88,10 @@ static int open_on_record(void *ctx, void *data, size_t size)
 	struct event_field fields[] = {
 		{ .name = "pid", .num = e->pid },
 		{ .name = "uid", .num = e->uid },
-		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "comm", .str = event_ring_string(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
 		{ .name = "syscall", .str = syscall_names[e->syscall] },
 		{ .name = "dfd", .num = e->dfd },
-		{ .name = "path", .str = bounded(st->path, sizeof(st->path), e->path, e->path_size) },
+		{ .name = "path", .str = event_ring_string(st->path, sizeof(st->path), e->path, e->path_size) },
 		{ .name = "path_missing", .num = (e->status & OPEN_PATH_MISSING) != 0 },
 		{ .name = "flags", .num = (int64_t)e->flags },
 		{ .name = "flags_text", .str = (e->status & OPEN_FLAGS_MISSING)
@@ -113,32 +103,23 @@ static int open_on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* open(2) exists on x86_64 but not on newer architectures; openat2 since 5.6. */
-static bool have_tracepoints(const char *enter, const char *exit)
-{
-	char reason[128];
-	const char *const tps[] = { enter, exit };
-	const char *const types[] = { NULL, NULL };
-
-	return kernel_env_check_tracepoints(tps, types, 2, reason, sizeof(reason)) == 0;
-}
-
-#define OPEN_HOOK "tracepoint syscalls:sys_enter_openat/sys_exit_openat (+ openat2, + open where the architecture has it)"
+#define OPEN_HOOK                                                                                                      \
+	"tracepoint syscalls:sys_enter_openat/sys_exit_openat (+ openat2, + open where the architecture has it)"
 static const struct hook_variant variant_rows[] = { { "tracepoint", OPEN_HOOK, NULL, NULL } };
 HOOK_VARIANTS(variants, open, "open", variant_rows);
 
-/* open and openat2 where the kernel has them. */
+/* open(2) where the architecture has it (x86_64, not newer ones); openat2 since 5.6. */
 static int open_configure(void *state, void *skel, const struct hook_variant *variant,
 			  const struct probe_params *params, char *err, size_t errlen)
 {
 	struct open *obj = skel;
 
 	(void)state, (void)variant, (void)params, (void)err, (void)errlen;
-	if (!have_tracepoints("syscalls/sys_enter_open", "syscalls/sys_exit_open")) {
+	if (!kernel_env_has_syscall_tracepoints("syscalls/sys_enter_open", "syscalls/sys_exit_open")) {
 		bpf_program__set_autoload(obj->progs.open_enter_open, false);
 		bpf_program__set_autoload(obj->progs.open_exit_open, false);
 	}
-	if (!have_tracepoints("syscalls/sys_enter_openat2", "syscalls/sys_exit_openat2")) {
+	if (!kernel_env_has_syscall_tracepoints("syscalls/sys_enter_openat2", "syscalls/sys_exit_openat2")) {
 		bpf_program__set_autoload(obj->progs.open_enter_openat2, false);
 		bpf_program__set_autoload(obj->progs.open_exit_openat2, false);
 	}

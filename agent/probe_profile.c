@@ -120,7 +120,8 @@ static int profile_attach(void *state, const struct probe_params *params, char *
 			if (errno == ENODEV)
 				continue; /* possible but offline */
 			rc = -errno;
-			snprintf(err, errlen, "perf_event_open(cpu-clock, cpu %d, %u Hz): %s", cpu, freq, strerror(-rc));
+			snprintf(err, errlen, "perf_event_open(cpu-clock, cpu %d, %u Hz): %s", cpu, freq,
+				 strerror(-rc));
 			return rc;
 		}
 		st->links[cpu] = bpf_program__attach_perf_event(profile_skel(st)->progs.profile_sample, fd);
@@ -263,7 +264,8 @@ static int profile_read(void *state, struct count_table *out)
 	st->out = out;
 	st->nids = 0;
 	/* a sample landing meanwhile counts here or in a new entry */
-	err = map_drain(profile_skel(st)->maps.samples, st->keys, PROFILE_MAX_KEYS, &count, sizeof(count), profile_add, st);
+	err = map_drain(profile_skel(st)->maps.samples, st->keys, PROFILE_MAX_KEYS, &count, sizeof(count), profile_add,
+			st);
 	err = err < 0 ? err : 0;
 	nids = st->nids;
 

@@ -257,16 +257,17 @@ static int tp_count_attach(void *state, const struct probe_params *params, char 
 		/* a cookie where the kernel has none fails the attach, even one nobody reads */
 		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie ? i : 0);
 		char *name = st->list.names[i], *colon = strchr(name, ':');
+		struct bpf_program *prog = cookie ? skel->progs.tp_count_hit
+						  : bpf_object__find_program_by_name(skel->obj, per_tracepoint[i]);
 		int rc;
 
 		*colon = '\0';
-		st->links[i] = bpf_program__attach_tracepoint_opts(
-			cookie ? skel->progs.tp_count_hit : bpf_object__find_program_by_name(skel->obj, per_tracepoint[i]),
-			name, colon + 1, &opts);
+		st->links[i] = bpf_program__attach_tracepoint_opts(prog, name, colon + 1, &opts);
 		*colon = ':';
 		if (!st->links[i]) {
 			rc = errno ? -errno : -EINVAL;
-			snprintf(err, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name, strerror(-rc));
+			snprintf(err, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name,
+				 strerror(-rc));
 			return rc;
 		}
 	}

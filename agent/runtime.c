@@ -59,8 +59,8 @@ static int set_filter(struct bpf_object *obj, const char *probe, const char *nam
 	void *var = rodata_var(obj, name, &have);
 
 	if (!var || have != size) {
-		snprintf(err, errlen, "%s: its BPF object has no %zu-byte rodata variable %s for the filter", probe, size,
-			 name);
+		snprintf(err, errlen, "%s: its BPF object has no %zu-byte rodata variable %s for the filter", probe,
+			 size, name);
 		return -EINVAL;
 	}
 	memset(var, 0, size);
@@ -128,12 +128,11 @@ static size_t map_key_size(struct bpf_object *obj, const char *map)
 	return bpf_map__key_size(bpf_object__find_map_by_name(obj, map));
 }
 
-/* The readers the runtime keeps for the probe: histogram drain buffers, the ring. */
+/* The readers the runtime keeps for the probe: read buffers of its maps, the ring. */
 static int open_readers(struct probe_instance *in, const struct probe_params *params, char *err, size_t errlen)
 {
 	const struct probe_runtime *rt = in->probe->runtime;
 	const char *name = in->probe->name;
-
 	size_t percpu_value = rt->hist_map ? sizeof(struct hist_counts)
 			      : rt->overflow_map ? rt->overflow_fields * sizeof(uint64_t)
 						 : rt->percpu_value_size;
