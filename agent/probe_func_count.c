@@ -56,7 +56,7 @@ static int func_count_configure(void *state, void *skel, const struct hook_varia
 	/* the binary validate() opened: checked against the policy, and what the uprobes name */
 	st->target = params->func;
 	if (!st->target) {
-		snprintf(err, errlen, "func-count: target not validated");
+		snprintf(err, errlen, "target not validated");
 		return -EINVAL;
 	}
 	if (variant != &variant_rows[1])

@@ -66,7 +66,7 @@ static int func_latency_configure(void *state, void *skel, const struct hook_var
 	(void)skel, (void)variant;
 	st->target = params->func;
 	if (!st->target) {
-		snprintf(err, errlen, "func-latency: target not validated");
+		snprintf(err, errlen, "target not validated");
 		return -EINVAL;
 	}
 	snprintf(st->label, sizeof(st->label), "function=%s", st->target->funcs[0]->name);

@@ -52,15 +52,14 @@ static void *rodata_var(struct bpf_object *obj, const char *name, size_t *size)
 }
 
 /* One shared filter: len bytes of value, zero-padded, into the variable of that size. */
-static int set_filter(struct bpf_object *obj, const char *probe, const char *name, const void *value, size_t len,
-		      size_t size, char *err, size_t errlen)
+static int set_filter(struct bpf_object *obj, const char *name, const void *value, size_t len, size_t size,
+		      char *err, size_t errlen)
 {
 	size_t have = 0;
 	void *var = rodata_var(obj, name, &have);
 
 	if (!var || have != size) {
-		snprintf(err, errlen, "%s: its BPF object has no %zu-byte rodata variable %s for the filter", probe,
-			 size, name);
+		snprintf(err, errlen, "its BPF object has no %zu-byte rodata variable %s for the filter", size, name);
 		return -EINVAL;
 	}
 	memset(var, 0, size);
@@ -75,15 +74,15 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 	int rc = 0;
 
 	if (probe->params & PROBE_PARAM_PID)
-		rc = set_filter(obj, probe->name, "targ_tgid", &p->pid, sizeof(p->pid), sizeof(p->pid), err, errlen);
+		rc = set_filter(obj, "targ_tgid", &p->pid, sizeof(p->pid), sizeof(p->pid), err, errlen);
 	if (!rc && (probe->params & PROBE_PARAM_COMM))
-		rc = set_filter(obj, probe->name, "targ_comm", p->comm, strnlen(p->comm, PROBE_COMM_LEN - 1),
+		rc = set_filter(obj, "targ_comm", p->comm, strnlen(p->comm, PROBE_COMM_LEN - 1),
 				PROBE_COMM_LEN, err, errlen);
 	if (!rc && (probe->params & PROBE_PARAM_CGROUP))
-		rc = set_filter(obj, probe->name, "targ_cgroup", &p->cgroup_id, sizeof(p->cgroup_id),
+		rc = set_filter(obj, "targ_cgroup", &p->cgroup_id, sizeof(p->cgroup_id),
 				sizeof(p->cgroup_id), err, errlen);
 	if (!rc && (probe->params & PROBE_PARAM_PORT))
-		rc = set_filter(obj, probe->name, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,
+		rc = set_filter(obj, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,
 				errlen);
 	return rc;
 }
@@ -91,7 +90,7 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 /* The NET_HIST_MAPS shape: the split is read-only data; the per-remote hash sized where needed. */
 static int net_hist_configure(struct bpf_object *obj, const char *probe, bool by_remote, char *err, size_t errlen)
 {
-	int rc = set_filter(obj, probe, "by_remote", &by_remote, sizeof(by_remote), sizeof(by_remote), err, errlen);
+	int rc = set_filter(obj, "by_remote", &by_remote, sizeof(by_remote), sizeof(by_remote), err, errlen);
 
 	if (rc || !by_remote)
 		return rc;
