@@ -11,6 +11,7 @@
 #include "kernel_env.h"
 #include "func_target.h"
 #include "hook_variant.h"
+#include "runtime.h"
 
 /* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
 #define CATALOG_PROBE(name) extern const struct probe_desc name;
@@ -39,6 +40,22 @@ const struct probe_desc *catalog_find(const char *name)
 		if (strcmp(catalog[i]->name, name) == 0)
 			return catalog[i];
 	return NULL;
+}
+
+int catalog_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
+		 size_t errlen)
+{
+	return probe_runtime_open(probe, params, state, err, errlen);
+}
+
+void catalog_close(void **state)
+{
+	probe_runtime_close(state);
+}
+
+struct bpf_object *catalog_object(void *state)
+{
+	return probe_runtime_object(state);
 }
 
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
@@ -87,8 +104,8 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 			struct probe_params defaults = { 0 };
 			void *state = NULL;
 
-			err = probe->open(&defaults, &state, why, sizeof(why));
-			probe->close(&state);
+			err = catalog_open(probe, &defaults, &state, why, sizeof(why));
+			catalog_close(&state);
 			trials[i].state = err ? TRIAL_REFUSED : TRIAL_LOADED;
 			if (err)
 				snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);

@@ -35,8 +35,10 @@ enum probe_param {
 	PROBE_PARAM_MEASURE = 1u << 8, /* enum (probe_desc.measure_choices): what to measure */
 };
 
+struct bpf_object;
 struct func_target;
 struct hook_variants;
+struct probe_runtime;
 
 /* Validated parameters; zero / empty means "not given". */
 struct probe_params {
@@ -100,9 +102,9 @@ struct probe_desc {
 	/* Probe-specific checks of the parameters (e.g. the binary exists and is ELF),
 	 * after authorization: the first step that may touch files. May set params->func. */
 	int (*validate)(struct probe_params *params, char *err, size_t errlen);
-	/* Opens, configures (rodata), loads and attaches. *state is owned by the caller
-	 * and released with close(). Returns 0 or -errno with a reason in err. */
-	int (*open)(const struct probe_params *params, void **state, char *err, size_t errlen);
+	/* Its lifecycle, run by the probe runtime (runtime.h): what it opens, filters,
+	 * reads and attaches beyond the skeleton, and how it is read. */
+	const struct probe_runtime *runtime;
 	/* PROBE_HISTOGRAM: adds the window since the previous read (or open) to out. */
 	int (*read_hist)(void *state, struct hist_set *out);
 	/* PROBE_COUNTS: adds the window since the previous read to out (schema as above). */
@@ -116,11 +118,16 @@ struct probe_desc {
 	/* Optional: keep 1 in one_in events (a power of two), where the probe can
 	 * sample; the session scales what it reports. 0 or -errno. */
 	int (*set_sampling)(void *state, uint32_t one_in);
-	/* Detaches and frees; accepts NULL and sets *state to NULL. */
-	void (*close)(void **state);
 };
 
 const struct probe_desc *catalog_find(const char *name);
+/* Opens, configures, loads and attaches probe (its runtime); *state is the caller's,
+ * released with catalog_close (accepts NULL, sets *state to NULL). 0 or -errno with a reason. */
+int catalog_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
+		 size_t errlen);
+void catalog_close(void **state);
+/* The BPF object an open probe loaded: its programs are the session's cost. */
+struct bpf_object *catalog_object(void *state);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
 const char *catalog_kind_name(enum probe_kind kind);

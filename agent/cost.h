@@ -8,20 +8,9 @@
 
 #define COST_MAX_PROGS 64
 
-struct fd_list {
-	int *fds;
-	size_t n;
-};
-
-/* The process's open descriptors (from /proc/self/fd). 0 or -errno. */
-int cost_list_fds(struct fd_list *out);
-void cost_fd_list_free(struct fd_list *l);
-/*
- * BPF programs among the descriptors in after that are not in before: the ones a
- * probe just loaded (the agent runs one loop thread, so nothing else opened them).
- * Returns how many were written to out.
- */
-size_t cost_new_prog_fds(const struct fd_list *before, const struct fd_list *after, int *out, size_t max);
+struct bpf_object;
+/* The descriptors of the programs obj loaded (not those left out); how many were written to out. */
+size_t cost_object_prog_fds(const struct bpf_object *obj, int *out, size_t max);
 /* Sums run_cnt and run_time_ns of the programs (kernel BPF stats). 0 or -errno. */
 int cost_read(const int *fds, size_t n, uint64_t *run_cnt, uint64_t *run_time_ns);
 /* CPU time of the calling thread. */

@@ -43,6 +43,15 @@ void event_ring_emit(struct event_ring *r, uint64_t ts, const struct event_field
 	r->delivered++;
 }
 
+const char *event_ring_string(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return dst;
+}
+
 int event_ring_probe_fd(void *state)
 {
 	return ring_buffer__epoll_fd(((struct event_ring *)state)->rb);

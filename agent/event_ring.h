@@ -32,6 +32,9 @@ void event_ring_close(struct event_ring *r);
 /* From on_record: one event, ts from bpf_ktime_get_ns(); field names must be literals. */
 void event_ring_emit(struct event_ring *r, uint64_t ts, const struct event_field *fields, size_t nfields);
 
+/* A kernel string field of srclen bytes copied into dst, NUL-terminated whatever the record holds. */
+const char *event_ring_string(char *dst, size_t dstlen, const char *src, size_t srclen);
+
 /* probe_desc callbacks for a state that starts with a struct event_ring */
 int event_ring_probe_fd(void *state);
 int event_ring_probe_drain(void *state, struct event_sink *sink);

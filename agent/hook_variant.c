@@ -135,8 +135,11 @@ int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configu
 			*used = &hv->rows[r];
 		return 0;
 	}
-	snprintf(err, errlen, "%s: no hook variant loads on this kernel: %s", hv->probe,
-		 reasons[0] ? reasons : "all were refused before");
+	if (hv->nrows == 1) /* a probe with one way to hook the kernel: no choice to speak of */
+		snprintf(err, errlen, "%s: %s", hv->probe, why);
+	else
+		snprintf(err, errlen, "%s: no hook variant loads on this kernel: %s", hv->probe,
+			 reasons[0] ? reasons : "all were refused before");
 	return rc;
 }
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel_env.h"
+
 struct bpf_object;
 
 /* One row: what the variant is called, what it hooks, and the parts of the skeleton
@@ -33,7 +35,7 @@ struct hook_skeleton {
 
 /* Defines `static const struct hook_skeleton name_skeleton` for the skeleton name.skel.h. */
 #define HOOK_SKELETON(name)                                                                                   \
-	static void *name##_skel_open(void) { return name##__open(); }                                       \
+	static void *name##_skel_open(void) { return name##__open_opts(kernel_env_open_opts()); }           \
 	static int name##_skel_load(void *skel) { return name##__load(skel); }                               \
 	static int name##_skel_attach(void *skel) { return name##__attach(skel); }                           \
 	static void name##_skel_destroy(void *skel) { name##__destroy(skel); }                               \

@@ -106,6 +106,15 @@ const char *kernel_env_btf_custom_path(void)
 	return custom_btf[0] ? custom_btf : NULL;
 }
 
+const struct bpf_object_open_opts *kernel_env_open_opts(void)
+{
+	static struct bpf_object_open_opts opts = { .sz = sizeof(opts) };
+
+	/* set on each call: --btf is parsed before any probe opens, and never changes after */
+	opts.btf_custom_path = custom_btf[0] ? custom_btf : NULL;
+	return &opts;
+}
+
 const char *kernel_env_btf_source(void)
 {
 	return custom_btf[0] ? custom_btf : SYSFS_BTF;
@@ -189,6 +198,15 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 		}
 	}
 	return 0;
+}
+
+bool kernel_env_has_syscall_tracepoints(const char *enter, const char *exit)
+{
+	/* syscall tracepoints share one record type in BTF: tracefs (or no BTF check) decides */
+	const char *const tps[] = { enter, exit }, *const types[] = { NULL, NULL };
+	char reason[128];
+
+	return kernel_env_check_tracepoints(tps, types, 2, reason, sizeof(reason)) == 0;
 }
 
 int kernel_env_tp_args(const char *tp)

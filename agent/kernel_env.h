@@ -39,6 +39,10 @@ int kernel_env_use_btf(const char *path, char *err, size_t errlen);
 const char *kernel_env_btf_custom_path(void);
 /* Where kernel BTF comes from, for provenance: the --btf file or /sys/kernel/btf/vmlinux. */
 const char *kernel_env_btf_source(void);
+/* Every skeleton's open options: the --btf file as libbpf's btf_custom_path (CO-RE
+ * relocations against it), or libbpf's defaults. */
+struct bpf_object_open_opts;
+const struct bpf_object_open_opts *kernel_env_open_opts(void);
 /* Kernel BTF parsed once for the agent's life (NULL when there is none); not to be freed. */
 struct btf;
 const struct btf *kernel_env_vmlinux_btf(void);
@@ -50,6 +54,9 @@ const struct btf *kernel_env_vmlinux_btf(void);
  */
 int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
 				 char *reason, size_t len);
+/* True when the syscall tracepoints enter and exit ("syscalls/sys_enter_openat2") both
+ * exist here: syscalls some kernels or architectures lack. */
+bool kernel_env_has_syscall_tracepoints(const char *enter, const char *exit);
 /*
  * True when this kernel loads a tp_btf (BTF-typed raw tracepoint) program for the
  * tracepoint tp ("sched_switch"): it has BTF for it and allows BPF_PROG_TYPE_TRACING.

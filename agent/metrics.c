@@ -300,7 +300,7 @@ static int export_probe(struct exporter *e, char *spec, char *err, size_t errlen
 		x->have_counts = true;
 	}
 	e->n++; /* from here exporter_free undoes it */
-	if (p->open(&x->params, &x->state, why, sizeof(why))) {
+	if (catalog_open(p, &x->params, &x->state, why, sizeof(why))) {
 		snprintf(err, errlen, "--export: %s: %s", name, why);
 		return -EIO;
 	}
@@ -378,7 +378,7 @@ void exporter_free(struct exporter **ep)
 	for (size_t i = 0; i < e->n; i++) {
 		struct exported *x = &e->probes[i];
 
-		x->probe->close(&x->state);
+		catalog_close(&x->state);
 		catalog_params_release(&x->params);
 		hist_set_free(&x->window);
 		hist_set_free(&x->total);

@@ -1,21 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bio-latency user side: picks tp_btf or the trace events, drains per-disk histograms, names disks. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <bpf/libbpf.h>
-
-#include "catalog.h"
-#include "hook_variant.h"
-#include "kernel_env.h"
-#include "log.h"
-#include "map_drain.h"
-#include "map_percpu.h"
+#include "runtime.h"
 #include "bio_latency.h"
 #include "bio_latency.skel.h"
+#include "kernel_env.h"
 
 #define DISK_NAME_LEN 32
 #define DISK_CACHE 64
@@ -26,15 +18,11 @@ struct disk_name {
 };
 
 struct bio_latency_state {
-	struct bio_latency *skel;
-	struct hist_counts *percpu; /* one value per possible CPU, reused by every read */
-	size_t percpu_size;
-	int ncpus;
-	struct hist scratch;        /* one drained series, summed over CPUs */
+	struct probe_instance in;
 	struct disk_name disks[DISK_CACHE]; /* dev -> name, filled as disks show up */
 	size_t ndisks;
-	struct bio_latency_series keys[BIO_LATENCY_MAX_SERIES]; /* map_drain's key list */
 };
+
 
 static const char *const tracepoints[] = { "block/block_rq_issue", "block/block_rq_complete" };
 static const char *const tracepoint_types[] = { "block_rq", "block_rq_completion" };
@@ -60,69 +48,18 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, bio_latency, "bio-latency", variant_rows);
 
-static void bio_latency_close(void **state)
-{
-	struct bio_latency_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	bio_latency__destroy(st->skel);
-	free(st->percpu);
-	free(st);
-	*state = NULL;
-}
-
 /* Read-only data, fixed at load. */
-static int bio_latency_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err,
-				 size_t errlen)
+static int bio_latency_configure(void *state, void *skel, const struct hook_variant *variant,
+				 const struct probe_params *params, char *err, size_t errlen)
 {
-	const struct probe_params *params = ctx;
-
+	(void)state;
 	/* tp_btf reads the request as the first argument: before 5.11 that is the queue */
 	if (variant == &variant_rows[0] && kernel_env_tp_args("block_rq_issue") != 1) {
 		snprintf(err, errlen, "block_rq_issue does not pass the request first here");
 		return -EOPNOTSUPP;
 	}
-	((struct bio_latency *)skel)->rodata->targ_by_op = params && strcmp(params->by, "disk-op") == 0;
-	return map_prealloc_where_needed(((struct bio_latency *)skel)->maps.hists, "bio-latency", MAP_PREALLOC_MAX_BYTES);
-}
-
-static int bio_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct bio_latency_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating bio-latency state: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	st->percpu = percpu_buffer_new(sizeof(struct hist_counts), &st->ncpus, &st->percpu_size, "bio-latency", errbuf,
-				       errlen);
-	if (!st->percpu) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-
-	err = hook_variants_open(&variants, bio_latency_configure, (void *)params, &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		bio_latency_close(&partial);
-	}
-	return err;
+	((struct bio_latency *)skel)->rodata->targ_by_op = strcmp(params->by, "disk-op") == 0;
+	return 0;
 }
 
 /* The disk's name from /sys/dev/block/MAJ:MIN/uevent (DEVNAME=), else "MAJ:MIN". */
@@ -169,51 +106,26 @@ static const char *disk_name(struct bio_latency_state *st, __u32 dev, char *buf,
 	return buf;
 }
 
-struct bio_drain {
-	struct bio_latency_state *st;
-	struct hist_set *out;
-	uint64_t dropped;
-};
-
-static int bio_latency_add(const void *key, const void *value, void *ctx)
+static void bio_latency_label(void *state, const void *key, char *label, size_t len)
 {
 	const struct bio_latency_series *series = key;
-	struct bio_drain *d = ctx;
-	char label[HIST_LABEL_LEN], buf[DISK_NAME_LEN];
-	const char *disk;
-	struct hist *h;
+	char buf[DISK_NAME_LEN];
+	const char *disk = disk_name(state, series->dev, buf, sizeof(buf));
 
-	hist_from_percpu(&d->st->scratch, value, d->st->ncpus);
-	disk = disk_name(d->st, series->dev, buf, sizeof(buf));
 	if (series->op < BIO_LATENCY_OP_ANY)
-		snprintf(label, sizeof(label), "disk=%s op=%s", disk, op_names[series->op]);
+		snprintf(label, len, "disk=%s op=%s", disk, op_names[series->op]);
 	else
-		snprintf(label, sizeof(label), "disk=%s", disk);
-	h = hist_set_get(d->out, label);
-	if (!h) {
-		d->dropped++;
-		return 0;
-	}
-	hist_merge(h, &d->st->scratch);
-	return 0;
+		snprintf(label, len, "disk=%s", disk);
 }
 
-/* Drains every series the kernel accumulated since the last read into out. */
-static int bio_latency_read(void *state, struct hist_set *out)
-{
-	struct bio_latency_state *st = state;
-	struct bio_drain d = { .st = st, .out = out };
-	int n;
-
-	n = map_drain(st->skel->maps.hists, st->keys, BIO_LATENCY_MAX_SERIES, st->percpu, st->percpu_size,
-		      bio_latency_add, &d);
-	if (n < 0)
-		return n;
-	if (d.dropped)
-		log_warn("bio-latency: %llu series left out of this window (more than %d)",
-			 (unsigned long long)d.dropped, HIST_SET_MAX);
-	return 0;
-}
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct bio_latency_state),
+	.configure = bio_latency_configure,
+	.hist_map = "hists",
+	.hist_max_series = BIO_LATENCY_MAX_SERIES,
+	.hist_label = bio_latency_label,
+	.hist_prealloc = true,
+};
 
 const struct probe_desc probe_bio_latency = {
 	.name = "bio-latency",
@@ -227,7 +139,6 @@ const struct probe_desc probe_bio_latency = {
 	.variants = &variants,
 	.by_choices = "disk|disk-op",
 	.supported = bio_latency_supported,
-	.open = bio_latency_open,
-	.read_hist = bio_latency_read,
-	.close = bio_latency_close,
+	.runtime = &runtime,
+	.read_hist = probe_runtime_read_hist,
 };

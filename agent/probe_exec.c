@@ -9,15 +9,14 @@
 
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
 #include "event_batch.h"
 #include "event_ring.h"
 #include "exec.h"
 #include "exec.skel.h"
 #include "hook_variant.h"
 #include "kernel_env.h"
+#include "runtime.h"
 
-_Static_assert(EXEC_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 _Static_assert(EXEC_MAX_ARGS * EXEC_ARG_LEN <= EXEC_ARGS_BUF, "argv bounds exceed the record");
 _Static_assert(EXEC_MAX_ARGS * EXEC_ARG_LEN <= EVENT_STRING_MAX, "joined argv exceeds an event string");
 
@@ -25,8 +24,7 @@ _Static_assert(EXEC_MAX_ARGS * EXEC_ARG_LEN <= EVENT_STRING_MAX, "joined argv ex
 #define EXEC_ARGV_TEXT (EXEC_MAX_ARGS * EXEC_ARG_LEN)
 
 struct exec_state {
-	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
-	struct exec *skel;
+	struct probe_instance in; /* first: the runtime's (its ring: event_ring_probe_*) */
 	char argv[EXEC_ARGV_TEXT];
 	char filename[EXEC_FILENAME_LEN];
 	char comm[EXEC_COMM_LEN];
@@ -43,19 +41,6 @@ static const char *const tracepoint_types[] = { NULL, NULL, "sched_process_exec"
 static int exec_supported(char *reason, size_t len)
 {
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 3, reason, len);
-}
-
-static void exec_close(void **state)
-{
-	struct exec_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	event_ring_close(&st->ring);
-	exec__destroy(st->skel);
-	free(st);
-	*state = NULL;
 }
 
 /* True when sh reads arg (len bytes) back as itself unquoted. */
@@ -141,16 +126,6 @@ static unsigned int argv_join(const char *args, size_t size, char *out, size_t o
 	return argc;
 }
 
-/* A kernel string field, copied so it is NUL-terminated whatever the record holds. */
-static const char *bounded(char *dst, size_t dstlen, const char *src, size_t srclen)
-{
-	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return dst;
-}
-
 static int exec_on_record(void *ctx, void *data, size_t size)
 {
 	struct exec_state *st = ctx;
@@ -170,11 +145,11 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "ppid", .num = e->ppid },
 		{ .name = "uid", .num = e->uid },
-		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "comm", .str = event_ring_string(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
 		{ .name = "ret", .num = e->ret },
 		{ .name = "syscall", .str = e->syscall == EXEC_SYSCALL_EXECVEAT ? "execveat" : "execve" },
 		{ .name = "filename",
-		  .str = bounded(st->filename, sizeof(st->filename), e->filename, sizeof(e->filename)) },
+		  .str = event_ring_string(st->filename, sizeof(st->filename), e->filename, sizeof(e->filename)) },
 		{ .name = "argc", .num = argc },
 		{ .name = "argv", .str = st->argv },
 		{ .name = "filename_missing", .num = (e->flags & EXEC_FILENAME_MISSING) != 0, .flag = true },
@@ -182,18 +157,8 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 		{ .name = "argv_missing", .num = missing, .flag = true },
 		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0, .flag = true },
 	};
-	event_ring_emit(&st->ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
+	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
-}
-
-/* execveat is optional: older kernels and some architectures lack its tracepoints. */
-static bool have_tracepoint(const char *tp)
-{
-	char reason[128];
-	const char *const tps[] = { tp };
-	const char *const types[] = { NULL };
-
-	return kernel_env_check_tracepoints(tps, types, 1, reason, sizeof(reason)) == 0;
 }
 
 /* bpf_loop walks argv where the kernel has it (5.17+), else a bounded loop. */
@@ -206,21 +171,15 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, exec, "exec", variant_rows);
 
-/* Filters are read-only data; execveat only where the kernel has it. */
-static int exec_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+/* execveat only where the kernel has it. */
+static int exec_configure(void *state, void *skel, const struct hook_variant *variant,
+			  const struct probe_params *params, char *err, size_t errlen)
 {
 	struct exec *obj = skel;
-	const struct probe_params *params = ctx;
 
-	(void)err, (void)errlen;
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		obj->rodata->targ_tgid = params->pid;
-		memset((char *)obj->rodata->targ_comm, 0, EXEC_COMM_LEN);
-		memcpy((char *)obj->rodata->targ_comm, params->comm, n);
-	}
-	if (!have_tracepoint("syscalls/sys_enter_execveat") || !have_tracepoint("syscalls/sys_exit_execveat")) {
+	(void)state, (void)params, (void)err, (void)errlen;
+	/* execveat is optional: older kernels and some architectures lack its tracepoints */
+	if (!kernel_env_has_syscall_tracepoints("syscalls/sys_enter_execveat", "syscalls/sys_exit_execveat")) {
 		bpf_program__set_autoload(variant == &variant_rows[0] ? obj->progs.exec_enter_execveat
 								      : obj->progs.exec_enter_execveat_bounded,
 					  false);
@@ -229,40 +188,13 @@ static int exec_configure(void *skel, const struct hook_variant *variant, void *
 	return 0;
 }
 
-static int exec_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct exec_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating exec state: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = hook_variants_open(&variants, exec_configure, (void *)params, &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	/* the ring's epoll fd joins the session's event loop: no thread of ours */
-	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, exec_on_record, st, "exec", errbuf,
-			      errlen);
-	if (err)
-		goto cleanup;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		exec_close(&partial);
-	}
-	return err;
-}
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct exec_state),
+	.configure = exec_configure,
+	.event_map = "events",
+	.lost_map = "lost",
+	.on_record = exec_on_record,
+};
 
 const struct probe_desc probe_exec = {
 	.name = "exec",
@@ -276,9 +208,8 @@ const struct probe_desc probe_exec = {
 	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM,
 	.supported = exec_supported,
-	.open = exec_open,
+	.runtime = &runtime,
 	.event_fd = event_ring_probe_fd,
 	.drain_events = event_ring_probe_drain,
 	.events_lost = event_ring_probe_lost,
-	.close = exec_close,
 };

@@ -8,7 +8,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
+#include "runtime.h"
 #include "func_probes.h"
 #include "func_target.h"
 #include "func_count.skel.h"
@@ -18,12 +18,10 @@ _Static_assert(FUNC_COUNT_MAX == FUNC_TARGET_MAX, "func-count limits differ");
 _Static_assert(FUNC_COUNT_MAX_NO_COOKIE <= FUNC_COUNT_MAX, "more programs than counters");
 
 struct func_count_state {
-	struct func_count *skel;
+	struct probe_instance in;
 	const struct func_target *target; /* the params' (validate), never opened again */
 	struct bpf_link **links;  /* one per function, attached by hand (cookie = index) */
-	__u64 *percpu;            /* one value per possible CPU, reused by every read */
 	__u64 *before;            /* cumulative calls at the previous read, per function */
-	int ncpus;
 };
 
 static int func_count_validate(struct probe_params *params, char *err, size_t errlen)
@@ -34,24 +32,6 @@ static int func_count_validate(struct probe_params *params, char *err, size_t er
 	}
 	func_target_free(&params->func);
 	return func_target_resolve(params->target, FUNC_TARGET_MAX, &params->func, err, errlen);
-}
-
-static void func_count_close(void **state)
-{
-	struct func_count_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	/* links first: they hold the programs the skeleton frees */
-	for (size_t i = 0; st->links && st->target && i < st->target->nfuncs; i++)
-		bpf_link__destroy(st->links[i]);
-	func_count__destroy(st->skel);
-	free(st->links);
-	free(st->percpu);
-	free(st->before);
-	free(st);
-	*state = NULL;
 }
 
 /* One program for all functions, told apart by the BPF cookie (5.15+); else one program
@@ -66,94 +46,78 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, func_count, "func-count", variant_rows);
 
-/* The pid filter is read-only data, fixed at load; without cookies, one program per
- * function is loaded, and more functions than programs are refused. */
-static int func_count_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+/* Without cookies, one program per function is loaded, and more functions than
+ * programs are refused. */
+static int func_count_configure(void *state, void *skel, const struct hook_variant *variant,
+				const struct probe_params *params, char *err, size_t errlen)
 {
-	struct func_count *obj = skel;
-	const struct probe_params *params = ctx;
-	size_t nfuncs = params->func ? params->func->nfuncs : 0;
+	struct func_count_state *st = state;
 
-	obj->rodata->targ_tgid = params->pid;
-	if (variant != &variant_rows[1])
-		return 0;
-	return hook_variant_keep_first_n(obj->obj, per_function, FUNC_COUNT_MAX_NO_COOKIE, nfuncs, "functions",
-					 params->target, err, errlen);
-}
-
-static int func_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct func_count_state *st = NULL;
-	const struct hook_variant *used;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating func-count state: %s", strerror(-err));
-		goto cleanup;
-	}
 	/* the binary validate() opened: checked against the policy, and what the uprobes name */
 	st->target = params->func;
 	if (!st->target) {
-		err = -EINVAL;
-		snprintf(errbuf, errlen, "func-count: target not validated");
-		goto cleanup;
+		snprintf(err, errlen, "target not validated");
+		return -EINVAL;
 	}
+	if (variant != &variant_rows[1])
+		return 0;
+	return hook_variant_keep_first_n(((struct func_count *)skel)->obj, per_function, FUNC_COUNT_MAX_NO_COOKIE,
+					 st->target->nfuncs, "functions", params->target, err, errlen);
+}
 
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
+/* One uprobe per function; the cookie (or the program) says which counter it bumps. The
+ * pid, when given, also goes to the uprobe so other processes never trap. */
+static int func_count_attach(void *state, const struct probe_params *params, char *err, size_t errlen)
+{
+	struct func_count_state *st = state;
+	struct func_count *skel = st->in.skel;
+	bool cookie = st->in.variant == &variant_rows[0];
+
 	st->before = calloc(st->target->nfuncs, sizeof(*st->before));
 	st->links = calloc(st->target->nfuncs, sizeof(*st->links));
-	if (!st->percpu || !st->before || !st->links) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating func-count buffers: %s", strerror(-err));
-		goto cleanup;
+	if (!st->before || !st->links) {
+		snprintf(err, errlen, "allocating func-count buffers: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
-
-	err = hook_variants_open(&variants, func_count_configure, (void *)params, &skel, &used, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	/* Attach one uprobe per function; the cookie (or the program) says which counter it
-	 * bumps. The pid, when given, also goes to the uprobe so other processes never trap. */
 	for (size_t i = 0; i < st->target->nfuncs; i++) {
 		const struct elf_func *f = st->target->funcs[i];
-		bool cookie = used == &variant_rows[0];
 		/* a cookie where the kernel has none fails the attach, even one nobody reads */
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie ? i : 0);
-		struct bpf_program *prog = cookie ? st->skel->progs.func_count_entry
-						  : bpf_object__find_program_by_name(st->skel->obj, per_function[i]);
+		struct bpf_program *prog = cookie ? skel->progs.func_count_entry
+						  : bpf_object__find_program_by_name(skel->obj, per_function[i]);
+		int rc;
 
 		st->links[i] = bpf_program__attach_uprobe_opts(prog, params->pid ? (pid_t)params->pid : -1,
 							       st->target->attach_path, f->file_offset, &opts);
 		if (!st->links[i]) {
-			err = errno ? -errno : -EINVAL;
-			snprintf(errbuf, errlen, "attaching a uprobe to %s in %s (offset 0x%llx%s%u): %s", f->name,
-				 st->target->path, (unsigned long long)f->file_offset,
-				 params->pid ? ", pid " : "", params->pid, strerror(-err));
-			goto cleanup;
+			rc = errno ? -errno : -EINVAL;
+			snprintf(err, errlen, "attaching a uprobe to %s in %s (offset 0x%llx%s%u): %s", f->name,
+				 st->target->path, (unsigned long long)f->file_offset, params->pid ? ", pid " : "",
+				 params->pid, strerror(-rc));
+			return rc;
 		}
 	}
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		func_count_close(&partial);
-	}
-	return err;
+	return 0;
 }
+
+/* links first: they hold the programs the skeleton frees */
+static void func_count_detach(void *state)
+{
+	struct func_count_state *st = state;
+
+	for (size_t i = 0; st->links && i < st->target->nfuncs; i++)
+		bpf_link__destroy(st->links[i]);
+	free(st->links);
+	free(st->before);
+}
+
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct func_count_state),
+	.configure = func_count_configure,
+	.started = func_count_attach,
+	.stopping = func_count_detach,
+	.percpu_value_size = sizeof(__u64),
+};
 
 static int func_count_read(void *state, struct count_table *out)
 {
@@ -164,12 +128,12 @@ static int func_count_read(void *state, struct count_table *out)
 		uint64_t sum = 0, delta;
 		int err;
 
-		err = bpf_map__lookup_elem(st->skel->maps.calls, &i, sizeof(i), st->percpu,
-					   (size_t)st->ncpus * sizeof(*st->percpu), 0);
+		err = bpf_map__lookup_elem(((struct func_count *)st->in.skel)->maps.calls, &i, sizeof(i), st->in.percpu,
+					   st->in.percpu_size, 0);
 		if (err)
 			return err;
-		for (int c = 0; c < st->ncpus; c++)
-			sum += st->percpu[c];
+		for (int c = 0; c < st->in.ncpus; c++)
+			sum += ((const __u64 *)st->in.percpu)[c];
 		delta = sum - st->before[i];
 		st->before[i] = sum;
 		if (!delta)
@@ -195,7 +159,6 @@ const struct probe_desc probe_func_count = {
 	.value_names = { "calls" },
 	.supported = func_target_uprobes_supported,
 	.validate = func_count_validate,
-	.open = func_count_open,
+	.runtime = &runtime,
 	.read_counts = func_count_read,
-	.close = func_count_close,
 };

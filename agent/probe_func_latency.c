@@ -7,20 +7,16 @@
 
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
-#include "map_percpu.h"
+#include "runtime.h"
 #include "func_probes.h"
 #include "func_target.h"
 #include "func_latency.skel.h"
 #include "hist_set.h"
 
 struct func_latency_state {
-	struct func_latency *skel;
+	struct probe_instance in;
 	const struct func_target *target; /* the params' (validate), never opened again */
 	struct bpf_link *entry, *ret;
-	struct hist_counts *percpu; /* one value per possible CPU, reused by every read */
-	size_t percpu_size;
-	int ncpus;
 	char label[HIST_LABEL_LEN]; /* "function=NAME" */
 	/* the kernel histogram is cumulative, never reset: a window is now - before */
 	struct hist before, now;
@@ -61,90 +57,63 @@ static int func_latency_validate(struct probe_params *params, char *err, size_t 
 	return resolve_one(params->target, &params->func, err, errlen);
 }
 
-static void func_latency_close(void **state)
+/* the binary validate() opened: checked against the policy, and what the uprobes name */
+static int func_latency_configure(void *state, void *skel, const struct hook_variant *variant,
+				  const struct probe_params *params, char *err, size_t errlen)
 {
-	struct func_latency_state *st;
+	struct func_latency_state *st = state;
 
-	if (!state || !*state)
-		return;
-	st = *state;
-	bpf_link__destroy(st->entry);
-	bpf_link__destroy(st->ret);
-	func_latency__destroy(st->skel);
-	free(st->percpu);
-	free(st);
-	*state = NULL;
-}
-
-static int func_latency_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct func_latency_state *st = NULL;
-	const struct elf_func *f;
-	pid_t pid = params->pid ? (pid_t)params->pid : -1;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating func-latency state: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* the binary validate() opened: checked against the policy, and what the uprobes name */
+	(void)skel, (void)variant;
 	st->target = params->func;
 	if (!st->target) {
-		err = -EINVAL;
-		snprintf(errbuf, errlen, "func-latency: target not validated");
-		goto cleanup;
+		snprintf(err, errlen, "target not validated");
+		return -EINVAL;
 	}
-	f = st->target->funcs[0];
-	snprintf(st->label, sizeof(st->label), "function=%s", f->name);
+	snprintf(st->label, sizeof(st->label), "function=%s", st->target->funcs[0]->name);
+	return 0;
+}
 
-	st->percpu = percpu_buffer_new(sizeof(struct hist_counts), &st->ncpus, &st->percpu_size, "func-latency", errbuf,
-				       errlen);
-	if (!st->percpu) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
+/* Return probe first: an entry without its return would only leave stale starts. */
+static int func_latency_attach(void *state, const struct probe_params *params, char *err, size_t errlen)
+{
+	struct func_latency_state *st = state;
+	struct func_latency *skel = st->in.skel;
+	const struct elf_func *f = st->target->funcs[0];
+	pid_t pid = params->pid ? (pid_t)params->pid : -1;
+	int rc;
 
-	st->skel = func_latency__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening func-latency BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
-
-	err = func_latency__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading func-latency BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Return probe first: an entry without its return would only leave stale starts. */
-	st->ret = bpf_program__attach_uprobe(st->skel->progs.func_latency_return, true, pid, st->target->attach_path,
+	st->ret = bpf_program__attach_uprobe(skel->progs.func_latency_return, true, pid, st->target->attach_path,
 					     f->file_offset);
 	if (st->ret)
-		st->entry = bpf_program__attach_uprobe(st->skel->progs.func_latency_entry, false, pid,
+		st->entry = bpf_program__attach_uprobe(skel->progs.func_latency_entry, false, pid,
 						       st->target->attach_path, f->file_offset);
-	if (!st->ret || !st->entry) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "attaching a %s to %s in %s (offset 0x%llx): %s",
-			 st->ret ? "uprobe" : "uretprobe", f->name, st->target->path,
-			 (unsigned long long)f->file_offset, strerror(-err));
-		goto cleanup;
-	}
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		func_latency_close(&partial);
-	}
-	return err;
+	if (st->ret && st->entry)
+		return 0;
+	rc = errno ? -errno : -EINVAL;
+	snprintf(err, errlen, "attaching a %s to %s in %s (offset 0x%llx): %s", st->ret ? "uprobe" : "uretprobe",
+		 f->name, st->target->path, (unsigned long long)f->file_offset, strerror(-rc));
+	return rc;
 }
+
+/* links first: they hold the programs the skeleton frees */
+static void func_latency_detach(void *state)
+{
+	struct func_latency_state *st = state;
+
+	bpf_link__destroy(st->entry);
+	bpf_link__destroy(st->ret);
+}
+
+static const struct hook_variant variant_rows[] = { { "uprobe", "uprobe + uretprobe", NULL, NULL } };
+HOOK_VARIANTS(variants, func_latency, "func-latency", variant_rows);
+
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct func_latency_state),
+	.configure = func_latency_configure,
+	.started = func_latency_attach,
+	.stopping = func_latency_detach,
+	.percpu_value_size = sizeof(struct hist_counts),
+};
 
 static int func_latency_read(void *state, struct hist_set *out)
 {
@@ -155,10 +124,11 @@ static int func_latency_read(void *state, struct hist_set *out)
 
 	if (!window)
 		return -ENOMEM;
-	err = bpf_map__lookup_elem(st->skel->maps.hists, &zero, sizeof(zero), st->percpu, st->percpu_size, 0);
+	err = bpf_map__lookup_elem(((struct func_latency *)st->in.skel)->maps.hists, &zero, sizeof(zero),
+				   st->in.percpu, st->in.percpu_size, 0);
 	if (err)
 		return err;
-	hist_from_percpu(&st->now, st->percpu, st->ncpus);
+	hist_from_percpu(&st->now, st->in.percpu, st->in.ncpus);
 	if (hist_delta(window, &st->now, &st->before))
 		return -EIO;
 	st->before = st->now;
@@ -171,11 +141,11 @@ const struct probe_desc probe_func_latency = {
 		       "(entry to return, per thread)",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "uprobe + uretprobe",
+	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID,
 	.target_form = "BINARY:FUNCTION",
 	.supported = func_target_uprobes_supported,
 	.validate = func_latency_validate,
-	.open = func_latency_open,
+	.runtime = &runtime,
 	.read_hist = func_latency_read,
-	.close = func_latency_close,
 };

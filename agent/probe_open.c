@@ -10,19 +10,17 @@
 
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
 #include "event_batch.h"
 #include "event_ring.h"
 #include "kernel_env.h"
+#include "runtime.h"
 #include "open.h"
 #include "open.skel.h"
 
-_Static_assert(OPEN_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 _Static_assert(OPEN_PATH_LEN <= EVENT_STRING_MAX, "a path exceeds an event string");
 
 struct open_state {
-	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
-	struct open *skel;
+	struct probe_instance in; /* first: the runtime's (its ring: event_ring_probe_*) */
 	char path[OPEN_PATH_LEN];
 	char comm[OPEN_COMM_LEN];
 	char flags_text[256];
@@ -59,19 +57,6 @@ static int open_supported(char *reason, size_t len)
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 2, reason, len);
 }
 
-static void open_close(void **state)
-{
-	struct open_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	event_ring_close(&st->ring);
-	open__destroy(st->skel);
-	free(st);
-	*state = NULL;
-}
-
 /* "O_RDONLY|O_CLOEXEC"; bits without a name are appended in hex. */
 static const char *flags_format(unsigned long long flags, char *out, size_t outlen)
 {
@@ -91,16 +76,6 @@ static const char *flags_format(unsigned long long flags, char *out, size_t outl
 	return out;
 }
 
-/* A kernel string field, copied so it is NUL-terminated whatever the record holds. */
-static const char *bounded(char *dst, size_t dstlen, const char *src, size_t srclen)
-{
-	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return dst;
-}
-
 static int open_on_record(void *ctx, void *data, size_t size)
 {
 	struct open_state *st = ctx;
@@ -114,7 +89,7 @@ static int open_on_record(void *ctx, void *data, size_t size)
 	struct event_field fields[] = {
 		{ .name = "pid", .num = e->pid },
 		{ .name = "uid", .num = e->uid },
-		{ .name = "comm", .str = bounded(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
+		{ .name = "comm", .str = event_ring_string(st->comm, sizeof(st->comm), e->comm, sizeof(e->comm)) },
 		{ .name = "ret", .num = e->ret },
 		{ .name = "syscall", .str = syscall_names[e->syscall] },
 		{ .name = "dfd", .num = e->dfd },
@@ -122,104 +97,55 @@ static int open_on_record(void *ctx, void *data, size_t size)
 		{ .name = "flags_text", .str = (e->status & OPEN_FLAGS_MISSING)
 						       ? "?"
 						       : flags_format(e->flags, st->flags_text, sizeof(st->flags_text)) },
-		{ .name = "path", .str = bounded(st->path, sizeof(st->path), e->path, e->path_size) },
+		{ .name = "path", .str = event_ring_string(st->path, sizeof(st->path), e->path, e->path_size) },
 		{ .name = "path_missing", .num = (e->status & OPEN_PATH_MISSING) != 0, .flag = true },
 	};
-	event_ring_emit(&st->ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
+	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 
-/* open(2) exists on x86_64 but not on newer architectures; openat2 since 5.6. */
-static bool have_tracepoints(const char *enter, const char *exit)
-{
-	char reason[128];
-	const char *const tps[] = { enter, exit };
-	const char *const types[] = { NULL, NULL };
+#define OPEN_HOOK                                                                                                      \
+	"tracepoint syscalls:sys_enter_openat/sys_exit_openat (+ openat2, + open where the architecture has it)"
+static const struct hook_variant variant_rows[] = { { "tracepoint", OPEN_HOOK, NULL, NULL } };
+HOOK_VARIANTS(variants, open, "open", variant_rows);
 
-	return kernel_env_check_tracepoints(tps, types, 2, reason, sizeof(reason)) == 0;
+/* open(2) where the architecture has it (x86_64, not newer ones); openat2 since 5.6. */
+static int open_configure(void *state, void *skel, const struct hook_variant *variant,
+			  const struct probe_params *params, char *err, size_t errlen)
+{
+	struct open *obj = skel;
+
+	(void)state, (void)variant, (void)params, (void)err, (void)errlen;
+	if (!kernel_env_has_syscall_tracepoints("syscalls/sys_enter_open", "syscalls/sys_exit_open")) {
+		bpf_program__set_autoload(obj->progs.open_enter_open, false);
+		bpf_program__set_autoload(obj->progs.open_exit_open, false);
+	}
+	if (!kernel_env_has_syscall_tracepoints("syscalls/sys_enter_openat2", "syscalls/sys_exit_openat2")) {
+		bpf_program__set_autoload(obj->progs.open_enter_openat2, false);
+		bpf_program__set_autoload(obj->progs.open_exit_openat2, false);
+	}
+	return 0;
 }
 
-static int open_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct open_state *st = NULL;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating open state: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* Open: parse the embedded object. */
-	st->skel = open__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening open BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Configure: filters are read-only data; open and openat2 where the kernel has them. */
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		st->skel->rodata->targ_tgid = params->pid;
-		memset((char *)st->skel->rodata->targ_comm, 0, OPEN_COMM_LEN);
-		memcpy((char *)st->skel->rodata->targ_comm, params->comm, n);
-	}
-	if (!have_tracepoints("syscalls/sys_enter_open", "syscalls/sys_exit_open")) {
-		bpf_program__set_autoload(st->skel->progs.open_enter_open, false);
-		bpf_program__set_autoload(st->skel->progs.open_exit_open, false);
-	}
-	if (!have_tracepoints("syscalls/sys_enter_openat2", "syscalls/sys_exit_openat2")) {
-		bpf_program__set_autoload(st->skel->progs.open_enter_openat2, false);
-		bpf_program__set_autoload(st->skel->progs.open_exit_openat2, false);
-	}
-
-	/* Load: the verifier runs here. */
-	err = open__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading open BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Attach the tracepoints. */
-	err = open__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching open tracepoints (%s, %s, ...): %s", tracepoints[0],
-			 tracepoints[1], strerror(-err));
-		goto cleanup;
-	}
-
-	/* the ring's epoll fd joins the session's event loop: no thread of ours */
-	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, open_on_record, st, "open", errbuf,
-			      errlen);
-	if (err)
-		goto cleanup;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		open_close(&partial);
-	}
-	return err;
-}
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct open_state),
+	.configure = open_configure,
+	.event_map = "events",
+	.lost_map = "lost",
+	.on_record = open_on_record,
+};
 
 const struct probe_desc probe_open = {
 	.name = "open",
 	.description = "one event per open/openat/openat2: pid, uid, comm, syscall, dfd, path "
 		       "(read at syscall exit), flags, ret (the fd or -errno)",
 	.kind = PROBE_EVENTS,
-	.hook = "tracepoint syscalls:sys_enter_openat/sys_exit_openat (+ openat2, + open where "
-		"the architecture has it)",
+	.hook = OPEN_HOOK,
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM,
 	.supported = open_supported,
-	.open = open_open,
+	.runtime = &runtime,
 	.event_fd = event_ring_probe_fd,
 	.drain_events = event_ring_probe_drain,
 	.events_lost = event_ring_probe_lost,
-	.close = open_close,
 };

@@ -10,14 +10,12 @@
 
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
+#include "runtime.h"
 #include "log.h"
 #include "map_drain.h"
 #include "profile.h"
 #include "profile.skel.h"
 #include "stack_symbols.h"
-
-_Static_assert(PROFILE_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 
 #define PROFILE_DEFAULT_HZ 49
 /* Longest folded stack shipped: top rows x this stays well under the 4 MiB message limit. */
@@ -27,16 +25,14 @@ _Static_assert(PROFILE_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 #define PROFILE_FRAME_LEN 256
 
 struct profile_state {
-	struct profile *skel;
+	struct probe_instance in; /* in.percpu: the lost counter's read buffer */
 	struct bpf_link **links; /* one per CPU with a perf event, NULL where the CPU is offline */
-	int ncpus;
 	struct ksyms *ksyms;
 	struct usyms *usyms;
 	/* read buffers, allocated once */
 	struct profile_key *keys;
 	__s32 *stack_ids;
 	__u64 ips[PROFILE_MAX_DEPTH];
-	__u64 *lost_percpu;
 	__u64 lost_before;
 	struct count_table *out; /* of the read in progress */
 	size_t nids;             /* stack ids in stack_ids, of the read in progress */
@@ -70,117 +66,90 @@ static int profile_supported(char *reason, size_t len)
 	return 0;
 }
 
-static void profile_close(void **state)
+static struct profile *profile_skel(const struct profile_state *st)
 {
-	struct profile_state *st;
+	return st->in.skel;
+}
 
-	if (!state || !*state)
-		return;
-	st = *state;
+/* links first: they hold the program the skeleton frees */
+static void profile_detach(void *state)
+{
+	struct profile_state *st = state;
+
 	/* destroying a perf_event link also closes its perf event fd */
-	for (int i = 0; st->links && i < st->ncpus; i++)
+	for (int i = 0; st->links && i < st->in.ncpus; i++)
 		bpf_link__destroy(st->links[i]);
-	profile__destroy(st->skel);
 	ksyms_free(&st->ksyms);
 	usyms_free(&st->usyms);
 	free(st->links);
 	free(st->keys);
 	free(st->stack_ids);
-	free(st->lost_percpu);
-	free(st);
-	*state = NULL;
 }
 
-static int profile_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+static int profile_prepare(void *state, const struct probe_params *params, char *err, size_t errlen)
 {
-	struct profile_state *st = NULL;
-	uint32_t freq = params->freq_hz ? params->freq_hz : PROFILE_DEFAULT_HZ;
-	int err = 0, attached = 0;
+	struct profile_state *st = state;
+	int ncpus = libbpf_num_possible_cpus();
 
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating profile state: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->links = calloc((size_t)st->ncpus, sizeof(*st->links));
+	(void)params;
+	st->links = ncpus > 0 ? calloc((size_t)ncpus, sizeof(*st->links)) : NULL;
 	st->keys = calloc(PROFILE_MAX_KEYS, sizeof(*st->keys));
 	st->stack_ids = calloc(2 * PROFILE_MAX_KEYS, sizeof(*st->stack_ids));
-	st->lost_percpu = calloc((size_t)st->ncpus, sizeof(*st->lost_percpu));
 	st->usyms = usyms_new();
-	if (!st->links || !st->keys || !st->stack_ids || !st->lost_percpu || !st->usyms) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating profile buffers: %s", strerror(-err));
-		goto cleanup;
+	if (!st->links || !st->keys || !st->stack_ids || !st->usyms) {
+		snprintf(err, errlen, "allocating profile buffers: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
 	/* Kernel symbols once per session: reads then only search. */
-	st->ksyms = ksyms_load(errbuf, errlen);
-	if (!st->ksyms) {
-		err = -errno;
-		goto cleanup;
-	}
+	st->ksyms = ksyms_load(err, errlen);
+	return st->ksyms ? 0 : -errno;
+}
 
-	st->skel = profile__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening profile BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params->pid;
-	memset((char *)st->skel->rodata->targ_comm, 0, PROFILE_COMM_LEN);
-	memcpy((char *)st->skel->rodata->targ_comm, params->comm, strnlen(params->comm, PROFILE_COMM_LEN - 1));
+/* One sampling event per CPU; the pid filter is in the program, since a per-task perf
+ * event would follow one thread, not the whole process. */
+static int profile_attach(void *state, const struct probe_params *params, char *err, size_t errlen)
+{
+	struct profile_state *st = state;
+	uint32_t freq = params->freq_hz ? params->freq_hz : PROFILE_DEFAULT_HZ;
+	int rc, attached = 0;
 
-	err = profile__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading profile BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* One sampling event per CPU; the pid filter is in the program, since a per-task
-	 * perf event would follow one thread, not the whole process. */
-	for (int cpu = 0; cpu < st->ncpus; cpu++) {
+	for (int cpu = 0; cpu < st->in.ncpus; cpu++) {
 		int fd = perf_cpu_clock_open(cpu, freq);
 
 		if (fd < 0) {
 			if (errno == ENODEV)
 				continue; /* possible but offline */
-			err = -errno;
-			snprintf(errbuf, errlen, "perf_event_open(cpu-clock, cpu %d, %u Hz): %s", cpu, freq,
-				 strerror(-err));
-			goto cleanup;
+			rc = -errno;
+			snprintf(err, errlen, "perf_event_open(cpu-clock, cpu %d, %u Hz): %s", cpu, freq,
+				 strerror(-rc));
+			return rc;
 		}
-		st->links[cpu] = bpf_program__attach_perf_event(st->skel->progs.profile_sample, fd);
+		st->links[cpu] = bpf_program__attach_perf_event(profile_skel(st)->progs.profile_sample, fd);
 		if (!st->links[cpu]) {
-			err = errno ? -errno : -EINVAL;
+			rc = errno ? -errno : -EINVAL;
 			close(fd);
-			snprintf(errbuf, errlen, "attaching the profile program to cpu %d: %s", cpu, strerror(-err));
-			goto cleanup;
+			snprintf(err, errlen, "attaching the profile program to cpu %d: %s", cpu, strerror(-rc));
+			return rc;
 		}
 		attached++;
 	}
-	if (!attached) {
-		err = -ENODEV;
-		snprintf(errbuf, errlen, "no online CPU to sample");
-		goto cleanup;
-	}
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		profile_close(&partial);
-	}
-	return err;
+	if (attached)
+		return 0;
+	snprintf(err, errlen, "no online CPU to sample");
+	return -ENODEV;
 }
+
+#define PROFILE_HOOK "perf_event software cpu-clock + stack trace map"
+static const struct hook_variant variant_rows[] = { { "perf_event", PROFILE_HOOK, NULL, NULL } };
+HOOK_VARIANTS(variants, profile, "profile", variant_rows);
+
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct profile_state),
+	.prepare = profile_prepare,
+	.started = profile_attach,
+	.stopping = profile_detach,
+	.percpu_value_size = sizeof(__u64),
+};
 
 /* Appends ";name" (or name at the start) to the stack being built; false when it is full. */
 static bool append(struct profile_state *st, size_t *len, const char *name, const char *suffix)
@@ -198,7 +167,7 @@ static size_t stack_frames(struct profile_state *st, __s32 id)
 {
 	size_t depth = 0;
 
-	if (id < 0 || bpf_map__lookup_elem(st->skel->maps.stacks, &id, sizeof(id), st->ips, sizeof(st->ips), 0))
+	if (id < 0 || bpf_map__lookup_elem(profile_skel(st)->maps.stacks, &id, sizeof(id), st->ips, sizeof(st->ips), 0))
 		return 0;
 	while (depth < PROFILE_MAX_DEPTH && st->ips[depth])
 		depth++;
@@ -295,7 +264,8 @@ static int profile_read(void *state, struct count_table *out)
 	st->out = out;
 	st->nids = 0;
 	/* a sample landing meanwhile counts here or in a new entry */
-	err = map_drain(st->skel->maps.samples, st->keys, PROFILE_MAX_KEYS, &count, sizeof(count), profile_add, st);
+	err = map_drain(profile_skel(st)->maps.samples, st->keys, PROFILE_MAX_KEYS, &count, sizeof(count), profile_add,
+			st);
 	err = err < 0 ? err : 0;
 	nids = st->nids;
 
@@ -305,12 +275,12 @@ static int profile_read(void *state, struct count_table *out)
 	qsort(st->stack_ids, nids, sizeof(*st->stack_ids), cmp_s32);
 	for (size_t i = 0; i < nids; i++)
 		if (i == 0 || st->stack_ids[i] != st->stack_ids[i - 1])
-			bpf_map__delete_elem(st->skel->maps.stacks, &st->stack_ids[i], sizeof(__s32), 0);
+			bpf_map__delete_elem(profile_skel(st)->maps.stacks, &st->stack_ids[i], sizeof(__s32), 0);
 
-	if (!bpf_map__lookup_elem(st->skel->maps.lost, &zero, sizeof(zero), st->lost_percpu,
-				  (size_t)st->ncpus * sizeof(__u64), 0)) {
-		for (int c = 0; c < st->ncpus; c++)
-			lost += st->lost_percpu[c];
+	if (!bpf_map__lookup_elem(profile_skel(st)->maps.lost, &zero, sizeof(zero), st->in.percpu, st->in.percpu_size,
+				  0)) {
+		for (int c = 0; c < st->in.ncpus; c++)
+			lost += ((const __u64 *)st->in.percpu)[c];
 		if (lost > st->lost_before)
 			log_warn("profile: %llu samples lost (more than %d distinct stacks in an interval)",
 				 (unsigned long long)(lost - st->lost_before), PROFILE_MAX_KEYS);
@@ -324,7 +294,8 @@ const struct probe_desc probe_profile = {
 	.description = "on-CPU stack samples at --freq Hz per CPU (default 49), folded as "
 		       "comm;outermost;...;innermost (kernel frames end in _[k]); use --output folded (or svg) for flame graphs",
 	.kind = PROBE_COUNTS,
-	.hook = "perf_event software cpu-clock + stack trace map",
+	.hook = PROFILE_HOOK,
+	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_FREQ | PROBE_PARAM_TOP,
 	.default_top = 1000,
 	.nkeys = 1,
@@ -332,7 +303,6 @@ const struct probe_desc probe_profile = {
 	.nvalues = 1,
 	.value_names = { "samples" },
 	.supported = profile_supported,
-	.open = profile_open,
+	.runtime = &runtime,
 	.read_counts = profile_read,
-	.close = profile_close,
 };

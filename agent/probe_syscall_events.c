@@ -1,24 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* syscall-events user side (benchmark probe): streams one event per getpid() entry, for end-to-end streaming figures. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <bpf/libbpf.h>
-
-#include "catalog.h"
-#include "event_batch.h"
-#include "event_ring.h"
 #include "kernel_env.h"
+#include "runtime.h"
 #include "syscall_events.h"
 #include "syscall_events.skel.h"
-
-struct syscall_events_state {
-	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
-	struct syscall_events *skel;
-};
 
 static const char *const tracepoints[] = { "raw_syscalls/sys_enter" };
 static const char *const tracepoint_types[] = { "sys_enter" };
@@ -33,22 +22,9 @@ static int syscall_events_supported(char *reason, size_t len)
 #endif
 }
 
-static void syscall_events_close(void **state)
-{
-	struct syscall_events_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	event_ring_close(&st->ring);
-	syscall_events__destroy(st->skel);
-	free(st);
-	*state = NULL;
-}
-
 static int syscall_events_on_record(void *ctx, void *data, size_t size)
 {
-	struct syscall_events_state *st = ctx;
+	struct probe_instance *in = ctx;
 	const struct syscall_event *e = data;
 
 	if (size < sizeof(*e))
@@ -57,68 +33,41 @@ static int syscall_events_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "tid", .num = e->tid },
 	};
-	event_ring_emit(&st->ring, e->ts_ns, fields, 2);
+	event_ring_emit(&in->ring, e->ts_ns, fields, 2);
 	return 0;
 }
 
-static int syscall_events_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+#define SYSCALL_EVENTS_HOOK "raw_tracepoint sys_enter (raw_syscalls), getpid only"
+static const struct hook_variant variant_rows[] = { { "raw_tp", SYSCALL_EVENTS_HOOK, NULL, NULL } };
+HOOK_VARIANTS(variants, syscall_events, "syscall-events", variant_rows);
+
+static int syscall_events_configure(void *state, void *skel, const struct hook_variant *variant,
+				    const struct probe_params *params, char *err, size_t errlen)
 {
-	struct syscall_events_state *st;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating syscall-events state: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->skel = syscall_events__open();
-	if (!st->skel) {
-		err = errno ? -errno : -EINVAL;
-		snprintf(errbuf, errlen, "opening syscall-events BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->skel->rodata->targ_tgid = params ? params->pid : 0;
+	(void)state, (void)variant, (void)params, (void)err, (void)errlen;
 	/* for before/after figures only: a wakeup per event, as libbpf does by default */
-	st->skel->rodata->batch_wakeup = getenv("TRACECTL_BENCH_WAKEUP_EACH") == NULL;
-	err = syscall_events__load(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "loading syscall-events BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = syscall_events__attach(st->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "attaching syscall-events (raw_tp sys_enter): %s", strerror(-err));
-		goto cleanup;
-	}
-	/* the ring's epoll fd joins the session's event loop: no thread of ours */
-	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, syscall_events_on_record, st,
-			      "syscall-events", errbuf, errlen);
-	if (err)
-		goto cleanup;
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		syscall_events_close(&partial);
-	}
-	return err;
+	((struct syscall_events *)skel)->rodata->batch_wakeup = getenv("TRACECTL_BENCH_WAKEUP_EACH") == NULL;
+	return 0;
 }
+
+static const struct probe_runtime runtime = {
+	.configure = syscall_events_configure,
+	.event_map = "events",
+	.lost_map = "lost",
+	.on_record = syscall_events_on_record,
+};
 
 const struct probe_desc probe_syscall_events = {
 	.name = "syscall-events",
 	.description = "benchmark probe: one event (pid, tid) per getpid() entry, to measure "
 		       "per-event streaming (bench/stream.py); use --pid",
 	.kind = PROBE_EVENTS,
-	.hook = "raw_tracepoint sys_enter (raw_syscalls), getpid only",
+	.hook = SYSCALL_EVENTS_HOOK,
+	.variants = &variants,
 	.params = PROBE_PARAM_PID,
 	.supported = syscall_events_supported,
-	.open = syscall_events_open,
+	.runtime = &runtime,
 	.event_fd = event_ring_probe_fd,
 	.drain_events = event_ring_probe_drain,
 	.events_lost = event_ring_probe_lost,
-	.close = syscall_events_close,
 };

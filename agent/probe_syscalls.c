@@ -10,23 +10,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
-#include "hook_variant.h"
+#include "runtime.h"
 #include "kernel_env.h"
-#include "map_drain.h"
 #include "syscalls.h"
 #include "syscalls.skel.h"
 #if defined(__x86_64__)
 #include "syscall_names_x86_64.h"
 #endif
 
-_Static_assert(SYSCALLS_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
-
 struct syscalls_state {
-	struct syscalls *skel;
-	struct syscalls_key keys[SYSCALLS_MAX_ROWS]; /* map_drain's key list */
-	int ncpus;
-	struct syscalls_slot *percpu;          /* SYSCALLS_NR_MAX x ncpus, one batch read */
+	struct probe_instance in; /* in.percpu: SYSCALLS_NR_MAX x ncpus slots, one batch read */
 	__u32 slot_keys[SYSCALLS_NR_MAX];
 	struct syscalls_slot seen[SYSCALLS_NR_MAX]; /* totals at the previous read */
 };
@@ -62,28 +55,21 @@ static const char *syscalls_hook_here(const struct probe_params *params)
 				  : hook_variants_here(&variants);
 }
 
-/* The filters are read-only data, fixed at load; measure=count loads no exit program. */
-static int syscalls_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+/* The split is read-only data, fixed at load; measure=count loads no exit program. */
+static int syscalls_configure(void *state, void *skel, const struct hook_variant *variant,
+			      const struct probe_params *params, char *err, size_t errlen)
 {
 	struct syscalls *obj = skel;
-	const struct probe_params *params = ctx;
 
-	(void)err, (void)errlen;
-	if (params) {
-		size_t n = strnlen(params->comm, PROBE_COMM_LEN - 1);
-
-		obj->rodata->targ_tgid = params->pid;
-		memset((char *)obj->rodata->targ_comm, 0, SYSCALLS_COMM_LEN);
-		memcpy((char *)obj->rodata->targ_comm, params->comm, n);
-		obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
-		obj->rodata->targ_count_only = count_only(params);
-	}
+	(void)state, (void)err, (void)errlen;
+	obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
+	obj->rodata->targ_count_only = count_only(params);
 	/* one hook instead of two: the syscall-heavy case's cost is per program run */
 	if (obj->rodata->targ_count_only)
 		bpf_program__set_autoload(variant == &variant_rows[0] ? obj->progs.syscalls_exit
 								      : obj->progs.syscalls_exit_hash,
 					  false);
-	obj->rodata->self_tgid = params && params->pid == (uint32_t)getpid() ? 0 : (uint32_t)getpid();
+	obj->rodata->self_tgid = params->pid == (uint32_t)getpid() ? 0 : (uint32_t)getpid();
 	return 0;
 }
 
@@ -94,59 +80,8 @@ static int syscalls_set_sampling(void *state, uint32_t one_in)
 
 	if (!one_in || (one_in & (one_in - 1)))
 		return -EINVAL;
-	st->skel->bss->sample_mask = one_in - 1;
+	((struct syscalls *)st->in.skel)->bss->sample_mask = one_in - 1;
 	return 0;
-}
-
-static void syscalls_close(void **state)
-{
-	struct syscalls_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	syscalls__destroy(st->skel);
-	free(st->percpu);
-	free(st);
-	*state = NULL;
-}
-
-static int syscalls_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct syscalls_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating syscalls state: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	st->ncpus = libbpf_num_possible_cpus();
-	st->percpu = st->ncpus > 0 ? calloc((size_t)SYSCALLS_NR_MAX * (size_t)st->ncpus, sizeof(*st->percpu)) : NULL;
-	if (!st->percpu) {
-		err = st->ncpus < 0 ? st->ncpus : -ENOMEM;
-		snprintf(errbuf, errlen, "allocating syscalls per-CPU buffer: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	err = hook_variants_open(&variants, syscalls_configure, (void *)params, &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		syscalls_close(&partial);
-	}
-	return err;
 }
 
 /* The syscall's name, or "nr_N" where this build has no table or the number is newer. */
@@ -195,11 +130,12 @@ static bool no_array_batch;
  * has no batch lookup for it. Returns the number of slots read or -errno. */
 static int read_slots_one_by_one(struct syscalls_state *st, __u32 *count)
 {
-	size_t one = (size_t)st->ncpus * sizeof(*st->percpu);
+	struct syscalls_slot *percpu = st->in.percpu;
+	size_t one = (size_t)st->in.ncpus * sizeof(*percpu);
 
 	for (__u32 nr = 0; nr < SYSCALLS_NR_MAX; nr++) {
-		int err = bpf_map__lookup_elem(st->skel->maps.totals, &nr, sizeof(nr),
-					       st->percpu + (size_t)nr * (size_t)st->ncpus, one, 0);
+		int err = bpf_map__lookup_elem(((struct syscalls *)st->in.skel)->maps.totals, &nr, sizeof(nr),
+					       percpu + (size_t)nr * (size_t)st->in.ncpus, one, 0);
 
 		if (err)
 			return err;
@@ -213,12 +149,14 @@ static int read_slots_one_by_one(struct syscalls_state *st, __u32 *count)
 static int syscalls_read_totals(struct syscalls_state *st, struct count_table *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	const struct syscalls_slot *percpu = st->in.percpu;
+	size_t ncpus = (size_t)st->in.ncpus;
 	__u32 count = SYSCALLS_NR_MAX, out_batch;
 	int err = -KERNEL_ENOTSUPP;
 
 	if (!no_array_batch)
-		err = bpf_map_lookup_batch(bpf_map__fd(st->skel->maps.totals), NULL, &out_batch, st->slot_keys,
-					   st->percpu, &count, &opts);
+		err = bpf_map_lookup_batch(bpf_map__fd(((struct syscalls *)st->in.skel)->maps.totals), NULL, &out_batch,
+					   st->slot_keys, st->in.percpu, &count, &opts);
 	if (err == -KERNEL_ENOTSUPP || err == -EINVAL) {
 		no_array_batch = true;
 		err = read_slots_one_by_one(st, &count);
@@ -235,9 +173,9 @@ static int syscalls_read_totals(struct syscalls_state *st, struct count_table *o
 
 		if (nr >= SYSCALLS_NR_MAX)
 			continue;
-		for (int c = 0; c < st->ncpus; c++) {
-			sum.count += st->percpu[(size_t)i * (size_t)st->ncpus + (size_t)c].count;
-			sum.total_ns += st->percpu[(size_t)i * (size_t)st->ncpus + (size_t)c].total_ns;
+		for (size_t c = 0; c < ncpus; c++) {
+			sum.count += percpu[(size_t)i * ncpus + c].count;
+			sum.total_ns += percpu[(size_t)i * ncpus + c].total_ns;
 		}
 		v.count = sum.count - st->seen[nr].count;
 		v.total_ns = sum.total_ns - st->seen[nr].total_ns;
@@ -248,18 +186,21 @@ static int syscalls_read_totals(struct syscalls_state *st, struct count_table *o
 	return 0;
 }
 
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct syscalls_state),
+	.configure = syscalls_configure,
+	.percpu_value_size = SYSCALLS_NR_MAX * sizeof(struct syscalls_slot),
+	.count_map = "counts",
+	.count_max_keys = SYSCALLS_MAX_ROWS,
+	.count_row = syscalls_add,
+};
+
 /* Adds the rows counted since the last read to out: the per-CPU array, then the table. */
 static int syscalls_read(void *state, struct count_table *out)
 {
-	struct syscalls_state *st = state;
-	struct syscalls_value v;
-	int n;
+	int err = syscalls_read_totals(state, out);
 
-	n = syscalls_read_totals(st, out);
-	if (n < 0)
-		return n;
-	n = map_drain(st->skel->maps.counts, st->keys, SYSCALLS_MAX_ROWS, &v, sizeof(v), syscalls_add, out);
-	return n < 0 ? n : 0;
+	return err < 0 ? err : probe_runtime_read_counts(state, out);
 }
 
 const struct probe_desc probe_syscalls = {
@@ -281,8 +222,7 @@ const struct probe_desc probe_syscalls = {
 	.nvalues = 2,
 	.value_names = { "count", "total_ns" },
 	.supported = syscalls_supported,
-	.open = syscalls_open,
+	.runtime = &runtime,
 	.read_counts = syscalls_read,
 	.set_sampling = syscalls_set_sampling,
-	.close = syscalls_close,
 };

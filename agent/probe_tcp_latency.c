@@ -1,30 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tcp-latency user side: loads the skeleton with the filters and sums its per-CPU histograms. */
 #include <errno.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <bpf/btf.h>
-#include <bpf/libbpf.h>
-
-#include "catalog.h"
-#include "hook_variant.h"
+#include "runtime.h"
 #include "kernel_env.h"
-#include "map_percpu.h"
 #include "tcp_latency.h"
 #include "tcp_io_variants.h"
 #include "tcp_latency.skel.h"
 
-_Static_assert(TCP_LATENCY_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
-
 struct tcp_latency_state {
-	struct tcp_latency *skel;
-	struct hist_counts *percpu; /* one value per possible CPU, reused by every read */
-	size_t percpu_size;
-	int ncpus;
+	struct probe_instance in;
 	/* the kernel histograms are cumulative, never reset: a window is now - before */
 	struct hist before[TCP_LATENCY_NSERIES], now;
 };
@@ -58,72 +43,20 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, tcp_latency, "tcp-latency", variant_rows);
 
-static void tcp_latency_close(void **state)
+static int tcp_latency_configure(void *state, void *skel, const struct hook_variant *variant,
+				 const struct probe_params *params, char *err, size_t errlen)
 {
-	struct tcp_latency_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	tcp_latency__destroy(st->skel);
-	free(st->percpu);
-	free(st);
-	*state = NULL;
-}
-
-/* The filters are read-only data, fixed at load. */
-static int tcp_latency_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err,
-				 size_t errlen)
-{
-	struct tcp_latency *obj = skel;
-	const struct probe_params *params = ctx;
-
-	if (params) {
-		TCP_IO_SET_FILTERS(obj->rodata, params);
-		/* even with --pid or --comm of the agent: its samples would be its own TLS link */
-		obj->rodata->self_tgid = params->agent_tgid;
-	}
+	(void)state;
+	/* even with --pid or --comm of the agent: its samples would be its own TLS link */
+	((struct tcp_latency *)skel)->rodata->self_tgid = params->agent_tgid;
 	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 3, err, errlen);
 }
 
-static int tcp_latency_open(const struct probe_params *params, void **state, char *errbuf,
-			    size_t errlen)
-{
-	struct tcp_latency_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-latency state: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	st->percpu = percpu_buffer_new(sizeof(struct hist_counts), &st->ncpus, &st->percpu_size, "tcp-latency", errbuf,
-				       errlen);
-	if (!st->percpu) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-
-	/* Open, configure, load (the verifier runs here) and attach the first variant this kernel takes. */
-	err = hook_variants_open(&variants, tcp_latency_configure, (void *)params, &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		tcp_latency_close(&partial);
-	}
-	return err;
-}
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct tcp_latency_state),
+	.configure = tcp_latency_configure,
+	.percpu_value_size = sizeof(struct hist_counts),
+};
 
 static int tcp_latency_read(void *state, struct hist_set *out)
 {
@@ -135,10 +68,11 @@ static int tcp_latency_read(void *state, struct hist_set *out)
 
 		if (!window)
 			return -ENOMEM;
-		err = bpf_map__lookup_elem(st->skel->maps.hists, &series, sizeof(series), st->percpu, st->percpu_size, 0);
+		err = bpf_map__lookup_elem(((struct tcp_latency *)st->in.skel)->maps.hists, &series, sizeof(series),
+					   st->in.percpu, st->in.percpu_size, 0);
 		if (err)
 			return err;
-		hist_from_percpu(&st->now, st->percpu, st->ncpus);
+		hist_from_percpu(&st->now, st->in.percpu, st->in.ncpus);
 		if (hist_delta(window, &st->now, &st->before[series]))
 			return -EIO;
 		st->before[series] = st->now;
@@ -158,7 +92,6 @@ const struct probe_desc probe_tcp_latency = {
 	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
 	.supported = tcp_latency_supported,
-	.open = tcp_latency_open,
+	.runtime = &runtime,
 	.read_hist = tcp_latency_read,
-	.close = tcp_latency_close,
 };

@@ -1,27 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tcp-life user side: loads the skeleton with the filters and turns its ring buffer into close events. */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <bpf/libbpf.h>
-
-#include "catalog.h"
-#include "event_ring.h"
-#include "hook_variant.h"
 #include "kernel_env.h"
-#include "net_probe.h"
+#include "runtime.h"
 #include "tcp_life.h"
 #include "tcp_io_variants.h"
 #include "tcp_life.skel.h"
-
-_Static_assert(NET_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
-
-struct tcp_life_state {
-	struct event_ring ring; /* first: the catalog entry uses event_ring_probe_* */
-	struct tcp_life *skel;
-};
 
 static const char *const tracepoints[] = {
 	"sock/inet_sock_set_state",
@@ -76,27 +61,14 @@ static int tcp_life_supported(char *reason, size_t len)
 	return kernel_env_check_tracepoints(tracepoints, tracepoint_types, 1, reason, len);
 }
 
-static void tcp_life_close(void **state)
-{
-	struct tcp_life_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	event_ring_close(&st->ring);
-	tcp_life__destroy(st->skel);
-	free(st);
-	*state = NULL;
-}
-
 static int tcp_life_on_event(void *ctx, void *data, size_t size)
 {
-	struct tcp_life_state *st = ctx;
+	struct probe_instance *in = ctx;
 	const struct tcp_life_event *e = data;
 	char comm[NET_COMM_LEN + 1], laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN];
 	struct event_field fields[9];
 
-	if (size < sizeof(*e) || !st->ring.sink)
+	if (size < sizeof(*e) || !in->ring.sink)
 		return 0;
 	memcpy(comm, e->comm, NET_COMM_LEN);
 	comm[NET_COMM_LEN] = '\0';
@@ -113,20 +85,19 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	fields[6] = (struct event_field){ .name = "tx_bytes", .num = (int64_t)e->tx_bytes };
 	fields[7] = (struct event_field){ .name = "rx_bytes", .num = (int64_t)e->rx_bytes };
 	fields[8] = (struct event_field){ .name = "duration_ns", .num = (int64_t)e->duration_ns };
-	event_ring_emit(&st->ring, e->ts_ns, fields, 9);
+	event_ring_emit(&in->ring, e->ts_ns, fields, 9);
 	return 0;
 }
 
-/* The filters are read-only data, fixed at load. By default only the state tracepoint
- * loads: every other program and the kprobe rows' maps are left out. */
-static int tcp_life_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+/* By default only the state tracepoint loads: every other program and the kprobe rows'
+ * maps are left out. */
+static int tcp_life_configure(void *state, void *skel, const struct hook_variant *variant,
+			      const struct probe_params *params, char *err, size_t errlen)
 {
 	struct tcp_life *obj = skel;
-	const struct probe_params *params = ctx;
 	struct bpf_program *prog;
 
-	if (params)
-		TCP_IO_SET_FILTERS(obj->rodata, params);
+	(void)state;
 	if (!io_hooks(params)) {
 		bpf_object__for_each_program(prog, obj->obj)
 			if (prog != obj->progs.tcp_life_state)
@@ -138,42 +109,18 @@ static int tcp_life_configure(void *skel, const struct hook_variant *variant, vo
 	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 3, err, errlen);
 }
 
-static int tcp_life_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+static const struct hook_variants *tcp_life_variants(const struct probe_params *params)
 {
-	struct tcp_life_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-life state: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* Open, configure, load and attach the first variant this kernel takes. */
-	err = hook_variants_open(io_hooks(params) ? &io_variants : &close_variants, tcp_life_configure, (void *)params,
-				 &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	/* the ring's epoll fd joins the session's event loop: no thread of ours */
-	err = event_ring_open(&st->ring, st->skel->maps.events, st->skel->maps.lost, tcp_life_on_event, st, "tcp-life", errbuf,
-			      errlen);
-	if (err)
-		goto cleanup;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		tcp_life_close(&partial);
-	}
-	return err;
+	return io_hooks(params) ? &io_variants : &close_variants;
 }
+
+static const struct probe_runtime runtime = {
+	.variants_for = tcp_life_variants,
+	.configure = tcp_life_configure,
+	.event_map = "events",
+	.lost_map = "lost",
+	.on_record = tcp_life_on_event,
+};
 
 const struct probe_desc probe_tcp_life = {
 	.name = "tcp-life",
@@ -188,9 +135,8 @@ const struct probe_desc probe_tcp_life = {
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_MEASURE,
 	.measure_choices = "close|io",
 	.supported = tcp_life_supported,
-	.open = tcp_life_open,
+	.runtime = &runtime,
 	.event_fd = event_ring_probe_fd,
 	.drain_events = event_ring_probe_drain,
 	.events_lost = event_ring_probe_lost,
-	.close = tcp_life_close,
 };

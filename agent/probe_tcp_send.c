@@ -3,28 +3,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <bpf/libbpf.h>
-
-#include "catalog.h"
-#include "hook_variant.h"
+#include "runtime.h"
 #include "kernel_env.h"
-#include "map_drain.h"
-#include "map_percpu.h"
 #include "tcp_send.h"
 #include "tcp_io_variants.h"
 #include "tcp_send.skel.h"
-
-_Static_assert(NET_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
-
-struct tcp_send_state {
-	struct tcp_send *skel;
-	struct tcp_send_val *percpu; /* one drained entry, every CPU's copy */
-	size_t percpu_bytes;
-	int ncpus;
-};
 
 static const char *const tracepoints[] = { "sock/sock_send_length" };
 static const char *const tracepoint_types[] = { "sock_msg_length" };
@@ -46,66 +31,18 @@ static int tcp_send_supported(char *reason, size_t len)
 	return 0;
 }
 
-static void tcp_send_close(void **state)
+static int tcp_send_configure(void *state, void *skel, const struct hook_variant *variant,
+			      const struct probe_params *params, char *err, size_t errlen)
 {
-	struct tcp_send_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	tcp_send__destroy(st->skel);
-	free(st->percpu);
-	free(st);
-	*state = NULL;
-}
-
-/* The filters are read-only data, fixed at load. */
-static int tcp_send_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
-{
-	struct tcp_send *obj = skel;
-	const struct probe_params *params = ctx;
-
-	if (params)
-		TCP_IO_SET_FILTERS(obj->rodata, params);
+	(void)state, (void)skel, (void)params;
 	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 1, err, errlen);
 }
 
-static int tcp_send_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct tcp_send_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-send state: %s", strerror(-err));
-		goto cleanup;
-	}
+static const struct probe_runtime runtime = {
+	.configure = tcp_send_configure,
 	/* struct tcp_send_val is two u64s: the kernel's 8-byte rounding adds nothing */
-	st->percpu = percpu_buffer_new(sizeof(*st->percpu), &st->ncpus, &st->percpu_bytes, "tcp-send", errbuf, errlen);
-	if (!st->percpu) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-
-	/* Open, configure, load and attach the first variant this kernel takes. */
-	err = hook_variants_open(&variants, tcp_send_configure, (void *)params, &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		tcp_send_close(&partial);
-	}
-	return err;
-}
+	.percpu_value_size = sizeof(struct tcp_send_val),
+};
 
 /*
  * Drains the window: always take the first key and delete it atomically, so keys
@@ -115,8 +52,9 @@ cleanup:
  */
 static int tcp_send_read(void *state, struct count_table *out)
 {
-	struct tcp_send_state *st = state;
-	struct bpf_map *map = st->skel->maps.counts;
+	struct probe_instance *in = state;
+	struct tcp_send_val *percpu = in->percpu;
+	struct bpf_map *map = ((struct tcp_send *)in->skel)->maps.counts;
 
 	for (unsigned int i = 0; i < 2 * TCP_SEND_MAX_PROCS; i++) {
 		struct tcp_send_key key;
@@ -131,14 +69,14 @@ static int tcp_send_read(void *state, struct count_table *out)
 			return 0;
 		if (err)
 			return err;
-		err = map_take(map, &key, sizeof(key), st->percpu, st->percpu_bytes);
+		err = map_take(map, &key, sizeof(key), percpu, in->percpu_size);
 		if (err == -ENOENT)
 			continue; /* cannot happen with one reader; harmless */
 		if (err)
 			return err;
-		for (int c = 0; c < st->ncpus; c++) {
-			val.sends += st->percpu[c].sends;
-			val.bytes += st->percpu[c].bytes;
+		for (int c = 0; c < in->ncpus; c++) {
+			val.sends += percpu[c].sends;
+			val.bytes += percpu[c].bytes;
 		}
 		snprintf(pid, sizeof(pid), "%" PRIu32, key.tgid);
 		memcpy(comm, key.comm, NET_COMM_LEN);
@@ -166,7 +104,6 @@ const struct probe_desc probe_tcp_send = {
 	.nvalues = 2,
 	.value_names = { "sends", "bytes" },
 	.supported = tcp_send_supported,
-	.open = tcp_send_open,
+	.runtime = &runtime,
 	.read_counts = tcp_send_read,
-	.close = tcp_send_close,
 };

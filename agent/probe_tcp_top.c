@@ -1,36 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tcp-top user side: drains the per-connection byte counters every interval into a sorted table. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <bpf/libbpf.h>
-
-#include "catalog.h"
-#include "hook_variant.h"
+#include "runtime.h"
 #include "kernel_env.h"
 #include "log.h"
-#include "map_drain.h"
-#include "map_percpu.h"
 #include "tcp_top.h"
 #include "tcp_io_variants.h"
 #include "tcp_top.skel.h"
 
-_Static_assert(TCP_TOP_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
-
 #define ADDR_LEN (INET6_ADDRSTRLEN + 8) /* "[v6]:65535" */
-
-struct tcp_top_state {
-	struct tcp_top *skel;
-	struct tcp_top_key *keys;     /* drain buffer: TCP_TOP_MAX_CONNS keys, allocated at open */
-	struct tcp_top_value *percpu; /* overflow read buffer, one value per possible CPU */
-	int ncpus;
-	uint64_t overflow_before[2]; /* sent, received: the overflow slot is cumulative */
-};
 
 static const char *const tracepoints[] = { "sock/sock_send_length", "sock/sock_recv_length" };
 static const char *const tracepoint_types[] = { "sock_msg_length", "sock_msg_length" };
@@ -50,73 +33,11 @@ static int tcp_top_supported(char *reason, size_t len)
 	return 0;
 }
 
-static void tcp_top_close(void **state)
+static int tcp_top_configure(void *state, void *skel, const struct hook_variant *variant,
+			     const struct probe_params *params, char *err, size_t errlen)
 {
-	struct tcp_top_state *st;
-
-	if (!state || !*state)
-		return;
-	st = *state;
-	tcp_top__destroy(st->skel);
-	free(st->keys);
-	free(st->percpu);
-	free(st);
-	*state = NULL;
-}
-
-/* The filters are read-only data, fixed at load. */
-static int tcp_top_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
-{
-	struct tcp_top *obj = skel;
-	const struct probe_params *params = ctx;
-
-	TCP_IO_SET_FILTERS(obj->rodata, params);
+	(void)state, (void)skel, (void)params;
 	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 2, err, errlen);
-}
-
-static int tcp_top_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
-{
-	struct tcp_top_state *st = NULL;
-	void *skel;
-	int err = 0;
-
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-top state: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* Read buffers for the life of the probe: read() runs every interval. */
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->keys = calloc(TCP_TOP_MAX_CONNS, sizeof(*st->keys));
-	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
-	if (!st->keys || !st->percpu) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tcp-top read buffers: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	/* Open, configure, load and attach the first variant this kernel takes. */
-	err = hook_variants_open(&variants, tcp_top_configure, (void *)params, &skel, NULL, errbuf, errlen);
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		tcp_top_close(&partial);
-	}
-	return err;
 }
 
 /* "a.b.c.d:port" or "[v6]:port" */
@@ -148,36 +69,28 @@ static int add_row(const void *key, const void *value, void *ctx)
 	return count_table_add(ctx, keys, values);
 }
 
-static int tcp_top_read(void *state, struct count_table *out)
+/* Connections that found the map full: one row, so no byte goes missing silently. */
+static int tcp_top_overflow(void *state, const uint64_t *window, struct count_table *out)
 {
-	struct tcp_top_state *st = state;
-	struct tcp_top_value drained;
-	uint64_t now[2], delta[2];
-	int err;
+	const char *keys[4] = { "-", "[map full]", "-", "-" };
+	uint64_t values[3] = { window[0] + window[1], window[0], window[1] };
 
-	err = map_drain(st->skel->maps.conns, st->keys, TCP_TOP_MAX_CONNS, &drained, sizeof(drained), add_row, out);
-	if (err < 0)
-		return err;
-
-	/* Connections that found the map full: one row, so no byte goes missing silently. */
-	err = map_sum_percpu(st->skel->maps.overflow, 0, (uint64_t *)st->percpu, st->ncpus, 2, now);
-	if (err)
-		return err;
-	for (int i = 0; i < 2; i++) {
-		delta[i] = now[i] - st->overflow_before[i];
-		st->overflow_before[i] = now[i];
-	}
-	if (delta[0] || delta[1]) {
-		const char *keys[4] = { "-", "[map full]", "-", "-" };
-		uint64_t values[3] = { delta[0] + delta[1], delta[0], delta[1] };
-
-		log_warn("tcp-top: more than %d connections in one interval: %" PRIu64 " bytes sent and %" PRIu64
-			 " received not attributed to a connection (row \"[map full]\")",
-			 TCP_TOP_MAX_CONNS, delta[0], delta[1]);
-		err = count_table_add(out, keys, values);
-	}
-	return err;
+	(void)state;
+	log_warn("tcp-top: more than %d connections in one interval: %" PRIu64 " bytes sent and %" PRIu64
+		 " received not attributed to a connection (row \"[map full]\")", TCP_TOP_MAX_CONNS, window[0],
+		 window[1]);
+	return count_table_add(out, keys, values);
 }
+
+static const struct probe_runtime runtime = {
+	.configure = tcp_top_configure,
+	.count_map = "conns",
+	.count_max_keys = TCP_TOP_MAX_CONNS,
+	.count_row = add_row,
+	.overflow_map = "overflow",
+	.overflow_fields = 2,
+	.overflow_row = tcp_top_overflow,
+};
 
 const struct probe_desc probe_tcp_top = {
 	.name = "tcp-top",
@@ -195,7 +108,6 @@ const struct probe_desc probe_tcp_top = {
 	.nvalues = 3,
 	.value_names = { "bytes", "sent_bytes", "received_bytes" },
 	.supported = tcp_top_supported,
-	.open = tcp_top_open,
-	.read_counts = tcp_top_read,
-	.close = tcp_top_close,
+	.runtime = &runtime,
+	.read_counts = probe_runtime_read_counts,
 };

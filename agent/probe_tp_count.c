@@ -12,16 +12,12 @@
 
 #include <bpf/libbpf.h>
 
-#include "catalog.h"
+#include "runtime.h"
 #include "each_index.h"
-#include "hook_variant.h"
 #include "log.h"
-#include "map_drain.h"
 #include "map_percpu.h"
 #include "tp_count.h"
 #include "tp_count.skel.h"
-
-_Static_assert(TP_COUNT_COMM_LEN == PROBE_COMM_LEN, "comm filter sizes differ");
 
 #define TRACEFS_EVENTS "/sys/kernel/tracing/events"
 #define TP_NAME_MAX 256 /* "category:name" */
@@ -34,15 +30,12 @@ struct tp_list {
 };
 
 struct tp_count_state {
-	struct tp_count *skel;
+	struct probe_instance in; /* in.percpu: one u64 per possible CPU, reused by every read */
 	struct tp_list list;
 	struct bpf_link **links; /* one per tracepoint */
 	struct tp_count_key *keys; /* --by pid drain buffer, TP_COUNT_MAX_PAIRS keys */
-	uint64_t *percpu;          /* one value per possible CPU, reused by every read */
 	uint64_t *before;          /* cumulative hits (or overflow hits) at the previous read */
-	int ncpus;
 	bool by_pid;
-	const struct probe_params *params; /* during open */
 };
 
 static void tp_list_free(struct tp_list *l)
@@ -192,24 +185,37 @@ static int tp_count_validate(struct probe_params *params, char *err, size_t errl
 	return ret;
 }
 
-static void tp_count_close(void **state)
+/* links first: they hold the program the skeleton frees */
+static void tp_count_detach(void *state)
 {
-	struct tp_count_state *st;
+	struct tp_count_state *st = state;
 
-	if (!state || !*state)
-		return;
-	st = *state;
-	/* links first: they hold the program the skeleton frees */
 	for (size_t i = 0; st->links && i < st->list.n; i++)
 		bpf_link__destroy(st->links[i]);
-	tp_count__destroy(st->skel);
 	tp_list_free(&st->list);
 	free(st->links);
 	free(st->keys);
-	free(st->percpu);
 	free(st->before);
-	free(st);
-	*state = NULL;
+}
+
+/* List again: tracepoints come and go with modules since validate(). */
+static int tp_count_prepare(void *state, const struct probe_params *params, char *err, size_t errlen)
+{
+	struct tp_count_state *st = state;
+	int rc;
+
+	st->by_pid = strcmp(params->by, "pid") == 0;
+	rc = tp_list_resolve(params->target, &st->list, err, errlen);
+	if (rc)
+		return rc;
+	st->before = calloc(TP_COUNT_MAX, sizeof(*st->before));
+	st->links = calloc(st->list.n, sizeof(*st->links));
+	st->keys = st->by_pid ? calloc(TP_COUNT_MAX_PAIRS, sizeof(*st->keys)) : NULL;
+	if (!st->before || !st->links || (st->by_pid && !st->keys)) {
+		snprintf(err, errlen, "allocating tp-count buffers: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* One program for all tracepoints, told apart by the BPF cookie (5.15+); else one
@@ -225,97 +231,57 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, tp_count, "tp-count", variant_rows);
 
-/* Filters and the split are read-only data, fixed at load. */
-static int tp_count_configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+/* The split is read-only data, fixed at load. */
+static int tp_count_configure(void *state, void *skel, const struct hook_variant *variant,
+			      const struct probe_params *params, char *err, size_t errlen)
 {
 	struct tp_count *obj = skel;
-	const struct tp_count_state *st = ctx;
+	const struct tp_count_state *st = state;
 
-	obj->rodata->targ_tgid = st->params->pid;
-	memset((char *)obj->rodata->targ_comm, 0, TP_COUNT_COMM_LEN);
-	memcpy((char *)obj->rodata->targ_comm, st->params->comm, strnlen(st->params->comm, PROBE_COMM_LEN - 1));
 	obj->rodata->by_pid = st->by_pid;
 	if (variant != &variant_rows[1])
 		return 0;
 	return hook_variant_keep_first_n(obj->obj, per_tracepoint, EACH_INDEX_COUNT, st->list.n, "tracepoints",
-					 st->params->target, err, errlen);
+					 params->target, err, errlen);
 }
 
-static int tp_count_open(const struct probe_params *params, void **state, char *errbuf, size_t errlen)
+/* One link per tracepoint; the cookie (or the program) says which counter it bumps. */
+static int tp_count_attach(void *state, const struct probe_params *params, char *err, size_t errlen)
 {
-	struct tp_count_state *st = NULL;
-	const struct hook_variant *used;
-	bool cookie;
-	void *skel;
-	int err = 0;
+	struct tp_count_state *st = state;
+	struct tp_count *skel = st->in.skel;
+	bool cookie = st->in.variant == &variant_rows[0];
 
-	*state = NULL;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tp-count state: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->by_pid = strcmp(params->by, "pid") == 0;
-	st->params = params;
-	/* List again: tracepoints come and go with modules since validate(). */
-	err = tp_list_resolve(params->target, &st->list, errbuf, errlen);
-	if (err)
-		goto cleanup;
-
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus <= 0) {
-		err = st->ncpus < 0 ? st->ncpus : -EINVAL;
-		snprintf(errbuf, errlen, "counting possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	st->percpu = calloc((size_t)st->ncpus, sizeof(*st->percpu));
-	st->before = calloc(TP_COUNT_MAX, sizeof(*st->before));
-	st->links = calloc(st->list.n, sizeof(*st->links));
-	st->keys = st->by_pid ? calloc(TP_COUNT_MAX_PAIRS, sizeof(*st->keys)) : NULL;
-	if (!st->percpu || !st->before || !st->links || (st->by_pid && !st->keys)) {
-		err = -ENOMEM;
-		snprintf(errbuf, errlen, "allocating tp-count buffers: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	err = hook_variants_open(&variants, tp_count_configure, st, &skel, &used, errbuf, errlen);
-	st->params = NULL;
-	if (err)
-		goto cleanup;
-	st->skel = skel;
-	cookie = used == &variant_rows[0];
-
-	/* One link per tracepoint; the cookie (or the program) says which counter it bumps. */
+	(void)params;
 	for (size_t i = 0; i < st->list.n; i++) {
 		/* a cookie where the kernel has none fails the attach, even one nobody reads */
 		LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie ? i : 0);
 		char *name = st->list.names[i], *colon = strchr(name, ':');
+		struct bpf_program *prog = cookie ? skel->progs.tp_count_hit
+						  : bpf_object__find_program_by_name(skel->obj, per_tracepoint[i]);
+		int rc;
 
 		*colon = '\0';
-		st->links[i] = bpf_program__attach_tracepoint_opts(
-			cookie ? st->skel->progs.tp_count_hit
-			       : bpf_object__find_program_by_name(st->skel->obj, per_tracepoint[i]),
-			name, colon + 1, &opts);
+		st->links[i] = bpf_program__attach_tracepoint_opts(prog, name, colon + 1, &opts);
 		*colon = ':';
 		if (!st->links[i]) {
-			err = errno ? -errno : -EINVAL;
-			snprintf(errbuf, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name,
-				 strerror(-err));
-			goto cleanup;
+			rc = errno ? -errno : -EINVAL;
+			snprintf(err, errlen, "attaching to tracepoint %s (parameter 'target'): %s", name,
+				 strerror(-rc));
+			return rc;
 		}
 	}
-
-	*state = st;
-	st = NULL;
-cleanup:
-	if (st) {
-		void *partial = st;
-
-		tp_count_close(&partial);
-	}
-	return err;
+	return 0;
 }
+
+static const struct probe_runtime runtime = {
+	.state_size = sizeof(struct tp_count_state),
+	.prepare = tp_count_prepare,
+	.configure = tp_count_configure,
+	.started = tp_count_attach,
+	.stopping = tp_count_detach,
+	.percpu_value_size = sizeof(uint64_t),
+};
 
 /* The window of a cumulative per-CPU counter slot: sum now - sum at the previous read. */
 static int window_of(struct tp_count_state *st, struct bpf_map *map, __u32 i, uint64_t *delta)
@@ -323,7 +289,7 @@ static int window_of(struct tp_count_state *st, struct bpf_map *map, __u32 i, ui
 	uint64_t now;
 	int err;
 
-	err = map_sum_percpu(map, i, st->percpu, st->ncpus, 1, &now);
+	err = map_sum_percpu(map, i, st->in.percpu, st->in.ncpus, 1, &now);
 	if (err)
 		return err;
 	*delta = now - st->before[i];
@@ -360,20 +326,21 @@ static int add_pair(const void *key, const void *value, void *ctx)
 static int tp_count_read(void *state, struct count_table *out)
 {
 	struct tp_count_state *st = state;
+	struct tp_count *skel = st->in.skel;
 	struct drain_ctx ctx = { st, out };
 	struct tp_count_value drained;
 	uint64_t delta;
 	int err;
 
 	if (st->by_pid) {
-		err = map_drain(st->skel->maps.by_proc, st->keys, TP_COUNT_MAX_PAIRS, &drained, sizeof(drained), add_pair,
+		err = map_drain(skel->maps.by_proc, st->keys, TP_COUNT_MAX_PAIRS, &drained, sizeof(drained), add_pair,
 				&ctx);
 		if (err < 0)
 			return err;
 	}
 	for (__u32 i = 0; i < st->list.n; i++) {
 		/* by tracepoint: the counters; by pid: what found the pair map full */
-		err = window_of(st, st->by_pid ? st->skel->maps.overflow : st->skel->maps.hits, i, &delta);
+		err = window_of(st, st->by_pid ? skel->maps.overflow : skel->maps.hits, i, &delta);
 		if (err)
 			return err;
 		if (!delta)
@@ -410,7 +377,6 @@ const struct probe_desc probe_tp_count = {
 	.value_names = { "hits" },
 	.supported = tp_count_supported,
 	.validate = tp_count_validate,
-	.open = tp_count_open,
+	.runtime = &runtime,
 	.read_counts = tp_count_read,
-	.close = tp_count_close,
 };

@@ -452,7 +452,7 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 		event_free(s->tick);
 	if (s->ring_ready)
 		event_free(s->ring_ready);
-	s->probe->close(&s->probe_state);
+	catalog_close(&s->probe_state);
 	catalog_params_release(&s->params);
 	LIST_REMOVE(s, link);
 	agent->nsessions--;
@@ -586,7 +586,6 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	const struct probe_desc *probe = catalog_find(req->probe);
 	struct session *s = NULL;
 	struct probe_params params = { 0 };
-	struct fd_list fds_before = { 0 }, fds_after = { 0 };
 	struct policy_decision decision = { 0 };
 	struct policy_request preq;
 	char why[800], reason[512];
@@ -688,14 +687,10 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 
 	/* Loading and verifying runs on the loop thread: tens of ms once per attach. */
 	t0 = clock_ns(CLOCK_MONOTONIC);
-	if (cost_list_fds(&fds_before))
-		fds_before.n = 0;
-	err = probe->open(&s->params, &s->probe_state, why, sizeof(why));
-	/* the programs it just loaded are the session's: their stats are its cost */
-	if (!err && cost_list_fds(&fds_after) == 0)
-		s->nprogs = cost_new_prog_fds(&fds_before, &fds_after, s->prog_fds, COST_MAX_PROGS);
-	cost_fd_list_free(&fds_before);
-	cost_fd_list_free(&fds_after);
+	err = catalog_open(probe, &s->params, &s->probe_state, why, sizeof(why));
+	/* the programs of the object it loaded are the session's: their stats are its cost */
+	if (!err)
+		s->nprogs = cost_object_prog_fds(catalog_object(s->probe_state), s->prog_fds, COST_MAX_PROGS);
 	/* where the probe has hook variants, the one that loaded just now */
 	s->hook = catalog_hook(probe, &s->params);
 	if (!err && probe->kind == PROBE_EVENTS) {

@@ -376,7 +376,7 @@ static int measure(const struct probe_params *params, struct workload *w, struct
 			return rc;
 		}
 	}
-	rc = p->open(params, &state, err, sizeof(err));
+	rc = catalog_open(p, params, &state, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "FAIL %s: open: %s\n", what, err);
 		failures++;
@@ -410,7 +410,7 @@ static int measure(const struct probe_params *params, struct workload *w, struct
 	}
 cleanup:
 	hist_set_free(&window);
-	p->close(&state);
+	catalog_close(&state);
 	return rc;
 }
 

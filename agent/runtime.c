@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The probe lifecycle, written once (runtime.h). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "map_drain.h"
+#include "map_percpu.h"
+#include "runtime.h"
+
+static const struct probe_params no_params;
+
+/* Where the rodata variable name lives in the opened object's .rodata, and its size. */
+static void *rodata_var(struct bpf_object *obj, const char *name, size_t *size)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct bpf_map *map, *rodata = NULL;
+	size_t total;
+	char *data;
+	int id;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *dot = strrchr(bpf_map__name(map), '.');
+
+		if (bpf_map__is_internal(map) && dot && strcmp(dot, ".rodata") == 0)
+			rodata = map;
+	}
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -ENOENT;
+	if (!rodata || id < 0)
+		return NULL;
+	/* the skeleton's rodata itself (libbpf 1.1 hands it out as const): writable until load */
+	data = (char *)(uintptr_t)bpf_map__initial_value(rodata, &total);
+	sec = btf__type_by_id(btf, (__u32)id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; data && i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name) == 0 && vs->offset + vs->size <= total) {
+			*size = vs->size;
+			return data + vs->offset;
+		}
+	}
+	return NULL;
+}
+
+/* One shared filter: len bytes of value, zero-padded, into the variable of that size. */
+static int set_filter(struct bpf_object *obj, const char *name, const void *value, size_t len, size_t size,
+		      char *err, size_t errlen)
+{
+	size_t have = 0;
+	void *var = rodata_var(obj, name, &have);
+
+	if (!var || have != size) {
+		snprintf(err, errlen, "its BPF object has no %zu-byte rodata variable %s for the filter", size, name);
+		return -EINVAL;
+	}
+	memset(var, 0, size);
+	memcpy(var, value, len);
+	return 0;
+}
+
+/* The filters every probe that accepts them applies in the kernel, fixed at load. */
+static int set_shared_filters(const struct probe_desc *probe, struct bpf_object *obj,
+			      const struct probe_params *p, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (probe->params & PROBE_PARAM_PID)
+		rc = set_filter(obj, "targ_tgid", &p->pid, sizeof(p->pid), sizeof(p->pid), err, errlen);
+	if (!rc && (probe->params & PROBE_PARAM_COMM))
+		rc = set_filter(obj, "targ_comm", p->comm, strnlen(p->comm, PROBE_COMM_LEN - 1),
+				PROBE_COMM_LEN, err, errlen);
+	if (!rc && (probe->params & PROBE_PARAM_CGROUP))
+		rc = set_filter(obj, "targ_cgroup", &p->cgroup_id, sizeof(p->cgroup_id),
+				sizeof(p->cgroup_id), err, errlen);
+	if (!rc && (probe->params & PROBE_PARAM_PORT))
+		rc = set_filter(obj, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,
+				errlen);
+	return rc;
+}
+
+/* The NET_HIST_MAPS shape: the split is read-only data; the per-remote hash sized where needed. */
+static int net_hist_configure(struct bpf_object *obj, const char *probe, bool by_remote, char *err, size_t errlen)
+{
+	int rc = set_filter(obj, "by_remote", &by_remote, sizeof(by_remote), sizeof(by_remote), err, errlen);
+
+	if (rc || !by_remote)
+		return rc;
+	return map_prealloc_where_needed(bpf_object__find_map_by_name(obj, "hist_remote"), probe,
+					 MAP_PREALLOC_MAX_BYTES);
+}
+
+struct configure_ctx {
+	struct probe_instance *in;
+	const struct probe_params *params;
+};
+
+static int configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
+{
+	struct configure_ctx *c = ctx;
+	const struct probe_desc *probe = c->in->probe;
+	const struct probe_runtime *rt = probe->runtime;
+	struct bpf_object *obj = c->in->skeleton->object(skel);
+	int rc;
+
+	rc = set_shared_filters(probe, obj, c->params, err, errlen);
+	if (!rc && rt->configure)
+		rc = rt->configure(c->in, skel, variant, c->params, err, errlen);
+	if (!rc && rt->hist_map && rt->hist_prealloc)
+		rc = map_prealloc_where_needed(bpf_object__find_map_by_name(obj, rt->hist_map), probe->name,
+					       MAP_PREALLOC_MAX_BYTES);
+	if (!rc && rt->net_hist)
+		rc = net_hist_configure(obj, probe->name, strcmp(c->params->by, "remote") == 0, err, errlen);
+	return rc;
+}
+
+static size_t map_key_size(struct bpf_object *obj, const char *map)
+{
+	return bpf_map__key_size(bpf_object__find_map_by_name(obj, map));
+}
+
+/* The readers the runtime keeps for the probe: read buffers of its maps, the ring. */
+static int open_readers(struct probe_instance *in, const struct probe_params *params, char *err, size_t errlen)
+{
+	const struct probe_runtime *rt = in->probe->runtime;
+	const char *name = in->probe->name;
+	size_t percpu_value = rt->hist_map ? sizeof(struct hist_counts)
+			      : rt->overflow_map ? rt->overflow_fields * sizeof(uint64_t)
+						 : rt->percpu_value_size;
+
+	if (percpu_value) {
+		in->percpu = percpu_buffer_new(percpu_value, &in->ncpus, &in->percpu_size, name, err, errlen);
+		if (!in->percpu)
+			return -ENOMEM;
+	}
+	if (rt->hist_map) {
+		in->keys = calloc(rt->hist_max_series, map_key_size(in->obj, rt->hist_map));
+		if (!in->keys)
+			goto nomem;
+	}
+	if (rt->count_map) {
+		in->value_size = bpf_map__value_size(bpf_object__find_map_by_name(in->obj, rt->count_map));
+		in->value = malloc(in->value_size);
+		in->keys = calloc(rt->count_max_keys, map_key_size(in->obj, rt->count_map));
+		if (!in->value || !in->keys)
+			goto nomem;
+	}
+	if (rt->net_hist) {
+		int rc = net_hist_reader_init(&in->net, bpf_object__find_map_by_name(in->obj, "hist_all"),
+					      bpf_object__find_map_by_name(in->obj, "hist_remote"),
+					      strcmp(params->by, "remote") == 0, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (rt->event_map)
+		/* the ring's epoll fd joins the session's event loop: no thread of ours */
+		return event_ring_open(&in->ring, bpf_object__find_map_by_name(in->obj, rt->event_map),
+				       bpf_object__find_map_by_name(in->obj, rt->lost_map), rt->on_record, in, name,
+				       err, errlen);
+	return 0;
+nomem:
+	snprintf(err, errlen, "allocating %s read buffers: %s", name, strerror(ENOMEM));
+	return -ENOMEM;
+}
+
+int probe_runtime_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
+		       size_t errlen)
+{
+	const struct probe_runtime *rt = probe->runtime;
+	const struct hook_variants *hv;
+	struct probe_instance *in;
+	struct configure_ctx ctx;
+	int rc;
+
+	*state = NULL;
+	if (!params)
+		params = &no_params;
+	in = calloc(1, rt->state_size > sizeof(*in) ? rt->state_size : sizeof(*in));
+	if (!in) {
+		snprintf(err, errlen, "allocating %s state: %s", probe->name, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	in->probe = probe;
+	ctx = (struct configure_ctx){ .in = in, .params = params };
+	hv = rt->variants_for ? rt->variants_for(params) : probe->variants;
+	in->skeleton = hv->skeleton;
+	rc = rt->prepare ? rt->prepare(in, params, err, errlen) : 0;
+	if (!rc)
+		rc = hook_variants_open(hv, configure, &ctx, &in->skel, &in->variant, err, errlen);
+	if (!rc) {
+		in->obj = in->skeleton->object(in->skel);
+		rc = open_readers(in, params, err, errlen);
+	}
+	if (!rc && rt->started)
+		rc = rt->started(in, params, err, errlen);
+	if (rc) {
+		void *partial = in;
+
+		probe_runtime_close(&partial);
+		return rc;
+	}
+	*state = in;
+	return 0;
+}
+
+void probe_runtime_close(void **state)
+{
+	struct probe_instance *in;
+	const struct probe_runtime *rt;
+
+	if (!state || !*state)
+		return;
+	in = *state;
+	rt = in->probe->runtime;
+	if (rt->stopping)
+		rt->stopping(in);
+	event_ring_close(&in->ring);
+	if (in->skel)
+		in->skeleton->destroy(in->skel);
+	net_hist_reader_free(&in->net);
+	free(in->percpu);
+	free(in->keys);
+	free(in->value);
+	free(in);
+	*state = NULL;
+}
+
+static int add_series(const void *key, const void *value, void *ctx)
+{
+	struct probe_instance *in = ctx;
+	char label[HIST_LABEL_LEN] = "";
+	struct hist *h;
+
+	in->probe->runtime->hist_label(in, key, label, sizeof(label));
+	if (!label[0])
+		return 0;
+	hist_from_percpu(&in->scratch, value, in->ncpus);
+	h = hist_set_get(in->out, label);
+	if (!h) {
+		in->dropped++;
+		return 0;
+	}
+	hist_merge(h, &in->scratch);
+	return 0;
+}
+
+int probe_runtime_read_hist(void *state, struct hist_set *out)
+{
+	struct probe_instance *in = state;
+	const struct probe_runtime *rt = in->probe->runtime;
+	int n;
+
+	if (rt->net_hist)
+		return net_hist_read(&in->net, out);
+	in->out = out;
+	in->dropped = 0;
+	n = map_drain(bpf_object__find_map_by_name(in->obj, rt->hist_map), in->keys, rt->hist_max_series, in->percpu,
+		      in->percpu_size, add_series, in);
+	if (n < 0)
+		return n;
+	if (in->dropped)
+		log_warn("%s: %llu series left out of this window (more than %d)", in->probe->name,
+			 (unsigned long long)in->dropped, HIST_SET_MAX);
+	return 0;
+}
+
+int probe_runtime_read_counts(void *state, struct count_table *out)
+{
+	struct probe_instance *in = state;
+	const struct probe_runtime *rt = in->probe->runtime;
+	uint64_t now[PROBE_OVERFLOW_MAX], window[PROBE_OVERFLOW_MAX];
+	bool any = false;
+	int err;
+
+	err = map_drain(bpf_object__find_map_by_name(in->obj, rt->count_map), in->keys, rt->count_max_keys, in->value,
+			in->value_size, rt->count_row, out);
+	if (err < 0 || !rt->overflow_map)
+		return err < 0 ? err : 0;
+	err = map_sum_percpu(bpf_object__find_map_by_name(in->obj, rt->overflow_map), 0, in->percpu, in->ncpus,
+			     rt->overflow_fields, now);
+	if (err)
+		return err;
+	for (size_t i = 0; i < rt->overflow_fields; i++) {
+		window[i] = now[i] - in->overflow_before[i];
+		in->overflow_before[i] = now[i];
+		any |= window[i] != 0;
+	}
+	return any ? rt->overflow_row(in, window, out) : 0;
+}
+
+struct bpf_object *probe_runtime_object(void *state)
+{
+	return state ? ((struct probe_instance *)state)->obj : NULL;
+}
