@@ -101,19 +101,6 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 	return 0;
 }
 
-const char *catalog_kind_name(enum probe_kind kind)
-{
-	switch (kind) {
-	case PROBE_HISTOGRAM:
-		return "histogram";
-	case PROBE_COUNTS:
-		return "counts";
-	case PROBE_EVENTS:
-		return "events";
-	}
-	return "?";
-}
-
 static const struct param_spec params[] = {
 	{ PROBE_PARAM_PID, "pid", "u32", "1..4194304", "only this process (thread group id)" },
 	{ PROBE_PARAM_COMM, "comm", "string", "1..15 bytes", "only tasks with this command name" },

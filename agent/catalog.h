@@ -9,17 +9,18 @@
 
 #include "count_table.h"
 #include "hist_set.h"
+#include "result_kind.h"
 #include "tracectl.pb-c.h"
 
 #define PROBE_COMM_LEN 16
 #define PROBE_TARGET_LEN 512
 #define PROBE_BY_LEN 16
 
-/* What a probe returns, and so how the session ships it. */
+/* What a probe returns, and so how the session ships it: the wire's kind (result_kind.h). */
 enum probe_kind {
-	PROBE_HISTOGRAM, /* labelled latency histograms, per interval */
-	PROBE_COUNTS,    /* a keyed counter table, per interval */
-	PROBE_EVENTS,    /* one record per occurrence, through a ring buffer */
+	PROBE_HISTOGRAM = RESULT_KIND_HISTOGRAM, /* labelled latency histograms, per interval */
+	PROBE_COUNTS = RESULT_KIND_COUNTS,       /* a keyed counter table, per interval */
+	PROBE_EVENTS = RESULT_KIND_EVENTS,       /* one record per occurrence, through a ring buffer */
 };
 
 /* Parameters a probe may accept. Types and bounds are in catalog.c (one table). */
@@ -120,7 +121,6 @@ struct probe_desc {
 const struct probe_desc *catalog_find(const char *name);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
-const char *catalog_kind_name(enum probe_kind kind);
 /* The hook probe uses on this kernel: hook_here() when it chooses, else its variant
  * that loads, else hook. */
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params);

@@ -74,6 +74,7 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	Tracectl__Series **series_ptrs = NULL;
 	int err = 0;
 
+	snap.kind = (Tracectl__ResultKind)s->probe->kind;
 	snap.seq = ++s->seq;
 	snap.start_unix_ns = start_ns;
 	snap.end_unix_ns = end_ns;
@@ -549,6 +550,7 @@ static void send_attached(struct session *s, uint64_t load_ns, uint64_t first_wi
 	attached.load_ns = load_ns;
 	attached.provenance = &prov;
 	attached.first_window_end_unix_ns = first_window_end_unix_ns;
+	attached.kind = (Tracectl__ResultKind)s->probe->kind;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_ATTACHED;
 	resp.attached = &attached;
 	rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);

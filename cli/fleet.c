@@ -16,6 +16,7 @@
 #include "log.h"
 #include "prom.h"
 #include "recording.h"
+#include "result_kind.h"
 #include "text_escape.h"
 
 /* Windows held at once while waiting for slower hosts (normally one or two). */
@@ -45,6 +46,8 @@ struct fleet_host {
 	 * and its summary when it dies before sending one */
 	struct fleet_result_host received;
 	bool attached;
+	/* what the host's probe returns, from its Attached (or its first snapshot) */
+	enum result_kind kind;
 	/* the only host's mid-run failure is told after the summary of what came before */
 	bool error_deferred;
 	char error[600];
@@ -58,11 +61,8 @@ struct fleet_window {
 	uint64_t start_ns, end_ns;
 	size_t nhosts;
 	uint8_t *reported; /* per host */
-	struct hist_set hists;
-	struct count_table counts;
-	bool have_counts;
-	uint64_t events, events_dropped, dropped_snapshots;
-	bool is_events;
+	struct result res;
+	uint64_t dropped_snapshots;
 	Tracectl__Cost cost; /* summed over the hosts of the window */
 	/* event batches of this window from every host, printed in time order */
 	Tracectl__Response **batches;
@@ -95,14 +95,10 @@ static void window_reset(struct fleet_window *w)
 		protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
 	w->nbatches = 0;
 	w->nevents_held = 0;
-	hist_set_clear(&w->hists);
-	if (w->have_counts)
-		count_table_free(&w->counts);
-	w->have_counts = false;
+	result_clear(&w->res);
 	w->used = false;
-	w->events = w->events_dropped = w->dropped_snapshots = 0;
+	w->dropped_snapshots = 0;
 	w->start_ns = w->end_ns = 0;
-	w->is_events = false;
 	tracectl__cost__init(&w->cost);
 	if (w->reported)
 		memset(w->reported, 0, w->nhosts);
@@ -111,7 +107,7 @@ static void window_reset(struct fleet_window *w)
 static void window_free(struct fleet_window *w)
 {
 	window_reset(w);
-	hist_set_free(&w->hists);
+	result_free(&w->res);
 	free(w->reported);
 	free(w->batches);
 	free(w->batch_host);
@@ -229,7 +225,7 @@ static void print_status_line(struct fleet *f, const struct fleet_window *w, FIL
 	fprintf(out, "tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)%s", f->o->probe,
 		window_host_count(f, w), f->n, duration_format(elapsed, el, sizeof(el)), f->o->duration_ns ? " of " : "",
 		f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
-		(unsigned long long)(w->dropped_snapshots + w->events_dropped), end);
+		(unsigned long long)(w->dropped_snapshots + w->res.events_dropped), end);
 	fflush(out);
 }
 
@@ -256,25 +252,18 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 	meta.start_unix_ns = w->start_ns;
 	meta.end_unix_ns = w->end_ns;
 	meta.dropped_snapshots = w->dropped_snapshots;
-	meta.events = w->events;
-	meta.events_dropped = w->events_dropped;
 	if (w->cost.window_ns)
 		meta.cost = &w->cost;
 	f->merged.hosts = window_host_count(f, w);
-	if (f->live && !w->is_events) {
+	if (f->live && w->res.kind != RESULT_KIND_EVENTS) {
 		/* top-like: the newest window replaces the previous one, under a status line */
 		fputs("\033[H\033[2J", stdout);
 		print_status_line(f, w, stdout, "\n\n");
 	}
 	window_print_events(f, w);
-	for (size_t i = 0; i < w->hists.n; i++)
-		render_hist(&f->merged, &meta, w->hists.labels[i], w->hists.hists[i]);
-	if (w->have_counts) {
-		sort_counts(f, &w->counts);
-		render_counts(&f->merged, &meta, &w->counts);
-	}
-	if (w->is_events)
-		render_event_stats(&f->merged, &meta);
+	if (w->res.have_counts)
+		sort_counts(f, &w->res.counts);
+	render_result(&f->merged, &meta, &w->res);
 }
 
 /* Prints, in order, every window that all live hosts reported or whose grace ran out. */
@@ -333,130 +322,15 @@ static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
 	return free_slot;
 }
 
-/* A pid names a process on one host only: a merged view of several hosts keeps the host
- * in the key of tables keyed by pid (or tid), as their first column. */
-static bool keyed_by_process(const struct count_table *t)
-{
-	for (size_t k = 0; k < t->nkeys; k++)
-		if (!strcmp(t->key_names[k], "pid") || !strcmp(t->key_names[k], "tid"))
-			return true;
-	return false;
-}
-
-/* out = t with host as an extra first key. 0, or -errno with a reason in err. */
-static int counts_with_host(const struct count_table *t, const char *host, struct count_table *out, char *err,
-			    size_t errlen)
-{
-	const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
-	const char *keys[COUNT_MAX_KEYS];
-	int ret = 0;
-
-	if (t->nkeys >= COUNT_MAX_KEYS) {
-		snprintf(err, errlen, "a table of %zu keys has no room for the host", t->nkeys);
-		return -EPROTO;
-	}
-	key_names[0] = "host";
-	for (size_t k = 0; k < t->nkeys; k++)
-		key_names[k + 1] = t->key_names[k];
-	for (size_t v = 0; v < t->nvalues; v++)
-		value_names[v] = t->value_names[v];
-	ret = count_table_init(out, t->nkeys + 1, key_names, t->nvalues, value_names);
-	if (!ret)
-		count_table_set_max_rows(out, t->max_rows, t->fold_by);
-	for (size_t i = 0; i < t->nrows && !ret; i++) {
-		/* what a host folded is no process of its own: the merged other row holds it */
-		bool other = count_table_row_is_other(t, &t->rows[i]);
-
-		keys[0] = other ? COUNT_OTHER_KEY : host;
-		for (size_t k = 0; k < t->nkeys; k++)
-			keys[k + 1] = other ? "-" : t->rows[i].keys[k];
-		ret = count_table_add(out, keys, t->rows[i].values);
-	}
-	if (ret) {
-		snprintf(err, errlen, "count table: %s", strerror(-ret));
-		count_table_free(out);
-		return ret;
-	}
-	out->rows_omitted = t->rows_omitted;
-	return 0;
-}
-
-/* Merges src into *dst (adopting a copy when *have is false); with merged_host set and a
- * pid-keyed table, src with that host as its first key. 0 or -errno with err. */
-static int counts_merge_into(struct count_table *dst, bool *have, const struct count_table *src,
-			     const char *merged_host, char *err, size_t errlen)
-{
-	struct count_table keyed;
-	const struct count_table *from = src;
-	int ret = 0;
-
-	if (merged_host && keyed_by_process(src)) {
-		ret = counts_with_host(src, merged_host, &keyed, err, errlen);
-		if (ret)
-			return ret;
-		from = &keyed;
-	}
-	if (!*have) {
-		const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
-
-		for (size_t k = 0; k < from->nkeys; k++)
-			key_names[k] = from->key_names[k];
-		for (size_t v = 0; v < from->nvalues; v++)
-			value_names[v] = from->value_names[v];
-		ret = count_table_init(dst, from->nkeys, key_names, from->nvalues, value_names);
-		*have = ret == 0;
-		if (*have)
-			count_table_set_max_rows(dst, from->max_rows, from->fold_by);
-	}
-	if (!ret)
-		ret = count_table_merge(dst, from);
-	if (ret)
-		snprintf(err, errlen, "count tables of different shapes");
-	else
-		count_table_sort(dst, 0);
-	if (from == &keyed)
-		count_table_free(&keyed);
-	return ret;
-}
-
-/* Decodes a host's table m and merges it into *dst (see counts_merge_into). */
-static int counts_decode_into(struct count_table *dst, bool *have, const Tracectl__CountTable *m,
-			      const char *merged_host, char *err, size_t errlen)
-{
-	struct count_table t;
-	int ret = count_table_from_pb(&t, m, err, errlen);
-
-	if (ret)
-		return ret;
-	ret = counts_merge_into(dst, have, &t, merged_host, err, errlen);
-	count_table_free(&t);
-	return ret;
-}
-
 /* The host a merged view keys pid tables by: none when there is one host (its own view). */
 static const char *merged_key_host(const struct fleet_host *h)
 {
 	return h->fleet->n > 1 ? h->target->name : NULL;
 }
 
-/* set += every series of snap; false on bad data. */
-static bool hists_add(struct hist_set *set, const Tracectl__Snapshot *snap, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < snap->n_series; i++) {
-		struct hist decoded, *into;
-
-		if (!snap->series[i]->hist || hist_from_pb(&decoded, snap->series[i]->hist, err, errlen))
-			return false;
-		into = hist_set_get(set, snap->series[i]->label);
-		if (into)
-			hist_merge(into, &decoded);
-	}
-	return true;
-}
-
-/* Adds one host's window to the merged window; false on bad data. */
-static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const Tracectl__Snapshot *snap, char *err,
-			   size_t errlen)
+/* Adds one host's window (of kind) to the merged window; false on bad data. */
+static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, enum result_kind kind,
+			   const Tracectl__Snapshot *snap, char *err, size_t errlen)
 {
 	if (!w->start_ns || snap->start_unix_ns < w->start_ns)
 		w->start_ns = snap->start_unix_ns;
@@ -472,16 +346,8 @@ static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const T
 		if (snap->cost->window_ns > w->cost.window_ns)
 			w->cost.window_ns = snap->cost->window_ns;
 	}
-	if (!hists_add(&w->hists, snap, err, errlen))
+	if (result_add_snapshot(&w->res, kind, snap, merged_key_host(h), err, errlen))
 		return false;
-	if (snap->counts &&
-	    counts_decode_into(&w->counts, &w->have_counts, snap->counts, merged_key_host(h), err, errlen))
-		return false;
-	if (!snap->n_series && !snap->counts) {
-		w->is_events = true;
-		w->events += snap->events;
-		w->events_dropped += snap->events_dropped;
-	}
 	/* this host's held events belong to this window */
 	for (size_t i = 0; i < h->npending; i++) {
 		if (w->nbatches == w->cap_batches) {
@@ -615,9 +481,9 @@ static bool provenance_same(const struct provenance_copy *a, const struct proven
 	       a->sample_one_in == b->sample_one_in;
 }
 
-/* dst += the decoded summary s (pid tables keyed by merged_host too, when set); false on bad data. */
-static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, const char *merged_host, char *err,
-		       size_t errlen)
+/* dst += the decoded summary s of kind (pid tables keyed by merged_host too, when set); false on bad data. */
+static bool host_result_add(struct fleet_result_host *dst, enum result_kind kind, const Tracectl__Snapshot *s,
+		       const char *merged_host, char *err, size_t errlen)
 {
 	if (s->provenance) {
 		struct provenance_copy p = { 0 };
@@ -641,24 +507,16 @@ static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *
 	if (s->end_unix_ns > dst->end_ns)
 		dst->end_ns = s->end_unix_ns;
 	dst->has_summary = true;
-	if (!hists_add(&dst->hists, s, err, errlen))
-		return false;
-	if (s->counts && counts_decode_into(&dst->counts, &dst->have_counts, s->counts, merged_host, err, errlen))
-		return false;
-	if (!s->n_series && !s->counts) {
-		dst->is_events = true;
-		dst->events += s->events;
-		dst->events_dropped += s->events_dropped;
-	}
-	return true;
+	return result_add_snapshot(&dst->res, kind, s, merged_host, err, errlen) == 0;
 }
 
 /* The host's window, added to what came from it; false on bad data. */
-static bool received_add(struct fleet_host *h, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+static bool received_add(struct fleet_host *h, enum result_kind kind, const Tracectl__Snapshot *snap, char *err,
+			 size_t errlen)
 {
 	uint64_t window_ns = h->received.cost_window_ns;
 
-	if (!result_add(&h->received, snap, NULL, err, errlen))
+	if (!host_result_add(&h->received, kind, snap, NULL, err, errlen))
 		return false;
 	/* windows follow each other: the host's cost is over their sum */
 	if (snap->cost)
@@ -667,16 +525,14 @@ static bool received_add(struct fleet_host *h, const Tracectl__Snapshot *snap, c
 }
 
 /* One host's window that came after its merged view was printed, and its held events. */
-static void print_late_window(struct fleet *f, struct fleet_host *h, const Tracectl__Snapshot *snap, char *err,
-			      size_t errlen)
+static void print_late_window(struct fleet *f, struct fleet_host *h, enum result_kind kind,
+			      const Tracectl__Snapshot *snap, char *err, size_t errlen)
 {
 	struct render late = h->render;
-	struct hist_set hists;
-	struct count_table counts;
-	bool have_counts = false;
+	struct result res;
 
 	late.late = true;
-	hist_set_init(&hists);
+	result_init(&res);
 	if (f->o->quiet || f->o->format == OUTPUT_PROM)
 		goto cleanup;
 	for (size_t i = 0; i < h->npending; i++) {
@@ -686,25 +542,16 @@ static void print_late_window(struct fleet *f, struct fleet_host *h, const Trace
 		for (size_t k = 0; k < batch->n_events; k++)
 			render_event(&late, batch->events[k]);
 	}
-	if (!hists_add(&hists, snap, err, errlen))
+	if (result_add_snapshot(&res, kind, snap, NULL, err, errlen))
 		goto cleanup;
-	for (size_t i = 0; i < hists.n; i++)
-		render_hist(&late, snap, hists.labels[i], hists.hists[i]);
-	if (snap->counts) {
-		if (counts_decode_into(&counts, &have_counts, snap->counts, NULL, err, errlen))
-			goto cleanup;
-		sort_counts(f, &counts);
-		render_counts(&late, snap, &counts);
-	}
-	if (!snap->n_series && !snap->counts)
-		render_event_stats(&late, snap);
+	if (res.have_counts)
+		sort_counts(f, &res.counts);
+	render_result(&late, snap, &res);
 cleanup:
 	for (size_t i = 0; i < h->npending; i++)
 		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
 	h->npending = 0;
-	hist_set_free(&hists);
-	if (have_counts)
-		count_table_free(&counts);
+	result_free(&res);
 }
 
 static bool on_attach_response(struct client_call *call, Tracectl__Response *resp, void *arg)
@@ -721,6 +568,8 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
 		h->attached = true;
+		h->kind = result_kind_resolve(resp->attached->kind, RESULT_KIND_UNKNOWN, resp->attached->provenance,
+					      NULL);
 		/* machines always learn which hosts attached; people see it per host on request */
 		/* windows that ended before this host's first are not waited for */
 		if (resp->attached->first_window_end_unix_ns) {
@@ -755,6 +604,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
 		struct fleet_window *w;
 
+		h->kind = result_kind_resolve(snap->kind, h->kind, snap->provenance, snap);
 		if (snap->counts && !sort_column_known(f, snap->counts))
 			return false;
 		if (snap->summary) {
@@ -773,7 +623,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 			}
 		}
 		h->last_bucket = bucket;
-		if (!received_add(h, snap, err, sizeof(err))) {
+		if (!received_add(h, h->kind, snap, err, sizeof(err))) {
 			char why[INVENTORY_HOST_LEN + 300];
 
 			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
@@ -785,11 +635,11 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 			 * adds up to the summary */
 			log_warn("%s: a window arrived after its merged view was printed; shown on its own, marked late",
 				 h->target->name);
-			print_late_window(f, h, snap, err, sizeof(err));
+			print_late_window(f, h, h->kind, snap, err, sizeof(err));
 			return false;
 		}
 		w = fleet_window_for(f, bucket);
-		if (!merge_snapshot(h, w, snap, err, sizeof(err))) {
+		if (!merge_snapshot(h, w, h->kind, snap, err, sizeof(err))) {
 			char why[INVENTORY_HOST_LEN + 300];
 
 			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
@@ -928,20 +778,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 void fleet_result_free(struct fleet_result *r)
 {
-	for (size_t i = 0; r->hosts && i < r->nhosts; i++) {
-		hist_set_free(&r->hosts[i].hists);
-		if (r->hosts[i].have_counts)
-			count_table_free(&r->hosts[i].counts);
-	}
+	for (size_t i = 0; r->hosts && i < r->nhosts; i++)
+		result_free(&r->hosts[i].res);
 	free(r->hosts);
-	hist_set_free(&r->merged.hists);
-	if (r->merged.have_counts)
-		count_table_free(&r->merged.counts);
+	result_free(&r->merged.res);
 	memset(r, 0, sizeof(*r));
 }
 
 /* dst += src (pid tables keyed by merged_host too, when set); false on bad data. */
-static bool result_merge(struct fleet_result_host *dst, const struct fleet_result_host *src, const char *merged_host,
+static bool host_result_merge(struct fleet_result_host *dst, const struct fleet_result_host *src, const char *merged_host,
 			 char *err, size_t errlen)
 {
 	if (src->prov.set) {
@@ -962,15 +807,7 @@ static bool result_merge(struct fleet_result_host *dst, const struct fleet_resul
 	if (src->end_ns > dst->end_ns)
 		dst->end_ns = src->end_ns;
 	dst->has_summary = dst->has_summary || src->has_summary;
-	if (hist_set_merge(&dst->hists, &src->hists))
-		log_warn("more than %d series, the rest are left out", HIST_SET_MAX);
-	if (src->have_counts &&
-	    counts_merge_into(&dst->counts, &dst->have_counts, &src->counts, merged_host, err, errlen))
-		return false;
-	dst->is_events = dst->is_events || src->is_events;
-	dst->events += src->events;
-	dst->events_dropped += src->events_dropped;
-	return true;
+	return result_merge(&dst->res, &src->res, merged_host, err, errlen) == 0;
 }
 
 /* Each host's session summary, and every answering host's added up. */
@@ -982,18 +819,19 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 	r->nhosts = f->n;
 	r->hosts = calloc(f->n, sizeof(*r->hosts));
 	r->merged.name = f->merged.host;
-	hist_set_init(&r->merged.hists);
+	result_init(&r->merged.res);
 	for (size_t i = 0; r->hosts && i < f->n; i++) {
 		struct fleet_host *h = &f->hosts[i];
 		struct fleet_result_host *rh = &r->hosts[i];
+		enum result_kind kind;
 
-		if (i > 0 && r->hosts[i - 1].have_counts)
-			sort_counts(f, &r->hosts[i - 1].counts);
+		if (i > 0 && r->hosts[i - 1].res.have_counts)
+			sort_counts(f, &r->hosts[i - 1].res.counts);
 
 		rh->name = h->target->name;
 		rh->answered = h->answered;
 		rh->code = h->code;
-		hist_set_init(&rh->hists);
+		result_init(&rh->res);
 		r->answered += h->answered;
 		if (!h->has_summary) {
 			/* died (or cut off) before its summary: what it sent up to then, said so */
@@ -1001,23 +839,25 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 				continue;
 			rh->died = 1;
 			r->merged.died++;
-			if (!result_merge(rh, &h->received, NULL, err, sizeof(err)) ||
-			    !result_merge(&r->merged, &h->received, merged_key_host(h), err, sizeof(err)))
+			if (!host_result_merge(rh, &h->received, NULL, err, sizeof(err)) ||
+			    !host_result_merge(&r->merged, &h->received, merged_key_host(h), err, sizeof(err)))
 				log_error("%s: adding up what it sent: %s", h->target->name, err);
 			continue;
 		}
-		if (!result_add(rh, h->summary->snapshot, NULL, err, sizeof(err)) ||
-		    !result_add(&r->merged, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
+		kind = result_kind_resolve(h->summary->snapshot->kind, h->kind, h->summary->snapshot->provenance,
+					   h->summary->snapshot);
+		if (!host_result_add(rh, kind, h->summary->snapshot, NULL, err, sizeof(err)) ||
+		    !host_result_add(&r->merged, kind, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
 	r->interrupted = f->interrupted && f->o->duration_ns;
 	r->elapsed_ns = clock_ns(CLOCK_REALTIME) - f->start_ns;
 	r->duration_ns = f->o->duration_ns;
-	if (r->hosts && f->n && r->hosts[f->n - 1].have_counts)
-		sort_counts(f, &r->hosts[f->n - 1].counts);
-	if (r->merged.have_counts)
-		sort_counts(f, &r->merged.counts);
+	if (r->hosts && f->n && r->hosts[f->n - 1].res.have_counts)
+		sort_counts(f, &r->hosts[f->n - 1].res.counts);
+	if (r->merged.res.have_counts)
+		sort_counts(f, &r->merged.res.counts);
 }
 
 static void render_result_host(const struct render *rd_in, const struct fleet_result_host *rh)
@@ -1035,11 +875,11 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 
 		if (rd_in->hosts_total > 1 && !rd_in->merged)
 			snprintf(extra, sizeof(extra), "host=\"%s\"", rh->name);
-		if (rh->hists.n)
-			prom_write_hists(rd_in->out, rd_in->probe, &rh->hists, extra);
-		if (rh->have_counts)
-			prom_write_counts(rd_in->out, rd_in->probe, &rh->counts, extra);
-		if (rh->is_events)
+		if (rh->res.hists.n)
+			prom_write_hists(rd_in->out, rd_in->probe, &rh->res.hists, extra);
+		if (rh->res.have_counts)
+			prom_write_counts(rd_in->out, rd_in->probe, &rh->res.counts, extra);
+		if (rh->res.kind == RESULT_KIND_EVENTS)
 			fprintf(stderr, "tracectl: --output prom shows histogram and count probes; %s streams events\n",
 				rd_in->probe);
 		fflush(rd_in->out);
@@ -1066,14 +906,7 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 	meta.summary = true;
 	meta.start_unix_ns = rh->start_ns;
 	meta.end_unix_ns = rh->end_ns;
-	meta.events = rh->events;
-	meta.events_dropped = rh->events_dropped;
-	for (size_t i = 0; i < rh->hists.n; i++)
-		render_hist(rd, &meta, rh->hists.labels[i], rh->hists.hists[i]);
-	if (rh->have_counts)
-		render_counts(rd, &meta, &rh->counts);
-	if (rh->is_events)
-		render_event_stats(rd, &meta);
+	render_result(rd, &meta, &rh->res);
 	render_footer(rd, &meta);
 }
 
@@ -1161,7 +994,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		goto cleanup;
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++) {
-		hist_set_init(&f.windows[i].hists);
+		result_init(&f.windows[i].res);
 		f.windows[i].nhosts = f.n;
 		f.windows[i].reported = calloc(f.n, 1);
 		if (!f.windows[i].reported) {
@@ -1193,7 +1026,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		h->index = i;
 		h->target = &o->targets->hosts[i];
 		h->last_bucket = -1;
-		hist_set_init(&h->received.hists);
+		result_init(&h->received.res);
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
 					     .probe = o->probe ? o->probe : "", .hosts_total = f.n };
 		if (o->replay)
@@ -1258,9 +1091,7 @@ cleanup:
 		free(h->pending);
 		if (h->has_summary)
 			protobuf_c_message_free_unpacked(&h->summary->base, NULL);
-		hist_set_free(&h->received.hists);
-		if (h->received.have_counts)
-			count_table_free(&h->received.counts);
+		result_free(&h->received.res);
 		client_conn__free(&h->conn);
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++)

@@ -536,6 +536,34 @@ void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap)
 	fflush(r->out);
 }
 
+void render_result(const struct render *r, const Tracectl__Snapshot *snap, const struct result *res)
+{
+	Tracectl__Snapshot meta = *snap;
+	struct hist none;
+
+	switch (res->kind) {
+	case RESULT_KIND_HISTOGRAM:
+		for (size_t i = 0; i < res->hists.n; i++)
+			render_hist(r, snap, res->hists.labels[i], res->hists.hists[i]);
+		if (!res->hists.n) {
+			hist_reset(&none);
+			render_hist(r, snap, "", &none);
+		}
+		break;
+	case RESULT_KIND_COUNTS:
+		if (res->have_counts)
+			render_counts(r, snap, &res->counts);
+		break;
+	case RESULT_KIND_EVENTS:
+		meta.events = res->events;
+		meta.events_dropped = res->events_dropped;
+		render_event_stats(r, &meta);
+		break;
+	case RESULT_KIND_UNKNOWN:
+		break;
+	}
+}
+
 void render_event(const struct render *r, const Tracectl__Event *ev)
 {
 	if (r->format == OUTPUT_JSON) {
