@@ -85,6 +85,8 @@ struct fleet {
 	bool sort_warned;
 	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
 	bool status_shown; /* a status line is on stderr, to be ended with a newline */
+	/* windows end at phase_ns + k * interval (the attach's alignment; every host the same) */
+	uint64_t phase_ns;
 	uint64_t start_ns;
 	struct render merged;
 };
@@ -294,6 +296,19 @@ static void fleet_flush_windows(struct fleet *f, bool force_all)
 		f->flushed_bucket = next->bucket;
 		window_reset(next);
 	}
+}
+
+/*
+ * The window k a host's window ending at end_ns belongs to. Rounded from the phase, not
+ * from multiples of the interval: ends come a few ms after (or before) a boundary, and
+ * a boundary half an interval off a multiple would put two windows of one host in one
+ * bucket, the second "late" after its merged view was printed, even with one host.
+ */
+static int64_t window_bucket(const struct fleet *f, uint64_t end_ns)
+{
+	uint64_t since = end_ns > f->phase_ns ? end_ns - f->phase_ns : 0;
+
+	return (int64_t)((since + f->o->interval_ns / 2) / f->o->interval_ns);
 }
 
 static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
@@ -573,9 +588,11 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		/* machines always learn which hosts attached; people see it per host on request */
 		/* windows that ended before this host's first are not waited for */
 		if (resp->attached->first_window_end_unix_ns) {
-			int64_t first = (int64_t)((resp->attached->first_window_end_unix_ns + f->o->interval_ns / 2) /
-						  f->o->interval_ns);
+			int64_t first;
 
+			/* a boundary, as the agent computed it from the request (a replay learns it here) */
+			f->phase_ns = resp->attached->first_window_end_unix_ns % f->o->interval_ns;
+			first = window_bucket(f, resp->attached->first_window_end_unix_ns);
 			if (first - 1 > h->last_bucket)
 				h->last_bucket = first - 1;
 		}
@@ -601,7 +618,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		return true;
 	case TRACECTL__RESPONSE__RESULT_SNAPSHOT: {
 		const Tracectl__Snapshot *snap = resp->snapshot;
-		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
+		int64_t bucket = window_bucket(f, snap->end_unix_ns);
 		struct fleet_window *w;
 
 		h->kind = result_kind_resolve(snap->kind, h->kind, snap->provenance, snap);
@@ -1006,6 +1023,10 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
 				    .hosts_total = f.n };
 	f.start_ns = clock_ns(CLOCK_REALTIME);
+	if (o->command == FLEET_ATTACH && !o->replay && o->request &&
+	    o->request->call_case == TRACECTL__REQUEST__CALL_ATTACH &&
+	    o->interval_ns)
+		f.phase_ns = o->request->attach->align_unix_ns % o->interval_ns;
 	/* events scroll, and --per-host shows every host: only merged windows redraw */
 	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->per_host && !o->replay &&
 		 isatty(fileno(stdout));

@@ -306,11 +306,13 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 	if (snap->summary) {
 		char span[32];
 
-		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe, series,
+		fprintf(r->out, "\n=== Summary %s %s%s%s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe,
+			series[0] ? " " : "", series,
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)),
 			h->count ? "" : "\n  no samples");
 	} else {
-		fprintf(r->out, "%s %s %s %s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series, h->count ? "" : ": no samples");
+		fprintf(r->out, "%s %s %s%s%s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series[0] ? " " : "",
+			series, h->count ? "" : ": no samples");
 	}
 	if (!h->count) {
 		fflush(r->out);
