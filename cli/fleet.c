@@ -61,9 +61,8 @@ struct fleet_window {
 	uint64_t start_ns, end_ns;
 	size_t nhosts;
 	uint8_t *reported; /* per host */
-	struct result res;
+	struct fleet_result_host sum; /* the hosts' windows added up (as summaries are) */
 	uint64_t dropped_snapshots;
-	Tracectl__Cost cost; /* summed over the hosts of the window */
 	/* event batches of this window from every host, printed in time order */
 	Tracectl__Response **batches;
 	size_t *batch_host;
@@ -97,11 +96,13 @@ static void window_reset(struct fleet_window *w)
 		protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
 	w->nbatches = 0;
 	w->nevents_held = 0;
-	result_clear(&w->res);
+	struct result res = w->sum.res; /* its memory is kept for the next window */
+
+	result_clear(&res);
+	memset(&w->sum, 0, sizeof(w->sum));
+	w->sum.res = res;
 	w->used = false;
 	w->dropped_snapshots = 0;
-	w->start_ns = w->end_ns = 0;
-	tracectl__cost__init(&w->cost);
 	if (w->reported)
 		memset(w->reported, 0, w->nhosts);
 }
@@ -109,7 +110,7 @@ static void window_reset(struct fleet_window *w)
 static void window_free(struct fleet_window *w)
 {
 	window_reset(w);
-	result_free(&w->res);
+	result_free(&w->sum.res);
 	free(w->reported);
 	free(w->batches);
 	free(w->batch_host);
@@ -227,13 +228,25 @@ static void print_status_line(struct fleet *f, const struct fleet_window *w, FIL
 	fprintf(out, "tracectl %s: %zu/%zu hosts answering, %s%s%s elapsed, %llu dropped  (Ctrl-C ends)%s", f->o->probe,
 		window_host_count(f, w), f->n, duration_format(elapsed, el, sizeof(el)), f->o->duration_ns ? " of " : "",
 		f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "",
-		(unsigned long long)(w->dropped_snapshots + w->res.events_dropped), end);
+		(unsigned long long)(w->dropped_snapshots + w->sum.res.events_dropped), end);
 	fflush(out);
+}
+
+/* rh's cost as the message render takes; returns out. */
+static Tracectl__Cost *cost_of(const struct fleet_result_host *rh, Tracectl__Cost *out)
+{
+	out->events = rh->cost_events;
+	out->kernel_ns = rh->cost_kernel_ns;
+	out->agent_cpu_ns = rh->cost_agent_ns;
+	out->window_ns = rh->cost_window_ns;
+	out->kernel_stats = rh->cost_kernel_stats;
+	return out;
 }
 
 static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+	Tracectl__Cost cost = TRACECTL__COST__INIT;
 
 	/* output to a file (-o): the terminal keeps a status line, redrawn in place */
 	if (f->o->status_on_stderr && !f->o->quiet) {
@@ -251,21 +264,21 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 		return;
 	}
 	meta.seq = ++f->seq;
-	meta.start_unix_ns = w->start_ns;
-	meta.end_unix_ns = w->end_ns;
+	meta.start_unix_ns = w->sum.start_ns;
+	meta.end_unix_ns = w->sum.end_ns;
 	meta.dropped_snapshots = w->dropped_snapshots;
-	if (w->cost.window_ns)
-		meta.cost = &w->cost;
+	if (w->sum.cost_window_ns)
+		meta.cost = cost_of(&w->sum, &cost);
 	f->merged.hosts = window_host_count(f, w);
-	if (f->live && w->res.kind != RESULT_KIND_EVENTS) {
+	if (f->live && w->sum.res.kind != RESULT_KIND_EVENTS) {
 		/* top-like: the newest window replaces the previous one, under a status line */
 		fputs("\033[H\033[2J", stdout);
 		print_status_line(f, w, stdout, "\n\n");
 	}
 	window_print_events(f, w);
-	if (w->res.have_counts)
-		sort_counts(f, &w->res.counts);
-	render_result(&f->merged, &meta, &w->res);
+	if (w->sum.res.have_counts)
+		sort_counts(f, &w->sum.res.counts);
+	render_result(&f->merged, &meta, &w->sum.res);
 }
 
 /* Prints, in order, every window that all live hosts reported or whose grace ran out. */
@@ -290,7 +303,7 @@ static void fleet_flush_windows(struct fleet *f, bool force_all)
 				ready = false;
 		}
 		/* a replay has no clock to wait on: only complete windows, or the end */
-		if (!ready && !force_all && (f->o->replay || now < next->end_ns + grace))
+		if (!ready && !force_all && (f->o->replay || now < next->sum.end_ns + grace))
 			return;
 		window_print(f, next);
 		f->flushed_bucket = next->bucket;
@@ -343,25 +356,61 @@ static const char *merged_key_host(const struct fleet_host *h)
 	return h->fleet->n > 1 ? h->target->name : NULL;
 }
 
+static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
+{
+	dst->set = true;
+	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
+	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
+	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
+	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
+	dst->sample_one_in = p->sample_one_in;
+	dst->budget_ppm = p->budget_ppm;
+	dst->relative_error = p->relative_error;
+}
+
+static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
+{
+	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
+	       a->sample_one_in == b->sample_one_in;
+}
+
+/* dst += the decoded snapshot s of kind (pid tables keyed by merged_host too, when set); false on bad
+ * data. The one way a snapshot is added: to a merged window, to what came from a host, to a summary. */
+static bool host_result_add(struct fleet_result_host *dst, enum result_kind kind, const Tracectl__Snapshot *s,
+		       const char *merged_host, char *err, size_t errlen)
+{
+	if (s->provenance) {
+		struct provenance_copy p = { 0 };
+
+		provenance_copy(&p, s->provenance);
+		if (!dst->prov.set)
+			dst->prov = p;
+		else if (!provenance_same(&dst->prov, &p))
+			dst->prov_mixed = true;
+	}
+	if (s->cost) {
+		dst->cost_events += s->cost->events;
+		dst->cost_kernel_ns += s->cost->kernel_ns;
+		dst->cost_agent_ns += s->cost->agent_cpu_ns;
+		if (s->cost->window_ns > dst->cost_window_ns)
+			dst->cost_window_ns = s->cost->window_ns;
+		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
+	}
+	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
+		dst->start_ns = s->start_unix_ns;
+	if (s->end_unix_ns > dst->end_ns)
+		dst->end_ns = s->end_unix_ns;
+	dst->has_summary = true;
+	return result_add_snapshot(&dst->res, kind, s, merged_host, err, errlen) == 0;
+}
+
 /* Adds one host's window (of kind) to the merged window; false on bad data. */
 static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, enum result_kind kind,
 			   const Tracectl__Snapshot *snap, char *err, size_t errlen)
 {
-	if (!w->start_ns || snap->start_unix_ns < w->start_ns)
-		w->start_ns = snap->start_unix_ns;
-	if (snap->end_unix_ns > w->end_ns)
-		w->end_ns = snap->end_unix_ns;
 	w->reported[h->index] = 1;
 	w->dropped_snapshots += snap->dropped_snapshots;
-	if (snap->cost) {
-		w->cost.events += snap->cost->events;
-		w->cost.kernel_ns += snap->cost->kernel_ns;
-		w->cost.agent_cpu_ns += snap->cost->agent_cpu_ns;
-		w->cost.kernel_stats = w->cost.kernel_stats || snap->cost->kernel_stats;
-		if (snap->cost->window_ns > w->cost.window_ns)
-			w->cost.window_ns = snap->cost->window_ns;
-	}
-	if (result_add_snapshot(&w->res, kind, snap, merged_key_host(h), err, errlen))
+	if (!host_result_add(&w->sum, kind, snap, merged_key_host(h), err, errlen))
 		return false;
 	/* this host's held events belong to this window */
 	for (size_t i = 0; i < h->npending; i++) {
@@ -476,53 +525,6 @@ static void on_failure(struct client_conn *conn, enum cli_exit code, const char 
 	}
 	host_fail(h, code, why);
 	fleet_flush_windows(h->fleet, false);
-}
-
-static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
-{
-	dst->set = true;
-	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
-	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
-	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
-	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
-	dst->sample_one_in = p->sample_one_in;
-	dst->budget_ppm = p->budget_ppm;
-	dst->relative_error = p->relative_error;
-}
-
-static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
-{
-	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
-	       a->sample_one_in == b->sample_one_in;
-}
-
-/* dst += the decoded summary s of kind (pid tables keyed by merged_host too, when set); false on bad data. */
-static bool host_result_add(struct fleet_result_host *dst, enum result_kind kind, const Tracectl__Snapshot *s,
-		       const char *merged_host, char *err, size_t errlen)
-{
-	if (s->provenance) {
-		struct provenance_copy p = { 0 };
-
-		provenance_copy(&p, s->provenance);
-		if (!dst->prov.set)
-			dst->prov = p;
-		else if (!provenance_same(&dst->prov, &p))
-			dst->prov_mixed = true;
-	}
-	if (s->cost) {
-		dst->cost_events += s->cost->events;
-		dst->cost_kernel_ns += s->cost->kernel_ns;
-		dst->cost_agent_ns += s->cost->agent_cpu_ns;
-		if (s->cost->window_ns > dst->cost_window_ns)
-			dst->cost_window_ns = s->cost->window_ns;
-		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
-	}
-	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
-		dst->start_ns = s->start_unix_ns;
-	if (s->end_unix_ns > dst->end_ns)
-		dst->end_ns = s->end_unix_ns;
-	dst->has_summary = true;
-	return result_add_snapshot(&dst->res, kind, s, merged_host, err, errlen) == 0;
 }
 
 /* The host's window, added to what came from it; false on bad data. */
@@ -914,12 +916,7 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 		prov.relative_error = rh->prov.relative_error;
 		meta.provenance = &prov;
 	}
-	cost.events = rh->cost_events;
-	cost.kernel_ns = rh->cost_kernel_ns;
-	cost.agent_cpu_ns = rh->cost_agent_ns;
-	cost.window_ns = rh->cost_window_ns;
-	cost.kernel_stats = rh->cost_kernel_stats;
-	meta.cost = &cost;
+	meta.cost = cost_of(rh, &cost);
 	meta.summary = true;
 	meta.start_unix_ns = rh->start_ns;
 	meta.end_unix_ns = rh->end_ns;
@@ -1011,7 +1008,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		goto cleanup;
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++) {
-		result_init(&f.windows[i].res);
+		result_init(&f.windows[i].sum.res);
 		f.windows[i].nhosts = f.n;
 		f.windows[i].reported = calloc(f.n, 1);
 		if (!f.windows[i].reported) {
