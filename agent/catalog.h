@@ -121,6 +121,12 @@ struct probe_desc {
 const struct probe_desc *catalog_find(const char *name);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
+/* Empty window and total results of probe's kind (tables with its schema, bounded to
+ * COUNT_TABLE_MAX_ROWS and total_rows). 0 or -errno; result_free releases either. */
+int catalog_results_init(const struct probe_desc *probe, struct result *window, struct result *total,
+			 size_t total_rows);
+/* window = what a histogram or count probe saw since its previous read. 0 or -errno. */
+int catalog_read_window(const struct probe_desc *probe, void *state, struct result *window);
 /* The hook probe uses on this kernel: hook_here() when it chooses, else its variant
  * that loads, else hook. */
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params);

@@ -89,11 +89,11 @@ static int hists_merge(struct result *dst, const struct result *src, const char 
 
 /* ---- count tables ---- */
 
+/* Rows go, the schema stays (the agent's tables are set up once per session). */
 static void counts_clear(struct result *r)
 {
 	if (r->have_counts)
-		count_table_free(&r->counts);
-	r->have_counts = false;
+		count_table_clear(&r->counts);
 }
 
 /* The table's key and value names as the pointer arrays count_table_init takes. */
@@ -177,8 +177,6 @@ static int counts_merge(struct result *dst, const struct result *src, const char
 		ret = count_table_merge(&dst->counts, from);
 	if (ret)
 		snprintf(err, errlen, "count tables of different shapes");
-	else
-		count_table_sort(&dst->counts, 0);
 	if (from == &keyed)
 		count_table_free(&keyed);
 	return ret;
@@ -260,8 +258,27 @@ void result_clear(struct result *r)
 	r->series_left_out = 0;
 }
 
+int result_init_kind(struct result *r, enum result_kind kind, size_t nkeys, const char *const *key_names,
+		     size_t nvalues, const char *const *value_names, size_t max_rows)
+{
+	int ret = 0;
+
+	result_init(r);
+	r->kind = kind;
+	if (kind == RESULT_KIND_COUNTS) {
+		ret = count_table_init(&r->counts, nkeys, key_names, nvalues, value_names);
+		r->have_counts = ret == 0;
+		if (!ret)
+			count_table_set_max_rows(&r->counts, max_rows, 0);
+	}
+	return ret;
+}
+
 void result_free(struct result *r)
 {
+	if (r->have_counts)
+		count_table_free(&r->counts);
+	r->have_counts = false;
 	result_clear(r);
 	hist_set_free(&r->hists);
 	r->kind = RESULT_KIND_UNKNOWN;

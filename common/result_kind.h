@@ -48,7 +48,11 @@ struct result {
 };
 
 void result_init(struct result *r);
-/* Empties r (its kind stays). */
+/* An empty result of kind; a count table gets its schema and holds at most max_rows
+ * (the rest folded into the other row by the first value). 0 or -EINVAL / -ENOMEM. */
+int result_init_kind(struct result *r, enum result_kind kind, size_t nkeys, const char *const *key_names,
+		     size_t nvalues, const char *const *value_names, size_t max_rows);
+/* Empties r (its kind and a table's schema stay). */
 void result_clear(struct result *r);
 void result_free(struct result *r);
 /*
