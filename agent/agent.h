@@ -124,8 +124,7 @@ struct session {
 	struct event *tick;
 	/* the window since the previous snapshot, and the whole session (events: sent and lost) */
 	struct result window, total;
-	struct hist_pb *encoded; /* histograms: one per series of the largest snapshot so far */
-	size_t nencoded;
+	struct result_pb pb; /* what a snapshot being sent points into */
 	/* cost and budget */
 	int prog_fds[COST_MAX_PROGS];
 	size_t nprogs;

@@ -34,21 +34,6 @@ static bool client_is_slow(struct session *s)
 	return evbuffer_get_length(session_out(s)) > CONN_MAX_PENDING_OUTPUT;
 }
 
-/* Makes room to encode n series; false when out of memory. */
-static bool reserve_encoded(struct session *s, size_t n)
-{
-	struct hist_pb *bigger;
-
-	if (n <= s->nencoded)
-		return true;
-	bigger = realloc(s->encoded, n * sizeof(*bigger));
-	if (!bigger)
-		return false;
-	s->encoded = bigger;
-	s->nencoded = n;
-	return true;
-}
-
 static void fill_provenance(const struct session *s, Tracectl__Provenance *p)
 {
 	tracectl__provenance__init(p);
@@ -69,12 +54,9 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	Tracectl__Snapshot snap = TRACECTL__SNAPSHOT__INIT;
 	Tracectl__Provenance prov;
 	Tracectl__Cost total = TRACECTL__COST__INIT;
-	Tracectl__CountTable counts = TRACECTL__COUNT_TABLE__INIT;
-	Tracectl__Series *series = NULL;
-	Tracectl__Series **series_ptrs = NULL;
-	int err = 0;
+	size_t top = s->params.top && s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS;
+	int err;
 
-	snap.kind = (Tracectl__ResultKind)s->probe->kind;
 	snap.seq = ++s->seq;
 	snap.start_unix_ns = start_ns;
 	snap.end_unix_ns = end_ns;
@@ -95,52 +77,14 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	} else {
 		snap.cost = (Tracectl__Cost *)cost;
 	}
-	switch (s->probe->kind) {
-	case PROBE_HISTOGRAM: {
-		struct hist_set *set = summary ? &s->total.hists : &s->window.hists;
-
-		series = calloc(set->n ? set->n : 1, sizeof(*series));
-		series_ptrs = calloc(set->n ? set->n : 1, sizeof(*series_ptrs));
-		if (!series || !series_ptrs || !reserve_encoded(s, set->n)) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		for (size_t i = 0; i < set->n; i++) {
-			tracectl__series__init(&series[i]);
-			hist_pb_fill(&s->encoded[i], set->hists[i]);
-			series[i].label = set->labels[i];
-			series[i].hist = &s->encoded[i].msg;
-			series_ptrs[i] = &series[i];
-		}
-		snap.n_series = set->n;
-		snap.series = series_ptrs;
-		break;
-	}
-	case PROBE_COUNTS: {
-		struct count_table *t = summary ? &s->total.counts : &s->window.counts;
-		size_t top = s->params.top && s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS;
-
-		/* the top N (0: all the table holds) and one row with the rest: the columns' sums stay exact */
-		err = count_table_fold(t, 0, top);
-		if (!err)
-			err = count_table_to_pb(t, 0, &counts);
-		if (err)
-			goto cleanup;
-		snap.counts = &counts;
-		break;
-	}
-	case PROBE_EVENTS:
-		snap.events = summary ? s->total.events : s->window.events;
-		snap.events_dropped = summary ? s->total.events_dropped : s->window.events_dropped;
-		break;
-	}
+	err = result_encode(summary ? &s->total : &s->window, top, &s->pb, &snap);
+	if (err)
+		goto cleanup;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_SNAPSHOT;
 	resp.snapshot = &snap;
 	err = rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
 cleanup:
-	count_table_pb_free(&counts);
-	free(series_ptrs);
-	free(series);
+	result_pb_done(&s->pb);
 	return err;
 }
 
@@ -453,7 +397,7 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	s->conn->nsessions--;
 	result_free(&s->window);
 	result_free(&s->total);
-	free(s->encoded);
+	result_pb_free(&s->pb);
 	free(s->sink);
 	free(s);
 	*sp = NULL;

@@ -2,14 +2,15 @@
 /* Result kinds: inference for kind-less messages and per-kind clear / decode / merge. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "hist_pb.h"
 #include "result_kind.h"
 
 struct result_ops {
 	const char *name;
 	void (*clear)(struct result *r);
+	int (*encode)(struct result *r, size_t top, struct result_pb *pb, Tracectl__Snapshot *snap);
 	/* r += snap's payload of this kind */
 	int (*decode)(struct result *r, const Tracectl__Snapshot *snap, const char *key_host, char *err,
 		      size_t errlen);
@@ -69,6 +70,46 @@ static int hists_decode(struct result *r, const Tracectl__Snapshot *snap, const 
 		if (into)
 			hist_merge(into, &decoded);
 	}
+	return 0;
+}
+
+/* Makes room in pb for n series; false when out of memory. */
+static bool pb_reserve(struct result_pb *pb, size_t n)
+{
+	struct hist_pb *hists;
+	Tracectl__Series *series, **ptrs;
+
+	if (n <= pb->cap)
+		return true;
+	hists = realloc(pb->hists, n * sizeof(*hists));
+	if (hists)
+		pb->hists = hists;
+	series = realloc(pb->series, n * sizeof(*series));
+	if (series)
+		pb->series = series;
+	ptrs = realloc(pb->series_ptrs, n * sizeof(*ptrs));
+	if (ptrs)
+		pb->series_ptrs = ptrs;
+	if (!hists || !series || !ptrs)
+		return false;
+	pb->cap = n;
+	return true;
+}
+
+static int hists_encode(struct result *r, size_t top, struct result_pb *pb, Tracectl__Snapshot *snap)
+{
+	(void)top;
+	if (!pb_reserve(pb, r->hists.n))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->hists.n; i++) {
+		tracectl__series__init(&pb->series[i]);
+		hist_pb_fill(&pb->hists[i], r->hists.hists[i]);
+		pb->series[i].label = r->hists.labels[i];
+		pb->series[i].hist = &pb->hists[i].msg;
+		pb->series_ptrs[i] = &pb->series[i];
+	}
+	snap->n_series = r->hists.n;
+	snap->series = pb->series_ptrs;
 	return 0;
 }
 
@@ -182,6 +223,21 @@ static int counts_merge(struct result *dst, const struct result *src, const char
 	return ret;
 }
 
+static int counts_encode(struct result *r, size_t top, struct result_pb *pb, Tracectl__Snapshot *snap)
+{
+	int err;
+
+	if (!r->have_counts)
+		return 0;
+	/* the top N and one row with the rest: the columns' sums stay exact */
+	err = count_table_fold(&r->counts, 0, top);
+	if (!err)
+		err = count_table_to_pb(&r->counts, 0, &pb->counts);
+	if (!err)
+		snap->counts = &pb->counts;
+	return err;
+}
+
 static int counts_decode(struct result *r, const Tracectl__Snapshot *snap, const char *key_host, char *err,
 			 size_t errlen)
 {
@@ -207,6 +263,15 @@ static void events_clear(struct result *r)
 	r->events = r->events_dropped = 0;
 }
 
+static int events_encode(struct result *r, size_t top, struct result_pb *pb, Tracectl__Snapshot *snap)
+{
+	(void)top;
+	(void)pb;
+	snap->events = r->events;
+	snap->events_dropped = r->events_dropped;
+	return 0;
+}
+
 static int events_decode(struct result *r, const Tracectl__Snapshot *snap, const char *key_host, char *err,
 			 size_t errlen)
 {
@@ -230,9 +295,9 @@ static int events_merge(struct result *dst, const struct result *src, const char
 }
 
 static const struct result_ops ops[] = {
-	[RESULT_KIND_HISTOGRAM] = { "histogram", hists_clear, hists_decode, hists_merge },
-	[RESULT_KIND_COUNTS] = { "counts", counts_clear, counts_decode, counts_merge },
-	[RESULT_KIND_EVENTS] = { "events", events_clear, events_decode, events_merge },
+	[RESULT_KIND_HISTOGRAM] = { "histogram", hists_clear, hists_encode, hists_decode, hists_merge },
+	[RESULT_KIND_COUNTS] = { "counts", counts_clear, counts_encode, counts_decode, counts_merge },
+	[RESULT_KIND_EVENTS] = { "events", events_clear, events_encode, events_decode, events_merge },
 };
 
 static const struct result_ops *ops_of(enum result_kind kind)
@@ -316,4 +381,26 @@ int result_merge(struct result *dst, const struct result *src, const char *key_h
 		return 0; /* nothing was added to it */
 	ret = result_adopt_kind(dst, src->kind, err, errlen);
 	return ret ? ret : ops[src->kind].merge(dst, src, key_host, err, errlen);
+}
+
+int result_encode(struct result *r, size_t top, struct result_pb *pb, Tracectl__Snapshot *snap)
+{
+	if (!ops_of(r->kind))
+		return -EINVAL;
+	snap->kind = (Tracectl__ResultKind)r->kind;
+	return ops[r->kind].encode(r, top, pb, snap);
+}
+
+void result_pb_done(struct result_pb *pb)
+{
+	count_table_pb_free(&pb->counts);
+}
+
+void result_pb_free(struct result_pb *pb)
+{
+	result_pb_done(pb);
+	free(pb->hists);
+	free(pb->series);
+	free(pb->series_ptrs);
+	memset(pb, 0, sizeof(*pb));
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "count_table.h"
+#include "hist_pb.h"
 #include "hist_set.h"
 #include "tracectl.pb-c.h"
 
@@ -64,5 +65,20 @@ int result_add_snapshot(struct result *r, enum result_kind kind, const Tracectl_
 			const char *key_host, char *err, size_t errlen);
 /* dst += src (key_host as above). 0, or -errno with a reason in err. */
 int result_merge(struct result *dst, const struct result *src, const char *key_host, char *err, size_t errlen);
+
+/* What an encoded result points into, kept for the next window (zero-initialised). */
+struct result_pb {
+	struct hist_pb *hists; /* one per series of the largest result so far */
+	Tracectl__Series *series, **series_ptrs;
+	size_t cap;
+	Tracectl__CountTable counts;
+};
+
+/* Fills snap's kind and payload from r: a table is folded to its top rows (0: all) and
+ * one row with the rest first. snap points into pb and r until result_pb_done. 0 or -ENOMEM. */
+int result_encode(struct result *r, size_t top, struct result_pb *pb, Tracectl__Snapshot *snap);
+/* After the snapshot is sent: releases what result_encode allocated for it. */
+void result_pb_done(struct result_pb *pb);
+void result_pb_free(struct result_pb *pb);
 
 #endif

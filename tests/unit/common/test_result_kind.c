@@ -214,6 +214,68 @@ static void test_merge_events(void **state)
 	result_free(&total);
 }
 
+/* What the agent encodes, the CLI decodes to the same result, for every kind. */
+static void test_encode_decode(void **state)
+{
+	const char *const comms[] = { "nginx", "curl", "sh" };
+	const uint64_t bytes[] = { 100, 5, 1 };
+	struct result sent, got;
+	struct result_pb pb = { 0 };
+	Tracectl__Snapshot snap = TRACECTL__SNAPSHOT__INIT;
+	char err[128];
+
+	(void)state;
+	/* histograms, including none at all (an idle window) */
+	assert_int_equal(result_init_kind(&sent, RESULT_KIND_HISTOGRAM, 0, NULL, 0, NULL, 0), 0);
+	assert_int_equal(result_encode(&sent, 0, &pb, &snap), 0);
+	assert_int_equal(snap.kind, TRACECTL__RESULT_KIND__RESULT_KIND_HISTOGRAM);
+	assert_int_equal(snap.n_series, 0);
+	for (int i = 1; i <= 3; i++)
+		hist_add(hist_set_get(&sent.hists, i == 3 ? "b" : "a"), (uint64_t)i * 1000);
+	tracectl__snapshot__init(&snap);
+	assert_int_equal(result_encode(&sent, 0, &pb, &snap), 0);
+	result_init(&got);
+	assert_int_equal(result_add_snapshot(&got, result_kind_resolve(snap.kind, RESULT_KIND_UNKNOWN, NULL, &snap),
+					     &snap, NULL, err, sizeof(err)),
+			 0);
+	result_pb_done(&pb);
+	assert_int_equal(got.hists.n, 2);
+	assert_int_equal(hist_set_find(&got.hists, "a")->sum, 3000);
+	assert_int_equal(hist_set_find(&got.hists, "b")->max, 3000);
+	result_free(&got);
+	result_free(&sent);
+
+	/* a table, folded to its top 2 rows and the rest */
+	assert_int_equal(result_init_kind(&sent, RESULT_KIND_COUNTS, 1, (const char *const[]){ "comm" }, 1,
+					  (const char *const[]){ "bytes" }, 100),
+			 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(count_table_add(&sent.counts, &comms[i], &bytes[i]), 0);
+	tracectl__snapshot__init(&snap);
+	assert_int_equal(result_encode(&sent, 2, &pb, &snap), 0);
+	assert_int_equal(snap.kind, TRACECTL__RESULT_KIND__RESULT_KIND_COUNTS);
+	result_init(&got);
+	assert_int_equal(result_add_snapshot(&got, RESULT_KIND_COUNTS, &snap, NULL, err, sizeof(err)), 0);
+	result_pb_done(&pb);
+	assert_int_equal(got.counts.nrows, 3); /* nginx, curl, and [other] holding sh */
+	assert_int_equal(count_table_find(&got.counts, (const char *const[]){ "nginx" })->values[0], 100);
+	assert_int_equal(count_table_find(&got.counts, (const char *const[]){ COUNT_OTHER_KEY })->values[0], 1);
+	result_free(&got);
+	result_free(&sent);
+
+	/* event counts */
+	result_init_kind(&sent, RESULT_KIND_EVENTS, 0, NULL, 0, NULL, 0);
+	sent.events = 12;
+	sent.events_dropped = 3;
+	tracectl__snapshot__init(&snap);
+	assert_int_equal(result_encode(&sent, 0, &pb, &snap), 0);
+	assert_int_equal(snap.kind, TRACECTL__RESULT_KIND__RESULT_KIND_EVENTS);
+	assert_int_equal(snap.events, 12);
+	assert_int_equal(snap.events_dropped, 3);
+	result_free(&sent);
+	result_pb_free(&pb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_merge_histograms),
 		cmocka_unit_test(test_merge_counts),
 		cmocka_unit_test(test_merge_events),
+		cmocka_unit_test(test_encode_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
