@@ -272,17 +272,6 @@ static int events_encode(struct result *r, size_t top, struct result_pb *pb, Tra
 	return 0;
 }
 
-static int events_decode(struct result *r, const Tracectl__Snapshot *snap, const char *key_host, char *err,
-			 size_t errlen)
-{
-	(void)key_host;
-	(void)err;
-	(void)errlen;
-	r->events += snap->events;
-	r->events_dropped += snap->events_dropped;
-	return 0;
-}
-
 static int events_merge(struct result *dst, const struct result *src, const char *key_host, char *err,
 			size_t errlen)
 {
@@ -292,6 +281,14 @@ static int events_merge(struct result *dst, const struct result *src, const char
 	dst->events += src->events;
 	dst->events_dropped += src->events_dropped;
 	return 0;
+}
+
+static int events_decode(struct result *r, const Tracectl__Snapshot *snap, const char *key_host, char *err,
+			 size_t errlen)
+{
+	const struct result got = { .events = snap->events, .events_dropped = snap->events_dropped };
+
+	return events_merge(r, &got, key_host, err, errlen);
 }
 
 static const struct result_ops ops[] = {
