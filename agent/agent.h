@@ -122,12 +122,9 @@ struct session {
 	uint64_t dropped;  /* snapshots not sent: the client was too slow */
 	bool flushed;      /* the window up to now was just sent */
 	struct event *tick;
-	/* PROBE_HISTOGRAM */
-	struct hist_set window_hists, total_hists;
-	struct hist_pb *encoded; /* one per series of the largest snapshot so far */
-	size_t nencoded;
-	/* PROBE_COUNTS */
-	struct count_table window_counts, total_counts;
+	/* the window since the previous snapshot, and the whole session (events: sent and lost) */
+	struct result window, total;
+	struct result_pb pb; /* what a snapshot being sent points into */
 	/* cost and budget */
 	int prog_fds[COST_MAX_PROGS];
 	size_t nprogs;
@@ -142,8 +139,6 @@ struct session {
 	/* PROBE_EVENTS */
 	struct event *ring_ready;
 	struct event_sink *sink;
-	uint64_t events_window, events_total;
-	uint64_t events_dropped_window, events_dropped_total;
 	uint64_t events_dropped_unreported; /* for the next EventBatch */
 	uint64_t kernel_lost_seen;
 	uint64_t max_event_rate; /* from the policy; 0: none */

@@ -58,6 +58,35 @@ struct bpf_object *catalog_object(void *state)
 	return probe_runtime_object(state);
 }
 
+int catalog_results_init(const struct probe_desc *probe, struct result *window, struct result *total,
+			 size_t total_rows)
+{
+	enum result_kind kind = (enum result_kind)probe->kind;
+	int err = result_init_kind(window, kind, probe->nkeys, probe->key_names, probe->nvalues, probe->value_names,
+				   COUNT_TABLE_MAX_ROWS);
+
+	if (err) {
+		result_init(total);
+		return err;
+	}
+	return result_init_kind(total, kind, probe->nkeys, probe->key_names, probe->nvalues, probe->value_names,
+				total_rows);
+}
+
+int catalog_read_window(const struct probe_desc *probe, void *state, struct result *window)
+{
+	result_clear(window);
+	switch (probe->kind) {
+	case PROBE_HISTOGRAM:
+		return probe->read_hist(state, &window->hists);
+	case PROBE_COUNTS:
+		return probe->read_counts(state, &window->counts);
+	case PROBE_EVENTS:
+		break;
+	}
+	return -EINVAL; /* events are drained, not read */
+}
+
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params)
 {
 	if (probe->hook_here)
@@ -116,19 +145,6 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 		return -EOPNOTSUPP;
 	}
 	return 0;
-}
-
-const char *catalog_kind_name(enum probe_kind kind)
-{
-	switch (kind) {
-	case PROBE_HISTOGRAM:
-		return "histogram";
-	case PROBE_COUNTS:
-		return "counts";
-	case PROBE_EVENTS:
-		return "events";
-	}
-	return "?";
 }
 
 static const struct param_spec params[] = {

@@ -9,17 +9,18 @@
 
 #include "count_table.h"
 #include "hist_set.h"
+#include "result_kind.h"
 #include "tracectl.pb-c.h"
 
 #define PROBE_COMM_LEN 16
 #define PROBE_TARGET_LEN 512
 #define PROBE_BY_LEN 16
 
-/* What a probe returns, and so how the session ships it. */
+/* What a probe returns, and so how the session ships it: the wire's kind (result_kind.h). */
 enum probe_kind {
-	PROBE_HISTOGRAM, /* labelled latency histograms, per interval */
-	PROBE_COUNTS,    /* a keyed counter table, per interval */
-	PROBE_EVENTS,    /* one record per occurrence, through a ring buffer */
+	PROBE_HISTOGRAM = RESULT_KIND_HISTOGRAM, /* labelled latency histograms, per interval */
+	PROBE_COUNTS = RESULT_KIND_COUNTS,       /* a keyed counter table, per interval */
+	PROBE_EVENTS = RESULT_KIND_EVENTS,       /* one record per occurrence, through a ring buffer */
 };
 
 /* Parameters a probe may accept. Types and bounds are in catalog.c (one table). */
@@ -130,7 +131,12 @@ void catalog_close(void **state);
 struct bpf_object *catalog_object(void *state);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
-const char *catalog_kind_name(enum probe_kind kind);
+/* Empty window and total results of probe's kind (tables with its schema, bounded to
+ * COUNT_TABLE_MAX_ROWS and total_rows). 0 or -errno; result_free releases either. */
+int catalog_results_init(const struct probe_desc *probe, struct result *window, struct result *total,
+			 size_t total_rows);
+/* window = what a histogram or count probe saw since its previous read. 0 or -errno. */
+int catalog_read_window(const struct probe_desc *probe, void *state, struct result *window);
 /* The hook probe uses on this kernel: hook_here() when it chooses, else its variant
  * that loads, else hook. */
 const char *catalog_hook(const struct probe_desc *probe, const struct probe_params *params);

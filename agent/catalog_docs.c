@@ -59,7 +59,7 @@ static void print_readme(FILE *out)
 	for (size_t i = 0; i < catalog_size(); i++) {
 		const struct probe_desc *p = catalog_at(i);
 
-		fprintf(out, "| `%s` | %s | ", p->name, catalog_kind_name(p->kind));
+		fprintf(out, "| `%s` | %s | ", p->name, result_kind_name((enum result_kind)p->kind));
 		print_cell(out, p->description);
 		fprintf(out, " | ");
 		print_params(out, p, "`");
@@ -86,7 +86,7 @@ static void print_man(FILE *out)
 
 		fprintf(out, ".TP\n.B ");
 		print_roff(out, p->name);
-		fprintf(out, "\n(%s) ", catalog_kind_name(p->kind));
+		fprintf(out, "\n(%s) ", result_kind_name((enum result_kind)p->kind));
 		print_roff(out, p->description);
 		fprintf(out, "\n");
 	}

@@ -42,7 +42,7 @@ static int policy_check_file(const char *path)
 			printf(" %s", s->allow[k].text);
 		for (int kind = PROBE_HISTOGRAM; kind <= PROBE_EVENTS; kind++)
 			if (s->allow_kinds & (1u << kind))
-				printf(" kind:%s", catalog_kind_name((enum probe_kind)kind));
+				printf(" kind:%s", result_kind_name((enum result_kind)kind));
 		printf("; deny");
 		for (size_t k = 0; k < s->ndeny; k++)
 			printf(" %s", s->deny[k].text);

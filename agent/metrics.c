@@ -31,9 +31,7 @@
 struct exported {
 	const struct probe_desc *probe;
 	void *state;
-	struct hist_set window, total; /* histograms: cumulative since the agent started */
-	struct count_table counts_window, counts_total;
-	bool have_counts;
+	struct result window, total; /* cumulative since the agent started */
 	struct probe_params params; /* held while attached (catalog_params_release) */
 	unsigned long long read_errors;
 };
@@ -59,19 +57,13 @@ static void exported_update(struct exported *x)
 {
 	int err = 0;
 
-	if (x->probe->kind == PROBE_HISTOGRAM) {
-		hist_set_clear(&x->window);
-		err = x->probe->read_hist(x->state, &x->window);
-		if (!err)
-			hist_set_merge(&x->total, &x->window);
-	} else {
-		count_table_clear(&x->counts_window);
-		err = x->probe->read_counts(x->state, &x->counts_window);
-		if (!err)
-			err = count_table_merge(&x->counts_total, &x->counts_window);
-		if (!err)
-			err = count_table_fold(&x->counts_total, 0, EXPORTER_MAX_ROWS);
-	}
+	char why[128];
+
+	err = catalog_read_window(x->probe, x->state, &x->window);
+	if (!err && result_merge(&x->total, &x->window, NULL, why, sizeof(why)))
+		err = -EPROTO;
+	if (!err && x->total.have_counts)
+		err = count_table_fold(&x->total.counts, 0, EXPORTER_MAX_ROWS);
 	if (err) {
 		x->read_errors++;
 		log_warn("metrics: reading %s: %s", x->probe->name, strerror(-err));
@@ -198,14 +190,14 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		struct exported *x = &e->probes[i];
 
 		exported_update(x);
-		if (x->probe->kind == PROBE_HISTOGRAM && format == PROM_PROTOBUF)
-			prom_pb_write_hists(f, x->probe->name, &x->total);
-		else if (x->probe->kind == PROBE_HISTOGRAM)
-			prom_write_hists(f, x->probe->name, &x->total, NULL);
+		if (x->total.have_counts && format == PROM_PROTOBUF)
+			prom_pb_write_counts(f, x->probe->name, &x->total.counts);
+		else if (x->total.have_counts)
+			prom_write_counts(f, x->probe->name, &x->total.counts, NULL);
 		else if (format == PROM_PROTOBUF)
-			prom_pb_write_counts(f, x->probe->name, &x->counts_total);
+			prom_pb_write_hists(f, x->probe->name, &x->total.hists);
 		else
-			prom_write_counts(f, x->probe->name, &x->counts_total, NULL);
+			prom_write_hists(f, x->probe->name, &x->total.hists, NULL);
 	}
 	fclose(f);
 	evbuffer_add(body, text, len);
@@ -290,14 +282,10 @@ static int export_probe(struct exporter *e, char *spec, char *err, size_t errlen
 		snprintf(err, errlen, "--export: %s: bad or missing parameters: %s", name, why);
 		return -EINVAL;
 	}
-	hist_set_init(&x->window);
-	hist_set_init(&x->total);
-	if (p->kind == PROBE_COUNTS) {
-		count_table_init(&x->counts_window, p->nkeys, p->key_names, p->nvalues, p->value_names);
-		count_table_init(&x->counts_total, p->nkeys, p->key_names, p->nvalues, p->value_names);
-		count_table_set_max_rows(&x->counts_window, COUNT_TABLE_MAX_ROWS, 0);
-		count_table_set_max_rows(&x->counts_total, EXPORTER_MAX_ROWS, 0);
-		x->have_counts = true;
+	if (catalog_results_init(p, &x->window, &x->total, EXPORTER_MAX_ROWS)) {
+		catalog_params_release(&x->params);
+		snprintf(err, errlen, "--export: %s: a table of %zu keys and %zu values", name, p->nkeys, p->nvalues);
+		return -EINVAL;
 	}
 	e->n++; /* from here exporter_free undoes it */
 	if (catalog_open(p, &x->params, &x->state, why, sizeof(why))) {
@@ -380,12 +368,8 @@ void exporter_free(struct exporter **ep)
 
 		catalog_close(&x->state);
 		catalog_params_release(&x->params);
-		hist_set_free(&x->window);
-		hist_set_free(&x->total);
-		if (x->have_counts) {
-			count_table_free(&x->counts_window);
-			count_table_free(&x->counts_total);
-		}
+		result_free(&x->window);
+		result_free(&x->total);
 	}
 	free(e);
 	*ep = NULL;

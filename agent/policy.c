@@ -600,7 +600,7 @@ void policy_check(const struct policy *p, const struct policy_identity *id, cons
 	w = find_word(s->allow, s->nallow, probe->name);
 	if (!w && !(s->allow_kinds & (1u << probe->kind))) {
 		deny(out, p, s->line, "%s does not allow probe %s (%s probes need 'allow %s' or 'allow-kind %s')",
-		     s->header, probe->name, catalog_kind_name(probe->kind), probe->name, catalog_kind_name(probe->kind));
+		     s->header, probe->name, result_kind_name((enum result_kind)probe->kind), probe->name, result_kind_name((enum result_kind)probe->kind));
 		return;
 	}
 	/* a target is a binary path (func-*) or a tracepoint CATEGORY:PATTERN (tp-count) */

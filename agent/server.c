@@ -63,6 +63,7 @@ static void send_hello(struct conn *conn, uint32_t stream_id)
 
 	gethostname(host, sizeof(host) - 1);
 	hello.protocol_version = RPC_PROTOCOL_VERSION;
+	hello.protocol_minor = RPC_PROTOCOL_MINOR;
 	hello.agent_version = TRACECTL_VERSION;
 	hello.kernel_release = (char *)kernel_env_release();
 	hello.hostname = host;
@@ -96,7 +97,7 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		tracectl__probe_info__init(&infos[i]);
 		infos[i].name = (char *)d->name;
 		infos[i].description = (char *)d->description;
-		infos[i].result_kind = (char *)catalog_kind_name(d->kind);
+		infos[i].result_kind = (char *)result_kind_name((enum result_kind)d->kind);
 		/* the trial load first: it settles which hook variant this kernel takes */
 		infos[i].supported = catalog_supported(d, reasons[i], sizeof(reasons[i])) == 0;
 		infos[i].hook = (char *)catalog_hook(d, NULL);

@@ -34,21 +34,6 @@ static bool client_is_slow(struct session *s)
 	return evbuffer_get_length(session_out(s)) > CONN_MAX_PENDING_OUTPUT;
 }
 
-/* Makes room to encode n series; false when out of memory. */
-static bool reserve_encoded(struct session *s, size_t n)
-{
-	struct hist_pb *bigger;
-
-	if (n <= s->nencoded)
-		return true;
-	bigger = realloc(s->encoded, n * sizeof(*bigger));
-	if (!bigger)
-		return false;
-	s->encoded = bigger;
-	s->nencoded = n;
-	return true;
-}
-
 static void fill_provenance(const struct session *s, Tracectl__Provenance *p)
 {
 	tracectl__provenance__init(p);
@@ -69,10 +54,8 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	Tracectl__Snapshot snap = TRACECTL__SNAPSHOT__INIT;
 	Tracectl__Provenance prov;
 	Tracectl__Cost total = TRACECTL__COST__INIT;
-	Tracectl__CountTable counts = TRACECTL__COUNT_TABLE__INIT;
-	Tracectl__Series *series = NULL;
-	Tracectl__Series **series_ptrs = NULL;
-	int err = 0;
+	size_t top = s->params.top && s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS;
+	int err;
 
 	snap.seq = ++s->seq;
 	snap.start_unix_ns = start_ns;
@@ -94,52 +77,14 @@ static int session_send_snapshot(struct session *s, bool summary, uint64_t start
 	} else {
 		snap.cost = (Tracectl__Cost *)cost;
 	}
-	switch (s->probe->kind) {
-	case PROBE_HISTOGRAM: {
-		struct hist_set *set = summary ? &s->total_hists : &s->window_hists;
-
-		series = calloc(set->n ? set->n : 1, sizeof(*series));
-		series_ptrs = calloc(set->n ? set->n : 1, sizeof(*series_ptrs));
-		if (!series || !series_ptrs || !reserve_encoded(s, set->n)) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		for (size_t i = 0; i < set->n; i++) {
-			tracectl__series__init(&series[i]);
-			hist_pb_fill(&s->encoded[i], set->hists[i]);
-			series[i].label = set->labels[i];
-			series[i].hist = &s->encoded[i].msg;
-			series_ptrs[i] = &series[i];
-		}
-		snap.n_series = set->n;
-		snap.series = series_ptrs;
-		break;
-	}
-	case PROBE_COUNTS: {
-		struct count_table *t = summary ? &s->total_counts : &s->window_counts;
-		size_t top = s->params.top && s->params.top < COUNT_TABLE_MAX_ROWS ? s->params.top : COUNT_TABLE_MAX_ROWS;
-
-		/* the top N (0: all the table holds) and one row with the rest: the columns' sums stay exact */
-		err = count_table_fold(t, 0, top);
-		if (!err)
-			err = count_table_to_pb(t, 0, &counts);
-		if (err)
-			goto cleanup;
-		snap.counts = &counts;
-		break;
-	}
-	case PROBE_EVENTS:
-		snap.events = summary ? s->events_total : s->events_window;
-		snap.events_dropped = summary ? s->events_dropped_total : s->events_dropped_window;
-		break;
-	}
+	err = result_encode(summary ? &s->total : &s->window, top, &s->pb, &snap);
+	if (err)
+		goto cleanup;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_SNAPSHOT;
 	resp.snapshot = &snap;
 	err = rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
 cleanup:
-	count_table_pb_free(&counts);
-	free(series_ptrs);
-	free(series);
+	result_pb_done(&s->pb);
 	return err;
 }
 
@@ -151,16 +96,16 @@ static void session_flush_events(struct event_sink *sink, void *arg)
 	Tracectl__EventBatch batch;
 
 	if (sink->rate_dropped) {
-		s->events_dropped_window += sink->rate_dropped;
-		s->events_dropped_total += sink->rate_dropped;
+		s->window.events_dropped += sink->rate_dropped;
+		s->total.events_dropped += sink->rate_dropped;
 		s->events_dropped_unreported += sink->rate_dropped;
 		sink->rate_dropped = 0;
 	}
 	if (!sink->n)
 		return;
 	if (client_is_slow(s)) {
-		s->events_dropped_window += sink->n;
-		s->events_dropped_total += sink->n;
+		s->window.events_dropped += sink->n;
+		s->total.events_dropped += sink->n;
 		s->events_dropped_unreported += sink->n;
 		return;
 	}
@@ -170,11 +115,11 @@ static void session_flush_events(struct event_sink *sink, void *arg)
 	resp.events = &batch;
 	if (rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message) == 0) {
 		s->events_dropped_unreported = 0;
-		s->events_window += sink->n;
-		s->events_total += sink->n;
+		s->window.events += sink->n;
+		s->total.events += sink->n;
 	} else {
-		s->events_dropped_window += sink->n;
-		s->events_dropped_total += sink->n;
+		s->window.events_dropped += sink->n;
+		s->total.events_dropped += sink->n;
 		s->events_dropped_unreported += sink->n;
 	}
 }
@@ -205,11 +150,11 @@ static void scale_window(struct session *s)
 
 	if (n <= 1)
 		return;
-	for (size_t i = 0; i < s->window_hists.n; i++)
-		hist_scale(s->window_hists.hists[i], n);
-	for (size_t r = 0; r < s->window_counts.nrows; r++)
-		for (size_t v = 0; v < s->window_counts.nvalues; v++)
-			s->window_counts.rows[r].values[v] *= n;
+	for (size_t i = 0; i < s->window.hists.n; i++)
+		hist_scale(s->window.hists.hists[i], n);
+	for (size_t r = 0; r < s->window.counts.nrows; r++)
+		for (size_t v = 0; v < s->window.counts.nvalues; v++)
+			s->window.counts.rows[r].values[v] *= n;
 }
 
 /* The window's cost from the kernel's accounting of the session's programs. */
@@ -241,33 +186,26 @@ static bool session_flush(struct session *s)
 	Tracectl__Cost cost;
 	int err = 0;
 
-	switch (s->probe->kind) {
-	case PROBE_HISTOGRAM:
-		hist_set_clear(&s->window_hists);
-		err = s->probe->read_hist(s->probe_state, &s->window_hists);
+	if (s->probe->kind != PROBE_EVENTS) {
+		size_t left_out = s->total.series_left_out;
+		char why[128];
+
+		err = catalog_read_window(s->probe, s->probe_state, &s->window);
 		scale_window(s);
-		if (!err && hist_set_merge(&s->total_hists, &s->window_hists))
+		if (!err && result_merge(&s->total, &s->window, NULL, why, sizeof(why)))
+			err = -EPROTO;
+		if (s->total.series_left_out > left_out && !left_out)
 			log_warn("session %llu: more than %d series, the rest are left out", (unsigned long long)s->id,
 				 HIST_SET_MAX);
-		break;
-	case PROBE_COUNTS:
-		count_table_clear(&s->window_counts);
-		err = s->probe->read_counts(s->probe_state, &s->window_counts);
-		scale_window(s);
-		if (!err)
-			err = count_table_merge(&s->total_counts, &s->window_counts);
-		break;
-	case PROBE_EVENTS: {
+	} else {
 		uint64_t lost = s->probe->events_lost ? s->probe->events_lost(s->probe_state) : 0;
 
 		/* what is still in the ring belongs to this window */
 		session_ring_ready(-1, 0, s);
-		s->events_dropped_window += lost - s->kernel_lost_seen;
-		s->events_dropped_total += lost - s->kernel_lost_seen;
+		s->window.events_dropped += lost - s->kernel_lost_seen;
+		s->total.events_dropped += lost - s->kernel_lost_seen;
 		s->events_dropped_unreported += lost - s->kernel_lost_seen;
 		s->kernel_lost_seen = lost;
-		break;
-	}
 	}
 	if (err) {
 		log_warn("session %llu: reading %s: %s", (unsigned long long)s->id, s->probe->name, strerror(-err));
@@ -280,8 +218,8 @@ static bool session_flush(struct session *s)
 	else
 		session_send_snapshot(s, false, s->window_start_unix_ns, now_unix, &cost);
 	s->window_start_unix_ns = now_unix;
-	s->events_window = 0;
-	s->events_dropped_window = 0;
+	s->window.events = 0;
+	s->window.events_dropped = 0;
 	return true;
 }
 
@@ -411,8 +349,8 @@ static void audit_session_end(const struct session *s, enum rpc_status code, con
 	audit_line_u64(l, "elapsed_ns", clock_ns(CLOCK_MONOTONIC) - s->start_mono_ns);
 	audit_line_u64(l, "snapshots", s->seq);
 	audit_line_u64(l, "snapshots_dropped", s->dropped);
-	audit_line_u64(l, "events_sent", s->events_total);
-	audit_line_u64(l, "events_dropped", s->events_dropped_total);
+	audit_line_u64(l, "events_sent", s->total.events);
+	audit_line_u64(l, "events_dropped", s->total.events_dropped);
 	if (audit_write(s->conn->agent->audit, l))
 		log_error("audit: cannot write to the audit log: %s", strerror(errno));
 	free(l);
@@ -457,11 +395,9 @@ void session__end(struct session **sp, enum rpc_status code, const char *why, bo
 	LIST_REMOVE(s, link);
 	agent->nsessions--;
 	s->conn->nsessions--;
-	hist_set_free(&s->window_hists);
-	hist_set_free(&s->total_hists);
-	count_table_free(&s->window_counts);
-	count_table_free(&s->total_counts);
-	free(s->encoded);
+	result_free(&s->window);
+	result_free(&s->total);
+	result_pb_free(&s->pb);
 	free(s->sink);
 	free(s);
 	*sp = NULL;
@@ -549,6 +485,7 @@ static void send_attached(struct session *s, uint64_t load_ns, uint64_t first_wi
 	attached.load_ns = load_ns;
 	attached.provenance = &prov;
 	attached.first_window_end_unix_ns = first_window_end_unix_ns;
+	attached.kind = (Tracectl__ResultKind)s->probe->kind;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_ATTACHED;
 	resp.attached = &attached;
 	rpc_send(session_out(s), s->stream_id, FRAME_DATA, &resp.base, s->conn->agent->cfg.max_message);
@@ -559,18 +496,10 @@ static bool session_alloc_results(struct session *s)
 {
 	const struct probe_desc *p = s->probe;
 
-	hist_set_init(&s->window_hists);
-	hist_set_init(&s->total_hists);
-	memset(&s->window_counts, 0, sizeof(s->window_counts));
-	memset(&s->total_counts, 0, sizeof(s->total_counts));
-	if (p->kind == PROBE_COUNTS &&
-	    (count_table_init(&s->window_counts, p->nkeys, p->key_names, p->nvalues, p->value_names) ||
-	     count_table_init(&s->total_counts, p->nkeys, p->key_names, p->nvalues, p->value_names)))
-		return false;
 	/* a session may last a day while the traced host names new files, flows and
 	 * stacks: what it holds stays bounded */
-	count_table_set_max_rows(&s->window_counts, COUNT_TABLE_MAX_ROWS, 0);
-	count_table_set_max_rows(&s->total_counts, COUNT_TABLE_MAX_ROWS, 0);
+	if (catalog_results_init(p, &s->window, &s->total, COUNT_TABLE_MAX_ROWS))
+		return false;
 	if (p->kind == PROBE_EVENTS) {
 		s->sink = event_sink_new(session_flush_events, s);
 		if (!s->sink)

@@ -17,6 +17,7 @@
 #include "hist.h"
 #include "hist_set.h"
 #include "inventory.h"
+#include "result_kind.h"
 #include "rpc.h"
 
 /* Exit status: documented in --help and README. */
@@ -149,11 +150,7 @@ struct fleet_result_host {
 	bool answered;
 	enum cli_exit code;
 	bool has_summary;
-	struct hist_set hists;
-	bool have_counts;
-	struct count_table counts;
-	bool is_events;
-	uint64_t events, events_dropped;
+	struct result res;
 	uint64_t start_ns, end_ns;
 	/* hosts whose part is what arrived before they died (no summary from the agent) */
 	size_t died;
@@ -270,6 +267,9 @@ void render_attached(const struct render *r, const Tracectl__Attached *a);
 void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h);
 void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t);
 void render_event_stats(const struct render *r, const Tracectl__Snapshot *snap);
+/* Every part of res by its kind, with snap's metadata: a histogram result without series
+ * says it had no samples (sorting a table is the caller's). */
+void render_result(const struct render *r, const Tracectl__Snapshot *snap, const struct result *res);
 void render_event(const struct render *r, const Tracectl__Event *ev);
 void render_events_lost(const struct render *r, uint64_t lost);
 /* JSON: {"type":"provenance",...} when an agent changed how it measures. */

@@ -251,6 +251,7 @@ static void connected_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_set_timeouts(c->bev, &handshake, &handshake);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	hello.protocol_version = RPC_PROTOCOL_VERSION;
+	hello.protocol_minor = RPC_PROTOCOL_MINOR;
 	hello.client_version = TRACECTL_VERSION;
 	req.call_case = TRACECTL__REQUEST__CALL_HELLO;
 	req.hello = &hello;

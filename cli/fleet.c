@@ -16,6 +16,7 @@
 #include "log.h"
 #include "prom.h"
 #include "recording.h"
+#include "result_kind.h"
 #include "text_escape.h"
 
 /* Windows held at once while waiting for slower hosts (normally one or two). */
@@ -45,6 +46,8 @@ struct fleet_host {
 	 * and its summary when it dies before sending one */
 	struct fleet_result_host received;
 	bool attached;
+	/* what the host's probe returns, from its Attached (or its first snapshot) */
+	enum result_kind kind;
 	/* the only host's mid-run failure is told after the summary of what came before */
 	bool error_deferred;
 	char error[600];
@@ -55,15 +58,10 @@ struct fleet_host {
 struct fleet_window {
 	bool used;
 	int64_t bucket;
-	uint64_t start_ns, end_ns;
 	size_t nhosts;
 	uint8_t *reported; /* per host */
-	struct hist_set hists;
-	struct count_table counts;
-	bool have_counts;
-	uint64_t events, events_dropped, dropped_snapshots;
-	bool is_events;
-	Tracectl__Cost cost; /* summed over the hosts of the window */
+	struct fleet_result_host sum; /* the hosts' windows added up (as summaries are) */
+	uint64_t dropped_snapshots;
 	/* event batches of this window from every host, printed in time order */
 	Tracectl__Response **batches;
 	size_t *batch_host;
@@ -89,6 +87,8 @@ struct fleet {
 	bool sort_warned;
 	bool sort_refused; /* --sort names no column of the probe's table: the run stops */
 	bool status_shown; /* a status line is on stderr, to be ended with a newline */
+	/* windows end at phase_ns + k * interval (the attach's alignment; every host the same) */
+	uint64_t phase_ns;
 	uint64_t start_ns;
 	uint64_t attached_ns; /* when the first host attached */
 	struct render merged;
@@ -100,15 +100,13 @@ static void window_reset(struct fleet_window *w)
 		protobuf_c_message_free_unpacked(&w->batches[i]->base, NULL);
 	w->nbatches = 0;
 	w->nevents_held = 0;
-	hist_set_clear(&w->hists);
-	if (w->have_counts)
-		count_table_free(&w->counts);
-	w->have_counts = false;
+	struct result res = w->sum.res; /* its memory is kept for the next window */
+
+	result_clear(&res);
+	memset(&w->sum, 0, sizeof(w->sum));
+	w->sum.res = res;
 	w->used = false;
-	w->events = w->events_dropped = w->dropped_snapshots = 0;
-	w->start_ns = w->end_ns = 0;
-	w->is_events = false;
-	tracectl__cost__init(&w->cost);
+	w->dropped_snapshots = 0;
 	if (w->reported)
 		memset(w->reported, 0, w->nhosts);
 }
@@ -116,7 +114,7 @@ static void window_reset(struct fleet_window *w)
 static void window_free(struct fleet_window *w)
 {
 	window_reset(w);
-	hist_set_free(&w->hists);
+	result_free(&w->sum.res);
 	free(w->reported);
 	free(w->batches);
 	free(w->batch_host);
@@ -233,7 +231,7 @@ static void print_status_line(struct fleet *f, const struct fleet_window *w, FIL
 	/* up to the window's end, from the first attach, as --duration counts (connecting and
 	 * loading came before; the window is printed a little after its end) */
 	uint64_t from = f->attached_ns ? f->attached_ns : f->start_ns;
-	uint64_t to = w->end_ns ? w->end_ns : clock_ns(CLOCK_REALTIME);
+	uint64_t to = w->sum.end_ns ? w->sum.end_ns : clock_ns(CLOCK_REALTIME);
 	uint64_t elapsed = to > from ? to - from : 0;
 	char el[32], du[32], parts[5][160], line[800] = "";
 	size_t len = 0;
@@ -243,7 +241,7 @@ static void print_status_line(struct fleet *f, const struct fleet_window *w, FIL
 	snprintf(parts[2], sizeof(parts[2]), " %s%s%s elapsed,", duration_format(elapsed, el, sizeof(el)),
 		 f->o->duration_ns ? " of " : "",
 		 f->o->duration_ns ? duration_format(f->o->duration_ns, du, sizeof(du)) : "");
-	snprintf(parts[3], sizeof(parts[3]), " %llu dropped", (unsigned long long)(w->dropped_snapshots + w->events_dropped));
+	snprintf(parts[3], sizeof(parts[3]), " %llu dropped", (unsigned long long)(w->dropped_snapshots + w->sum.res.events_dropped));
 	snprintf(parts[4], sizeof(parts[4]), "  (Ctrl-C ends)");
 	for (size_t i = 0; i < 5; i++) {
 		size_t n = strlen(parts[i]);
@@ -283,14 +281,9 @@ static void print_fitted(struct fleet *f, const struct render *rd, fitted_cb pri
 /* A window's histograms, table or event counts, through f->merged. */
 static void window_render(struct fleet *f, struct fleet_window *w, const Tracectl__Snapshot *meta)
 {
-	for (size_t i = 0; i < w->hists.n; i++)
-		render_hist(&f->merged, meta, w->hists.labels[i], w->hists.hists[i]);
-	if (w->have_counts) {
-		sort_counts(f, &w->counts);
-		render_counts(&f->merged, meta, &w->counts);
-	}
-	if (w->is_events)
-		render_event_stats(&f->merged, meta);
+	if (w->sum.res.have_counts)
+		sort_counts(f, &w->sum.res.counts);
+	render_result(&f->merged, meta, &w->sum.res);
 }
 
 /*
@@ -319,9 +312,21 @@ static void window_print_live(struct fleet *f, struct fleet_window *w, const Tra
 	free(frame);
 }
 
+/* rh's cost as the message render takes; returns out. */
+static Tracectl__Cost *cost_of(const struct fleet_result_host *rh, Tracectl__Cost *out)
+{
+	out->events = rh->cost_events;
+	out->kernel_ns = rh->cost_kernel_ns;
+	out->agent_cpu_ns = rh->cost_agent_ns;
+	out->window_ns = rh->cost_window_ns;
+	out->kernel_stats = rh->cost_kernel_stats;
+	return out;
+}
+
 static void window_print(struct fleet *f, struct fleet_window *w)
 {
 	Tracectl__Snapshot meta = TRACECTL__SNAPSHOT__INIT;
+	Tracectl__Cost cost = TRACECTL__COST__INIT;
 
 	/* output to a file (-o): the terminal keeps a status line, redrawn in place */
 	if (f->o->status_on_stderr && !f->o->quiet) {
@@ -339,15 +344,13 @@ static void window_print(struct fleet *f, struct fleet_window *w)
 		return;
 	}
 	meta.seq = ++f->seq;
-	meta.start_unix_ns = w->start_ns;
-	meta.end_unix_ns = w->end_ns;
+	meta.start_unix_ns = w->sum.start_ns;
+	meta.end_unix_ns = w->sum.end_ns;
 	meta.dropped_snapshots = w->dropped_snapshots;
-	meta.events = w->events;
-	meta.events_dropped = w->events_dropped;
-	if (w->cost.window_ns)
-		meta.cost = &w->cost;
+	if (w->sum.cost_window_ns)
+		meta.cost = cost_of(&w->sum, &cost);
 	f->merged.hosts = window_host_count(f, w);
-	if (f->live && !w->is_events) {
+	if (f->live && w->sum.res.kind != RESULT_KIND_EVENTS) {
 		window_print_live(f, w, &meta);
 		return;
 	}
@@ -376,12 +379,25 @@ static void fleet_flush_windows(struct fleet *f, bool force_all)
 				ready = false;
 		}
 		/* a replay has no clock to wait on: only complete windows, or the end */
-		if (!ready && !force_all && (f->o->replay || now < next->end_ns + grace))
+		if (!ready && !force_all && (f->o->replay || now < next->sum.end_ns + grace))
 			return;
 		window_print(f, next);
 		f->flushed_bucket = next->bucket;
 		window_reset(next);
 	}
+}
+
+/*
+ * The window k a host's window ending at end_ns belongs to. Rounded from the phase, not
+ * from multiples of the interval: ends come a few ms after (or before) a boundary, and
+ * a boundary half an interval off a multiple would put two windows of one host in one
+ * bucket, the second "late" after its merged view was printed, even with one host.
+ */
+static int64_t window_bucket(const struct fleet *f, uint64_t end_ns)
+{
+	uint64_t since = end_ns > f->phase_ns ? end_ns - f->phase_ns : 0;
+
+	return (int64_t)((since + f->o->interval_ns / 2) / f->o->interval_ns);
 }
 
 static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
@@ -410,155 +426,68 @@ static struct fleet_window *fleet_window_for(struct fleet *f, int64_t bucket)
 	return free_slot;
 }
 
-/* A pid names a process on one host only: a merged view of several hosts keeps the host
- * in the key of tables keyed by pid (or tid), as their first column. */
-static bool keyed_by_process(const struct count_table *t)
-{
-	for (size_t k = 0; k < t->nkeys; k++)
-		if (!strcmp(t->key_names[k], "pid") || !strcmp(t->key_names[k], "tid"))
-			return true;
-	return false;
-}
-
-/* out = t with host as an extra first key. 0, or -errno with a reason in err. */
-static int counts_with_host(const struct count_table *t, const char *host, struct count_table *out, char *err,
-			    size_t errlen)
-{
-	const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
-	const char *keys[COUNT_MAX_KEYS];
-	int ret = 0;
-
-	if (t->nkeys >= COUNT_MAX_KEYS) {
-		snprintf(err, errlen, "a table of %zu keys has no room for the host", t->nkeys);
-		return -EPROTO;
-	}
-	key_names[0] = "host";
-	for (size_t k = 0; k < t->nkeys; k++)
-		key_names[k + 1] = t->key_names[k];
-	for (size_t v = 0; v < t->nvalues; v++)
-		value_names[v] = t->value_names[v];
-	ret = count_table_init(out, t->nkeys + 1, key_names, t->nvalues, value_names);
-	if (!ret)
-		count_table_set_max_rows(out, t->max_rows, t->fold_by);
-	for (size_t i = 0; i < t->nrows && !ret; i++) {
-		/* what a host folded is no process of its own: the merged other row holds it */
-		bool other = count_table_row_is_other(t, &t->rows[i]);
-
-		keys[0] = other ? COUNT_OTHER_KEY : host;
-		for (size_t k = 0; k < t->nkeys; k++)
-			keys[k + 1] = other ? "-" : t->rows[i].keys[k];
-		ret = count_table_add(out, keys, t->rows[i].values);
-	}
-	if (ret) {
-		snprintf(err, errlen, "count table: %s", strerror(-ret));
-		count_table_free(out);
-		return ret;
-	}
-	out->rows_omitted = t->rows_omitted;
-	return 0;
-}
-
-/* Merges src into *dst (adopting a copy when *have is false); with merged_host set and a
- * pid-keyed table, src with that host as its first key. 0 or -errno with err. */
-static int counts_merge_into(struct count_table *dst, bool *have, const struct count_table *src,
-			     const char *merged_host, char *err, size_t errlen)
-{
-	struct count_table keyed;
-	const struct count_table *from = src;
-	int ret = 0;
-
-	if (merged_host && keyed_by_process(src)) {
-		ret = counts_with_host(src, merged_host, &keyed, err, errlen);
-		if (ret)
-			return ret;
-		from = &keyed;
-	}
-	if (!*have) {
-		const char *key_names[COUNT_MAX_KEYS], *value_names[COUNT_MAX_VALUES];
-
-		for (size_t k = 0; k < from->nkeys; k++)
-			key_names[k] = from->key_names[k];
-		for (size_t v = 0; v < from->nvalues; v++)
-			value_names[v] = from->value_names[v];
-		ret = count_table_init(dst, from->nkeys, key_names, from->nvalues, value_names);
-		*have = ret == 0;
-		if (*have)
-			count_table_set_max_rows(dst, from->max_rows, from->fold_by);
-	}
-	if (!ret)
-		ret = count_table_merge(dst, from);
-	if (ret)
-		snprintf(err, errlen, "count tables of different shapes");
-	else
-		count_table_sort(dst, 0);
-	if (from == &keyed)
-		count_table_free(&keyed);
-	return ret;
-}
-
-/* Decodes a host's table m and merges it into *dst (see counts_merge_into). */
-static int counts_decode_into(struct count_table *dst, bool *have, const Tracectl__CountTable *m,
-			      const char *merged_host, char *err, size_t errlen)
-{
-	struct count_table t;
-	int ret = count_table_from_pb(&t, m, err, errlen);
-
-	if (ret)
-		return ret;
-	ret = counts_merge_into(dst, have, &t, merged_host, err, errlen);
-	count_table_free(&t);
-	return ret;
-}
-
 /* The host a merged view keys pid tables by: none when there is one host (its own view). */
 static const char *merged_key_host(const struct fleet_host *h)
 {
 	return h->fleet->n > 1 ? h->target->name : NULL;
 }
 
-/* set += every series of snap; false on bad data. */
-static bool hists_add(struct hist_set *set, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
 {
-	for (size_t i = 0; i < snap->n_series; i++) {
-		struct hist decoded, *into;
-
-		if (!snap->series[i]->hist || hist_from_pb(&decoded, snap->series[i]->hist, err, errlen))
-			return false;
-		into = hist_set_get(set, snap->series[i]->label);
-		if (into)
-			hist_merge(into, &decoded);
-	}
-	return true;
+	dst->set = true;
+	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
+	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
+	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
+	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
+	dst->sample_one_in = p->sample_one_in;
+	dst->budget_ppm = p->budget_ppm;
+	dst->relative_error = p->relative_error;
 }
 
-/* Adds one host's window to the merged window; false on bad data. */
-static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, const Tracectl__Snapshot *snap, char *err,
-			   size_t errlen)
+static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
 {
-	if (!w->start_ns || snap->start_unix_ns < w->start_ns)
-		w->start_ns = snap->start_unix_ns;
-	if (snap->end_unix_ns > w->end_ns)
-		w->end_ns = snap->end_unix_ns;
+	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
+	       a->sample_one_in == b->sample_one_in;
+}
+
+/* dst += the decoded snapshot s of kind (pid tables keyed by merged_host too, when set); false on bad
+ * data. The one way a snapshot is added: to a merged window, to what came from a host, to a summary. */
+static bool host_result_add(struct fleet_result_host *dst, enum result_kind kind, const Tracectl__Snapshot *s,
+		       const char *merged_host, char *err, size_t errlen)
+{
+	if (s->provenance) {
+		struct provenance_copy p = { 0 };
+
+		provenance_copy(&p, s->provenance);
+		if (!dst->prov.set)
+			dst->prov = p;
+		else if (!provenance_same(&dst->prov, &p))
+			dst->prov_mixed = true;
+	}
+	if (s->cost) {
+		dst->cost_events += s->cost->events;
+		dst->cost_kernel_ns += s->cost->kernel_ns;
+		dst->cost_agent_ns += s->cost->agent_cpu_ns;
+		if (s->cost->window_ns > dst->cost_window_ns)
+			dst->cost_window_ns = s->cost->window_ns;
+		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
+	}
+	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
+		dst->start_ns = s->start_unix_ns;
+	if (s->end_unix_ns > dst->end_ns)
+		dst->end_ns = s->end_unix_ns;
+	dst->has_summary = true;
+	return result_add_snapshot(&dst->res, kind, s, merged_host, err, errlen) == 0;
+}
+
+/* Adds one host's window (of kind) to the merged window; false on bad data. */
+static bool merge_snapshot(struct fleet_host *h, struct fleet_window *w, enum result_kind kind,
+			   const Tracectl__Snapshot *snap, char *err, size_t errlen)
+{
 	w->reported[h->index] = 1;
 	w->dropped_snapshots += snap->dropped_snapshots;
-	if (snap->cost) {
-		w->cost.events += snap->cost->events;
-		w->cost.kernel_ns += snap->cost->kernel_ns;
-		w->cost.agent_cpu_ns += snap->cost->agent_cpu_ns;
-		w->cost.kernel_stats = w->cost.kernel_stats || snap->cost->kernel_stats;
-		if (snap->cost->window_ns > w->cost.window_ns)
-			w->cost.window_ns = snap->cost->window_ns;
-	}
-	if (!hists_add(&w->hists, snap, err, errlen))
+	if (!host_result_add(&w->sum, kind, snap, merged_key_host(h), err, errlen))
 		return false;
-	if (snap->counts &&
-	    counts_decode_into(&w->counts, &w->have_counts, snap->counts, merged_key_host(h), err, errlen))
-		return false;
-	if (!snap->n_series && !snap->counts) {
-		w->is_events = true;
-		w->events += snap->events;
-		w->events_dropped += snap->events_dropped;
-	}
 	/* this host's held events belong to this window */
 	for (size_t i = 0; i < h->npending; i++) {
 		if (w->nbatches == w->cap_batches) {
@@ -674,68 +603,13 @@ static void on_failure(struct client_conn *conn, enum cli_exit code, const char 
 	fleet_flush_windows(h->fleet, false);
 }
 
-static void provenance_copy(struct provenance_copy *dst, const Tracectl__Provenance *p)
-{
-	dst->set = true;
-	snprintf(dst->hook, sizeof(dst->hook), "%s", p->hook);
-	snprintf(dst->kernel, sizeof(dst->kernel), "%s", p->kernel_release);
-	snprintf(dst->btf, sizeof(dst->btf), "%s", p->btf_source);
-	snprintf(dst->agent, sizeof(dst->agent), "%s", p->agent_version);
-	dst->sample_one_in = p->sample_one_in;
-	dst->budget_ppm = p->budget_ppm;
-	dst->relative_error = p->relative_error;
-}
-
-static bool provenance_same(const struct provenance_copy *a, const struct provenance_copy *b)
-{
-	return !strcmp(a->hook, b->hook) && !strcmp(a->kernel, b->kernel) && !strcmp(a->agent, b->agent) &&
-	       a->sample_one_in == b->sample_one_in;
-}
-
-/* dst += the decoded summary s (pid tables keyed by merged_host too, when set); false on bad data. */
-static bool result_add(struct fleet_result_host *dst, const Tracectl__Snapshot *s, const char *merged_host, char *err,
-		       size_t errlen)
-{
-	if (s->provenance) {
-		struct provenance_copy p = { 0 };
-
-		provenance_copy(&p, s->provenance);
-		if (!dst->prov.set)
-			dst->prov = p;
-		else if (!provenance_same(&dst->prov, &p))
-			dst->prov_mixed = true;
-	}
-	if (s->cost) {
-		dst->cost_events += s->cost->events;
-		dst->cost_kernel_ns += s->cost->kernel_ns;
-		dst->cost_agent_ns += s->cost->agent_cpu_ns;
-		if (s->cost->window_ns > dst->cost_window_ns)
-			dst->cost_window_ns = s->cost->window_ns;
-		dst->cost_kernel_stats = dst->cost_kernel_stats || s->cost->kernel_stats;
-	}
-	if (!dst->start_ns || s->start_unix_ns < dst->start_ns)
-		dst->start_ns = s->start_unix_ns;
-	if (s->end_unix_ns > dst->end_ns)
-		dst->end_ns = s->end_unix_ns;
-	dst->has_summary = true;
-	if (!hists_add(&dst->hists, s, err, errlen))
-		return false;
-	if (s->counts && counts_decode_into(&dst->counts, &dst->have_counts, s->counts, merged_host, err, errlen))
-		return false;
-	if (!s->n_series && !s->counts) {
-		dst->is_events = true;
-		dst->events += s->events;
-		dst->events_dropped += s->events_dropped;
-	}
-	return true;
-}
-
 /* The host's window, added to what came from it; false on bad data. */
-static bool received_add(struct fleet_host *h, const Tracectl__Snapshot *snap, char *err, size_t errlen)
+static bool received_add(struct fleet_host *h, enum result_kind kind, const Tracectl__Snapshot *snap, char *err,
+			 size_t errlen)
 {
 	uint64_t window_ns = h->received.cost_window_ns;
 
-	if (!result_add(&h->received, snap, NULL, err, errlen))
+	if (!host_result_add(&h->received, kind, snap, NULL, err, errlen))
 		return false;
 	/* windows follow each other: the host's cost is over their sum */
 	if (snap->cost)
@@ -744,16 +618,14 @@ static bool received_add(struct fleet_host *h, const Tracectl__Snapshot *snap, c
 }
 
 /* One host's window that came after its merged view was printed, and its held events. */
-static void print_late_window(struct fleet *f, struct fleet_host *h, const Tracectl__Snapshot *snap, char *err,
-			      size_t errlen)
+static void print_late_window(struct fleet *f, struct fleet_host *h, enum result_kind kind,
+			      const Tracectl__Snapshot *snap, char *err, size_t errlen)
 {
 	struct render late = h->render;
-	struct hist_set hists;
-	struct count_table counts;
-	bool have_counts = false;
+	struct result res;
 
 	late.late = true;
-	hist_set_init(&hists);
+	result_init(&res);
 	if (f->o->quiet || f->o->format == OUTPUT_PROM)
 		goto cleanup;
 	for (size_t i = 0; i < h->npending; i++) {
@@ -763,25 +635,16 @@ static void print_late_window(struct fleet *f, struct fleet_host *h, const Trace
 		for (size_t k = 0; k < batch->n_events; k++)
 			render_event(&late, batch->events[k]);
 	}
-	if (!hists_add(&hists, snap, err, errlen))
+	if (result_add_snapshot(&res, kind, snap, NULL, err, errlen))
 		goto cleanup;
-	for (size_t i = 0; i < hists.n; i++)
-		render_hist(&late, snap, hists.labels[i], hists.hists[i]);
-	if (snap->counts) {
-		if (counts_decode_into(&counts, &have_counts, snap->counts, NULL, err, errlen))
-			goto cleanup;
-		sort_counts(f, &counts);
-		render_counts(&late, snap, &counts);
-	}
-	if (!snap->n_series && !snap->counts)
-		render_event_stats(&late, snap);
+	if (res.have_counts)
+		sort_counts(f, &res.counts);
+	render_result(&late, snap, &res);
 cleanup:
 	for (size_t i = 0; i < h->npending; i++)
 		protobuf_c_message_free_unpacked(&h->pending[i]->base, NULL);
 	h->npending = 0;
-	hist_set_free(&hists);
-	if (have_counts)
-		count_table_free(&counts);
+	result_free(&res);
 }
 
 static void print_attached(const struct render *rd, const void *arg)
@@ -805,12 +668,16 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		h->attached = true;
 		if (!f->attached_ns)
 			f->attached_ns = clock_ns(CLOCK_REALTIME);
+		h->kind = result_kind_resolve(resp->attached->kind, RESULT_KIND_UNKNOWN, resp->attached->provenance,
+					      NULL);
 		/* machines always learn which hosts attached; people see it per host on request */
 		/* windows that ended before this host's first are not waited for */
 		if (resp->attached->first_window_end_unix_ns) {
-			int64_t first = (int64_t)((resp->attached->first_window_end_unix_ns + f->o->interval_ns / 2) /
-						  f->o->interval_ns);
+			int64_t first;
 
+			/* a boundary, as the agent computed it from the request (a replay learns it here) */
+			f->phase_ns = resp->attached->first_window_end_unix_ns % f->o->interval_ns;
+			first = window_bucket(f, resp->attached->first_window_end_unix_ns);
 			if (first - 1 > h->last_bucket)
 				h->last_bucket = first - 1;
 		}
@@ -836,9 +703,10 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		return true;
 	case TRACECTL__RESPONSE__RESULT_SNAPSHOT: {
 		const Tracectl__Snapshot *snap = resp->snapshot;
-		int64_t bucket = (int64_t)((snap->end_unix_ns + f->o->interval_ns / 2) / f->o->interval_ns);
+		int64_t bucket = window_bucket(f, snap->end_unix_ns);
 		struct fleet_window *w;
 
+		h->kind = result_kind_resolve(snap->kind, h->kind, snap->provenance, snap);
 		if (snap->counts && !sort_column_known(f, snap->counts))
 			return false;
 		if (snap->summary) {
@@ -857,7 +725,7 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 			}
 		}
 		h->last_bucket = bucket;
-		if (!received_add(h, snap, err, sizeof(err))) {
+		if (!received_add(h, h->kind, snap, err, sizeof(err))) {
 			char why[INVENTORY_HOST_LEN + 300];
 
 			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
@@ -869,11 +737,11 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 			 * adds up to the summary */
 			log_warn("%s: a window arrived after its merged view was printed; shown on its own, marked late",
 				 h->target->name);
-			print_late_window(f, h, snap, err, sizeof(err));
+			print_late_window(f, h, h->kind, snap, err, sizeof(err));
 			return false;
 		}
 		w = fleet_window_for(f, bucket);
-		if (!merge_snapshot(h, w, snap, err, sizeof(err))) {
+		if (!merge_snapshot(h, w, h->kind, snap, err, sizeof(err))) {
 			char why[INVENTORY_HOST_LEN + 300];
 
 			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
@@ -1040,20 +908,15 @@ static void on_sigwinch(evutil_socket_t sig, short what, void *arg)
 
 void fleet_result_free(struct fleet_result *r)
 {
-	for (size_t i = 0; r->hosts && i < r->nhosts; i++) {
-		hist_set_free(&r->hosts[i].hists);
-		if (r->hosts[i].have_counts)
-			count_table_free(&r->hosts[i].counts);
-	}
+	for (size_t i = 0; r->hosts && i < r->nhosts; i++)
+		result_free(&r->hosts[i].res);
 	free(r->hosts);
-	hist_set_free(&r->merged.hists);
-	if (r->merged.have_counts)
-		count_table_free(&r->merged.counts);
+	result_free(&r->merged.res);
 	memset(r, 0, sizeof(*r));
 }
 
 /* dst += src (pid tables keyed by merged_host too, when set); false on bad data. */
-static bool result_merge(struct fleet_result_host *dst, const struct fleet_result_host *src, const char *merged_host,
+static bool host_result_merge(struct fleet_result_host *dst, const struct fleet_result_host *src, const char *merged_host,
 			 char *err, size_t errlen)
 {
 	if (src->prov.set) {
@@ -1074,15 +937,7 @@ static bool result_merge(struct fleet_result_host *dst, const struct fleet_resul
 	if (src->end_ns > dst->end_ns)
 		dst->end_ns = src->end_ns;
 	dst->has_summary = dst->has_summary || src->has_summary;
-	if (hist_set_merge(&dst->hists, &src->hists))
-		log_warn("more than %d series, the rest are left out", HIST_SET_MAX);
-	if (src->have_counts &&
-	    counts_merge_into(&dst->counts, &dst->have_counts, &src->counts, merged_host, err, errlen))
-		return false;
-	dst->is_events = dst->is_events || src->is_events;
-	dst->events += src->events;
-	dst->events_dropped += src->events_dropped;
-	return true;
+	return result_merge(&dst->res, &src->res, merged_host, err, errlen) == 0;
 }
 
 /* Each host's session summary, and every answering host's added up. */
@@ -1094,18 +949,19 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 	r->nhosts = f->n;
 	r->hosts = calloc(f->n, sizeof(*r->hosts));
 	r->merged.name = f->merged.host;
-	hist_set_init(&r->merged.hists);
+	result_init(&r->merged.res);
 	for (size_t i = 0; r->hosts && i < f->n; i++) {
 		struct fleet_host *h = &f->hosts[i];
 		struct fleet_result_host *rh = &r->hosts[i];
+		enum result_kind kind;
 
-		if (i > 0 && r->hosts[i - 1].have_counts)
-			sort_counts(f, &r->hosts[i - 1].counts);
+		if (i > 0 && r->hosts[i - 1].res.have_counts)
+			sort_counts(f, &r->hosts[i - 1].res.counts);
 
 		rh->name = h->target->name;
 		rh->answered = h->answered;
 		rh->code = h->code;
-		hist_set_init(&rh->hists);
+		result_init(&rh->res);
 		r->answered += h->answered;
 		if (!h->has_summary) {
 			/* died (or cut off) before its summary: what it sent up to then, said so */
@@ -1113,23 +969,25 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 				continue;
 			rh->died = 1;
 			r->merged.died++;
-			if (!result_merge(rh, &h->received, NULL, err, sizeof(err)) ||
-			    !result_merge(&r->merged, &h->received, merged_key_host(h), err, sizeof(err)))
+			if (!host_result_merge(rh, &h->received, NULL, err, sizeof(err)) ||
+			    !host_result_merge(&r->merged, &h->received, merged_key_host(h), err, sizeof(err)))
 				log_error("%s: adding up what it sent: %s", h->target->name, err);
 			continue;
 		}
-		if (!result_add(rh, h->summary->snapshot, NULL, err, sizeof(err)) ||
-		    !result_add(&r->merged, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
+		kind = result_kind_resolve(h->summary->snapshot->kind, h->kind, h->summary->snapshot->provenance,
+					   h->summary->snapshot);
+		if (!host_result_add(rh, kind, h->summary->snapshot, NULL, err, sizeof(err)) ||
+		    !host_result_add(&r->merged, kind, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
 			log_error("%s: bad summary: %s", h->target->name, err);
 	}
 	r->merged.answered = r->answered > 0;
 	r->interrupted = f->interrupted && f->o->duration_ns;
 	r->elapsed_ns = clock_ns(CLOCK_REALTIME) - f->start_ns;
 	r->duration_ns = f->o->duration_ns;
-	if (r->hosts && f->n && r->hosts[f->n - 1].have_counts)
-		sort_counts(f, &r->hosts[f->n - 1].counts);
-	if (r->merged.have_counts)
-		sort_counts(f, &r->merged.counts);
+	if (r->hosts && f->n && r->hosts[f->n - 1].res.have_counts)
+		sort_counts(f, &r->hosts[f->n - 1].res.counts);
+	if (r->merged.res.have_counts)
+		sort_counts(f, &r->merged.res.counts);
 }
 
 static void render_result_host(const struct render *rd_in, const struct fleet_result_host *rh)
@@ -1147,11 +1005,11 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 
 		if (rd_in->hosts_total > 1 && !rd_in->merged)
 			snprintf(extra, sizeof(extra), "host=\"%s\"", rh->name);
-		if (rh->hists.n)
-			prom_write_hists(rd_in->out, rd_in->probe, &rh->hists, extra);
-		if (rh->have_counts)
-			prom_write_counts(rd_in->out, rd_in->probe, &rh->counts, extra);
-		if (rh->is_events)
+		if (rh->res.hists.n)
+			prom_write_hists(rd_in->out, rd_in->probe, &rh->res.hists, extra);
+		if (rh->res.have_counts)
+			prom_write_counts(rd_in->out, rd_in->probe, &rh->res.counts, extra);
+		if (rh->res.kind == RESULT_KIND_EVENTS)
 			fprintf(stderr, "tracectl: --output prom shows histogram and count probes; %s streams events\n",
 				rd_in->probe);
 		fflush(rd_in->out);
@@ -1169,23 +1027,11 @@ static void render_result_host(const struct render *rd_in, const struct fleet_re
 		prov.relative_error = rh->prov.relative_error;
 		meta.provenance = &prov;
 	}
-	cost.events = rh->cost_events;
-	cost.kernel_ns = rh->cost_kernel_ns;
-	cost.agent_cpu_ns = rh->cost_agent_ns;
-	cost.window_ns = rh->cost_window_ns;
-	cost.kernel_stats = rh->cost_kernel_stats;
-	meta.cost = &cost;
+	meta.cost = cost_of(rh, &cost);
 	meta.summary = true;
 	meta.start_unix_ns = rh->start_ns;
 	meta.end_unix_ns = rh->end_ns;
-	meta.events = rh->events;
-	meta.events_dropped = rh->events_dropped;
-	for (size_t i = 0; i < rh->hists.n; i++)
-		render_hist(rd, &meta, rh->hists.labels[i], rh->hists.hists[i]);
-	if (rh->have_counts)
-		render_counts(rd, &meta, &rh->counts);
-	if (rh->is_events)
-		render_event_stats(rd, &meta);
+	render_result(rd, &meta, &rh->res);
 	render_footer(rd, &meta);
 }
 
@@ -1278,7 +1124,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		goto cleanup;
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++) {
-		hist_set_init(&f.windows[i].hists);
+		result_init(&f.windows[i].sum.res);
 		f.windows[i].nhosts = f.n;
 		f.windows[i].reported = calloc(f.n, 1);
 		if (!f.windows[i].reported) {
@@ -1291,6 +1137,10 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 				    .hosts_total = f.n, .interval_ns = o->interval_ns,
 				    .events_header_shown = &f.events_header_shown };
 	f.start_ns = clock_ns(CLOCK_REALTIME);
+	if (o->command == FLEET_ATTACH && !o->replay && o->request &&
+	    o->request->call_case == TRACECTL__REQUEST__CALL_ATTACH &&
+	    o->interval_ns)
+		f.phase_ns = o->request->attach->align_unix_ns % o->interval_ns;
 	/* the merged windows redraw (--per-host adds each host's summary at the end); events scroll */
 	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->replay &&
 		 isatty(fileno(stdout));
@@ -1317,7 +1167,7 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		h->index = i;
 		h->target = &o->targets->hosts[i];
 		h->last_bucket = -1;
-		hist_set_init(&h->received.hists);
+		result_init(&h->received.res);
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
 					     .probe = o->probe ? o->probe : "", .hosts_total = f.n,
 					     .interval_ns = o->interval_ns, .events_header_shown = &f.events_header_shown };
@@ -1383,9 +1233,7 @@ cleanup:
 		free(h->pending);
 		if (h->has_summary)
 			protobuf_c_message_free_unpacked(&h->summary->base, NULL);
-		hist_set_free(&h->received.hists);
-		if (h->received.have_counts)
-			count_table_free(&h->received.counts);
+		result_free(&h->received.res);
 		client_conn__free(&h->conn);
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++)

@@ -329,17 +329,17 @@ static size_t evaluate_scope(const struct gate_options *g, const struct gate_thr
 	double seconds = rh->end_ns > rh->start_ns ? (double)(rh->end_ns - rh->start_ns) / 1e9 : 0;
 	size_t n = 0;
 
-	if (rh->hists.n) {
-		for (size_t i = 0; i < rh->hists.n && n < room; i++) {
-			const struct hist *h = rh->hists.hists[i];
+	if (rh->res.kind == RESULT_KIND_HISTOGRAM) {
+		for (size_t i = 0; i < rh->res.hists.n && n < room; i++) {
+			const struct hist *h = rh->res.hists.hists[i];
 			struct verdict *v = &out[n];
 
-			if (g->series ? strcmp(g->series, rh->hists.labels[i]) != 0 : !h->count)
+			if (g->series ? strcmp(g->series, rh->res.hists.labels[i]) != 0 : !h->count)
 				continue;
 			memset(v, 0, sizeof(*v));
 			v->t = t;
 			snprintf(v->scope, sizeof(v->scope), "%s", scope);
-			snprintf(v->series, sizeof(v->series), "%s", rh->hists.labels[i]);
+			snprintf(v->series, sizeof(v->series), "%s", rh->res.hists.labels[i]);
 			v->have_measured = hist_metric(h, t->metric, seconds, &v->measured);
 			if (!v->have_measured)
 				snprintf(v->note, sizeof(v->note), "no samples");
@@ -359,17 +359,17 @@ static size_t evaluate_scope(const struct gate_options *g, const struct gate_thr
 		memset(v, 0, sizeof(*v));
 		v->t = t;
 		snprintf(v->scope, sizeof(v->scope), "%s", scope);
-		if (rh->have_counts) {
-			v->have_measured = counts_metric(&rh->counts, t->metric, t->filter, seconds, &v->measured, v->note,
+		if (rh->res.kind == RESULT_KIND_COUNTS && rh->res.have_counts) {
+			v->have_measured = counts_metric(&rh->res.counts, t->metric, t->filter, seconds, &v->measured, v->note,
 							 sizeof(v->note));
-		} else if (rh->is_events) {
+		} else if (rh->res.kind == RESULT_KIND_EVENTS) {
 			v->have_measured = true;
 			if (strcmp(t->metric, "count") == 0)
-				v->measured = (double)rh->events;
+				v->measured = (double)rh->res.events;
 			else if (strcmp(t->metric, "rate") == 0)
-				v->measured = seconds > 0 ? (double)rh->events / seconds : 0;
+				v->measured = seconds > 0 ? (double)rh->res.events / seconds : 0;
 			else if (strcmp(t->metric, "dropped") == 0)
-				v->measured = (double)rh->events_dropped;
+				v->measured = (double)rh->res.events_dropped;
 			else {
 				v->have_measured = false;
 				snprintf(v->note, sizeof(v->note), "event probes offer count, rate, dropped");
@@ -503,15 +503,15 @@ static void write_baseline_scope(FILE *f, const struct fleet_result_host *rh, co
 {
 	double seconds = rh->end_ns > rh->start_ns ? (double)(rh->end_ns - rh->start_ns) / 1e9 : 0;
 
-	for (size_t i = 0; i < rh->hists.n; i++) {
-		const struct hist *h = rh->hists.hists[i];
+	for (size_t i = 0; i < rh->res.hists.n; i++) {
+		const struct hist *h = rh->res.hists.hists[i];
 
 		fputs("{\"host\":", f);
 		render_json_string(f, scope);
 		fputs(",\"probe\":", f);
 		render_json_string(f, probe);
 		fputs(",\"type\":\"baseline\",\"series\":", f);
-		render_json_string(f, rh->hists.labels[i]);
+		render_json_string(f, rh->res.hists.labels[i]);
 		fprintf(f, ",\"count\":%llu,\"rate\":%.3f", (unsigned long long)h->count,
 			seconds > 0 ? (double)h->count / seconds : 0);
 		if (h->count)
@@ -521,26 +521,29 @@ static void write_baseline_scope(FILE *f, const struct fleet_result_host *rh, co
 				(unsigned long long)hist_percentile(h, 99.9), (unsigned long long)h->max);
 		fputs("}\n", f);
 	}
-	if (rh->have_counts || rh->is_events) {
+	if (rh->res.have_counts || rh->res.kind == RESULT_KIND_EVENTS) {
 		fputs("{\"host\":", f);
 		render_json_string(f, scope);
 		fputs(",\"probe\":", f);
 		render_json_string(f, probe);
 		fputs(",\"type\":\"baseline\",\"series\":\"\"", f);
-		if (rh->have_counts) {
-			fprintf(f, ",\"rows\":%zu", rh->counts.nrows);
-			for (size_t v = 0; v < rh->counts.nvalues; v++) {
+		if (rh->res.have_counts) {
+			const struct count_table *t = &rh->res.counts;
+
+			fprintf(f, ",\"rows\":%zu", t->nrows);
+			for (size_t v = 0; v < t->nvalues; v++) {
 				uint64_t sum = 0;
 
-				for (size_t r = 0; r < rh->counts.nrows; r++)
-					sum += rh->counts.rows[r].values[v];
+				for (size_t r = 0; r < t->nrows; r++)
+					sum += t->rows[r].values[v];
 				fputc(',', f);
-				render_json_string(f, rh->counts.value_names[v]);
+				render_json_string(f, t->value_names[v]);
 				fprintf(f, ":%llu", (unsigned long long)sum);
 			}
 		} else {
-			fprintf(f, ",\"count\":%llu,\"dropped\":%llu,\"rate\":%.3f", (unsigned long long)rh->events,
-				(unsigned long long)rh->events_dropped, seconds > 0 ? (double)rh->events / seconds : 0);
+			fprintf(f, ",\"count\":%llu,\"dropped\":%llu,\"rate\":%.3f", (unsigned long long)rh->res.events,
+				(unsigned long long)rh->res.events_dropped,
+				seconds > 0 ? (double)rh->res.events / seconds : 0);
 		}
 		fputs("}\n", f);
 	}
@@ -607,11 +610,11 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 		return CLI_EXIT_USAGE;
 	}
 	/* a verdict per threshold per scope and series, plus the hosts rule */
-	size_t max_series = r->merged.hists.n;
+	size_t max_series = r->merged.res.hists.n;
 
 	for (size_t h = 0; h < r->nhosts; h++)
-		if (r->hosts[h].hists.n > max_series)
-			max_series = r->hosts[h].hists.n;
+		if (r->hosts[h].res.hists.n > max_series)
+			max_series = r->hosts[h].res.hists.n;
 	room = g->n * (r->nhosts + 1) * (max_series ? max_series : 1) + 1;
 	v = calloc(room, sizeof(*v));
 	if (!v) {

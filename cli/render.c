@@ -319,12 +319,13 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 	if (snap->summary) {
 		char span[32];
 
-		fprintf(r->out, "\n=== Summary %s %s %s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe, series,
+		fprintf(r->out, "\n=== Summary %s %s%s%s over %s ===%s\n", host_label(r, hl, sizeof(hl)), r->probe,
+			series[0] ? " " : "", series,
 			duration_format(snap->end_unix_ns - snap->start_unix_ns, span, sizeof(span)),
 			h->count ? "" : "\n  no samples");
 	} else {
-		fprintf(r->out, "%s %s %s %s%s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series,
-			partial_note(r, snap, partial, sizeof(partial)), h->count ? "" : ": no samples");
+		fprintf(r->out, "%s %s %s%s%s%s%s\n", when, host_label(r, hl, sizeof(hl)), r->probe, series[0] ? " " : "",
+			series, partial_note(r, snap, partial, sizeof(partial)), h->count ? "" : ": no samples");
 	}
 	if (!h->count) {
 		fflush(r->out);
@@ -675,6 +676,34 @@ static void render_event_header(const struct render *r, const Tracectl__Event *e
 			text_escape_fpad(r->out, title, event_column_width(fd));
 	}
 	fputc('\n', r->out);
+}
+
+void render_result(const struct render *r, const Tracectl__Snapshot *snap, const struct result *res)
+{
+	Tracectl__Snapshot meta = *snap;
+	struct hist none;
+
+	switch (res->kind) {
+	case RESULT_KIND_HISTOGRAM:
+		for (size_t i = 0; i < res->hists.n; i++)
+			render_hist(r, snap, res->hists.labels[i], res->hists.hists[i]);
+		if (!res->hists.n) {
+			hist_reset(&none);
+			render_hist(r, snap, "", &none);
+		}
+		break;
+	case RESULT_KIND_COUNTS:
+		if (res->have_counts)
+			render_counts(r, snap, &res->counts);
+		break;
+	case RESULT_KIND_EVENTS:
+		meta.events = res->events;
+		meta.events_dropped = res->events_dropped;
+		render_event_stats(r, &meta);
+		break;
+	case RESULT_KIND_UNKNOWN:
+		break;
+	}
 }
 
 void render_event(const struct render *r, const Tracectl__Event *ev)

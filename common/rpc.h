@@ -12,6 +12,8 @@
 #include "tracectl.pb-c.h"
 
 #define RPC_PROTOCOL_VERSION 1u
+/* Additions within version 1 that older peers ignore; 1: ResultKind in Attached and Snapshot. */
+#define RPC_PROTOCOL_MINOR 1u
 /* Keepalive: a client pings every RPC_PING_INTERVAL_S; a side that hears nothing
  * for RPC_IDLE_TIMEOUT_S closes the connection. */
 #define RPC_PING_INTERVAL_S 5
