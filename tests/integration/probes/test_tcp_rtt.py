@@ -26,10 +26,8 @@ Two sessions run at once on --port PORT: one with --by remote, one without. Chec
 - series "all" of the other session holds exactly the samples of all the --by remote
   series together, bucket by bucket, and every --by remote series is 127.0.0.1:*.
   Both sessions end once no socket of the port is established any more (tcp_probe
-  fires only on established sockets), each read once after the traffic (an interval
-  longer than the session): a window edge during the traffic could lose a --by remote
-  sample (see run()), and a fixed pause before the end could let the server's last
-  segment fall between the two sessions' ends.
+  fires only on established sockets), not after a fixed pause that could let the
+  server's last segment fall between the two sessions' ends.
 tcp_rtt_tracepoint: the same on an agent started with --no-tp-btf (the
 tcp:tcp_probe tracepoint program instead of tp_btf; the hook says which ran).
 """
@@ -81,14 +79,8 @@ def run(args, fallback=False):
     with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         port = start_server(env, "--echo-after-ms", str(ECHO_MS))
         client = Client(env, "pingpong", port, "--count", str(ROUNDS), "--size", str(SIZE))
-        # One window per session (the interval outlasts the session, so its first, short window
-        # joins the next): each session's histograms are read once, after the traffic, and
-        # both hold the same segments. With a window edge inside the traffic the --by remote
-        # series could miss a sample the cumulative "all" keeps: its per-CPU hash entry is
-        # taken (read and deleted) while a program on another CPU still holds it.
-        with Attach(env, "tcp-rtt", ["--port", str(port)], duration="60s", interval="60s", timeout=90) as plain, \
-                Attach(env, "tcp-rtt", ["--port", str(port), "--by", "remote"], duration="60s", interval="60s",
-                       timeout=90) as by_remote:
+        with Attach(env, "tcp-rtt", ["--port", str(port)], duration="60s", timeout=90) as plain, \
+                Attach(env, "tcp-rtt", ["--port", str(port), "--by", "remote"], duration="60s", timeout=90) as by_remote:
             client.go()
             done = client.wait_done()
             # The client's segments were all taken before its last recv() returned; the server's
