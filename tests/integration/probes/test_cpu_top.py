@@ -20,6 +20,8 @@ accounted to it over everything it ran while traced (from "ready", before it blo
   sleeper's 0.3 ms here are 4-10 ms in a TCG guest, and its own clock says so too;
 - the sleeper's voluntary switches: one per nap and one for blocking on stdin after
   "done", plus one if it had not yet blocked reading "go" when the session attached.
+The sessions end once /proc says both workloads are switched out inside that read, not
+after a set pause (a TCG guest was once slower than 0.2 s to get there).
 """
 import os
 import subprocess
@@ -55,6 +57,20 @@ def finish(wl, out, name):
     total = out.readline(10)
     check(total is not None and total.startswith("cpu "), f"{name} said {total!r}")
     return [int(x) for x in line.split()[1:3]] + [int(total.split()[1])]
+
+
+def wait_blocked_on_stdin(pid, name, timeout=30):
+    """Until pid is off its CPU inside read(0, ...): /proc/PID/syscall shows the syscall
+    only once the task has been switched out (the kernel waits for it to be inactive),
+    and "running" before, so the switch the probe sees has happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+        if fields[:2] == ["0", "0x0"]:  # read (x86_64 syscall 0) on fd 0
+            return
+        time.sleep(0.01)
+    check(False, f"{name} did not block reading stdin within {timeout} s: /proc/{pid}/syscall {fields[:2]}")
 
 
 def reap(wl, name):
@@ -94,7 +110,10 @@ def test_spin_and_sleep(args):
             nap_cpu, naps, nap_total = finish(nap, nap_out, "sleeper")
             log(f"workloads' own CPU time: spinner {spin_cpu} ns ({spin_total} since ready), "
                 f"sleeper {nap_cpu} ns over {naps} naps ({nap_total} since ready)")
-            time.sleep(0.2)  # both block on stdin again: the switch that closes their last stretch
+            # The switch that closes their last stretch: both block on stdin again. Waited
+            # for, not slept on: a TCG guest can take longer than any set pause to get there.
+            wait_blocked_on_stdin(spin_pid, "spinner")
+            wait_blocked_on_stdin(nap_pid, "sleeper")
             a_spin.end()
             a_nap.end()
             spin_row = only_row(a_spin, spin_pid, "spinner")

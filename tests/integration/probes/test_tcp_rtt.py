@@ -25,6 +25,9 @@ Two sessions run at once on --port PORT: one with --by remote, one without. Chec
   rounds: the model the bounds come from agrees with the kernel;
 - series "all" of the other session holds exactly the samples of all the --by remote
   series together, bucket by bucket, and every --by remote series is 127.0.0.1:*.
+  Both sessions end once no socket of the port is established any more (tcp_probe
+  fires only on established sockets), not after a fixed pause that could let the
+  server's last segment fall between the two sessions' ends.
 tcp_rtt_tracepoint: the same on an agent started with --no-tp-btf (the
 tcp:tcp_probe tracepoint program instead of tp_btf; the hook says which ran).
 """
@@ -49,6 +52,20 @@ def check_hook(objs, fallback):
     check(hook.startswith("tp_btf") != fallback, f"{'--no-tp-btf' if fallback else 'default'}: hook {hook!r}")
 
 
+def wait_not_established(port, timeout=20):
+    """Until no IPv4 socket with local or remote port PORT is ESTABLISHED (/proc/net/tcp)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+        # local and remote are HEXADDR:HEXPORT, state 01 is TCP_ESTABLISHED
+        if not any(r[3] == "01" and port in (int(r[1].split(":")[1], 16), int(r[2].split(":")[1], 16))
+                   for r in rows):
+            return
+        time.sleep(0.01)
+    check(False, f"a connection of port {port} is still established after {timeout} s")
+
+
 def srtt_bounds(first_hi, samples_lo, samples_hi):
     """The kernel's srtt after 0..n samples, run on the low and the high ends of each sample."""
     lo, hi = [0.0], [float(first_hi)]
@@ -66,9 +83,10 @@ def run(args, fallback=False):
                 Attach(env, "tcp-rtt", ["--port", str(port), "--by", "remote"], duration="60s", timeout=90) as by_remote:
             client.go()
             done = client.wait_done()
-            # the client's segments were all taken before its last recv() returned; the server's
-            # last ones (its FIN) follow within its close(): a moment for them
-            time.sleep(0.2)
+            # The client's segments were all taken before its last recv() returned; the server's
+            # last one (the client's FIN) is taken while its socket is still established:
+            # tcp_probe fires only there, so once no socket of the port is, nothing more comes.
+            wait_not_established(port)
             plain.end()
             by_remote.end()
         fields = done.split()
