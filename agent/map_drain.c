@@ -174,7 +174,7 @@ int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max
 	size_t entry, fit;
 	int ncpus;
 
-	if (!(bpf_map__map_flags(map) & BPF_F_NO_PREALLOC) || kernel_env_bpf_mem_alloc())
+	if (!(bpf_map__map_flags(map) & BPF_F_NO_PREALLOC))
 		return 0;
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
@@ -184,6 +184,9 @@ int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max
 	if (!fit)
 		fit = 1;
 	if (fit < bpf_map__max_entries(map)) {
+		/* with BPF's allocator the map keeps its full size, unallocated */
+		if (kernel_env_bpf_mem_alloc())
+			return 0;
 		log_info("%s: %s preallocated for %zu entries (of %u) on this kernel (no BPF memory allocator)", probe,
 			 bpf_map__name(map), fit, bpf_map__max_entries(map));
 		if (bpf_map__set_max_entries(map, (__u32)fit))

@@ -5,8 +5,9 @@
 
 /* Requests in flight at once (LRU beyond that: a sample is lost, not the map). */
 #define BIO_LATENCY_MAX_INFLIGHT 65536
-/* Series (disk, op) per window. */
-#define BIO_LATENCY_MAX_SERIES 1024
+/* Series (disk, op) per window: small enough that the map is preallocated on small hosts
+ * (map_prealloc_where_needed), where BPF's allocator could lose a new series' sample. */
+#define BIO_LATENCY_MAX_SERIES 256
 
 /* The op part of a series key. */
 enum bio_latency_op {
