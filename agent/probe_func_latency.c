@@ -150,19 +150,11 @@ static int func_latency_read(void *state, struct hist_set *out)
 {
 	struct func_latency_state *st = state;
 	struct hist *window = hist_set_get(out, st->label);
-	__u32 zero = 0;
-	int err;
 
 	if (!window)
 		return -ENOMEM;
-	err = bpf_map__lookup_elem(st->skel->maps.hists, &zero, sizeof(zero), st->percpu, st->percpu_size, 0);
-	if (err)
-		return err;
-	hist_from_percpu(&st->now, st->percpu, st->ncpus);
-	if (hist_delta(window, &st->now, &st->before))
-		return -EIO;
-	st->before = st->now;
-	return 0;
+	return map_hist_window(st->skel->maps.hists, 0, st->percpu, st->percpu_size, st->ncpus, &st->now, &st->before,
+			       window);
 }
 
 const struct probe_desc probe_func_latency = {
@@ -170,6 +162,7 @@ const struct probe_desc probe_func_latency = {
 	.description = "latency in ns of one user-space function, --target ABSOLUTE_PATH:FUNCTION "
 		       "(entry to return, per thread)",
 	.kind = PROBE_HISTOGRAM,
+	.target_kind = PROBE_TARGET_BINARY,
 	.hook = "uprobe + uretprobe",
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID,
 	.supported = func_target_uprobes_supported,
