@@ -378,6 +378,23 @@ def skip_if_unsupported(cli_status, cli_stderr):
         sys.exit(SKIP)
 
 
+def require_supported(env, probe):
+    """For probes whose hooks some kernels lack altogether (the kernel-function probes on a
+    kernel without kprobes, such as the build machine's): asks the agent with `tracectl
+    probes`, and when it reports probe unsupported the test exits 77 with the agent's reason."""
+    rc, out, err = env.run_cli(f"probes-{probe}", env.cli_argv(
+        env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+        "probes", f"127.0.0.1:{env.port}", probe, "--output", "json"))
+    check(rc == 0, f"tracectl probes exited {rc}: {err.strip()}")
+    info = [o for o in parse_json_lines(out.splitlines()) if o.get("probe") == probe]
+    check(len(info) == 1, f"tracectl probes does not list {probe}: {out!r}")
+    log(f"{probe}: supported {info[0]['supported']}, hook {info[0]['hook']!r}")
+    if not info[0]["supported"]:
+        check(info[0]["unsupported_reason"], f"{probe} unsupported without a reason")
+        print(f"SKIP: unsupported: {probe}: {info[0]['unsupported_reason']}", flush=True)
+        sys.exit(SKIP)
+
+
 def summaries(objs):
     return [o for o in objs if o.get("type") == "summary"]
 
