@@ -167,6 +167,16 @@ static int kfunc_latency_read(void *state, struct hist_set *out)
 			       window);
 }
 
+extern const struct probe_desc probe_kfunc_latency;
+
+/* A trial attach (kfunc_trial_supported): the hook variant that loads is what `tracectl probes` names. */
+static int kfunc_latency_supported(char *reason, size_t len)
+{
+	static struct kfunc_trial trial;
+
+	return kfunc_trial_supported(&trial, &probe_kfunc_latency, reason, len);
+}
+
 const struct probe_desc probe_kfunc_latency = {
 	.name = "kfunc-latency",
 	.description = "latency in ns of one kernel function, --target NAME (entry to return, per thread; "
@@ -176,7 +186,7 @@ const struct probe_desc probe_kfunc_latency = {
 	.hook = "kprobe.multi + kretprobe.multi; without kprobe.multi a kprobe + kretprobe",
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID,
-	.supported = kfunc_supported,
+	.supported = kfunc_latency_supported,
 	.validate = kfunc_latency_validate,
 	.open = kfunc_latency_open,
 	.read_hist = kfunc_latency_read,

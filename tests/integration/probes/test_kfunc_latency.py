@@ -5,11 +5,13 @@
 latency: syscall_loop makes exactly 20 nanosleep syscalls of 20 ms (and one getppid),
 measuring each on CLOCK_MONOTONIC around the syscall. Each runs hrtimer_nanosleep once
 in the kernel. kfunc-latency --target hrtimer_nanosleep --pid on it must count exactly
-20 calls in the series function=hrtimer_nanosleep, with a mean between 20 ms and the
-workload's own mean (the kernel function runs inside the syscall), a p50 within 5% of
-the workload's mean (histogram buckets are 1/32 of a power of two: 3.1%), and a max no
-longer than the workload's longest sleep. On a kernel without kprobes (the build
-machine) it skips with the agent's reason.
+20 calls in the series function=hrtimer_nanosleep; its mean and max (exact: sum / count
+and the largest value) lie inside the workload's own, by at most 5% (the syscall's
+entry and exit outside the function; emulated guests make them slow), and not below
+20 ms; its p50 is at least 20 ms less the histogram's error (half a bucket, 1/64) and
+at most the max. (The mean, not the p50, is compared: under emulation a few sleeps
+overrun by tens of ms.) On a kernel without kprobes (the build machine) it skips with
+the agent's reason.
 """
 import os
 import subprocess
@@ -52,9 +54,11 @@ def test_latency(args):
             f"p50={s['p50_ns'] / 1e6:.4f}ms max={s['max_ns'] / 1e6:.4f}ms (workload's own mean "
             f"{own_mean / 1e6:.4f}ms, longest {int(max_sleep_ns) / 1e6:.4f}ms)")
         check(s["count"] == SLEEPS, f"count {s['count']}, want {SLEEPS}")
-        check(SLEEP_NS <= s["mean_ns"] <= own_mean, f"mean {s['mean_ns']} ns, want {SLEEP_NS}..{own_mean:.0f}")
-        check(abs(s["p50_ns"] - own_mean) <= 0.05 * own_mean, f"p50 {s['p50_ns']} ns, want {own_mean:.0f} +/- 5%")
-        check(s["max_ns"] <= int(max_sleep_ns), f"max {s['max_ns']} ns longer than the longest sleep {max_sleep_ns}")
+        for what, theirs, own in (("mean", s["mean_ns"], own_mean), ("max", s["max_ns"], int(max_sleep_ns))):
+            check(SLEEP_NS <= theirs <= own and own - theirs <= 0.05 * own,
+                  f"{what} {theirs} ns, want {SLEEP_NS} ns or more, within 5% below the workload's {own:.0f} ns")
+        check(SLEEP_NS * (1 - 1 / 64) <= s["p50_ns"] <= s["max_ns"],
+              f"p50 {s['p50_ns']} ns, want {SLEEP_NS} ns less 1/64 .. max {s['max_ns']} ns")
         env.stop_agent_checked()
 
 
