@@ -76,14 +76,14 @@ struct hook_variants {
  * array rows, with its skeleton functions and its hook_choice. */
 #define HOOK_VARIANTS(var, name, probe_name, table) HOOK_VARIANTS_ATTACH(var, name, probe_name, table, NULL)
 /* The same, with the attach step above (attach_fn). */
-#define HOOK_VARIANTS_ATTACH(var, name, probe_name, table, attach_fn)                                          \
+#define HOOK_VARIANTS_ATTACH(var, name, probe_name, table, attach_fn)                                         \
 	HOOK_SKELETON(name);                                                                                  \
 	static struct hook_choice var##_choice;                                                               \
 	static const struct hook_variants var = {                                                             \
 		.probe = probe_name,                                                                          \
 		.skeleton = &name##_skeleton,                                                                 \
-		.rows = table,                                                                                 \
-		.nrows = sizeof(table) / sizeof((table)[0]),                                                    \
+		.rows = table,                                                                                \
+		.nrows = sizeof(table) / sizeof((table)[0]),                                                  \
 		.choice = &var##_choice,                                                                      \
 		.attach = attach_fn,                                                                          \
 	}
