@@ -380,6 +380,16 @@ def skip_if_unsupported(cli_status, cli_stderr, anywhere=False):
         sys.exit(SKIP)
 
 
+def summary_rows(attach, label):
+    """The rows of a counts session's one summary (it waits for the CLI to exit), logged
+    as MEASURED under label with the count of rows and those omitted."""
+    summ = summaries(attach.result())
+    check(len(summ) == 1, f"{label}: want one summary, got {len(summ)}")
+    rows = summ[0]["rows"]
+    log(f"MEASURED {label}: {len(rows)} rows, rows_omitted {summ[0].get('rows_omitted')}")
+    return rows
+
+
 def summaries(objs):
     return [o for o in objs if o.get("type") == "summary"]
 

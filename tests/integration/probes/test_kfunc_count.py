@@ -17,21 +17,13 @@ On a kernel without kprobes (the build machine) both skip with the agent's reaso
 import fnmatch
 import sys
 
-from harness import Attach, Env, check, log, run_tests, skip_if_unsupported, summaries
+from harness import Attach, Env, check, log, run_tests, skip_if_unsupported, summary_rows
 from net_workload import Client, start_server
 
 SENDS = 37
 SIZE = 1000
 EXIT_REJECTED = 5
 TRACEABLE = "/sys/kernel/tracing/available_filter_functions"
-
-
-def rows_of(a, name):
-    summ = summaries(a.result())
-    check(len(summ) == 1, f"{name}: want one summary, got {len(summ)}")
-    rows = summ[0]["rows"]
-    log(f"MEASURED kfunc-count {name}: {rows}")
-    return rows
 
 
 def test_count(args):
@@ -47,8 +39,9 @@ def test_count(args):
             client.wait_done(timeout=60)
             one.end()
             glob.end()
-            one_rows = rows_of(one, "tcp_sendmsg --pid")
-            glob_rows = rows_of(glob, "tcp_send* --by pid")
+            one_rows = summary_rows(one, "kfunc-count tcp_sendmsg --pid")
+            glob_rows = summary_rows(glob, "kfunc-count tcp_send* --by pid")
+        log(f"MEASURED kfunc-count tcp_sendmsg --pid {client.pid}: {one_rows}")
         check([(r["function"], r["calls"]) for r in one_rows] == [("tcp_sendmsg", SENDS)],
               f"tcp_sendmsg --pid rows {one_rows}, want tcp_sendmsg with {SENDS} calls")
         mine = {r["function"]: r["calls"] for r in glob_rows if str(r["pid"]) == str(client.pid)}
