@@ -115,7 +115,7 @@ static const struct param_spec params[] = {
 	{ PROBE_PARAM_COMM, "comm", "string", "1..15 bytes", "only tasks with this command name" },
 	{ PROBE_PARAM_PORT, "port", "u32", "1..65535", "only sockets with this local or remote port" },
 	{ PROBE_PARAM_TOP, "top", "u32", "1..100000", "rows per snapshot, largest first" },
-	{ PROBE_PARAM_TARGET, "target", "string", "BINARY:PATTERN", "func-*: absolute path of an ELF file, function name or glob; tp-count: CATEGORY:PATTERN; kfunc-*: kernel function name or glob" },
+	{ PROBE_PARAM_TARGET, "target", "string", "1..511 bytes", "func-*: BINARY:PATTERN, absolute path of an ELF file, function name or glob; tp-count: CATEGORY:PATTERN; kfunc-*: kernel function name or glob" },
 	{ PROBE_PARAM_FREQ, "freq", "u32", "1..10000", "samples per second per CPU" },
 	{ PROBE_PARAM_BY, "by", "enum", "see probe", "how to split the results" },
 	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path", "only tasks in this cgroup (path under /sys/fs/cgroup)" },
@@ -192,7 +192,7 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 		return 0;
 	case PROBE_PARAM_TARGET:
 		if (!*value || strlen(value) >= PROBE_TARGET_LEN) {
-			snprintf(err, errlen, "parameter 'target' must be BINARY:PATTERN of at most %d bytes",
+			snprintf(err, errlen, "parameter 'target' must be 1..%d bytes",
 				 PROBE_TARGET_LEN - 1);
 			return -EINVAL;
 		}
