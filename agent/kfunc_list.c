@@ -65,6 +65,8 @@ static void sort_unique(struct kfunc_list *l)
 {
 	size_t kept = 0;
 
+	if (!l->n)
+		return; /* names is NULL: qsort must not see it */
 	qsort(l->names, l->n, sizeof(*l->names), name_cmp);
 	for (size_t i = 0; i < l->n; i++) {
 		if (kept && strcmp(l->names[kept - 1], l->names[i]) == 0) {
