@@ -152,9 +152,10 @@ static const struct param_spec params[] = {
 	{ PROBE_PARAM_COMM, "comm", "string", "1..15 bytes", "only tasks with this command name" },
 	{ PROBE_PARAM_PORT, "port", "u32", "1..65535", "only sockets with this local or remote port" },
 	{ PROBE_PARAM_TOP, "top", "u32", "1..100000", "rows per snapshot, largest first" },
-	/* the range is the user-space functions' form; tp-count and func-latency give their own */
-	{ PROBE_PARAM_TARGET, "target", "string", "BINARY:PATTERN",
-	  "what to hook: an ELF file's absolute path and a function name or glob, or tracepoints (see probe)" },
+	/* each probe's own form is its target_form (tracectl probes shows it) */
+	{ PROBE_PARAM_TARGET, "target", "string", "see probe",
+	  "what to hook: an ELF file's absolute path and a function name or glob (func-*), tracepoints "
+	  "CATEGORY:PATTERN (tp-count), kernel functions (kfunc-*)" },
 	{ PROBE_PARAM_FREQ, "freq", "u32", "1..10000", "samples per second per CPU" },
 	{ PROBE_PARAM_BY, "by", "enum", "see probe", "how to split the results" },
 	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path", "only tasks in this cgroup (path under /sys/fs/cgroup)" },
@@ -231,7 +232,7 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 		return 0;
 	case PROBE_PARAM_TARGET:
 		if (!*value || strlen(value) >= PROBE_TARGET_LEN) {
-			snprintf(err, errlen, "parameter 'target' must be BINARY:PATTERN of at most %d bytes",
+			snprintf(err, errlen, "parameter 'target' must be 1..%d bytes",
 				 PROBE_TARGET_LEN - 1);
 			return -EINVAL;
 		}

@@ -37,6 +37,15 @@ enum probe_param {
 };
 
 struct bpf_object;
+
+/* What the target parameter names: the policy restricts each kind its own way. */
+enum probe_target_kind {
+	PROBE_TARGET_NONE,            /* the probe takes no target */
+	PROBE_TARGET_BINARY,          /* ABSOLUTE_PATH:PATTERN (target-prefix) */
+	PROBE_TARGET_TRACEPOINT,      /* CATEGORY:PATTERN (tracepoint-categories) */
+	PROBE_TARGET_KERNEL_FUNCTION, /* a kernel function glob (kernel-functions) */
+};
+
 struct func_target;
 struct hook_variants;
 struct probe_runtime;
@@ -78,6 +87,7 @@ struct probe_desc {
 	const char *name;        /* the user interface: "tcp-latency" */
 	const char *description;
 	enum probe_kind kind;
+	enum probe_target_kind target_kind; /* with PROBE_PARAM_TARGET */
 	const char *hook;        /* the hook(s), e.g. "tracepoint sock:sock_send_length" */
 	/* Optional, where the probe chooses between hooks by feature probing or by its
 	 * parameters (NULL: the defaults): the one it uses on this kernel (what

@@ -70,6 +70,8 @@ static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_
 		if (err)
 			snprintf(why, len, "attaching: %s", strerror(-err));
 	}
+	if (!err && hv->attach)
+		err = hv->attach(s, &hv->rows[r], ctx, why, len);
 	if (err) {
 		sk->destroy(s);
 		return err;

@@ -66,15 +66,28 @@ struct hook_variants {
 	const struct hook_variant *rows;
 	size_t nrows; /* at most HOOK_VARIANTS_MAX */
 	struct hook_choice *choice;
+	/* Optional: after the skeleton's attach, attaches what it cannot (targets known at
+	 * open only) for the row being tried, with the configure step's ctx, so that a
+	 * kernel that loads a row's programs but refuses its attach (kprobe.multi without
+	 * fprobe) moves on to the next row. On failure it leaves nothing attached. 0 or
+	 * -errno with a reason. */
+	int (*attach)(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen);
 };
 
 /* Defines `static const struct hook_variants var` for the skeleton name.skel.h and the
  * array rows, with its skeleton functions and its hook_choice. */
-#define HOOK_VARIANTS(var, name, probe_name, rows)                                                            \
+#define HOOK_VARIANTS(var, name, probe_name, table) HOOK_VARIANTS_ATTACH(var, name, probe_name, table, NULL)
+/* The same, with the attach step above (attach_fn). */
+#define HOOK_VARIANTS_ATTACH(var, name, probe_name, table, attach_fn)                                         \
 	HOOK_SKELETON(name);                                                                                  \
 	static struct hook_choice var##_choice;                                                               \
 	static const struct hook_variants var = {                                                             \
-		probe_name, &name##_skeleton, rows, sizeof(rows) / sizeof((rows)[0]), &var##_choice,          \
+		.probe = probe_name,                                                                          \
+		.skeleton = &name##_skeleton,                                                                 \
+		.rows = table,                                                                                \
+		.nrows = sizeof(table) / sizeof((table)[0]),                                                  \
+		.choice = &var##_choice,                                                                      \
+		.attach = attach_fn,                                                                          \
 	}
 
 /* The probe's step between open and load, for the variant about to be tried: the

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Summing one slot of a per-CPU array of u64 counters from user space (the counts probes' overflow slots). */
+/* Reading one slot of a per-CPU array from user space: u64 counters summed (the counts probes' overflow
+ * slots), or a cumulative histogram as a window. */
 #ifndef TRACECTL_MAP_PERCPU_H
 #define TRACECTL_MAP_PERCPU_H
 
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hist.h"
 
 #include <bpf/libbpf.h>
 
@@ -53,6 +56,27 @@ static inline void *percpu_buffer_new(size_t size, int *ncpus, size_t *bytes, co
 	if (!buf)
 		snprintf(err, errlen, "allocating %s read buffer (%zu bytes): %s", probe, *bytes, strerror(ENOMEM));
 	return buf;
+}
+
+/*
+ * Slot index of a per-CPU array of cumulative histograms (struct hist_counts; percpu:
+ * one read buffer of percpu_size bytes for ncpus values) as a window: what it gained
+ * since *before is added to window, and *before moves on (now: scratch). 0 or -errno.
+ */
+static inline int map_hist_window(struct bpf_map *map, uint32_t index, struct hist_counts *percpu,
+				  size_t percpu_size, int ncpus, struct hist *now, struct hist *before,
+				  struct hist *window)
+{
+	int err;
+
+	err = bpf_map__lookup_elem(map, &index, sizeof(index), percpu, percpu_size, 0);
+	if (err)
+		return err;
+	hist_from_percpu(now, percpu, ncpus);
+	if (hist_delta(window, now, before))
+		return -EIO;
+	*before = *now;
+	return 0;
 }
 
 #endif

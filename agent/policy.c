@@ -17,17 +17,20 @@
 #define POLICY_MAX_FILE (1u << 20)
 #define POLICY_MAX_SECTIONS 1024
 #define POLICY_MAX_WORDS 4096
+/* What kernel function names are made of (globs aside). */
+#define KFUNC_GLOB_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
 
 static const char default_text[] =
 	"# Built-in policy, used when tracectl-agent runs without --policy.\n"
 	"# Any client with a certificate from the fleet CA may use the histogram and count\n"
 	"# probes. Event probes (exec, open, tcp-life: paths, argv, addresses of every\n"
 	"# process), user-space function probes (func-count, func-latency: any binary on the\n"
-	"# host), profile (stacks of every process), tcp-top (connection addresses) and\n"
-	"# file-top (file names) need an explicit grant in a policy file.\n"
+	"# host), kernel-function probes (kfunc-count, kfunc-latency: any kernel function,\n"
+	"# hit by every process), profile (stacks of every process), tcp-top (connection\n"
+	"# addresses) and file-top (file names) need an explicit grant in a policy file.\n"
 	"[*]\n"
 	"allow-kind histogram counts\n"
-	"deny func-* profile tcp-top file-top\n";
+	"deny func-* kfunc-* profile tcp-top file-top\n";
 
 const char *policy_default_text(void)
 {
@@ -59,6 +62,7 @@ void policy_free(struct policy *p)
 		words_free(&s->deny, &s->ndeny);
 		words_free(&s->prefixes, &s->nprefixes);
 		words_free(&s->tp_categories, &s->ntp_categories);
+		words_free(&s->kfuncs, &s->nkfuncs);
 	}
 	free(p->sections);
 	free(p->name);
@@ -252,6 +256,18 @@ static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, 
 			}
 			ret = add_word(&s->tp_categories, &s->ntp_categories, w[i], line);
 		}
+	} else if (strcmp(key, "kernel-functions") == 0) {
+		/* which kernel functions kfunc-* may probe: '*' globs only, so that a request's
+		 * glob can be judged by matching it as text (kernel_functions_allowed) */
+		for (size_t i = 1; i < n && !ret; i++) {
+			if (strspn(w[i], KFUNC_GLOB_CHARS "*") != strlen(w[i])) {
+				snprintf(err, errlen, "%s:%u: kernel-functions takes function names or '*' globs "
+						      "('tcp_*', 'vfs_read'), not '%.64s'",
+					 p->name, line, w[i]);
+				return -EINVAL;
+			}
+			ret = add_word(&s->kfuncs, &s->nkfuncs, w[i], line);
+		}
 	} else if (strcmp(key, "freq") == 0) {
 		char *dots = strstr(w[1], "..");
 
@@ -296,7 +312,8 @@ static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, 
 	} else {
 		snprintf(err, errlen,
 			 "%s:%u: unknown directive '%.32s' (want allow, deny, allow-kind, target-prefix, "
-			 "tracepoint-categories, freq, max-sessions, max-duration or max-event-rate)",
+			 "tracepoint-categories, kernel-functions, freq, max-sessions, max-duration or "
+			 "max-event-rate)",
 			 p->name, line, key);
 		return -EINVAL;
 	}
@@ -518,6 +535,22 @@ static bool tp_category_allowed(const struct policy_section *s, const char *targ
 	return false;
 }
 
+/*
+ * A kernel function glob of a request (names and the globs * ?) against the section's
+ * '*' globs: matched as text, a policy glob that matches the request's glob matches
+ * every name that glob can match (its '*' absorb the request's '*' and '?', its other
+ * characters only ever meet the request's literal ones).
+ */
+static bool kernel_functions_allowed(const struct policy_section *s, const char *target)
+{
+	if (strspn(target, KFUNC_GLOB_CHARS "*?") != strlen(target))
+		return false;
+	for (size_t i = 0; i < s->nkfuncs; i++)
+		if (fnmatch(s->kfuncs[i].text, target, 0) == 0)
+			return true;
+	return false;
+}
+
 /* A path lies under a prefix: "/opt/app" allows /opt/app and /opt/app/..., not /opt/application. */
 static const struct policy_word *prefix_of(const struct policy_section *s, const char *path)
 {
@@ -603,15 +636,23 @@ void policy_check(const struct policy *p, const struct policy_identity *id, cons
 		     s->header, probe->name, result_kind_name((enum result_kind)probe->kind), probe->name, result_kind_name((enum result_kind)probe->kind));
 		return;
 	}
-	/* a target is a binary path (func-*) or a tracepoint CATEGORY:PATTERN (tp-count) */
-	if (params->target[0] && params->target[0] != '/' && s->ntp_categories &&
+	/* each kind of target has its own restriction */
+	if (params->target[0] && probe->target_kind == PROBE_TARGET_TRACEPOINT && s->ntp_categories &&
 	    !tp_category_allowed(s, params->target)) {
 		deny(out, p, s->tp_categories[0].line,
 		     "%s: tracepoints '%.200s' are outside tracepoint-categories (name one category the policy allows)",
 		     s->header, params->target);
 		return;
 	}
-	if (params->target[0] == '/' && s->nprefixes && !target_as_sent_allowed(s, params->target)) {
+	if (params->target[0] && probe->target_kind == PROBE_TARGET_KERNEL_FUNCTION && s->nkfuncs &&
+	    !kernel_functions_allowed(s, params->target)) {
+		deny(out, p, s->kfuncs[0].line,
+		     "%s: kernel functions '%.200s' are outside kernel-functions (name functions, or a glob, "
+		     "that one of its globs covers)", s->header, params->target);
+		return;
+	}
+	if (params->target[0] && probe->target_kind == PROBE_TARGET_BINARY && s->nprefixes &&
+	    !target_as_sent_allowed(s, params->target)) {
 		deny(out, p, s->prefixes[0].line, "%s: target '%.200s' is outside every target-prefix "
 		     "(name the binary by a path under one, without '.' or '..')", s->header, params->target);
 		return;

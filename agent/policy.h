@@ -47,8 +47,8 @@ struct policy_section {
 	char *id_pattern; /* NULL for [*] */
 	char *header;     /* as written, e.g. "[cn:ci-*]" */
 	unsigned line;
-	struct policy_word *allow, *deny, *prefixes, *tp_categories;
-	size_t nallow, ndeny, nprefixes, ntp_categories;
+	struct policy_word *allow, *deny, *prefixes, *tp_categories, *kfuncs;
+	size_t nallow, ndeny, nprefixes, ntp_categories, nkfuncs;
 	uint32_t allow_kinds; /* bit (1 << enum probe_kind) */
 	unsigned allow_kinds_line;
 	uint32_t freq_min, freq_max;

@@ -150,6 +150,8 @@ const struct probe_desc probe_func_count = {
 	.description = "calls of user-space functions matching --target ABSOLUTE_PATH:PATTERN (fnmatch glob, "
 		       "at most 500 functions), per function",
 	.kind = PROBE_COUNTS,
+	.target_kind = PROBE_TARGET_BINARY,
+	.target_form = "BINARY:PATTERN",
 	.hook = "uprobe (one per function, BPF cookie; without cookies a program per function, at most 64)",
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_TOP,

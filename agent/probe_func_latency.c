@@ -12,6 +12,7 @@
 #include "func_target.h"
 #include "func_latency.skel.h"
 #include "hist_set.h"
+#include "map_percpu.h"
 
 struct func_latency_state {
 	struct probe_instance in;
@@ -119,20 +120,11 @@ static int func_latency_read(void *state, struct hist_set *out)
 {
 	struct func_latency_state *st = state;
 	struct hist *window = hist_set_get(out, st->label);
-	__u32 zero = 0;
-	int err;
 
 	if (!window)
 		return -ENOMEM;
-	err = bpf_map__lookup_elem(((struct func_latency *)st->in.skel)->maps.hists, &zero, sizeof(zero),
-				   st->in.percpu, st->in.percpu_size, 0);
-	if (err)
-		return err;
-	hist_from_percpu(&st->now, st->in.percpu, st->in.ncpus);
-	if (hist_delta(window, &st->now, &st->before))
-		return -EIO;
-	st->before = st->now;
-	return 0;
+	return map_hist_window(((struct func_latency *)st->in.skel)->maps.hists, 0, st->in.percpu, st->in.percpu_size,
+			       st->in.ncpus, &st->now, &st->before, window);
 }
 
 const struct probe_desc probe_func_latency = {
@@ -140,6 +132,7 @@ const struct probe_desc probe_func_latency = {
 	.description = "latency in ns of one user-space function, --target ABSOLUTE_PATH:FUNCTION "
 		       "(entry to return, per thread)",
 	.kind = PROBE_HISTOGRAM,
+	.target_kind = PROBE_TARGET_BINARY,
 	.hook = "uprobe + uretprobe",
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID,

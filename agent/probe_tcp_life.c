@@ -48,7 +48,7 @@ static const struct hook_variant close_rows[] = {
 };
 static struct hook_choice close_choice;
 static const struct hook_variants close_variants = {
-	"tcp-life", &tcp_life_skeleton, close_rows, 1, &close_choice,
+	"tcp-life", &tcp_life_skeleton, close_rows, 1, &close_choice, NULL,
 };
 
 static const char *tcp_life_hook_here(const struct probe_params *params)

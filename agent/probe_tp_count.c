@@ -364,6 +364,7 @@ const struct probe_desc probe_tp_count = {
 		       "tracepoint and process with --by pid; --pid and --comm filter on the task current at the hit "
 		       "(for events in interrupt context, whoever was running)",
 	.kind = PROBE_COUNTS,
+	.target_kind = PROBE_TARGET_TRACEPOINT,
 	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; without cookies a program per "
 		"tracepoint, at most 64)",
 	.variants = &variants,

@@ -98,27 +98,25 @@ static int net_hist_configure(struct bpf_object *obj, const char *probe, bool by
 					 MAP_PREALLOC_MAX_BYTES);
 }
 
-struct configure_ctx {
-	struct probe_instance *in;
-	const struct probe_params *params;
-};
-
+/* ctx: the probe's state, whose params are set while it opens (a variant's attach step,
+ * hook_variants.attach, gets the same state) */
 static int configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
 {
-	struct configure_ctx *c = ctx;
-	const struct probe_desc *probe = c->in->probe;
+	struct probe_instance *in = ctx;
+	const struct probe_desc *probe = in->probe;
 	const struct probe_runtime *rt = probe->runtime;
-	struct bpf_object *obj = c->in->skeleton->object(skel);
+	struct bpf_object *obj = in->skeleton->object(skel);
+	const struct probe_params *params = in->params;
 	int rc;
 
-	rc = set_shared_filters(probe, obj, c->params, err, errlen);
+	rc = set_shared_filters(probe, obj, params, err, errlen);
 	if (!rc && rt->configure)
-		rc = rt->configure(c->in, skel, variant, c->params, err, errlen);
+		rc = rt->configure(in, skel, variant, params, err, errlen);
 	if (!rc && rt->hist_map && rt->hist_prealloc)
 		rc = map_prealloc_where_needed(bpf_object__find_map_by_name(obj, rt->hist_map), probe->name,
 					       MAP_PREALLOC_MAX_BYTES);
 	if (!rc && rt->net_hist)
-		rc = net_hist_configure(obj, probe->name, strcmp(c->params->by, "remote") == 0, err, errlen);
+		rc = net_hist_configure(obj, probe->name, strcmp(params->by, "remote") == 0, err, errlen);
 	return rc;
 }
 
@@ -177,7 +175,6 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 	const struct probe_runtime *rt = probe->runtime;
 	const struct hook_variants *hv;
 	struct probe_instance *in;
-	struct configure_ctx ctx;
 	int rc;
 
 	*state = NULL;
@@ -189,18 +186,19 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 		return -ENOMEM;
 	}
 	in->probe = probe;
-	ctx = (struct configure_ctx){ .in = in, .params = params };
+	in->params = params;
 	hv = rt->variants_for ? rt->variants_for(params) : probe->variants;
 	in->skeleton = hv->skeleton;
 	rc = rt->prepare ? rt->prepare(in, params, err, errlen) : 0;
 	if (!rc)
-		rc = hook_variants_open(hv, configure, &ctx, &in->skel, &in->variant, err, errlen);
+		rc = hook_variants_open(hv, configure, in, &in->skel, &in->variant, err, errlen);
 	if (!rc) {
 		in->obj = in->skeleton->object(in->skel);
 		rc = open_readers(in, params, err, errlen);
 	}
 	if (!rc && rt->started)
 		rc = rt->started(in, params, err, errlen);
+	in->params = NULL; /* the caller's: not kept past the open */
 	if (rc) {
 		void *partial = in;
 

@@ -35,6 +35,7 @@ struct probe_instance {
 	void *skel;                          /* the skeleton, struct NAME * */
 	struct bpf_object *obj;
 	const struct hook_variant *variant;  /* the row that loaded */
+	const struct probe_params *params;   /* while opening only (configure, variant attach steps) */
 	/* with hist_map or count_map: read buffers allocated once (reads run every interval) */
 	void *percpu, *keys, *value;
 	size_t percpu_size, value_size;

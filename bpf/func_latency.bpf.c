@@ -3,70 +3,18 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "hist_layout.h"
-#include "func_probes.h"
-
-/* Filter, set through the skeleton's rodata before load; zero means any process. */
-const volatile __u32 targ_tgid = 0;
-
-/* pid_tgid -> entry time (ns). LRU: a thread that leaves by longjmp or dies inside the
- * function never reaches the uretprobe, and must not fill the map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FUNC_LATENCY_MAX_THREADS);
-	__type(key, __u64);
-	__type(value, __u64);
-} starts SEC(".maps");
-
-/* One cumulative histogram, per CPU; user space never resets it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct hist_counts);
-} hists SEC(".maps");
+#include "func_latency.bpf.h"
 
 SEC("uprobe")
 int func_latency_entry(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 now;
-
-	if (targ_tgid && (id >> 32) != targ_tgid)
-		return 0;
-	/* a recursive call restarts the clock: only the innermost call is timed */
-	now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&starts, &id, &now, BPF_ANY);
-	return 0;
+	return latency_entry();
 }
 
 SEC("uretprobe")
 int func_latency_return(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 *start, delta;
-	struct hist_counts *h;
-	__u32 zero = 0, idx;
-
-	start = bpf_map_lookup_elem(&starts, &id);
-	if (!start)
-		return 0;
-	delta = bpf_ktime_get_ns() - *start;
-	bpf_map_delete_elem(&starts, &id);
-	h = bpf_map_lookup_elem(&hists, &zero);
-	if (!h)
-		return 0;
-	h->count++;
-	h->sum += delta;
-	if (delta > h->max)
-		h->max = delta;
-	idx = hist_bucket_index(delta);
-	/* Keep the check in the register the verifier sees as the array offset. */
-	barrier_var(idx);
-	if (idx >= HIST_BUCKETS)
-		return 0;
-	h->buckets[idx]++;
-	return 0;
+	return latency_return();
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -19,18 +19,10 @@ import shutil
 import subprocess
 import sys
 
-from harness import Attach, Env, LineReader, check, log, run_tests, summaries
+from harness import Attach, Env, LineReader, check, log, run_tests, summary_rows
 
 EXECS = 17
 EXIT_REJECTED = 5
-
-
-def rows_of(a, name):
-    summ = summaries(a.result())
-    check(len(summ) == 1, f"{name}: want one summary, got {len(summ)}")
-    rows = summ[0]["rows"]
-    log(f"MEASURED tp-count {name}: {len(rows)} rows, rows_omitted {summ[0].get('rows_omitted')}")
-    return rows
 
 
 def test_count(args):
@@ -55,8 +47,8 @@ def test_count(args):
             done = out.readline(30)
             check(wl.wait(timeout=10) == 0, f"exec_loop exited {wl.returncode}")
             check(done == f"done {EXECS} 0", f"exec_loop said {done!r}")
-            glob_rows = rows_of(glob, "glob --comm")
-            pid_rows = rows_of(by_pid, "--by pid")
+            glob_rows = summary_rows(glob, "tp-count glob --comm")
+            pid_rows = summary_rows(by_pid, "tp-count --by pid")
         hits = {r["tracepoint"]: r["hits"] for r in glob_rows}
         log(f"MEASURED tp-count sched:sched_process_* --comm {comm}: {hits}")
         check(hits.get("sched:sched_process_exec") == EXECS, f"exec hits {hits}, want {EXECS}")

@@ -15,9 +15,16 @@
 
 static const struct probe_desc hist_probe = { .name = "tcp-latency", .kind = PROBE_HISTOGRAM };
 static const struct probe_desc exec_probe = { .name = "exec", .kind = PROBE_EVENTS };
-static const struct probe_desc func_probe = { .name = "func-count", .kind = PROBE_COUNTS };
+static const struct probe_desc func_probe = { .name = "func-count",
+					       .kind = PROBE_COUNTS,
+					       .target_kind = PROBE_TARGET_BINARY };
 static const struct probe_desc profile_probe = { .name = "profile", .kind = PROBE_COUNTS };
-static const struct probe_desc tp_probe = { .name = "tp-count", .kind = PROBE_COUNTS };
+static const struct probe_desc tp_probe = { .name = "tp-count",
+					     .kind = PROBE_COUNTS,
+					     .target_kind = PROBE_TARGET_TRACEPOINT };
+static const struct probe_desc kfunc_probe = { .name = "kfunc-count",
+					       .kind = PROBE_COUNTS,
+					       .target_kind = PROBE_TARGET_KERNEL_FUNCTION };
 static const struct probe_desc tcp_top_probe = { .name = "tcp-top", .kind = PROBE_COUNTS };
 static const struct probe_desc file_top_probe = { .name = "file-top", .kind = PROBE_COUNTS };
 static const struct probe_desc cpu_top_probe = { .name = "cpu-top", .kind = PROBE_COUNTS };
@@ -234,6 +241,65 @@ static void test_tracepoint_categories(void **state)
 	policy_free(&p);
 }
 
+/* kfunc-*: the glob of a request must lie inside one of kernel-functions' globs, whatever
+ * it could match; the other target kinds' restrictions do not apply to it. */
+static void test_kernel_functions(void **state)
+{
+	static const struct {
+		const char *target;
+		bool allowed;
+	} cases[] = {
+		{ "tcp_sendmsg", true },
+		{ "tcp_send*", true },      /* inside tcp_* */
+		{ "tcp_?endmsg", true },
+		{ "vfs_read", true },
+		{ "vfs_readv", false },     /* vfs_read is a name, not a prefix */
+		{ "*", false },
+		{ "t*", false },            /* could match tcp_x and also tty_x */
+		{ "udp_sendmsg", false },
+		{ "tcp_[s]endmsg", false }, /* brackets cannot be judged as text */
+		{ "/usr/bin/x:tcp_x", false },
+	};
+	struct policy p;
+	char err[256] = "";
+	struct probe_params params = { 0 };
+	struct policy_decision d;
+
+	(void)state;
+	/* target-prefix and tracepoint-categories are for the other kinds of target */
+	assert_int_equal(parse(&p, "[*]\nallow kfunc-count\nkernel-functions tcp_* vfs_read\n"
+				   "target-prefix /usr/bin\ntracepoint-categories sched\n", err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(params.target, sizeof(params.target), "%s", cases[i].target);
+		d = decide(&p, "x", NULL, &kfunc_probe, &params, 0, 0);
+		if (d.allowed != cases[i].allowed)
+			fail_msg("target %s: allowed %d, want %d (%s)", cases[i].target, d.allowed, cases[i].allowed,
+				 d.message);
+		if (!d.allowed) {
+			assert_string_equal(d.rule, "pol:3");
+			assert_non_null(strstr(d.message, "kernel-functions"));
+		}
+	}
+	/* a func-count binary target is not judged by kernel-functions */
+	snprintf(params.target, sizeof(params.target), "/usr/bin/x:main");
+	assert_true(decide(&p, "x", NULL, &func_probe, &params, 0, 0).allowed == false);
+	policy_free(&p);
+	assert_int_equal(parse(&p, "[*]\nallow func-count\nkernel-functions tcp_*\n", err, sizeof(err)), 0);
+	assert_true(decide(&p, "x", NULL, &func_probe, &params, 0, 0).allowed);
+	policy_free(&p);
+	/* policy globs: '*' only */
+	assert_int_not_equal(parse(&p, "[*]\nkernel-functions tcp_?\n", err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "pol:2"));
+	policy_free(&p);
+	/* the default grants neither kfunc probe */
+	assert_int_equal(policy_load_default(&p, err, sizeof(err)), 0);
+	snprintf(params.target, sizeof(params.target), "tcp_sendmsg");
+	d = decide(&p, "anyone", NULL, &kfunc_probe, &params, 0, 0);
+	assert_false(d.allowed);
+	assert_non_null(strstr(d.message, "kfunc-*"));
+	policy_free(&p);
+}
+
 static void test_errors_name_file_and_line(void **state)
 {
 	static const struct {
@@ -279,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_no_matching_section),
 		cmocka_unit_test(test_freq),
 		cmocka_unit_test(test_tracepoint_categories),
+		cmocka_unit_test(test_kernel_functions),
 		cmocka_unit_test(test_errors_name_file_and_line),
 	};
 
