@@ -7,15 +7,19 @@ test knows, and stops everything it started within bounded time. Standard librar
 Set TRACECTL_E2E_KEEP=1 to keep the temporary directory for inspection.
 """
 import argparse
+import fcntl
 import json
 import os
+import pty
 import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 SKIP = 77
@@ -100,6 +104,37 @@ def tail(path, lines=40):
             return "".join(f.readlines()[-lines:])
     except OSError as e:
         return f"({path}: {e})"
+
+
+
+def run_on_pty(argv, timeout, size=None):
+    """Runs argv with stdout and stderr on a new pseudo-terminal (size: (cols, rows) set on
+    it, else the pty's default); returns (exit status, the bytes it wrote)."""
+    master, slave = pty.openpty()
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            elif proc.poll() is not None:
+                break
+        rc = proc.wait(timeout=10)
+    finally:
+        stop(proc, "cli-pty")
+        os.close(master)
+    return rc, data
 
 
 def free_port():

@@ -12,15 +12,13 @@ its zoom/search script and the spinning function by name; when Debian's chromium
 installed, it is also rendered headless to a PNG.
 """
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 
-from harness import NOBODY, Env, LineReader, check, log, run_tests, stop, tail
+from harness import NOBODY, Env, LineReader, check, log, run_on_pty, run_tests, tail
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -55,33 +53,6 @@ def test_groups(args):
               f"an unknown group: exit {res.returncode}, {res.stderr.decode()!r}")
         log(f"groups: @both reached {hosts}; default port {env.port} used for a bare host")
         env.stop_agent_checked()
-
-
-def run_on_pty(argv, timeout):
-    """Runs argv with stdout and stderr on a new pty; returns (exit status, bytes written)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-    os.close(slave)
-    data = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                data += chunk
-            elif proc.poll() is not None:
-                break
-        rc = proc.wait(timeout=10)
-    finally:
-        stop(proc, "cli-pty")
-        os.close(master)
-    return rc, data
 
 
 def test_live(args):

@@ -22,19 +22,13 @@ catalog: probes says --output folded for profile, --target CATEGORY:PATTERN for 
 BINARY:PATTERN for func-count and BINARY:FUNCTION for func-latency; the man page names the
 five output formats only.
 """
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import shlex
-import struct
 import subprocess
-import termios
-import time
 
-from harness import SKIP, Env, LineReader, check, log, run_tests, stop
+from harness import SKIP, Env, LineReader, check, log, run_on_pty, run_tests, stop
 
 MAN_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "man", "tracectl.1")
 FRAME = "\x1b[H\x1b[2J"
@@ -53,29 +47,7 @@ def host(env):
 
 def run_on_terminal(argv, cols, rows, timeout=40):
     """Runs argv on a new pseudo-terminal of cols x rows; returns (exit status, text shown)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-    os.close(slave)
-    data = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                data += chunk
-            elif proc.poll() is not None:
-                break
-        rc = proc.wait(timeout=10)
-    finally:
-        stop(proc, "cli-pty")
-        os.close(master)
+    rc, data = run_on_pty(argv, timeout, (cols, rows))
     return rc, data.decode("utf-8", "replace").replace("\r", "")
 
 
