@@ -45,6 +45,20 @@ def hidden_btf_agent(args, directory):
     return copy
 
 
+def require_hiding():
+    """Skips (77) with the reason when this host cannot hide /sys/kernel/btf in a mount namespace."""
+    if not os.path.exists(SYSFS_BTF) or not shutil.which("unshare"):
+        print("SKIP: needs /sys/kernel/btf/vmlinux and unshare(1) to hide it", flush=True)
+        sys.exit(77)
+    res = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          "mount -t tmpfs -o ro,size=4k none /sys/kernel/btf && test ! -e " + SYSFS_BTF],
+                         capture_output=True, timeout=30)
+    if res.returncode != 0:
+        print(f"SKIP: cannot hide /sys/kernel/btf in a mount namespace here: "
+              f"{res.stderr.decode(errors='replace').strip()[-200:]}", flush=True)
+        sys.exit(77)
+
+
 def probes_json(env):
     rc, out, err = env.run_cli("probes", env.cli_argv(env.path("ca.pem"), env.path("client.pem"),
                                                        env.path("client.key"), "probes",
@@ -60,9 +74,7 @@ def scratch_dir():
 
 
 def test_nobtf(args):
-    if not os.path.exists(SYSFS_BTF) or not shutil.which("unshare"):
-        print("SKIP: needs /sys/kernel/btf/vmlinux and unshare(1) to hide it", flush=True)
-        sys.exit(77)
+    require_hiding()
     d = scratch_dir()
     try:
         with Env(hidden_btf_agent(args, d)) as env:
@@ -86,9 +98,7 @@ def test_nobtf(args):
 
 
 def test_btf_file(args):
-    if not os.path.exists(SYSFS_BTF) or not shutil.which("unshare"):
-        print("SKIP: needs /sys/kernel/btf/vmlinux and unshare(1) to hide it", flush=True)
-        sys.exit(77)
+    require_hiding()
     d = scratch_dir()
     btf = os.path.join(d, "vmlinux.btf")
     shutil.copyfile(SYSFS_BTF, btf)
