@@ -84,6 +84,11 @@ def test_live(args):
     with Env(args) as env:
         burner = env.spawn("burn", [os.path.join(args.tools, "cpu_burn"), "--cpu-ms", "60000",
                                     "--timeout-seconds", "60"], stdout=subprocess.DEVNULL, stdin=subprocess.PIPE)
+        # more processes running in every window than an 80x24 frame has rows, whatever else
+        # this machine runs: 30 shells each waking 5 times a second (and their sleeps)
+        for i in range(30):
+            env.spawn(f"waker{i}", ["sh", "-c", "while :; do sleep 0.2; done"], stdout=subprocess.DEVNULL,
+                      stdin=subprocess.DEVNULL)
         try:
             for cols, rows in ((80, 24), (120, 40)):
                 for probe, header in (("cpu-top", "%CPU"), ("runq-latency", "distribution")):
