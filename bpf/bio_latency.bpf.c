@@ -5,7 +5,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
-#include "hist_layout.h"
+#include "hist_update.bpf.h"
 #include "bio_latency.h"
 
 #define MINORBITS 20
@@ -97,7 +97,6 @@ static __always_inline __u32 op_from_rwbs(const char *rwbs)
 static __always_inline void hist_record(const struct bio_latency_series *series, __u64 delta)
 {
 	struct hist_counts *h;
-	__u32 idx;
 
 	h = bpf_map_lookup_elem(&hists, series);
 	if (!h) {
@@ -106,16 +105,7 @@ static __always_inline void hist_record(const struct bio_latency_series *series,
 		if (!h)
 			return;
 	}
-	h->count++;
-	h->sum += delta;
-	if (delta > h->max)
-		h->max = delta;
-	idx = hist_bucket_index(delta);
-	/* Keep the check in the register the verifier sees as the array offset. */
-	barrier_var(idx);
-	if (idx >= HIST_BUCKETS)
-		return;
-	h->buckets[idx]++;
+	hist_counts_add(h, delta);
 }
 
 static __always_inline void issued(const struct inflight_key *key, __u32 dev, __u32 op)

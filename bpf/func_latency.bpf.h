@@ -4,7 +4,7 @@
 #ifndef TRACECTL_FUNC_LATENCY_BPF_H
 #define TRACECTL_FUNC_LATENCY_BPF_H
 
-#include "hist_layout.h"
+#include "hist_update.bpf.h"
 #include "func_probes.h"
 
 /* Filter, set through the skeleton's rodata before load; zero means any process. */
@@ -45,7 +45,7 @@ static __always_inline int latency_return(void)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 *start, delta;
 	struct hist_counts *h;
-	__u32 zero = 0, idx;
+	__u32 zero = 0;
 
 	start = bpf_map_lookup_elem(&starts, &id);
 	if (!start)
@@ -55,16 +55,7 @@ static __always_inline int latency_return(void)
 	h = bpf_map_lookup_elem(&hists, &zero);
 	if (!h)
 		return 0;
-	h->count++;
-	h->sum += delta;
-	if (delta > h->max)
-		h->max = delta;
-	idx = hist_bucket_index(delta);
-	/* Keep the check in the register the verifier sees as the array offset. */
-	barrier_var(idx);
-	if (idx >= HIST_BUCKETS)
-		return 0;
-	h->buckets[idx]++;
+	hist_counts_add(h, delta);
 	return 0;
 }
 

@@ -3,7 +3,7 @@
 #ifndef TRACECTL_NET_FILTER_BPF_H
 #define TRACECTL_NET_FILTER_BPF_H
 
-#include "hist_layout.h"
+#include "hist_update.bpf.h"
 #include "net_common.h"
 
 /* Each program including this defines the filters as rodata:
@@ -50,22 +50,6 @@ static __always_inline void net_remote_from_state(struct net_remote *r,
 		bpf_probe_read_kernel(r->addr, 16, ctx->daddr_v6);
 }
 
-static __always_inline void net_hist_add(struct hist_counts *h, __u64 v)
-{
-	__u32 idx;
-
-	h->count++;
-	h->sum += v;
-	if (v > h->max)
-		h->max = v;
-	idx = hist_bucket_index(v);
-	/* Keep the check in the register the verifier sees as the array offset. */
-	barrier_var(idx);
-	if (idx >= HIST_BUCKETS)
-		return;
-	h->buckets[idx]++;
-}
-
 /*
  * Records v in the series "all" (index 0 of a cumulative PERCPU_ARRAY) or, by
  * remote, in a PERCPU_HASH entry that user space drains each window. A new entry
@@ -92,7 +76,7 @@ static __always_inline void net_hist_record(void *all_map, void *remote_map, voi
 		}
 	}
 	if (h)
-		net_hist_add(h, v);
+		hist_counts_add(h, v);
 }
 
 /* The maps net_hist_record() expects, declared once per program. */

@@ -5,7 +5,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
-#include "hist_layout.h"
+#include "hist_update.bpf.h"
 #include "runq_latency.h"
 #include "task_state.bpf.h"
 
@@ -138,7 +138,6 @@ static __always_inline void enqueued(struct task_struct *t, const bool btf)
 static __always_inline void hist_record(__u32 series, __u64 delta)
 {
 	struct hist_counts *h;
-	__u32 idx;
 
 	h = bpf_map_lookup_elem(&hists, &series);
 	if (!h) {
@@ -147,16 +146,7 @@ static __always_inline void hist_record(__u32 series, __u64 delta)
 		if (!h)
 			return;
 	}
-	h->count++;
-	h->sum += delta;
-	if (delta > h->max)
-		h->max = delta;
-	idx = hist_bucket_index(delta);
-	/* Keep the check in the register the verifier sees as the array offset. */
-	barrier_var(idx);
-	if (idx >= HIST_BUCKETS)
-		return;
-	h->buckets[idx]++;
+	hist_counts_add(h, delta);
 }
 
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,

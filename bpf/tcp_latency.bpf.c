@@ -5,7 +5,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#include "hist_layout.h"
+#include "hist_update.bpf.h"
 #include "tcp_latency.h"
 #include "tcp_io_hooks.bpf.h"
 
@@ -96,21 +96,11 @@ static __always_inline bool event_allowed(const struct sock *sk)
 static __always_inline void hist_record(__u32 series, __u64 delta)
 {
 	struct hist_counts *h;
-	__u32 idx;
 
 	h = bpf_map_lookup_elem(&hists, &series);
 	if (!h)
 		return;
-	h->count++;
-	h->sum += delta;
-	if (delta > h->max)
-		h->max = delta;
-	idx = hist_bucket_index(delta);
-	/* Keep the check in the register the verifier sees as the array offset. */
-	barrier_var(idx);
-	if (idx >= HIST_BUCKETS)
-		return;
-	h->buckets[idx]++;
+	hist_counts_add(h, delta);
 }
 
 /* A sample starts only if none is pending: later chunks of a request keep the start. */
