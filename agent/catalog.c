@@ -126,17 +126,23 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 		return 0;
 	if (trials[i].state == TRIAL_NOT_YET) {
 		/* A probe that needs a target (a binary, a tracepoint) cannot be loaded without
-		 * one: its static check is all there is until a client names it. */
-		if (probe->params & PROBE_PARAM_TARGET) {
+		 * one: its static check is all there is until a client names it, unless it names
+		 * a target every kernel has (kernel functions). */
+		if ((probe->params & PROBE_PARAM_TARGET) && !probe->trial_target) {
 			trials[i].state = TRIAL_NOT_POSSIBLE;
 		} else {
 			struct probe_params defaults = { 0 };
 			void *state = NULL;
 
+			if (probe->trial_target)
+				snprintf(defaults.target, sizeof(defaults.target), "%s", probe->trial_target);
 			err = catalog_open(probe, &defaults, &state, why, sizeof(why));
 			catalog_close(&state);
 			trials[i].state = err ? TRIAL_REFUSED : TRIAL_LOADED;
-			if (err)
+			if (err && probe->trial_target)
+				snprintf(trials[i].reason, sizeof(trials[i].reason), "a trial attach to %s failed: %s",
+					 probe->trial_target, why);
+			else if (err)
 				snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);
 		}
 	}

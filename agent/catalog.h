@@ -100,6 +100,9 @@ struct probe_desc {
 	const char *by_choices;  /* for PROBE_PARAM_BY: "remote|none" */
 	/* for PROBE_PARAM_TARGET: its form, when not the user-space functions' BINARY:PATTERN */
 	const char *target_form;
+	/* A target every kernel has, for the trial load that makes `supported` true (probes
+	 * with no target are tried with none; others without one get their static check). */
+	const char *trial_target;
 	/* for PROBE_PARAM_MEASURE: "latency|count", the first is the default */
 	const char *measure_choices;
 	uint32_t default_top;    /* counts: rows per snapshot when --top is not given (0 = all) */

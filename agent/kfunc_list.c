@@ -11,8 +11,6 @@
 #include "kfunc_list.h"
 
 #define KALLSYMS "/proc/kallsyms"
-/* What the trial attach probes: traceable on every kernel, called often enough to matter little. */
-#define KFUNC_TRIAL_FUNCTION "vfs_read"
 /* How far past a function's address its kprobe's IP may be: the breakpoint (1 byte on
  * x86) after an endbr64 (4 bytes), with room for other architectures' first instruction. */
 #define KPROBE_IP_SLACK 16
@@ -219,26 +217,4 @@ int kfunc_target_validate(const char *target, size_t max, const char *example, c
 	ret = kfunc_list_resolve(target, max, &l, err, errlen);
 	kfunc_list_free(&l);
 	return ret;
-}
-
-int kfunc_trial_supported(struct kfunc_trial *trial, const struct probe_desc *probe, char *reason, size_t len)
-{
-	int err = kfunc_supported(reason, len);
-
-	if (err)
-		return err;
-	if (!trial->done) {
-		struct probe_params params = { 0 };
-		void *state = NULL;
-
-		snprintf(params.target, sizeof(params.target), "%s", KFUNC_TRIAL_FUNCTION);
-		trial->err = catalog_open(probe, &params, &state, trial->reason, sizeof(trial->reason));
-		catalog_close(&state);
-		trial->done = 1;
-	}
-	if (trial->err) {
-		snprintf(reason, len, "a trial attach to %s failed: %s", KFUNC_TRIAL_FUNCTION, trial->reason);
-		return -EOPNOTSUPP;
-	}
-	return 0;
 }

@@ -40,20 +40,9 @@ long kfunc_list_index_of_ip(const struct kfunc_list *l, uint64_t ip);
  */
 int kfunc_target_validate(const char *target, size_t max, const char *example, char *err, size_t errlen);
 
-struct probe_desc;
-
-/* A kfunc probe's trial attach, once per agent (a static per probe, zero at start). */
-struct kfunc_trial {
-	int done, err;
-	char reason[256];
-};
-
-/*
- * A kfunc probe's supported(): kfunc_supported, then the first time a real open of
- * probe on a function every kernel has (its hook variants tried in order, so that
- * `tracectl probes` then names the one that loads here), kept in *trial.
- */
-int kfunc_trial_supported(struct kfunc_trial *trial, const struct probe_desc *probe, char *reason, size_t len);
+/* The function every kernel has that `tracectl probes` trial-attaches the kfunc probes to
+ * (probe_desc.trial_target), so that it names the hook variant that loads here. */
+#define KFUNC_TRIAL_FUNCTION "vfs_read"
 
 /* 0 when this kernel can place kprobes (the kprobe PMU libbpf uses) and lists what
  * ftrace can trace; else -EOPNOTSUPP with the reason. */

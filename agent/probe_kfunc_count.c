@@ -229,16 +229,6 @@ static int kfunc_count_read(void *state, struct count_table *out)
 	return count_table_add(out, (const char *const[]){ "[map full]", "-", "-" }, &delta);
 }
 
-extern const struct probe_desc probe_kfunc_count;
-
-/* A trial attach (kfunc_trial_supported): the hook variant that loads is what `tracectl probes` names. */
-static int kfunc_count_supported(char *reason, size_t len)
-{
-	static struct kfunc_trial trial;
-
-	return kfunc_trial_supported(&trial, &probe_kfunc_count, reason, len);
-}
-
 const struct probe_desc probe_kfunc_count = {
 	.name = "kfunc-count",
 	.description = "calls of the kernel functions matching --target GLOB (fnmatch * ?, e.g. tcp_send*; at most "
@@ -257,7 +247,8 @@ const struct probe_desc probe_kfunc_count = {
 	.key_names = { "function", "pid", "comm" },
 	.nvalues = 1,
 	.value_names = { "calls" },
-	.supported = kfunc_count_supported,
+	.supported = kfunc_supported,
+	.trial_target = KFUNC_TRIAL_FUNCTION,
 	.validate = kfunc_count_validate,
 	.runtime = &runtime,
 	.read_counts = kfunc_count_read,

@@ -123,16 +123,6 @@ static int kfunc_latency_read(void *state, struct hist_set *out)
 			       st->in.ncpus, &st->now, &st->before, window);
 }
 
-extern const struct probe_desc probe_kfunc_latency;
-
-/* A trial attach (kfunc_trial_supported): the hook variant that loads is what `tracectl probes` names. */
-static int kfunc_latency_supported(char *reason, size_t len)
-{
-	static struct kfunc_trial trial;
-
-	return kfunc_trial_supported(&trial, &probe_kfunc_latency, reason, len);
-}
-
 const struct probe_desc probe_kfunc_latency = {
 	.name = "kfunc-latency",
 	.description = "latency in ns of one kernel function, --target NAME (entry to return, per thread; "
@@ -143,7 +133,8 @@ const struct probe_desc probe_kfunc_latency = {
 	.hook = "kprobe.multi + kretprobe.multi; without kprobe.multi a kprobe + kretprobe",
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID,
-	.supported = kfunc_latency_supported,
+	.supported = kfunc_supported,
+	.trial_target = KFUNC_TRIAL_FUNCTION,
 	.validate = kfunc_latency_validate,
 	.runtime = &runtime,
 	.read_hist = kfunc_latency_read,
