@@ -8,7 +8,7 @@
  * socket, return value and receive flags unchanged, so the probes keep their
  * semantics (failed calls, MSG_PEEK) whatever the hook.
  *
- * Two variants, the agent keeps the first that loads (agent/tcp_io_variants.h):
+ * Two variants, the agent keeps the first that loads (agent/runtime/tcp_io_variants.h):
  *  - fexit: the arguments and the return value in one program;
  *  - kprobe + kretprobe: the entry keeps the socket (and flags) per thread for the
  *    return. A kretprobe has a bounded number of calls in flight (the kernel's

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# bpf_skeleton(NAME SOURCE): NAME.bpf.c -> NAME.bpf.o -> NAME.skel.h, exposed as the
-# interface library NAME_skel that a user-space target links to include the skeleton.
+# bpf_skeleton(NAME SOURCE): SOURCE (probes/DIR/NAME.bpf.c, a full path) -> NAME.bpf.o ->
+# NAME.skel.h, exposed as the interface library NAME_skel that a user-space target links to
+# include the skeleton and the probe's header. The program sees its own folder and the
+# shared helpers of bpf/.
 find_program(BPFTOOL bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 find_program(BPF_CLANG clang REQUIRED)
 
@@ -27,15 +29,16 @@ endif()
 function(bpf_skeleton name source)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
+  get_filename_component(dir ${source} DIRECTORY)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH}
-            -Wall -Werror -I${VMLINUX_DIR} -I${CMAKE_CURRENT_SOURCE_DIR}
+            -Wall -Werror -I${VMLINUX_DIR} -I${dir} -I${CMAKE_CURRENT_SOURCE_DIR}
             -I${CMAKE_SOURCE_DIR}/common
-            -c ${CMAKE_CURRENT_SOURCE_DIR}/${source} -o ${obj}
+            -c ${source} -o ${obj}
     DEPENDS ${source} ${VMLINUX_H} ${ARGN}
-    IMPLICIT_DEPENDS C ${CMAKE_CURRENT_SOURCE_DIR}/${source}
-    COMMENT "BPF ${source}")
+    IMPLICIT_DEPENDS C ${source}
+    COMMENT "BPF ${name}.bpf.c")
   add_custom_command(
     OUTPUT ${skel}
     COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}.tmp
@@ -45,5 +48,5 @@ function(bpf_skeleton name source)
   add_custom_target(${name}_skel_gen DEPENDS ${skel})
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
-  target_include_directories(${name}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  target_include_directories(${name}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR} ${dir} ${CMAKE_CURRENT_SOURCE_DIR})
 endfunction()

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Writes agent/syscall_names_x86_64.h (syscall number -> name) from the kernel UAPI header.
+# Writes probes/syscalls/syscall_names_x86_64.h (syscall number -> name) from the kernel UAPI header.
 #
-# usage: scripts/gen-syscall-names.sh [UNISTD_64_H] > agent/syscall_names_x86_64.h
+# usage: scripts/gen-syscall-names.sh [UNISTD_64_H] > probes/syscalls/syscall_names_x86_64.h
 # The default header comes with Debian's linux-libc-dev. x86_64 numbers are only ever
 # appended, so a table from an older header names every syscall it lists correctly;
 # newer ones show as "nr_N" until the table is regenerated from a newer header.

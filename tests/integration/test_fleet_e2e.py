@@ -19,8 +19,7 @@ import time
 
 from harness import Attach, Env, LineReader, check, free_port, log, run_tests, summaries
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
-from net_workload import Client as TcpClient, start_server as start_tcp_server  # noqa: E402
+from net_workload import Client as TcpClient, start_server as start_tcp_server
 
 REQUESTS = 200
 SENDS = 500

@@ -21,8 +21,7 @@ import sys
 
 from harness import Attach, Env, check, hook_refused, hook_used, log, run_tests, summaries, tail
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
-from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
+from net_workload import Client, start_server  # the TCP probe tests' workload
 
 SENDS = 500
 SIZE = 100

@@ -73,10 +73,9 @@ check_page "$root/share/man/man8/tracectl-agent.8" "$root/sbin/tracectl-agent"
 comp="$root/share/bash-completion/completions/tracectl"
 bash -n "$comp" || bad "bash -n $comp"
 got="$(bash -c 'source "$1"; COMP_WORDS=(tracectl attach h1 ""); COMP_CWORD=3; _tracectl; echo "${COMPREPLY[*]}"' _ "$comp")"
-for f in "$src"/agent/probe_*.c; do
-	p="${f##*/probe_}"
-	p="${p%.c}"
-	p="${p//_/-}"
+for d in "$src"/probes/*/; do
+	d="${d%/}"
+	p="${d##*/}"
 	[[ " $got " == *" $p "* ]] || bad "completion does not offer probe $p (got: $got)"
 done
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The catalog table and its parameters: a new probe is one bpf/ program, one entry here and one test. */
+/* The catalog table and its parameters: every probes/NAME/ folder is one entry. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "hook_variant.h"
 #include "runtime.h"
 
-/* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
+/* catalog_list.h is generated from the probes/NAME/NAME.c files, sorted by name */
 #define CATALOG_PROBE(name) extern const struct probe_desc name;
 #include "catalog_list.h"
 #undef CATALOG_PROBE

@@ -187,8 +187,8 @@ int catalog_validate_params(const struct probe_desc *probe, struct probe_params 
 /* Releases what validation opened (params->func); accepts params holding nothing. */
 void catalog_params_release(struct probe_params *params);
 
-/* The catalog's probes are defined next to their BPF user side: agent/probe_NAME.c
- * defines probe_NAME, and the build lists every such file (catalog_list.h). */
+/* The catalog's probes are defined in their own folders: probes/NAME/NAME.c defines
+ * probe_NAME, and the build lists every such file (catalog_list.h). */
 extern const struct probe_desc probe_tcp_latency;
 
 #endif
