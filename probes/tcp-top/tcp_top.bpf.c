@@ -6,11 +6,11 @@
 #include <bpf/bpf_endian.h>
 
 #include "tcp_top.h"
+#include "count_slot.bpf.h"
+#include "sock_ends.bpf.h"
 #include "tcp_io_hooks.bpf.h"
 
 #define IPPROTO_TCP_NUM 6
-#define AF_INET_NUM 2
-#define AF_INET6_NUM 10
 #define MSG_PEEK_FLAG 2
 
 /* Filters, set through the skeleton's rodata before load; zero / empty means any. */
@@ -63,7 +63,6 @@ static __always_inline void account(const struct sock *sk, bool send, __u64 byte
 {
 	struct tcp_top_value zero = {}, *v;
 	struct tcp_top_key key;
-	__u32 slot = 0;
 
 	__builtin_memset(&key, 0, sizeof(key));
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
@@ -71,33 +70,11 @@ static __always_inline void account(const struct sock *sk, bool send, __u64 byte
 		return;
 	if (bpf_get_current_comm(key.comm, sizeof(key.comm)) || !comm_allowed(key.comm))
 		return;
-	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	key.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	key.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (targ_port && key.lport != targ_port && key.rport != targ_port)
+	if (!sock_ends(sk, targ_port, &key.family, &key.lport, &key.rport, key.laddr, key.raddr))
 		return;
-	if (key.family == AF_INET_NUM) {
-		BPF_CORE_READ_INTO((__u32 *)key.laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)key.raddr, sk, __sk_common.skc_daddr);
-	} else if (key.family == AF_INET6_NUM) {
-		BPF_CORE_READ_INTO(&key.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&key.raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
+	v = count_slot(&conns, &key, &zero, &overflow);
+	if (!v)
 		return;
-	}
-
-	v = bpf_map_lookup_elem(&conns, &key);
-	if (!v) {
-		/* NOEXIST: another CPU may have added it since the lookup (-EEXIST, fine) */
-		bpf_map_update_elem(&conns, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&conns, &key);
-		if (!v) {
-			/* full (-E2BIG), or drained between the update and the lookup */
-			v = bpf_map_lookup_elem(&overflow, &slot);
-			if (!v)
-				return;
-		}
-	}
 	add_bytes(v, send, bytes);
 }
 
