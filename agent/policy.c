@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "duration.h"
+#include "line_reader.h"
 #include "policy.h"
 
 #define POLICY_MAX_FILE (1u << 20)
@@ -67,17 +68,6 @@ void policy_free(struct policy *p)
 	free(p->sections);
 	free(p->name);
 	policy_init(p);
-}
-
-/* Splits line (modified in place) into at most max whitespace-separated words. */
-static size_t split_words(char *line, char **words, size_t max)
-{
-	size_t n = 0;
-	char *save = NULL;
-
-	for (char *w = strtok_r(line, " \t\r\f\v", &save); w && n < max; w = strtok_r(NULL, " \t\r\f\v", &save))
-		words[n++] = w;
-	return n;
 }
 
 static int add_word(struct policy_word **list, size_t *n, const char *text, unsigned line)
@@ -327,9 +317,9 @@ static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, 
 int policy_parse(struct policy *p, const char *name, const char *text, size_t len, char *err, size_t errlen)
 {
 	char buf[POLICY_MAX_LINE];
-	char *words[POLICY_MAX_LINE / 2];
-	size_t pos = 0;
-	unsigned lineno = 0;
+	char *words[POLICY_MAX_LINE / 2], *line;
+	struct line_reader r;
+	size_t nwords;
 	int ret;
 
 	policy_free(p);
@@ -338,46 +328,27 @@ int policy_parse(struct policy *p, const char *name, const char *text, size_t le
 		snprintf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	while (pos < len) {
-		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - line) : len - pos, a = 0, b;
-		const char *hash = memchr(line, '#', n);
-		size_t nwords;
-
-		pos += n + (nl ? 1 : 0);
-		lineno++;
-		b = hash ? (size_t)(hash - line) : n;
-		while (a < b && isspace((unsigned char)line[a]))
-			a++;
-		while (b > a && isspace((unsigned char)line[b - 1]))
-			b--;
-		if (a == b)
-			continue;
-		if (b - a >= sizeof(buf) || memchr(line + a, '\0', b - a)) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes or not text", name, lineno,
-				 POLICY_MAX_LINE - 1);
-			ret = -EINVAL;
-			goto fail;
-		}
-		memcpy(buf, line + a, b - a);
-		buf[b - a] = '\0';
-		if (buf[0] == '[') {
-			ret = parse_header(p, buf, lineno, err, errlen);
+	line_reader_init(&r, name, text, len, buf, sizeof(buf));
+	while ((ret = line_reader_next(&r, &line, err, errlen)) > 0) {
+		if (line[0] == '[') {
+			ret = parse_header(p, line, r.lineno, err, errlen);
 			if (ret)
 				goto fail;
 			continue;
 		}
 		if (!p->n) {
-			snprintf(err, errlen, "%s:%u: '%.32s' outside a section (start one with [*] or [cn:NAME])", name,
-				 lineno, buf);
+			line_reader_error(&r, err, errlen, "'%.32s' outside a section (start one with [*] or [cn:NAME])",
+					  line);
 			ret = -EINVAL;
 			goto fail;
 		}
-		nwords = split_words(buf, words, sizeof(words) / sizeof(words[0]));
-		ret = parse_directive(p, words, nwords, lineno, err, errlen);
+		nwords = line_split_words(line, words, sizeof(words) / sizeof(words[0]));
+		ret = parse_directive(p, words, nwords, r.lineno, err, errlen);
 		if (ret)
 			goto fail;
 	}
+	if (ret)
+		goto fail;
 	if (!p->n) {
 		snprintf(err, errlen, "%s: no sections: nobody could attach anything", name);
 		ret = -EINVAL;
@@ -391,35 +362,18 @@ fail:
 
 int policy_load(struct policy *p, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *text = NULL;
+	char *text;
 	size_t len;
-	int ret = -EINVAL;
+	int ret = line_file_read(path, POLICY_MAX_FILE, &text, &len);
 
-	if (!f) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(errno));
-		return ret;
-	}
-	text = malloc(POLICY_MAX_FILE + 1);
-	if (!text) {
-		snprintf(err, errlen, "out of memory reading policy '%s'", path);
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	len = fread(text, 1, POLICY_MAX_FILE + 1, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (len > POLICY_MAX_FILE) {
+	if (ret == -EFBIG)
 		snprintf(err, errlen, "policy '%s' is larger than %u bytes", path, POLICY_MAX_FILE);
-		goto cleanup;
-	}
+	else if (ret)
+		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(-ret));
+	if (ret)
+		return ret == -EFBIG ? -EINVAL : ret;
 	ret = policy_parse(p, path, text, len, err, errlen);
-cleanup:
 	free(text);
-	fclose(f);
 	return ret;
 }
 
