@@ -12,7 +12,7 @@
 #include "kernel_env.h"
 #include "log.h"
 
-struct session *conn__find_session(struct conn *conn, uint32_t stream_id)
+struct session *conn_find_session(struct conn *conn, uint32_t stream_id)
 {
 	struct session *s;
 
@@ -247,7 +247,7 @@ static bool session_check_budget(struct session **sp)
 	snprintf(why, sizeof(why), "overhead %.2f%% of a core exceeds the session's budget of %.2f%%%s",
 		 s->last_overhead_ppm / 1e4, s->budget_ppm / 1e4,
 		 s->sample_one_in > 1 ? " even when sampling" : " and the probe cannot sample");
-	session__end(sp, RPC_RESOURCE_EXHAUSTED, why, true);
+	session_end(sp, RPC_RESOURCE_EXHAUSTED, why, true);
 	return false;
 }
 
@@ -367,7 +367,7 @@ uint32_t agent_identity_sessions(struct agent *agent, const char *cn)
 	return n;
 }
 
-void session__end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
+void session_end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
 {
 	struct session *s = *sp;
 	struct agent *agent;
@@ -439,7 +439,7 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!session_flush(s)) {
-		session__end(&s, RPC_INTERNAL, "reading the probe's maps failed", true);
+		session_end(&s, RPC_INTERNAL, "reading the probe's maps failed", true);
 		return;
 	}
 	s->flushed = true;
@@ -447,7 +447,7 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* end on the boundary nearest the duration (the lease), not one interval late */
 	if (elapsed + s->interval_ns / 2 >= s->duration_ns) {
-		session__end(&s, RPC_OK, s->lease_only ? "lease expired" : "duration reached", true);
+		session_end(&s, RPC_OK, s->lease_only ? "lease expired" : "duration reached", true);
 		return;
 	}
 	s->flushed = false;
@@ -611,10 +611,10 @@ static struct session *session_create(struct conn *conn, uint32_t stream_id, con
 	LIST_INSERT_HEAD(&conn->sessions, s, link);
 	agent->nsessions++;
 	conn->nsessions++;
-	/* from here on, session__end undoes whatever part was set up */
+	/* from here on, session_end undoes whatever part was set up */
 	s->tick = event_new(agent->base, -1, 0, session_tick, s);
 	if (!s->tick || !session_alloc_results(s)) {
-		session__end(&s, RPC_INTERNAL, "out of memory", false);
+		session_end(&s, RPC_INTERNAL, "out of memory", false);
 		return NULL;
 	}
 	if (s->sink)
@@ -683,7 +683,7 @@ void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__Attach
 	if (session_open(s, a.why, sizeof(a.why))) {
 		log_warn("session %llu (%s, %s on %s): %s", (unsigned long long)s->id, conn->identity, s->probe->name,
 			 conn->peer, a.why);
-		session__end(&s, RPC_INTERNAL, a.why, false);
+		session_end(&s, RPC_INTERNAL, a.why, false);
 		code = RPC_INTERNAL;
 		goto refuse;
 	}
