@@ -151,15 +151,15 @@ int agent_start(struct agent *agent, char *err, size_t errlen);
 void agent_stop(struct agent *agent);
 /* Closes what agent_start and the connections hold. */
 void agent_free(struct agent *agent);
-void conn__free(struct conn **conn);
+void conn_free(struct conn **conn);
 
 /* session.c */
 /* Validates the request and starts the session; on failure the call is answered
  * with a Status on its stream and nothing is left behind. */
 void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req);
-struct session *conn__find_session(struct conn *conn, uint32_t stream_id);
+struct session *conn_find_session(struct conn *conn, uint32_t stream_id);
 /* Ends the session: sends its summary and final status (when send_status) and frees it. */
-void session__end(struct session **session, enum rpc_status code, const char *why, bool send_status);
+void session_end(struct session **session, enum rpc_status code, const char *why, bool send_status);
 /* Sessions of every connection whose client has this CN. */
 uint32_t agent_identity_sessions(struct agent *agent, const char *cn);
 

@@ -29,7 +29,7 @@ static struct evbuffer *conn_out(struct conn *conn)
 	return bufferevent_get_output(conn->bev);
 }
 
-void conn__free(struct conn **connp)
+void conn_free(struct conn **connp)
 {
 	struct conn *conn = *connp;
 	struct session *s;
@@ -38,7 +38,7 @@ void conn__free(struct conn **connp)
 		return;
 	/* the client is gone: every probe it owned is detached now */
 	while ((s = LIST_FIRST(&conn->sessions)) != NULL)
-		session__end(&s, RPC_CANCELLED, "client disconnected", false);
+		session_end(&s, RPC_CANCELLED, "client disconnected", false);
 	LIST_REMOVE(conn, link);
 	conn->agent->nconns--;
 	if (!conn->handshaken)
@@ -213,7 +213,7 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id 0 is reserved", max);
 		return;
 	}
-	if (conn__find_session(conn, stream_id)) {
+	if (conn_find_session(conn, stream_id)) {
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id already in use", max);
 		return;
 	}
@@ -278,9 +278,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		case FRAME_PONG:
 			break;
 		case FRAME_CANCEL:
-			s = conn__find_session(conn, hdr.stream_id);
+			s = conn_find_session(conn, hdr.stream_id);
 			if (s)
-				session__end(&s, RPC_CANCELLED, "cancelled by the client", true);
+				session_end(&s, RPC_CANCELLED, "cancelled by the client", true);
 			break;
 		case FRAME_DATA:
 			dispatch(conn, hdr.stream_id, (Tracectl__Request *)msg);
@@ -303,7 +303,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		/* framing is lost: nothing after this can be trusted, close */
 		log_warn("connection %llu from %s (%s): %s; closing", (unsigned long long)conn->id, conn->peer,
 			 conn->identity, err);
-		conn__free(&conn);
+		conn_free(&conn);
 		return;
 	}
 	/* this turn's share is used: the rest waits until every other ready connection had its
@@ -416,7 +416,7 @@ static void handshake_deadline_cb(evutil_socket_t fd, short what, void *arg)
 			 conn->identity, reason);
 	else
 		conn_refused(conn, reason);
-	conn__free(&conn);
+	conn_free(&conn);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -473,7 +473,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if ((what & BEV_EVENT_EOF) && !conn->handshaken) {
 		conn_refused(conn, conn->refused[0] ? conn->refused : "closed during the TLS handshake");
 	}
-	conn__free(&conn);
+	conn_free(&conn);
 }
 
 /* Whether one more connection from source would pass the caps on connections still in
@@ -542,14 +542,14 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 						   BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		log_error("accepting %s: cannot create TLS buffer", conn->peer);
-		conn__free(&conn);
+		conn_free(&conn);
 		return;
 	}
 	conn->handshake_deadline = evtimer_new(agent->base, handshake_deadline_cb, conn);
 	conn->more_input = evtimer_new(agent->base, conn_more_input_cb, conn);
 	if (!conn->handshake_deadline || !conn->more_input) {
 		log_error("accepting %s: out of memory", conn->peer);
-		conn__free(&conn);
+		conn_free(&conn);
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
@@ -715,7 +715,7 @@ void agent_stop(struct agent *agent)
 		struct session *s;
 
 		while ((s = LIST_FIRST(&conn->sessions)) != NULL)
-			session__end(&s, RPC_UNAVAILABLE, "agent shutting down", true);
+			session_end(&s, RPC_UNAVAILABLE, "agent shutting down", true);
 		bufferevent_disable(conn->bev, EV_READ);
 	}
 }
@@ -729,7 +729,7 @@ void agent_free(struct agent *agent)
 		agent->listener = NULL;
 	}
 	while ((conn = LIST_FIRST(&agent->conns)) != NULL)
-		conn__free(&conn);
+		conn_free(&conn);
 	SSL_CTX_free(agent->tls);
 	agent->tls = NULL;
 	policy_free(&agent->policy);
