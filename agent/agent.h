@@ -37,6 +37,11 @@
 /* One "accept failed" log line per this, with the count of the failures in between. */
 #define ACCEPT_LOG_INTERVAL_NS (10ULL * 1000000000ULL)
 
+/* ListProbes and Status calls one connection may have waiting for the probes' trial
+ * loads; past them the agent stops reading it until they are answered, so a client
+ * repeating them queues nothing more. */
+#define CONN_MAX_WAITING_CALLS 4
+
 struct agent_config {
 	const char *listen;
 	const char *metrics_listen; /* --metrics HOST:PORT */
@@ -58,6 +63,14 @@ struct agent_config {
 
 struct session;
 struct conn;
+
+/* A ListProbes or Status call answered once every probe's trial load has its answer. */
+struct waiting_call {
+	TAILQ_ENTRY(waiting_call) link;
+	struct conn *conn;
+	uint32_t stream_id;
+	Tracectl__Request__CallCase call;
+};
 
 struct agent {
 	struct agent_config cfg;
@@ -83,6 +96,9 @@ struct agent {
 	/* refused connections, audited and logged at a bounded rate per source */
 	struct audit_limiter refusals;
 	struct event *refusals_flush;
+	/* the trial thread's wake-up (catalog_trials_start) and the calls waiting for it */
+	struct event *trials_ready;
+	TAILQ_HEAD(, waiting_call) waiting;
 	bool stopping;
 };
 
@@ -101,6 +117,7 @@ struct conn {
 	struct event *handshake_deadline; /* one-shot, from accept to the first frame */
 	struct event *more_input;         /* next turn's share of buffered frames */
 	uint32_t nsessions;
+	uint32_t nwaiting; /* its calls in agent->waiting */
 	char refused[256]; /* why certificate verification failed, from the verify callback */
 	LIST_HEAD(, session) sessions;
 };

@@ -29,6 +29,24 @@ static struct evbuffer *conn_out(struct conn *conn)
 	return bufferevent_get_output(conn->bev);
 }
 
+/* Forgets the waiting calls of conn (all connections': NULL), answering each with code
+ * and why unless why is NULL. */
+static void drop_waiting_calls(struct agent *agent, struct conn *conn, enum rpc_status code, const char *why)
+{
+	struct waiting_call *w, *next;
+
+	for (w = TAILQ_FIRST(&agent->waiting); w; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (conn && w->conn != conn)
+			continue;
+		TAILQ_REMOVE(&agent->waiting, w, link);
+		w->conn->nwaiting--;
+		if (why)
+			rpc_send_status(conn_out(w->conn), w->stream_id, code, why, agent->cfg.max_message);
+		free(w);
+	}
+}
+
 void conn_free(struct conn **connp)
 {
 	struct conn *conn = *connp;
@@ -36,6 +54,7 @@ void conn_free(struct conn **connp)
 
 	if (!conn)
 		return;
+	drop_waiting_calls(conn->agent, conn, RPC_OK, NULL);
 	/* the client is gone: every probe it owned is detached now */
 	while ((s = LIST_FIRST(&conn->sessions)) != NULL)
 		session_end(&s, RPC_CANCELLED, "client disconnected", false);
@@ -205,6 +224,90 @@ cleanup:
 	free(available);
 }
 
+/* The calls that list every probe's `supported`, which the trial loads settle. */
+static void answer_catalog_call(struct conn *conn, uint32_t stream_id, Tracectl__Request__CallCase call)
+{
+	if (call == TRACECTL__REQUEST__CALL_LIST_PROBES)
+		send_probe_list(conn, stream_id);
+	else
+		send_agent_status(conn, stream_id);
+}
+
+static void trials_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *agent = arg;
+	struct waiting_call *w;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) != sizeof(n) || !catalog_trials_done())
+		return; /* stopped before the end: agent_stop answered the calls */
+	while ((w = TAILQ_FIRST(&agent->waiting)) != NULL) {
+		struct conn *conn = w->conn;
+
+		TAILQ_REMOVE(&agent->waiting, w, link);
+		answer_catalog_call(conn, w->stream_id, w->call);
+		/* its reading stopped at the bound (conn_read_cb): the next turn goes on */
+		if (conn->nwaiting-- == CONN_MAX_WAITING_CALLS && !agent->stopping) {
+			if (!conn->read_paused)
+				bufferevent_enable(conn->bev, EV_READ);
+			event_add(conn->more_input, &(struct timeval){ 0, 0 });
+		}
+		free(w);
+	}
+}
+
+static bool stream_waiting(const struct conn *conn, uint32_t stream_id)
+{
+	const struct waiting_call *w;
+
+	TAILQ_FOREACH(w, &conn->agent->waiting, link)
+		if (w->conn == conn && w->stream_id == stream_id)
+			return true;
+	return false;
+}
+
+/*
+ * Answers a ListProbes or Status call now when every probe's trial load has its answer,
+ * else queues it and starts the trial thread (the first such call of the agent's life):
+ * the loop goes on serving sessions while the kernel verifies every probe.
+ */
+static void answer_when_trials_done(struct conn *conn, uint32_t stream_id, Tracectl__Request__CallCase call)
+{
+	struct agent *agent = conn->agent;
+	struct waiting_call *w;
+	char err[256];
+	int fd;
+
+	if (catalog_trials_done()) {
+		answer_catalog_call(conn, stream_id, call);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!agent->trials_ready && w) {
+		fd = catalog_trials_start(err, sizeof(err));
+		if (fd < 0)
+			log_warn("%s: the trial loads run on the event loop", err);
+		else
+			agent->trials_ready = event_new(agent->base, fd, EV_READ, trials_ready_cb, agent);
+		if (agent->trials_ready && event_add(agent->trials_ready, NULL)) {
+			event_free(agent->trials_ready);
+			agent->trials_ready = NULL;
+		}
+	}
+	if (!w || !agent->trials_ready) {
+		/* no thread to wait for: the loop answers, blocking while it loads (as before) */
+		free(w);
+		answer_catalog_call(conn, stream_id, call);
+		return;
+	}
+	w->conn = conn;
+	w->stream_id = stream_id;
+	w->call = call;
+	TAILQ_INSERT_TAIL(&agent->waiting, w, link);
+	conn->nwaiting++;
+}
+
 static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Request *req)
 {
 	uint32_t max = conn->agent->cfg.max_message;
@@ -213,7 +316,7 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id 0 is reserved", max);
 		return;
 	}
-	if (conn_find_session(conn, stream_id)) {
+	if (conn_find_session(conn, stream_id) || stream_waiting(conn, stream_id)) {
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id already in use", max);
 		return;
 	}
@@ -230,13 +333,11 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		send_hello(conn, stream_id);
 		return;
 	case TRACECTL__REQUEST__CALL_LIST_PROBES:
-		send_probe_list(conn, stream_id);
+	case TRACECTL__REQUEST__CALL_STATUS:
+		answer_when_trials_done(conn, stream_id, req->call_case);
 		return;
 	case TRACECTL__REQUEST__CALL_ATTACH:
 		session_start(conn, stream_id, req->attach);
-		return;
-	case TRACECTL__REQUEST__CALL_STATUS:
-		send_agent_status(conn, stream_id);
 		return;
 	default:
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "unknown call", max);
@@ -253,7 +354,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	char err[256];
 	int ret = 0, nframes = 0;
 
-	if (conn->read_paused)
+	if (conn->read_paused || conn->nwaiting >= CONN_MAX_WAITING_CALLS)
 		return;
 	/* a turn's share of frames, or more while the input holds more than its bound:
 	 * memory stays bounded however fast a client sends */
@@ -298,6 +399,12 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 				 evbuffer_get_length(conn_out(conn)));
 			return;
 		}
+		/* calls waiting for the trial loads, as many as one connection may have: its
+		 * requests stay in the socket until they are answered (trials_ready_cb) */
+		if (conn->nwaiting >= CONN_MAX_WAITING_CALLS) {
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 	}
 	if (ret < 0) {
 		/* framing is lost: nothing after this can be trusted, close */
@@ -331,7 +438,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	conn->read_paused = false;
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (!conn->agent->stopping)
+	if (!conn->agent->stopping && conn->nwaiting < CONN_MAX_WAITING_CALLS)
 		bufferevent_enable(bev, EV_READ);
 	/* requests already buffered do not make the socket readable again */
 	conn_read_cb(bev, conn);
@@ -643,6 +750,7 @@ int agent_start(struct agent *agent, char *err, size_t errlen)
 	int ret;
 
 	LIST_INIT(&agent->conns);
+	TAILQ_INIT(&agent->waiting);
 	agent->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (hostport_parse(agent->cfg.listen, host, sizeof(host), &port, TRACECTL_DEFAULT_PORT)) {
 		snprintf(err, errlen, "bad --listen address '%s' (expected HOST:PORT)", agent->cfg.listen);
@@ -711,6 +819,7 @@ void agent_stop(struct agent *agent)
 		agent->listener = NULL;
 	}
 	/* tell each client why its streams end; the loop gets a moment to flush */
+	drop_waiting_calls(agent, NULL, RPC_UNAVAILABLE, "agent shutting down");
 	LIST_FOREACH(conn, &agent->conns, link) {
 		struct session *s;
 
@@ -730,6 +839,11 @@ void agent_free(struct agent *agent)
 	}
 	while ((conn = LIST_FIRST(&agent->conns)) != NULL)
 		conn_free(&conn);
+	/* its descriptor is the trial thread's: the event goes first */
+	if (agent->trials_ready)
+		event_free(agent->trials_ready);
+	agent->trials_ready = NULL;
+	catalog_trials_stop();
 	SSL_CTX_free(agent->tls);
 	agent->tls = NULL;
 	policy_free(&agent->policy);
