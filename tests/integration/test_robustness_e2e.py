@@ -14,12 +14,14 @@ malformed calls: each gets its own error status, the connection and its other st
 trials: the first ListProbes trial-loads every probe (seconds on a busy machine): while it
 runs, a 1 s session's windows keep arriving on time (gaps under WINDOW_GAP_MAX_S), Hellos on
 another connection are answered within HELLO_MAX_S, and a connection sending 20 ListProbes
-and a Status at once has them all answered with the same list as the CLI's.
+and a Status at once has them all answered with the same list as the CLI's; then SIGTERM
+0.3 s into another agent's trials: the waiting call is answered, the agent exits 0.
 After each case a fresh client gets a Hello answered. Needs root (exits 77 otherwise).
 """
 import os
 import socket
 import json
+import signal
 import struct
 import sys
 import threading
@@ -342,6 +344,22 @@ def test_trials(args):
             check(max(hellos, default=0) < HELLO_MAX_S,
                   f"Hellos waited up to {max(hellos):.2f}s while the first ListProbes ran ({took:.2f}s)")
             served(env, "the first ListProbes")
+
+            # SIGTERM while the trial thread runs: the waiting call is told why, the thread
+            # ends after its load in progress, exit 0 (and no leak under ASan).
+            agent, port = env.start_agent()
+            c = rawrpc.Conn(port, env.path("ca.pem"), env.path("client.pem"), env.path("client.key"))
+            c.send(1, rawrpc.list_probes_request())
+            time.sleep(0.3)
+            t_term = time.monotonic()
+            agent.send_signal(signal.SIGTERM)
+            st, _ = c.until_status(1, timeout=10)
+            c.close()
+            rc = agent.wait(timeout=10)
+            log(f"SIGTERM 0.3 s into the trials: ListProbes answered {st}, exit {rc} after "
+                f"{time.monotonic() - t_term:.2f}s")
+            check(st.code in (0, rawrpc.UNAVAILABLE) and rc == 0, f"SIGTERM during the trials: {st}, exit {rc}")
+            env.agents = [a for a in env.agents if a[1] is not agent]
             env.stop_agent_checked()
         except Exception:
             env.failed = True
