@@ -200,6 +200,7 @@ static void *trial_thread_main(void *arg)
 	size_t i;
 
 	(void)arg;
+	pthread_setname_np(pthread_self(), "tracectl-trial"); /* its own line in top -H and perf */
 	/* below the loop's priority: the sessions' windows and timed workloads go first */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), CATALOG_TRIALS_NICE))
 		log_debug("trial thread: setpriority: %s", strerror(errno));
