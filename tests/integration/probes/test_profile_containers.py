@@ -34,41 +34,52 @@ def agent_symbol_stats(env):
     return st["symbol_tables_parsed"], st["symbol_tables_shared"]
 
 
-# Runs the command after "--" in a new mount namespace, where DIR (empty on the host)
-# gets a tmpfs of its own and APP (the copy) is bound at DIR/app: a path the host has not.
+# Runs the command given after DIR APP in a new mount namespace, where DIR (empty on the
+# host) gets a tmpfs of its own and APP (a directory) is bound at DIR/app: a path the host has not.
 IN_MOUNT_NS = ('mount -t tmpfs tracectl-ns "$1" && mkdir "$1/app" && mount --bind "$2" "$1/app" && '
                'shift 2 && exec "$@"')
+
+
+def require_mount_ns(test):
+    """Exits 77 saying why when this machine cannot make mount namespaces."""
+    if not shutil.which("unshare"):
+        print(f"SKIP {test}: no unshare(1) (util-linux)", flush=True)
+        sys.exit(SKIP)
+    probe = subprocess.run(["unshare", "-m", "true"], stderr=subprocess.PIPE)
+    if probe.returncode != 0:
+        print(f"SKIP {test}: unshare -m fails here: {probe.stderr.decode().strip()}", flush=True)
+        sys.exit(SKIP)
+
+
+def in_container(env, label, binary, name):
+    """A copy of binary called name, in a directory of its own bound into a new mount
+    namespace: (argv that runs it there, its path there, which the host does not have)."""
+    image = os.path.join(env.dir, f"image-{label}")
+    ns_dir = os.path.join(env.dir, f"ns-{label}")
+    os.mkdir(image)
+    os.mkdir(ns_dir)
+    shutil.copy2(binary, os.path.join(image, name))
+    inside = os.path.join(ns_dir, "app", name)
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", IN_MOUNT_NS, "sh", ns_dir, image,
+            inside], inside
 
 
 def test_containers(args):
     """Two copies of spin_workload (two inodes, one build-id), each in its own mount
     namespace under a path only that namespace has: profile names spin_here in both,
     and the agent parses the binary's symbol table once."""
-    if not shutil.which("unshare"):
-        print("SKIP containers: no unshare(1) (util-linux)", flush=True)
-        sys.exit(SKIP)
-    probe = subprocess.run(["unshare", "-m", "true"], stderr=subprocess.PIPE)
-    if probe.returncode != 0:
-        print(f"SKIP containers: unshare -m fails here: {probe.stderr.decode().strip()}", flush=True)
-        sys.exit(SKIP)
+    require_mount_ns("containers")
     with Env(args) as env:
         # a comm no other process on the machine has (--comm is exact)
         comm = f"nsspin{os.getpid() % 100000}"
-        workloads, pids = [], []
+        workloads = []
         for i in range(2):
-            app = os.path.join(env.dir, f"image{i}")
-            ns_dir = os.path.join(env.dir, f"ns{i}")
-            os.mkdir(app)
-            os.mkdir(ns_dir)
-            shutil.copy2(os.path.join(args.tools, "spin_workload"), os.path.join(app, comm))
-            wl, wl_out, pid = spawn_workload(env, f"container{i}", [
-                "unshare", "-m", "--propagation", "private", "sh", "-c", IN_MOUNT_NS, "sh", ns_dir, app,
-                os.path.join(ns_dir, "app", comm)])
-            exe = os.readlink(f"/proc/{pid}/exe")
-            check(not os.path.exists(exe), f"the container's binary {exe} is visible on the host")
+            argv, inside = in_container(env, str(i), os.path.join(args.tools, "spin_workload"), comm)
+            wl, wl_out, pid = spawn_workload(env, f"container{i}", argv)
+            check(os.readlink(f"/proc/{pid}/exe") == inside and not os.path.exists(inside),
+                  f"the container's binary {inside} is visible on the host")
             workloads.append((wl, wl_out))
-            pids.append(pid)
-        inodes = {os.stat(os.path.join(env.dir, f"image{i}", comm)).st_ino for i in range(2)}
+        inodes = {os.stat(os.path.join(env.dir, f"image-{i}", comm)).st_ino for i in range(2)}
         check(len(inodes) == 2, "the two copies are one inode")
         parsed_before, shared_before = agent_symbol_stats(env)
         folded, dones = profile_workloads(env, workloads, ["--comm", comm])
