@@ -20,6 +20,7 @@
 #include "kernel_env.h"
 #include "log.h"
 #include "policy.h"
+#include "stack_symbols.h"
 #include "tls.h"
 
 static int conn_ex_index = -1;
@@ -171,6 +172,7 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	char host[256] = "", reason[256];
 	struct conn *c;
 	struct session *s;
+	struct usyms_stats symbols;
 	bool all;
 
 	if (!available || !infos || !info_ptrs) {
@@ -214,6 +216,9 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	st.probes_total = (uint32_t)nprobes;
 	st.n_sessions = nsessions;
 	st.sessions = info_ptrs;
+	usyms_stats_get(&symbols);
+	st.symbol_tables_parsed = symbols.parses;
+	st.symbol_tables_shared = symbols.build_id_hits;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_AGENT_STATUS;
 	resp.agent_status = &st;
 	rpc_send(conn_out(conn), stream_id, FRAME_DATA, &resp.base, agent->cfg.max_message);

@@ -781,7 +781,8 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 			printf(i ? "," : "");
 			render_json_string(stdout, st->probes_available[i]);
 		}
-		printf("],\"sessions\":[");
+		printf("],\"symbol_tables_parsed\":%llu,\"symbol_tables_shared\":%llu,\"sessions\":[",
+		       (unsigned long long)st->symbol_tables_parsed, (unsigned long long)st->symbol_tables_shared);
 		for (size_t i = 0; i < st->n_sessions; i++) {
 			const Tracectl__SessionInfo *s = st->sessions[i];
 
@@ -813,6 +814,9 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 		text_escape_fputs(stdout, st->probes_available[i]);
 	}
 	printf("\n");
+	if (st->symbol_tables_parsed || st->symbol_tables_shared)
+		printf("  symbols: %llu symbol table(s) parsed, %llu file(s) shared one by build-id\n",
+		       (unsigned long long)st->symbol_tables_parsed, (unsigned long long)st->symbol_tables_shared);
 	for (size_t i = 0; i < st->n_sessions; i++) {
 		const Tracectl__SessionInfo *s = st->sessions[i];
 
