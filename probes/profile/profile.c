@@ -191,6 +191,11 @@ static const char *fold(struct profile_state *st, const struct profile_key *k)
 	/* User frames, outermost first. Return addresses point after the call: look up ip - 1
 	 * for all but the sampled ip, or a call at a function's end names the next function. */
 	depth = stack_frames(st, k->user_stack_id);
+	/* The walk follows frame pointers from the sampled ip's frame: a stack of that ip
+	 * alone is one where the first saved frame pointer was not one (code built
+	 * without them, or the callers' part of the stack left out). */
+	if (depth == 1)
+		append(st, &len, "[unknown: no frame pointer]", "");
 	for (size_t i = depth; i-- > 0;) {
 		usyms_name(st->usyms, k->tgid, i ? st->ips[i] - 1 : st->ips[i], st->frame, sizeof(st->frame));
 		append(st, &len, st->frame, "");

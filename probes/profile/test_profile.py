@@ -42,59 +42,85 @@ def wait_for_text(path, text, timeout):
     raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
 
 
-def test_folded(args):
-    with Env(args) as env:
-        wl = env.spawn("spin_workload", [os.path.join(args.tools, "spin_workload"), "--wait-go",
-                                         "--seconds", str(SECONDS), "--timeout-seconds", "60"],
-                       stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-        wl_out = LineReader(wl.stdout, "spin_workload")
-        line = wl_out.readline(10)
-        check(line is not None and line.startswith("ready "), f"spin_workload said {line!r}")
-        pid = int(line.split()[1])
-
-        # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
-        name = "cli-profile"
-        cli = env.spawn(name, env.cli_argv(
-            env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
-            "attach", f"127.0.0.1:{env.port}", "profile", "--pid", str(pid), "--freq", str(FREQ),
-            "--duration", f"{SECONDS + 2}s", "--interval", "1s", "--output", "folded"),
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        try:
-            wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
+def profile_workloads(env, workloads, selector, name="cli-profile"):
+    """Runs profile (selector: ["--pid", PID] or ["--comm", COMM]) over the spin_workload
+    processes given (each printed "ready PID"), starting their spins together once it is
+    attached. Returns the folded lines and each workload's "done" line."""
+    cli = env.spawn(name, env.cli_argv(
+        env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+        "attach", f"127.0.0.1:{env.port}", "profile", *selector, "--freq", str(FREQ),
+        "--duration", f"{SECONDS + 2}s", "--interval", "1s", "--output", "folded"),
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
+    try:
+        wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
+        for wl, _ in workloads:
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
+        dones = []
+        for _, wl_out in workloads:
             done = wl_out.readline(SECONDS + 20)
             check(done is not None and done.startswith("done "), f"spin_workload: {done!r}")
-            reader = LineReader(cli.stdout, name)
-            while reader.readline(30) is not None:
-                pass
-            rc = cli.wait(timeout=10)
-        finally:
-            stop(cli, name)
-        # the workload stays mapped until now, so its frames could be symbolized
+            dones.append(done)
+        reader = LineReader(cli.stdout, name)
+        while reader.readline(30) is not None:
+            pass
+        rc = cli.wait(timeout=10)
+    finally:
+        stop(cli, name)
+    # the workloads stay mapped until now, so their frames could be symbolized
+    for wl, _ in workloads:
         wl.stdin.write(b"exit\n")
         wl.stdin.flush()
         check(wl.wait(timeout=10) == 0, "spin_workload failed")
-        folded = [l for l in reader.lines if l.strip()]
-        print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
-        check(rc == 0, f"tracectl attach profile exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
+    folded = [l for l in reader.lines if l.strip()]
+    print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
+    check(rc == 0, f"tracectl attach profile exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
+    return folded, dones
 
-        total = in_spin = with_caller = 0
-        for l in folded:
-            stack, _, count = l.rpartition(" ")
-            check(stack and count.isdigit(), f"not a folded line: {l!r}")
-            frames = stack.split(";")
-            check(frames[0] == "spin_workload", f"a stack of another process: {l!r}")
-            total += int(count)
-            if "spin_here" in frames:
-                in_spin += int(count)
-                if frames.index("spin_here") > 0 and frames[frames.index("spin_here") - 1] == "spin_outer":
-                    with_caller += int(count)
+
+def spawn_workload(env, name, argv):
+    """Starts spin_workload (argv: how to run it) waiting for go; returns (process, reader, pid)."""
+    wl = env.spawn(name, argv + ["--wait-go", "--seconds", str(SECONDS), "--timeout-seconds", "60"],
+                   stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    wl_out = LineReader(wl.stdout, name)
+    line = wl_out.readline(10)
+    check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
+    return wl, wl_out, int(line.split()[1])
+
+
+def count_spin(folded, comm):
+    """(samples, samples in spin_here, those with spin_outer as its caller) of folded lines."""
+    total = in_spin = with_caller = 0
+    for l in folded:
+        stack, _, count = l.rpartition(" ")
+        check(stack and count.isdigit(), f"not a folded line: {l!r}")
+        frames = stack.split(";")
+        check(frames[0] == comm, f"a stack of another process: {l!r}")
+        total += int(count)
+        if "spin_here" in frames:
+            in_spin += int(count)
+            if frames.index("spin_here") > 0 and frames[frames.index("spin_here") - 1] == "spin_outer":
+                with_caller += int(count)
+    return total, in_spin, with_caller
+
+
+def expected_samples(cpu_ns, stretches, edges=EDGE_SAMPLES):
+    """The samples FREQ gives cpu_ns of CPU time run in that many stretches, and the
+    allowance around it (see the description above)."""
+    want = cpu_ns * FREQ / 1e9
+    return want, 4 * min(want, stretches / 4) ** 0.5 + edges
+
+
+def test_folded(args):
+    with Env(args) as env:
+        wl, wl_out, pid = spawn_workload(env, "spin_workload", [os.path.join(args.tools, "spin_workload")])
+        folded, (done,) = profile_workloads(env, [(wl, wl_out)], ["--pid", str(pid)])
+        total, in_spin, with_caller = count_spin(folded, "spin_workload")
         fields = done.split()
         check(len(fields) == 6 and fields[2] == "cpu_ns" and fields[4] == "switches", f"spin_workload: {done!r}")
         cpu_ns, switches = int(fields[3]), int(fields[5])
-        want = cpu_ns * FREQ / 1e9
-        allowance = 4 * min(want, (switches + 1) / 4) ** 0.5 + EDGE_SAMPLES
+        want, allowance = expected_samples(cpu_ns, switches + 1)
         log(f"MEASURED profile samples={total} in spin_here={in_spin} ({100 * in_spin / max(total, 1):.1f}%), "
             f"spin_outer;spin_here={with_caller}; ground truth: {cpu_ns / 1e9:.3f} s of CPU at {FREQ} Hz "
             f"= {want:.1f} samples +- {allowance:.1f} ({switches} context switches)")
