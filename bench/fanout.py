@@ -38,7 +38,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
-from harness import Env, LineReader, stop  # noqa: E402
+from harness import Env, LineReader, stop, tail  # noqa: E402
 
 
 def run_once(env, hosts, interval, probe):
@@ -123,7 +123,10 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
         env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach", "@" + inv,
         *probe.split(), "--interval", "1s", "--duration", f"{seconds}s", "--output", "json")
     t0, w0 = time.monotonic(), time.time()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # to a file: a pipe nobody reads while the CLI runs would block it once full
+    errpath = os.path.join(env.dir, f"cli-{len(hosts)}.log")
+    with open(errpath, "wb") as errfile:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, stdin=subprocess.DEVNULL)
     reader = LineReader(proc.stdout, "cli")
     attached = first_merged = None
     n_attached = late_host_windows = 0
@@ -147,7 +150,7 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
                 windows[o["seq"]] = (time.time(), o["end_unix_ns"], o.get("hosts", 1), cli_cpu_s(proc.pid))
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode()
+    err = tail(errpath, 5)
     if proc.returncode != 0 or n_attached != len(hosts):
         raise SystemExit(f"CLI exited {proc.returncode} with {n_attached}/{len(hosts)} attached: {err[-500:]}")
     # complete windows: every host in them (the first ones may lack hosts still attaching)
