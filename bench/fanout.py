@@ -7,8 +7,8 @@ Usage (as root, after building):
   bench/fanout.py [--build DIR] [--agents 64] [--rounds 3]
 
 --virtual: the controller alone at scale. One real agent records --probe for --seconds
-(`tracectl record`, as nobody); then bench-fanout-agents processes (at most --per-generator
-virtual agents each, one loopback port per agent, the real protocol over mutual TLS)
+(`tracectl record`, as nobody); then bench-fanout-agents processes (at most --per-generator,
+default 1000, virtual agents each, one loopback port per agent, the real protocol over mutual TLS)
 replay that recording's windows to `tracectl attach @INVENTORY PROBE --interval 1s
 --duration Ds --output json`, run as nobody with a soft open-file limit of 1024 (it must
 raise its own). Per fleet size, against the 1-host run of the same script: time to all
@@ -128,7 +128,7 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
     with open(errpath, "wb") as errfile:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, stdin=subprocess.DEVNULL)
     reader = LineReader(proc.stdout, "cli")
-    attached = first_merged = None
+    attached = first_merged = attach_cpu = None
     n_attached = late_host_windows = 0
     windows = {}  # seq -> (arrival wall clock, end_unix_ns, hosts, cli cpu at arrival)
     while True:
@@ -139,6 +139,7 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
             n_attached += 1
             if n_attached == len(hosts):
                 attached = time.monotonic() - t0
+                attach_cpu = cli_cpu_s(proc.pid)
         elif '"type":"snapshot"' in line:
             o = json.loads(line)
             if o.get("late"):
@@ -160,7 +161,7 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
     cpu = None
     if len(full) >= 2 and full[0][3] is not None and full[-1][3] is not None:
         cpu = (full[-1][3] - full[0][3]) / (len(full) - 1)
-    return {"attached": attached, "first": first_merged, "windows": len(windows), "full": len(full),
+    return {"attached": attached, "attach_cpu": attach_cpu, "first": first_merged, "windows": len(windows), "full": len(full),
             "on_time": on_time, "max_lag": max(lags) if lags else float("nan"), "cpu_window": cpu,
             "cpu_total": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss, "late_host_windows": late_host_windows,
             "t0": w0}
@@ -185,12 +186,12 @@ def main_virtual(a, env):
         print(f"{n} hosts: {json.dumps({k: v for k, v in r.items() if k != 't0'})}", flush=True)
     base = results[1]
     print(f"\nprobe {a.probe}, interval 1 s, duration {a.seconds} s, {os.cpu_count()} CPUs shared with the generators")
-    print(f"{'hosts':>6} {'all attached':>13} {'1st merged':>11} {'complete windows on time':>25} {'max lag':>8} "
+    print(f"{'hosts':>6} {'all attached':>13} {'CLI CPU by then':>16} {'1st merged':>11} {'complete windows on time':>25} {'max lag':>8} "
           f"{'CPU/window':>11} {'CPU/window/host':>16} {'peak RSS':>10} {'RSS/host':>9} {'load':>5}")
     for n, r in results.items():
         per_host_rss = (r["rss_kb"] - base["rss_kb"]) / (n - 1) if n > 1 else float("nan")
         cpu_w = r["cpu_window"]
-        print(f"{n:>6} {r['attached']:>12.3f}s {r['first']:>10.3f}s {r['on_time']:>10}/{r['full']} of {r['windows']:<10}"
+        print(f"{n:>6} {r['attached']:>12.3f}s {r['attach_cpu'] or 0:>15.2f}s {r['first']:>10.3f}s {r['on_time']:>10}/{r['full']} of {r['windows']:<10}"
               f" {r['max_lag']:>7.3f}s {cpu_w * 1e3 if cpu_w is not None else float('nan'):>8.1f} ms "
               f"{cpu_w / n * 1e6 if cpu_w is not None else float('nan'):>12.1f} us {r['rss_kb'] / 1024:>7.1f} MB "
               f"{per_host_rss:>6.1f} KB {r['load']:>5.2f}")
@@ -201,7 +202,9 @@ def main_virtual(a, env):
     # the measured curve, extrapolated linearly from the two largest runs
     if len(sizes) >= 2:
         n1, n2 = sorted(results)[-2:]
-        for key, label, scale, unit in (("attached", "all attached", 1, "s"), ("rss_kb", "peak RSS", 1 / 1024, "MB"),
+        for key, label, scale, unit in (("attached", "all attached", 1, "s"),
+                                        ("attach_cpu", "CLI CPU to attach all", 1, "s"),
+                                        ("rss_kb", "peak RSS", 1 / 1024, "MB"),
                                         ("cpu_window", "CPU per window", 1e3, "ms")):
             v1, v2 = results[n1][key], results[n2][key]
             if v1 is None or v2 is None:
@@ -223,7 +226,7 @@ def main():
     ap.add_argument("--virtual", help="fleet sizes served by bench-fanout-agents, e.g. 64,256,1000 (see above)")
     ap.add_argument("--seconds", type=int, default=6, help="--virtual: --duration of each attach")
     ap.add_argument("--record-seconds", type=int, default=8, help="--virtual: length of the recording replayed")
-    ap.add_argument("--per-generator", type=int, default=4000, help="--virtual: virtual agents per generator process")
+    ap.add_argument("--per-generator", type=int, default=1000, help="--virtual: virtual agents per generator process")
     ap.add_argument("--port-base", type=int, default=21000, help="--virtual: first loopback port")
     ap.add_argument("--jitter-ms", type=int, default=50, help="--virtual: each window sent up to this late")
     ap.add_argument("--soft-nofile", type=int, default=1024, help="--virtual: the CLI's soft open-file limit at start")
