@@ -131,6 +131,7 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
     attached = first_merged = attach_cpu = None
     n_attached = late_host_windows = 0
     windows = {}  # seq -> (arrival wall clock, end_unix_ns, hosts, cli cpu at arrival)
+    errors = {}  # reason -> hosts
     while True:
         line = reader.readline(seconds + 120)
         if line is None:
@@ -140,6 +141,10 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
             if n_attached == len(hosts):
                 attached = time.monotonic() - t0
                 attach_cpu = cli_cpu_s(proc.pid)
+        elif '"type":"error"' in line:
+            # a host that failed: counted, and its reason (without the host) tallied
+            reason = json.loads(line)["error"].split(": ", 1)[-1]
+            errors[reason] = errors.get(reason, 0) + 1
         elif '"type":"snapshot"' in line:
             o = json.loads(line)
             if o.get("late"):
@@ -152,16 +157,18 @@ def run_virtual(env, hosts, probe, seconds, soft_nofile):
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = tail(errpath, 5)
-    if proc.returncode != 0 or n_attached != len(hosts):
+    if not n_attached or proc.returncode not in (0, 6):
         raise SystemExit(f"CLI exited {proc.returncode} with {n_attached}/{len(hosts)} attached: {err[-500:]}")
-    # complete windows: every host in them (the first ones may lack hosts still attaching)
-    full = [windows[s] for s in sorted(windows) if windows[s][2] == len(hosts)]
+    if errors:
+        print(f"{len(hosts)} hosts: {len(hosts) - n_attached} failed: {errors}", flush=True)
+    # complete windows: every answering host in them (the first ones may lack hosts still attaching)
+    full = [windows[s] for s in sorted(windows) if windows[s][2] == n_attached]
     lags = [arr - end / 1e9 for arr, end, _, _ in full]
     on_time = sum(1 for lag in lags if lag < 0.5)
     cpu = None
     if len(full) >= 2 and full[0][3] is not None and full[-1][3] is not None:
         cpu = (full[-1][3] - full[0][3]) / (len(full) - 1)
-    return {"attached": attached, "attach_cpu": attach_cpu, "first": first_merged, "windows": len(windows), "full": len(full),
+    return {"attached": attached or float("nan"), "attach_cpu": attach_cpu, "failed": len(hosts) - n_attached, "first": first_merged, "windows": len(windows), "full": len(full),
             "on_time": on_time, "max_lag": max(lags) if lags else float("nan"), "cpu_window": cpu,
             "cpu_total": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss, "late_host_windows": late_host_windows,
             "t0": w0}
@@ -186,12 +193,12 @@ def main_virtual(a, env):
         print(f"{n} hosts: {json.dumps({k: v for k, v in r.items() if k != 't0'})}", flush=True)
     base = results[1]
     print(f"\nprobe {a.probe}, interval 1 s, duration {a.seconds} s, {os.cpu_count()} CPUs shared with the generators")
-    print(f"{'hosts':>6} {'all attached':>13} {'CLI CPU by then':>16} {'1st merged':>11} {'complete windows on time':>25} {'max lag':>8} "
+    print(f"{'hosts':>6} {'failed':>6} {'all attached':>13} {'CLI CPU by then':>16} {'1st merged':>11} {'complete windows on time':>25} {'max lag':>8} "
           f"{'CPU/window':>11} {'CPU/window/host':>16} {'peak RSS':>10} {'RSS/host':>9} {'load':>5}")
     for n, r in results.items():
         per_host_rss = (r["rss_kb"] - base["rss_kb"]) / (n - 1) if n > 1 else float("nan")
         cpu_w = r["cpu_window"]
-        print(f"{n:>6} {r['attached']:>12.3f}s {r['attach_cpu'] or 0:>15.2f}s {r['first']:>10.3f}s {r['on_time']:>10}/{r['full']} of {r['windows']:<10}"
+        print(f"{n:>6} {r['failed']:>6} {r['attached']:>12.3f}s {r['attach_cpu'] or 0:>15.2f}s {r['first']:>10.3f}s {r['on_time']:>10}/{r['full']} of {r['windows']:<10}"
               f" {r['max_lag']:>7.3f}s {cpu_w * 1e3 if cpu_w is not None else float('nan'):>8.1f} ms "
               f"{cpu_w / n * 1e6 if cpu_w is not None else float('nan'):>12.1f} us {r['rss_kb'] / 1024:>7.1f} MB "
               f"{per_host_rss:>6.1f} KB {r['load']:>5.2f}")
