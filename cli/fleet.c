@@ -1025,7 +1025,7 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 		    !host_result_add(&r->merged, kind, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
 			log_error("%s: bad summary: %s", h->target->name, err);
 		if (!keep_hosts) {
-			/* only the merged summary is shown: a histogram each is 16 KB a host (35% of a
+			/* only the merged summary is shown: a histogram each is 16 KB a host (30% of a
 			 * 1,000-host controller's peak memory, docs/BENCHMARKS.md, fan-out) */
 			result_free(&rh->res);
 			result_init(&rh->res);
