@@ -101,6 +101,8 @@ struct client_conn {
 	uint64_t connect_timeout_ms;
 	LIST_HEAD(, client_call) calls;
 	client_failure_cb on_failure;
+	/* optional, with arg: the handshake and Hello are done (a fleet then starts another host) */
+	void (*on_ready)(struct client_conn *conn, void *arg);
 	void *arg;
 	/* from the agent's Hello */
 	char agent_version[64], kernel_release[64], agent_hostname[128];

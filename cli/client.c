@@ -75,8 +75,10 @@ static void handle_hello(struct client_conn *c, const Tracectl__Response *resp)
 	}
 	c->hello_done = true;
 	LIST_FOREACH(call, &c->calls, link)
-		if (!call->sent)
+		if (!call->sent && !call->done) /* done: cancelled before it could be sent */
 			send_request(c, call);
+	if (c->on_ready)
+		c->on_ready(c, c->arg);
 }
 
 static struct client_call *find_call(struct client_conn *c, uint32_t stream_id)

@@ -21,6 +21,12 @@
 
 /* Windows held at once while waiting for slower hosts (normally one or two). */
 #define FLEET_WINDOWS 8
+/*
+ * Connections in their TCP and TLS handshake at once. Every host at once made a handshake
+ * storm: at 1,000 hosts on 2 busy CPUs each waited on all the others, and the last ones
+ * ran past the connect timeout (5 s) before any had finished (docs/BENCHMARKS.md, fan-out).
+ */
+#define FLEET_HANDSHAKES 128
 /* Events held for time-ordering across hosts before a window is printed early. */
 #define FLEET_MAX_HELD_EVENTS 100000
 
@@ -46,6 +52,7 @@ struct fleet_host {
 	 * and its summary when it dies before sending one */
 	struct fleet_result_host received;
 	bool attached;
+	bool connecting; /* holds one of the FLEET_HANDSHAKES slots */
 	/* what the host's probe returns, from its Attached (or its first snapshot) */
 	enum result_kind kind;
 	/* the only host's mid-run failure is told after the summary of what came before */
@@ -92,6 +99,9 @@ struct fleet {
 	uint64_t start_ns;
 	uint64_t attached_ns; /* when the first host attached */
 	struct render merged;
+	/* hosts are connected in order, at most FLEET_HANDSHAKES at a time */
+	SSL_CTX *tls;
+	size_t next_connect, nconnecting;
 };
 
 static void window_reset(struct fleet_window *w)
@@ -584,11 +594,30 @@ static void host_done(struct fleet_host *h, const Tracectl__Status *st)
 		  why);
 }
 
+static void fleet_connect_more(struct fleet *f);
+
+/* The host's handshake is over, one way or the other: the next host may start its own. */
+static void handshake_over(struct fleet_host *h)
+{
+	if (!h->connecting)
+		return;
+	h->connecting = false;
+	h->fleet->nconnecting--;
+	fleet_connect_more(h->fleet);
+}
+
+static void on_ready(struct client_conn *conn, void *arg)
+{
+	(void)conn;
+	handshake_over(arg);
+}
+
 static void on_failure(struct client_conn *conn, enum cli_exit code, const char *why, void *arg)
 {
 	struct fleet_host *h = arg;
 
 	(void)conn;
+	handshake_over(h);
 	if (h->fleet->o->record) {
 		Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 		Tracectl__Status st = TRACECTL__STATUS__INIT;
@@ -891,10 +920,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	f->interrupted = true;
-	/* every agent answers with its last window, its summary and CANCELLED */
-	for (size_t i = 0; i < f->n; i++)
-		if (!f->hosts[i].done && f->hosts[i].call)
-			client_call_cancel(f->hosts[i].call);
+	/* every attached agent answers with its last window, its summary and CANCELLED; a host
+	 * still connecting (or waiting for its turn to) has nothing to answer with: it ends here */
+	for (size_t i = 0; i < f->n; i++) {
+		struct fleet_host *h = &f->hosts[i];
+		char why[INVENTORY_HOST_LEN + 64];
+
+		if (h->done)
+			continue;
+		if (h->call && h->call->sent) {
+			client_call_cancel(h->call);
+			continue;
+		}
+		if (h->call)
+			client_call_cancel(h->call);
+		snprintf(why, sizeof(why), "%s: interrupted before attaching", h->target->name);
+		host_fail(h, CLI_EXIT_FAILURE, why);
+	}
+	f->next_connect = f->n;
 }
 
 /* The terminal was resized: the next frame fits the new size. */
@@ -947,6 +990,8 @@ static bool host_result_merge(struct fleet_result_host *dst, const struct fleet_
 /* Each host's session summary, and every answering host's added up. */
 static void build_result(struct fleet *f, struct fleet_result *r)
 {
+	/* each host's own summary: printed with --per-host, judged by gate */
+	bool keep_hosts = (f->o->per_host && f->n > 1) || f->o->result;
 	char err[256];
 
 	memset(r, 0, sizeof(*r));
@@ -983,6 +1028,12 @@ static void build_result(struct fleet *f, struct fleet_result *r)
 		if (!host_result_add(rh, kind, h->summary->snapshot, NULL, err, sizeof(err)) ||
 		    !host_result_add(&r->merged, kind, h->summary->snapshot, merged_key_host(h), err, sizeof(err)))
 			log_error("%s: bad summary: %s", h->target->name, err);
+		if (!keep_hosts) {
+			/* only the merged summary is shown: a histogram each is 16 KB a host (30% of a
+			 * 1,000-host controller's peak memory, docs/BENCHMARKS.md, fan-out) */
+			result_free(&rh->res);
+			result_init(&rh->res);
+		}
 	}
 	r->merged.answered = r->answered > 0;
 	r->interrupted = f->interrupted && f->o->duration_ns;
@@ -1113,12 +1164,38 @@ static void print_fleet_footer(struct fleet *f, size_t answered)
 	}
 }
 
+/* Connections are events in this one loop, not threads; hosts start in inventory order. */
+static void fleet_connect_more(struct fleet *f)
+{
+	const struct fleet_options *o = f->o;
+	char err[512];
+
+	while (f->nconnecting < FLEET_HANDSHAKES && f->next_connect < f->n) {
+		struct fleet_host *h = &f->hosts[f->next_connect++];
+
+		if (h->done) /* interrupted before its turn */
+			continue;
+		h->conn = client_conn_new(f->base, f->tls, h->target, o->connect_timeout_ms, on_failure, h, err,
+					   sizeof(err));
+		if (!h->conn) {
+			on_failure(NULL, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err, h);
+			continue;
+		}
+		h->conn->on_ready = on_ready;
+		h->connecting = true;
+		f->nconnecting++;
+		h->call = client_conn_call(h->conn, o->request,
+					    o->command == FLEET_ATTACH ? on_attach_response : on_unary_response, h);
+		if (!h->call)
+			host_fail(h, CLI_EXIT_FAILURE, "out of memory");
+	}
+}
+
 enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 {
 	struct fleet f = { .o = o, .flushed_bucket = -1 };
 	enum cli_exit code = CLI_EXIT_FAILURE;
 	size_t answered = 0;
-	char err[512];
 
 	f.n = o->targets->n;
 	f.base = event_base_new();
@@ -1162,7 +1239,6 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		fprintf(stderr, "tracectl: cannot set up the event loop\n");
 		goto cleanup;
 	}
-	/* every host at once: connections are events in this one loop, not threads */
 	f.nactive = f.n;
 	for (size_t i = 0; i < f.n; i++) {
 		struct fleet_host *h = &f.hosts[i];
@@ -1175,19 +1251,10 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
 					     .probe = o->probe ? o->probe : "", .hosts_total = f.n,
 					     .interval_ns = o->interval_ns, .events_header_shown = &f.events_header_shown };
-		if (o->replay)
-			continue;
-		h->conn = client_conn_new(f.base, tls, h->target, o->connect_timeout_ms, on_failure, h, err,
-					   sizeof(err));
-		if (!h->conn) {
-			on_failure(NULL, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err, h);
-			continue;
-		}
-		h->call = client_conn_call(h->conn, o->request,
-					    o->command == FLEET_ATTACH ? on_attach_response : on_unary_response, h);
-		if (!h->call)
-			host_fail(h, CLI_EXIT_FAILURE, "out of memory");
 	}
+	f.tls = tls;
+	if (!o->replay)
+		fleet_connect_more(&f);
 	if (o->format == OUTPUT_TEXT && o->command == FLEET_ATTACH && f.n > 1 && !o->replay && !o->quiet)
 		fprintf(stderr, "Attaching %s on %zu hosts...\n", o->probe, f.n);
 	if (o->replay)

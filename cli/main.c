@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,6 +186,41 @@ static int resolve_targets(struct run *r, bool needs_hosts)
 	return 0;
 }
 
+/* Open files the CLI needs besides one socket per host: stdio, a recording or -o file,
+ * the catalog check's connection, what libevent and OpenSSL open. */
+#define CLI_FDS_RESERVED 16
+
+/*
+ * One socket per host, all open at once: the soft open-file limit is raised to the hard
+ * one (no privilege needed), and a fleet that needs more than even that is refused here,
+ * naming both numbers, instead of failing host after host with "Too many open files".
+ */
+static int fd_limit_fit(size_t nhosts)
+{
+	unsigned long long need = (unsigned long long)nhosts + CLI_FDS_RESERVED, was;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			rl.rlim_cur = was;
+		else if (need > was)
+			log_info("open-file limit raised from %llu to %llu for %zu hosts", was,
+				 (unsigned long long)rl.rlim_cur, nhosts);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
+		return 0;
+	fprintf(stderr,
+		"tracectl: %zu hosts need %llu open files (one connection each, %d more for the rest), but this "
+		"process may open at most %llu (its hard RLIMIT_NOFILE): raise it (ulimit -Hn, systemd "
+		"LimitNOFILE=) or split the hosts into smaller groups\n",
+		nhosts, need, CLI_FDS_RESERVED, (unsigned long long)rl.rlim_cur);
+	return -EMFILE;
+}
+
 /* gate --from / report: the recording stands in for the hosts, its request for the options. */
 static enum cli_exit open_replay(struct run *r)
 {
@@ -320,6 +356,8 @@ static enum cli_exit run_command(struct run *r)
 	if (resolve_targets(r, needs_hosts))
 		return CLI_EXIT_USAGE;
 	if (needs_hosts) {
+		if (fd_limit_fit(opt->targets.n))
+			return CLI_EXIT_USAGE;
 		r->tls = tls_client_ctx_new(r->cfg.ca, r->cfg.cert, r->cfg.key, err, sizeof(err));
 		if (!r->tls) {
 			fprintf(stderr, "tracectl: %s\n", err);

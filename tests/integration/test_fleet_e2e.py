@@ -10,8 +10,13 @@ fleet_partial: 3 agents plus a closed port; one agent is killed with SIGKILL in 
 middle of the session. The two others must still deliver complete, correct results,
 both failures must be named, the merged summary keeps what the killed host sent before
 it died (marked), and the exit status must say "partial" (6).
+fleet_fd_limit: 100 hosts (one agent, 99 closed ports) from a CLI started with a soft
+open-file limit of 64: it raises the limit itself, reaches every host (the agent answers,
+the 99 others are named unreachable, none "Too many open files"); with the hard limit at
+64 too, it refuses before connecting, naming the 116 files needed and the 64 allowed.
 """
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -144,5 +149,32 @@ def test_partial(args):
         env.stop_agent_checked(skip=(victim,))
 
 
+def test_fd_limit(args):
+    with Env(args) as env:
+        closed = set()
+        while len(closed) < 99:
+            closed.add(free_port())
+        hosts = [f"127.0.0.1:{env.port}"] + [f"127.0.0.1:{p}" for p in sorted(closed)]
+        inventory = os.path.join(env.dir, "inventory")
+        with open(inventory, "w") as f:
+            f.write("\n".join(hosts) + "\n")
+        os.chmod(inventory, 0o644)
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        attach = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                              "@" + inventory, "tp-count", "--target", "sched:sched_process_exec",
+                              "--duration", "1s", "--output", "json")
+        rc, out, err = env.run_cli("raised", ["prlimit", f"--nofile=64:{hard}", "--"] + attach)
+        check("Too many open files" not in out + err and "open files" not in err,
+              f"the CLI did not raise its soft limit of 64 for 100 hosts: {err[-300:]}")
+        errors = [line for line in out.splitlines() if '"type":"error"' in line]
+        check(rc == EXIT_PARTIAL and len(errors) == 99 and all("cannot connect" in e for e in errors),
+              f"exit {rc}, {len(errors)} errors, want {EXIT_PARTIAL} and the 99 closed ports: {errors[:2]}")
+        rc, out, err = env.run_cli("refused", ["prlimit", "--nofile=64:64", "--"] + attach)
+        check(rc == 2 and "100 hosts need 116 open files" in err and "at most 64" in err and not out,
+              f"exit {rc}, want 2 and a refusal naming 116 files needed and 64 allowed: {err[-300:]!r}")
+        log("PASS fd_limit: soft 64 raised for 100 hosts; hard 64 refused: " + err.strip().splitlines()[-1])
+        env.stop_agent_checked()
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"merge": test_merge, "partial": test_partial}, __doc__))
+    sys.exit(run_tests({"merge": test_merge, "partial": test_partial, "fd_limit": test_fd_limit}, __doc__))
