@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# offcpu ground truth: a thread blocking ~70% of its time in wait_here (nanosleep) has that time
+# found there, in total within 5% of what it measured itself.
+"""
+folded: offcpu_workload runs a thread named offcpu_wait for 3 s that sleeps 10 ms in
+wait_here (nanosleep) then spins 4 ms of its own CPU time, over and over, and prints
+the wall time of its sleeps (from the call to the return) and their number. offcpu
+--comm offcpu_wait -o folded runs over it, started before the thread exists, so it sees
+every block from its first; the output is "comm;frame;...;frame off_cpu_ns" lines.
+Checked:
+- every stack is the thread's (the --comm filter in the kernel);
+- at least 90% of the thread's own off-CPU time is counted in stacks through wait_here,
+  and those stacks carry the kernel's frames (schedule_[k]) above the user's;
+- the total counted is within 5% of the thread's own figure. What separates the two is
+  per block a syscall's entry and exit around the switch (microseconds, in an emulated
+  guest tens: under 1% of a 10 ms block) and the one block the session may cut at its
+  end; the spin is not counted (preemption is a wait for a CPU, not a block), nor is
+  anything else the thread does, since it blocks only in wait_here. 5% leaves room for
+  a loaded machine stretching the syscall paths, no more: a probe that missed blocks,
+  double-counted them or counted preemption (up to 30% here) would fail.
+min_block: the same workload under offcpu --min-block 50ms: no 10 ms block is counted
+(one stretched past 50 ms by a run queue on a loaded machine may be: at most 10% of the
+thread's off-CPU time).
+"""
+import os
+import subprocess
+import sys
+import time
+
+from harness import Env, LineReader, TestFailure, check, log, stop, tail, run_tests
+
+SECONDS = 3
+COMM = "offcpu_wait"
+
+
+def wait_for_text(path, text, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "r", errors="replace") as f:
+                if text in f.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
+
+
+def run_offcpu(env, args, name, extra):
+    """The workload under offcpu -o folded: (folded lines, the workload's blocked_ns, blocks)."""
+    wl = env.spawn("offcpu_workload", [os.path.join(args.tools, "offcpu_workload"), "--seconds", str(SECONDS),
+                                       "--block-ms", "10", "--spin-ms", "4", "--timeout-seconds", "60"],
+                   stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    wl_out = LineReader(wl.stdout, "offcpu_workload")
+    line = wl_out.readline(10)
+    check(line is not None and line.startswith("ready "), f"offcpu_workload said {line!r}")
+
+    # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
+    cli = env.spawn(name, env.cli_argv(
+        env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+        "attach", f"127.0.0.1:{env.port}", "offcpu", "--comm", COMM, *extra,
+        "--duration", f"{SECONDS + 3}s", "--interval", "1s", "--output", "folded"),
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
+        wl.stdin.write(b"go\n")
+        wl.stdin.flush()
+        done = wl_out.readline(SECONDS + 20)
+        check(done is not None and done.startswith("done "), f"offcpu_workload: {done!r}")
+        reader = LineReader(cli.stdout, name)
+        while reader.readline(30) is not None:
+            pass
+        rc = cli.wait(timeout=10)
+    finally:
+        stop(cli, name)
+    # the workload stays mapped until now, so its frames could be symbolized
+    wl.stdin.write(b"exit\n")
+    wl.stdin.flush()
+    check(wl.wait(timeout=10) == 0, "offcpu_workload failed")
+    folded = [l for l in reader.lines if l.strip()]
+    print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
+    check(rc == 0, f"tracectl attach offcpu exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
+    fields = done.split()
+    check(len(fields) == 9 and fields[1] == "blocked_ns" and fields[3] == "blocks", f"offcpu_workload: {done!r}")
+    log(f"workload: {done}")
+    return folded, int(fields[2]), int(fields[4])
+
+
+def tally(folded):
+    """(total ns, ns through wait_here, ns through wait_here with schedule_[k] above it)."""
+    total = through = with_kernel = 0
+    for l in folded:
+        stack, _, ns = l.rpartition(" ")
+        check(stack and ns.isdigit(), f"not a folded line: {l!r}")
+        frames = stack.split(";")
+        check(frames[0] == COMM, f"a stack of another task: {l!r}")
+        total += int(ns)
+        waits = [i for i, f in enumerate(frames) if f.split(".")[0] == "wait_here"]
+        if waits:
+            through += int(ns)
+            if any(f in ("schedule_[k]", "__schedule_[k]") for f in frames[waits[0] + 1:]):
+                with_kernel += int(ns)
+    return total, through, with_kernel
+
+
+def test_folded(args):
+    with Env(args) as env:
+        folded, own_ns, blocks = run_offcpu(env, args, "cli-offcpu", [])
+        total, through, with_kernel = tally(folded)
+        log(f"MEASURED offcpu total={total / 1e6:.1f} ms, through wait_here={through / 1e6:.1f} ms "
+            f"({100 * through / max(own_ns, 1):.1f}% of the workload's own), with kernel frames "
+            f"{with_kernel / 1e6:.1f} ms; workload's own: {own_ns / 1e6:.1f} ms in {blocks} blocks; "
+            f"total off by {100 * (total - own_ns) / max(own_ns, 1):+.2f}%")
+        check(through >= 0.9 * own_ns, f"{through} ns through wait_here, want >= 90% of {own_ns}")
+        check(with_kernel == through, f"kernel frames on {with_kernel} of {through} ns through wait_here")
+        check(abs(total - own_ns) <= 0.05 * own_ns, f"total {total} ns, want {own_ns} +- 5%")
+        env.stop_agent_checked()
+
+
+def test_min_block(args):
+    with Env(args) as env:
+        folded, own_ns, blocks = run_offcpu(env, args, "cli-offcpu-min", ["--min-block", "50ms"])
+        total, through, _ = tally(folded)
+        log(f"MEASURED offcpu --min-block 50ms total={total / 1e6:.1f} ms, through wait_here="
+            f"{through / 1e6:.1f} ms; workload's own: {own_ns / 1e6:.1f} ms in {blocks} blocks of 10 ms")
+        check(total <= 0.1 * own_ns, f"{total} ns counted in blocks >= 50 ms, want <= 10% of {own_ns}")
+        env.stop_agent_checked()
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests({"folded": test_folded, "min_block": test_min_block}, __doc__))
