@@ -6,6 +6,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "offcpu.h"
+#include "stack_counts.bpf.h"
 #include "task_cgroup.bpf.h"
 #include "task_state.bpf.h"
 
@@ -15,13 +16,6 @@ const volatile char targ_comm[PROFILE_COMM_LEN] = {};
 const volatile __u64 targ_cgroup = 0;
 /* Shorter blocks are not counted. */
 const volatile __u64 min_block_ns = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, PROFILE_MAX_STACKS);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, PROFILE_MAX_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
 
 /* Thread id -> its block in progress. LRU: a task that exits blocked (it never comes
  * back) must not hold a slot. */
@@ -40,53 +34,14 @@ struct {
 	__type(value, __u64);
 } blocked SEC(".maps");
 
-/* Blocks lost because the blocked map was full, per CPU, cumulative. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
-
 /* prev is the current task at sched_switch: its ids, comm and stacks are current's. */
 static __always_inline bool current_allowed(struct task_struct *prev, __u32 tgid, const char *comm)
 {
-	int i;
-
 	if (targ_tgid && tgid != targ_tgid)
 		return false;
-	if (targ_comm[0] != '\0') {
-		for (i = 0; i < PROFILE_COMM_LEN; i++) {
-			if (comm[i] != targ_comm[i])
-				return false;
-			if (comm[i] == '\0')
-				break;
-		}
-	}
+	if (!comm_allowed(comm, targ_comm))
+		return false;
 	return !targ_cgroup || task_in_cgroup(prev, targ_cgroup);
-}
-
-static __always_inline void add_blocked(const struct profile_key *key, __u64 ns)
-{
-	__u64 *total;
-	__u32 zero = 0;
-
-	total = bpf_map_lookup_elem(&blocked, key);
-	if (total) {
-		__sync_fetch_and_add(total, ns);
-		return;
-	}
-	/* another CPU may have created it in between: then add to that one */
-	if (bpf_map_update_elem(&blocked, key, &ns, BPF_NOEXIST)) {
-		total = bpf_map_lookup_elem(&blocked, key);
-		if (total) {
-			__sync_fetch_and_add(total, ns);
-		} else {
-			total = bpf_map_lookup_elem(&lost, &zero);
-			if (total)
-				(*total)++;
-		}
-	}
 }
 
 static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -107,7 +62,8 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 		if (current_allowed(prev, fresh.key.tgid, fresh.key.comm)) {
 			fresh.since_ns = now;
 			fresh.key.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-			fresh.key.kern_stack_id = bpf_get_stackid(ctx, &stacks, 0);
+			/* not the tracer's own innermost frames: this program and bpf_trace_run4 */
+			fresh.key.kern_stack_id = bpf_get_stackid(ctx, &stacks, OFFCPU_SKIP_FRAMES & BPF_F_SKIP_FIELD_MASK);
 			bpf_map_update_elem(&start, &tid, &fresh, BPF_ANY);
 		}
 	}
@@ -117,7 +73,7 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 	if (!s)
 		return 0;
 	if (now - s->since_ns >= min_block_ns)
-		add_blocked(&s->key, now - s->since_ns);
+		stack_counts_add(&blocked, &s->key, now - s->since_ns);
 	bpf_map_delete_elem(&start, &next_tid);
 	return 0;
 }

@@ -19,6 +19,7 @@ Checked:
   anything else the thread does, since it blocks only in wait_here. 5% leaves room for
   a loaded machine stretching the syscall paths, no more: a probe that missed blocks,
   double-counted them or counted preemption (up to 30% here) would fail.
+folded_raw_tp: the same on an agent started with --no-tp-btf (the raw_tp program).
 min_block: the same workload under offcpu --min-block 50ms: no 10 ms block is counted
 (one stretched past 50 ms by a run queue on a loaded machine may be: at most 10% of the
 thread's off-CPU time).
@@ -26,28 +27,14 @@ thread's off-CPU time).
 import os
 import subprocess
 import sys
-import time
 
-from harness import Env, LineReader, TestFailure, check, log, stop, tail, run_tests
+from harness import Env, FoldedAttach, LineReader, check, log, run_tests
 
 SECONDS = 3
 COMM = "offcpu_wait"
 
 
-def wait_for_text(path, text, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "r", errors="replace") as f:
-                if text in f.read():
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
-
-
-def run_offcpu(env, args, name, extra):
+def run_offcpu(env, args, extra):
     """The workload under offcpu -o folded: (folded lines, the workload's blocked_ns, blocks)."""
     wl = env.spawn("offcpu_workload", [os.path.join(args.tools, "offcpu_workload"), "--seconds", str(SECONDS),
                                        "--block-ms", "10", "--spin-ms", "4", "--timeout-seconds", "60"],
@@ -56,31 +43,24 @@ def run_offcpu(env, args, name, extra):
     line = wl_out.readline(10)
     check(line is not None and line.startswith("ready "), f"offcpu_workload said {line!r}")
 
-    # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
-    cli = env.spawn(name, env.cli_argv(
-        env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
-        "attach", f"127.0.0.1:{env.port}", "offcpu", "--comm", COMM, *extra,
-        "--duration", f"{SECONDS + 3}s", "--interval", "1s", "--output", "folded"),
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    cli = FoldedAttach(env, "offcpu", ["--comm", COMM, *extra], f"{SECONDS + 3}s")
     try:
-        wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
         wl.stdin.write(b"go\n")
         wl.stdin.flush()
         done = wl_out.readline(SECONDS + 20)
         check(done is not None and done.startswith("done "), f"offcpu_workload: {done!r}")
-        reader = LineReader(cli.stdout, name)
-        while reader.readline(30) is not None:
-            pass
-        rc = cli.wait(timeout=10)
-    finally:
-        stop(cli, name)
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
+    fallback = "--no-tp-btf" in env.agent_args
+    log(f"{'--no-tp-btf' if fallback else 'default'}: {cli.attached}")
+    check(("raw_tp sched_switch" if fallback else "tp_btf sched_switch") in cli.attached,
+          f"not the hook expected: {cli.attached}")
     # the workload stays mapped until now, so its frames could be symbolized
     wl.stdin.write(b"exit\n")
     wl.stdin.flush()
     check(wl.wait(timeout=10) == 0, "offcpu_workload failed")
-    folded = [l for l in reader.lines if l.strip()]
-    print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
-    check(rc == 0, f"tracectl attach offcpu exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
     fields = done.split()
     check(len(fields) == 9 and fields[1] == "blocked_ns" and fields[3] == "blocks", f"offcpu_workload: {done!r}")
     log(f"workload: {done}")
@@ -104,9 +84,9 @@ def tally(folded):
     return total, through, with_kernel
 
 
-def test_folded(args):
-    with Env(args) as env:
-        folded, own_ns, blocks = run_offcpu(env, args, "cli-offcpu", [])
+def check_folded(args, agent_args):
+    with Env(args, agent_args=agent_args) as env:
+        folded, own_ns, blocks = run_offcpu(env, args, [])
         total, through, with_kernel = tally(folded)
         log(f"MEASURED offcpu total={total / 1e6:.1f} ms, through wait_here={through / 1e6:.1f} ms "
             f"({100 * through / max(own_ns, 1):.1f}% of the workload's own), with kernel frames "
@@ -118,9 +98,17 @@ def test_folded(args):
         env.stop_agent_checked()
 
 
+def test_folded(args):
+    check_folded(args, [])
+
+
+def test_folded_raw_tp(args):
+    check_folded(args, ["--no-tp-btf"])
+
+
 def test_min_block(args):
     with Env(args) as env:
-        folded, own_ns, blocks = run_offcpu(env, args, "cli-offcpu-min", ["--min-block", "50ms"])
+        folded, own_ns, blocks = run_offcpu(env, args, ["--min-block", "50ms"])
         total, through, _ = tally(folded)
         log(f"MEASURED offcpu --min-block 50ms total={total / 1e6:.1f} ms, through wait_here="
             f"{through / 1e6:.1f} ms; workload's own: {own_ns / 1e6:.1f} ms in {blocks} blocks of 10 ms")
@@ -129,4 +117,5 @@ def test_min_block(args):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests({"folded": test_folded, "min_block": test_min_block}, __doc__))
+    sys.exit(run_tests({"folded": test_folded, "folded_raw_tp": test_folded_raw_tp, "min_block": test_min_block},
+                       __doc__))

@@ -20,26 +20,12 @@ over it; the output is "comm;frame;...;frame count" lines. Checked:
 import os
 import subprocess
 import sys
-import time
 
-from harness import Env, LineReader, TestFailure, check, log, stop, tail, run_tests
+from harness import Env, FoldedAttach, LineReader, check, log, run_tests
 
 SECONDS = 3
 FREQ = 49
 EDGE_SAMPLES = 2
-
-
-def wait_for_text(path, text, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "r", errors="replace") as f:
-                if text in f.read():
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
 
 
 def test_folded(args):
@@ -52,32 +38,20 @@ def test_folded(args):
         check(line is not None and line.startswith("ready "), f"spin_workload said {line!r}")
         pid = int(line.split()[1])
 
-        # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
-        name = "cli-profile"
-        cli = env.spawn(name, env.cli_argv(
-            env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
-            "attach", f"127.0.0.1:{env.port}", "profile", "--pid", str(pid), "--freq", str(FREQ),
-            "--duration", f"{SECONDS + 2}s", "--interval", "1s", "--output", "folded"),
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        cli = FoldedAttach(env, "profile", ["--pid", str(pid), "--freq", str(FREQ)], f"{SECONDS + 2}s")
         try:
-            wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
             done = wl_out.readline(SECONDS + 20)
             check(done is not None and done.startswith("done "), f"spin_workload: {done!r}")
-            reader = LineReader(cli.stdout, name)
-            while reader.readline(30) is not None:
-                pass
-            rc = cli.wait(timeout=10)
-        finally:
-            stop(cli, name)
+        except BaseException:
+            cli.stop()
+            raise
+        folded = cli.lines()
         # the workload stays mapped until now, so its frames could be symbolized
         wl.stdin.write(b"exit\n")
         wl.stdin.flush()
         check(wl.wait(timeout=10) == 0, "spin_workload failed")
-        folded = [l for l in reader.lines if l.strip()]
-        print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
-        check(rc == 0, f"tracectl attach profile exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
 
         total = in_spin = with_caller = 0
         for l in folded:
