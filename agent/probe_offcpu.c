@@ -151,7 +151,7 @@ const struct probe_desc probe_offcpu = {
 		       "stacks they blocked in, folded as comm;outermost;...;innermost (kernel frames end in _[k]); "
 		       "--min-block DUR leaves shorter blocks out; use --output folded (or svg) for off-CPU flame graphs",
 	.kind = PROBE_COUNTS,
-	.hook = OFFCPU_HOOK,
+	.hook = OFFCPU_HOOK " (raw_tp where tp_btf cannot load)",
 	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_CGROUP | PROBE_PARAM_MIN_BLOCK | PROBE_PARAM_TOP,
 	.default_top = 1000,
