@@ -442,6 +442,16 @@ class FoldedAttach:
         stop(self.proc, self.name)
 
 
+def cgroup2_root():
+    """Where cgroup v2 is mounted under /sys/fs/cgroup (the agent only takes paths there)."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2" and (fields[1] + "/").startswith("/sys/fs/cgroup/"):
+                return fields[1]
+    return None
+
+
 def hook_used(hook):
     """The hook a probe used, without the agent's note on the cheaper variants this kernel
     refused: "HOOK (not used here: VARIANT: reason; ...)"."""

@@ -20,6 +20,9 @@ Checked:
   a loaded machine stretching the syscall paths, no more: a probe that missed blocks,
   double-counted them or counted preemption (up to 30% here) would fail.
 folded_raw_tp: the same on an agent started with --no-tp-btf (the raw_tp program).
+cgroup: the workload moves into a child of a fresh cgroup v2 directory; offcpu --cgroup of
+the parent (no --comm) shows the workload's tasks alone, wait_here as above; --cgroup of
+an empty sibling shows nothing.
 min_block: the same workload under offcpu --min-block 50ms: no 10 ms block is counted
 (one stretched past 50 ms by a run queue on a loaded machine may be: at most 10% of the
 thread's off-CPU time).
@@ -27,15 +30,17 @@ thread's off-CPU time).
 import os
 import subprocess
 import sys
+import time
 
-from harness import Env, FoldedAttach, LineReader, check, log, run_tests
+from harness import Env, FoldedAttach, LineReader, cgroup2_root, check, log, run_tests, SKIP
 
 SECONDS = 3
 COMM = "offcpu_wait"
 
 
 def run_offcpu(env, args, extra):
-    """The workload under offcpu -o folded: (folded lines, the workload's blocked_ns, blocks)."""
+    """The workload under offcpu -o folded with extra(pid) as options: (folded lines, the
+    workload's blocked_ns, blocks)."""
     wl = env.spawn("offcpu_workload", [os.path.join(args.tools, "offcpu_workload"), "--seconds", str(SECONDS),
                                        "--block-ms", "10", "--spin-ms", "4", "--timeout-seconds", "60"],
                    stdout=subprocess.PIPE, stdin=subprocess.PIPE)
@@ -43,7 +48,7 @@ def run_offcpu(env, args, extra):
     line = wl_out.readline(10)
     check(line is not None and line.startswith("ready "), f"offcpu_workload said {line!r}")
 
-    cli = FoldedAttach(env, "offcpu", ["--comm", COMM, *extra], f"{SECONDS + 3}s")
+    cli = FoldedAttach(env, "offcpu", extra(int(line.split()[1])), f"{SECONDS + 3}s")
     try:
         wl.stdin.write(b"go\n")
         wl.stdin.flush()
@@ -67,14 +72,18 @@ def run_offcpu(env, args, extra):
     return folded, int(fields[2]), int(fields[4])
 
 
-def tally(folded):
+def by_comm(pid):
+    return ["--comm", COMM]
+
+
+def tally(folded, comms=(COMM,)):
     """(total ns, ns through wait_here, ns through wait_here with schedule_[k] above it)."""
     total = through = with_kernel = 0
     for l in folded:
         stack, _, ns = l.rpartition(" ")
         check(stack and ns.isdigit(), f"not a folded line: {l!r}")
         frames = stack.split(";")
-        check(frames[0] == COMM, f"a stack of another task: {l!r}")
+        check(frames[0] in comms, f"a stack of another task: {l!r}")
         total += int(ns)
         waits = [i for i, f in enumerate(frames) if f.split(".")[0] == "wait_here"]
         if waits:
@@ -86,7 +95,7 @@ def tally(folded):
 
 def check_folded(args, agent_args):
     with Env(args, agent_args=agent_args) as env:
-        folded, own_ns, blocks = run_offcpu(env, args, [])
+        folded, own_ns, blocks = run_offcpu(env, args, by_comm)
         total, through, with_kernel = tally(folded)
         log(f"MEASURED offcpu total={total / 1e6:.1f} ms, through wait_here={through / 1e6:.1f} ms "
             f"({100 * through / max(own_ns, 1):.1f}% of the workload's own), with kernel frames "
@@ -108,7 +117,7 @@ def test_folded_raw_tp(args):
 
 def test_min_block(args):
     with Env(args) as env:
-        folded, own_ns, blocks = run_offcpu(env, args, ["--min-block", "50ms"])
+        folded, own_ns, blocks = run_offcpu(env, args, lambda pid: by_comm(pid) + ["--min-block", "50ms"])
         total, through, _ = tally(folded)
         log(f"MEASURED offcpu --min-block 50ms total={total / 1e6:.1f} ms, through wait_here="
             f"{through / 1e6:.1f} ms; workload's own: {own_ns / 1e6:.1f} ms in {blocks} blocks of 10 ms")
@@ -116,6 +125,49 @@ def test_min_block(args):
         env.stop_agent_checked()
 
 
+def test_cgroup(args):
+    root = cgroup2_root()
+    if root is None:
+        print("SKIP: no cgroup v2 hierarchy mounted under /sys/fs/cgroup", flush=True)
+        sys.exit(SKIP)
+    parent = os.path.join(root, f"tracectl-offcpu-{os.getpid()}")
+    child, sibling = os.path.join(parent, "child"), os.path.join(root, f"tracectl-offcpu-{os.getpid()}-empty")
+    made = []
+
+    def into_child(cgroup):
+        def extra(pid):
+            with open(os.path.join(child, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+            return ["--cgroup", cgroup[len("/sys/fs/cgroup"):]]
+        return extra
+
+    try:
+        for d in (parent, child, sibling):
+            os.mkdir(d)
+            made.append(d)
+        with Env(args) as env:
+            # every task of the workload (its main thread waits for the worker), nothing else
+            folded, own_ns, _ = run_offcpu(env, args, into_child(parent))
+            total, through, _ = tally(folded, (COMM, "offcpu_workload"))
+            log(f"MEASURED offcpu --cgroup (parent of the workload's): total={total / 1e6:.1f} ms, through "
+                f"wait_here={through / 1e6:.1f} ms ({100 * through / max(own_ns, 1):.1f}% of the workload's own)")
+            check(through >= 0.9 * own_ns, f"{through} ns through wait_here, want >= 90% of {own_ns}")
+            folded, own_ns, _ = run_offcpu(env, args, into_child(sibling))
+            log(f"MEASURED offcpu --cgroup of an empty sibling: {len(folded)} stacks")
+            check(not folded, f"{len(folded)} stacks from an empty cgroup")
+            env.stop_agent_checked()
+    finally:
+        for d in reversed(made):
+            for _ in range(50):  # the reaped workload may take a moment to leave
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                log(f"could not remove {d}")
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"folded": test_folded, "folded_raw_tp": test_folded_raw_tp, "min_block": test_min_block},
-                       __doc__))
+    sys.exit(run_tests({"folded": test_folded, "folded_raw_tp": test_folded_raw_tp, "min_block": test_min_block,
+                        "cgroup": test_cgroup}, __doc__))

@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 
-from harness import Env, Attach, LineReader, check, hook_refused, hook_used, log, summaries, run_tests, SKIP
+from harness import Env, Attach, LineReader, cgroup2_root, check, hook_refused, hook_used, log, summaries, run_tests, SKIP
 
 HOLD_MS = 5
 GAP_MS = 3
@@ -157,16 +157,6 @@ def test_by_pid(args):
         except Exception:
             env.failed = True
             raise
-
-
-def cgroup2_root():
-    """Where cgroup v2 is mounted under /sys/fs/cgroup (the agent only takes paths there)."""
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if fields[2] == "cgroup2" and (fields[1] + "/").startswith("/sys/fs/cgroup/"):
-                return fields[1]
-    return None
 
 
 def test_cgroup(args):
