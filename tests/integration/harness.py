@@ -452,6 +452,49 @@ def cgroup2_root():
     return None
 
 
+class TestCgroups:
+    """Fresh cgroup v2 directories for a test: parent, its child and an empty sibling of
+    the parent, under the cgroup2 mount; removed on exit (once the reaped workloads left).
+    Exits the test as skipped where no cgroup v2 is mounted under /sys/fs/cgroup."""
+
+    def __init__(self, name):
+        root = cgroup2_root()
+        if root is None:
+            print("SKIP: no cgroup v2 hierarchy mounted under /sys/fs/cgroup", flush=True)
+            sys.exit(SKIP)
+        self.parent = os.path.join(root, f"tracectl-{name}-{os.getpid()}")
+        self.child = os.path.join(self.parent, "child")
+        self.sibling = os.path.join(root, f"tracectl-{name}-{os.getpid()}-empty")
+        self.made = []
+
+    def __enter__(self):
+        for d in (self.parent, self.child, self.sibling):
+            os.mkdir(d)
+            self.made.append(d)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for d in reversed(self.made):
+            for _ in range(50):  # the reaped workload may take a moment to leave
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                log(f"could not remove {d}")
+        return False
+
+    def filter_after_move(self, cgroup):
+        """For a test that starts its workload and then the CLI: pid -> the options
+        --cgroup CGROUP (parent or sibling), once process pid moved into the child."""
+        def extra(pid):
+            with open(os.path.join(self.child, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+            return ["--cgroup", cgroup[len("/sys/fs/cgroup"):]]
+        return extra
+
+
 def hook_used(hook):
     """The hook a probe used, without the agent's note on the cheaper variants this kernel
     refused: "HOOK (not used here: VARIANT: reason; ...)"."""

@@ -30,9 +30,8 @@ thread's off-CPU time).
 import os
 import subprocess
 import sys
-import time
 
-from harness import Env, FoldedAttach, LineReader, cgroup2_root, check, log, run_tests, SKIP
+from harness import Env, FoldedAttach, LineReader, TestCgroups, check, log, run_tests
 
 SECONDS = 3
 COMM = "offcpu_wait"
@@ -126,46 +125,19 @@ def test_min_block(args):
 
 
 def test_cgroup(args):
-    root = cgroup2_root()
-    if root is None:
-        print("SKIP: no cgroup v2 hierarchy mounted under /sys/fs/cgroup", flush=True)
-        sys.exit(SKIP)
-    parent = os.path.join(root, f"tracectl-offcpu-{os.getpid()}")
-    child, sibling = os.path.join(parent, "child"), os.path.join(root, f"tracectl-offcpu-{os.getpid()}-empty")
-    made = []
-
-    def into_child(cgroup):
-        def extra(pid):
-            with open(os.path.join(child, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-            return ["--cgroup", cgroup[len("/sys/fs/cgroup"):]]
-        return extra
-
-    try:
-        for d in (parent, child, sibling):
-            os.mkdir(d)
-            made.append(d)
+    with TestCgroups("offcpu") as cg:
+        into_child = cg.filter_after_move
         with Env(args) as env:
             # every task of the workload (its main thread waits for the worker), nothing else
-            folded, own_ns, _ = run_offcpu(env, args, into_child(parent))
+            folded, own_ns, _ = run_offcpu(env, args, into_child(cg.parent))
             total, through, _ = tally(folded, (COMM, "offcpu_workload"))
             log(f"MEASURED offcpu --cgroup (parent of the workload's): total={total / 1e6:.1f} ms, through "
                 f"wait_here={through / 1e6:.1f} ms ({100 * through / max(own_ns, 1):.1f}% of the workload's own)")
             check(through >= 0.9 * own_ns, f"{through} ns through wait_here, want >= 90% of {own_ns}")
-            folded, own_ns, _ = run_offcpu(env, args, into_child(sibling))
+            folded, own_ns, _ = run_offcpu(env, args, into_child(cg.sibling))
             log(f"MEASURED offcpu --cgroup of an empty sibling: {len(folded)} stacks")
             check(not folded, f"{len(folded)} stacks from an empty cgroup")
             env.stop_agent_checked()
-    finally:
-        for d in reversed(made):
-            for _ in range(50):  # the reaped workload may take a moment to leave
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                log(f"could not remove {d}")
 
 
 if __name__ == "__main__":
