@@ -20,6 +20,9 @@ Checked:
   a loaded machine stretching the syscall paths, no more: a probe that missed blocks,
   double-counted them or counted preemption (up to 30% here) would fail.
 folded_raw_tp: the same on an agent started with --no-tp-btf (the raw_tp program).
+long_blocks: blocks of 1.5 s, each spanning a read of the agent (every second), which frees
+the stacks it has read: the stacks of the blocks in progress must stay (the same thread's
+previous block drained the same stack ids), at least 90% through wait_here again.
 cgroup: the workload moves into a child of a fresh cgroup v2 directory; offcpu --cgroup of
 the parent (no --comm) shows the workload's tasks alone, wait_here as above; --cgroup of
 an empty sibling shows nothing.
@@ -37,21 +40,22 @@ SECONDS = 3
 COMM = "offcpu_wait"
 
 
-def run_offcpu(env, args, extra):
+def run_offcpu(env, args, extra, seconds=SECONDS, block_ms=10):
     """The workload under offcpu -o folded with extra(pid) as options: (folded lines, the
     workload's blocked_ns, blocks)."""
-    wl = env.spawn("offcpu_workload", [os.path.join(args.tools, "offcpu_workload"), "--seconds", str(SECONDS),
-                                       "--block-ms", "10", "--spin-ms", "4", "--timeout-seconds", "60"],
+    wl = env.spawn("offcpu_workload", [os.path.join(args.tools, "offcpu_workload"), "--seconds", str(seconds),
+                                       "--block-ms", str(block_ms), "--spin-ms", "4", "--timeout-seconds", "60"],
                    stdout=subprocess.PIPE, stdin=subprocess.PIPE)
     wl_out = LineReader(wl.stdout, "offcpu_workload")
     line = wl_out.readline(10)
     check(line is not None and line.startswith("ready "), f"offcpu_workload said {line!r}")
 
-    cli = FoldedAttach(env, "offcpu", extra(int(line.split()[1])), f"{SECONDS + 3}s")
+    # the last block ends up to block_ms after the run's seconds
+    cli = FoldedAttach(env, "offcpu", extra(int(line.split()[1])), f"{seconds + 3 + 2 * block_ms // 1000}s")
     try:
         wl.stdin.write(b"go\n")
         wl.stdin.flush()
-        done = wl_out.readline(SECONDS + 20)
+        done = wl_out.readline(seconds + 20 + block_ms // 1000)
         check(done is not None and done.startswith("done "), f"offcpu_workload: {done!r}")
     except BaseException:
         cli.stop()
@@ -114,6 +118,17 @@ def test_folded_raw_tp(args):
     check_folded(args, ["--no-tp-btf"])
 
 
+def test_long_blocks(args):
+    with Env(args) as env:
+        folded, own_ns, blocks = run_offcpu(env, args, by_comm, seconds=4, block_ms=1500)
+        total, through, _ = tally(folded)
+        log(f"MEASURED offcpu 1.5 s blocks: total={total / 1e6:.1f} ms, through wait_here={through / 1e6:.1f} ms "
+            f"({100 * through / max(own_ns, 1):.1f}% of the workload's own {own_ns / 1e6:.1f} ms in {blocks} blocks)")
+        check(through >= 0.9 * own_ns, f"{through} ns through wait_here, want >= 90% of {own_ns}")
+        check(abs(total - own_ns) <= 0.05 * own_ns, f"total {total} ns, want {own_ns} +- 5%")
+        env.stop_agent_checked()
+
+
 def test_min_block(args):
     with Env(args) as env:
         folded, own_ns, blocks = run_offcpu(env, args, lambda pid: by_comm(pid) + ["--min-block", "50ms"])
@@ -141,5 +156,5 @@ def test_cgroup(args):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests({"folded": test_folded, "folded_raw_tp": test_folded_raw_tp, "min_block": test_min_block,
-                        "cgroup": test_cgroup}, __doc__))
+    sys.exit(run_tests({"folded": test_folded, "folded_raw_tp": test_folded_raw_tp, "long_blocks": test_long_blocks,
+                        "min_block": test_min_block, "cgroup": test_cgroup}, __doc__))
