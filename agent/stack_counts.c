@@ -65,10 +65,22 @@ static size_t stack_frames(struct stack_counts *sc, __s32 id)
 	return depth;
 }
 
+/*
+ * The tracepoint's own machinery at the innermost end of a kernel stack taken in a
+ * tracepoint program (offcpu at sched_switch): the loop over a tracepoint's programs when
+ * more than one is attached, the BPF entry, the program. The program skips the frames
+ * that are always there; these come and go with other tracers.
+ */
+static bool tracer_frame(const char *name)
+{
+	return name && (strncmp(name, "__traceiter_", 12) == 0 || strncmp(name, "__bpf_trace_", 12) == 0 ||
+			strncmp(name, "bpf_trace_run", 13) == 0 || strncmp(name, "bpf_prog_", 9) == 0);
+}
+
 /* Builds "comm;user outermost;...;user innermost;kernel outermost_[k];...;innermost_[k]". */
 static const char *fold(struct stack_counts *sc, const struct profile_key *k)
 {
-	size_t len = 0, depth, comm_len;
+	size_t len = 0, depth, comm_len, inner = 0;
 	bool any = false;
 
 	/* comm is the root frame: ';' would split it, and the count follows the last space */
@@ -93,7 +105,9 @@ static const char *fold(struct stack_counts *sc, const struct profile_key *k)
 		any = true;
 	}
 	depth = stack_frames(sc, k->kern_stack_id);
-	for (size_t i = depth; i-- > 0;) {
+	while (inner < depth && tracer_frame(ksyms_lookup(sc->ksyms, inner ? sc->ips[inner] - 1 : sc->ips[inner])))
+		inner++;
+	for (size_t i = depth; i-- > inner;) {
 		const char *name = ksyms_lookup(sc->ksyms, i ? sc->ips[i] - 1 : sc->ips[i]);
 
 		append(sc, &len, name ? name : "[unknown]", "_[k]");

@@ -11,7 +11,8 @@ every block from its first; the output is "comm;frame;...;frame off_cpu_ns" line
 Checked:
 - every stack is the thread's (the --comm filter in the kernel);
 - at least 90% of the thread's own off-CPU time is counted in stacks through wait_here,
-  and those stacks carry the kernel's frames (schedule_[k]) above the user's;
+  and those stacks carry the kernel's frames (schedule_[k]) above the user's, without the
+  tracer's own (its program, the tracepoint's loop over programs);
 - the total counted is within 5% of the thread's own figure. What separates the two is
   per block a syscall's entry and exit around the switch (microseconds, in an emulated
   guest tens: under 1% of a 10 ms block) and the one block the session may cut at its
@@ -80,7 +81,8 @@ def by_comm(pid):
 
 
 def tally(folded, comms=(COMM,)):
-    """(total ns, ns through wait_here, ns through wait_here with schedule_[k] above it)."""
+    """(total ns, ns through wait_here, ns through wait_here with schedule_[k] above it and no
+    frame of the tracer)."""
     total = through = with_kernel = 0
     for l in folded:
         stack, _, ns = l.rpartition(" ")
@@ -91,7 +93,9 @@ def tally(folded, comms=(COMM,)):
         waits = [i for i, f in enumerate(frames) if f.split(".")[0] == "wait_here"]
         if waits:
             through += int(ns)
-            if any(f in ("schedule_[k]", "__schedule_[k]") for f in frames[waits[0] + 1:]):
+            # the scheduler's frames, and none of the tracer's own (the program, its tracepoint loop)
+            if any(f in ("schedule_[k]", "__schedule_[k]") for f in frames[waits[0] + 1:]) and \
+                    not any(f.startswith(("__traceiter_", "__bpf_trace_", "bpf_trace_run", "bpf_prog_")) for f in frames):
                 with_kernel += int(ns)
     return total, through, with_kernel
 
