@@ -14,20 +14,29 @@
 /* The worker thread's name: the tracer's --comm filter selects it alone. */
 #define WORKER_COMM "offcpu_wait"
 
+/* How far a tracer's view of a block may fall short of ours (the syscall around it), at most. */
+#define TRACER_SLACK_MS 5
+
 struct run {
-	unsigned long seconds, block_ms, spin_ms;
+	unsigned long seconds, block_ms, spin_ms, long_ms, long_every, over_ms;
 	uint64_t blocked_ns, blocks, cpu_ns, wall_ns;
+	uint64_t over_ns, over_slack_ns; /* in blocks of at least over_ms, of over_ms + the slack */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: offcpu_workload [--seconds N] [--block-ms N] [--spin-ms N] [--timeout-seconds N]\n"
+	fprintf(f, "usage: offcpu_workload [--seconds N] [--block-ms N] [--spin-ms N] [--long-ms N --long-every K]\n"
+		   "                       [--over-ms N] [--timeout-seconds N]\n"
 		   "  Prints \"ready PID\", waits for a line on stdin, then runs a thread named " WORKER_COMM "\n"
 		   "  for N seconds (default 3): wait_here sleeps --block-ms (default 10) in nanosleep,\n"
 		   "  then it spins --spin-ms of its own CPU time (default 4), over and over.\n"
 		   "  Prints \"done blocked_ns NS blocks N cpu_ns NS wall_ns NS\": the wall time of its\n"
 		   "  sleeps (its time off CPU, from the call to the return), how many, its CPU time and\n"
-		   "  its run's wall time; then waits for a line (or EOF) on stdin before exiting.\n");
+		   "  its run's wall time; then waits for a line (or EOF) on stdin before exiting.\n"
+		   "  --long-ms: every K-th sleep lasts N ms instead. --over-ms: \"done\" adds\n"
+		   "  \"over_ns NS over_slack_ns NS\": the time of its sleeps that lasted at least N ms,\n"
+		   "  and at least N + %d ms (what a tracer's --min-block N must count: at most the\n"
+		   "  first, at least nearly the second).\n", TRACER_SLACK_MS);
 }
 
 static uint64_t now_ns(clockid_t clock)
@@ -81,8 +90,15 @@ static void *worker(void *arg)
 	start = now_ns(CLOCK_MONOTONIC);
 	cpu_start = now_ns(CLOCK_THREAD_CPUTIME_ID);
 	while (now_ns(CLOCK_MONOTONIC) - start < r->seconds * 1000 * NS_PER_MS) {
-		r->blocked_ns += wait_here(r->block_ms);
+		bool long_one = r->long_every && (r->blocks + 1) % r->long_every == 0;
+		uint64_t ns = wait_here(long_one ? r->long_ms : r->block_ms);
+
+		r->blocked_ns += ns;
 		r->blocks++;
+		if (r->over_ms && ns >= r->over_ms * NS_PER_MS)
+			r->over_ns += ns;
+		if (r->over_ms && ns >= (r->over_ms + TRACER_SLACK_MS) * NS_PER_MS)
+			r->over_slack_ns += ns;
 		spin_here(r->spin_ms);
 	}
 	r->cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
@@ -117,6 +133,9 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "block-ms", required_argument, NULL, 'b' },
 		{ "spin-ms", required_argument, NULL, 'p' },
+		{ "long-ms", required_argument, NULL, 'l' },
+		{ "long-every", required_argument, NULL, 'e' },
+		{ "over-ms", required_argument, NULL, 'o' },
 		{ "timeout-seconds", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -131,9 +150,13 @@ int main(int argc, char **argv)
 		case 's':
 		case 'b':
 		case 'p':
+		case 'l':
+		case 'e':
+		case 'o':
 		case 't':
 			if (parse_ul(optarg, c == 's' ? &r.seconds : c == 'b' ? &r.block_ms : c == 'p' ? &r.spin_ms
-										 : &timeout_s)) {
+					     : c == 'l' ? &r.long_ms : c == 'e' ? &r.long_every : c == 'o' ? &r.over_ms
+					     : &timeout_s)) {
 				fprintf(stderr, "offcpu_workload: bad number %s\n", optarg);
 				return 2;
 			}
@@ -154,8 +177,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "offcpu_workload: thread: error %d\n", err);
 		return 1;
 	}
-	printf("done blocked_ns %llu blocks %llu cpu_ns %llu wall_ns %llu\n", (unsigned long long)r.blocked_ns,
+	printf("done blocked_ns %llu blocks %llu cpu_ns %llu wall_ns %llu", (unsigned long long)r.blocked_ns,
 	       (unsigned long long)r.blocks, (unsigned long long)r.cpu_ns, (unsigned long long)r.wall_ns);
+	if (r.over_ms)
+		printf(" over_ns %llu over_slack_ns %llu", (unsigned long long)r.over_ns,
+		       (unsigned long long)r.over_slack_ns);
+	putchar('\n');
 	fflush(stdout);
 	(void)wait_line();
 	return 0;
