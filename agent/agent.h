@@ -37,6 +37,11 @@
 /* One "accept failed" log line per this, with the count of the failures in between. */
 #define ACCEPT_LOG_INTERVAL_NS (10ULL * 1000000000ULL)
 
+/* ListProbes and Status calls one connection may have waiting for the probes' trial
+ * loads; past them the agent stops reading it until they are answered, so a client
+ * repeating them queues nothing more. */
+#define CONN_MAX_WAITING_CALLS 4
+
 struct agent_config {
 	const char *listen;
 	const char *metrics_listen; /* --metrics HOST:PORT */
@@ -58,6 +63,14 @@ struct agent_config {
 
 struct session;
 struct conn;
+
+/* A ListProbes or Status call answered once every probe's trial load has its answer. */
+struct waiting_call {
+	TAILQ_ENTRY(waiting_call) link;
+	struct conn *conn;
+	uint32_t stream_id;
+	Tracectl__Request__CallCase call;
+};
 
 struct agent {
 	struct agent_config cfg;
@@ -83,6 +96,9 @@ struct agent {
 	/* refused connections, audited and logged at a bounded rate per source */
 	struct audit_limiter refusals;
 	struct event *refusals_flush;
+	/* the trial thread's wake-up (catalog_trials_start) and the calls waiting for it */
+	struct event *trials_ready;
+	TAILQ_HEAD(, waiting_call) waiting;
 	bool stopping;
 };
 
@@ -101,6 +117,7 @@ struct conn {
 	struct event *handshake_deadline; /* one-shot, from accept to the first frame */
 	struct event *more_input;         /* next turn's share of buffered frames */
 	uint32_t nsessions;
+	uint32_t nwaiting; /* its calls in agent->waiting */
 	char refused[256]; /* why certificate verification failed, from the verify callback */
 	LIST_HEAD(, session) sessions;
 };
@@ -151,15 +168,15 @@ int agent_start(struct agent *agent, char *err, size_t errlen);
 void agent_stop(struct agent *agent);
 /* Closes what agent_start and the connections hold. */
 void agent_free(struct agent *agent);
-void conn__free(struct conn **conn);
+void conn_free(struct conn **conn);
 
 /* session.c */
 /* Validates the request and starts the session; on failure the call is answered
  * with a Status on its stream and nothing is left behind. */
 void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req);
-struct session *conn__find_session(struct conn *conn, uint32_t stream_id);
+struct session *conn_find_session(struct conn *conn, uint32_t stream_id);
 /* Ends the session: sends its summary and final status (when send_status) and frees it. */
-void session__end(struct session **session, enum rpc_status code, const char *why, bool send_status);
+void session_end(struct session **session, enum rpc_status code, const char *why, bool send_status);
 /* Sessions of every connection whose client has this CN. */
 uint32_t agent_identity_sessions(struct agent *agent, const char *cn);
 

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The catalog table and its parameters: a new probe is one bpf/ program, one entry here and one test. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "catalog.h"
@@ -12,6 +16,7 @@
 #include "kernel_env.h"
 #include "func_target.h"
 #include "hook_variant.h"
+#include "log.h"
 #include "runtime.h"
 
 /* catalog_list.h is generated from the agent/probe_*.c files, sorted by name */
@@ -95,11 +100,14 @@ const char *catalog_hook(const struct probe_desc *probe, const struct probe_para
 	return probe->variants ? hook_variants_here(probe->variants) : probe->hook;
 }
 
-/* What a trial load found, per catalog entry: asked once per agent, kept. */
+/* What a trial load found, per catalog entry: asked once per agent, kept. Written by
+ * the loop (an Attach) and by the trial thread below, under trials_lock. */
+enum trial_state { TRIAL_NOT_YET, TRIAL_RUNNING, TRIAL_LOADED, TRIAL_REFUSED, TRIAL_NOT_POSSIBLE };
 static struct {
-	enum { TRIAL_NOT_YET, TRIAL_LOADED, TRIAL_REFUSED, TRIAL_NOT_POSSIBLE } state;
+	enum trial_state state;
 	char reason[256];
 } trials[sizeof(catalog) / sizeof(catalog[0])];
+static pthread_mutex_t trials_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t catalog_index(const struct probe_desc *probe)
 {
@@ -109,10 +117,38 @@ static size_t catalog_index(const struct probe_desc *probe)
 	return catalog_size();
 }
 
+/* Loads and attaches probe with its default parameters, then closes it: TRIAL_LOADED, or
+ * TRIAL_REFUSED with the kernel's reason. */
+static enum trial_state trial_load(const struct probe_desc *probe, char *reason, size_t len)
+{
+	struct probe_params defaults = { 0 };
+	void *state = NULL;
+	char why[256] = "";
+	int err;
+
+	/* A probe that needs a target (a binary, a tracepoint) cannot be loaded without one:
+	 * its static check is all there is until a client names it, unless it names a
+	 * target every kernel has (kernel functions). */
+	if ((probe->params & PROBE_PARAM_TARGET) && !probe->trial_target)
+		return TRIAL_NOT_POSSIBLE;
+	if (probe->trial_target)
+		snprintf(defaults.target, sizeof(defaults.target), "%s", probe->trial_target);
+	err = catalog_open(probe, &defaults, &state, why, sizeof(why));
+	catalog_close(&state);
+	if (!err)
+		return TRIAL_LOADED;
+	if (probe->trial_target)
+		snprintf(reason, len, "a trial attach to %s failed: %s", probe->trial_target, why);
+	else
+		snprintf(reason, len, "%s", why);
+	return TRIAL_REFUSED;
+}
+
 int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 {
 	size_t i = catalog_index(probe);
 	char why[256] = "";
+	enum trial_state state;
 	int err;
 
 	/* too old a kernel, or no BTF: every probe says so, before any probe-specific check */
@@ -125,33 +161,95 @@ int catalog_supported(const struct probe_desc *probe, char *reason, size_t len)
 	}
 	if (i == catalog_size())
 		return 0;
-	if (trials[i].state == TRIAL_NOT_YET) {
-		/* A probe that needs a target (a binary, a tracepoint) cannot be loaded without
-		 * one: its static check is all there is until a client names it, unless it names
-		 * a target every kernel has (kernel functions). */
-		if ((probe->params & PROBE_PARAM_TARGET) && !probe->trial_target) {
-			trials[i].state = TRIAL_NOT_POSSIBLE;
-		} else {
-			struct probe_params defaults = { 0 };
-			void *state = NULL;
-
-			if (probe->trial_target)
-				snprintf(defaults.target, sizeof(defaults.target), "%s", probe->trial_target);
-			err = catalog_open(probe, &defaults, &state, why, sizeof(why));
-			catalog_close(&state);
-			trials[i].state = err ? TRIAL_REFUSED : TRIAL_LOADED;
-			if (err && probe->trial_target)
-				snprintf(trials[i].reason, sizeof(trials[i].reason), "a trial attach to %s failed: %s",
-					 probe->trial_target, why);
-			else if (err)
-				snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);
-		}
-	}
-	if (trials[i].state == TRIAL_REFUSED) {
+	pthread_mutex_lock(&trials_lock);
+	state = trials[i].state;
+	if (state == TRIAL_NOT_YET)
+		trials[i].state = TRIAL_RUNNING;
+	else if (state == TRIAL_REFUSED)
 		snprintf(reason, len, "%s", trials[i].reason);
-		return -EOPNOTSUPP;
+	pthread_mutex_unlock(&trials_lock);
+	if (state == TRIAL_NOT_YET || state == TRIAL_RUNNING) {
+		enum trial_state found = trial_load(probe, why, sizeof(why));
+
+		/* running elsewhere: this caller's own answer, the other one's is kept */
+		if (state == TRIAL_NOT_YET) {
+			pthread_mutex_lock(&trials_lock);
+			trials[i].state = found;
+			snprintf(trials[i].reason, sizeof(trials[i].reason), "%s", why);
+			pthread_mutex_unlock(&trials_lock);
+		}
+		state = found;
+		if (state == TRIAL_REFUSED)
+			snprintf(reason, len, "%s", why);
 	}
-	return 0;
+	return state == TRIAL_REFUSED ? -EOPNOTSUPP : 0;
+}
+
+/* The trial thread: one per agent, started by the first call that needs every probe's
+ * answer, so that the kernel's verifier works while the event loop serves sessions. */
+static struct {
+	pthread_t thread;
+	bool started;    /* the loop's own flag: only the loop starts and stops the thread */
+	atomic_bool done, stop;
+	int ready_fd;    /* eventfd: readable once every trial has an answer (or stop was asked) */
+} trial_thread = { .ready_fd = -1 };
+
+static void *trial_thread_main(void *arg)
+{
+	char reason[256];
+	uint64_t one = 1;
+	size_t i;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "tracectl-trial"); /* its own line in top -H and perf */
+	/* below the loop's priority: the sessions' windows and timed workloads go first */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), CATALOG_TRIALS_NICE))
+		log_debug("trial thread: setpriority: %s", strerror(errno));
+	for (i = 0; i < catalog_size() && !atomic_load(&trial_thread.stop); i++)
+		catalog_supported(catalog[i], reason, sizeof(reason));
+	atomic_store(&trial_thread.done, i == catalog_size());
+	if (write(trial_thread.ready_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("trial thread: cannot wake the event loop: %s", strerror(errno));
+	return NULL;
+}
+
+int catalog_trials_start(char *err, size_t errlen)
+{
+	int rc;
+
+	if (trial_thread.started)
+		return trial_thread.ready_fd;
+	trial_thread.ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (trial_thread.ready_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	rc = pthread_create(&trial_thread.thread, NULL, trial_thread_main, NULL);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the trial thread: %s", strerror(rc));
+		close(trial_thread.ready_fd);
+		trial_thread.ready_fd = -1;
+		return -rc;
+	}
+	trial_thread.started = true;
+	return trial_thread.ready_fd;
+}
+
+bool catalog_trials_done(void)
+{
+	return atomic_load(&trial_thread.done);
+}
+
+void catalog_trials_stop(void)
+{
+	if (!trial_thread.started)
+		return;
+	/* a load in progress cannot be interrupted cleanly: it finishes, the rest are skipped */
+	atomic_store(&trial_thread.stop, true);
+	pthread_join(trial_thread.thread, NULL);
+	close(trial_thread.ready_fd);
+	trial_thread.ready_fd = -1;
+	trial_thread.started = false;
 }
 
 static const struct param_spec params[] = {

@@ -164,6 +164,20 @@ const char *catalog_hook(const struct probe_desc *probe, const struct probe_para
  */
 int catalog_supported(const struct probe_desc *probe, char *reason, size_t len);
 
+/* The trial thread's nice value: the loop's sessions come first. */
+#define CATALOG_TRIALS_NICE 10
+/*
+ * Runs catalog_supported for every probe on a thread of its own, at a lowered priority,
+ * so that the trial loads (seconds on a busy or emulated machine) do not hold up the
+ * caller's event loop. Started once: later calls return the same descriptor. Returns an
+ * eventfd that becomes readable when catalog_trials_done(), or -errno with err set.
+ * Start, done and stop are called from one thread (the agent's loop).
+ */
+int catalog_trials_start(char *err, size_t errlen);
+bool catalog_trials_done(void);
+/* Stops the trial thread after the load in progress and joins it; no-op when not started. */
+void catalog_trials_stop(void);
+
 /* Types, bounds and help of each parameter, for validation and ListProbes. */
 struct param_spec {
 	enum probe_param bit;

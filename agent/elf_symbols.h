@@ -20,13 +20,19 @@ struct elf_segment {
 	uint64_t vaddr, offset, filesz;
 };
 
+/* Longest GNU build-id kept (sha1: 20 bytes; --build-id=0x... may be longer). */
+#define ELF_BUILD_ID_MAX 64
+
 struct elf_symbols {
 	struct elf_func *funcs; /* sorted by addr, aliases at one address collapsed */
 	size_t nfuncs;
 	struct elf_segment *segs;
 	size_t nsegs;
 	bool from_dynsym;       /* no .symtab (stripped): only exported functions are known */
+	bool from_debugdata;    /* stripped, but .gnu_debugdata (MiniDebugInfo) named its functions */
 	char *names;            /* string pool */
+	uint8_t build_id[ELF_BUILD_ID_MAX];
+	size_t build_id_len;    /* 0: the file has no NT_GNU_BUILD_ID note */
 };
 
 /*
@@ -37,8 +43,15 @@ struct elf_symbols {
 int elf_file_reopen_regular(int pathfd, struct stat *st);
 
 /*
- * Reads the defined STT_FUNC symbols of .symtab (or .dynsym when the file is
- * stripped) and the PT_LOAD segments of the ELF file open at fd (not closed
+ * The GNU build-id of the ELF file open at fd (its NT_GNU_BUILD_ID note) into id:
+ * its length, 0 when the file has none or is not ELF.
+ */
+size_t elf_file_build_id(int fd, uint8_t id[ELF_BUILD_ID_MAX]);
+
+/*
+ * Reads the defined STT_FUNC symbols of .symtab (or, when the file is stripped,
+ * of .dynsym plus the .symtab in its .gnu_debugdata, MiniDebugInfo), its build-id
+ * and the PT_LOAD segments of the ELF file open at fd (not closed
  * here; what names it in err). Returns NULL and sets errno with a reason in err.
  * Free with elf_symbols_free().
  */

@@ -3,13 +3,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "func_target.h"
+#include "stack_symbols.h"
 
 void func_target_free(struct func_target **t)
 {
@@ -24,22 +28,55 @@ void func_target_free(struct func_target **t)
 }
 
 /*
+ * An O_PATH descriptor of path as process pid sees it (0: as the agent does):
+ * resolved inside the process's root directory, its own mount namespace, where
+ * symlinks lead only within that root. -errno.
+ */
+static int open_path_of(uint32_t pid, const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char root[64];
+	int rootfd, fd;
+
+	if (!pid) {
+		fd = open(path, O_PATH | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	snprintf(root, sizeof(root), "/proc/%" PRIu32 "/root", pid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0)
+		/* without openat2 the walk that follows no symlink at all keeps to the root too */
+		fd = errno == ENOSYS ? usyms_open_beneath_nofollow(rootfd, path) : -errno;
+	close(rootfd);
+	return fd;
+}
+
+/*
  * Opens t->path once and records which file that is. O_PATH first, so that a
  * device node or FIFO is never really opened (no driver open, no blocking); the
  * regular file is then reopened for reading through its descriptor, which
  * names the same inode whatever the path says by now.
  */
-static int open_binary(struct func_target *t, char *err, size_t errlen)
+static int open_binary(struct func_target *t, uint32_t pid, char *err, size_t errlen)
 {
 	struct stat st;
 	ssize_t n;
 	int pathfd, fd;
 
-	pathfd = open(t->path, O_PATH | O_CLOEXEC);
+	pathfd = open_path_of(pid, t->path);
 	if (pathfd < 0) {
-		fd = -errno;
-		snprintf(err, errlen, "parameter 'target': binary '%.200s': %s", t->path, strerror(-fd));
-		return fd;
+		if (pid && pathfd == -ESRCH)
+			snprintf(err, errlen, "parameter 'target': process %" PRIu32 " (--pid) does not exist", pid);
+		else
+			snprintf(err, errlen, "parameter 'target': binary '%.200s'%s: %s", t->path,
+				 pid ? " in the root of --pid" : "", strerror(-pathfd));
+		return pathfd;
 	}
 	fd = elf_file_reopen_regular(pathfd, &st);
 	close(pathfd);
@@ -73,6 +110,12 @@ static int by_name(const void *a, const void *b)
 
 int func_target_resolve(const char *target, size_t max, struct func_target **out, char *err, size_t errlen)
 {
+	return func_target_resolve_in(0, target, max, out, err, errlen);
+}
+
+int func_target_resolve_in(uint32_t pid, const char *target, size_t max, struct func_target **out, char *err,
+			   size_t errlen)
+{
 	struct func_target *t = NULL;
 	char why[256];
 	char *colon;
@@ -103,7 +146,7 @@ int func_target_resolve(const char *target, size_t max, struct func_target **out
 	*colon = '\0';
 	t->pattern = colon + 1;
 
-	ret = open_binary(t, err, errlen);
+	ret = open_binary(t, pid, err, errlen);
 	if (ret)
 		goto cleanup;
 	t->syms = elf_symbols_load_fd(t->fd, t->path, why, sizeof(why));

@@ -36,6 +36,14 @@ struct func_target {
  * match. Returns 0 or -errno; free with func_target_free() (closes the file).
  */
 int func_target_resolve(const char *target, size_t max, struct func_target **out, char *err, size_t errlen);
+/*
+ * The same, with the path resolved as process pid sees it (pid 0: as the agent
+ * does): inside its root directory and mount namespace, so a container's binary
+ * is found by the path the container knows it by. resolved is then the path the
+ * kernel shows for the file from the agent (in a container: from the container's root).
+ */
+int func_target_resolve_in(uint32_t pid, const char *target, size_t max, struct func_target **out, char *err,
+			   size_t errlen);
 void func_target_free(struct func_target **t);
 
 /* 0 when this kernel has the uprobe PMU (perf_event_open uprobes, which libbpf uses), else -EOPNOTSUPP. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Hook variants: the first of a probe's variants that this kernel loads and attaches. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,9 @@
 #include "hook_variant.h"
 #include "kernel_env.h"
 #include "log.h"
+
+/* The choices are learned by the agent's loop and by its trial thread (catalog.c) at once. */
+static pthread_mutex_t choice_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool named_in(const char *const *names, const char *name)
 {
@@ -83,7 +87,12 @@ static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_
 /* Rows known not to load here, and tp_btf rows under --no-tp-btf (their twin follows). */
 static bool row_skipped(const struct hook_variants *hv, size_t r)
 {
-	if (hv->choice->refused & (1u << r))
+	uint32_t refused;
+
+	pthread_mutex_lock(&choice_lock);
+	refused = hv->choice->refused;
+	pthread_mutex_unlock(&choice_lock);
+	if (refused & (1u << r))
 		return true;
 	return kernel_env_tp_btf_disabled() && strcmp(hv->rows[r].name, "tp_btf") == 0 && r + 1 < hv->nrows;
 }
@@ -120,6 +129,7 @@ int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configu
 		}
 		/* Cheaper variants that failed while this one loaded: the kernel lacks what they
 		 * need, not this caller's parameters or the resources of the moment; not tried again. */
+		pthread_mutex_lock(&choice_lock);
 		if (failed) {
 			c->refused |= failed;
 			snprintf(c->reason, sizeof(c->reason), "%s", reasons);
@@ -133,6 +143,7 @@ int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configu
 				snprintf(c->hook_text, sizeof(c->hook_text), "%s", hv->rows[r].hook);
 			log_info("%s: attached through %s", hv->probe, c->hook_text);
 		}
+		pthread_mutex_unlock(&choice_lock);
 		if (used)
 			*used = &hv->rows[r];
 		return 0;
@@ -148,8 +159,13 @@ int hook_variants_open(const struct hook_variants *hv, hook_configure_fn configu
 const char *hook_variants_here(const struct hook_variants *hv)
 {
 	const struct hook_choice *c = hv->choice;
+	int loaded;
 
-	if (c->loaded)
+	pthread_mutex_lock(&choice_lock);
+	loaded = c->loaded;
+	pthread_mutex_unlock(&choice_lock);
+	/* hook_text is rewritten only when another row loads, which a kernel fact makes rare */
+	if (loaded)
 		return c->hook_text;
 	for (size_t r = 0; r < hv->nrows && r < HOOK_VARIANTS_MAX; r++)
 		if (!row_skipped(hv, r))

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Getting the host ready for probes: mounts tracefs when missing, tries to lift memlock. */
+#include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -18,9 +23,9 @@
 
 #define TRACEFS_DIR "/sys/kernel/tracing"
 
-static int tracefs_mounted(void)
+bool kernel_env_tracefs_mounted(void)
 {
-	return access(TRACEFS_DIR "/events", F_OK) == 0;
+	return access(KERNEL_ENV_TRACEFS_EVENTS, F_OK) == 0;
 }
 
 int kernel_env_prepare(char *err, size_t errlen)
@@ -28,12 +33,12 @@ int kernel_env_prepare(char *err, size_t errlen)
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 
 	/* Our hosts do not mount tracefs at boot; tp/ attachment reads event ids from it. */
-	if (!tracefs_mounted() &&
+	if (!kernel_env_tracefs_mounted() &&
 	    mount("tracefs", TRACEFS_DIR, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
 		int e = errno;
 
 		/* Someone else may have mounted it between our check and our mount. */
-		if (!(e == EBUSY && tracefs_mounted())) {
+		if (!(e == EBUSY && kernel_env_tracefs_mounted())) {
 			snprintf(err, errlen, "mounting tracefs on %s: %s", TRACEFS_DIR, strerror(e));
 			return -e;
 		}
@@ -177,7 +182,7 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 		snprintf(reason, len, "%s", vmlinux_btf_error);
 		return -EOPNOTSUPP;
 	}
-	if (tracefs_mounted()) {
+	if (kernel_env_tracefs_mounted()) {
 		for (size_t i = 0; i < n; i++) {
 			snprintf(path, sizeof(path), TRACEFS_DIR "/events/%s", tracepoints[i]);
 			if (access(path, F_OK) != 0) {
@@ -198,6 +203,145 @@ int kernel_env_check_tracepoints(const char *const *tracepoints, const char *con
 		}
 	}
 	return 0;
+}
+
+void tracepoint_list_free(struct tracepoint_list *l)
+{
+	free(l->names);
+	memset(l, 0, sizeof(*l));
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Only what tracefs names use, and globs: no '/', no "..", nothing outside events/. */
+static bool tracepoint_glob_ok(const char *p, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*?[]!", p[i]))
+			return false;
+	return true;
+}
+
+/* Counts category:event as matched and keeps it while fewer than max are kept. */
+static int tracepoint_list_add(struct tracepoint_list *l, size_t max, const char *category, const char *event)
+{
+	size_t clen = strlen(category), elen = strlen(event);
+
+	if (clen + 1 + elen >= TRACEPOINT_NAME_MAX)
+		return 0; /* no such names in practice; they could not be attached by name either */
+	l->matched++;
+	if (l->n == max)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		void *grown = realloc(l->names, cap * sizeof(*l->names));
+
+		if (!grown)
+			return -ENOMEM;
+		l->names = grown;
+		l->cap = cap;
+	}
+	memcpy(l->names[l->n], category, clen);
+	l->names[l->n][clen] = ':';
+	memcpy(l->names[l->n] + clen + 1, event, elen + 1);
+	l->n++;
+	return 0;
+}
+
+/* Adds the events of one category directory that match name_pat. */
+static int tracepoint_list_category(struct tracepoint_list *l, size_t max, const char *category,
+				    const char *name_pat)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *cat;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), KERNEL_ENV_TRACEFS_EVENTS "/%s", category);
+	cat = opendir(path);
+	if (!cat)
+		return 0;
+	while (!ret && (e = readdir(cat))) {
+		if (e->d_name[0] == '.' || fnmatch(name_pat, e->d_name, 0))
+			continue;
+		snprintf(path, sizeof(path), KERNEL_ENV_TRACEFS_EVENTS "/%s/%s", category, e->d_name);
+		if (is_dir(path)) /* not "enable", "filter" */
+			ret = tracepoint_list_add(l, max, category, e->d_name);
+	}
+	closedir(cat);
+	return ret;
+}
+
+/* Walks every category matching cat_pat; -errno with err set. */
+static int tracepoint_list_walk(struct tracepoint_list *out, size_t max, const char *cat_pat, const char *name_pat,
+				const char *subject, char *err, size_t errlen)
+{
+	DIR *events = opendir(KERNEL_ENV_TRACEFS_EVENTS);
+	struct dirent *c;
+	int ret = 0;
+
+	if (!events) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot list tracepoints in %s: %s", subject, KERNEL_ENV_TRACEFS_EVENTS,
+			 strerror(-ret));
+		return ret;
+	}
+	while (!ret && (c = readdir(events))) {
+		/* ftrace's own "events" are not tracepoints a BPF program can attach to */
+		if (c->d_name[0] == '.' || strcmp(c->d_name, "ftrace") == 0 || fnmatch(cat_pat, c->d_name, 0))
+			continue;
+		ret = tracepoint_list_category(out, max, c->d_name, name_pat);
+	}
+	closedir(events);
+	if (ret)
+		snprintf(err, errlen, "listing tracepoints: %s", strerror(-ret));
+	return ret;
+}
+
+int tracepoint_list_resolve(const char *pattern, size_t max, const char *subject, struct tracepoint_list *out,
+			    char *err, size_t errlen)
+{
+	char cat_pat[TRACEPOINT_NAME_MAX], name_pat[TRACEPOINT_NAME_MAX];
+	const char *colon = strchr(pattern, ':');
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!colon || !tracepoint_glob_ok(pattern, (size_t)(colon - pattern)) ||
+	    !tracepoint_glob_ok(colon + 1, strlen(colon + 1)) || (size_t)(colon - pattern) >= sizeof(cat_pat) ||
+	    strlen(colon + 1) >= sizeof(name_pat)) {
+		snprintf(err, errlen, "%s value '%.64s' is not CATEGORY:PATTERN (letters, digits, _ - "
+			 "and the globs * ? [...], e.g. sched:sched_process_*)", subject, pattern);
+		return -EINVAL;
+	}
+	snprintf(cat_pat, sizeof(cat_pat), "%.*s", (int)(colon - pattern), pattern);
+	snprintf(name_pat, sizeof(name_pat), "%s", colon + 1);
+	ret = tracepoint_list_walk(out, max, cat_pat, name_pat, subject, err, errlen);
+	if (!ret && !out->matched) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "%s value '%.64s' matches no tracepoint in %s", subject, pattern,
+			 KERNEL_ENV_TRACEFS_EVENTS);
+	} else if (!ret && out->matched > max) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "%s value '%.64s' matches %zu tracepoints, at most %zu", subject, pattern,
+			 out->matched, max);
+	}
+	if (ret)
+		tracepoint_list_free(out);
+	else
+		qsort(out->names, out->n, sizeof(*out->names), name_cmp);
+	return ret;
 }
 
 bool kernel_env_has_syscall_tracepoints(const char *enter, const char *exit)

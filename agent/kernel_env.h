@@ -54,6 +54,27 @@ const struct btf *kernel_env_vmlinux_btf(void);
  */
 int kernel_env_check_tracepoints(const char *const *tracepoints, const char *const *btf_types, size_t n,
 				 char *reason, size_t len);
+/* Where tracefs lists the kernel's tracepoints, one directory per category. */
+#define KERNEL_ENV_TRACEFS_EVENTS "/sys/kernel/tracing/events"
+/* True when tracefs is mounted there (kernel_env_prepare mounts it). */
+bool kernel_env_tracefs_mounted(void);
+
+#define TRACEPOINT_NAME_MAX 256 /* "category:name" */
+/* Tracepoints by name, "category:name", sorted. */
+struct tracepoint_list {
+	char (*names)[TRACEPOINT_NAME_MAX];
+	size_t n, cap;
+	size_t matched; /* may exceed n when more than the limit match */
+};
+/*
+ * Lists the tracepoints under tracefs matching pattern (CATEGORY:PATTERN, fnmatch
+ * globs on both sides), at most max, sorted. -EINVAL with a reason naming subject
+ * ("parameter 'target'") when pattern is malformed, matches nothing or matches more
+ * than max; -errno when tracefs cannot be read. out is empty on error.
+ */
+int tracepoint_list_resolve(const char *pattern, size_t max, const char *subject, struct tracepoint_list *out,
+			    char *err, size_t errlen);
+void tracepoint_list_free(struct tracepoint_list *l);
 /* True when the syscall tracepoints enter and exit ("syscalls/sys_enter_openat2") both
  * exist here: syscalls some kernels or architectures lack. */
 bool kernel_env_has_syscall_tracepoints(const char *enter, const char *exit);

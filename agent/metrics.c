@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "prom.h"
+#include "stack_symbols.h"
 
 #define EXPORTER_MAX_PROBES 32
 /* Series per count probe and column: the largest rows and one "[other]" row with the rest. */
@@ -74,9 +75,11 @@ static void write_health(FILE *f, enum prom_format format, const struct exporter
 {
 	const struct agent *a = e->agent;
 	unsigned long long dropped = 0, progs = 0;
+	struct usyms_stats symbols;
 	struct conn *c;
 	struct session *s;
 
+	usyms_stats_get(&symbols);
 	LIST_FOREACH(c, &a->conns, link) {
 		LIST_FOREACH(s, &c->sessions, link) {
 			dropped += s->dropped;
@@ -97,6 +100,11 @@ static void write_health(FILE *f, enum prom_format format, const struct exporter
 		  { 0 }, { 0 }, (double)dropped },
 		{ "tracectl_agent_scrapes_total", "Scrapes of this endpoint.", true, 0, { 0 }, { 0 },
 		  (double)e->scrapes },
+		{ "tracectl_agent_symbol_tables_parsed_total", "ELF symbol tables parsed to name user stacks.", true, 0,
+		  { 0 }, { 0 }, (double)symbols.parses },
+		{ "tracectl_agent_symbol_tables_shared_total",
+		  "Files whose symbol table was already parsed for another file with their build-id.", true, 0, { 0 },
+		  { 0 }, (double)symbols.build_id_hits },
 	};
 
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)

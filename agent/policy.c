@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "duration.h"
+#include "line_reader.h"
 #include "policy.h"
 
 #define POLICY_MAX_FILE (1u << 20)
@@ -67,17 +68,6 @@ void policy_free(struct policy *p)
 	free(p->sections);
 	free(p->name);
 	policy_init(p);
-}
-
-/* Splits line (modified in place) into at most max whitespace-separated words. */
-static size_t split_words(char *line, char **words, size_t max)
-{
-	size_t n = 0;
-	char *save = NULL;
-
-	for (char *w = strtok_r(line, " \t\r\f\v", &save); w && n < max; w = strtok_r(NULL, " \t\r\f\v", &save))
-		words[n++] = w;
-	return n;
 }
 
 static int add_word(struct policy_word **list, size_t *n, const char *text, unsigned line)
@@ -211,115 +201,193 @@ static int once(const struct policy *p, unsigned *seen, unsigned line, const cha
 	return 0;
 }
 
+/* One directive's words (w[0] its name, n >= 2) in the section being read; -EINVAL with
+ * err set, or add_word's -E2BIG / -ENOMEM for the caller to name. */
+typedef int directive_fn(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line, char *err,
+			 size_t errlen);
+
+static int directive_allow_deny(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line,
+				char *err, size_t errlen)
+{
+	bool allow = w[0][0] == 'a';
+	int ret = 0;
+
+	(void)p;
+	(void)err;
+	(void)errlen;
+	for (size_t i = 1; i < n && !ret; i++)
+		ret = allow ? add_word(&s->allow, &s->nallow, w[i], line) : add_word(&s->deny, &s->ndeny, w[i], line);
+	return ret;
+}
+
+static int directive_allow_kind(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line,
+				char *err, size_t errlen)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (parse_kind(w[i], &s->allow_kinds)) {
+			snprintf(err, errlen, "%s:%u: unknown probe kind '%.32s' (want histogram, counts or events)",
+				 p->name, line, w[i]);
+			return -EINVAL;
+		}
+	}
+	s->allow_kinds_line = line;
+	return 0;
+}
+
+static int directive_target_prefix(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line,
+				   char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (size_t i = 1; i < n && !ret; i++) {
+		if (w[i][0] != '/' || strstr(w[i], "/../") || strlen(w[i]) >= PROBE_TARGET_LEN) {
+			snprintf(err, errlen, "%s:%u: target-prefix '%.64s' must be an absolute path without '..'",
+				 p->name, line, w[i]);
+			return -EINVAL;
+		}
+		ret = add_word(&s->prefixes, &s->nprefixes, w[i], line);
+	}
+	return ret;
+}
+
+/* which tracefs categories tp-count may count ("sched", "tcp", "sock*") */
+static int directive_tp_categories(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line,
+				   char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (size_t i = 1; i < n && !ret; i++) {
+		if (strchr(w[i], ':') || strchr(w[i], '/')) {
+			snprintf(err, errlen, "%s:%u: tracepoint-categories takes category names or globs "
+					      "('sched', 'net*'), not '%.64s'",
+				 p->name, line, w[i]);
+			return -EINVAL;
+		}
+		ret = add_word(&s->tp_categories, &s->ntp_categories, w[i], line);
+	}
+	return ret;
+}
+
+/* which kernel functions kfunc-* may probe: '*' globs only, so that a request's glob
+ * can be judged by matching it as text (kernel_functions_allowed) */
+static int directive_kernel_functions(struct policy *p, struct policy_section *s, char **w, size_t n,
+				      unsigned line, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (size_t i = 1; i < n && !ret; i++) {
+		if (strspn(w[i], KFUNC_GLOB_CHARS "*") != strlen(w[i])) {
+			snprintf(err, errlen, "%s:%u: kernel-functions takes function names or '*' globs "
+					      "('tcp_*', 'vfs_read'), not '%.64s'",
+				 p->name, line, w[i]);
+			return -EINVAL;
+		}
+		ret = add_word(&s->kfuncs, &s->nkfuncs, w[i], line);
+	}
+	return ret;
+}
+
+static int directive_freq(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line, char *err,
+			  size_t errlen)
+{
+	char *dots = strstr(w[1], "..");
+	uint64_t lo, hi;
+
+	if (n != 2 || !dots) {
+		snprintf(err, errlen, "%s:%u: freq wants MIN..MAX in Hz, e.g. 1..99", p->name, line);
+		return -EINVAL;
+	}
+	*dots = '\0';
+	if (parse_u64(w[1], 1, UINT32_MAX, &lo) || parse_u64(dots + 2, lo, UINT32_MAX, &hi)) {
+		*dots = '.';
+		snprintf(err, errlen, "%s:%u: freq '%.32s' is not MIN..MAX with 1 <= MIN <= MAX", p->name, line, w[1]);
+		return -EINVAL;
+	}
+	if (once(p, &s->freq_line, line, w[0], err, errlen))
+		return -EINVAL;
+	s->freq_min = (uint32_t)lo;
+	s->freq_max = (uint32_t)hi;
+	return 0;
+}
+
+/* max-sessions, max-event-rate */
+static int directive_max_number(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line,
+				char *err, size_t errlen)
+{
+	bool sessions = w[0][4] == 's';
+	uint64_t v;
+
+	if (n != 2 || parse_u64(w[1], 1, sessions ? 100000 : 100000000, &v)) {
+		snprintf(err, errlen, "%s:%u: %s wants one number in 1..%u, got '%.32s'", p->name, line, w[0],
+			 sessions ? 100000u : 100000000u, w[1]);
+		return -EINVAL;
+	}
+	if (once(p, sessions ? &s->max_sessions_line : &s->max_event_rate_line, line, w[0], err, errlen))
+		return -EINVAL;
+	if (sessions)
+		s->max_sessions = (uint32_t)v;
+	else
+		s->max_event_rate = v;
+	return 0;
+}
+
+static int directive_max_duration(struct policy *p, struct policy_section *s, char **w, size_t n, unsigned line,
+				  char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (n != 2 || duration_parse(w[1], &v) || v == 0) {
+		snprintf(err, errlen, "%s:%u: max-duration wants one duration like 10m, got '%.32s'", p->name, line,
+			 w[1]);
+		return -EINVAL;
+	}
+	if (once(p, &s->max_duration_line, line, w[0], err, errlen))
+		return -EINVAL;
+	s->max_duration_ns = v;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	directive_fn *parse;
+} directives[] = {
+	{ "allow", directive_allow_deny },
+	{ "deny", directive_allow_deny },
+	{ "allow-kind", directive_allow_kind },
+	{ "target-prefix", directive_target_prefix },
+	{ "tracepoint-categories", directive_tp_categories },
+	{ "kernel-functions", directive_kernel_functions },
+	{ "freq", directive_freq },
+	{ "max-sessions", directive_max_number },
+	{ "max-event-rate", directive_max_number },
+	{ "max-duration", directive_max_duration },
+};
+
 static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, char *err, size_t errlen)
 {
 	struct policy_section *s = &p->sections[p->n - 1];
-	const char *key = w[0];
-	uint64_t v, lo, hi;
-	int ret = 0;
+	directive_fn *parse = NULL;
+	int ret;
 
 	if (n < 2) {
-		snprintf(err, errlen, "%s:%u: '%.32s' needs a value", p->name, line, key);
+		snprintf(err, errlen, "%s:%u: '%.32s' needs a value", p->name, line, w[0]);
 		return -EINVAL;
 	}
-	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
-		bool allow = key[0] == 'a';
-
-		for (size_t i = 1; i < n && !ret; i++)
-			ret = allow ? add_word(&s->allow, &s->nallow, w[i], line) : add_word(&s->deny, &s->ndeny, w[i], line);
-	} else if (strcmp(key, "allow-kind") == 0) {
-		for (size_t i = 1; i < n; i++) {
-			if (parse_kind(w[i], &s->allow_kinds)) {
-				snprintf(err, errlen, "%s:%u: unknown probe kind '%.32s' (want histogram, counts or events)",
-					 p->name, line, w[i]);
-				return -EINVAL;
-			}
-		}
-		s->allow_kinds_line = line;
-	} else if (strcmp(key, "target-prefix") == 0) {
-		for (size_t i = 1; i < n && !ret; i++) {
-			if (w[i][0] != '/' || strstr(w[i], "/../") || strlen(w[i]) >= PROBE_TARGET_LEN) {
-				snprintf(err, errlen, "%s:%u: target-prefix '%.64s' must be an absolute path without '..'",
-					 p->name, line, w[i]);
-				return -EINVAL;
-			}
-			ret = add_word(&s->prefixes, &s->nprefixes, w[i], line);
-		}
-	} else if (strcmp(key, "tracepoint-categories") == 0) {
-		/* which tracefs categories tp-count may count ("sched", "tcp", "sock*") */
-		for (size_t i = 1; i < n && !ret; i++) {
-			if (strchr(w[i], ':') || strchr(w[i], '/')) {
-				snprintf(err, errlen, "%s:%u: tracepoint-categories takes category names or globs "
-						      "('sched', 'net*'), not '%.64s'",
-					 p->name, line, w[i]);
-				return -EINVAL;
-			}
-			ret = add_word(&s->tp_categories, &s->ntp_categories, w[i], line);
-		}
-	} else if (strcmp(key, "kernel-functions") == 0) {
-		/* which kernel functions kfunc-* may probe: '*' globs only, so that a request's
-		 * glob can be judged by matching it as text (kernel_functions_allowed) */
-		for (size_t i = 1; i < n && !ret; i++) {
-			if (strspn(w[i], KFUNC_GLOB_CHARS "*") != strlen(w[i])) {
-				snprintf(err, errlen, "%s:%u: kernel-functions takes function names or '*' globs "
-						      "('tcp_*', 'vfs_read'), not '%.64s'",
-					 p->name, line, w[i]);
-				return -EINVAL;
-			}
-			ret = add_word(&s->kfuncs, &s->nkfuncs, w[i], line);
-		}
-	} else if (strcmp(key, "freq") == 0) {
-		char *dots = strstr(w[1], "..");
-
-		if (n != 2 || !dots) {
-			snprintf(err, errlen, "%s:%u: freq wants MIN..MAX in Hz, e.g. 1..99", p->name, line);
-			return -EINVAL;
-		}
-		*dots = '\0';
-		if (parse_u64(w[1], 1, UINT32_MAX, &lo) || parse_u64(dots + 2, lo, UINT32_MAX, &hi)) {
-			*dots = '.';
-			snprintf(err, errlen, "%s:%u: freq '%.32s' is not MIN..MAX with 1 <= MIN <= MAX", p->name, line,
-				 w[1]);
-			return -EINVAL;
-		}
-		if (once(p, &s->freq_line, line, key, err, errlen))
-			return -EINVAL;
-		s->freq_min = (uint32_t)lo;
-		s->freq_max = (uint32_t)hi;
-	} else if (strcmp(key, "max-sessions") == 0 || strcmp(key, "max-event-rate") == 0) {
-		bool sessions = key[4] == 's';
-
-		if (n != 2 || parse_u64(w[1], 1, sessions ? 100000 : 100000000, &v)) {
-			snprintf(err, errlen, "%s:%u: %s wants one number in 1..%u, got '%.32s'", p->name, line, key,
-				 sessions ? 100000u : 100000000u, w[1]);
-			return -EINVAL;
-		}
-		if (once(p, sessions ? &s->max_sessions_line : &s->max_event_rate_line, line, key, err, errlen))
-			return -EINVAL;
-		if (sessions)
-			s->max_sessions = (uint32_t)v;
-		else
-			s->max_event_rate = v;
-	} else if (strcmp(key, "max-duration") == 0) {
-		if (n != 2 || duration_parse(w[1], &v) || v == 0) {
-			snprintf(err, errlen, "%s:%u: max-duration wants one duration like 10m, got '%.32s'", p->name, line,
-				 w[1]);
-			return -EINVAL;
-		}
-		if (once(p, &s->max_duration_line, line, key, err, errlen))
-			return -EINVAL;
-		s->max_duration_ns = v;
-	} else {
+	for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]) && !parse; i++)
+		if (strcmp(w[0], directives[i].name) == 0)
+			parse = directives[i].parse;
+	if (!parse) {
 		snprintf(err, errlen,
 			 "%s:%u: unknown directive '%.32s' (want allow, deny, allow-kind, target-prefix, "
 			 "tracepoint-categories, kernel-functions, freq, max-sessions, max-duration or "
 			 "max-event-rate)",
-			 p->name, line, key);
+			 p->name, line, w[0]);
 		return -EINVAL;
 	}
+	ret = parse(p, s, w, n, line, err, errlen);
 	if (ret == -E2BIG)
 		snprintf(err, errlen, "%s:%u: more than %d words in one list", p->name, line, POLICY_MAX_WORDS);
-	else if (ret)
+	else if (ret == -ENOMEM)
 		snprintf(err, errlen, "%s:%u: out of memory", p->name, line);
 	return ret;
 }
@@ -327,9 +395,9 @@ static int parse_directive(struct policy *p, char **w, size_t n, unsigned line, 
 int policy_parse(struct policy *p, const char *name, const char *text, size_t len, char *err, size_t errlen)
 {
 	char buf[POLICY_MAX_LINE];
-	char *words[POLICY_MAX_LINE / 2];
-	size_t pos = 0;
-	unsigned lineno = 0;
+	char *words[POLICY_MAX_LINE / 2], *line;
+	struct line_reader r;
+	size_t nwords;
 	int ret;
 
 	policy_free(p);
@@ -338,46 +406,27 @@ int policy_parse(struct policy *p, const char *name, const char *text, size_t le
 		snprintf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	while (pos < len) {
-		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - line) : len - pos, a = 0, b;
-		const char *hash = memchr(line, '#', n);
-		size_t nwords;
-
-		pos += n + (nl ? 1 : 0);
-		lineno++;
-		b = hash ? (size_t)(hash - line) : n;
-		while (a < b && isspace((unsigned char)line[a]))
-			a++;
-		while (b > a && isspace((unsigned char)line[b - 1]))
-			b--;
-		if (a == b)
-			continue;
-		if (b - a >= sizeof(buf) || memchr(line + a, '\0', b - a)) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes or not text", name, lineno,
-				 POLICY_MAX_LINE - 1);
-			ret = -EINVAL;
-			goto fail;
-		}
-		memcpy(buf, line + a, b - a);
-		buf[b - a] = '\0';
-		if (buf[0] == '[') {
-			ret = parse_header(p, buf, lineno, err, errlen);
+	line_reader_init(&r, name, text, len, buf, sizeof(buf));
+	while ((ret = line_reader_next(&r, &line, err, errlen)) > 0) {
+		if (line[0] == '[') {
+			ret = parse_header(p, line, r.lineno, err, errlen);
 			if (ret)
 				goto fail;
 			continue;
 		}
 		if (!p->n) {
-			snprintf(err, errlen, "%s:%u: '%.32s' outside a section (start one with [*] or [cn:NAME])", name,
-				 lineno, buf);
+			line_reader_error(&r, err, errlen, "'%.32s' outside a section (start one with [*] or [cn:NAME])",
+					  line);
 			ret = -EINVAL;
 			goto fail;
 		}
-		nwords = split_words(buf, words, sizeof(words) / sizeof(words[0]));
-		ret = parse_directive(p, words, nwords, lineno, err, errlen);
+		nwords = line_split_words(line, words, sizeof(words) / sizeof(words[0]));
+		ret = parse_directive(p, words, nwords, r.lineno, err, errlen);
 		if (ret)
 			goto fail;
 	}
+	if (ret)
+		goto fail;
 	if (!p->n) {
 		snprintf(err, errlen, "%s: no sections: nobody could attach anything", name);
 		ret = -EINVAL;
@@ -391,35 +440,18 @@ fail:
 
 int policy_load(struct policy *p, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *text = NULL;
+	char *text;
 	size_t len;
-	int ret = -EINVAL;
+	int ret = line_file_read(path, POLICY_MAX_FILE, &text, &len);
 
-	if (!f) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(errno));
-		return ret;
-	}
-	text = malloc(POLICY_MAX_FILE + 1);
-	if (!text) {
-		snprintf(err, errlen, "out of memory reading policy '%s'", path);
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	len = fread(text, 1, POLICY_MAX_FILE + 1, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (len > POLICY_MAX_FILE) {
+	if (ret == -EFBIG)
 		snprintf(err, errlen, "policy '%s' is larger than %u bytes", path, POLICY_MAX_FILE);
-		goto cleanup;
-	}
+	else if (ret)
+		snprintf(err, errlen, "cannot read policy '%s': %s", path, strerror(-ret));
+	if (ret)
+		return ret == -EFBIG ? -EINVAL : ret;
 	ret = policy_parse(p, path, text, len, err, errlen);
-cleanup:
 	free(text);
-	fclose(f);
 	return ret;
 }
 

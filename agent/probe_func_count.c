@@ -31,7 +31,7 @@ static int func_count_validate(struct probe_params *params, char *err, size_t er
 		return -EINVAL;
 	}
 	func_target_free(&params->func);
-	return func_target_resolve(params->target, FUNC_TARGET_MAX, &params->func, err, errlen);
+	return func_target_resolve_in(params->pid, params->target, FUNC_TARGET_MAX, &params->func, err, errlen);
 }
 
 /* One program for all functions, told apart by the BPF cookie (5.15+); else one program

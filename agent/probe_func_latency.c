@@ -24,7 +24,7 @@ struct func_latency_state {
 };
 
 /* Resolves the target to exactly one function; the error lists a few matches when there are more. */
-static int resolve_one(const char *target, struct func_target **out, char *err, size_t errlen)
+static int resolve_one(uint32_t pid, const char *target, struct func_target **out, char *err, size_t errlen)
 {
 	struct func_target *t = NULL;
 	char names[256] = "";
@@ -36,7 +36,7 @@ static int resolve_one(const char *target, struct func_target **out, char *err, 
 		snprintf(err, errlen, "parameter 'target' is required (ABSOLUTE_PATH:FUNCTION)");
 		return -EINVAL;
 	}
-	ret = func_target_resolve(target, FUNC_TARGET_MAX, &t, err, errlen);
+	ret = func_target_resolve_in(pid, target, FUNC_TARGET_MAX, &t, err, errlen);
 	if (ret)
 		return ret;
 	if (t->nfuncs != 1) {
@@ -55,7 +55,7 @@ static int resolve_one(const char *target, struct func_target **out, char *err, 
 static int func_latency_validate(struct probe_params *params, char *err, size_t errlen)
 {
 	func_target_free(&params->func);
-	return resolve_one(params->target, &params->func, err, errlen);
+	return resolve_one(params->pid, params->target, &params->func, err, errlen);
 }
 
 /* the binary validate() opened: checked against the policy, and what the uprobes name */

@@ -1,171 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tp-count user side: tracepoints matching CATEGORY:PATTERN from tracefs, one link each, hits per interval. */
-#include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <bpf/libbpf.h>
 
 #include "runtime.h"
 #include "each_index.h"
+#include "kernel_env.h"
 #include "log.h"
 #include "map_percpu.h"
 #include "tp_count.h"
 #include "tp_count.skel.h"
 
-#define TRACEFS_EVENTS "/sys/kernel/tracing/events"
-#define TP_NAME_MAX 256 /* "category:name" */
-
-/* The tracepoints a target matches, sorted: index i is cookie i. */
-struct tp_list {
-	char (*names)[TP_NAME_MAX];
-	size_t n, cap;
-	size_t matched; /* may exceed n when more than TP_COUNT_MAX match */
-};
-
 struct tp_count_state {
 	struct probe_instance in; /* in.percpu: one u64 per possible CPU, reused by every read */
-	struct tp_list list;
+	struct tracepoint_list list; /* sorted: index i is cookie i */
 	struct bpf_link **links; /* one per tracepoint */
 	struct tp_count_key *keys; /* --by pid drain buffer, TP_COUNT_MAX_PAIRS keys */
 	uint64_t *before;          /* cumulative hits (or overflow hits) at the previous read */
 	bool by_pid;
 };
 
-static void tp_list_free(struct tp_list *l)
+/* The target's tracepoints, at most TP_COUNT_MAX: errors name the parameter. */
+static int tp_count_resolve(const char *target, struct tracepoint_list *out, char *err, size_t errlen)
 {
-	free(l->names);
-	memset(l, 0, sizeof(*l));
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Only what tracefs names use, and globs: no '/', no "..", nothing outside events/. */
-static bool pattern_ok(const char *p, size_t len)
-{
-	if (!len)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*?[]!", p[i]))
-			return false;
-	return true;
-}
-
-/*
- * Lists the tracepoints under tracefs matching target (CATEGORY:PATTERN, fnmatch
- * globs on both sides), at most TP_COUNT_MAX, sorted. -EINVAL with a reason naming
- * parameter 'target' when it is malformed, matches nothing or matches too many.
- */
-static int tp_list_resolve(const char *target, struct tp_list *out, char *err, size_t errlen)
-{
-	char cat_pat[TP_NAME_MAX], name_pat[TP_NAME_MAX], path[PATH_MAX];
-	const char *colon = strchr(target, ':');
-	DIR *events = NULL, *cat = NULL;
-	struct dirent *c, *e;
-	size_t clen, elen;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!colon || !pattern_ok(target, (size_t)(colon - target)) || !pattern_ok(colon + 1, strlen(colon + 1)) ||
-	    (size_t)(colon - target) >= sizeof(cat_pat) || strlen(colon + 1) >= sizeof(name_pat)) {
-		snprintf(err, errlen, "parameter 'target' value '%.64s' is not CATEGORY:PATTERN (letters, digits, _ - "
-			 "and the globs * ? [...], e.g. sched:sched_process_*)", target);
-		return -EINVAL;
-	}
-	memcpy(cat_pat, target, (size_t)(colon - target));
-	cat_pat[colon - target] = '\0';
-	snprintf(name_pat, sizeof(name_pat), "%s", colon + 1);
-
-	events = opendir(TRACEFS_EVENTS);
-	if (!events) {
-		ret = -errno;
-		snprintf(err, errlen, "parameter 'target': cannot list tracepoints in %s: %s", TRACEFS_EVENTS,
-			 strerror(-ret));
-		goto cleanup;
-	}
-	while ((c = readdir(events))) {
-		/* ftrace's own "events" are not tracepoints a BPF program can attach to */
-		if (c->d_name[0] == '.' || strcmp(c->d_name, "ftrace") == 0 || fnmatch(cat_pat, c->d_name, 0))
-			continue;
-		snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s", c->d_name);
-		cat = opendir(path);
-		if (!cat)
-			continue;
-		while ((e = readdir(cat))) {
-			if (e->d_name[0] == '.' || fnmatch(name_pat, e->d_name, 0))
-				continue;
-			snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s/%s", c->d_name, e->d_name);
-			if (!is_dir(path))
-				continue; /* "enable", "filter" */
-			clen = strlen(c->d_name);
-			elen = strlen(e->d_name);
-			if (clen + 1 + elen >= TP_NAME_MAX)
-				continue; /* no such names in practice; they could not be attached by name either */
-			out->matched++;
-			if (out->n == TP_COUNT_MAX)
-				continue;
-			if (out->n == out->cap) {
-				size_t cap = out->cap ? out->cap * 2 : 16;
-				void *grown = realloc(out->names, cap * sizeof(*out->names));
-
-				if (!grown) {
-					ret = -ENOMEM;
-					snprintf(err, errlen, "listing tracepoints: %s", strerror(-ret));
-					goto cleanup;
-				}
-				out->names = grown;
-				out->cap = cap;
-			}
-			memcpy(out->names[out->n], c->d_name, clen);
-			out->names[out->n][clen] = ':';
-			memcpy(out->names[out->n] + clen + 1, e->d_name, elen + 1);
-			out->n++;
-		}
-		closedir(cat);
-		cat = NULL;
-	}
-	if (!out->matched) {
-		ret = -EINVAL;
-		snprintf(err, errlen, "parameter 'target' value '%.64s' matches no tracepoint in %s", target,
-			 TRACEFS_EVENTS);
-	} else if (out->matched > TP_COUNT_MAX) {
-		ret = -EINVAL;
-		snprintf(err, errlen, "parameter 'target' value '%.64s' matches %zu tracepoints, at most %d", target,
-			 out->matched, TP_COUNT_MAX);
-	} else {
-		qsort(out->names, out->n, sizeof(*out->names), name_cmp);
-	}
-cleanup:
-	if (cat)
-		closedir(cat);
-	if (events)
-		closedir(events);
-	if (ret)
-		tp_list_free(out);
-	return ret;
+	return tracepoint_list_resolve(target, TP_COUNT_MAX, "parameter 'target'", out, err, errlen);
 }
 
 static int tp_count_supported(char *reason, size_t len)
 {
 	/* the agent mounts tracefs at startup; without it there is nothing to list */
-	if (!is_dir(TRACEFS_EVENTS)) {
-		snprintf(reason, len, "no tracepoint list at %s (tracefs not mounted)", TRACEFS_EVENTS);
+	if (!kernel_env_tracefs_mounted()) {
+		snprintf(reason, len, "no tracepoint list at %s (tracefs not mounted)", KERNEL_ENV_TRACEFS_EVENTS);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -173,15 +43,15 @@ static int tp_count_supported(char *reason, size_t len)
 
 static int tp_count_validate(struct probe_params *params, char *err, size_t errlen)
 {
-	struct tp_list l;
+	struct tracepoint_list l;
 	int ret;
 
 	if (!params->target[0]) {
 		snprintf(err, errlen, "parameter 'target' is required (CATEGORY:PATTERN, e.g. sched:sched_process_*)");
 		return -EINVAL;
 	}
-	ret = tp_list_resolve(params->target, &l, err, errlen);
-	tp_list_free(&l);
+	ret = tp_count_resolve(params->target, &l, err, errlen);
+	tracepoint_list_free(&l);
 	return ret;
 }
 
@@ -192,7 +62,7 @@ static void tp_count_detach(void *state)
 
 	for (size_t i = 0; st->links && i < st->list.n; i++)
 		bpf_link__destroy(st->links[i]);
-	tp_list_free(&st->list);
+	tracepoint_list_free(&st->list);
 	free(st->links);
 	free(st->keys);
 	free(st->before);
@@ -205,7 +75,7 @@ static int tp_count_prepare(void *state, const struct probe_params *params, char
 	int rc;
 
 	st->by_pid = strcmp(params->by, "pid") == 0;
-	rc = tp_list_resolve(params->target, &st->list, err, errlen);
+	rc = tp_count_resolve(params->target, &st->list, err, errlen);
 	if (rc)
 		return rc;
 	st->before = calloc(TP_COUNT_MAX, sizeof(*st->before));

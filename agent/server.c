@@ -20,6 +20,7 @@
 #include "kernel_env.h"
 #include "log.h"
 #include "policy.h"
+#include "stack_symbols.h"
 #include "tls.h"
 
 static int conn_ex_index = -1;
@@ -29,16 +30,35 @@ static struct evbuffer *conn_out(struct conn *conn)
 	return bufferevent_get_output(conn->bev);
 }
 
-void conn__free(struct conn **connp)
+/* Forgets the waiting calls of conn (all connections': NULL), answering each with code
+ * and why unless why is NULL. */
+static void drop_waiting_calls(struct agent *agent, struct conn *conn, enum rpc_status code, const char *why)
+{
+	struct waiting_call *w, *next;
+
+	for (w = TAILQ_FIRST(&agent->waiting); w; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (conn && w->conn != conn)
+			continue;
+		TAILQ_REMOVE(&agent->waiting, w, link);
+		w->conn->nwaiting--;
+		if (why)
+			rpc_send_status(conn_out(w->conn), w->stream_id, code, why, agent->cfg.max_message);
+		free(w);
+	}
+}
+
+void conn_free(struct conn **connp)
 {
 	struct conn *conn = *connp;
 	struct session *s;
 
 	if (!conn)
 		return;
+	drop_waiting_calls(conn->agent, conn, RPC_OK, NULL);
 	/* the client is gone: every probe it owned is detached now */
 	while ((s = LIST_FIRST(&conn->sessions)) != NULL)
-		session__end(&s, RPC_CANCELLED, "client disconnected", false);
+		session_end(&s, RPC_CANCELLED, "client disconnected", false);
 	LIST_REMOVE(conn, link);
 	conn->agent->nconns--;
 	if (!conn->handshaken)
@@ -152,6 +172,7 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	char host[256] = "", reason[256];
 	struct conn *c;
 	struct session *s;
+	struct usyms_stats symbols;
 	bool all;
 
 	if (!available || !infos || !info_ptrs) {
@@ -195,6 +216,9 @@ static void send_agent_status(struct conn *conn, uint32_t stream_id)
 	st.probes_total = (uint32_t)nprobes;
 	st.n_sessions = nsessions;
 	st.sessions = info_ptrs;
+	usyms_stats_get(&symbols);
+	st.symbol_tables_parsed = symbols.parses;
+	st.symbol_tables_shared = symbols.build_id_hits;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_AGENT_STATUS;
 	resp.agent_status = &st;
 	rpc_send(conn_out(conn), stream_id, FRAME_DATA, &resp.base, agent->cfg.max_message);
@@ -205,6 +229,90 @@ cleanup:
 	free(available);
 }
 
+/* The calls that list every probe's `supported`, which the trial loads settle. */
+static void answer_catalog_call(struct conn *conn, uint32_t stream_id, Tracectl__Request__CallCase call)
+{
+	if (call == TRACECTL__REQUEST__CALL_LIST_PROBES)
+		send_probe_list(conn, stream_id);
+	else
+		send_agent_status(conn, stream_id);
+}
+
+static void trials_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *agent = arg;
+	struct waiting_call *w;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) != sizeof(n) || !catalog_trials_done())
+		return; /* stopped before the end: agent_stop answered the calls */
+	while ((w = TAILQ_FIRST(&agent->waiting)) != NULL) {
+		struct conn *conn = w->conn;
+
+		TAILQ_REMOVE(&agent->waiting, w, link);
+		answer_catalog_call(conn, w->stream_id, w->call);
+		/* its reading stopped at the bound (conn_read_cb): the next turn goes on */
+		if (conn->nwaiting-- == CONN_MAX_WAITING_CALLS && !agent->stopping) {
+			if (!conn->read_paused)
+				bufferevent_enable(conn->bev, EV_READ);
+			event_add(conn->more_input, &(struct timeval){ 0, 0 });
+		}
+		free(w);
+	}
+}
+
+static bool stream_waiting(const struct conn *conn, uint32_t stream_id)
+{
+	const struct waiting_call *w;
+
+	TAILQ_FOREACH(w, &conn->agent->waiting, link)
+		if (w->conn == conn && w->stream_id == stream_id)
+			return true;
+	return false;
+}
+
+/*
+ * Answers a ListProbes or Status call now when every probe's trial load has its answer,
+ * else queues it and starts the trial thread (the first such call of the agent's life):
+ * the loop goes on serving sessions while the kernel verifies every probe.
+ */
+static void answer_when_trials_done(struct conn *conn, uint32_t stream_id, Tracectl__Request__CallCase call)
+{
+	struct agent *agent = conn->agent;
+	struct waiting_call *w;
+	char err[256];
+	int fd;
+
+	if (catalog_trials_done()) {
+		answer_catalog_call(conn, stream_id, call);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!agent->trials_ready && w) {
+		fd = catalog_trials_start(err, sizeof(err));
+		if (fd < 0)
+			log_warn("%s: the trial loads run on the event loop", err);
+		else
+			agent->trials_ready = event_new(agent->base, fd, EV_READ, trials_ready_cb, agent);
+		if (agent->trials_ready && event_add(agent->trials_ready, NULL)) {
+			event_free(agent->trials_ready);
+			agent->trials_ready = NULL;
+		}
+	}
+	if (!w || !agent->trials_ready) {
+		/* no thread to wait for: the loop answers, blocking while it loads (as before) */
+		free(w);
+		answer_catalog_call(conn, stream_id, call);
+		return;
+	}
+	w->conn = conn;
+	w->stream_id = stream_id;
+	w->call = call;
+	TAILQ_INSERT_TAIL(&agent->waiting, w, link);
+	conn->nwaiting++;
+}
+
 static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Request *req)
 {
 	uint32_t max = conn->agent->cfg.max_message;
@@ -213,7 +321,7 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id 0 is reserved", max);
 		return;
 	}
-	if (conn__find_session(conn, stream_id)) {
+	if (conn_find_session(conn, stream_id) || stream_waiting(conn, stream_id)) {
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "stream id already in use", max);
 		return;
 	}
@@ -230,13 +338,11 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		send_hello(conn, stream_id);
 		return;
 	case TRACECTL__REQUEST__CALL_LIST_PROBES:
-		send_probe_list(conn, stream_id);
+	case TRACECTL__REQUEST__CALL_STATUS:
+		answer_when_trials_done(conn, stream_id, req->call_case);
 		return;
 	case TRACECTL__REQUEST__CALL_ATTACH:
 		session_start(conn, stream_id, req->attach);
-		return;
-	case TRACECTL__REQUEST__CALL_STATUS:
-		send_agent_status(conn, stream_id);
 		return;
 	default:
 		rpc_send_status(conn_out(conn), stream_id, RPC_INVALID_ARGUMENT, "unknown call", max);
@@ -253,7 +359,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	char err[256];
 	int ret = 0, nframes = 0;
 
-	if (conn->read_paused)
+	if (conn->read_paused || conn->nwaiting >= CONN_MAX_WAITING_CALLS)
 		return;
 	/* a turn's share of frames, or more while the input holds more than its bound:
 	 * memory stays bounded however fast a client sends */
@@ -278,9 +384,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		case FRAME_PONG:
 			break;
 		case FRAME_CANCEL:
-			s = conn__find_session(conn, hdr.stream_id);
+			s = conn_find_session(conn, hdr.stream_id);
 			if (s)
-				session__end(&s, RPC_CANCELLED, "cancelled by the client", true);
+				session_end(&s, RPC_CANCELLED, "cancelled by the client", true);
 			break;
 		case FRAME_DATA:
 			dispatch(conn, hdr.stream_id, (Tracectl__Request *)msg);
@@ -298,12 +404,18 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 				 evbuffer_get_length(conn_out(conn)));
 			return;
 		}
+		/* calls waiting for the trial loads, as many as one connection may have: its
+		 * requests stay in the socket until they are answered (trials_ready_cb) */
+		if (conn->nwaiting >= CONN_MAX_WAITING_CALLS) {
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 	}
 	if (ret < 0) {
 		/* framing is lost: nothing after this can be trusted, close */
 		log_warn("connection %llu from %s (%s): %s; closing", (unsigned long long)conn->id, conn->peer,
 			 conn->identity, err);
-		conn__free(&conn);
+		conn_free(&conn);
 		return;
 	}
 	/* this turn's share is used: the rest waits until every other ready connection had its
@@ -331,7 +443,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	conn->read_paused = false;
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (!conn->agent->stopping)
+	if (!conn->agent->stopping && conn->nwaiting < CONN_MAX_WAITING_CALLS)
 		bufferevent_enable(bev, EV_READ);
 	/* requests already buffered do not make the socket readable again */
 	conn_read_cb(bev, conn);
@@ -416,7 +528,7 @@ static void handshake_deadline_cb(evutil_socket_t fd, short what, void *arg)
 			 conn->identity, reason);
 	else
 		conn_refused(conn, reason);
-	conn__free(&conn);
+	conn_free(&conn);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -473,7 +585,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if ((what & BEV_EVENT_EOF) && !conn->handshaken) {
 		conn_refused(conn, conn->refused[0] ? conn->refused : "closed during the TLS handshake");
 	}
-	conn__free(&conn);
+	conn_free(&conn);
 }
 
 /* Whether one more connection from source would pass the caps on connections still in
@@ -542,14 +654,14 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 						   BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		log_error("accepting %s: cannot create TLS buffer", conn->peer);
-		conn__free(&conn);
+		conn_free(&conn);
 		return;
 	}
 	conn->handshake_deadline = evtimer_new(agent->base, handshake_deadline_cb, conn);
 	conn->more_input = evtimer_new(agent->base, conn_more_input_cb, conn);
 	if (!conn->handshake_deadline || !conn->more_input) {
 		log_error("accepting %s: out of memory", conn->peer);
-		conn__free(&conn);
+		conn_free(&conn);
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
@@ -643,6 +755,7 @@ int agent_start(struct agent *agent, char *err, size_t errlen)
 	int ret;
 
 	LIST_INIT(&agent->conns);
+	TAILQ_INIT(&agent->waiting);
 	agent->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (hostport_parse(agent->cfg.listen, host, sizeof(host), &port, TRACECTL_DEFAULT_PORT)) {
 		snprintf(err, errlen, "bad --listen address '%s' (expected HOST:PORT)", agent->cfg.listen);
@@ -711,11 +824,12 @@ void agent_stop(struct agent *agent)
 		agent->listener = NULL;
 	}
 	/* tell each client why its streams end; the loop gets a moment to flush */
+	drop_waiting_calls(agent, NULL, RPC_UNAVAILABLE, "agent shutting down");
 	LIST_FOREACH(conn, &agent->conns, link) {
 		struct session *s;
 
 		while ((s = LIST_FIRST(&conn->sessions)) != NULL)
-			session__end(&s, RPC_UNAVAILABLE, "agent shutting down", true);
+			session_end(&s, RPC_UNAVAILABLE, "agent shutting down", true);
 		bufferevent_disable(conn->bev, EV_READ);
 	}
 }
@@ -729,7 +843,12 @@ void agent_free(struct agent *agent)
 		agent->listener = NULL;
 	}
 	while ((conn = LIST_FIRST(&agent->conns)) != NULL)
-		conn__free(&conn);
+		conn_free(&conn);
+	/* its descriptor is the trial thread's: the event goes first */
+	if (agent->trials_ready)
+		event_free(agent->trials_ready);
+	agent->trials_ready = NULL;
+	catalog_trials_stop();
 	SSL_CTX_free(agent->tls);
 	agent->tls = NULL;
 	policy_free(&agent->policy);

@@ -12,7 +12,7 @@
 #include "kernel_env.h"
 #include "log.h"
 
-struct session *conn__find_session(struct conn *conn, uint32_t stream_id)
+struct session *conn_find_session(struct conn *conn, uint32_t stream_id)
 {
 	struct session *s;
 
@@ -247,7 +247,7 @@ static bool session_check_budget(struct session **sp)
 	snprintf(why, sizeof(why), "overhead %.2f%% of a core exceeds the session's budget of %.2f%%%s",
 		 s->last_overhead_ppm / 1e4, s->budget_ppm / 1e4,
 		 s->sample_one_in > 1 ? " even when sampling" : " and the probe cannot sample");
-	session__end(sp, RPC_RESOURCE_EXHAUSTED, why, true);
+	session_end(sp, RPC_RESOURCE_EXHAUSTED, why, true);
 	return false;
 }
 
@@ -367,7 +367,7 @@ uint32_t agent_identity_sessions(struct agent *agent, const char *cn)
 	return n;
 }
 
-void session__end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
+void session_end(struct session **sp, enum rpc_status code, const char *why, bool send_status)
 {
 	struct session *s = *sp;
 	struct agent *agent;
@@ -439,7 +439,7 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!session_flush(s)) {
-		session__end(&s, RPC_INTERNAL, "reading the probe's maps failed", true);
+		session_end(&s, RPC_INTERNAL, "reading the probe's maps failed", true);
 		return;
 	}
 	s->flushed = true;
@@ -447,7 +447,7 @@ static void session_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* end on the boundary nearest the duration (the lease), not one interval late */
 	if (elapsed + s->interval_ns / 2 >= s->duration_ns) {
-		session__end(&s, RPC_OK, s->lease_only ? "lease expired" : "duration reached", true);
+		session_end(&s, RPC_OK, s->lease_only ? "lease expired" : "duration reached", true);
 		return;
 	}
 	s->flushed = false;
@@ -508,149 +508,190 @@ static bool session_alloc_results(struct session *s)
 	return true;
 }
 
-void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req)
+/* What an Attach request was admitted with, and why it was not: owned by session_start. */
+struct admission {
+	const struct probe_desc *probe;
+	struct probe_params params; /* the session takes func (the target binary) over */
+	struct policy_decision decision;
+	char why[800];
+};
+
+/* Checks the request against the catalog, the policy and the agent's limits, before
+ * anything is loaded. Returns RPC_OK, or the refusal's code with a->why set. */
+static int session_admit(struct conn *conn, const Tracectl__AttachRequest *req, struct admission *a)
 {
 	struct agent *agent = conn->agent;
-	struct evbuffer *out = bufferevent_get_output(conn->bev);
-	const struct probe_desc *probe = catalog_find(req->probe);
-	struct session *s = NULL;
-	struct probe_params params = { 0 };
-	struct policy_decision decision = { 0 };
 	struct policy_request preq;
-	char why[800], reason[512];
-	uint64_t t0;
-	int code, err;
+	char reason[512];
+	int code;
 
-	why[0] = '\0';
-	if (!probe) {
-		snprintf(why, sizeof(why), "unknown probe '%.64s' (tracectl probes HOST lists them)", req->probe);
-		code = RPC_NOT_FOUND;
-		goto refuse;
+	a->probe = catalog_find(req->probe);
+	if (!a->probe) {
+		snprintf(a->why, sizeof(a->why), "unknown probe '%.64s' (tracectl probes HOST lists them)", req->probe);
+		return RPC_NOT_FOUND;
 	}
-	code = validate(&agent->cfg, req, why, sizeof(why));
-	if (code == RPC_OK && catalog_parse_params(probe, req->params, req->n_params, &params, why, sizeof(why)))
+	code = validate(&agent->cfg, req, a->why, sizeof(a->why));
+	if (code == RPC_OK && catalog_parse_params(a->probe, req->params, req->n_params, &a->params, a->why,
+						   sizeof(a->why)))
 		code = RPC_INVALID_ARGUMENT;
 	if (code != RPC_OK)
-		goto refuse;
-	/* authorization, before anything is loaded */
+		return code;
 	preq = (struct policy_request){
-		.probe = probe,
-		.params = &params,
+		.probe = a->probe,
+		.params = &a->params,
 		.duration_ns = req->duration_ns,
 		.identity_sessions = agent_identity_sessions(agent, conn->ident.cn),
 	};
-	policy_check(&agent->policy, &conn->ident, &preq, &decision);
+	policy_check(&agent->policy, &conn->ident, &preq, &a->decision);
 	/* only an authorized request may make the agent look at the files it names */
-	if (decision.allowed) {
-		if (catalog_validate_params(probe, &params, why, sizeof(why))) {
-			code = RPC_INVALID_ARGUMENT;
-			goto refuse;
-		}
-		if (params.func)
-			policy_check_target_file(&agent->policy, params.func->resolved, params.func->ino, &decision);
+	if (a->decision.allowed) {
+		if (catalog_validate_params(a->probe, &a->params, a->why, sizeof(a->why)))
+			return RPC_INVALID_ARGUMENT;
+		if (a->params.func)
+			policy_check_target_file(&agent->policy, a->params.func->resolved, a->params.func->ino,
+						 &a->decision);
 	}
-	if (!decision.allowed) {
+	if (!a->decision.allowed) {
 		log_warn("connection %llu from %s (%s): %s", (unsigned long long)conn->id, conn->peer, conn->identity,
-			 decision.message);
-		snprintf(why, sizeof(why), "%s", decision.message);
-		code = RPC_PERMISSION_DENIED;
-		goto refuse;
+			 a->decision.message);
+		snprintf(a->why, sizeof(a->why), "%s", a->decision.message);
+		return RPC_PERMISSION_DENIED;
 	}
-	if (catalog_supported(probe, reason, sizeof(reason))) {
-		snprintf(why, sizeof(why), "%s is not supported on this kernel (%s): %s", probe->name,
+	if (catalog_supported(a->probe, reason, sizeof(reason))) {
+		snprintf(a->why, sizeof(a->why), "%s is not supported on this kernel (%s): %s", a->probe->name,
 			 kernel_env_release(), reason);
-		code = RPC_FAILED_PRECONDITION;
-		goto refuse;
+		return RPC_FAILED_PRECONDITION;
 	}
 	if (agent->nsessions >= agent->cfg.max_sessions || agent->stopping) {
-		snprintf(why, sizeof(why), "agent at its limit of %u sessions", agent->cfg.max_sessions);
-		code = RPC_RESOURCE_EXHAUSTED;
-		goto refuse;
+		snprintf(a->why, sizeof(a->why), "agent at its limit of %u sessions", agent->cfg.max_sessions);
+		return RPC_RESOURCE_EXHAUSTED;
 	}
 	if (conn->nsessions >= agent->cfg.max_conn_sessions) {
-		snprintf(why, sizeof(why), "connection at its limit of %u concurrent sessions (--max-conn-sessions)",
+		snprintf(a->why, sizeof(a->why),
+			 "connection at its limit of %u concurrent sessions (--max-conn-sessions)",
 			 agent->cfg.max_conn_sessions);
-		code = RPC_RESOURCE_EXHAUSTED;
-		goto refuse;
+		return RPC_RESOURCE_EXHAUSTED;
 	}
+	return RPC_OK;
+}
 
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		snprintf(why, sizeof(why), "agent out of memory");
-		code = RPC_INTERNAL;
-		goto refuse;
-	}
+/* The tighter of the client's budget and the agent's; 0 on either side means none. */
+static uint32_t session_budget_ppm(uint32_t requested, uint32_t agent_max)
+{
+	return requested && (!agent_max || requested < agent_max) ? requested : agent_max;
+}
+
+/* Makes the session object of an admitted request, on its connection, with its timer
+ * and result buffers; nothing is loaded yet. Returns NULL when out of memory, with
+ * nothing left behind. */
+static struct session *session_create(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req,
+				      struct admission *a)
+{
+	struct agent *agent = conn->agent;
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
 	s->conn = conn;
 	s->stream_id = stream_id;
 	s->id = ++agent->next_session_id;
-	s->probe = probe;
-	s->hook = catalog_hook(probe, &params);
-	s->params = params;
-	params.func = NULL; /* the session's now */
+	s->probe = a->probe;
+	s->hook = catalog_hook(a->probe, &a->params);
+	s->params = a->params;
+	a->params.func = NULL; /* the session's now */
 	s->interval_ns = req->interval_ns;
 	s->phase_ns = req->align_unix_ns % req->interval_ns;
 	/* every session is a lease: "until cancelled" still ends at the agent's limit */
 	s->duration_ns = req->duration_ns ? req->duration_ns : agent->cfg.max_duration_ns;
 	s->lease_only = !req->duration_ns;
-	/* the tighter of the client's budget and the agent's; 0 on either side means none */
-	s->budget_ppm = req->max_overhead_ppm && (!agent->cfg.max_overhead_ppm ||
-						  req->max_overhead_ppm < agent->cfg.max_overhead_ppm)
-				? req->max_overhead_ppm
-				: agent->cfg.max_overhead_ppm;
+	s->budget_ppm = session_budget_ppm(req->max_overhead_ppm, agent->cfg.max_overhead_ppm);
 	s->sample_one_in = 1;
-	s->max_event_rate = decision.max_event_rate;
-	snprintf(s->rule, sizeof(s->rule), "%s", decision.rule);
+	s->max_event_rate = a->decision.max_event_rate;
+	snprintf(s->rule, sizeof(s->rule), "%s", a->decision.rule);
 	LIST_INSERT_HEAD(&conn->sessions, s, link);
 	agent->nsessions++;
 	conn->nsessions++;
-	/* from here on, session__end undoes whatever part was set up */
+	/* from here on, session_end undoes whatever part was set up */
 	s->tick = event_new(agent->base, -1, 0, session_tick, s);
 	if (!s->tick || !session_alloc_results(s)) {
-		session__end(&s, RPC_INTERNAL, "out of memory", false);
-		snprintf(why, sizeof(why), "agent out of memory");
-		code = RPC_INTERNAL;
-		goto refuse;
+		session_end(&s, RPC_INTERNAL, "out of memory", false);
+		return NULL;
 	}
 	if (s->sink)
 		s->sink->rate_limit = s->max_event_rate;
+	return s;
+}
 
-	/* Loading and verifying runs on the loop thread: tens of ms once per attach. */
-	t0 = clock_ns(CLOCK_MONOTONIC);
-	err = catalog_open(probe, &s->params, &s->probe_state, why, sizeof(why));
+/* Loads and attaches the session's probe and watches its ring buffer. Returns 0, or
+ * -errno with why set; the caller ends the session. Loading and verifying runs on the
+ * loop thread: tens of ms once per attach. */
+static int session_open(struct session *s, char *why, size_t len)
+{
+	const struct probe_desc *probe = s->probe;
+	int err = catalog_open(probe, &s->params, &s->probe_state, why, len);
+
 	/* the programs of the object it loaded are the session's: their stats are its cost */
 	if (!err)
 		s->nprogs = cost_object_prog_fds(catalog_object(s->probe_state), s->prog_fds, COST_MAX_PROGS);
 	/* where the probe has hook variants, the one that loaded just now */
 	s->hook = catalog_hook(probe, &s->params);
-	if (!err && probe->kind == PROBE_EVENTS) {
-		s->ring_ready = event_new(agent->base, probe->event_fd(s->probe_state), EV_READ | EV_PERSIST,
-					  session_ring_ready, s);
-		/* also on a timer: probes that skip most ring-buffer wakeups rely on it */
-		if (!s->ring_ready || event_add(s->ring_ready, &event_drain_interval)) {
-			snprintf(why, sizeof(why), "cannot watch the %s ring buffer", probe->name);
-			err = -ENOMEM;
-		}
+	if (err || probe->kind != PROBE_EVENTS)
+		return err;
+	s->ring_ready = event_new(s->conn->agent->base, probe->event_fd(s->probe_state), EV_READ | EV_PERSIST,
+				  session_ring_ready, s);
+	/* also on a timer: probes that skip most ring-buffer wakeups rely on it */
+	if (!s->ring_ready || event_add(s->ring_ready, &event_drain_interval)) {
+		snprintf(why, len, "cannot watch the %s ring buffer", probe->name);
+		return -ENOMEM;
 	}
-	if (err) {
-		log_warn("session %llu (%s, %s on %s): %s", (unsigned long long)s->id, conn->identity, probe->name,
-			 conn->peer, why);
-		session__end(&s, RPC_INTERNAL, why, false);
-		code = RPC_INTERNAL;
-		goto refuse;
-	}
+	return 0;
+}
+
+/* The session's first windows start now: audits, answers Attached and arms the tick. */
+static void session_begin(struct session *s, const Tracectl__AttachRequest *req, uint64_t t0)
+{
+	struct conn *conn = s->conn;
+
 	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	s->start_unix_ns = s->window_start_unix_ns = clock_ns(CLOCK_REALTIME);
-	audit_attach(conn, stream_id, req, &s->params, RPC_OK, s->rule, "", s->id);
+	audit_attach(conn, s->stream_id, req, &s->params, RPC_OK, s->rule, "", s->id);
 	send_attached(s, s->start_mono_ns - t0, session_schedule_tick(s));
 	log_info("session %llu (%s, %s on %s) attached: pid=%u comm='%s' port=%u target='%s' interval=%llums "
 		 "duration=%llums (loaded in %.1f ms)",
-		 (unsigned long long)s->id, conn->identity, probe->name, conn->peer, params.pid, params.comm,
-		 params.port, params.target, (unsigned long long)(s->interval_ns / 1000000),
+		 (unsigned long long)s->id, conn->identity, s->probe->name, conn->peer, s->params.pid,
+		 s->params.comm, s->params.port, s->params.target, (unsigned long long)(s->interval_ns / 1000000),
 		 (unsigned long long)(s->duration_ns / 1000000), (double)(s->start_mono_ns - t0) / 1e6);
+}
+
+void session_start(struct conn *conn, uint32_t stream_id, const Tracectl__AttachRequest *req)
+{
+	struct admission a = { 0 };
+	struct session *s;
+	uint64_t t0;
+	int code;
+
+	code = session_admit(conn, req, &a);
+	if (code != RPC_OK)
+		goto refuse;
+	s = session_create(conn, stream_id, req, &a);
+	if (!s) {
+		snprintf(a.why, sizeof(a.why), "agent out of memory");
+		code = RPC_INTERNAL;
+		goto refuse;
+	}
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	if (session_open(s, a.why, sizeof(a.why))) {
+		log_warn("session %llu (%s, %s on %s): %s", (unsigned long long)s->id, conn->identity, s->probe->name,
+			 conn->peer, a.why);
+		session_end(&s, RPC_INTERNAL, a.why, false);
+		code = RPC_INTERNAL;
+		goto refuse;
+	}
+	session_begin(s, req, t0);
 	return;
 
 refuse:
-	audit_attach(conn, stream_id, req, &params, code, decision.rule, why, 0);
-	catalog_params_release(&params);
-	rpc_send_status(out, stream_id, code, why, agent->cfg.max_message);
+	audit_attach(conn, stream_id, req, &a.params, code, a.decision.rule, a.why, 0);
+	catalog_params_release(&a.params);
+	rpc_send_status(bufferevent_get_output(conn->bev), stream_id, code, a.why, conn->agent->cfg.max_message);
 }

@@ -94,6 +94,11 @@ static const char *fold(struct stack_counts *sc, const struct profile_key *k)
 	/* User frames, outermost first. Return addresses point after the call: look up ip - 1
 	 * for all but the sampled ip, or a call at a function's end names the next function. */
 	depth = stack_frames(sc, k->user_stack_id);
+	/* The walk follows frame pointers from the sampled ip's frame: a stack of that ip
+	 * alone is one where the first saved frame pointer was not one (code built
+	 * without them, or the callers' part of the stack left out). */
+	if (depth == 1)
+		append(sc, &len, "[unknown: no frame pointer]", "");
 	for (size_t i = depth; i-- > 0;) {
 		usyms_name(sc->usyms, k->tgid, i ? sc->ips[i] - 1 : sc->ips[i], sc->frame, sizeof(sc->frame));
 		append(sc, &len, sc->frame, "");

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,7 @@ const char *ksyms_lookup(const struct ksyms *ks, uint64_t addr)
 
 /* ---- user ---- */
 
-/* ELF files kept at once; past this the cache starts over (bounded memory). */
+/* ELF files (and symbol tables) kept at once; past this the cache starts over (bounded memory). */
 #define USYMS_MAX_FILES 128
 /* Processes whose maps one pass keeps. */
 #define USYMS_MAX_PROCS 256
@@ -157,9 +158,16 @@ struct proc_maps {
 	size_t n;
 };
 
+/* One parsed symbol table, shared by every file with its build-id and size: the
+ * same binary in a hundred containers is a hundred inodes but one parse. */
+struct sym_table {
+	struct elf_symbols *syms;
+	uint64_t file_size;
+};
+
 struct elf_file {
 	uint64_t dev, ino;
-	struct elf_symbols *syms; /* NULL when it could not be read */
+	int table; /* index in usyms.tables; -1 when the file could not be read */
 };
 
 struct usyms {
@@ -167,7 +175,18 @@ struct usyms {
 	size_t nprocs;
 	struct elf_file files[USYMS_MAX_FILES];
 	size_t nfiles;
+	struct sym_table tables[USYMS_MAX_FILES];
+	size_t ntables;
 };
+
+/* For the whole agent: every symbolizer counts here (Status reports them). */
+static atomic_uint_fast64_t stat_parses, stat_build_id_hits;
+
+void usyms_stats_get(struct usyms_stats *out)
+{
+	out->parses = atomic_load(&stat_parses);
+	out->build_id_hits = atomic_load(&stat_build_id_hits);
+}
 
 struct usyms *usyms_new(void)
 {
@@ -190,13 +209,20 @@ void usyms_new_pass(struct usyms *us)
 	us->nprocs = 0;
 }
 
+static void files_clear(struct usyms *us)
+{
+	for (size_t i = 0; i < us->ntables; i++)
+		elf_symbols_free(&us->tables[i].syms);
+	us->ntables = 0;
+	us->nfiles = 0;
+}
+
 void usyms_free(struct usyms **us)
 {
 	if (!us || !*us)
 		return;
 	usyms_new_pass(*us);
-	for (size_t i = 0; i < (*us)->nfiles; i++)
-		elf_symbols_free(&(*us)->files[i].syms);
+	files_clear(*us);
 	free(*us);
 	*us = NULL;
 }
@@ -319,34 +345,71 @@ int usyms_open_in_root(uint32_t tgid, const char *path)
 	return fd;
 }
 
+/* The table already parsed for another file with this build-id and size, or -1. */
+static int table_by_build_id(const struct usyms *us, const uint8_t *id, size_t len, uint64_t size)
+{
+	for (size_t i = 0; len && i < us->ntables; i++) {
+		const struct elf_symbols *t = us->tables[i].syms;
+
+		if (t->build_id_len == len && memcmp(t->build_id, id, len) == 0 && us->tables[i].file_size == size)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The table of the file open at fd: one parsed before for its build-id, else parsed now (-1: unreadable). */
+static int table_for_fd(struct usyms *us, int fd, const char *what)
+{
+	uint8_t id[ELF_BUILD_ID_MAX];
+	struct elf_symbols *syms;
+	struct stat st;
+	char err[256];
+	size_t len;
+	int t;
+
+	if (fstat(fd, &st))
+		return -1;
+	len = elf_file_build_id(fd, id);
+	t = table_by_build_id(us, id, len, (uint64_t)st.st_size);
+	if (t >= 0) {
+		atomic_fetch_add(&stat_build_id_hits, 1);
+		return t;
+	}
+	atomic_fetch_add(&stat_parses, 1);
+	syms = elf_symbols_load_fd(fd, what, err, sizeof(err));
+	if (!syms)
+		return -1;
+	us->tables[us->ntables] = (struct sym_table){ syms, (uint64_t)st.st_size };
+	return (int)us->ntables++;
+}
+
 /* The symbols of the file behind mapping m, loaded through the process's own view of it. */
 static const struct elf_symbols *elf_file_get(struct usyms *us, uint32_t tgid, const struct mapping *m)
 {
 	uint64_t dev = ((uint64_t)m->dev_major << 32) | m->dev_minor;
 	struct elf_file *ef;
-	char path[4200], err[256];
+	char path[4200];
 	int fd;
 
 	for (size_t i = 0; i < us->nfiles; i++)
-		if (us->files[i].dev == dev && us->files[i].ino == m->ino)
-			return us->files[i].syms;
-	if (us->nfiles == USYMS_MAX_FILES) {
-		for (size_t i = 0; i < us->nfiles; i++)
-			elf_symbols_free(&us->files[i].syms);
-		us->nfiles = 0;
-	}
+		if (us->files[i].dev == dev && us->files[i].ino == m->ino) {
+			ef = &us->files[i];
+			return ef->table >= 0 ? us->tables[ef->table].syms : NULL;
+		}
+	if (us->nfiles == USYMS_MAX_FILES)
+		files_clear(us); /* tables never outnumber files */
 	/* map_files opens exactly the mapped file, even deleted or in another mount namespace */
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/map_files/%" PRIx64 "-%" PRIx64, tgid, m->start, m->end);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fd = usyms_open_in_root(tgid, m->path);
 	ef = &us->files[us->nfiles++];
-	*ef = (struct elf_file){ dev, m->ino, NULL };
+	*ef = (struct elf_file){ dev, m->ino, -1 };
 	if (fd >= 0) {
-		ef->syms = elf_symbols_load_fd(fd, m->path, err, sizeof(err));
+		ef->table = table_for_fd(us, fd, m->path);
 		close(fd);
 	}
-	return ef->syms;
+	return ef->table >= 0 ? us->tables[ef->table].syms : NULL;
 }
 
 void usyms_name(struct usyms *us, uint32_t tgid, uint64_t ip, char *buf, size_t len)
@@ -355,7 +418,7 @@ void usyms_name(struct usyms *us, uint32_t tgid, uint64_t ip, char *buf, size_t 
 	const struct mapping *m = NULL;
 	const struct elf_symbols *syms;
 	const struct elf_func *f;
-	const char *base;
+	const char *base, *why;
 	uint64_t off, addr;
 
 	for (size_t i = 0; i < p->n; i++) {
@@ -378,6 +441,13 @@ void usyms_name(struct usyms *us, uint32_t tgid, uint64_t ip, char *buf, size_t 
 		snprintf(buf, len, "%s", f->name);
 		return;
 	}
+	/* where, for whoever has the debug symbols; why, when it is not just code between functions */
+	if (!syms)
+		why = "unknown: unreadable ";
+	else if (syms->from_dynsym || !syms->nfuncs)
+		why = "unknown: stripped ";
+	else
+		why = "";
 	base = strrchr(m->path, '/');
-	snprintf(buf, len, "[%s+0x%" PRIx64 "]", base ? base + 1 : m->path, off);
+	snprintf(buf, len, "[%s%s+0x%" PRIx64 "]", why, base ? base + 1 : m->path, off);
 }

@@ -15,8 +15,9 @@ void ksyms_free(struct ksyms **ks);
 const char *ksyms_lookup(const struct ksyms *ks, uint64_t addr);
 
 /*
- * User-space symbolizer: ELF symbol tables cached per mapped file (device and
- * inode) for the life of the object, process maps read once per pass (they
+ * User-space symbolizer: ELF symbol tables cached for the life of the object per
+ * mapped file (device and inode) and per build-id (copies of one binary, as in
+ * identical containers, are parsed once), process maps read once per pass (they
  * change: dlopen, exec), so call usyms_new_pass() before each batch of stacks.
  */
 struct usyms;
@@ -25,10 +26,19 @@ void usyms_free(struct usyms **us);
 void usyms_new_pass(struct usyms *us);
 /*
  * Writes the name of the user address ip of process tgid into buf: the function,
- * else "[FILE+0xOFFSET]" when the file has no symbol for it (stripped), "[vdso]" and
+ * else "[unknown: stripped FILE+0xOFFSET]" when the file has neither .symtab nor
+ * MiniDebugInfo, "[unknown: unreadable FILE+0xOFFSET]" when it could not be opened
+ * or parsed, "[FILE+0xOFFSET]" for code between its functions (PLT); "[vdso]" and
  * the like for special mappings, "[unknown]" when the process or mapping is gone.
  */
 void usyms_name(struct usyms *us, uint32_t tgid, uint64_t ip, char *buf, size_t len);
+
+/* Since the agent started, over all symbolizers: files whose symbol table was parsed,
+ * and files that found theirs already parsed for another file with their build-id. */
+struct usyms_stats {
+	uint64_t parses, build_id_hits;
+};
+void usyms_stats_get(struct usyms_stats *out);
 
 /*
  * Opens for reading the regular file at path (as /proc/PID/maps names it) inside

@@ -12,9 +12,15 @@ probe and round runs, as user nobody,
 and takes from the JSON lines: the agent's own load time (`attached.load_ns`: open,
 verify, load, attach), and the time from starting the CLI to the first snapshot line
 (CLI start, TLS handshake, Hello, Attach, load, then the first 100 ms window boundary).
-The baseline in the same run is `tracectl status` (CLI start + TLS + one unary call).
+The baseline in the same run is `tracectl status` (CLI start + TLS + one unary call); the
+first one also waits for the agent's trial load of every probe (its `supported` flags).
+Per probe also the agent loop thread's CPU per attach (user + system, from
+/proc/PID/task/PID/stat over the rounds: load, verify, attach, TLS and the 1 s session),
+next to the CPU of one parse of the kernel's BTF by libbpf (btf__load_vmlinux_btf through
+ctypes, in this process), which libbpf repeats for every CO-RE object it loads.
 Goals (issue 9): idle RSS < 20 MB, attach to first snapshot < 300 ms.
 """
+import ctypes
 import argparse
 import json
 import os
@@ -35,6 +41,25 @@ def rss_kb(pid):
                 k, v = line.split(":")
                 out[k] = int(v.split()[0])
     return out
+
+
+def loop_cpu_ms(pid):
+    """User + system CPU of the agent's event-loop thread (its main thread), in ms."""
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def btf_parse_cpu_ms(n=20):
+    """CPU of one libbpf parse of the kernel's BTF (what each CO-RE object load repeats)."""
+    lib = ctypes.CDLL("libbpf.so.1")
+    lib.btf__load_vmlinux_btf.restype = ctypes.c_void_p
+    lib.btf__free.argtypes = [ctypes.c_void_p]
+    lib.btf__free(lib.btf__load_vmlinux_btf())  # the first one pays for the library's pages
+    t0 = time.thread_time()
+    for _ in range(n):
+        lib.btf__free(lib.btf__load_vmlinux_btf())
+    return (time.thread_time() - t0) * 1000 / n
 
 
 def timed_lines(argv, want):
@@ -78,6 +103,7 @@ def main():
         rows = []
         for probe in a.probes.split(","):
             first, load = [], []
+            cpu0 = loop_cpu_ms(env.agent.pid)
             for _ in range(a.rounds):
                 seen, objs, rc = timed_lines(cli("attach", host, probe, "--interval", "100ms", "--duration", "1s",
                                                  "--output", "json"), ['"type":"attached"', '"type":"snapshot"'])
@@ -88,16 +114,23 @@ def main():
                 load.append(att[0].get("load_ns", 0) / 1e6)
                 first.append(seen['"type":"snapshot"'] * 1000)
             if first:
-                rows.append((probe, statistics.median(load), statistics.median(first), min(first), max(first)))
-                print(f"{probe}: load {rows[-1][1]:.1f} ms, first snapshot {rows[-1][2]:.0f} ms", flush=True)
+                cpu = (loop_cpu_ms(env.agent.pid) - cpu0) / len(first)
+                rows.append((probe, statistics.median(load), cpu, statistics.median(first), min(first), max(first)))
+                print(f"{probe}: load {rows[-1][1]:.1f} ms, {cpu:.1f} ms CPU, first snapshot {rows[-1][3]:.0f} ms",
+                      flush=True)
         after = rss_kb(env.agent.pid)
         env.stop_agent_checked()
     print(f"\nagent idle: VmRSS {idle['VmRSS'] / 1024:.1f} MB (goal < 20 MB); after the attaches: VmRSS "
           f"{after['VmRSS'] / 1024:.1f} MB, VmHWM {after['VmHWM'] / 1024:.1f} MB")
-    print(f"baseline `tracectl status` (CLI start, TLS, one call): median {statistics.median(base) * 1000:.0f} ms")
-    print(f"{'probe':16} {'agent load ms':>14} {'CLI start -> first snapshot ms (median, min..max)':>50}")
-    for probe, ld, med, lo, hi in rows:
-        print(f"{probe:16} {ld:14.1f} {med:30.0f} ({lo:.0f}..{hi:.0f})")
+    print(f"baseline `tracectl status` (CLI start, TLS, one call): median {statistics.median(base) * 1000:.0f} ms; "
+          f"the first, waiting for every probe's trial load: {base[0] * 1000:.0f} ms")
+    btf_ms = btf_parse_cpu_ms()
+    print(f"one parse of the kernel's BTF by libbpf: {btf_ms:.1f} ms CPU")
+    print(f"{'probe':16} {'agent load ms':>14} {'loop CPU/attach ms':>19} {'of it BTF parse':>16} "
+          f"{'CLI start -> first snapshot ms (median, min..max)':>50}")
+    for probe, ld, cpu, med, lo, hi in rows:
+        print(f"{probe:16} {ld:14.1f} {cpu:19.1f} {100 * btf_ms / cpu if cpu else 0:15.0f}% "
+              f"{med:30.0f} ({lo:.0f}..{hi:.0f})")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,20 @@ struct {
 	__type(value, __u64);
 } queued SEC(".maps");
 
+/* When this run's first event fired. A runtime update reports the CPU time since the
+ * task's previous update, which for its first one after the attach may reach back
+ * before it (a process's whole startup when no tick came between: 9.7 ms once in a
+ * 5.10 guest): only the part since the first event is this run's. (No cmpxchg: 5.10's
+ * BPF has none; CPUs racing here store nearly the same time.) */
+__u64 first_event_ns = 0;
+
+static __always_inline __u64 run_age(__u64 now)
+{
+	if (!first_event_ns)
+		first_event_ns = now;
+	return now - first_event_ns;
+}
+
 static __always_inline bool task_allowed(struct task_struct *p, __u32 tgid)
 {
 	char comm[CPU_TOP_COMM_LEN];
@@ -83,6 +97,7 @@ static __always_inline void mark_queued(struct task_struct *p)
 	__u32 tid = BPF_CORE_READ(p, pid);
 	__u64 now = bpf_ktime_get_ns();
 
+	run_age(now);
 	if (task_allowed(p, BPF_CORE_READ(p, tgid)))
 		bpf_map_update_elem(&queued, &tid, &now, BPF_ANY);
 }
@@ -109,6 +124,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 	__u64 now = bpf_ktime_get_ns(), *since;
 	__u32 tid;
 
+	run_age(now);
 	if (task_allowed(prev, prev_tgid)) {
 		c = counts_of(prev, prev_tgid);
 		/* Still runnable (preempted or yielding) is involuntary, as the kernel's
@@ -160,10 +176,13 @@ SEC("raw_tp/sched_stat_runtime")
 int BPF_PROG(cpu_top_runtime, struct task_struct *p, __u64 runtime)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u64 age = run_age(bpf_ktime_get_ns());
 	struct cpu_top_counts *c;
 
 	if (!task_allowed(p, tgid))
 		return 0;
+	if (runtime > age)
+		runtime = age;
 	c = counts_of(p, tgid);
 	if (c)
 		__sync_fetch_and_add(&c->on_cpu_ns, runtime);

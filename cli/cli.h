@@ -106,15 +106,15 @@ struct client_conn {
 	char agent_version[64], kernel_release[64], agent_hostname[128];
 };
 
-/* Returns NULL (errno set) or a connection that is connecting; free with client_conn__free. */
-struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
+/* Returns NULL (errno set) or a connection that is connecting; free with client_conn_free. */
+struct client_conn *client_conn_new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
 				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
 				     char *err, size_t errlen);
 /* Queues a call; it is sent once the connection and Hello are done. */
-struct client_call *client_conn__call(struct client_conn *conn, Tracectl__Request *request,
+struct client_call *client_conn_call(struct client_conn *conn, Tracectl__Request *request,
 				      client_response_cb on_response, void *arg);
-void client_call__cancel(struct client_call *call);
-void client_conn__free(struct client_conn **conn);
+void client_call_cancel(struct client_call *call);
+void client_conn_free(struct client_conn **conn);
 /* The agent's catalog (a ListProbes response, free with protobuf_c_message_free_unpacked),
  * or NULL when the host does not answer: its errors are told by the command that follows. */
 Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host *target, uint64_t connect_timeout_ms);

@@ -258,7 +258,7 @@ static void connected_cb(evutil_socket_t fd, short what, void *arg)
 	rpc_send(bufferevent_get_output(c->bev), HELLO_STREAM_ID, FRAME_DATA, &req.base, FRAME_MAX_MESSAGE_DEFAULT);
 }
 
-struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
+struct client_conn *client_conn_new(struct event_base *base, SSL_CTX *tls, const struct inventory_host *target,
 				     uint64_t connect_timeout_ms, client_failure_cb on_failure, void *arg,
 				     char *err, size_t errlen)
 {
@@ -313,12 +313,12 @@ struct client_conn *client_conn__new(struct event_base *base, SSL_CTX *tls, cons
 fail:
 	ret = errno;
 	freeaddrinfo(res);
-	client_conn__free(&c);
+	client_conn_free(&c);
 	errno = ret;
 	return NULL;
 }
 
-struct client_call *client_conn__call(struct client_conn *c, Tracectl__Request *request,
+struct client_call *client_conn_call(struct client_conn *c, Tracectl__Request *request,
 				      client_response_cb on_response, void *arg)
 {
 	struct client_call *call = calloc(1, sizeof(*call));
@@ -337,7 +337,7 @@ struct client_call *client_conn__call(struct client_conn *c, Tracectl__Request *
 	return call;
 }
 
-void client_call__cancel(struct client_call *call)
+void client_call_cancel(struct client_call *call)
 {
 	struct client_conn *c = call->conn;
 
@@ -350,7 +350,7 @@ void client_call__cancel(struct client_call *call)
 		call->done = true;
 }
 
-void client_conn__free(struct client_conn **cp)
+void client_conn_free(struct client_conn **cp)
 {
 	struct client_conn *c = *cp;
 	struct client_call *call;
@@ -427,10 +427,10 @@ Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host
 	cf.base = event_base_new();
 	if (!cf.base)
 		return NULL;
-	conn = client_conn__new(cf.base, tls, target, connect_timeout_ms, catalog_failure, &cf, err, sizeof(err));
-	if (conn && client_conn__call(conn, &req, catalog_response, &cf))
+	conn = client_conn_new(cf.base, tls, target, connect_timeout_ms, catalog_failure, &cf, err, sizeof(err));
+	if (conn && client_conn_call(conn, &req, catalog_response, &cf))
 		event_base_dispatch(cf.base);
-	client_conn__free(&conn);
+	client_conn_free(&conn);
 	event_base_free(cf.base);
 	return cf.resp;
 }

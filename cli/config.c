@@ -6,18 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	return s;
-}
+#include "line_reader.h"
 
 /* Sets dst from a config value, relative paths taken from the config file's directory. */
 static int set_path(char *dst, const char *value, const char *config_path)
@@ -32,87 +21,92 @@ static int set_path(char *dst, const char *value, const char *config_path)
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int read_config(struct cli_config *cfg, const char *path, bool required, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	char line[PATH_MAX + 64];
-	int lineno = 0, ret = 0;
+#define CONFIG_MAX_FILE (1u << 20)
 
-	if (!f) {
-		/* the default file is optional: absent, or not ours to read (sudo, setpriv) */
-		if (!required && (errno == ENOENT || errno == EACCES || errno == ENOTDIR))
-			return 0;
-		snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+/* "group NAME = host1,host2:port" */
+static int config_group_line(struct cli_config *cfg, const char *name, const char *hosts)
+{
+	struct cli_group *g;
+
+	if (!*name || strlen(name) >= sizeof(g->name) || strpbrk(name, " \t@,") || strlen(hosts) >= sizeof(g->hosts) ||
+	    cfg->ngroups == CONFIG_MAX_GROUPS)
+		return -EINVAL;
+	g = &cfg->groups[cfg->ngroups++];
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	snprintf(g->hosts, sizeof(g->hosts), "%s", hosts);
+	return 0;
+}
+
+/* One "key = value" line of the file r reads. */
+static int config_line(struct cli_config *cfg, const struct line_reader *r, char *line, char *err, size_t errlen)
+{
+	char *key, *value, *dst, *end;
+	unsigned long port;
+
+	if (line_split_key_value(line, &key, &value)) {
+		line_reader_error(r, err, errlen, "expected 'key = value'");
 		return -EINVAL;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *key, *value, *eq;
-		char *dst;
-
-		lineno++;
-		key = trim(line);
-		if (!*key || *key == '#')
-			continue;
-		eq = strchr(key, '=');
-		if (!eq) {
-			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
-			ret = -EINVAL;
-			break;
+	if (strcmp(key, "port") == 0) {
+		port = strtoul(value, &end, 10);
+		if (*end || port == 0 || port > 65535) {
+			line_reader_error(r, err, errlen, "port '%s' is not 1..65535", value);
+			return -EINVAL;
 		}
-		*eq = '\0';
-		value = trim(eq + 1);
-		key = trim(key);
-		if (strcmp(key, "port") == 0) {
-			char *end;
-			unsigned long port = strtoul(value, &end, 10);
-
-			if (*end || port == 0 || port > 65535) {
-				snprintf(err, errlen, "%s:%d: port '%s' is not 1..65535", path, lineno, value);
-				ret = -EINVAL;
-				break;
-			}
-			cfg->port = (uint16_t)port;
-			continue;
-		}
-		if (strncmp(key, "group", 5) == 0 && (key[5] == ' ' || key[5] == '\t')) {
-			char *name = trim(key + 5);
-			struct cli_group *g;
-
-			if (!*name || strlen(name) >= sizeof(g->name) || strpbrk(name, " \t@,") ||
-			    strlen(value) >= sizeof(g->hosts) || cfg->ngroups == CONFIG_MAX_GROUPS) {
-				snprintf(err, errlen, "%s:%d: bad group (write 'group NAME = host1,host2:port')", path,
-					 lineno);
-				ret = -EINVAL;
-				break;
-			}
-			g = &cfg->groups[cfg->ngroups++];
-			snprintf(g->name, sizeof(g->name), "%s", name);
-			snprintf(g->hosts, sizeof(g->hosts), "%s", value);
-			continue;
-		}
-		dst = strcmp(key, "ca") == 0	   ? cfg->ca
-		      : strcmp(key, "cert") == 0 ? cfg->cert
-		      : strcmp(key, "key") == 0  ? cfg->key
-						   : NULL;
-		if (!dst) {
-			snprintf(err, errlen, "%s:%d: unknown setting '%s' (known: ca, cert, key, port, group NAME)", path,
-				 lineno, key);
-			ret = -EINVAL;
-			break;
-		}
-		if (!*value) {
-			snprintf(err, errlen, "%s:%d: '%s' has no value", path, lineno, key);
-			ret = -EINVAL;
-			break;
-		}
-		/* flags and environment were applied first and win */
-		if (!*dst && set_path(dst, value, path)) {
-			snprintf(err, errlen, "%s:%d: path too long", path, lineno);
-			ret = -EINVAL;
-			break;
-		}
+		cfg->port = (uint16_t)port;
+		return 0;
 	}
-	fclose(f);
+	if (strncmp(key, "group", 5) == 0 && (key[5] == ' ' || key[5] == '\t')) {
+		if (config_group_line(cfg, key + 5 + strspn(key + 5, " \t"), value)) {
+			line_reader_error(r, err, errlen, "bad group (write 'group NAME = host1,host2:port')");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	dst = strcmp(key, "ca") == 0	   ? cfg->ca
+	      : strcmp(key, "cert") == 0 ? cfg->cert
+	      : strcmp(key, "key") == 0  ? cfg->key
+					   : NULL;
+	if (!dst) {
+		line_reader_error(r, err, errlen, "unknown setting '%s' (known: ca, cert, key, port, group NAME)", key);
+		return -EINVAL;
+	}
+	if (!*value) {
+		line_reader_error(r, err, errlen, "'%s' has no value", key);
+		return -EINVAL;
+	}
+	/* flags and environment were applied first and win */
+	if (!*dst && set_path(dst, value, r->name)) {
+		line_reader_error(r, err, errlen, "path too long");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int read_config(struct cli_config *cfg, const char *path, bool required, char *err, size_t errlen)
+{
+	char buf[PATH_MAX + 64], *text, *line;
+	struct line_reader r;
+	size_t len;
+	int ret = line_file_read(path, CONFIG_MAX_FILE, &text, &len);
+
+	/* the default file is optional: absent, or not ours to read (sudo, setpriv) */
+	if (!required && (ret == -ENOENT || ret == -EACCES || ret == -ENOTDIR))
+		return 0;
+	if (ret) {
+		snprintf(err, errlen, "cannot read config file '%s': %s", path,
+			 ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+		return -EINVAL;
+	}
+	line_reader_init(&r, path, text, len, buf, sizeof(buf));
+	/* values are paths, which may hold a '#' */
+	r.comment_lines_only = true;
+	while ((ret = line_reader_next(&r, &line, err, errlen)) > 0) {
+		ret = config_line(cfg, &r, line, err, errlen);
+		if (ret)
+			break;
+	}
+	free(text);
 	return ret;
 }
 

@@ -781,7 +781,8 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 			printf(i ? "," : "");
 			render_json_string(stdout, st->probes_available[i]);
 		}
-		printf("],\"sessions\":[");
+		printf("],\"symbol_tables_parsed\":%llu,\"symbol_tables_shared\":%llu,\"sessions\":[",
+		       (unsigned long long)st->symbol_tables_parsed, (unsigned long long)st->symbol_tables_shared);
 		for (size_t i = 0; i < st->n_sessions; i++) {
 			const Tracectl__SessionInfo *s = st->sessions[i];
 
@@ -813,6 +814,9 @@ static void render_status(const struct fleet_host *h, const Tracectl__AgentStatu
 		text_escape_fputs(stdout, st->probes_available[i]);
 	}
 	printf("\n");
+	if (st->symbol_tables_parsed || st->symbol_tables_shared)
+		printf("  symbols: %llu symbol table(s) parsed, %llu file(s) shared one by build-id\n",
+		       (unsigned long long)st->symbol_tables_parsed, (unsigned long long)st->symbol_tables_shared);
 	for (size_t i = 0; i < st->n_sessions; i++) {
 		const Tracectl__SessionInfo *s = st->sessions[i];
 
@@ -890,7 +894,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	/* every agent answers with its last window, its summary and CANCELLED */
 	for (size_t i = 0; i < f->n; i++)
 		if (!f->hosts[i].done && f->hosts[i].call)
-			client_call__cancel(f->hosts[i].call);
+			client_call_cancel(f->hosts[i].call);
 }
 
 /* The terminal was resized: the next frame fits the new size. */
@@ -1173,13 +1177,13 @@ enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
 					     .interval_ns = o->interval_ns, .events_header_shown = &f.events_header_shown };
 		if (o->replay)
 			continue;
-		h->conn = client_conn__new(f.base, tls, h->target, o->connect_timeout_ms, on_failure, h, err,
+		h->conn = client_conn_new(f.base, tls, h->target, o->connect_timeout_ms, on_failure, h, err,
 					   sizeof(err));
 		if (!h->conn) {
 			on_failure(NULL, errno == EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_UNREACHABLE, err, h);
 			continue;
 		}
-		h->call = client_conn__call(h->conn, o->request,
+		h->call = client_conn_call(h->conn, o->request,
 					    o->command == FLEET_ATTACH ? on_attach_response : on_unary_response, h);
 		if (!h->call)
 			host_fail(h, CLI_EXIT_FAILURE, "out of memory");
@@ -1234,7 +1238,7 @@ cleanup:
 		if (h->has_summary)
 			protobuf_c_message_free_unpacked(&h->summary->base, NULL);
 		result_free(&h->received.res);
-		client_conn__free(&h->conn);
+		client_conn_free(&h->conn);
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++)
 		window_free(&f.windows[i]);

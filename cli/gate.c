@@ -321,82 +321,108 @@ static const char *op_text(const struct verdict *v)
 	return v->t->kind == GATE_MIN ? ">=" : "<=";
 }
 
+/* How long the run a scope measured lasted, in seconds. */
+static double run_seconds(const struct fleet_result_host *rh)
+{
+	return rh->end_ns > rh->start_ns ? (double)(rh->end_ns - rh->start_ns) / 1e9 : 0;
+}
+
+static void verdict_init(struct verdict *v, const struct gate_threshold *t, const char *scope, const char *series)
+{
+	memset(v, 0, sizeof(*v));
+	v->t = t;
+	snprintf(v->scope, sizeof(v->scope), "%s", scope);
+	snprintf(v->series, sizeof(v->series), "%s", series);
+}
+
+/* A histogram probe's measurements: one per series asked for (--series), else per series with samples. */
+static size_t measure_hists(const struct gate_options *g, const struct gate_threshold *t, const struct result *res,
+			    const char *scope, double seconds, struct verdict *out, size_t room)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->hists.n && n < room; i++) {
+		const struct hist *h = res->hists.hists[i];
+		struct verdict *v = &out[n];
+
+		if (g->series ? strcmp(g->series, res->hists.labels[i]) != 0 : !h->count)
+			continue;
+		verdict_init(v, t, scope, res->hists.labels[i]);
+		v->have_measured = hist_metric(h, t->metric, seconds, &v->measured);
+		if (!v->have_measured)
+			snprintf(v->note, sizeof(v->note), "no samples");
+		n++;
+	}
+	if (!n && room) {
+		verdict_init(&out[0], t, scope, g->series ? g->series : "");
+		snprintf(out[0].note, sizeof(out[0].note), g->series ? "no such series" : "no samples in any series");
+		n = 1;
+	}
+	return n;
+}
+
+/* A count or event probe's one measurement of the scope. */
+static void measure_whole(const struct gate_threshold *t, const struct result *res, const char *scope,
+			  double seconds, struct verdict *v)
+{
+	verdict_init(v, t, scope, "");
+	if (res->kind == RESULT_KIND_COUNTS && res->have_counts) {
+		v->have_measured = counts_metric(&res->counts, t->metric, t->filter, seconds, &v->measured, v->note,
+						 sizeof(v->note));
+	} else if (res->kind == RESULT_KIND_EVENTS) {
+		v->have_measured = true;
+		if (strcmp(t->metric, "count") == 0)
+			v->measured = (double)res->events;
+		else if (strcmp(t->metric, "rate") == 0)
+			v->measured = seconds > 0 ? (double)res->events / seconds : 0;
+		else if (strcmp(t->metric, "dropped") == 0)
+			v->measured = (double)res->events_dropped;
+		else {
+			v->have_measured = false;
+			snprintf(v->note, sizeof(v->note), "event probes offer count, rate, dropped");
+		}
+	} else {
+		snprintf(v->note, sizeof(v->note), "no summary");
+	}
+}
+
+/* The limit a measurement is held to (a regression's from the baseline), and the verdict. */
+static void judge_against_limit(struct verdict *v, const char *scope, const struct json_flat *base, size_t nbase)
+{
+	const struct gate_threshold *t = v->t;
+	double b;
+
+	if (t->kind == GATE_REGRESSION && v->have_measured) {
+		if (!baseline_value(base, nbase, scope, v->series, t, &b)) {
+			v->have_measured = false;
+			snprintf(v->note, sizeof(v->note), "not in the baseline");
+		} else {
+			v->limit = b * (1 + t->value);
+			snprintf(v->note, sizeof(v->note), "baseline %.6g", b);
+		}
+	} else {
+		v->limit = t->value;
+	}
+	judge(v);
+}
+
 /* Appends verdicts of threshold t on one scope of the result. */
 static size_t evaluate_scope(const struct gate_options *g, const struct gate_threshold *t,
 			     const struct fleet_result_host *rh, const char *scope, const struct json_flat *base,
 			     size_t nbase, struct verdict *out, size_t room)
 {
-	double seconds = rh->end_ns > rh->start_ns ? (double)(rh->end_ns - rh->start_ns) / 1e9 : 0;
+	double seconds = run_seconds(rh);
 	size_t n = 0;
 
 	if (rh->res.kind == RESULT_KIND_HISTOGRAM) {
-		for (size_t i = 0; i < rh->res.hists.n && n < room; i++) {
-			const struct hist *h = rh->res.hists.hists[i];
-			struct verdict *v = &out[n];
-
-			if (g->series ? strcmp(g->series, rh->res.hists.labels[i]) != 0 : !h->count)
-				continue;
-			memset(v, 0, sizeof(*v));
-			v->t = t;
-			snprintf(v->scope, sizeof(v->scope), "%s", scope);
-			snprintf(v->series, sizeof(v->series), "%s", rh->res.hists.labels[i]);
-			v->have_measured = hist_metric(h, t->metric, seconds, &v->measured);
-			if (!v->have_measured)
-				snprintf(v->note, sizeof(v->note), "no samples");
-			n++;
-		}
-		if (!n && room) {
-			memset(&out[0], 0, sizeof(out[0]));
-			out[0].t = t;
-			snprintf(out[0].scope, sizeof(out[0].scope), "%s", scope);
-			snprintf(out[0].series, sizeof(out[0].series), "%s", g->series ? g->series : "");
-			snprintf(out[0].note, sizeof(out[0].note), g->series ? "no such series" : "no samples in any series");
-			n = 1;
-		}
+		n = measure_hists(g, t, &rh->res, scope, seconds, out, room);
 	} else if (room) {
-		struct verdict *v = &out[0];
-
-		memset(v, 0, sizeof(*v));
-		v->t = t;
-		snprintf(v->scope, sizeof(v->scope), "%s", scope);
-		if (rh->res.kind == RESULT_KIND_COUNTS && rh->res.have_counts) {
-			v->have_measured = counts_metric(&rh->res.counts, t->metric, t->filter, seconds, &v->measured, v->note,
-							 sizeof(v->note));
-		} else if (rh->res.kind == RESULT_KIND_EVENTS) {
-			v->have_measured = true;
-			if (strcmp(t->metric, "count") == 0)
-				v->measured = (double)rh->res.events;
-			else if (strcmp(t->metric, "rate") == 0)
-				v->measured = seconds > 0 ? (double)rh->res.events / seconds : 0;
-			else if (strcmp(t->metric, "dropped") == 0)
-				v->measured = (double)rh->res.events_dropped;
-			else {
-				v->have_measured = false;
-				snprintf(v->note, sizeof(v->note), "event probes offer count, rate, dropped");
-			}
-		} else {
-			snprintf(v->note, sizeof(v->note), "no summary");
-		}
+		measure_whole(t, &rh->res, scope, seconds, &out[0]);
 		n = 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct verdict *v = &out[i];
-
-		v->seconds = seconds;
-		if (t->kind == GATE_REGRESSION && v->have_measured) {
-			double b;
-
-			if (!baseline_value(base, nbase, scope, v->series, t, &b)) {
-				v->have_measured = false;
-				snprintf(v->note, sizeof(v->note), "not in the baseline");
-			} else {
-				v->limit = b * (1 + t->value);
-				snprintf(v->note, sizeof(v->note), "baseline %.6g", b);
-			}
-		} else {
-			v->limit = t->value;
-		}
-		judge(v);
+		out[i].seconds = seconds;
+		judge_against_limit(&out[i], scope, base, nbase);
 	}
 	return n;
 }
@@ -501,7 +527,7 @@ static int write_junit(const char *path, const struct verdict *v, size_t n, cons
 
 static void write_baseline_scope(FILE *f, const struct fleet_result_host *rh, const char *scope, const char *probe)
 {
-	double seconds = rh->end_ns > rh->start_ns ? (double)(rh->end_ns - rh->start_ns) / 1e9 : 0;
+	double seconds = run_seconds(rh);
 
 	for (size_t i = 0; i < rh->res.hists.n; i++) {
 		const struct hist *h = rh->res.hists.hists[i];
@@ -570,146 +596,201 @@ static int save_baseline(const char *path, const struct fleet_result *r, const c
 	return 0;
 }
 
-enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *r, const char *probe,
-		       enum output_format format)
+/* A run's verdicts: one per threshold per scope and series, plus the hosts rule; what
+ * every rendering prints. */
+struct gate_report {
+	struct verdict *v;
+	size_t n, failed, nodata;
+	enum cli_exit code;
+	struct gate_threshold hosts_rule; /* the hosts verdict's threshold points here */
+};
+
+/* The thresholds' verdicts on each scope the options ask for. */
+static void evaluate_thresholds(const struct gate_options *g, const struct fleet_result *r,
+				const struct json_flat *base, size_t nbase, struct gate_report *rep, size_t room)
 {
-	struct json_flat *base = NULL;
-	size_t nbase = 0, n = 0, room = 0, failed = 0, nodata = 0, missing = r->nhosts - r->answered;
-	struct verdict *v = NULL;
-	struct gate_threshold hosts_rule = { .kind = GATE_MIN };
-	enum cli_exit code = CLI_EXIT_OK;
-	char err[512];
-	bool need_base = false;
-
-	if (r->interrupted) {
-		char el[32], du[32];
-
-		/* part of the run is not the run the thresholds are about: no verdict */
-		duration_format(r->elapsed_ns, el, sizeof(el));
-		duration_format(r->duration_ns, du, sizeof(du));
-		if (format == OUTPUT_JSON) {
-			fputs("{\"host\":\"*\",\"probe\":", stdout);
-			render_json_string(stdout, probe);
-			printf(",\"type\":\"gate\",\"result\":\"interrupted\",\"elapsed_ns\":%llu,\"duration_ns\":%llu,"
-			       "\"exit_code\":%d}\n",
-			       (unsigned long long)r->elapsed_ns, (unsigned long long)r->duration_ns, CLI_EXIT_NO_DATA);
-			fflush(stdout);
+	for (size_t i = 0; i < g->n; i++) {
+		if (!g->each_host) {
+			rep->n += evaluate_scope(g, &g->t[i], &r->merged, r->nhosts > 1 ? "*" : r->merged.name, base,
+						 nbase, rep->v + rep->n, room - rep->n);
+			continue;
 		}
-		fprintf(stderr, "tracectl: gate %s interrupted after %s of %s: no verdict on part of a run\n", probe, el,
-			du);
-		return CLI_EXIT_NO_DATA;
+		/* a host that died mid-run is judged by the hosts rule, not on its part */
+		for (size_t h = 0; h < r->nhosts && rep->n < room; h++)
+			if (r->hosts[h].has_summary && !r->hosts[h].died)
+				rep->n += evaluate_scope(g, &g->t[i], &r->hosts[h], r->hosts[h].name, base, nbase,
+							 rep->v + rep->n, room - rep->n);
 	}
+}
+
+/* A host that did not answer fails the gate, beyond --allow-missing. */
+static void evaluate_hosts(const struct gate_options *g, const struct fleet_result *r, struct gate_report *rep)
+{
+	struct verdict *v = &rep->v[rep->n++];
+
+	snprintf(rep->hosts_rule.metric, sizeof(rep->hosts_rule.metric), "hosts");
+	snprintf(rep->hosts_rule.text, sizeof(rep->hosts_rule.text), "hosts>=%zu", r->nhosts - g->allow_missing);
+	*v = (struct verdict){ .t = &rep->hosts_rule, .measured = (double)r->answered,
+			       .limit = (double)(r->nhosts > g->allow_missing ? r->nhosts - g->allow_missing : 0),
+			       .have_measured = true };
+	snprintf(v->scope, sizeof(v->scope), "*");
+	snprintf(v->note, sizeof(v->note), "%zu host(s) did not answer", r->nhosts - r->answered);
+	judge(v);
+}
+
+/* Evaluates every threshold on the run into rep (rep->v the caller frees). */
+static int gate_evaluate(const struct gate_options *g, const struct fleet_result *r, const struct json_flat *base,
+			 size_t nbase, struct gate_report *rep)
+{
+	size_t max_series = r->merged.res.hists.n, room;
+
+	*rep = (struct gate_report){ .hosts_rule = { .kind = GATE_MIN } };
+	for (size_t h = 0; h < r->nhosts; h++)
+		if (r->hosts[h].res.hists.n > max_series)
+			max_series = r->hosts[h].res.hists.n;
+	room = g->n * (r->nhosts + 1) * (max_series ? max_series : 1) + 1;
+	rep->v = calloc(room, sizeof(*rep->v));
+	if (!rep->v)
+		return -ENOMEM;
+	if (r->answered)
+		evaluate_thresholds(g, r, base, nbase, rep, room);
+	if (r->nhosts > 1 && rep->n < room)
+		evaluate_hosts(g, r, rep);
+	for (size_t i = 0; i < rep->n; i++) {
+		rep->failed += rep->v[i].state == VERDICT_FAIL;
+		rep->nodata += rep->v[i].state == VERDICT_NO_DATA;
+	}
+	if (!r->answered)
+		rep->code = CLI_EXIT_NO_DATA;
+	else if (rep->failed)
+		rep->code = CLI_EXIT_GATE_FAILED;
+	else if (rep->nodata)
+		rep->code = CLI_EXIT_NO_DATA;
+	else
+		rep->code = CLI_EXIT_OK;
+	return 0;
+}
+
+static void render_gate_json(const struct gate_report *rep, const char *probe)
+{
+	const struct verdict *v = rep->v;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		fputs("{\"host\":", stdout);
+		render_json_string(stdout, v[i].scope);
+		fputs(",\"probe\":", stdout);
+		render_json_string(stdout, probe);
+		fputs(",\"type\":\"verdict\",\"series\":", stdout);
+		render_json_string(stdout, v[i].series);
+		fputs(",\"threshold\":", stdout);
+		render_json_string(stdout, v[i].t->text);
+		fprintf(stdout, ",\"kind\":\"%s\",\"limit\":%.17g,\"measured\":",
+			v[i].t->kind == GATE_MIN ? "min" : v[i].t->kind == GATE_MAX ? "max" : "regression", v[i].limit);
+		if (v[i].have_measured)
+			fprintf(stdout, "%.17g", v[i].measured);
+		else
+			fputs("null", stdout);
+		fprintf(stdout, ",\"result\":\"%s\",\"note\":",
+			v[i].state == VERDICT_PASS ? "pass" : v[i].state == VERDICT_FAIL ? "fail" : "no-data");
+		render_json_string(stdout, v[i].note);
+		fputs("}\n", stdout);
+	}
+	fprintf(stdout, "{\"host\":\"*\",\"probe\":");
+	render_json_string(stdout, probe);
+	fprintf(stdout, ",\"type\":\"gate\",\"result\":\"%s\",\"failed\":%zu,\"no_data\":%zu,\"checks\":%zu,"
+			"\"exit_code\":%d}\n",
+		rep->code == CLI_EXIT_OK ? "pass" : rep->code == CLI_EXIT_GATE_FAILED ? "fail" : "no-data", rep->failed,
+		rep->nodata, rep->n, rep->code);
+}
+
+static void render_gate_text(const struct gate_report *rep, const char *probe)
+{
+	const struct verdict *v = rep->v;
+
+	printf("\nGate %s: %zu check(s), %zu failed, %zu could not be measured\n", probe, rep->n, rep->failed,
+	       rep->nodata);
+	printf("  %-7s %-24s %-14s %-22s %12s %12s\n", "result", "host", "series", "threshold", "measured", "limit");
+	for (size_t i = 0; i < rep->n; i++) {
+		char m[32] = "-", l[32];
+
+		if (v[i].have_measured)
+			fmt_value(v[i].t, v[i].measured, m, sizeof(m));
+		fmt_value(v[i].t, v[i].limit, l, sizeof(l));
+		/* series and notes carry names the agent reported: escaped */
+		printf("  %-7s %-24s ", verdict_name(v[i].state), v[i].scope);
+		text_escape_fpad(stdout, v[i].series[0] ? v[i].series : "-", 14);
+		printf(" %-22s %12s %2s %9s%s", v[i].t->text, m, op_text(&v[i]), l, v[i].note[0] ? "  " : "");
+		text_escape_fputs(stdout, v[i].note);
+		fputc('\n', stdout);
+	}
+	printf("Gate %s\n", rep->code == CLI_EXIT_OK ? "PASSED" :
+			    rep->code == CLI_EXIT_GATE_FAILED ? "FAILED" : "could not measure");
+}
+
+/* Part of the run is not the run the thresholds are about: no verdict. */
+static enum cli_exit gate_interrupted(const struct fleet_result *r, const char *probe, enum output_format format)
+{
+	char el[32], du[32];
+
+	duration_format(r->elapsed_ns, el, sizeof(el));
+	duration_format(r->duration_ns, du, sizeof(du));
+	if (format == OUTPUT_JSON) {
+		fputs("{\"host\":\"*\",\"probe\":", stdout);
+		render_json_string(stdout, probe);
+		printf(",\"type\":\"gate\",\"result\":\"interrupted\",\"elapsed_ns\":%llu,\"duration_ns\":%llu,"
+		       "\"exit_code\":%d}\n",
+		       (unsigned long long)r->elapsed_ns, (unsigned long long)r->duration_ns, CLI_EXIT_NO_DATA);
+		fflush(stdout);
+	}
+	fprintf(stderr, "tracectl: gate %s interrupted after %s of %s: no verdict on part of a run\n", probe, el, du);
+	return CLI_EXIT_NO_DATA;
+}
+
+/* The baseline the thresholds need, if any: usage errors are reported here. */
+static enum cli_exit gate_baseline(const struct gate_options *g, struct json_flat **base, size_t *nbase)
+{
+	bool need_base = false;
+	char err[512];
+
 	for (size_t i = 0; i < g->n; i++)
 		need_base |= g->t[i].kind == GATE_REGRESSION;
 	if (need_base && !g->baseline) {
 		fprintf(stderr, "tracectl: --max-regression needs --baseline FILE\n");
 		return CLI_EXIT_USAGE;
 	}
-	if (g->baseline && load_baseline(g->baseline, &base, &nbase, err, sizeof(err))) {
+	if (g->baseline && load_baseline(g->baseline, base, nbase, err, sizeof(err))) {
 		fprintf(stderr, "tracectl: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
-	/* a verdict per threshold per scope and series, plus the hosts rule */
-	size_t max_series = r->merged.res.hists.n;
+	return CLI_EXIT_OK;
+}
 
-	for (size_t h = 0; h < r->nhosts; h++)
-		if (r->hosts[h].res.hists.n > max_series)
-			max_series = r->hosts[h].res.hists.n;
-	room = g->n * (r->nhosts + 1) * (max_series ? max_series : 1) + 1;
-	v = calloc(room, sizeof(*v));
-	if (!v) {
+enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *r, const char *probe,
+		       enum output_format format)
+{
+	struct json_flat *base = NULL;
+	struct gate_report rep;
+	size_t nbase = 0;
+	enum cli_exit code;
+	char err[512];
+
+	if (r->interrupted)
+		return gate_interrupted(r, probe, format);
+	code = gate_baseline(g, &base, &nbase);
+	if (code != CLI_EXIT_OK)
+		return code;
+	if (gate_evaluate(g, r, base, nbase, &rep)) {
 		free(base);
 		fprintf(stderr, "tracectl: out of memory\n");
 		return CLI_EXIT_FAILURE;
 	}
-	if (r->answered) {
-		for (size_t i = 0; i < g->n; i++) {
-			if (!g->each_host) {
-				n += evaluate_scope(g, &g->t[i], &r->merged, r->nhosts > 1 ? "*" : r->merged.name, base,
-						    nbase, v + n, room - n);
-				continue;
-			}
-			/* a host that died mid-run is judged by the hosts rule, not on its part */
-			for (size_t h = 0; h < r->nhosts && n < room; h++)
-				if (r->hosts[h].has_summary && !r->hosts[h].died)
-					n += evaluate_scope(g, &g->t[i], &r->hosts[h], r->hosts[h].name, base, nbase,
-							    v + n, room - n);
-		}
-	}
-	/* a host that did not answer fails the gate, beyond --allow-missing */
-	if (r->nhosts > 1 && n < room) {
-		snprintf(hosts_rule.metric, sizeof(hosts_rule.metric), "hosts");
-		snprintf(hosts_rule.text, sizeof(hosts_rule.text), "hosts>=%zu", r->nhosts - g->allow_missing);
-		v[n] = (struct verdict){ .t = &hosts_rule, .measured = (double)r->answered,
-					 .limit = (double)(r->nhosts > g->allow_missing ? r->nhosts - g->allow_missing : 0),
-					 .have_measured = true };
-		snprintf(v[n].scope, sizeof(v[n].scope), "*");
-		snprintf(v[n].note, sizeof(v[n].note), "%zu host(s) did not answer", missing);
-		judge(&v[n]);
-		n++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		failed += v[i].state == VERDICT_FAIL;
-		nodata += v[i].state == VERDICT_NO_DATA;
-	}
-	if (!r->answered)
-		code = CLI_EXIT_NO_DATA;
-	else if (failed)
-		code = CLI_EXIT_GATE_FAILED;
-	else if (nodata)
-		code = CLI_EXIT_NO_DATA;
-
-	if (format == OUTPUT_JSON) {
-		for (size_t i = 0; i < n; i++) {
-			fputs("{\"host\":", stdout);
-			render_json_string(stdout, v[i].scope);
-			fputs(",\"probe\":", stdout);
-			render_json_string(stdout, probe);
-			fputs(",\"type\":\"verdict\",\"series\":", stdout);
-			render_json_string(stdout, v[i].series);
-			fputs(",\"threshold\":", stdout);
-			render_json_string(stdout, v[i].t->text);
-			fprintf(stdout, ",\"kind\":\"%s\",\"limit\":%.17g,\"measured\":", 
-				v[i].t->kind == GATE_MIN ? "min" : v[i].t->kind == GATE_MAX ? "max" : "regression",
-				v[i].limit);
-			if (v[i].have_measured)
-				fprintf(stdout, "%.17g", v[i].measured);
-			else
-				fputs("null", stdout);
-			fprintf(stdout, ",\"result\":\"%s\",\"note\":",
-				v[i].state == VERDICT_PASS ? "pass" : v[i].state == VERDICT_FAIL ? "fail" : "no-data");
-			render_json_string(stdout, v[i].note);
-			fputs("}\n", stdout);
-		}
-		fprintf(stdout, "{\"host\":\"*\",\"probe\":");
-		render_json_string(stdout, probe);
-		fprintf(stdout, ",\"type\":\"gate\",\"result\":\"%s\",\"failed\":%zu,\"no_data\":%zu,\"checks\":%zu,"
-				"\"exit_code\":%d}\n",
-			code == CLI_EXIT_OK ? "pass" : code == CLI_EXIT_GATE_FAILED ? "fail" : "no-data", failed, nodata, n,
-			code);
-	} else {
-		printf("\nGate %s: %zu check(s), %zu failed, %zu could not be measured\n", probe, n, failed, nodata);
-		printf("  %-7s %-24s %-14s %-22s %12s %12s\n", "result", "host", "series", "threshold", "measured",
-		       "limit");
-		for (size_t i = 0; i < n; i++) {
-			char m[32] = "-", l[32];
-
-			if (v[i].have_measured)
-				fmt_value(v[i].t, v[i].measured, m, sizeof(m));
-			fmt_value(v[i].t, v[i].limit, l, sizeof(l));
-			/* series and notes carry names the agent reported: escaped */
-			printf("  %-7s %-24s ", verdict_name(v[i].state), v[i].scope);
-			text_escape_fpad(stdout, v[i].series[0] ? v[i].series : "-", 14);
-			printf(" %-22s %12s %2s %9s%s", v[i].t->text, m, op_text(&v[i]), l, v[i].note[0] ? "  " : "");
-			text_escape_fputs(stdout, v[i].note);
-			fputc('\n', stdout);
-		}
-		printf("Gate %s\n", code == CLI_EXIT_OK ? "PASSED" : code == CLI_EXIT_GATE_FAILED ? "FAILED" : "could not measure");
-	}
+	code = rep.code;
+	if (format == OUTPUT_JSON)
+		render_gate_json(&rep, probe);
+	else
+		render_gate_text(&rep, probe);
 	fflush(stdout);
-	if (g->junit && write_junit(g->junit, v, n, probe,
-				    r->merged.end_ns > r->merged.start_ns ? (double)(r->merged.end_ns - r->merged.start_ns) / 1e9 : 0,
-				    err, sizeof(err))) {
+	if (g->junit && write_junit(g->junit, rep.v, rep.n, probe, run_seconds(&r->merged), err, sizeof(err))) {
 		fprintf(stderr, "tracectl: %s\n", err);
 		code = CLI_EXIT_FAILURE;
 	}
@@ -717,7 +798,7 @@ enum cli_exit gate_run(const struct gate_options *g, const struct fleet_result *
 		fprintf(stderr, "tracectl: %s\n", err);
 		code = CLI_EXIT_FAILURE;
 	}
-	free(v);
+	free(rep.v);
 	free(base);
 	return code;
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Host lists: "h1,h2:7000", inventory files (one host a line, # comments), deduplicated. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "hostport.h"
 #include "inventory.h"
+#include "line_reader.h"
 
 #define INVENTORY_MAX_FILE (16u << 20)
 
@@ -87,83 +87,40 @@ int inventory_add_list(struct inventory *inv, const char *list, uint16_t default
 int inventory_parse(struct inventory *inv, const char *name, const char *text, size_t len, uint16_t default_port,
 		    char *err, size_t errlen)
 {
-	size_t pos = 0;
-	int lineno = 0;
+	char buf[INVENTORY_HOST_LEN], *line;
+	struct line_reader r;
+	int ret;
 
-	while (pos < len) {
-		const char *line = text + pos;
-		const char *end = memchr(line, '\n', len - pos);
-		size_t n = end ? (size_t)(end - line) : len - pos;
-		char buf[INVENTORY_HOST_LEN];
-		size_t a = 0, b = n;
-		int ret;
-
-		pos += n + (end ? 1 : 0);
-		lineno++;
-		/* strip a comment, then surrounding blanks */
-		for (size_t i = 0; i < n; i++) {
-			if (line[i] == '#') {
-				b = i;
-				break;
-			}
-		}
-		while (a < b && isspace((unsigned char)line[a]))
-			a++;
-		while (b > a && isspace((unsigned char)line[b - 1]))
-			b--;
-		if (a == b)
-			continue;
-		if (b - a >= sizeof(buf) || memchr(line + a, '\0', b - a)) {
-			snprintf(err, errlen, "%s:%d: line too long or not text", name, lineno);
+	line_reader_init(&r, name, text, len, buf, sizeof(buf));
+	while ((ret = line_reader_next(&r, &line, err, errlen)) > 0) {
+		if (line[strcspn(line, " \t\r\f\v")]) {
+			line_reader_error(&r, err, errlen, "one host per line, got '%.64s'", line);
 			return -EINVAL;
 		}
-		memcpy(buf, line + a, b - a);
-		buf[b - a] = '\0';
-		for (size_t i = 0; buf[i]; i++) {
-			if (isspace((unsigned char)buf[i])) {
-				snprintf(err, errlen, "%s:%d: one host per line, got '%.64s'", name, lineno, buf);
-				return -EINVAL;
-			}
-		}
-		ret = inventory_add(inv, buf, default_port);
+		ret = inventory_add(inv, line, default_port);
 		if (ret) {
-			snprintf(err, errlen, "%s:%d: %s: '%.64s'", name, lineno, add_error(ret), buf);
+			line_reader_error(&r, err, errlen, "%s: '%.64s'", add_error(ret), line);
 			return ret;
 		}
 	}
-	return 0;
+	return ret;
 }
 
 int inventory_load(struct inventory *inv, const char *path, uint16_t default_port, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *text = NULL;
-	size_t len = 0;
-	long size;
-	int ret = -EINVAL;
+	char *text;
+	size_t len;
+	int ret = line_file_read(path, INVENTORY_MAX_FILE, &text, &len);
 
-	if (!f) {
-		snprintf(err, errlen, "cannot read inventory '%s': %s", path, strerror(errno));
-		return -errno;
-	}
-	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-		snprintf(err, errlen, "cannot read inventory '%s': %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if ((unsigned long)size > INVENTORY_MAX_FILE) {
+	if (ret == -EFBIG)
 		snprintf(err, errlen, "inventory '%s' is larger than %u bytes", path, INVENTORY_MAX_FILE);
-		goto cleanup;
-	}
-	text = malloc((size_t)size + 1);
-	if (!text) {
-		ret = -ENOMEM;
+	else if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory reading '%s'", path);
-		goto cleanup;
-	}
-	len = fread(text, 1, (size_t)size, f);
+	else if (ret)
+		snprintf(err, errlen, "cannot read inventory '%s': %s", path, strerror(-ret));
+	if (ret)
+		return ret == -EFBIG ? -EINVAL : ret;
 	ret = inventory_parse(inv, path, text, len, default_port, err, errlen);
-cleanup:
 	free(text);
-	fclose(f);
 	return ret;
 }

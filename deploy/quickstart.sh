@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM
 [[ $(id -u) -eq 0 ]] || die "run me as root: the agent loads BPF programs (the CLI will run as 'nobody')"
 [[ "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65535 ]] || die "TRACECTL_PORT='$port' is not a port"
 
-packages=(libbpf-dev libelf-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev libssl-dev
+packages=(libbpf-dev libelf-dev zlib1g-dev liblzma-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev libssl-dev
 	clang llvm bpftool libclang-rt-14-dev libcmocka-dev cmake pkg-config make gcc
 	python3 util-linux mount iproute2 openssl ca-certificates time)
 missing=()

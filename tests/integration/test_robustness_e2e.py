@@ -11,12 +11,20 @@ rest refused with RESOURCE_EXHAUSTED; then 10,000 unary calls whose answers the 
 does not read: the agent stops reading it instead of buffering without bound.
 fields: an Attach with every field out of range, one at a time and all at once, and
 malformed calls: each gets its own error status, the connection and its other streams go on.
+trials: the first ListProbes trial-loads every probe (seconds on a busy machine): while it
+runs, a 1 s session's windows keep arriving on time (gaps under WINDOW_GAP_MAX_S), Hellos on
+another connection are answered within HELLO_MAX_S, and a connection sending 20 ListProbes
+and a Status at once has them all answered with the same list as the CLI's; then SIGTERM
+0.3 s into another agent's trials: the waiting call is answered, the agent exits 0.
 After each case a fresh client gets a Hello answered. Needs root (exits 77 otherwise).
 """
 import os
 import socket
+import json
+import signal
 import struct
 import sys
+import threading
 import time
 
 import rawrpc
@@ -229,6 +237,136 @@ def test_fields(args):
             raise
 
 
+# Windows of a 1 s session; on an agent that trial-loads on its event loop the gap is one
+# interval plus the whole first ListProbes (2 s and more on this machine).
+WINDOW_GAP_MAX_S = 1.5
+HELLO_MAX_S = 0.5
+FLOOD_LIST_PROBES = 20
+
+
+def probe_flags(resp):
+    """{name: (supported, reason)} of a ListProbes answer."""
+    out = {}
+    for raw in resp.body.get(1, []):
+        info = rawrpc.parse(raw)
+        out[rawrpc.first(info, 1, b"").decode()] = (bool(rawrpc.first(info, 4)),
+                                                   rawrpc.first(info, 5, b"").decode())
+    return out
+
+
+def probes_cli(env):
+    rc, out, err = env.run_cli("probes", env.cli_argv(env.path("ca.pem"), env.path("client.pem"),
+                                                       env.path("client.key"), "probes",
+                                                       f"127.0.0.1:{env.port}", "--output", "json"))
+    check(rc == 0, f"probes exited {rc}: {err[-300:]!r}")
+    return {p["probe"]: (p["supported"], p.get("unsupported_reason", ""))
+            for p in map(json.loads, filter(str.strip, out.splitlines()))}
+
+
+def test_trials(args):
+    with Env(args, agent_args=AGENT_ARGS) as env:
+        try:
+            session = rawrpc.connect(env, timeout=30)
+            session.send(1, rawrpc.attach_request("tcp-latency", 60_000_000_000, 1_000_000_000))
+            arrivals, stop_reading = [], threading.Event()
+
+            def read_windows():
+                while not stop_reading.is_set():
+                    try:
+                        r = session.recv(0.5)
+                    except TimeoutError:
+                        continue
+                    if r is None or r.kind == "status":
+                        return
+                    if r.kind == "snapshot":
+                        arrivals.append(time.monotonic())
+
+            reader = threading.Thread(target=read_windows)
+            reader.start()
+            deadline = time.monotonic() + 20
+            while len(arrivals) < 2 and time.monotonic() < deadline and reader.is_alive():
+                time.sleep(0.05)
+            check(len(arrivals) >= 2, f"the session sent {len(arrivals)} windows before the test began")
+
+            # many waiting calls on one connection: the agent stops reading it at its bound
+            flood = rawrpc.connect(env, timeout=60)
+            flood.sock.sendall(b"".join(rawrpc.HEADER.pack(2 * i + 1, rawrpc.DATA, 0, len(req)) + req
+                                        for i, req in enumerate([rawrpc.list_probes_request()] *
+                                                                FLOOD_LIST_PROBES + [rawrpc.status_request()])))
+            cli_answer = {}
+            t0 = time.monotonic()
+            cli = threading.Thread(target=lambda: cli_answer.update(probes_cli(env), took=time.monotonic() - t0))
+            cli.start()
+            pinger = rawrpc.connect(env)
+            hellos, stream = [], 1
+            while cli.is_alive():
+                time.sleep(0.1)
+                h0 = time.monotonic()
+                pinger.send(stream, rawrpc.hello_request())
+                st, _ = pinger.until_status(stream, timeout=60)
+                check(st.code == 0, f"Hello during the trials: {st}")
+                hellos.append(time.monotonic() - h0)
+                stream += 2
+            cli.join()
+            t1 = time.monotonic()
+            took = cli_answer.pop("took", None)
+            check(took is not None, "tracectl probes failed (see above)")
+            answers = []
+            for i in range(FLOOD_LIST_PROBES + 1):
+                st, seen = flood.until_status(2 * i + 1, timeout=60)
+                check(st.code == 0, f"flooded call {i}: {st}")
+                answers.append(seen[0])
+            # one interval more after the answer: a late window shows as a long gap
+            while time.monotonic() < t1 + 2.2 and reader.is_alive():
+                time.sleep(0.05)
+            stop_reading.set()
+            reader.join()
+            session.close()
+            flood.close()
+            pinger.close()
+
+            around = [t for t in arrivals if t0 - 1.5 <= t <= t1 + 2.2]
+            gaps = [b - a for a, b in zip(around, around[1:])]
+            log(f"MEASURED first ListProbes (tracectl probes) {took:.2f}s; {len(hellos)} Hellos meanwhile, "
+                f"slowest {max(hellos, default=0) * 1000:.0f} ms; windows {len(around)} around it, "
+                f"gaps {', '.join(f'{g:.2f}' for g in gaps)} s")
+            supported = sorted(n for n, (ok, _) in cli_answer.items() if ok)
+            log(f"{len(supported)} of {len(cli_answer)} probes supported: {' '.join(supported)}")
+            check(len(cli_answer) >= 18 and "tcp-latency" in supported, f"probes answer: {cli_answer}")
+            for i, r in enumerate(answers[:-1]):
+                check(r.kind == "probes" and probe_flags(r) == cli_answer,
+                      f"flooded ListProbes {i} differs from the CLI's: {r.kind} {probe_flags(r)}")
+            available = sorted(v.decode() for v in answers[-1].body.get(7, []))
+            check(answers[-1].kind == "agent_status" and available == supported,
+                  f"Status lists {available}, ListProbes {supported}")
+            check(len(around) >= 3 and max(gaps) < WINDOW_GAP_MAX_S,
+                  f"windows late while the first ListProbes ran ({took:.2f}s): gaps {gaps}")
+            check(max(hellos, default=0) < HELLO_MAX_S,
+                  f"Hellos waited up to {max(hellos):.2f}s while the first ListProbes ran ({took:.2f}s)")
+            served(env, "the first ListProbes")
+
+            # SIGTERM while the trial thread runs: the waiting call is told why, the thread
+            # ends after its load in progress, exit 0 (and no leak under ASan).
+            agent, port = env.start_agent()
+            c = rawrpc.Conn(port, env.path("ca.pem"), env.path("client.pem"), env.path("client.key"))
+            c.send(1, rawrpc.list_probes_request())
+            time.sleep(0.3)
+            t_term = time.monotonic()
+            agent.send_signal(signal.SIGTERM)
+            st, _ = c.until_status(1, timeout=10)
+            c.close()
+            rc = agent.wait(timeout=10)
+            log(f"SIGTERM 0.3 s into the trials: ListProbes answered {st}, exit {rc} after "
+                f"{time.monotonic() - t_term:.2f}s")
+            check(st.code in (0, rawrpc.UNAVAILABLE) and rc == 0, f"SIGTERM during the trials: {st}, exit {rc}")
+            env.agents = [a for a in env.agents if a[1] is not agent]
+            env.stop_agent_checked()
+        except Exception:
+            env.failed = True
+            raise
+
+
 if __name__ == "__main__":
     sys.exit(run_tests({"plaintext": test_plaintext, "silent": test_silent, "hugelen": test_hugelen,
-                        "streams": test_streams, "fields": test_fields}, __doc__))
+                        "streams": test_streams, "fields": test_fields,
+                        "trials": test_trials}, __doc__))

@@ -21,9 +21,11 @@ HELPER_CALLS = CALLS // 10
 EXIT_REJECTED = 5
 
 
-def start_workload(env, args):
-    wl = env.spawn("func_workload", [os.path.join(args.tools, "func_workload"), "--wait-go",
-                                     "--calls", str(CALLS), "--sleep-us", "2000", "--timeout-seconds", "60"],
+def start_workload(env, args, argv=None):
+    """func_workload waiting for go (argv: how to run it, default the built one)."""
+    argv = argv or [os.path.join(args.tools, "func_workload")]
+    wl = env.spawn("func_workload", argv + ["--wait-go", "--calls", str(CALLS), "--sleep-us", "2000",
+                                            "--timeout-seconds", "60"],
                    stdout=subprocess.PIPE, stdin=subprocess.PIPE)
     out = LineReader(wl.stdout, "func_workload")
     line = out.readline(10)

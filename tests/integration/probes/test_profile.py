@@ -28,47 +28,74 @@ FREQ = 49
 EDGE_SAMPLES = 2
 
 
-def test_folded(args):
-    with Env(args) as env:
-        wl = env.spawn("spin_workload", [os.path.join(args.tools, "spin_workload"), "--wait-go",
-                                         "--seconds", str(SECONDS), "--timeout-seconds", "60"],
-                       stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-        wl_out = LineReader(wl.stdout, "spin_workload")
-        line = wl_out.readline(10)
-        check(line is not None and line.startswith("ready "), f"spin_workload said {line!r}")
-        pid = int(line.split()[1])
-
-        cli = FoldedAttach(env, "profile", ["--pid", str(pid), "--freq", str(FREQ)], f"{SECONDS + 2}s")
-        try:
+def profile_workloads(env, workloads, selector):
+    """Runs profile (selector: ["--pid", PID] or ["--comm", COMM]) over the spin_workload
+    processes given (each printed "ready PID"), starting their spins together once it is
+    attached. Returns the folded lines and each workload's "done" line."""
+    cli = FoldedAttach(env, "profile", [*selector, "--freq", str(FREQ)], f"{SECONDS + 2}s")
+    try:
+        for wl, _ in workloads:
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
+        dones = []
+        for _, wl_out in workloads:
             done = wl_out.readline(SECONDS + 20)
             check(done is not None and done.startswith("done "), f"spin_workload: {done!r}")
-        except BaseException:
-            cli.stop()
-            raise
-        folded = cli.lines()
-        # the workload stays mapped until now, so its frames could be symbolized
+            dones.append(done)
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
+    # the workloads stay mapped until now, so their frames could be symbolized
+    for wl, _ in workloads:
         wl.stdin.write(b"exit\n")
         wl.stdin.flush()
         check(wl.wait(timeout=10) == 0, "spin_workload failed")
+    return folded, dones
 
-        total = in_spin = with_caller = 0
-        for l in folded:
-            stack, _, count = l.rpartition(" ")
-            check(stack and count.isdigit(), f"not a folded line: {l!r}")
-            frames = stack.split(";")
-            check(frames[0] == "spin_workload", f"a stack of another process: {l!r}")
-            total += int(count)
-            if "spin_here" in frames:
-                in_spin += int(count)
-                if frames.index("spin_here") > 0 and frames[frames.index("spin_here") - 1] == "spin_outer":
-                    with_caller += int(count)
+
+def spawn_workload(env, name, argv):
+    """Starts spin_workload (argv: how to run it) waiting for go; returns (process, reader, pid)."""
+    wl = env.spawn(name, argv + ["--wait-go", "--seconds", str(SECONDS), "--timeout-seconds", "60"],
+                   stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    wl_out = LineReader(wl.stdout, name)
+    line = wl_out.readline(10)
+    check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
+    return wl, wl_out, int(line.split()[1])
+
+
+def count_spin(folded, comm):
+    """(samples, samples in spin_here, those with spin_outer as its caller) of folded lines."""
+    total = in_spin = with_caller = 0
+    for l in folded:
+        stack, _, count = l.rpartition(" ")
+        check(stack and count.isdigit(), f"not a folded line: {l!r}")
+        frames = stack.split(";")
+        check(frames[0] == comm, f"a stack of another process: {l!r}")
+        total += int(count)
+        if "spin_here" in frames:
+            in_spin += int(count)
+            if frames.index("spin_here") > 0 and frames[frames.index("spin_here") - 1] == "spin_outer":
+                with_caller += int(count)
+    return total, in_spin, with_caller
+
+
+def expected_samples(cpu_ns, stretches, edges=EDGE_SAMPLES):
+    """The samples FREQ gives cpu_ns of CPU time run in that many stretches, and the
+    allowance around it (see the description above)."""
+    want = cpu_ns * FREQ / 1e9
+    return want, 4 * min(want, stretches / 4) ** 0.5 + edges
+
+
+def test_folded(args):
+    with Env(args) as env:
+        wl, wl_out, pid = spawn_workload(env, "spin_workload", [os.path.join(args.tools, "spin_workload")])
+        folded, (done,) = profile_workloads(env, [(wl, wl_out)], ["--pid", str(pid)])
+        total, in_spin, with_caller = count_spin(folded, "spin_workload")
         fields = done.split()
         check(len(fields) == 6 and fields[2] == "cpu_ns" and fields[4] == "switches", f"spin_workload: {done!r}")
         cpu_ns, switches = int(fields[3]), int(fields[5])
-        want = cpu_ns * FREQ / 1e9
-        allowance = 4 * min(want, (switches + 1) / 4) ** 0.5 + EDGE_SAMPLES
+        want, allowance = expected_samples(cpu_ns, switches + 1)
         log(f"MEASURED profile samples={total} in spin_here={in_spin} ({100 * in_spin / max(total, 1):.1f}%), "
             f"spin_outer;spin_here={with_caller}; ground truth: {cpu_ns / 1e9:.3f} s of CPU at {FREQ} Hz "
             f"= {want:.1f} samples +- {allowance:.1f} ({switches} context switches)")

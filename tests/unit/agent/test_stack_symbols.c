@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the profile symbolizer's fallback open: symlinks in the traced process's root are not followed. */
+/* Unit tests of the profile symbolizer: its fallback open follows no symlink in the traced process's root,
+ * and copies of one binary share one symbol-table parse by build-id. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -9,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "elf_symbols.h"
 #include "stack_symbols.h"
 
 struct tree {
@@ -94,11 +97,93 @@ static void test_nofollow_walk(void **state)
 	close(root);
 }
 
+/* A copy of this test's own binary at path (another inode, the same build-id). */
+static void copy_self(const char *path)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), out;
+
+	assert_true(in >= 0);
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+	assert_true(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+/* Maps the file at path executable, whole (file offset = address - base); its size in *len. */
+static uint8_t *map_exec(const char *path, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0 && fstat(fd, &st) == 0);
+	*len = (size_t)st.st_size;
+	p = mmap(NULL, *len, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	close(fd);
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* Two copies of one binary mapped into this process: the first is parsed, the second
+ * finds that table by build-id, and both name the function at an address in them. */
+static void test_build_id_shared(void **state)
+{
+	struct tree *t = *state;
+	char copies[2][160], name[256], err[256];
+	uint8_t id[ELF_BUILD_ID_MAX];
+	struct usyms_stats before, after;
+	struct elf_symbols *syms;
+	struct usyms *us = usyms_new();
+	const struct elf_func *f = NULL;
+	uint8_t *base[2];
+	size_t len[2];
+	int fd;
+
+	assert_non_null(us);
+	for (int i = 0; i < 2; i++) {
+		snprintf(copies[i], sizeof(copies[i]), "%s/copy%d", t->dir, i);
+		copy_self(copies[i]);
+		base[i] = map_exec(copies[i], &len[i]);
+	}
+	fd = open(copies[0], O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(elf_file_build_id(fd, id) > 0); /* gcc's default --build-id */
+	syms = elf_symbols_load_fd(fd, copies[0], err, sizeof(err));
+	close(fd);
+	assert_non_null(syms);
+	for (size_t i = 0; i < syms->nfuncs && !f; i++)
+		if (strcmp(syms->funcs[i].name, "test_build_id_shared") == 0)
+			f = &syms->funcs[i];
+	assert_non_null(f);
+
+	usyms_stats_get(&before);
+	for (int i = 0; i < 2; i++) {
+		usyms_name(us, (uint32_t)getpid(), (uint64_t)(uintptr_t)(base[i] + f->file_offset + 1), name,
+			   sizeof(name));
+		assert_string_equal(name, "test_build_id_shared");
+	}
+	usyms_stats_get(&after);
+	assert_int_equal(after.parses - before.parses, 1);
+	assert_int_equal(after.build_id_hits - before.build_id_hits, 1);
+
+	elf_symbols_free(&syms);
+	usyms_free(&us);
+	for (int i = 0; i < 2; i++) {
+		munmap(base[i], len[i]);
+		unlink(copies[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_in_root, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_nofollow_walk, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_build_id_shared, tree_setup, tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
