@@ -169,8 +169,8 @@ const struct opt_row agent_option_rows[] = {
 	  COUNT(max_unauth_per_source) },
 	{ "policy", 0, "FILE", "who may attach what (docs/POLICY.md); default: any client\n"
 	  "of the CA may use histogram and count probes, except\n"
-	  "func-*, profile, tcp-top, file-top; event probes need\n"
-	  "a grant", opt_string, FIELD(policy_path) },
+	  "func-*, kfunc-*, profile, offcpu, tcp-top, file-top; event\n"
+	  "probes need a grant", opt_string, FIELD(policy_path) },
 	{ "audit", 0, "FILE", "append one JSON line per attach decision and session end", opt_string,
 	  FIELD(audit_path) },
 	{ "crl", 0, "FILE", "PEM certificate revocation list(s) of the CA: revoked\n"

@@ -246,6 +246,9 @@ void term_write_wrapped(FILE *out, const char *text, size_t len, unsigned cols, 
 
 /* ---- render.c ---- */
 
+/* Columns in nanoseconds ("on_cpu_ns") are shown in time units, titled without "_ns". */
+bool is_ns_column(const char *name);
+
 
 struct render {
 	enum output_format format;

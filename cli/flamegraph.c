@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "duration.h"
 #include "text_escape.h"
 
 #define FG_WIDTH 1200.0
@@ -135,8 +136,29 @@ static int fg_depth(const struct fg_node *n)
 	return max + 1;
 }
 
+/* A frame's or the graph's value: samples, or time where the values are nanoseconds
+ * (offcpu's off_cpu_ns: "1.23s off CPU"). */
+static void fg_value(FILE *out, uint64_t value, const char *column)
+{
+	char when[32], words[64];
+
+	if (!is_ns_column(column)) {
+		fprintf(out, "%llu samples", (unsigned long long)value);
+		return;
+	}
+	snprintf(words, sizeof(words), "%.*s", (int)(strlen(column) - 3), column);
+	for (char *c = words; *c; c++)
+		if (*c == '_')
+			*c = ' ';
+	/* the acronym in a column's name: "off_cpu" reads "off CPU" */
+	for (char *w = strstr(words, "cpu"); w; w = strstr(w + 3, "cpu"))
+		memcpy(w, "CPU", 3);
+	fprintf(out, "%s %s", duration_format(value, when, sizeof(when)), words);
+}
+
 /* Frames as <g> with their position in fractions of the total, so the script can zoom. */
-static void fg_emit(FILE *out, const struct fg_node *n, double x, int depth, uint64_t total, int height)
+static void fg_emit(FILE *out, const struct fg_node *n, double x, int depth, uint64_t total, int height,
+		    const char *column)
 {
 	double w = (double)n->value / (double)total;
 	double px = x * FG_WIDTH, pw = w * FG_WIDTH;
@@ -149,7 +171,9 @@ static void fg_emit(FILE *out, const struct fg_node *n, double x, int depth, uin
 	frame_color(n->name, color, sizeof(color));
 	fprintf(out, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%d\"><title>", x, w, depth);
 	xml_text(out, n->name, SIZE_MAX);
-	fprintf(out, " (%llu samples, %.2f%%)</title>", (unsigned long long)n->value, 100.0 * w);
+	fputs(" (", out);
+	fg_value(out, n->value, column);
+	fprintf(out, ", %.2f%%)</title>", 100.0 * w);
 	fprintf(out, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\" rx=\"2\"/>", px, y, pw,
 		FG_FRAME_HEIGHT - 1, color);
 	fprintf(out, "<text x=\"%.2f\" y=\"%d\">", px + 3, y + FG_FRAME_HEIGHT - 4);
@@ -162,7 +186,7 @@ static void fg_emit(FILE *out, const struct fg_node *n, double x, int depth, uin
 	}
 	fputs("</text></g>\n", out);
 	for (size_t i = 0; i < n->nchildren; i++) {
-		fg_emit(out, &n->children[i], x, depth + 1, total, height);
+		fg_emit(out, &n->children[i], x, depth + 1, total, height, column);
 		x += (double)n->children[i].value / (double)total;
 	}
 }
@@ -174,13 +198,13 @@ static const char fg_script[] =
 	"function place(g,x0,w0,d0){var x=+g.dataset.x,w=+g.dataset.w,d=+g.dataset.d,r=g.firstElementChild.nextElementSibling,t=r.nextElementSibling;\n"
 	" var inside=x+w>x0+1e-12&&x<x0+w0-1e-12;if(d>=d0&&!inside){g.style.display='none';return;}g.style.display='';\n"
 	" var nx=d<d0?0:(x-x0)/w0*W,nw=d<d0?W:w/w0*W;r.setAttribute('x',nx);r.setAttribute('width',nw);t.setAttribute('x',nx+3);\n"
-	" var name=g.firstElementChild.textContent.replace(/ \\(\\d+ samples.*$/,''),fit=Math.floor((nw-6)/7);\n"
+	" var name=g.firstElementChild.textContent.replace(/ \\([^()]*%\\)$/,''),fit=Math.floor((nw-6)/7);\n"
 	" t.textContent=nw<20?'':(name.length>fit?name.slice(0,Math.max(0,fit-2))+'..':name);}\n"
 	"function zoom(g){var x=+g.dataset.x,w=+g.dataset.w,d=+g.dataset.d;frames.forEach(function(f){place(f,x,w,d);});\n"
 	" document.getElementById('unzoom').style.opacity=1;}\n"
 	"function unzoom(){frames.forEach(function(f){place(f,0,1,0);});document.getElementById('unzoom').style.opacity=0.2;}\n"
 	"function search(){var re=prompt('Search frames (regular expression):');if(re===null)return;var rx;try{rx=new RegExp(re);}catch(e){alert(e);return;}\n"
-	" var hit=0,spans=[];frames.forEach(function(f){var name=f.firstElementChild.textContent.replace(/ \\(\\d+ samples.*$/,''),r=f.firstElementChild.nextElementSibling;\n"
+	" var hit=0,spans=[];frames.forEach(function(f){var name=f.firstElementChild.textContent.replace(/ \\([^()]*%\\)$/,''),r=f.firstElementChild.nextElementSibling;\n"
 	"  if(!r.dataset.fill)r.dataset.fill=r.getAttribute('fill');var m=re!==''&&rx.test(name);r.setAttribute('fill',m?'rgb(230,0,230)':r.dataset.fill);\n"
 	"  if(m){var x=+f.dataset.x,w=+f.dataset.w;if(!spans.some(function(s){return x>=s[0]&&x+w<=s[1]+1e-12;})){spans.push([x,x+w]);hit+=w;}}});\n"
 	" document.getElementById('matched').textContent=re===''?'':'Matched: '+(100*hit).toFixed(2)+'%';}\n"
@@ -218,15 +242,22 @@ int flamegraph_write(FILE *out, const struct count_table *t, const char *title)
 		"<text id=\"title\" x=\"%.0f\" y=\"24\" text-anchor=\"middle\">",
 		FG_WIDTH, height, FG_WIDTH, height, FG_WIDTH / 2);
 	xml_text(out, title, SIZE_MAX);
+	if (is_ns_column(t->value_names[0])) {
+		/* a time graph says so where it is read first */
+		fputs(": ", out);
+		fg_value(out, root.value, t->value_names[0]);
+	}
 	fprintf(out,
 		"</text>\n"
 		"<text id=\"unzoom\" class=\"ctl\" x=\"10\" y=\"24\" style=\"opacity:0.2\">Reset zoom</text>\n"
 		"<text id=\"search\" class=\"ctl\" x=\"%.0f\" y=\"24\" text-anchor=\"end\">Search</text>\n"
 		"<text id=\"matched\" x=\"%.0f\" y=\"%d\" text-anchor=\"end\"></text>\n"
-		"<text id=\"details\" x=\"10\" y=\"%d\">%llu samples</text>\n",
-		FG_WIDTH - 10, FG_WIDTH - 10, height - 6, height - 6, (unsigned long long)root.value);
+		"<text id=\"details\" x=\"10\" y=\"%d\">",
+		FG_WIDTH - 10, FG_WIDTH - 10, height - 6, height - 6);
+	fg_value(out, root.value, t->value_names[0]);
+	fputs("</text>\n", out);
 	if (root.value)
-		fg_emit(out, &root, 0, 0, root.value, height);
+		fg_emit(out, &root, 0, 0, root.value, height, t->value_names[0]);
 	fprintf(out, "<script><![CDATA[\n%s]]></script>\n</svg>\n", fg_script);
 	if (fflush(out))
 		err = -EIO;

@@ -288,6 +288,8 @@ const struct opt_row cli_option_rows[] = {
 	  opt_param, .param = "measure" },
 	{ "cgroup", 0, "PATH", "only tasks in this cgroup v2 (path under /sys/fs/cgroup)", opt_param,
 	  .param = "cgroup" },
+	{ "min-block", 0, "DUR", "offcpu: count only blocks at least DUR long (e.g. 1ms)", opt_param,
+	  .param = "min-block" },
 	{ "param", 'P', "NAME=VALUE", "any probe parameter by name; --NAME VALUE too, for a parameter\n"
 	  "'tracectl probes HOST' lists without an option above", .parse = opt_any_param },
 	HEADING("Options for gate:"),
@@ -314,10 +316,10 @@ const struct opt_row cli_option_rows[] = {
 	{ "host", 'H', "HOST", "add a target host (repeatable)", .parse = opt_host },
 	{ NULL, 'o', "FILE", "write the output to FILE (record: the recording)", opt_string, FIELD(out_file) },
 	{ "output", 0, "FORMAT", "text (default), json (one JSON object per line), or folded\n"
-	  "(count probes such as profile: 'a;b;c count' lines of the\n"
-	  "summary, the input of flame-graph tools), or svg (that\n"
-	  "summary as an interactive flame graph: --output svg -o cpu.svg),\n"
-	  "or prom (the summary as one Prometheus scrape)", .parse = opt_output },
+	  "(count probes with stacks, profile and offcpu: 'a;b;c count'\n"
+	  "lines of the summary, the input of flame-graph tools), or\n"
+	  "svg (that summary as an interactive flame graph: --output\n"
+	  "svg -o cpu.svg), or prom (the summary as one Prometheus scrape)", .parse = opt_output },
 	{ "ca", 0, "FILE", "CA certificate that signs the agents   [env TRACECTL_CA]", opt_string, FIELD(ca) },
 	{ "cert", 0, "FILE", "client certificate                     [env TRACECTL_CERT]", opt_string, FIELD(cert) },
 	{ "key", 0, "FILE", "client private key                     [env TRACECTL_KEY]", opt_string, FIELD(key) },

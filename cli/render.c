@@ -409,8 +409,7 @@ void render_probes(const struct render *r, const Tracectl__ListProbesResponse *l
 	fflush(r->out);
 }
 
-/* Columns in nanoseconds ("on_cpu_ns") are shown in time units, titled without "_ns". */
-static bool is_ns_column(const char *name)
+bool is_ns_column(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -510,7 +509,7 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 		/* raw: the flame graph escapes its text itself */
 		snprintf(title, sizeof(title), "%s on %s", r->probe, host_label_raw(r, hl, sizeof(hl)));
 		if (flamegraph_write(r->out, t, title) == -EINVAL)
-			fprintf(stderr, "tracectl: --output svg needs a probe with stacks (profile)\n");
+			fprintf(stderr, "tracectl: --output svg needs a probe with stacks (profile, offcpu)\n");
 		return;
 	}
 	if (r->format == OUTPUT_FOLDED) {
@@ -584,12 +583,17 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 		/* people read stacks as the functions that burn the time; the stacks
 		 * themselves are for --output folded or svg */
 		if (stacks_top_functions(t, &top) == 0) {
-			count_table_sort(&top, 0);
-			fprintf(r->out, "  top functions (self = samples in the function itself, total = on the stack):\n");
+			/* time stacks (offcpu) all end in the scheduler: what waits is on the stack */
+			bool time = is_ns_column(t->value_names[0]);
+			char self[32], total[32];
+
+			count_table_sort(&top, time ? 1 : 0);
+			fprintf(r->out, "  top functions (self = %s in the function itself, total = on the stack):\n",
+				time ? "time" : "samples");
 			fprintf(r->out, "  %10s %10s  %s\n", "self", "total", "function");
 			for (size_t i = 0; i < top.nrows && i < 25; i++) {
-				fprintf(r->out, "  %10llu %10llu  ", (unsigned long long)top.rows[i].values[0],
-					(unsigned long long)top.rows[i].values[1]);
+				fprintf(r->out, "  %10s %10s  ", count_cell(t, 0, top.rows[i].values[0], self, sizeof(self)),
+					count_cell(t, 0, top.rows[i].values[1], total, sizeof(total)));
 				text_escape_fputs(r->out, top.rows[i].keys[0]);
 				fputc('\n', r->out);
 			}

@@ -27,11 +27,11 @@ static const char default_text[] =
 	"# probes. Event probes (exec, open, tcp-life: paths, argv, addresses of every\n"
 	"# process), user-space function probes (func-count, func-latency: any binary on the\n"
 	"# host), kernel-function probes (kfunc-count, kfunc-latency: any kernel function,\n"
-	"# hit by every process), profile (stacks of every process), tcp-top (connection\n"
+	"# hit by every process), profile and offcpu (stacks of every process), tcp-top (connection\n"
 	"# addresses) and file-top (file names) need an explicit grant in a policy file.\n"
 	"[*]\n"
 	"allow-kind histogram counts\n"
-	"deny func-* kfunc-* profile tcp-top file-top\n";
+	"deny func-* kfunc-* profile offcpu tcp-top file-top\n";
 
 const char *policy_default_text(void)
 {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "duration.h"
 #include "kernel_env.h"
 #include "func_target.h"
 #include "hook_variant.h"
@@ -264,6 +265,7 @@ static const struct param_spec params[] = {
 	{ PROBE_PARAM_BY, "by", "enum", "see probe", "how to split the results" },
 	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path", "only tasks in this cgroup (path under /sys/fs/cgroup)" },
 	{ PROBE_PARAM_MEASURE, "measure", "enum", "see probe", "what to measure (the first choice is the default; fewer hooks cost less)" },
+	{ PROBE_PARAM_MIN_BLOCK, "min-block", "duration", "1ns..1h", "count only blocks at least this long (e.g. 1ms)" },
 };
 
 size_t catalog_param_count(void)
@@ -355,6 +357,14 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 		memcpy(dst, value, strlen(value) + 1);
 		return 0;
 	}
+	case PROBE_PARAM_MIN_BLOCK:
+		if (duration_parse(value, &out->min_block_ns) || !out->min_block_ns ||
+		    out->min_block_ns > 3600ull * 1000000000ull) {
+			snprintf(err, errlen, "parameter 'min-block' value '%.64s' is not a duration in 1ns..1h (e.g. 500us)",
+				 value);
+			return -EINVAL;
+		}
+		return 0;
 	case PROBE_PARAM_CGROUP:
 		/* only paths inside the cgroup hierarchy: no arbitrary file probing */
 		if (value[0] != '/' || strstr(value, "..") || strlen(value) >= sizeof(out->cgroup)) {

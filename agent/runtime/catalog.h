@@ -34,6 +34,7 @@ enum probe_param {
 	PROBE_PARAM_BY = 1u << 6,     /* enum (probe_desc.by_choices): how to split results */
 	PROBE_PARAM_CGROUP = 1u << 7, /* string: cgroup v2 path, resolved to its id */
 	PROBE_PARAM_MEASURE = 1u << 8, /* enum (probe_desc.measure_choices): what to measure */
+	PROBE_PARAM_MIN_BLOCK = 1u << 9, /* duration: only blocks at least this long */
 };
 
 struct bpf_object;
@@ -62,6 +63,7 @@ struct probe_params {
 	char cgroup[PROBE_TARGET_LEN];  /* as given; resolved to cgroup_id by catalog_validate_params */
 	uint64_t cgroup_id;
 	char measure[PROBE_BY_LEN];
+	uint64_t min_block_ns;
 	/* The binary of target, opened once by validate() of the func-* probes and used
 	 * by open(): owned by whoever holds the params (catalog_params_release). */
 	struct func_target *func;

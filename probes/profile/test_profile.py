@@ -20,40 +20,20 @@ over it; the output is "comm;frame;...;frame count" lines. Checked:
 import os
 import subprocess
 import sys
-import time
 
-from harness import Env, LineReader, TestFailure, check, log, stop, tail, run_tests
+from harness import Env, FoldedAttach, LineReader, check, log, run_tests
 
 SECONDS = 3
 FREQ = 49
 EDGE_SAMPLES = 2
 
 
-def wait_for_text(path, text, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "r", errors="replace") as f:
-                if text in f.read():
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
-
-
-def profile_workloads(env, workloads, selector, name="cli-profile"):
+def profile_workloads(env, workloads, selector):
     """Runs profile (selector: ["--pid", PID] or ["--comm", COMM]) over the spin_workload
     processes given (each printed "ready PID"), starting their spins together once it is
     attached. Returns the folded lines and each workload's "done" line."""
-    cli = env.spawn(name, env.cli_argv(
-        env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
-        "attach", f"127.0.0.1:{env.port}", "profile", *selector, "--freq", str(FREQ),
-        "--duration", f"{SECONDS + 2}s", "--interval", "1s", "--output", "folded"),
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    # -o folded prints data only on stdout; the "Attached" line goes to stderr (the log).
+    cli = FoldedAttach(env, "profile", [*selector, "--freq", str(FREQ)], f"{SECONDS + 2}s")
     try:
-        wait_for_text(os.path.join(env.dir, name + ".log"), "Attached", 30)
         for wl, _ in workloads:
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
@@ -62,20 +42,15 @@ def profile_workloads(env, workloads, selector, name="cli-profile"):
             done = wl_out.readline(SECONDS + 20)
             check(done is not None and done.startswith("done "), f"spin_workload: {done!r}")
             dones.append(done)
-        reader = LineReader(cli.stdout, name)
-        while reader.readline(30) is not None:
-            pass
-        rc = cli.wait(timeout=10)
-    finally:
-        stop(cli, name)
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
     # the workloads stay mapped until now, so their frames could be symbolized
     for wl, _ in workloads:
         wl.stdin.write(b"exit\n")
         wl.stdin.flush()
         check(wl.wait(timeout=10) == 0, "spin_workload failed")
-    folded = [l for l in reader.lines if l.strip()]
-    print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
-    check(rc == 0, f"tracectl attach profile exited {rc}; stderr: {tail(os.path.join(env.dir, name + '.log'), 5)}")
     return folded, dones
 
 

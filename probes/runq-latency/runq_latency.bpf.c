@@ -7,6 +7,7 @@
 
 #include "hist_update.bpf.h"
 #include "runq_latency.h"
+#include "task_cgroup.bpf.h"
 #include "task_state.bpf.h"
 
 /* Filters and the split, set through the skeleton's rodata before load; zero means any. */
@@ -52,50 +53,6 @@ static __always_inline __u32 task_tid(struct task_struct *t, const bool btf)
 	return btf ? (__u32)t->pid : (__u32)BPF_CORE_READ(t, pid);
 }
 
-/* Before cgroup::ancestors[] (up to 5.18) the cgroup kept its ancestors' ids instead,
- * indexed the same way (by level, itself last). */
-struct cgroup___ancestor_ids {
-	u64 ancestor_ids[0];
-} __attribute__((preserve_access_index));
-
-/*
- * Whether t is in the filter's cgroup or below it: the task's own cgroup, not the
- * current task's (a wakeup runs in the waker). On cgroup v2 a cgroup's id is its
- * kernfs node id, the directory's inode number. Ancestors come from
- * cgroup::ancestors[] (5.18+) or, on older kernels, cgroup::ancestor_ids[]; the
- * field that exists is chosen at load time, so one program serves both.
- */
-static __always_inline bool in_cgroup(struct task_struct *t)
-{
-	struct cgroup *cgrp = BPF_CORE_READ(t, cgroups, dfl_cgrp), *anc;
-	struct cgroup___ancestor_ids *old = (void *)cgrp;
-	bool by_pointer = bpf_core_field_exists(cgrp->ancestors);
-	int level, i;
-	u64 id;
-
-	if (!cgrp)
-		return false;
-	if (BPF_CORE_READ(cgrp, kn, id) == targ_cgroup)
-		return true;
-	if (!by_pointer && !bpf_core_field_exists(old->ancestor_ids))
-		return false;
-	level = BPF_CORE_READ(cgrp, level);
-	for (i = 0; i < RUNQ_LATENCY_CGROUP_DEPTH; i++) {
-		if (i >= level)
-			break;
-		if (by_pointer) {
-			if (bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[i]) || !anc)
-				return false;
-			id = BPF_CORE_READ(anc, kn, id);
-		} else if (bpf_core_read(&id, sizeof(id), &old->ancestor_ids[i])) {
-			return false;
-		}
-		if (id == targ_cgroup)
-			return true;
-	}
-	return false;
-}
-
 static __always_inline bool task_allowed(struct task_struct *t)
 {
 	if (targ_tgid && (__u32)BPF_CORE_READ(t, tgid) != targ_tgid)
@@ -112,7 +69,7 @@ static __always_inline bool task_allowed(struct task_struct *t)
 				break;
 		}
 	}
-	if (targ_cgroup && !in_cgroup(t))
+	if (targ_cgroup && !task_in_cgroup(t, targ_cgroup))
 		return false;
 	return true;
 }

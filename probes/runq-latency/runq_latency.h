@@ -10,9 +10,6 @@
 /* Series per window; more than the agent keeps (HIST_SET_MAX), so overflow is seen there. */
 #define RUNQ_LATENCY_MAX_SERIES 1024
 
-/* Cgroup levels searched for the --cgroup filter's ancestor (deeper ones: no match). */
-#define RUNQ_LATENCY_CGROUP_DEPTH 16
-
 /* The series key when results are not split by process. */
 #define RUNQ_LATENCY_ALL 0xffffffffu
 

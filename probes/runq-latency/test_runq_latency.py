@@ -41,9 +41,8 @@ child of a fresh cgroup v2 directory, --cgroup of the parent sees exactly its wa
 import os
 import subprocess
 import sys
-import time
 
-from harness import Env, Attach, LineReader, check, hook_refused, hook_used, log, summaries, run_tests, SKIP
+from harness import Env, Attach, LineReader, TestCgroups, check, hook_refused, hook_used, log, summaries, run_tests, SKIP
 
 HOLD_MS = 5
 GAP_MS = 3
@@ -159,43 +158,15 @@ def test_by_pid(args):
             raise
 
 
-def cgroup2_root():
-    """Where cgroup v2 is mounted under /sys/fs/cgroup (the agent only takes paths there)."""
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if fields[2] == "cgroup2" and (fields[1] + "/").startswith("/sys/fs/cgroup/"):
-                return fields[1]
-    return None
-
-
 def test_cgroup(args):
-    root = cgroup2_root()
-    if root is None:
-        print("SKIP: no cgroup v2 hierarchy mounted under /sys/fs/cgroup", flush=True)
-        sys.exit(SKIP)
-    parent = os.path.join(root, f"tracectl-runq-{os.getpid()}")
-    child, sibling = os.path.join(parent, "child"), os.path.join(root, f"tracectl-runq-{os.getpid()}-empty")
-    made = []
-    rel = lambda d: d[len("/sys/fs/cgroup"):]
-
-    def into_child(cgroup):
-        def extra(pid):
-            # Only the waiter moves: the holder, forked before "ready", stays outside.
-            with open(os.path.join(child, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-            return ["--cgroup", rel(cgroup)]
-        return extra
-
-    try:
-        for d in (parent, child, sibling):
-            os.mkdir(d)
-            made.append(d)
+    # Only the waiter moves: the holder, forked before "ready", stays outside.
+    with TestCgroups("runq") as cg:
+        into_child = cg.filter_after_move
         with Env(args) as env:
             try:
-                _, own, summ = run_workload(env, into_child(parent))
+                _, own, summ = run_workload(env, into_child(cg.parent))
                 check_series(summ, "all", own)
-                _, own, summ = run_workload(env, into_child(sibling))
+                _, own, summ = run_workload(env, into_child(cg.sibling))
                 n = summ.get("all", {}).get("count", 0)
                 log(f"MEASURED --cgroup of an empty sibling: series {list(summ)} count={n}")
                 check(n == 0, f"{n} samples from an empty cgroup")
@@ -203,16 +174,6 @@ def test_cgroup(args):
             except Exception:
                 env.failed = True
                 raise
-    finally:
-        for d in reversed(made):
-            for _ in range(50):  # the reaped workload may take a moment to leave
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                log(f"could not remove {d}")
 
 
 if __name__ == "__main__":

@@ -391,6 +391,110 @@ class Attach:
         return parse_json_lines(self.reader.lines)
 
 
+def wait_for_text(path, text, timeout):
+    """Waits until the file at path has a line with text and returns it; TestFailure with
+    the file's tail otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "r", errors="replace") as f:
+                for line in f:
+                    if text in line:
+                        return line.rstrip("\n")
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TestFailure(f"no {text!r} in {path} after {timeout}s: {tail(path, 5)}")
+
+
+class FoldedAttach:
+    """`tracectl attach PROBE ... --output folded` (stack probes: profile, offcpu) as nobody.
+
+    The constructor returns once the CLI said "Attached" (on stderr, its log: folded
+    output is data only), that line in .attached (it names the hook). lines() waits for the CLI's exit and returns the summary's
+    "comm;frame;...;frame value" lines, echoed to the test's output; stop() ends it
+    where the test failed before.
+    """
+
+    def __init__(self, env, probe, extra, duration, interval="1s", timeout=30):
+        self.env, self.name = env, f"cli-{probe}"
+        self.proc = env.spawn(self.name, env.cli_argv(
+            env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+            "attach", f"127.0.0.1:{env.port}", probe, *extra, "--duration", duration,
+            "--interval", interval, "--output", "folded"),
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.attached = wait_for_text(os.path.join(env.dir, self.name + ".log"), "Attached", timeout)
+
+    def lines(self):
+        try:
+            reader = LineReader(self.proc.stdout, self.name)
+            while reader.readline(30) is not None:
+                pass
+            rc = self.proc.wait(timeout=10)
+        finally:
+            stop(self.proc, self.name)
+        folded = [l for l in reader.lines if l.strip()]
+        print("----- folded output -----\n" + "\n".join(folded) + "\n-------------------------", flush=True)
+        check(rc == 0, f"{self.name} exited {rc}; stderr: {tail(os.path.join(self.env.dir, self.name + '.log'), 5)}")
+        return folded
+
+    def stop(self):
+        stop(self.proc, self.name)
+
+
+def cgroup2_root():
+    """Where cgroup v2 is mounted under /sys/fs/cgroup (the agent only takes paths there)."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2" and (fields[1] + "/").startswith("/sys/fs/cgroup/"):
+                return fields[1]
+    return None
+
+
+class TestCgroups:
+    """Fresh cgroup v2 directories for a test: parent, its child and an empty sibling of
+    the parent, under the cgroup2 mount; removed on exit (once the reaped workloads left).
+    Exits the test as skipped where no cgroup v2 is mounted under /sys/fs/cgroup."""
+
+    def __init__(self, name):
+        root = cgroup2_root()
+        if root is None:
+            print("SKIP: no cgroup v2 hierarchy mounted under /sys/fs/cgroup", flush=True)
+            sys.exit(SKIP)
+        self.parent = os.path.join(root, f"tracectl-{name}-{os.getpid()}")
+        self.child = os.path.join(self.parent, "child")
+        self.sibling = os.path.join(root, f"tracectl-{name}-{os.getpid()}-empty")
+        self.made = []
+
+    def __enter__(self):
+        for d in (self.parent, self.child, self.sibling):
+            os.mkdir(d)
+            self.made.append(d)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for d in reversed(self.made):
+            for _ in range(50):  # the reaped workload may take a moment to leave
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                log(f"could not remove {d}")
+        return False
+
+    def filter_after_move(self, cgroup):
+        """For a test that starts its workload and then the CLI: pid -> the options
+        --cgroup CGROUP (parent or sibling), once process pid moved into the child."""
+        def extra(pid):
+            with open(os.path.join(self.child, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+            return ["--cgroup", cgroup[len("/sys/fs/cgroup"):]]
+        return extra
+
+
 def hook_used(hook):
     """The hook a probe used, without the agent's note on the cheaper variants this kernel
     refused: "HOOK (not used here: VARIANT: reason; ...)"."""

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* profile: the sample key and limits shared by the BPF program and the agent. */
-#ifndef TRACECTL_PROFILE_H
-#define TRACECTL_PROFILE_H
+/* The stack-counting probes (profile, offcpu): the sample key and limits their BPF programs and the agent share. */
+#ifndef TRACECTL_STACK_KEY_H
+#define TRACECTL_STACK_KEY_H
 
 #define PROFILE_COMM_LEN 16
 /* Frames kept per stack: the kernel's default perf_event_max_stack. */
