@@ -1191,113 +1191,110 @@ static void fleet_connect_more(struct fleet *f)
 	}
 }
 
-enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
+/* The fleet's memory, events and hosts before the loop runs; 0, or -1 said on stderr. */
+static int fleet_init(struct fleet *f, const struct fleet_options *o, SSL_CTX *tls)
 {
-	struct fleet f = { .o = o, .flushed_bucket = -1 };
-	enum cli_exit code = CLI_EXIT_FAILURE;
-	size_t answered = 0;
-
-	f.n = o->targets->n;
-	f.base = event_base_new();
-	f.hosts = calloc(f.n, sizeof(*f.hosts));
-	if (!f.base || !f.hosts) {
+	f->n = o->targets->n;
+	f->tls = tls;
+	f->base = event_base_new();
+	f->hosts = calloc(f->n, sizeof(*f->hosts));
+	if (!f->base || !f->hosts) {
 		fprintf(stderr, "tracectl: out of memory\n");
-		goto cleanup;
+		return -1;
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++) {
-		result_init(&f.windows[i].sum.res);
-		f.windows[i].nhosts = f.n;
-		f.windows[i].reported = calloc(f.n, 1);
-		if (!f.windows[i].reported) {
+		result_init(&f->windows[i].sum.res);
+		f->windows[i].nhosts = f->n;
+		f->windows[i].reported = calloc(f->n, 1);
+		if (!f->windows[i].reported) {
 			fprintf(stderr, "tracectl: out of memory\n");
-			goto cleanup;
+			return -1;
 		}
 	}
-	f.merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
-				    .host = f.n == 1 ? o->targets->hosts[0].name : "*", .merged = f.n > 1,
-				    .hosts_total = f.n, .interval_ns = o->interval_ns,
-				    .events_header_shown = &f.events_header_shown };
-	f.start_ns = clock_ns(CLOCK_REALTIME);
+	f->merged = (struct render){ .format = o->format, .out = stdout, .probe = o->probe ? o->probe : "",
+				     .host = f->n == 1 ? o->targets->hosts[0].name : "*", .merged = f->n > 1,
+				     .hosts_total = f->n, .interval_ns = o->interval_ns,
+				     .events_header_shown = &f->events_header_shown };
+	f->start_ns = clock_ns(CLOCK_REALTIME);
 	if (o->command == FLEET_ATTACH && !o->replay && o->request &&
 	    o->request->call_case == TRACECTL__REQUEST__CALL_ATTACH &&
 	    o->interval_ns)
-		f.phase_ns = o->request->attach->align_unix_ns % o->interval_ns;
+		f->phase_ns = o->request->attach->align_unix_ns % o->interval_ns;
 	/* the merged windows redraw (--per-host adds each host's summary at the end); events scroll */
-	f.live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->replay &&
-		 isatty(fileno(stdout));
-	if (!term_size(STDOUT_FILENO, &f.cols, &f.rows))
-		f.cols = f.rows = 0;
-	if (!term_size(STDERR_FILENO, &f.err_cols, &(unsigned){ 0 }))
-		f.err_cols = 0;
-	f.sigwinch = evsignal_new(f.base, SIGWINCH, on_sigwinch, &f);
-	f.grace = event_new(f.base, -1, EV_PERSIST, grace_cb, &f);
-	f.sigint = evsignal_new(f.base, SIGINT, on_signal, &f);
-	f.sigterm = evsignal_new(f.base, SIGTERM, on_signal, &f);
-	if (!f.grace || !f.sigint || !f.sigterm || !f.sigwinch || evsignal_add(f.sigint, NULL) ||
-	    evsignal_add(f.sigterm, NULL) || evsignal_add(f.sigwinch, NULL) ||
-	    event_add(f.grace, &(struct timeval){ 0, 250000 })) {
+	f->live = o->command == FLEET_ATTACH && o->format == OUTPUT_TEXT && !o->quiet && !o->replay &&
+		  isatty(fileno(stdout));
+	if (!term_size(STDOUT_FILENO, &f->cols, &f->rows))
+		f->cols = f->rows = 0;
+	if (!term_size(STDERR_FILENO, &f->err_cols, &(unsigned){ 0 }))
+		f->err_cols = 0;
+	f->sigwinch = evsignal_new(f->base, SIGWINCH, on_sigwinch, f);
+	f->grace = event_new(f->base, -1, EV_PERSIST, grace_cb, f);
+	f->sigint = evsignal_new(f->base, SIGINT, on_signal, f);
+	f->sigterm = evsignal_new(f->base, SIGTERM, on_signal, f);
+	if (!f->grace || !f->sigint || !f->sigterm || !f->sigwinch || evsignal_add(f->sigint, NULL) ||
+	    evsignal_add(f->sigterm, NULL) || evsignal_add(f->sigwinch, NULL) ||
+	    event_add(f->grace, &(struct timeval){ 0, 250000 })) {
 		fprintf(stderr, "tracectl: cannot set up the event loop\n");
-		goto cleanup;
+		return -1;
 	}
-	f.nactive = f.n;
-	for (size_t i = 0; i < f.n; i++) {
-		struct fleet_host *h = &f.hosts[i];
+	f->nactive = f->n;
+	for (size_t i = 0; i < f->n; i++) {
+		struct fleet_host *h = &f->hosts[i];
 
-		h->fleet = &f;
+		h->fleet = f;
 		h->index = i;
 		h->target = &o->targets->hosts[i];
 		h->last_bucket = -1;
 		result_init(&h->received.res);
 		h->render = (struct render){ .format = o->format, .out = stdout, .host = h->target->name,
-					     .probe = o->probe ? o->probe : "", .hosts_total = f.n,
-					     .interval_ns = o->interval_ns, .events_header_shown = &f.events_header_shown };
+					     .probe = o->probe ? o->probe : "", .hosts_total = f->n,
+					     .interval_ns = o->interval_ns, .events_header_shown = &f->events_header_shown };
 	}
-	f.tls = tls;
-	if (!o->replay)
-		fleet_connect_more(&f);
-	if (o->format == OUTPUT_TEXT && o->command == FLEET_ATTACH && f.n > 1 && !o->replay && !o->quiet)
-		fprintf(stderr, "Attaching %s on %zu hosts...\n", o->probe, f.n);
-	if (o->replay)
-		fleet_replay(&f);
-	else if (f.nactive)
-		event_base_dispatch(f.base);
-	if (f.sort_refused) {
-		code = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	fleet_flush_windows(&f, true);
-	if (f.status_shown)
+	return 0;
+}
+
+/* After the loop: the last windows, summaries, deferred errors and footer; the exit code. */
+static enum cli_exit fleet_report(struct fleet *f)
+{
+	const struct fleet_options *o = f->o;
+	size_t answered = 0;
+	enum cli_exit code;
+
+	fleet_flush_windows(f, true);
+	if (f->status_shown)
 		fputc('\n', stderr);
 	if (o->command == FLEET_ATTACH) {
 		struct fleet_result local, *r = o->result ? o->result : &local;
 
-		build_result(&f, r);
-		print_summaries(&f, r);
+		build_result(f, r);
+		print_summaries(f, r);
 		if (r == &local)
 			fleet_result_free(&local);
 	}
-	for (size_t i = 0; i < f.n; i++)
-		if (f.hosts[i].error_deferred)
-			print_host_error(&f.hosts[i]);
-	for (size_t i = 0; i < f.n; i++)
-		answered += f.hosts[i].answered;
-	print_fleet_footer(&f, answered);
-	if (f.replay_damaged)
-		code = CLI_EXIT_FAILURE;
-	else if (answered == f.n)
-		code = CLI_EXIT_OK;
-	else if (answered > 0)
-		code = CLI_EXIT_PARTIAL;
-	else {
-		/* nobody answered: the first host's reason (all the same in the common case) */
-		code = f.hosts[0].done ? f.hosts[0].code : CLI_EXIT_FAILURE;
-		for (size_t i = 0; i < f.n; i++)
-			if (!f.hosts[i].done) /* interrupted before an answer */
-				fprintf(stderr, "tracectl: %s: no answer\n", f.hosts[i].target->name);
-	}
-cleanup:
-	for (size_t i = 0; f.hosts && i < f.n; i++) {
-		struct fleet_host *h = &f.hosts[i];
+	for (size_t i = 0; i < f->n; i++)
+		if (f->hosts[i].error_deferred)
+			print_host_error(&f->hosts[i]);
+	for (size_t i = 0; i < f->n; i++)
+		answered += f->hosts[i].answered;
+	print_fleet_footer(f, answered);
+	if (f->replay_damaged)
+		return CLI_EXIT_FAILURE;
+	if (answered == f->n)
+		return CLI_EXIT_OK;
+	if (answered > 0)
+		return CLI_EXIT_PARTIAL;
+	/* nobody answered: the first host's reason (all the same in the common case) */
+	code = f->hosts[0].done ? f->hosts[0].code : CLI_EXIT_FAILURE;
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->hosts[i].done) /* interrupted before an answer */
+			fprintf(stderr, "tracectl: %s: no answer\n", f->hosts[i].target->name);
+	return code;
+}
+
+static void fleet_free(struct fleet *f)
+{
+	for (size_t i = 0; f->hosts && i < f->n; i++) {
+		struct fleet_host *h = &f->hosts[i];
 
 		for (size_t k = 0; k < h->npending; k++)
 			protobuf_c_message_free_unpacked(&h->pending[k]->base, NULL);
@@ -1308,17 +1305,37 @@ cleanup:
 		client_conn_free(&h->conn);
 	}
 	for (size_t i = 0; i < FLEET_WINDOWS; i++)
-		window_free(&f.windows[i]);
-	free(f.hosts);
-	if (f.grace)
-		event_free(f.grace);
-	if (f.sigint)
-		event_free(f.sigint);
-	if (f.sigterm)
-		event_free(f.sigterm);
-	if (f.sigwinch)
-		event_free(f.sigwinch);
-	if (f.base)
-		event_base_free(f.base);
+		window_free(&f->windows[i]);
+	free(f->hosts);
+	if (f->grace)
+		event_free(f->grace);
+	if (f->sigint)
+		event_free(f->sigint);
+	if (f->sigterm)
+		event_free(f->sigterm);
+	if (f->sigwinch)
+		event_free(f->sigwinch);
+	if (f->base)
+		event_base_free(f->base);
+}
+
+enum cli_exit fleet_run(const struct fleet_options *o, SSL_CTX *tls)
+{
+	struct fleet f = { .o = o, .flushed_bucket = -1 };
+	enum cli_exit code = CLI_EXIT_FAILURE;
+
+	if (fleet_init(&f, o, tls))
+		goto cleanup;
+	if (!o->replay)
+		fleet_connect_more(&f);
+	if (o->format == OUTPUT_TEXT && o->command == FLEET_ATTACH && f.n > 1 && !o->replay && !o->quiet)
+		fprintf(stderr, "Attaching %s on %zu hosts...\n", o->probe, f.n);
+	if (o->replay)
+		fleet_replay(&f);
+	else if (f.nactive)
+		event_base_dispatch(f.base);
+	code = f.sort_refused ? CLI_EXIT_USAGE : fleet_report(&f);
+cleanup:
+	fleet_free(&f);
 	return code;
 }
