@@ -79,8 +79,8 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 		rc = set_filter(obj, "targ_comm", p->comm, strnlen(p->comm, PROBE_COMM_LEN - 1),
 				PROBE_COMM_LEN, err, errlen);
 	if (!rc && (probe->params & PROBE_PARAM_CGROUP))
-		rc = set_filter(obj, "targ_cgroup", &p->cgroup_id, sizeof(p->cgroup_id),
-				sizeof(p->cgroup_id), err, errlen);
+		rc = set_filter(obj, "targ_cgroups", p->cgroups, sizeof(p->cgroups), sizeof(p->cgroups), err,
+				errlen);
 	if (!rc && (probe->params & PROBE_PARAM_PORT))
 		rc = set_filter(obj, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,
 				errlen);
@@ -187,6 +187,7 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 	}
 	in->probe = probe;
 	in->params = params;
+	in->by_workload = cgroup_workload_by(params->by);
 	hv = rt->variants_for ? rt->variants_for(params) : probe->variants;
 	in->skeleton = hv->skeleton;
 	rc = rt->prepare ? rt->prepare(in, params, err, errlen) : 0;

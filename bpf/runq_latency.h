@@ -3,6 +3,8 @@
 #ifndef TRACECTL_RUNQ_LATENCY_H
 #define TRACECTL_RUNQ_LATENCY_H
 
+#include "cgroup_filter.h"
+
 #define RUNQ_LATENCY_COMM_LEN 16
 
 /* Tasks waiting on a run queue at once (LRU beyond that: a sample is lost, not the map). */
@@ -10,10 +12,7 @@
 /* Series per window; more than the agent keeps (HIST_SET_MAX), so overflow is seen there. */
 #define RUNQ_LATENCY_MAX_SERIES 1024
 
-/* Cgroup levels searched for the --cgroup filter's ancestor (deeper ones: no match). */
-#define RUNQ_LATENCY_CGROUP_DEPTH 16
-
 /* The series key when results are not split by process. */
-#define RUNQ_LATENCY_ALL 0xffffffffu
+#define RUNQ_LATENCY_ALL 0xffffffffffffffffull
 
 #endif
