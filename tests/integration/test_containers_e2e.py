@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Workloads, not PIDs: container, pod and service identity and the cgroup filters in the kernel.
+
+Every test builds, under the cgroup2 mount and inside one directory of its own, cgroup
+hierarchies shaped like the runtimes lay them out: a kubelet pod slice with the systemd
+driver holding two containerd containers A and B (cri-containerd-ID.scope), a pod with
+the cgroupfs driver (kubepods/burstable/podUID/ID), a docker-ID.scope, an empty
+container E, and a system.slice/NAME.service. tcp_workload clients moved into them make
+known numbers of sends: A 101, B 37, the cgroupfs pod's container C 23, Docker D 11,
+the service 7, E none; and 13 more from a client moved into A/sub, a cgroup created after
+the probe was loaded (a new child of a filtered cgroup is in the filter, and named after
+its container).
+
+by_container: tcp-send --by container counts A 114 (101 + 13), B 37, C 23, D 11 and no E.
+by_pod: --by pod counts the systemd pod 151 and the cgroupfs pod 23.
+by_service: --by service counts the service 7.
+pod_filter: --pod UID --by container has the rows A 114 and B 37 and nothing else.
+container_filter: --container PREFIX (10 hex digits of A) has only A's two clients' pids.
+service_filter: --service NAME (without .service) has only the service's client.
+refused: a prefix two containers share, an unknown container, pod and service are each
+refused with the value named, before anything is loaded.
+runq: runq-latency --container A --by container: one series, container=A, holding at least
+the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
+that is not the current one).
+"""
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+
+from harness import Attach, Env, check, log, run_tests, summaries
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
+from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
+
+SKIP = 77
+SIZE = 100
+SHORT = 12  # container ids in results: docker's short form
+
+
+def cgroup2_root():
+    """The cgroup2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
+def container_id(prefix=""):
+    """A 64-hex id starting with a letter (all digits would read as a number in JSON rows)."""
+    rest = secrets.token_hex(32)
+    return (prefix + "a" + rest)[:64]
+
+
+class Layout:
+    """The runtimes' cgroup layouts below one test directory; removed by remove()."""
+
+    def __init__(self):
+        root = cgroup2_root()
+        if root is None:
+            print("SKIP: cgroup v2 is not mounted", flush=True)
+            sys.exit(SKIP)
+        self.top = os.path.join(root, f"tracectl-containers-{os.getpid()}")
+        try:
+            os.mkdir(self.top)
+        except OSError as e:
+            print(f"SKIP: cannot create a cgroup under the cgroup2 mount {root}: {e}", flush=True)
+            sys.exit(SKIP)
+        self.made = [self.top]
+        shared = secrets.token_hex(3)  # A and B share a prefix: it is ambiguous
+        self.a, self.b = container_id(shared), container_id(shared)
+        self.c, self.d, self.e = container_id(), container_id(), container_id()
+        self.shared = shared
+        self.pod = str(uuid.uuid4())
+        self.pod2 = str(uuid.uuid4())
+        self.service = f"tracectl-fake-{os.getpid()}"
+        slice_ = self.mk("kubepods.slice", "kubepods-besteffort.slice",
+                         f"kubepods-besteffort-pod{self.pod.replace('-', '_')}.slice")
+        self.cg_a = self.mk(slice_, f"cri-containerd-{self.a}.scope")
+        self.cg_b = self.mk(slice_, f"cri-containerd-{self.b}.scope")
+        self.cg_e = self.mk(slice_, f"cri-containerd-{self.e}.scope")
+        self.cg_c = self.mk("kubepods", "burstable", f"pod{self.pod2}", self.c)
+        self.cg_d = self.mk("system.slice", f"docker-{self.d}.scope")
+        self.cg_svc = self.mk("system.slice", f"{self.service}.service")
+
+    def mk(self, *parts):
+        path = self.top
+        for p in parts:
+            path = os.path.join(path, p)
+            if not os.path.isdir(path):
+                os.mkdir(path)
+                self.made.append(path)
+        return path
+
+    def move(self, pid, cgroup):
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def remove(self):
+        """Tasks still inside go back to the root; then every directory, deepest first."""
+        root = cgroup2_root()
+        for d in reversed(self.made):
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    for pid in f.read().split():
+                        try:
+                            self.move(pid, root)
+                        except OSError:
+                            pass  # exited meanwhile
+            except OSError:
+                pass
+            for _ in range(50):  # a reaped task may take a moment to leave
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                log(f"could not remove {d}")
+
+
+def with_layout(test):
+    """Runs test(args, layout, env) with the layout removed on every path."""
+    def run(args):
+        layout = Layout()
+        try:
+            with Env(args) as env:
+                try:
+                    test(args, layout, env)
+                    env.stop_agent_checked()
+                except Exception:
+                    env.failed = True
+                    raise
+        finally:
+            layout.remove()
+    return run
+
+
+def send_workloads(env, layout, attach):
+    """While attach runs: the clients in their cgroups, one started in A/sub made just now.
+    Returns {cgroup: [pid, ...]} and ends the session once all are done."""
+    port = start_server(env)
+    plan = [(layout.cg_a, 101), (layout.cg_b, 37), (layout.cg_c, 23), (layout.cg_d, 11), (layout.cg_svc, 7)]
+    clients, pids = [], {}
+    for cgroup, n in plan:
+        c = Client(env, "send", port, "--count", str(n), "--size", str(SIZE))
+        layout.move(c.pid, cgroup)
+        clients.append(c)
+        pids.setdefault(cgroup, []).append(c.pid)
+    # a cgroup that did not exist when the probe was loaded
+    sub = layout.mk(layout.cg_a, "sub")
+    c = Client(env, "send", port, "--count", "13", "--size", str(SIZE))
+    layout.move(c.pid, sub)
+    clients.append(c)
+    pids[layout.cg_a].append(c.pid)
+    for c in clients:
+        c.go()
+    for c in clients:
+        c.wait_done()
+    time.sleep(1.5)  # one more window, then Ctrl-C: the summary holds every send
+    attach.end()
+    return pids
+
+
+def rows_of(attach, label):
+    summ = summaries(attach.result())
+    check(len(summ) == 1, f"{label}: want one summary, got {len(summ)}")
+    rows = summ[0]["rows"]
+    log(f"MEASURED {label}: {rows}")
+    return rows
+
+
+def keyed(rows, key):
+    """{key value: sends}, each key once."""
+    out = {}
+    for r in rows:
+        check(str(r[key]) not in out, f"{key} {r[key]} in two rows: {rows}")
+        out[str(r[key])] = r["sends"]
+    return out
+
+
+@with_layout
+def test_by_container(args, layout, env):
+    with Attach(env, "tcp-send", ["--by", "container", "--top", "100000"], duration="60s") as a:
+        send_workloads(env, layout, a)
+    got = keyed(rows_of(a, "--by container"), "container")
+    want = {layout.a[:SHORT]: 114, layout.b[:SHORT]: 37, layout.c[:SHORT]: 23, layout.d[:SHORT]: 11}
+    for k, v in want.items():
+        check(got.get(k) == v, f"container {k}: {got.get(k)} sends, want {v}; rows {got}")
+    check(layout.e[:SHORT] not in got, f"the empty container E has a row: {got}")
+
+
+@with_layout
+def test_by_pod(args, layout, env):
+    with Attach(env, "tcp-send", ["--by", "pod", "--top", "100000"], duration="60s") as a:
+        send_workloads(env, layout, a)
+    got = keyed(rows_of(a, "--by pod"), "pod")
+    check(got.get(layout.pod) == 151, f"systemd-driver pod {layout.pod}: {got.get(layout.pod)}, want 151; {got}")
+    check(got.get(layout.pod2) == 23, f"cgroupfs-driver pod {layout.pod2}: {got.get(layout.pod2)}, want 23; {got}")
+
+
+@with_layout
+def test_by_service(args, layout, env):
+    with Attach(env, "tcp-send", ["--by", "service", "--top", "100000"], duration="60s") as a:
+        send_workloads(env, layout, a)
+    got = keyed(rows_of(a, "--by service"), "service")
+    name = layout.service + ".service"
+    check(got.get(name) == 7, f"service {name}: {got.get(name)} sends, want 7; rows {got}")
+
+
+@with_layout
+def test_pod_filter(args, layout, env):
+    with Attach(env, "tcp-send", ["--pod", layout.pod, "--by", "container"], duration="60s") as a:
+        send_workloads(env, layout, a)
+    got = keyed(rows_of(a, f"--pod {layout.pod} --by container"), "container")
+    want = {layout.a[:SHORT]: 114, layout.b[:SHORT]: 37}
+    check(got == want, f"--pod rows {got}, want {want}")
+
+
+@with_layout
+def test_container_filter(args, layout, env):
+    prefix = layout.a[:10]
+    with Attach(env, "tcp-send", ["--container", prefix], duration="60s") as a:
+        pids = send_workloads(env, layout, a)
+    rows = rows_of(a, f"--container {prefix}")
+    got = {int(r["pid"]): r["sends"] for r in rows}
+    want = dict(zip(pids[layout.cg_a], (101, 13)))
+    check(got == want, f"--container {prefix}: rows {got}, want {want} (A's client, A/sub's client)")
+
+
+@with_layout
+def test_service_filter(args, layout, env):
+    with Attach(env, "tcp-send", ["--service", layout.service], duration="60s") as a:
+        pids = send_workloads(env, layout, a)
+    rows = rows_of(a, f"--service {layout.service}")
+    got = {int(r["pid"]): r["sends"] for r in rows}
+    want = {pids[layout.cg_svc][0]: 7}
+    check(got == want, f"--service {layout.service}: rows {got}, want {want}")
+
+
+@with_layout
+def test_refused(args, layout, env):
+    cases = [(["--container", layout.shared], f"'{layout.shared}' is ambiguous"),
+             (["--container", "f" * 64], "no such container"),
+             (["--pod", str(uuid.uuid4())], "no such pod"),
+             (["--service", "tracectl-no-such-unit"], "no such service"),
+             (["--container", "../etc"], "is not a container")]
+    for extra, want in cases:
+        argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                            f"127.0.0.1:{env.port}", "tcp-send", "--duration", "2s", *extra)
+        rc, _, err = env.run_cli("cli-refused", argv)
+        log(f"MEASURED {' '.join(extra)}: exit {rc}: {err.strip()[-200:]!r}")
+        check(rc != 0 and want in err and extra[1] in err, f"{extra}: exit {rc}, stderr {err[-300:]!r}, want {want!r}")
+
+
+@with_layout
+def test_runq(args, layout, env):
+    with Attach(env, "runq-latency", ["--container", layout.a[:16], "--by", "container"], duration="60s") as a:
+        # a shell in A that sleeps 100 times: each wakeup is one run-queue wait of a task in A
+        proc = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 100 ]; do sleep 0.01; "
+                                     "i=$((i+1)); done"], stdin=subprocess.PIPE)
+        layout.move(proc.pid, layout.cg_a)
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        rc = proc.wait(timeout=60)
+        check(rc == 0, f"sleeper exited {rc}")
+        time.sleep(1.5)
+        a.end()
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    want = f"container={layout.a[:SHORT]}"
+    log(f"MEASURED runq-latency --container --by container: " +
+        ", ".join(f"{k}: count={o.get('count')}" for k, o in summ.items()))
+    check(list(summ) == [want], f"series {list(summ)}, want only {want}")
+    check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
+
+if __name__ == "__main__":
+    sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
+                        "pod_filter": test_pod_filter, "container_filter": test_container_filter,
+                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq},
+                       __doc__))
