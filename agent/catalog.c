@@ -63,11 +63,17 @@ int catalog_results_init(const struct probe_desc *probe, const struct probe_para
 			 struct result *total, size_t total_rows)
 {
 	enum result_kind kind = (enum result_kind)probe->kind;
-	/* --by container|pod|service: one key, the workload, instead of the probe's own */
 	bool by_workload = params && cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
-	const char *const workload_key[] = { by_workload ? params->by : "" };
-	size_t nkeys = by_workload ? 1 : probe->nkeys;
-	const char *const *key_names = by_workload ? workload_key : probe->key_names;
+	const char *key_names[COUNT_MAX_KEYS];
+	size_t nkeys = 0;
+
+	/* --by container|pod|service: the workload's key where the process's (pid, comm) were */
+	for (size_t i = 0; i < probe->nkeys && i < COUNT_MAX_KEYS; i++) {
+		if (by_workload && strcmp(probe->key_names[i], "comm") == 0)
+			continue;
+		key_names[nkeys++] = by_workload && strcmp(probe->key_names[i], "pid") == 0 ? params->by
+											   : probe->key_names[i];
+	}
 	int err = result_init_kind(window, kind, nkeys, key_names, probe->nvalues, probe->value_names,
 				   COUNT_TABLE_MAX_ROWS);
 

@@ -153,9 +153,10 @@ void catalog_close(void **state);
 struct bpf_object *catalog_object(void *state);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
-/* Empty window and total results of probe's kind (tables with its schema, or the one key
- * params->by names with --by container|pod|service; bounded to COUNT_TABLE_MAX_ROWS and
- * total_rows). params may be NULL. 0 or -errno; result_free releases either. */
+/* Empty window and total results of probe's kind (tables with its schema; with --by
+ * container|pod|service the key params->by names in place of "pid", and no "comm"; bounded
+ * to COUNT_TABLE_MAX_ROWS and total_rows). params may be NULL. 0 or -errno; result_free
+ * releases either. */
 int catalog_results_init(const struct probe_desc *probe, const struct probe_params *params, struct result *window,
 			 struct result *total, size_t total_rows);
 /* window = what a histogram or count probe saw since its previous read. 0 or -errno. */

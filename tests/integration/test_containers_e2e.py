@@ -20,6 +20,8 @@ container_filter: --container PREFIX (10 hex digits of A) has only A's two clien
 service_filter: --service NAME (without .service) has only the service's client.
 refused: a prefix two containers share, an unknown container, pod and service are each
 refused with the value named, before anything is loaded.
+syscalls: syscalls --pod UID --by container: getppid exactly 1001 in A and 307 in B, none
+of the 503 in C (another pod), and no row outside the pod.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
 that is not the current one).
@@ -31,7 +33,7 @@ import sys
 import time
 import uuid
 
-from harness import Attach, Env, check, log, run_tests, summaries
+from harness import Attach, Env, LineReader, check, log, run_tests, summaries
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
@@ -280,8 +282,45 @@ def test_runq(args, layout, env):
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
     check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
 
+def syscall_loop(env, args, layout, cgroup, count):
+    """syscall_loop in cgroup: exactly count getppid calls once it is told to go."""
+    proc = env.spawn("syscall_loop", [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count)],
+                     stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    out = LineReader(proc.stdout, "syscall_loop")
+    line = out.readline(10)
+    check(line is not None and line.startswith("ready "), f"syscall_loop said {line!r}")
+    layout.move(int(line.split()[1]), cgroup)
+    return proc, out
+
+
+@with_layout
+def test_syscalls(args, layout, env):
+    with Attach(env, "syscalls", ["--pod", layout.pod, "--by", "container", "--top", "100000"],
+                duration="60s") as a:
+        loops = [syscall_loop(env, args, layout, layout.cg_a, 1001), syscall_loop(env, args, layout, layout.cg_b, 307),
+                 syscall_loop(env, args, layout, layout.cg_c, 503)]
+        for proc, _ in loops:
+            proc.stdin.write(b"go\n")
+        for proc, out in loops:
+            line = out.readline(30)
+            check(line is not None and line.startswith("done"), f"syscall_loop: {line!r}")
+            check(proc.wait(timeout=10) == 0, "syscall_loop failed")
+        time.sleep(1.5)
+        a.end()
+    summ = summaries(a.result())
+    check(len(summ) == 1, f"want one summary, got {len(summ)}")
+    rows = summ[0]["rows"]
+    got = {str(r["container"]): r["count"] for r in rows if r["syscall"] == "getppid"}
+    log(f"MEASURED syscalls --pod --by container: getppid {got}; containers "
+        f"{sorted({str(r['container']) for r in rows})}")
+    want = {layout.a[:SHORT]: 1001, layout.b[:SHORT]: 307}
+    check(got == want, f"getppid by container {got}, want {want}")
+    check({str(r["container"]) for r in rows} <= set(want), f"rows outside the pod: {rows}")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
-                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq},
+                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
+                        "syscalls": test_syscalls},
                        __doc__))
