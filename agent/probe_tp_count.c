@@ -368,7 +368,8 @@ const struct probe_desc probe_tp_count = {
 	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; without cookies a program per "
 		"tracepoint, at most 64)",
 	.variants = &variants,
-	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP |
+		  PROBE_PARAM_CGROUP,
 	.by_choices = "tracepoint|pid",
 	.target_form = "CATEGORY:PATTERN",
 	.default_top = 50,

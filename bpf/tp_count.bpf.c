@@ -4,6 +4,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "cgroup_filter.bpf.h"
 #include "each_index.h"
 #include "tp_count.h"
 
@@ -50,6 +51,8 @@ static __always_inline int count_hit(__u32 index)
 	key.index = index;
 	key.tgid = id >> 32;
 	if (targ_tgid && key.tgid != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (targ_comm[0] != '\0') {

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_TP_COUNT_H
 #define TRACECTL_TP_COUNT_H
 
+#include "cgroup_filter.h"
+
 /* Tracepoints one attach may count; the attach cookie indexes the counters. */
 #define TP_COUNT_MAX 200
 /* (tracepoint, process) pairs counted per interval with --by pid; beyond that, the overflow slot. */

@@ -22,10 +22,13 @@ refused: a prefix two containers share, an unknown container, pod and service ar
 refused with the value named, before anything is loaded.
 syscalls: syscalls --pod UID --by container: getppid exactly 1001 in A and 307 in B, none
 of the 503 in C (another pod), and no row outside the pod.
+exec: exec --container A has the 5 execs of a shell in A and none of a shell outside.
+filters_load: every probe that takes --container loads with it on this kernel.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
 that is not the current one).
 """
+import json
 import os
 import secrets
 import subprocess
@@ -318,9 +321,67 @@ def test_syscalls(args, layout, env):
     check({str(r["container"]) for r in rows} <= set(want), f"rows outside the pod: {rows}")
 
 
+@with_layout
+def test_exec(args, layout, env):
+    """exec --container A: the 5 execs of a shell in A, none of the 3 of the same shell outside."""
+    script = "read go; for i in 1 2 3 4 5; do /bin/true; done"
+    with Attach(env, "exec", ["--container", layout.a[:12]], duration="60s") as a:
+        inside = env.spawn("sh_in_a", ["sh", "-c", script], stdin=subprocess.PIPE)
+        outside = env.spawn("sh_outside", ["sh", "-c", "read go; for i in 1 2 3; do /bin/true; done"],
+                            stdin=subprocess.PIPE)
+        layout.move(inside.pid, layout.cg_a)
+        for p in (inside, outside):
+            p.stdin.write(b"go\n")
+        for p in (inside, outside):
+            check(p.wait(timeout=30) == 0, "the shell failed")
+        time.sleep(1.5)
+        a.end()
+    evs = [o for o in a.result() if o.get("type") == "event"]
+    log(f"MEASURED exec --container: {len(evs)} events: {[(e.get('ppid'), e.get('filename')) for e in evs]}")
+    check(len(evs) == 5 and all(e.get("filename") == "/bin/true" and e.get("ppid") == inside.pid for e in evs),
+          f"want the 5 execs of /bin/true by {inside.pid} in A, got {evs}")
+
+
+# A target each probe that needs one can load with (kernel-function probes: skipped where
+# this kernel cannot attach them at all).
+TARGETS = {"tp-count": "syscalls:sys_enter_getppid"}
+
+
+@with_layout
+def test_filters_load(args, layout, env):
+    """Every probe that takes --container loads with it (the verifier accepts the filter)."""
+    rc, out, err = env.run_cli("probes", env.cli_argv(env.path("ca.pem"), env.path("client.pem"),
+                                                       env.path("client.key"), "probes",
+                                                       f"127.0.0.1:{env.port}", "--output", "json"))
+    check(rc == 0, f"probes exited {rc}: {err[-300:]!r}")
+    probes = [json.loads(line) for line in out.splitlines() if line.strip()]
+    loaded, skipped = [], []
+    for p in probes:
+        names = p.get("params", [])
+        if "container" not in names or not p.get("supported"):
+            continue
+        extra = ["--container", layout.a[:12]]
+        if "target" in names:
+            if p["probe"] not in TARGETS:
+                target = os.path.join(args.tools, "tcp_workload") + ":main"
+                if not p["probe"].startswith("func-"):
+                    skipped.append(p["probe"])
+                    continue
+            else:
+                target = TARGETS[p["probe"]]
+            extra += ["--target", target]
+        argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                            f"127.0.0.1:{env.port}", p["probe"], "--duration", "1s", "--output", "json", *extra)
+        rc, out, err = env.run_cli(f"cli-{p['probe']}", argv)
+        check(rc == 0, f"{p['probe']} --container: exit {rc}: {err[-400:]!r}")
+        loaded.append(p["probe"])
+    log(f"MEASURED loaded with --container: {loaded}; not tried (no target here): {skipped}")
+    check(len(loaded) >= 10, f"only {loaded} take --container")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
-                        "syscalls": test_syscalls},
+                        "syscalls": test_syscalls, "exec": test_exec, "filters_load": test_filters_load},
                        __doc__))
