@@ -23,6 +23,8 @@ refused with the value named, before anything is loaded.
 syscalls: syscalls --pod UID --by container: getppid exactly 1001 in A and 307 in B, none
 of the 503 in C (another pod), and no row outside the pod.
 exec: exec --container A has the 5 execs of a shell in A and none of a shell outside.
+cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
+switches of a sleeper's 100 sleeps.
 filters_load: every probe that takes --container loads with it on this kernel.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
@@ -345,6 +347,25 @@ def test_exec(args, layout, env):
           f"want the 5 execs of /bin/true by {inside.pid} in A, got {evs}")
 
 
+@with_layout
+def test_cpu_top(args, layout, env):
+    """cpu-top --pod UID --by container: rows A and B only; A's 100 sleeps are 100+ voluntary switches."""
+    with Attach(env, "cpu-top", ["--pod", layout.pod, "--by", "container"], duration="60s") as a:
+        proc = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 100 ]; do sleep 0.01; "
+                                     "i=$((i+1)); done"], stdin=subprocess.PIPE)
+        layout.move(proc.pid, layout.cg_a)
+        proc.stdin.write(b"go\n")
+        check(proc.wait(timeout=60) == 0, "the sleeper failed")
+        time.sleep(1.5)
+        a.end()
+    rows = summaries(a.result())[0]["rows"]
+    log(f"MEASURED cpu-top --pod --by container: {rows}")
+    got = {str(r["container"]): r for r in rows}
+    check(list(got) == [layout.a[:SHORT]], f"rows {list(got)}, want only A {layout.a[:SHORT]}")
+    row = got[layout.a[:SHORT]]
+    check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
+
+
 # A target each probe that needs one can load with (kernel-function probes: skipped where
 # this kernel cannot attach them at all).
 TARGETS = {"tp-count": "syscalls:sys_enter_getppid"}
@@ -386,5 +407,6 @@ if __name__ == "__main__":
     sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
-                        "syscalls": test_syscalls, "exec": test_exec, "filters_load": test_filters_load},
+                        "syscalls": test_syscalls, "exec": test_exec, "cpu_top": test_cpu_top,
+                        "filters_load": test_filters_load},
                        __doc__))
