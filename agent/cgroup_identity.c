@@ -16,7 +16,6 @@
 #include "cgroup_identity.h"
 
 #define CONTAINER_ID_LEN 64
-#define CONTAINER_SHORT_LEN 12
 #define POD_UID_MAX 64
 /* kernfs file handles (FILEID_KERNFS): the 8-byte node id, which is the cgroup id */
 #define KERNFS_HANDLE_TYPE 0xfe
@@ -243,8 +242,6 @@ const char *cgroup_workload_of_id(uint64_t id, enum cgroup_workload kind, char *
 		return out;
 	}
 	cgroup_workload_of_path(path, kind, value, sizeof(value));
-	if (kind == CGROUP_WORKLOAD_CONTAINER && strlen(value) == CONTAINER_ID_LEN)
-		value[CONTAINER_SHORT_LEN] = '\0'; /* as docker and crictl show them */
 	if (strlen(value) < sizeof(name_cache[slot].value)) {
 		name_cache[slot].id = id;
 		name_cache[slot].kind = kind;

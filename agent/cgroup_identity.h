@@ -45,8 +45,9 @@ const char *cgroup_workload_of_path(const char *path, enum cgroup_workload kind,
 
 /*
  * The workload of the cgroup with this id (what bpf_get_current_cgroup_id returns), for a
- * result's key: container ids shortened to 12 hex digits, "-" outside any such workload,
- * "cgroup-ID" when the cgroup is gone. Cached per id.
+ * result's key: the whole 64-hex container id (what a Prometheus join needs; the CLI's
+ * text shows 12), "-" outside any such workload, "cgroup-ID" when the cgroup is gone.
+ * Cached per id.
  */
 const char *cgroup_workload_of_id(uint64_t id, enum cgroup_workload kind, char *out, size_t len);
 

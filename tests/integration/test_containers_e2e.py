@@ -32,7 +32,9 @@ that is not the current one).
 """
 import json
 import os
+import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -45,7 +47,7 @@ from net_workload import Client, start_server  # noqa: E402 (the probe tests' TC
 
 SKIP = 77
 SIZE = 100
-SHORT = 12  # container ids in results: docker's short form
+SHORT = 12  # container ids in text output: docker's short form (JSON has all 64 digits)
 
 
 def cgroup2_root():
@@ -198,10 +200,28 @@ def test_by_container(args, layout, env):
     with Attach(env, "tcp-send", ["--by", "container", "--top", "100000"], duration="60s") as a:
         send_workloads(env, layout, a)
     got = keyed(rows_of(a, "--by container"), "container")
-    want = {layout.a[:SHORT]: 114, layout.b[:SHORT]: 37, layout.c[:SHORT]: 23, layout.d[:SHORT]: 11}
+    want = {layout.a: 114, layout.b: 37, layout.c: 23, layout.d: 11}
     for k, v in want.items():
         check(got.get(k) == v, f"container {k}: {got.get(k)} sends, want {v}; rows {got}")
-    check(layout.e[:SHORT] not in got, f"the empty container E has a row: {got}")
+    check(layout.e not in got, f"the empty container E has a row: {got}")
+    # text: the same row with the short id, and not the whole one
+    argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                        f"127.0.0.1:{env.port}", "tcp-send", "--by", "container", "--container", layout.b[:20],
+                        "--duration", "60s")
+    cli = env.spawn("cli-text", argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    time.sleep(2)  # attached (a send before would only be missing, which the check below sees)
+    port = start_server(env)
+    c = Client(env, "send", port, "--count", "37", "--size", str(SIZE))
+    layout.move(c.pid, layout.cg_b)
+    c.go()
+    c.wait_done()
+    time.sleep(1.5)
+    cli.send_signal(signal.SIGINT)
+    text = cli.communicate(timeout=30)[0].decode()
+    summary = text[text.rfind("=== Summary"):]
+    log(f"MEASURED text summary: {summary.strip()!r}")
+    check(re.search(rf"^  {layout.b[:SHORT]} +37 ", summary, re.M) and layout.b not in text,
+          f"text summary without the row '{layout.b[:SHORT]} 37': {summary!r}")
 
 
 @with_layout
@@ -227,7 +247,7 @@ def test_pod_filter(args, layout, env):
     with Attach(env, "tcp-send", ["--pod", layout.pod, "--by", "container"], duration="60s") as a:
         send_workloads(env, layout, a)
     got = keyed(rows_of(a, f"--pod {layout.pod} --by container"), "container")
-    want = {layout.a[:SHORT]: 114, layout.b[:SHORT]: 37}
+    want = {layout.a: 114, layout.b: 37}
     check(got == want, f"--pod rows {got}, want {want}")
 
 
@@ -281,7 +301,7 @@ def test_runq(args, layout, env):
         time.sleep(1.5)
         a.end()
     summ = {o.get("series"): o for o in summaries(a.result())}
-    want = f"container={layout.a[:SHORT]}"
+    want = f"container={layout.a}"
     log(f"MEASURED runq-latency --container --by container: " +
         ", ".join(f"{k}: count={o.get('count')}" for k, o in summ.items()))
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
@@ -321,7 +341,7 @@ def test_syscalls(args, layout, env):
     got = {str(r["container"]): r["count"] for r in rows if r["syscall"] == "getppid"}
     log(f"MEASURED syscalls --pod --by container: getppid {got}; containers "
         f"{sorted({str(r['container']) for r in rows})}")
-    want = {layout.a[:SHORT]: 1001, layout.b[:SHORT]: 307}
+    want = {layout.a: 1001, layout.b: 307}
     check(got == want, f"getppid by container {got}, want {want}")
     check({str(r["container"]) for r in rows} <= set(want), f"rows outside the pod: {rows}")
 
@@ -361,8 +381,8 @@ def test_cpu_top(args, layout, env):
     rows = summaries(a.result())[0]["rows"]
     log(f"MEASURED cpu-top --pod --by container: {rows}")
     got = {str(r["container"]): r for r in rows}
-    check(list(got) == [layout.a[:SHORT]], f"rows {list(got)}, want only A {layout.a[:SHORT]}")
-    row = got[layout.a[:SHORT]]
+    check(list(got) == [layout.a], f"rows {list(got)}, want only A {layout.a}")
+    row = got[layout.a]
     check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
 
 
