@@ -67,6 +67,18 @@ static int set_filter(struct bpf_object *obj, const char *name, const void *valu
 	return 0;
 }
 
+/* Whether tracing programs may call bpf_get_current_ancestor_cgroup_id (5.14+; the helper is
+ * older, but was for cgroup programs only): asked of the kernel once. */
+static bool cgroup_ancestor_helper(void)
+{
+	static int allowed = -1;
+
+	if (allowed < 0)
+		allowed = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_ancestor_cgroup_id,
+						  NULL) == 1;
+	return allowed;
+}
+
 /* The filters every probe that accepts them applies in the kernel, fixed at load. */
 static int set_shared_filters(const struct probe_desc *probe, struct bpf_object *obj,
 			      const struct probe_params *p, char *err, size_t errlen)
@@ -81,6 +93,11 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 	if (!rc && (probe->params & PROBE_PARAM_CGROUP))
 		rc = set_filter(obj, "targ_cgroups", p->cgroups, sizeof(p->cgroups), sizeof(p->cgroups), err,
 				errlen);
+	if (!rc && (probe->params & PROBE_PARAM_CGROUP) && p->cgroups[0].id) {
+		bool helper = cgroup_ancestor_helper();
+
+		rc = set_filter(obj, "targ_cgroup_helper", &helper, sizeof(helper), sizeof(helper), err, errlen);
+	}
 	if (!rc && (probe->params & PROBE_PARAM_PORT))
 		rc = set_filter(obj, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,
 				errlen);

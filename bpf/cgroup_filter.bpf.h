@@ -12,20 +12,6 @@
  * the same ancestor, so it is in the filter without the agent doing anything. */
 const volatile struct cgroup_filter_entry targ_cgroups[CGROUP_FILTER_MAX] = {};
 
-/* The current task (process context): its cgroup's ancestor at each entry's level. */
-static __always_inline bool current_cgroup_allowed(void)
-{
-	int i;
-
-	for (i = 0; i < CGROUP_FILTER_MAX; i++) {
-		if (!targ_cgroups[i].id)
-			break;
-		if (bpf_get_current_ancestor_cgroup_id((int)targ_cgroups[i].level) != targ_cgroups[i].id)
-			return false;
-	}
-	return true;
-}
-
 /*
  * The ancestor id of cgrp at level (cgrp's own id at its own level), 0 when it has none.
  * Up through the parents: cgroup::ancestors[] (5.18+) and cgroup::ancestor_ids[] (before)
@@ -58,6 +44,28 @@ static __always_inline bool task_cgroup_allowed(struct task_struct *t)
 		if (!targ_cgroups[i].id)
 			break;
 		if (cgroup_ancestor_id(cgrp, targ_cgroups[i].level) != targ_cgroups[i].id)
+			return false;
+	}
+	return true;
+}
+
+/* Whether bpf_get_current_ancestor_cgroup_id may be called: tracing programs may since 5.14
+ * (the agent asks the kernel); before, the current task's cgroup is walked like any task's. */
+const volatile bool targ_cgroup_helper = false;
+
+/* The current task (process context): its cgroup's ancestor at each entry's level. */
+static __always_inline bool current_cgroup_allowed(void)
+{
+	int i;
+
+	if (!targ_cgroups[0].id)
+		return true;
+	if (!targ_cgroup_helper)
+		return task_cgroup_allowed((struct task_struct *)bpf_get_current_task());
+	for (i = 0; i < CGROUP_FILTER_MAX; i++) {
+		if (!targ_cgroups[i].id)
+			break;
+		if (bpf_get_current_ancestor_cgroup_id((int)targ_cgroups[i].level) != targ_cgroups[i].id)
 			return false;
 	}
 	return true;
