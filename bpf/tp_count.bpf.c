@@ -11,7 +11,9 @@
 /* Settings, through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[TP_COUNT_COMM_LEN] = {};
+/* --by pid, or (with by_cgroup) --by container|pod|service: the pairs map, not the counters */
 const volatile bool by_pid = false;
+const volatile bool by_cgroup = false;
 
 /* Cumulative hits per tracepoint (index = cookie), per CPU; user space never resets it. */
 struct {
@@ -68,6 +70,10 @@ static __always_inline int count_hit(__u32 index)
 		if (count)
 			(*count)++;
 		return 0;
+	}
+	if (by_cgroup) {
+		key.tgid = 0;
+		key.cgroup_id = bpf_get_current_cgroup_id();
 	}
 	v = bpf_map_lookup_elem(&by_proc, &key);
 	if (!v) {

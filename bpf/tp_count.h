@@ -13,7 +13,8 @@
 
 struct tp_count_key {
 	__u32 index; /* the tracepoint: the attach cookie */
-	__u32 tgid;
+	__u32 tgid;  /* --by pid, else 0 */
+	__u64 cgroup_id; /* --by container|pod|service, else 0 */
 };
 
 struct tp_count_value {

@@ -26,6 +26,7 @@ exec: exec --container A has the 5 execs of a shell in A and none of a shell out
 cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
 switches of a sleeper's 100 sleeps.
 filters_load: every probe that takes --container loads with it on this kernel.
+tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
 that is not the current one).
@@ -321,10 +322,10 @@ def syscall_loop(env, args, layout, cgroup, count):
     return proc, out
 
 
-@with_layout
-def test_syscalls(args, layout, env):
-    with Attach(env, "syscalls", ["--pod", layout.pod, "--by", "container", "--top", "100000"],
-                duration="60s") as a:
+def run_syscall_loops(env, args, layout, probe, extra):
+    """probe with extra while syscall_loop calls getppid 1001 times in A, 307 in B, 503 in C;
+    returns the summary's rows."""
+    with Attach(env, probe, extra, duration="60s") as a:
         loops = [syscall_loop(env, args, layout, layout.cg_a, 1001), syscall_loop(env, args, layout, layout.cg_b, 307),
                  syscall_loop(env, args, layout, layout.cg_c, 503)]
         for proc, _ in loops:
@@ -337,13 +338,29 @@ def test_syscalls(args, layout, env):
         a.end()
     summ = summaries(a.result())
     check(len(summ) == 1, f"want one summary, got {len(summ)}")
-    rows = summ[0]["rows"]
+    return summ[0]["rows"]
+
+
+@with_layout
+def test_syscalls(args, layout, env):
+    rows = run_syscall_loops(env, args, layout, "syscalls",
+                             ["--pod", layout.pod, "--by", "container", "--top", "100000"])
     got = {str(r["container"]): r["count"] for r in rows if r["syscall"] == "getppid"}
     log(f"MEASURED syscalls --pod --by container: getppid {got}; containers "
         f"{sorted({str(r['container']) for r in rows})}")
     want = {layout.a: 1001, layout.b: 307}
     check(got == want, f"getppid by container {got}, want {want}")
     check({str(r["container"]) for r in rows} <= set(want), f"rows outside the pod: {rows}")
+
+
+@with_layout
+def test_tp_count(args, layout, env):
+    rows = run_syscall_loops(env, args, layout, "tp-count",
+                             ["--target", "syscalls:sys_enter_getppid", "--pod", layout.pod, "--by", "container"])
+    got = {str(r["container"]): r["hits"] for r in rows if r["tracepoint"] == "syscalls:sys_enter_getppid"}
+    log(f"MEASURED tp-count --pod --by container: {rows}")
+    want = {layout.a: 1001, layout.b: 307}
+    check(got == want and len(rows) == 2, f"sys_enter_getppid by container {rows}, want {want}")
 
 
 @with_layout
@@ -427,6 +444,6 @@ if __name__ == "__main__":
     sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
-                        "syscalls": test_syscalls, "exec": test_exec, "cpu_top": test_cpu_top,
-                        "filters_load": test_filters_load},
+                        "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load},
                        __doc__))
