@@ -22,9 +22,9 @@ static __always_inline __u64 cgroup_ancestor_id(struct cgroup *cgrp, __u32 level
 {
 	int own = BPF_CORE_READ(cgrp, level), i;
 
-	if (level >= CGROUP_FILTER_MAX_LEVEL || (int)level > own)
+	if (level >= CGROUP_FILTER_MAX_LEVEL || (int)level > own || own - (int)level > CGROUP_FILTER_MAX_WALK)
 		return 0;
-	for (i = 0; i < CGROUP_FILTER_MAX_LEVEL && own > (int)level && cgrp; i++, own--)
+	for (i = 0; i < CGROUP_FILTER_MAX_WALK && own > (int)level && cgrp; i++, own--)
 		cgrp = BPF_CORE_READ(cgrp, self.parent, cgroup);
 	return cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
 }

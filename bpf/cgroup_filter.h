@@ -11,6 +11,10 @@
 #define CGROUP_FILTER_MAX 4
 /* Levels below the cgroup2 root a filtered cgroup may be at (the kernel's own limit is higher). */
 #define CGROUP_FILTER_MAX_LEVEL 64
+/* Levels a task's cgroup may be below a filtered one where the kernel has no helper for the
+ * current task's ancestors, or the task is not the current one (each level is a step the
+ * verifier walks through): runtimes nest a container's cgroups 1 or 2 deep. */
+#define CGROUP_FILTER_MAX_WALK 16
 
 /* A cgroup v2 directory: its id (the kernfs node id, its inode number) and its depth
  * below the root (root = 0). A task is in it or below it when its cgroup's ancestor
