@@ -16,7 +16,7 @@ by_container: tcp-send --by container counts A 114 (101 + 13), B 37, C 23, D 11 
 by_pod: --by pod counts the systemd pod 151 and the cgroupfs pod 23.
 by_service: --by service counts the service 7.
 pod_filter: --pod UID --by container has the rows A 114 and B 37 and nothing else.
-container_filter: --container PREFIX (10 hex digits of A) has only A's two clients' pids.
+container_filter: --container PREFIX (16 hex digits of A) has only A's two clients' pids.
 service_filter: --service NAME (without .service) has only the service's client.
 refused: a prefix two containers share, an unknown container, pod and service are each
 refused with the value named, before anything is loaded.
@@ -89,6 +89,13 @@ class Layout:
         self.pod = str(uuid.uuid4())
         self.pod2 = str(uuid.uuid4())
         self.service = f"tracectl-fake-{os.getpid()}"
+        try:
+            self.build()
+        except BaseException:
+            self.remove()
+            raise
+
+    def build(self):
         slice_ = self.mk("kubepods.slice", "kubepods-besteffort.slice",
                          f"kubepods-besteffort-pod{self.pod.replace('-', '_')}.slice")
         self.cg_a = self.mk(slice_, f"cri-containerd-{self.a}.scope")
@@ -254,7 +261,7 @@ def test_pod_filter(args, layout, env):
 
 @with_layout
 def test_container_filter(args, layout, env):
-    prefix = layout.a[:10]
+    prefix = layout.a[:16]
     with Attach(env, "tcp-send", ["--container", prefix], duration="60s") as a:
         pids = send_workloads(env, layout, a)
     rows = rows_of(a, f"--container {prefix}")
@@ -367,7 +374,7 @@ def test_tp_count(args, layout, env):
 def test_exec(args, layout, env):
     """exec --container A: the 5 execs of a shell in A, none of the 3 of the same shell outside."""
     script = "read go; for i in 1 2 3 4 5; do /bin/true; done"
-    with Attach(env, "exec", ["--container", layout.a[:12]], duration="60s") as a:
+    with Attach(env, "exec", ["--container", layout.a[:16]], duration="60s") as a:
         inside = env.spawn("sh_in_a", ["sh", "-c", script], stdin=subprocess.PIPE)
         outside = env.spawn("sh_outside", ["sh", "-c", "read go; for i in 1 2 3; do /bin/true; done"],
                             stdin=subprocess.PIPE)
@@ -421,7 +428,7 @@ def test_filters_load(args, layout, env):
         names = p.get("params", [])
         if "container" not in names or not p.get("supported"):
             continue
-        extra = ["--container", layout.a[:12]]
+        extra = ["--container", layout.a[:16]]
         if "target" in names:
             if p["probe"] not in TARGETS:
                 target = os.path.join(args.tools, "tcp_workload") + ":main"
