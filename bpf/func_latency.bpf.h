@@ -4,6 +4,7 @@
 #ifndef TRACECTL_FUNC_LATENCY_BPF_H
 #define TRACECTL_FUNC_LATENCY_BPF_H
 
+#include "cgroup_filter.bpf.h"
 #include "hist_update.bpf.h"
 #include "func_probes.h"
 
@@ -33,6 +34,8 @@ static __always_inline int latency_entry(void)
 	__u64 now;
 
 	if (targ_tgid && (id >> 32) != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	/* a recursive call restarts the clock: only the innermost call is timed */
 	now = bpf_ktime_get_ns();

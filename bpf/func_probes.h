@@ -3,6 +3,8 @@
 #ifndef TRACECTL_FUNC_PROBES_H
 #define TRACECTL_FUNC_PROBES_H
 
+#include "cgroup_filter.h"
+
 #include "each_index.h"
 
 /* Functions one func-count attach may probe; the uprobe's cookie indexes the counters. */

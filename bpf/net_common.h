@@ -7,6 +7,8 @@
 #include <linux/types.h>
 #endif
 
+#include "cgroup_filter.h" /* the filter every TCP program has (net_filter.bpf.h) */
+
 #define NET_COMM_LEN 16
 
 /* Values of the tracepoint fields (uapi / include/net/tcp_states.h); vmlinux.h has no macros. */

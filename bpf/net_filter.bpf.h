@@ -3,6 +3,7 @@
 #ifndef TRACECTL_NET_FILTER_BPF_H
 #define TRACECTL_NET_FILTER_BPF_H
 
+#include "cgroup_filter.bpf.h"
 #include "hist_update.bpf.h"
 #include "net_common.h"
 
@@ -32,7 +33,7 @@ static __always_inline bool net_task_allowed(void)
 {
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return false;
-	return net_comm_allowed();
+	return net_comm_allowed() && current_cgroup_allowed();
 }
 
 /* The remote end from inet_sock_set_state's fields (daddr for IPv4, daddr_v6 otherwise). */

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_STACK_KEY_H
 #define TRACECTL_STACK_KEY_H
 
+#include "cgroup_filter.h"
+
 #define PROFILE_COMM_LEN 16
 /* Frames kept per stack: the kernel's default perf_event_max_stack. */
 #define PROFILE_MAX_DEPTH 127

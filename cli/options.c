@@ -283,13 +283,19 @@ const struct opt_row cli_option_rows[] = {
 	{ "target", 0, "SPEC", "what to hook: func-count, func-latency: /path/to/binary:FUNC\n"
 	  "(a name or glob); tp-count: CATEGORY:PATTERN (sched:sched_*)", opt_param, .param = "target" },
 	{ "freq", 0, "HZ", "sampling frequency (profile)", opt_number, .min = 1, .max = 10000, .param = "freq" },
-	{ "by", 0, "KEY", "split results (see 'tracectl probes HOST')", opt_param, .param = "by" },
+	{ "by", 0, "KEY", "split results (see 'tracectl probes HOST'); container, pod, service:\n"
+	  "by the task's workload, where a probe offers them", opt_param, .param = "by" },
 	{ "measure", 0, "WHAT", "what a probe measures, when it offers a choice (see 'tracectl probes HOST')",
 	  opt_param, .param = "measure" },
-	{ "cgroup", 0, "PATH", "only tasks in this cgroup v2 (path under /sys/fs/cgroup)", opt_param,
+	{ "cgroup", 0, "PATH", "only tasks in this cgroup v2 or below (path under the cgroup2 mount)", opt_param,
 	  .param = "cgroup" },
 	{ "min-block", 0, "DUR", "offcpu: count only blocks at least DUR long (e.g. 1ms)", opt_param,
 	  .param = "min-block" },
+	{ "container", 0, "ID", "only tasks in this container (a unique prefix of its 64-hex id)", opt_param,
+	  .param = "container" },
+	{ "pod", 0, "UID", "only tasks in this Kubernetes pod (its UID)", opt_param, .param = "pod" },
+	{ "service", 0, "NAME", "only tasks in this systemd service (NAME or NAME.service)", opt_param,
+	  .param = "service" },
 	{ "param", 'P', "NAME=VALUE", "any probe parameter by name; --NAME VALUE too, for a parameter\n"
 	  "'tracectl probes HOST' lists without an option above", .parse = opt_any_param },
 	HEADING("Options for gate:"),

@@ -301,9 +301,29 @@ static const char *partial_note(const struct render *r, const Tracectl__Snapshot
 	return buf;
 }
 
+#define CONTAINER_ID_LEN 64
+#define CONTAINER_SHORT_LEN 12 /* as docker and crictl show them */
+
+/* value, or where it is a 64-hex container id (the key "container", or a series label
+ * "container=ID"), its first 12 digits in buf: the whole id stays in JSON and CSV. */
+static const char *text_key(const char *name, const char *value, char *buf, size_t len)
+{
+	static const char label[] = "container=";
+	size_t skip = 0;
+
+	if (!name && strncmp(value, label, sizeof(label) - 1) == 0)
+		skip = sizeof(label) - 1;
+	else if (!name || strcmp(name, "container") != 0)
+		return value;
+	if (strlen(value + skip) != CONTAINER_ID_LEN || strspn(value + skip, "0123456789abcdef") != CONTAINER_ID_LEN)
+		return value;
+	snprintf(buf, len, "%.*s", (int)(skip + CONTAINER_SHORT_LEN), value);
+	return buf;
+}
+
 void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const char *label, const struct hist *h)
 {
-	char hl[400], series[HIST_LABEL_LEN * 4];
+	char hl[400], series[HIST_LABEL_LEN * 4], short_label[HIST_LABEL_LEN];
 	char p50[32], p90[32], p99[32], max[32], mean[32], when[32], partial[96];
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -313,7 +333,7 @@ void render_hist(const struct render *r, const Tracectl__Snapshot *snap, const c
 		fflush(r->out);
 		return;
 	}
-	safe(series, sizeof(series), label);
+	safe(series, sizeof(series), text_key(NULL, label, short_label, sizeof(short_label)));
 	localtime_r(&end, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	if (snap->summary) {
@@ -450,14 +470,14 @@ static void render_count_rows(const struct render *r, const Tracectl__Snapshot *
 	uint64_t span = snap->end_unix_ns > snap->start_unix_ns ? snap->end_unix_ns - snap->start_unix_ns : 0;
 	int cpu = span ? cpu_column(t) : -1;
 	int kw[COUNT_MAX_KEYS], vw[COUNT_MAX_VALUES];
-	char cell[64], name[64];
+	char cell[64], name[64], key[CONTAINER_SHORT_LEN + 1];
 
 	for (size_t k = 0; k < t->nkeys; k++) {
 		int cap = k + 1 < t->nkeys ? 16 : 32;
 
 		kw[k] = (int)strlen(t->key_names[k]);
 		for (size_t i = 0; i < t->nrows; i++) {
-			int n = (int)text_escape(NULL, 0, t->rows[i].keys[k]);
+			int n = (int)text_escape(NULL, 0, text_key(t->key_names[k], t->rows[i].keys[k], key, sizeof(key)));
 
 			if (n > kw[k])
 				kw[k] = n > cap ? cap : n;
@@ -484,7 +504,7 @@ static void render_count_rows(const struct render *r, const Tracectl__Snapshot *
 	for (size_t i = 0; i < t->nrows; i++) {
 		for (size_t k = 0; k < t->nkeys; k++) {
 			fputs(k ? " " : "  ", r->out);
-			text_escape_fpad(r->out, t->rows[i].keys[k], kw[k]);
+			text_escape_fpad(r->out, text_key(t->key_names[k], t->rows[i].keys[k], key, sizeof(key)), kw[k]);
 		}
 		if (cpu >= 0)
 			fprintf(r->out, " %6.1f", 100.0 * (double)t->rows[i].values[cpu] / (double)span);

@@ -290,7 +290,7 @@ static int export_probe(struct exporter *e, char *spec, char *err, size_t errlen
 		snprintf(err, errlen, "--export: %s: bad or missing parameters: %s", name, why);
 		return -EINVAL;
 	}
-	if (catalog_results_init(p, &x->window, &x->total, EXPORTER_MAX_ROWS)) {
+	if (catalog_results_init(p, &x->params, &x->window, &x->total, EXPORTER_MAX_ROWS)) {
 		catalog_params_release(&x->params);
 		snprintf(err, errlen, "--export: %s: a table of %zu keys and %zu values", name, p->nkeys, p->nvalues);
 		return -EINVAL;

@@ -498,7 +498,7 @@ static bool session_alloc_results(struct session *s)
 
 	/* a session may last a day while the traced host names new files, flows and
 	 * stacks: what it holds stays bounded */
-	if (catalog_results_init(p, &s->window, &s->total, COUNT_TABLE_MAX_ROWS))
+	if (catalog_results_init(p, &s->params, &s->window, &s->total, COUNT_TABLE_MAX_ROWS))
 		return false;
 	if (p->kind == PROBE_EVENTS) {
 		s->sink = event_sink_new(session_flush_events, s);

@@ -13,6 +13,7 @@
 
 #include "catalog.h"
 #include "duration.h"
+#include "cgroup_identity.h"
 #include "kernel_env.h"
 #include "func_target.h"
 #include "hook_variant.h"
@@ -64,19 +65,29 @@ struct bpf_object *catalog_object(void *state)
 	return probe_runtime_object(state);
 }
 
-int catalog_results_init(const struct probe_desc *probe, struct result *window, struct result *total,
-			 size_t total_rows)
+int catalog_results_init(const struct probe_desc *probe, const struct probe_params *params, struct result *window,
+			 struct result *total, size_t total_rows)
 {
 	enum result_kind kind = (enum result_kind)probe->kind;
-	int err = result_init_kind(window, kind, probe->nkeys, probe->key_names, probe->nvalues, probe->value_names,
+	bool by_workload = params && cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
+	const char *key_names[COUNT_MAX_KEYS];
+	size_t nkeys = 0;
+
+	/* --by container|pod|service: the workload's key where the process's (pid, comm) were */
+	for (size_t i = 0; i < probe->nkeys && i < COUNT_MAX_KEYS; i++) {
+		if (by_workload && strcmp(probe->key_names[i], "comm") == 0)
+			continue;
+		key_names[nkeys++] = by_workload && strcmp(probe->key_names[i], "pid") == 0 ? params->by
+											   : probe->key_names[i];
+	}
+	int err = result_init_kind(window, kind, nkeys, key_names, probe->nvalues, probe->value_names,
 				   COUNT_TABLE_MAX_ROWS);
 
 	if (err) {
 		result_init(total);
 		return err;
 	}
-	return result_init_kind(total, kind, probe->nkeys, probe->key_names, probe->nvalues, probe->value_names,
-				total_rows);
+	return result_init_kind(total, kind, nkeys, key_names, probe->nvalues, probe->value_names, total_rows);
 }
 
 int catalog_read_window(const struct probe_desc *probe, void *state, struct result *window)
@@ -263,7 +274,12 @@ static const struct param_spec params[] = {
 	  "CATEGORY:PATTERN (tp-count), kernel functions (kfunc-*)" },
 	{ PROBE_PARAM_FREQ, "freq", "u32", "1..10000", "samples per second per CPU" },
 	{ PROBE_PARAM_BY, "by", "enum", "see probe", "how to split the results" },
-	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path", "only tasks in this cgroup (path under /sys/fs/cgroup)" },
+	{ PROBE_PARAM_CGROUP, "cgroup", "string", "cgroup v2 path",
+	  "only tasks in this cgroup or below (path under the cgroup v2 mount, or under /sys/fs/cgroup)" },
+	{ PROBE_PARAM_CGROUP, "container", "string", "1..64 hex digits",
+	  "only tasks in this container or below (a unique prefix of its id: containerd, CRI-O, Docker, Podman)" },
+	{ PROBE_PARAM_CGROUP, "pod", "string", "pod UID", "only tasks in this Kubernetes pod (either kubelet cgroup driver)" },
+	{ PROBE_PARAM_CGROUP, "service", "string", "systemd unit", "only tasks in this systemd service (NAME or NAME.service)" },
 	{ PROBE_PARAM_MEASURE, "measure", "enum", "see probe", "what to measure (the first choice is the default; fewer hooks cost less)" },
 	{ PROBE_PARAM_MIN_BLOCK, "min-block", "duration", "1ns..1h", "count only blocks at least this long (e.g. 1ms)" },
 };
@@ -309,6 +325,38 @@ static bool one_of(const char *choices, const char *choice)
 		p = bar ? bar + 1 : NULL;
 	}
 	return false;
+}
+
+/* The cgroup filters: names only, looked up in the cgroup v2 hierarchy by catalog_validate_params. */
+static int parse_cgroup_param(const struct param_spec *spec, const char *value, struct probe_params *out, char *err,
+			      size_t errlen)
+{
+	char *dst = out->cgroup;
+	size_t size = sizeof(out->cgroup);
+
+	if (strcmp(spec->name, "cgroup") == 0) {
+		/* only paths inside the cgroup hierarchy: no arbitrary file probing */
+		if (value[0] != '/' || strstr(value, "..") || strlen(value) >= size) {
+			snprintf(err, errlen, "parameter 'cgroup' value '%.64s' is not a cgroup under /sys/fs/cgroup",
+				 value);
+			return -EINVAL;
+		}
+	} else {
+		if (strcmp(spec->name, "container") == 0)
+			dst = out->container, size = sizeof(out->container);
+		else if (strcmp(spec->name, "pod") == 0)
+			dst = out->pod, size = sizeof(out->pod);
+		else
+			dst = out->service, size = sizeof(out->service);
+		/* a name, never a path: it is compared with directory names, not opened */
+		if (!*value || strlen(value) >= size || strchr(value, '/') || value[0] == '.') {
+			snprintf(err, errlen, "parameter '%s' value '%.64s' is not a %s name", spec->name, value,
+				 spec->name);
+			return -EINVAL;
+		}
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return 0;
 }
 
 static int parse_one(const struct probe_desc *probe, const struct param_spec *spec, const char *value,
@@ -366,14 +414,7 @@ static int parse_one(const struct probe_desc *probe, const struct param_spec *sp
 		}
 		return 0;
 	case PROBE_PARAM_CGROUP:
-		/* only paths inside the cgroup hierarchy: no arbitrary file probing */
-		if (value[0] != '/' || strstr(value, "..") || strlen(value) >= sizeof(out->cgroup)) {
-			snprintf(err, errlen, "parameter 'cgroup' value '%.64s' is not a cgroup under /sys/fs/cgroup",
-				 value);
-			return -EINVAL;
-		}
-		memcpy(out->cgroup, value, strlen(value) + 1);
-		return 0;
+		return parse_cgroup_param(spec, value, out, err, errlen);
 	}
 	snprintf(err, errlen, "parameter '%s' cannot be parsed", spec->name);
 	return -EINVAL;
@@ -404,11 +445,11 @@ int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const 
 				 spec ? "unsupported" : "unknown", given[g]->name, probe->name, len ? accepted : "none");
 			return -EINVAL;
 		}
-		if (seen & spec->bit) {
+		if (seen & (1u << (spec - params))) {
 			snprintf(err, errlen, "parameter '%s' given twice", spec->name);
 			return -EINVAL;
 		}
-		seen |= spec->bit;
+		seen |= 1u << (spec - params);
 		if (parse_one(probe, spec, given[g]->value, out, err, errlen))
 			return -EINVAL;
 	}
@@ -419,18 +460,28 @@ int catalog_parse_params(const struct probe_desc *probe, Tracectl__Param *const 
 
 int catalog_validate_params(const struct probe_desc *probe, struct probe_params *params, char *err, size_t errlen)
 {
-	char path[PROBE_TARGET_LEN + 32];
-	struct stat st;
+	const struct {
+		enum cgroup_workload kind;
+		const char *value;
+	} filters[CGROUP_FILTER_MAX] = {
+		{ CGROUP_WORKLOAD_PATH, params->cgroup },
+		{ CGROUP_WORKLOAD_CONTAINER, params->container },
+		{ CGROUP_WORKLOAD_POD, params->pod },
+		{ CGROUP_WORKLOAD_SERVICE, params->service },
+	};
+	size_t n = 0;
 
-	if (params->cgroup[0]) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup%s", params->cgroup);
-		if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen, "parameter 'cgroup' value '%.64s' is not a cgroup under /sys/fs/cgroup",
-				 params->cgroup);
-			return -EINVAL;
-		}
-		/* the cgroup id BPF sees is the directory's inode number on cgroup v2 */
-		params->cgroup_id = st.st_ino;
+	/* each one given is a directory the task must be in or below, checked in the kernel */
+	memset(params->cgroups, 0, sizeof(params->cgroups));
+	for (size_t i = 0; i < CGROUP_FILTER_MAX; i++) {
+		int rc;
+
+		if (!filters[i].value[0])
+			continue;
+		rc = cgroup_filter_resolve(filters[i].kind, filters[i].value, &params->cgroups[n], err, errlen);
+		if (rc)
+			return rc;
+		n++;
 	}
 	if (probe->validate)
 		return probe->validate(params, err, errlen);

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
+#include "cgroup_filter.h"
 #include "count_table.h"
 #include "hist_set.h"
 #include "result_kind.h"
@@ -15,6 +18,7 @@
 #define PROBE_COMM_LEN 16
 #define PROBE_TARGET_LEN 512
 #define PROBE_BY_LEN 16
+#define PROBE_ID_LEN 80 /* a container id (prefix) or a pod UID */
 
 /* What a probe returns, and so how the session ships it: the wire's kind (result_kind.h). */
 enum probe_kind {
@@ -32,7 +36,8 @@ enum probe_param {
 	PROBE_PARAM_TARGET = 1u << 4, /* string: BINARY:PATTERN for user-space function probes */
 	PROBE_PARAM_FREQ = 1u << 5,   /* u32 Hz: sampling frequency */
 	PROBE_PARAM_BY = 1u << 6,     /* enum (probe_desc.by_choices): how to split results */
-	PROBE_PARAM_CGROUP = 1u << 7, /* string: cgroup v2 path, resolved to its id */
+	/* strings: cgroup, container, pod, service: each resolved to a cgroup v2 directory */
+	PROBE_PARAM_CGROUP = 1u << 7,
 	PROBE_PARAM_MEASURE = 1u << 8, /* enum (probe_desc.measure_choices): what to measure */
 	PROBE_PARAM_MIN_BLOCK = 1u << 9, /* duration: only blocks at least this long */
 };
@@ -60,8 +65,12 @@ struct probe_params {
 	char target[PROBE_TARGET_LEN];
 	uint32_t freq_hz;
 	char by[PROBE_BY_LEN];
-	char cgroup[PROBE_TARGET_LEN];  /* as given; resolved to cgroup_id by catalog_validate_params */
-	uint64_t cgroup_id;
+	/* as given; resolved to cgroups[] by catalog_validate_params */
+	char cgroup[PROBE_TARGET_LEN];
+	char container[PROBE_ID_LEN];
+	char pod[PROBE_ID_LEN];
+	char service[PROBE_TARGET_LEN];
+	struct cgroup_filter_entry cgroups[CGROUP_FILTER_MAX];
 	char measure[PROBE_BY_LEN];
 	uint64_t min_block_ns;
 	/* The binary of target, opened once by validate() of the func-* probes and used
@@ -146,10 +155,12 @@ void catalog_close(void **state);
 struct bpf_object *catalog_object(void *state);
 size_t catalog_size(void);
 const struct probe_desc *catalog_at(size_t i);
-/* Empty window and total results of probe's kind (tables with its schema, bounded to
- * COUNT_TABLE_MAX_ROWS and total_rows). 0 or -errno; result_free releases either. */
-int catalog_results_init(const struct probe_desc *probe, struct result *window, struct result *total,
-			 size_t total_rows);
+/* Empty window and total results of probe's kind (tables with its schema; with --by
+ * container|pod|service the key params->by names in place of "pid", and no "comm"; bounded
+ * to COUNT_TABLE_MAX_ROWS and total_rows). params may be NULL. 0 or -errno; result_free
+ * releases either. */
+int catalog_results_init(const struct probe_desc *probe, const struct probe_params *params, struct result *window,
+			 struct result *total, size_t total_rows);
 /* window = what a histogram or count probe saw since its previous read. 0 or -errno. */
 int catalog_read_window(const struct probe_desc *probe, void *state, struct result *window);
 /* The hook probe uses on this kernel: hook_here() when it chooses, else its variant

@@ -67,6 +67,18 @@ static int set_filter(struct bpf_object *obj, const char *name, const void *valu
 	return 0;
 }
 
+/* Whether tracing programs may call bpf_get_current_ancestor_cgroup_id (5.14+; the helper is
+ * older, but was for cgroup programs only): asked of the kernel once. */
+static bool cgroup_ancestor_helper(void)
+{
+	static int allowed = -1;
+
+	if (allowed < 0)
+		allowed = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_ancestor_cgroup_id,
+						  NULL) == 1;
+	return allowed;
+}
+
 /* The filters every probe that accepts them applies in the kernel, fixed at load. */
 static int set_shared_filters(const struct probe_desc *probe, struct bpf_object *obj,
 			      const struct probe_params *p, char *err, size_t errlen)
@@ -79,8 +91,13 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 		rc = set_filter(obj, "targ_comm", p->comm, strnlen(p->comm, PROBE_COMM_LEN - 1),
 				PROBE_COMM_LEN, err, errlen);
 	if (!rc && (probe->params & PROBE_PARAM_CGROUP))
-		rc = set_filter(obj, "targ_cgroup", &p->cgroup_id, sizeof(p->cgroup_id),
-				sizeof(p->cgroup_id), err, errlen);
+		rc = set_filter(obj, "targ_cgroups", p->cgroups, sizeof(p->cgroups), sizeof(p->cgroups), err,
+				errlen);
+	if (!rc && (probe->params & PROBE_PARAM_CGROUP) && p->cgroups[0].id) {
+		bool helper = cgroup_ancestor_helper();
+
+		rc = set_filter(obj, "targ_cgroup_helper", &helper, sizeof(helper), sizeof(helper), err, errlen);
+	}
 	if (!rc && (probe->params & PROBE_PARAM_PORT))
 		rc = set_filter(obj, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,
 				errlen);
@@ -187,6 +204,7 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 	}
 	in->probe = probe;
 	in->params = params;
+	in->by_workload = cgroup_workload_by(params->by);
 	hv = rt->variants_for ? rt->variants_for(params) : probe->variants;
 	in->skeleton = hv->skeleton;
 	rc = rt->prepare ? rt->prepare(in, params, err, errlen) : 0;

@@ -17,6 +17,7 @@
 
 #include "catalog.h"
 #include "event_ring.h"
+#include "cgroup_identity.h"
 #include "hist.h"
 #include "hook_variant.h"
 #include "map_drain.h"
@@ -36,6 +37,8 @@ struct probe_instance {
 	struct bpf_object *obj;
 	const struct hook_variant *variant;  /* the row that loaded */
 	const struct probe_params *params;   /* while opening only (configure, variant attach steps) */
+	/* --by container|pod|service: what the cgroup ids in the keys are named by (else NONE) */
+	enum cgroup_workload by_workload;
 	/* with hist_map or count_map: read buffers allocated once (reads run every interval) */
 	void *percpu, *keys, *value;
 	size_t percpu_size, value_size;
@@ -50,7 +53,8 @@ struct probe_instance {
 /*
  * The shared filters are set by the runtime for every one the probe accepts
  * (probe_desc.params): --pid in the rodata variable targ_tgid, --comm in targ_comm,
- * --cgroup (its id) in targ_cgroup, --port in targ_port.
+ * --cgroup, --container, --pod, --service (the cgroups they resolve to) in
+ * targ_cgroups (bpf/cgroup_filter.bpf.h), --port in targ_port.
  */
 struct probe_runtime {
 	size_t state_size; /* sizeof the probe's state, which starts with struct probe_instance */

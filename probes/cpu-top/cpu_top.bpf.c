@@ -5,19 +5,22 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
+#include "cgroup_filter.bpf.h"
 #include "cpu_top.h"
 #include "task_state.bpf.h"
 
 /* Filters, set through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[CPU_TOP_COMM_LEN] = {};
+/* --by container|pod|service: rows by the task's cgroup id, the agent names it */
+const volatile bool targ_per_cgroup = false;
 
 /* Per interval: user space moves every entry out, so the bound is on processes
- * that ran within one interval. */
+ * that ran within one interval. Key: the tgid, or the cgroup id (targ_per_cgroup). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CPU_TOP_MAX_PROCS);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct cpu_top_value);
 } procs SEC(".maps");
 
@@ -61,6 +64,8 @@ static __always_inline bool task_allowed(struct task_struct *p, __u32 tgid)
 		return false;
 	if (targ_tgid && tgid != targ_tgid)
 		return false;
+	if (!task_cgroup_allowed(p))
+		return false;
 	if (targ_comm[0] == '\0')
 		return true;
 	if (BPF_CORE_READ_STR_INTO(&comm, p, comm) < 0)
@@ -77,15 +82,17 @@ static __always_inline bool task_allowed(struct task_struct *p, __u32 tgid)
 static __always_inline struct cpu_top_counts *counts_of(struct task_struct *p, __u32 tgid)
 {
 	struct cpu_top_value *v, fresh = {};
+	__u64 key = targ_per_cgroup ? task_cgroup_id(p) : tgid;
 	__u32 zero = 0;
 
-	v = bpf_map_lookup_elem(&procs, &tgid);
+	v = bpf_map_lookup_elem(&procs, &key);
 	if (v)
 		return &v->counts;
-	BPF_CORE_READ_STR_INTO(&fresh.comm, p, group_leader, comm);
+	if (!targ_per_cgroup)
+		BPF_CORE_READ_STR_INTO(&fresh.comm, p, group_leader, comm);
 	/* NOEXIST: another CPU may have added it since the lookup (-EEXIST, fine) */
-	bpf_map_update_elem(&procs, &tgid, &fresh, BPF_NOEXIST);
-	v = bpf_map_lookup_elem(&procs, &tgid);
+	bpf_map_update_elem(&procs, &key, &fresh, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&procs, &key);
 	if (v)
 		return &v->counts;
 	/* full (-E2BIG), or drained between the update and the lookup */

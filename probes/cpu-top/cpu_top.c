@@ -33,16 +33,31 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, cpu_top, "cpu-top", variant_rows);
 
+/* The split is read-only data, fixed at load. */
+static int cpu_top_configure(void *state, void *skel, const struct hook_variant *variant,
+			     const struct probe_params *params, char *err, size_t errlen)
+{
+	(void)state, (void)variant, (void)err, (void)errlen;
+	((struct cpu_top *)skel)->rodata->targ_per_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
+	return 0;
+}
+
 static int add_row(const void *key, const void *value, void *ctx)
 {
-	const __u32 *tgid = key;
+	const __u64 *id = key;
 	const struct cpu_top_value *v = value;
-	char pid[16], comm[CPU_TOP_COMM_LEN + 1];
+	struct count_table *out = ctx;
+	/* the table's schema says whether its key is a workload (catalog_results_init) */
+	enum cgroup_workload by = cgroup_workload_by(out->key_names[0]);
+	char pid[PROBE_TARGET_LEN], comm[CPU_TOP_COMM_LEN + 1];
 	const char *keys[2] = { pid, comm };
 	uint64_t values[NCOUNTS] = { v->counts.on_cpu_ns, v->counts.voluntary, v->counts.involuntary,
 				     v->counts.runq_ns };
 
-	snprintf(pid, sizeof(pid), "%u", *tgid);
+	if (by != CGROUP_WORKLOAD_NONE)
+		return count_table_add(out, (const char *const[]){ cgroup_workload_of_id(*id, by, pid, sizeof(pid)) },
+				       values);
+	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)*id);
 	memcpy(comm, v->comm, CPU_TOP_COMM_LEN);
 	comm[CPU_TOP_COMM_LEN] = '\0';
 	return count_table_add(ctx, keys, values);
@@ -51,7 +66,9 @@ static int add_row(const void *key, const void *value, void *ctx)
 /* Processes that found the map full: one row, so no time goes missing silently. */
 static int cpu_top_overflow(void *state, const uint64_t *window, struct count_table *out)
 {
-	const char *keys[2] = { "-", "[map full]" };
+	/* with --by container|pod|service the one key (catalog_results_init) */
+	const char *keys[2] = { cgroup_workload_by(out->key_names[0]) != CGROUP_WORKLOAD_NONE ? "[map full]" : "-",
+				"[map full]" };
 
 	(void)state;
 	log_warn("cpu-top: more than %d processes in one interval: %" PRIu64 " ns on CPU not attributed "
@@ -60,6 +77,7 @@ static int cpu_top_overflow(void *state, const uint64_t *window, struct count_ta
 }
 
 static const struct probe_runtime runtime = {
+	.configure = cpu_top_configure,
 	.count_map = "procs",
 	.count_max_keys = CPU_TOP_MAX_PROCS,
 	.count_row = add_row,
@@ -70,14 +88,16 @@ static const struct probe_runtime runtime = {
 
 const struct probe_desc probe_cpu_top = {
 	.name = "cpu-top",
-	.description = "per process (like pidstat): on-CPU time in ns from the scheduler's runtime accounting "
+	.description = "per process (like pidstat; or per container, pod, service with --by): on-CPU time in ns from the scheduler's runtime accounting "
 		       "(user + system, to a tick), voluntary and involuntary context switches, run-queue wait in ns "
 		       "(woken or preempted until switched in), per interval, most CPU first; at most 10240 processes "
 		       "per interval, the counts of more go to a row \"[map full]\"",
 	.kind = PROBE_COUNTS,
 	.hook = CPU_TOP_HOOK,
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_BY | PROBE_PARAM_CGROUP,
+	/* pid: the (pid, comm) rows, the default */
+	.by_choices = "pid|container|pod|service",
 	.default_top = 20,
 	.nkeys = 2,
 	.key_names = { "pid", "comm" },

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_CPU_TOP_H
 #define TRACECTL_CPU_TOP_H
 
+#include "cgroup_filter.h"
+
 /* Processes counted per interval; beyond that counts go to the overflow slot. */
 #define CPU_TOP_MAX_PROCS 10240
 /* Threads waiting on a run queue at once (wakeup or preemption -> switch in); LRU beyond. */
@@ -16,7 +18,7 @@ struct cpu_top_counts {
 	__u64 runq_ns;     /* runnable but waiting for a CPU */
 };
 
-/* Key: the process (tgid). */
+/* Key: the process (tgid, as a u64), or with --by container|pod|service its cgroup id. */
 struct cpu_top_value {
 	struct cpu_top_counts counts;
 	char comm[CPU_TOP_COMM_LEN]; /* the thread group leader's */

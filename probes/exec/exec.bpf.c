@@ -2,6 +2,7 @@
 /* exec: one ring-buffer event per execve/execveat with filename, bounded argv and result. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "cgroup_filter.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include <bpf/bpf_core_read.h>
 
@@ -147,6 +148,8 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 
 	/* The exec'ing process, or its parent: a fork+exec'd child has a new pid. */
 	if (targ_tgid && tgid != targ_tgid && ppid != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)

@@ -4,6 +4,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
+#include "cgroup_filter.bpf.h"
 #include "file_top.h"
 
 #define S_IFMT_BITS 00170000
@@ -79,6 +80,8 @@ static __always_inline int enter(__u64 fd, __u32 op)
 	struct inflight call = { .fd = (__u32)fd, .op = op };
 
 	if (targ_tgid && (id >> 32) != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	if (!comm_allowed())
 		return 0;

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_FILE_TOP_H
 #define TRACECTL_FILE_TOP_H
 
+#include "cgroup_filter.h"
+
 /* Files (per process) counted per interval; beyond that counts go to the overflow slot. */
 #define FILE_TOP_MAX_FILES 10240
 /* Threads inside a read/write at once; LRU beyond that. */

@@ -4,6 +4,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "cgroup_filter.bpf.h"
 #include "func_probes.h"
 
 /* Filter, set through the skeleton's rodata before load; zero means any process. */
@@ -22,6 +23,8 @@ static __always_inline int count_call(__u32 idx)
 	__u64 *count;
 
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	count = bpf_map_lookup_elem(&calls, &idx);
 	if (count)

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_KFUNC_H
 #define TRACECTL_KFUNC_H
 
+#include "cgroup_filter.h"
+
 /* Kernel functions one kfunc-count attach may probe: each is a kprobe (or an fprobe
  * entry) hit on every call, system-wide. */
 #define KFUNC_COUNT_MAX 200

@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "cgroup_filter.bpf.h"
 #include "kfunc.h"
 
 /* Settings, through the skeleton's rodata before load; zero means any process. */
@@ -36,6 +37,8 @@ static __always_inline int count_call(__u64 func)
 	__u64 *lost;
 
 	if (targ_tgid && key.tgid != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	if (!by_pid)
 		key.tgid = 0;

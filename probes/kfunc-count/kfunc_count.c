@@ -240,7 +240,7 @@ const struct probe_desc probe_kfunc_count = {
 	.hook = "kprobe.multi (BPF cookie); without kprobe.multi a kprobe per function (BPF cookie, or without "
 		"cookies the function found from the probe's IP)",
 	.variants = &variants,
-	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_TOP,
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP,
 	.by_choices = "function|pid",
 	.default_top = 50,
 	.nkeys = 3,

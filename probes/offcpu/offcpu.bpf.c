@@ -7,13 +7,12 @@
 
 #include "offcpu.h"
 #include "stack_counts.bpf.h"
-#include "task_cgroup.bpf.h"
+#include "cgroup_filter.bpf.h"
 #include "task_state.bpf.h"
 
 /* Filters, set through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[PROFILE_COMM_LEN] = {};
-const volatile __u64 targ_cgroup = 0;
 /* Shorter blocks are not counted. */
 const volatile __u64 min_block_ns = 0;
 
@@ -41,7 +40,7 @@ static __always_inline bool current_allowed(struct task_struct *prev, __u32 tgid
 		return false;
 	if (!comm_allowed(comm, targ_comm))
 		return false;
-	return !targ_cgroup || task_in_cgroup(prev, targ_cgroup);
+	return current_cgroup_allowed(); /* --cgroup, --container, --pod, --service */
 }
 
 static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev, struct task_struct *next,

@@ -2,6 +2,7 @@
 /* open: one ring-buffer event per open/openat/openat2 with path, flags and result. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "cgroup_filter.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include <bpf/bpf_core_read.h>
 
@@ -87,6 +88,8 @@ static __always_inline int open_enter(__s32 dfd, __u64 path, __u64 flags, __u64 
 	};
 
 	if (targ_tgid && (id >> 32) != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	if (!comm_allowed())
 		return 0;

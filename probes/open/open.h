@@ -3,6 +3,8 @@
 #ifndef TRACECTL_OPEN_H
 #define TRACECTL_OPEN_H
 
+#include "cgroup_filter.h"
+
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif

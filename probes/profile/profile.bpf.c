@@ -3,6 +3,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "cgroup_filter.bpf.h"
 #include "stack_counts.bpf.h"
 
 /* Filters, set through the skeleton's rodata before load; zero / empty means any. */
@@ -28,6 +29,8 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	key.tgid = id >> 32;
 	if (targ_tgid && key.tgid != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	if (!comm_allowed(key.comm, targ_comm))

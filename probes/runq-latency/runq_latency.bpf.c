@@ -5,16 +5,17 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
+#include "cgroup_filter.bpf.h"
 #include "hist_update.bpf.h"
 #include "runq_latency.h"
-#include "task_cgroup.bpf.h"
 #include "task_state.bpf.h"
 
 /* Filters and the split, set through the skeleton's rodata before load; zero means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[RUNQ_LATENCY_COMM_LEN] = {};
-const volatile __u64 targ_cgroup = 0;
 const volatile bool targ_per_pid = false;
+/* --by container|pod|service: series by the task's cgroup id, the agent names it */
+const volatile bool targ_per_cgroup = false;
 
 /* tid -> when it was put on a run queue (ns), for the raw_tp fallback. LRU: a task
  * that never runs again cannot fill the map. */
@@ -35,13 +36,13 @@ struct {
 	__type(value, __u64);
 } start_task SEC(".maps");
 
-/* series (tgid, or RUNQ_LATENCY_ALL) -> histogram, per CPU; user space drains it every
+/* series (tgid, cgroup id or RUNQ_LATENCY_ALL) -> histogram, per CPU; user space drains it every
  * interval. Not preallocated: a value is 15 KiB per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, RUNQ_LATENCY_MAX_SERIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct hist_counts);
 } hists SEC(".maps");
 
@@ -69,9 +70,7 @@ static __always_inline bool task_allowed(struct task_struct *t)
 				break;
 		}
 	}
-	if (targ_cgroup && !task_in_cgroup(t, targ_cgroup))
-		return false;
-	return true;
+	return task_cgroup_allowed(t);
 }
 
 /* The task is on a run queue from now. Filters apply here only: no start, no sample. */
@@ -92,7 +91,7 @@ static __always_inline void enqueued(struct task_struct *t, const bool btf)
 	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
 }
 
-static __always_inline void hist_record(__u32 series, __u64 delta)
+static __always_inline void hist_record(__u64 series, __u64 delta)
 {
 	struct hist_counts *h;
 
@@ -109,7 +108,8 @@ static __always_inline void hist_record(__u32 series, __u64 delta)
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
 				     const bool btf)
 {
-	__u32 tid, series;
+	__u64 series;
+	__u32 tid;
 	__u64 *ts, delta;
 
 	/*
@@ -135,7 +135,10 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 		delta = bpf_ktime_get_ns() - *ts;
 		bpf_map_delete_elem(&start, &tid);
 	}
-	series = targ_per_pid ? (__u32)BPF_CORE_READ(next, tgid) : RUNQ_LATENCY_ALL;
+	if (targ_per_cgroup)
+		series = task_cgroup_id(next);
+	else
+		series = targ_per_pid ? (__u32)BPF_CORE_READ(next, tgid) : RUNQ_LATENCY_ALL;
 	hist_record(series, delta);
 	return 0;
 }

@@ -33,18 +33,24 @@ static int runq_latency_configure(void *state, void *skel, const struct hook_var
 {
 	(void)state, (void)variant, (void)err, (void)errlen;
 	((struct runq_latency *)skel)->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
+	((struct runq_latency *)skel)->rodata->targ_per_cgroup =
+		cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	return 0;
 }
 
 static void runq_latency_label(void *state, const void *key, char *label, size_t len)
 {
-	__u32 series = *(const __u32 *)key;
+	const struct probe_instance *in = state;
+	enum cgroup_workload by = in->by_workload;
+	__u64 series = *(const __u64 *)key;
+	char workload[PROBE_TARGET_LEN];
 
-	(void)state;
 	if (series == RUNQ_LATENCY_ALL)
 		snprintf(label, len, "all");
+	else if (by != CGROUP_WORKLOAD_NONE)
+		snprintf(label, len, "%s=%s", cgroup_workload_name(by), cgroup_workload_of_id(series, by, workload, sizeof(workload)));
 	else
-		snprintf(label, len, "pid=%u", series);
+		snprintf(label, len, "pid=%llu", (unsigned long long)series);
 }
 
 static const struct probe_runtime runtime = {
@@ -58,13 +64,14 @@ static const struct probe_runtime runtime = {
 const struct probe_desc probe_runq_latency = {
 	.name = "runq-latency",
 	.description = "scheduler run-queue latency in ns: from a task becoming runnable (wakeup, "
-		       "or preemption) to running on a CPU; all tasks, or per process with --by pid",
+		       "or preemption) to running on a CPU; all tasks, or per process, container, pod or systemd service "
+		       "with --by",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tp_btf sched_wakeup + sched_wakeup_new + sched_switch (raw_tp where tp_btf "
 		"cannot load)",
 	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
-	.by_choices = "pid|none",
+	.by_choices = "pid|none|container|pod|service",
 	.supported = runq_latency_supported,
 	.runtime = &runtime,
 	.read_hist = probe_runtime_read_hist,

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_RUNQ_LATENCY_H
 #define TRACECTL_RUNQ_LATENCY_H
 
+#include "cgroup_filter.h"
+
 #define RUNQ_LATENCY_COMM_LEN 16
 
 /* Tasks waiting on a run queue at once (LRU beyond that: a sample is lost, not the map). */
@@ -11,6 +13,6 @@
 #define RUNQ_LATENCY_MAX_SERIES 1024
 
 /* The series key when results are not split by process. */
-#define RUNQ_LATENCY_ALL 0xffffffffu
+#define RUNQ_LATENCY_ALL 0xffffffffffffffffull
 
 #endif

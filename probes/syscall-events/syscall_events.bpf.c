@@ -3,6 +3,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "cgroup_filter.bpf.h"
 #include "syscall_events.h"
 
 /* Set through the skeleton's rodata before load; targ_tgid 0 means any process. */
@@ -35,6 +36,8 @@ int syscall_events_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	if (targ_tgid && (id >> 32) != targ_tgid)
+		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {

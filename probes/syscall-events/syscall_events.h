@@ -3,6 +3,8 @@
 #ifndef TRACECTL_SYSCALL_EVENTS_H
 #define TRACECTL_SYSCALL_EVENTS_H
 
+#include "cgroup_filter.h"
+
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif

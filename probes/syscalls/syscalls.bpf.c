@@ -4,6 +4,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "cgroup_filter.bpf.h"
 #include "syscalls.h"
 
 /* exit and exit_group never return: they are counted when entered. */
@@ -22,6 +23,8 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[SYSCALLS_COMM_LEN] = {};
 const volatile bool targ_per_pid = false;
+/* --by container|pod|service: rows by the caller's cgroup id, the agent names it */
+const volatile bool targ_per_cgroup = false;
 /* measure=count: count at entry only; the exit program is not even loaded. */
 const volatile bool targ_count_only = false;
 /* The agent itself (unless asked for by --pid): its bpf() calls that drain this table
@@ -95,7 +98,9 @@ static __always_inline void record(__u32 tgid, long nr, __u64 delta)
 	struct syscalls_key key = { .tgid = targ_per_pid ? tgid : 0, .nr = (__u32)nr };
 	struct syscalls_value *v;
 
-	if (!targ_per_pid && (__u32)nr < SYSCALLS_NR_MAX) {
+	if (targ_per_cgroup)
+		key.cgroup_id = bpf_get_current_cgroup_id();
+	if (!targ_per_pid && !targ_per_cgroup && (__u32)nr < SYSCALLS_NR_MAX) {
 		__u32 idx = (__u32)nr;
 		struct syscalls_slot *slot = bpf_map_lookup_elem(&totals, &idx);
 
@@ -146,7 +151,7 @@ static __always_inline int on_enter(long nr, const bool task_storage)
 		return 0;
 	if (self_tgid && tgid == self_tgid)
 		return 0;
-	if (!comm_allowed())
+	if (!comm_allowed() || !current_cgroup_allowed())
 		return 0;
 	if (sample_mask && (bpf_get_prandom_u32() & sample_mask))
 		return 0;

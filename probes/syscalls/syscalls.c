@@ -63,6 +63,7 @@ static int syscalls_configure(void *state, void *skel, const struct hook_variant
 
 	(void)state, (void)err, (void)errlen;
 	obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
+	obj->rodata->targ_per_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	obj->rodata->targ_count_only = count_only(params);
 	/* one hook instead of two: the syscall-heavy case's cost is per program run */
 	if (obj->rodata->targ_count_only)
@@ -102,12 +103,16 @@ static int syscalls_add(const void *key_ptr, const void *value, void *ctx)
 	const struct syscalls_key *key = key_ptr;
 	const struct syscalls_value *v = value;
 	struct count_table *out = ctx;
-	char name[32], pid[16], comm[SYSCALLS_COMM_LEN];
+	/* the table's schema says whether its second key is a workload (catalog_results_init) */
+	enum cgroup_workload by = cgroup_workload_by(out->key_names[1]);
+	char name[32], pid[16], comm[SYSCALLS_COMM_LEN], workload[PROBE_TARGET_LEN];
 	const char *keys[3];
 	uint64_t values[2];
 
 	keys[0] = syscall_name(key->nr, name, sizeof(name));
-	if (key->tgid) {
+	if (by != CGROUP_WORKLOAD_NONE) {
+		keys[1] = cgroup_workload_of_id(key->cgroup_id, by, workload, sizeof(workload));
+	} else if (key->tgid) {
 		snprintf(pid, sizeof(pid), "%u", key->tgid);
 		memcpy(comm, v->comm, sizeof(comm));
 		comm[sizeof(comm) - 1] = '\0';
@@ -206,15 +211,16 @@ static int syscalls_read(void *state, struct count_table *out)
 const struct probe_desc probe_syscalls = {
 	.name = "syscalls",
 	.description = "system calls: count and total latency (entry to return, ns) per syscall, "
-		       "per process with --by pid; top N by count; the agent's own calls are left out "
+		       "per process with --by pid (or per container, pod, service); top N by count; the agent's own calls are left out "
 		       "unless asked for with --pid; --param measure=count counts at entry alone "
 		       "(total_ns 0), about half the cost on a syscall-heavy host",
 	.kind = PROBE_COUNTS,
 	.hook = "raw_tracepoint sys_enter + sys_exit (raw_syscalls)",
 	.hook_here = syscalls_hook_here,
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_BY | PROBE_PARAM_MEASURE,
-	.by_choices = "syscall|pid",
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_BY | PROBE_PARAM_MEASURE |
+		  PROBE_PARAM_CGROUP,
+	.by_choices = "syscall|pid|container|pod|service",
 	.measure_choices = "latency|count",
 	.default_top = 20,
 	.nkeys = 3,

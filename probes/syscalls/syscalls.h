@@ -3,6 +3,8 @@
 #ifndef TRACECTL_SYSCALLS_H
 #define TRACECTL_SYSCALLS_H
 
+#include "cgroup_filter.h"
+
 #define SYSCALLS_COMM_LEN 16
 /* Syscall numbers below this are counted in a per-CPU array when not split by process
  * (no hashing, no atomics on the hot path); others (x32, (u32)-1) go to the table. */
@@ -13,6 +15,7 @@
 #define SYSCALLS_MAX_THREADS 32768
 
 struct syscalls_key {
+	__u64 cgroup_id; /* with --by container|pod|service, else 0 */
 	__u32 tgid; /* 0 when not split by process */
 	__u32 nr;   /* syscall number as the kernel saw it ((u32)-1: none, e.g. skipped by seccomp) */
 };

@@ -132,7 +132,7 @@ const struct probe_desc probe_tcp_life = {
 	.hook = "tracepoint sock:inet_sock_set_state; with measure=io also sock_send_length + sock_recv_length "
 		"(tp_btf where it loads; before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there); " BYTES_HOOK,
 	.hook_here = tcp_life_hook_here,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_MEASURE,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_MEASURE | PROBE_PARAM_CGROUP,
 	.measure_choices = "close|io",
 	.supported = tcp_life_supported,
 	.runtime = &runtime,

@@ -12,6 +12,8 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[NET_COMM_LEN] = {};
 const volatile __u16 targ_port = 0;
+/* --by container|pod|service: rows by the sender's cgroup id, the agent names it */
+const volatile bool targ_per_cgroup = false;
 
 #include "net_filter.bpf.h"
 #include "tcp_io_hooks.bpf.h"
@@ -34,7 +36,7 @@ static __always_inline int count_send(const struct sock *sk, __u16 protocol, lon
 	/* A failed send (-EAGAIN, -EPIPE) sent nothing; ret is the bytes the call queued. */
 	if (protocol != NET_IPPROTO_TCP || ret <= 0)
 		return 0;
-	/* sock_sendmsg runs in the sender's context: the pid and comm filters hold here. */
+	/* sock_sendmsg runs in the sender's context: the pid, comm and cgroup filters hold here. */
 	if (!net_task_allowed())
 		return 0;
 	if (targ_port) {
@@ -45,8 +47,12 @@ static __always_inline int count_send(const struct sock *sk, __u16 protocol, lon
 			return 0;
 	}
 	__builtin_memset(&key, 0, sizeof(key));
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	if (targ_per_cgroup) {
+		key.cgroup_id = bpf_get_current_cgroup_id();
+	} else {
+		key.tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(key.comm, sizeof(key.comm));
+	}
 	init.bytes = (__u64)ret;
 	val = bpf_map_lookup_elem(&counts, &key);
 	if (!val) {

@@ -34,7 +34,8 @@ static int tcp_send_supported(char *reason, size_t len)
 static int tcp_send_configure(void *state, void *skel, const struct hook_variant *variant,
 			      const struct probe_params *params, char *err, size_t errlen)
 {
-	(void)state, (void)skel, (void)params;
+	(void)state;
+	((struct tcp_send *)skel)->rodata->targ_per_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 1, err, errlen);
 }
 
@@ -55,11 +56,12 @@ static int tcp_send_read(void *state, struct count_table *out)
 	struct probe_instance *in = state;
 	struct tcp_send_val *percpu = in->percpu;
 	struct bpf_map *map = ((struct tcp_send *)in->skel)->maps.counts;
+	enum cgroup_workload by = in->by_workload;
 
 	for (unsigned int i = 0; i < 2 * TCP_SEND_MAX_PROCS; i++) {
 		struct tcp_send_key key;
 		struct tcp_send_val val = { 0 };
-		char pid[16], comm[NET_COMM_LEN + 1];
+		char pid[16], comm[NET_COMM_LEN + 1], workload[PROBE_TARGET_LEN];
 		const char *keys[2] = { pid, comm };
 		uint64_t values[2];
 		int err;
@@ -81,6 +83,8 @@ static int tcp_send_read(void *state, struct count_table *out)
 		snprintf(pid, sizeof(pid), "%" PRIu32, key.tgid);
 		memcpy(comm, key.comm, NET_COMM_LEN);
 		comm[NET_COMM_LEN] = '\0';
+		if (by != CGROUP_WORKLOAD_NONE) /* the table's one key (catalog_results_init) */
+			keys[0] = cgroup_workload_of_id(key.cgroup_id, by, workload, sizeof(workload));
 		values[0] = val.sends;
 		values[1] = val.bytes;
 		err = count_table_add(out, keys, values);
@@ -92,12 +96,15 @@ static int tcp_send_read(void *state, struct count_table *out)
 
 const struct probe_desc probe_tcp_send = {
 	.name = "tcp-send",
-	.description = "TCP sends per process (pid, comm): successful send calls and the bytes they queued",
+	.description = "TCP sends per process (pid, comm), or per container, pod or systemd service with --by: successful send calls and the bytes they queued",
 	.kind = PROBE_COUNTS,
 	.hook = "tp_btf sock_send_length (tracepoint sock:sock_send_length where tp_btf cannot load; before 6.3: "
 		TCP_IO_FEXIT_SEND_HOOK ", else kprobes there)",
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP |
+		  PROBE_PARAM_BY,
+	/* pid: the (pid, comm) rows, the default */
+	.by_choices = "pid|container|pod|service",
 	.default_top = 20,
 	.nkeys = 2,
 	.key_names = { "pid", "comm" },

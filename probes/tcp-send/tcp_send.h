@@ -8,7 +8,9 @@
 /* Processes (tgid + comm) counted per window; new ones beyond that are not counted. */
 #define TCP_SEND_MAX_PROCS 10240
 
+/* (tgid, comm), or with --by container|pod|service the cgroup id alone */
 struct tcp_send_key {
+	__u64 cgroup_id;
 	__u32 tgid;
 	char comm[NET_COMM_LEN];
 };

@@ -4,13 +4,16 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "cgroup_filter.bpf.h"
 #include "each_index.h"
 #include "tp_count.h"
 
 /* Settings, through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[TP_COUNT_COMM_LEN] = {};
+/* --by pid, or (with by_cgroup) --by container|pod|service: the pairs map, not the counters */
 const volatile bool by_pid = false;
+const volatile bool by_cgroup = false;
 
 /* Cumulative hits per tracepoint (index = cookie), per CPU; user space never resets it. */
 struct {
@@ -51,6 +54,8 @@ static __always_inline int count_hit(__u32 index)
 	key.tgid = id >> 32;
 	if (targ_tgid && key.tgid != targ_tgid)
 		return 0;
+	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
+		return 0;
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (targ_comm[0] != '\0') {
 		for (i = 0; i < TP_COUNT_COMM_LEN; i++) {
@@ -65,6 +70,10 @@ static __always_inline int count_hit(__u32 index)
 		if (count)
 			(*count)++;
 		return 0;
+	}
+	if (by_cgroup) {
+		key.tgid = 0;
+		key.cgroup_id = bpf_get_current_cgroup_id();
 	}
 	v = bpf_map_lookup_elem(&by_proc, &key);
 	if (!v) {

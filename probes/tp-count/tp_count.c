@@ -22,7 +22,7 @@ struct tp_count_state {
 	struct bpf_link **links; /* one per tracepoint */
 	struct tp_count_key *keys; /* --by pid drain buffer, TP_COUNT_MAX_PAIRS keys */
 	uint64_t *before;          /* cumulative hits (or overflow hits) at the previous read */
-	bool by_pid;
+	bool by_pid;               /* or by workload (in.by_workload): the pairs map */
 };
 
 /* The target's tracepoints, at most TP_COUNT_MAX: errors name the parameter. */
@@ -74,7 +74,7 @@ static int tp_count_prepare(void *state, const struct probe_params *params, char
 	struct tp_count_state *st = state;
 	int rc;
 
-	st->by_pid = strcmp(params->by, "pid") == 0;
+	st->by_pid = strcmp(params->by, "pid") == 0 || cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	rc = tp_count_resolve(params->target, &st->list, err, errlen);
 	if (rc)
 		return rc;
@@ -109,6 +109,7 @@ static int tp_count_configure(void *state, void *skel, const struct hook_variant
 	const struct tp_count_state *st = state;
 
 	obj->rodata->by_pid = st->by_pid;
+	obj->rodata->by_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	if (variant != &variant_rows[1])
 		return 0;
 	return hook_variant_keep_first_n(obj->obj, per_tracepoint, EACH_INDEX_COUNT, st->list.n, "tracepoints",
@@ -177,7 +178,7 @@ static int add_pair(const void *key, const void *value, void *ctx)
 	struct drain_ctx *d = ctx;
 	const struct tp_count_key *k = key;
 	const struct tp_count_value *v = value;
-	char pid[16], comm[TP_COUNT_COMM_LEN + 1];
+	char pid[PROBE_TARGET_LEN], comm[TP_COUNT_COMM_LEN + 1];
 	const char *keys[3] = { pid, comm, NULL };
 	uint64_t hits;
 
@@ -186,7 +187,10 @@ static int add_pair(const void *key, const void *value, void *ctx)
 	keys[0] = d->st->list.names[k->index];
 	keys[1] = pid;
 	keys[2] = comm;
-	snprintf(pid, sizeof(pid), "%u", k->tgid);
+	if (d->st->in.by_workload != CGROUP_WORKLOAD_NONE) /* (tracepoint, workload) */
+		cgroup_workload_of_id(k->cgroup_id, d->st->in.by_workload, pid, sizeof(pid));
+	else
+		snprintf(pid, sizeof(pid), "%u", k->tgid);
 	memcpy(comm, v->comm, TP_COUNT_COMM_LEN);
 	comm[TP_COUNT_COMM_LEN] = '\0';
 	hits = v->hits;
@@ -219,7 +223,9 @@ static int tp_count_read(void *state, struct count_table *out)
 			log_warn("tp-count: more than %d (tracepoint, process) pairs in one interval: %" PRIu64
 				 " hits of %s not attributed to a process (row \"[map full]\")",
 				 TP_COUNT_MAX_PAIRS, delta, st->list.names[i]);
-		err = count_table_add(out, (const char *const[]){ st->list.names[i], "-",
+		/* by workload the table's second key is the last one (catalog_results_init) */
+		err = count_table_add(out, (const char *const[]){ st->list.names[i],
+								  st->in.by_workload ? "[map full]" : "-",
 								  st->by_pid ? "[map full]" : "-" }, &delta);
 		if (err)
 			return err;
@@ -231,15 +237,16 @@ const struct probe_desc probe_tp_count = {
 	.name = "tp-count",
 	.description = "hits of the kernel tracepoints matching --target CATEGORY:PATTERN (fnmatch globs on both, "
 		       "e.g. sched:sched_process_*, tcp:*; at most 200, listed from tracefs), per tracepoint, or per "
-		       "tracepoint and process with --by pid; --pid and --comm filter on the task current at the hit "
+		       "tracepoint and process with --by pid (or container, pod, service); --pid and --comm filter on the task current at the hit "
 		       "(for events in interrupt context, whoever was running)",
 	.kind = PROBE_COUNTS,
 	.target_kind = PROBE_TARGET_TRACEPOINT,
 	.hook = "tracepoint (one perf link per tracepoint, BPF cookie = its index; without cookies a program per "
 		"tracepoint, at most 64)",
 	.variants = &variants,
-	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP,
-	.by_choices = "tracepoint|pid",
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP |
+		  PROBE_PARAM_CGROUP,
+	.by_choices = "tracepoint|pid|container|pod|service",
 	.target_form = "CATEGORY:PATTERN",
 	.default_top = 50,
 	.nkeys = 3,

@@ -3,6 +3,8 @@
 #ifndef TRACECTL_TP_COUNT_H
 #define TRACECTL_TP_COUNT_H
 
+#include "cgroup_filter.h"
+
 /* Tracepoints one attach may count; the attach cookie indexes the counters. */
 #define TP_COUNT_MAX 200
 /* (tracepoint, process) pairs counted per interval with --by pid; beyond that, the overflow slot. */
@@ -11,7 +13,8 @@
 
 struct tp_count_key {
 	__u32 index; /* the tracepoint: the attach cookie */
-	__u32 tgid;
+	__u32 tgid;  /* --by pid, else 0 */
+	__u64 cgroup_id; /* --by container|pod|service, else 0 */
 };
 
 struct tp_count_value {

@@ -79,6 +79,11 @@ static void test_bounds_name_parameter_and_value(void **state)
 		{ "runq-latency", "cgroup", "/../../etc", "'cgroup' value '/../../etc' is not a cgroup" },
 		{ "runq-latency", "cgroup", "relative", "is not a cgroup" },
 		{ "profile", "freq", "10001", "'freq' value '10001' is not a number in 1..10000" },
+		/* names compared with directory names, never paths to open */
+		{ "tcp-send", "container", "../etc", "'container' value '../etc' is not a container name" },
+		{ "tcp-send", "pod", "a/b", "'pod' value 'a/b' is not a pod name" },
+		{ "tcp-send", "service", ".hidden", "'service' value '.hidden' is not a service name" },
+		{ "tcp-send", "container", "", "is not a container name" },
 	};
 	struct probe_params p;
 	char err[256];
@@ -108,6 +113,15 @@ static void test_probe_parameter_set(void **state)
 	assert_non_null(strstr(err, "unknown parameter 'bytecode'"));
 	assert_int_equal(parse("tcp-latency", &p, err, sizeof(err), "pid", "1", "pid", "2", NULL), -EINVAL);
 	assert_non_null(strstr(err, "parameter 'pid' given twice"));
+	/* the cgroup filters share a bit but are each their own parameter: all may be given */
+	assert_int_equal(parse("tcp-send", &p, err, sizeof(err), "container", "abc", "pod", "u-i-d", "service", "x",
+			       "cgroup", "/", NULL),
+			 0);
+	assert_string_equal(p.container, "abc");
+	assert_string_equal(p.pod, "u-i-d");
+	assert_string_equal(p.service, "x");
+	assert_int_equal(parse("tcp-send", &p, err, sizeof(err), "pod", "a", "pod", "b", NULL), -EINVAL);
+	assert_non_null(strstr(err, "parameter 'pod' given twice"));
 }
 
 /* --by and --measure take one of the probe's own words */
