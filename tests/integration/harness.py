@@ -438,6 +438,10 @@ class FoldedAttach:
         check(rc == 0, f"{self.name} exited {rc}; stderr: {tail(os.path.join(self.env.dir, self.name + '.log'), 5)}")
         return folded
 
+    def end(self):
+        """Ctrl-C: the session ends now (its workload is done) and the summary follows."""
+        self.proc.send_signal(signal.SIGINT)
+
     def stop(self):
         stop(self.proc, self.name)
 
