@@ -68,7 +68,8 @@ def test_stripped(args):
                 named += int(count)
                 i = frames.index("spin_here")
                 with_caller += int(count) if i > 0 and frames[i - 1] == "spin_outer" else 0
-            elif frames[-1].startswith(f"[unknown: stripped {comm}+0x"):
+            # by the innermost user frame: a sample taken in an interrupt has kernel frames below it
+            elif [f for f in frames if not f.endswith("_[k]")][-1].startswith(f"[unknown: stripped {comm}+0x"):
                 unknown += int(count)
             else:
                 other += int(count)

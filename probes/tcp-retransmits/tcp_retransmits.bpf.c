@@ -56,6 +56,15 @@ int BPF_PROG(tcp_retransmits_btf, const struct sock *sk, const struct sk_buff *s
 }
 
 /* The record's first fields, the same in every kernel's version of this tracepoint. */
+/* Before the tracepoint had err (older kernels), it fired only for retransmissions sent;
+ * a program reading a third argument there does not load. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmits_btf_sent, const struct sock *sk, const struct sk_buff *skb)
+{
+	count_retransmit(sk);
+	return 0;
+}
+
 struct tcp_retransmit_record {
 	__u64 common;
 	const void *skbaddr;

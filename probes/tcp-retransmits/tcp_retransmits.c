@@ -11,9 +11,12 @@
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 8) /* "[v6]:65535" */
 
 static const char *const btf_programs[] = { "tcp_retransmits_btf", NULL };
+static const char *const btf_sent_programs[] = { "tcp_retransmits_btf_sent", NULL };
 static const char *const tp_programs[] = { "tcp_retransmits_tp", NULL };
 static const struct hook_variant variant_rows[] = {
 	{ "tp_btf", "tp_btf tcp_retransmit_skb", btf_programs, NULL },
+	/* kernels whose tracepoint has no err argument (5.10, 6.1, 6.12): it fires for sent ones only */
+	{ "tp_btf", "tp_btf tcp_retransmit_skb (sk, skb)", btf_sent_programs, NULL },
 	{ "tracepoint", "tracepoint tcp:tcp_retransmit_skb", tp_programs, NULL },
 };
 HOOK_VARIANTS(variants, tcp_retransmits, "tcp-retransmits", variant_rows);
