@@ -681,11 +681,112 @@ static void print_attached(const struct render *rd, const void *arg)
 	render_attached(rd, arg);
 }
 
+/* Attached: the host's kind and first window; said per host where people asked for it. */
+static void on_host_attached(struct fleet_host *h, const Tracectl__Attached *att)
+{
+	struct fleet *f = h->fleet;
+
+	h->attached = true;
+	if (!f->attached_ns)
+		f->attached_ns = clock_ns(CLOCK_REALTIME);
+	h->kind = result_kind_resolve(att->kind, RESULT_KIND_UNKNOWN, att->provenance, NULL);
+	/* windows that ended before this host's first are not waited for */
+	if (att->first_window_end_unix_ns) {
+		int64_t first;
+
+		/* a boundary, as the agent computed it from the request (a replay learns it here) */
+		f->phase_ns = att->first_window_end_unix_ns % f->o->interval_ns;
+		first = window_bucket(f, att->first_window_end_unix_ns);
+		if (first - 1 > h->last_bucket)
+			h->last_bucket = first - 1;
+	}
+	/* machines always learn which hosts attached; people see it per host on request */
+	if (!f->o->quiet && (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON))
+		print_fitted(f, &h->render, print_attached, att, 4);
+	else
+		log_info("%s: attached (session %llu)", h->target->name, (unsigned long long)att->session_id);
+}
+
+/* Event batches are held (the response kept: true) until the snapshot that closes their window
+ * names the window they belong to (merge_snapshot). */
+static bool hold_events(struct fleet_host *h, Tracectl__Response *resp)
+{
+	if (h->npending == h->cap_pending) {
+		size_t cap = h->cap_pending ? h->cap_pending * 2 : 8;
+		Tracectl__Response **p = realloc(h->pending, cap * sizeof(*p));
+
+		if (!p) {
+			host_fail(h, CLI_EXIT_FAILURE, "out of memory holding events");
+			return false;
+		}
+		h->pending = p;
+		h->cap_pending = cap;
+	}
+	h->pending[h->npending++] = resp;
+	return true;
+}
+
+static void fail_bad_snapshot(struct fleet_host *h, const char *err)
+{
+	char why[INVENTORY_HOST_LEN + 300];
+
+	snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
+	host_fail(h, CLI_EXIT_FAILURE, why);
+}
+
+/* A window (merged into its fleet window, or shown alone when late) or the summary (kept: true). */
+static bool on_host_snapshot(struct fleet_host *h, Tracectl__Response *resp)
+{
+	struct fleet *f = h->fleet;
+	const Tracectl__Snapshot *snap = resp->snapshot;
+	int64_t bucket = window_bucket(f, snap->end_unix_ns);
+	struct fleet_window *w;
+	char err[256] = "";
+
+	h->kind = result_kind_resolve(snap->kind, h->kind, snap->provenance, snap);
+	if (snap->counts && !sort_column_known(f, snap->counts))
+		return false;
+	if (snap->summary) {
+		h->summary = resp;
+		h->has_summary = true;
+		return true;
+	}
+	if (snap->provenance && !f->o->quiet) {
+		/* the agent changed how it measures (over budget: sampling) */
+		if (f->o->format == OUTPUT_JSON)
+			render_provenance_change(&h->render, snap->provenance);
+		else
+			fprintf(stderr, "tracectl: %s: over its overhead budget, the agent now samples 1 in %u events "
+					"(counts are scaled)\n",
+				h->target->name, snap->provenance->sample_one_in);
+	}
+	h->last_bucket = bucket;
+	if (!received_add(h, h->kind, snap, err, sizeof(err))) {
+		fail_bad_snapshot(h, err);
+		return false;
+	}
+	if (bucket <= f->flushed_bucket) {
+		/* printed without this host already: shown on its own, so that what is shown
+		 * adds up to the summary */
+		log_warn("%s: a window arrived after its merged view was printed; shown on its own, marked late",
+			 h->target->name);
+		print_late_window(f, h, h->kind, snap, err, sizeof(err));
+		return false;
+	}
+	w = fleet_window_for(f, bucket);
+	if (!merge_snapshot(h, w, h->kind, snap, err, sizeof(err)))
+		fail_bad_snapshot(h, err);
+	if (w->nevents_held > FLEET_MAX_HELD_EVENTS)
+		window_print_events(f, w);
+	fleet_flush_windows(f, false);
+	return false;
+}
+
+/* One response of an Attach stream; true when the response is kept (freed later). */
 static bool on_attach_response(struct client_call *call, Tracectl__Response *resp, void *arg)
 {
 	struct fleet_host *h = arg;
 	struct fleet *f = h->fleet;
-	char err[256] = "";
 
 	(void)call;
 	if (f->sort_refused)
@@ -694,93 +795,12 @@ static bool on_attach_response(struct client_call *call, Tracectl__Response *res
 		recording_write(f->o->record, (uint32_t)h->index, resp);
 	switch (resp->result_case) {
 	case TRACECTL__RESPONSE__RESULT_ATTACHED:
-		h->attached = true;
-		if (!f->attached_ns)
-			f->attached_ns = clock_ns(CLOCK_REALTIME);
-		h->kind = result_kind_resolve(resp->attached->kind, RESULT_KIND_UNKNOWN, resp->attached->provenance,
-					      NULL);
-		/* machines always learn which hosts attached; people see it per host on request */
-		/* windows that ended before this host's first are not waited for */
-		if (resp->attached->first_window_end_unix_ns) {
-			int64_t first;
-
-			/* a boundary, as the agent computed it from the request (a replay learns it here) */
-			f->phase_ns = resp->attached->first_window_end_unix_ns % f->o->interval_ns;
-			first = window_bucket(f, resp->attached->first_window_end_unix_ns);
-			if (first - 1 > h->last_bucket)
-				h->last_bucket = first - 1;
-		}
-		if (!f->o->quiet && (f->n == 1 || f->o->per_host || f->o->format == OUTPUT_JSON))
-			print_fitted(f, &h->render, print_attached, resp->attached, 4);
-		else
-			log_info("%s: attached (session %llu)", h->target->name,
-				 (unsigned long long)resp->attached->session_id);
+		on_host_attached(h, resp->attached);
 		return false;
 	case TRACECTL__RESPONSE__RESULT_EVENTS:
-		if (h->npending == h->cap_pending) {
-			size_t cap = h->cap_pending ? h->cap_pending * 2 : 8;
-			Tracectl__Response **p = realloc(h->pending, cap * sizeof(*p));
-
-			if (!p) {
-				host_fail(h, CLI_EXIT_FAILURE, "out of memory holding events");
-				return false;
-			}
-			h->pending = p;
-			h->cap_pending = cap;
-		}
-		h->pending[h->npending++] = resp;
-		return true;
-	case TRACECTL__RESPONSE__RESULT_SNAPSHOT: {
-		const Tracectl__Snapshot *snap = resp->snapshot;
-		int64_t bucket = window_bucket(f, snap->end_unix_ns);
-		struct fleet_window *w;
-
-		h->kind = result_kind_resolve(snap->kind, h->kind, snap->provenance, snap);
-		if (snap->counts && !sort_column_known(f, snap->counts))
-			return false;
-		if (snap->summary) {
-			h->summary = resp;
-			h->has_summary = true;
-			return true;
-		}
-		if (snap->provenance && !f->o->quiet) {
-			/* the agent changed how it measures (over budget: sampling) */
-			if (f->o->format == OUTPUT_JSON) {
-				render_provenance_change(&h->render, snap->provenance);
-			} else {
-				fprintf(stderr, "tracectl: %s: over its overhead budget, the agent now samples 1 in %u events "
-						"(counts are scaled)\n",
-					h->target->name, snap->provenance->sample_one_in);
-			}
-		}
-		h->last_bucket = bucket;
-		if (!received_add(h, h->kind, snap, err, sizeof(err))) {
-			char why[INVENTORY_HOST_LEN + 300];
-
-			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
-			host_fail(h, CLI_EXIT_FAILURE, why);
-			return false;
-		}
-		if (bucket <= f->flushed_bucket) {
-			/* printed without this host already: shown on its own, so that what is shown
-			 * adds up to the summary */
-			log_warn("%s: a window arrived after its merged view was printed; shown on its own, marked late",
-				 h->target->name);
-			print_late_window(f, h, h->kind, snap, err, sizeof(err));
-			return false;
-		}
-		w = fleet_window_for(f, bucket);
-		if (!merge_snapshot(h, w, h->kind, snap, err, sizeof(err))) {
-			char why[INVENTORY_HOST_LEN + 300];
-
-			snprintf(why, sizeof(why), "%s: bad snapshot: %s", h->target->name, err[0] ? err : "out of memory");
-			host_fail(h, CLI_EXIT_FAILURE, why);
-		}
-		if (w->nevents_held > FLEET_MAX_HELD_EVENTS)
-			window_print_events(f, w);
-		fleet_flush_windows(f, false);
-		return false;
-	}
+		return hold_events(h, resp);
+	case TRACECTL__RESPONSE__RESULT_SNAPSHOT:
+		return on_host_snapshot(h, resp);
 	case TRACECTL__RESPONSE__RESULT_STATUS:
 		host_done(h, resp->status);
 		fleet_flush_windows(f, false);

@@ -514,6 +514,97 @@ static void render_count_rows(const struct render *r, const Tracectl__Snapshot *
 	}
 }
 
+/* --output svg: the session's flame graph, once, at its summary. */
+static void render_counts_svg(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+{
+	char hl[400], title[400];
+
+	if (!snap->summary)
+		return;
+	/* raw: the flame graph escapes its text itself */
+	snprintf(title, sizeof(title), "%s on %s", r->probe, host_label_raw(r, hl, sizeof(hl)));
+	if (flamegraph_write(r->out, t, title) == -EINVAL)
+		fprintf(stderr, "tracectl: --output svg needs a probe with stacks (profile, offcpu)\n");
+}
+
+/* Flame-graph input: "key;key;... count", once, for the whole session. */
+static void render_counts_folded(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+{
+	if (!snap->summary)
+		return;
+	for (size_t i = 0; i < t->nrows; i++) {
+		for (size_t k = 0; k < t->nkeys; k++) {
+			fputs(k ? ";" : "", r->out);
+			text_escape_fputs(r->out, t->rows[i].keys[k]);
+		}
+		fprintf(r->out, " %llu\n", (unsigned long long)t->rows[i].values[0]);
+	}
+	fflush(r->out);
+}
+
+/* The window's object, then one object per row, largest first, each with its host and window. */
+static void render_counts_json(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+{
+	json_head(r, snap->summary ? "summary" : "snapshot");
+	fprintf(r->out, ",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"rows_omitted\":%llu,"
+			"\"dropped_snapshots\":%llu",
+		(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
+		(unsigned long long)snap->end_unix_ns, (unsigned long long)t->rows_omitted,
+		(unsigned long long)snap->dropped_snapshots);
+	json_extras(r, snap);
+	fprintf(r->out, ",\"nrows\":%zu}\n", t->nrows);
+	for (size_t i = 0; i < t->nrows; i++) {
+		json_head(r, "row");
+		/* the columns in an object of their own: a probe's column may be called "type" */
+		fprintf(r->out, ",\"window\":\"%s\",\"seq\":%llu,\"end_unix_ns\":%llu,\"rank\":%zu,\"row\":{",
+			snap->summary ? "summary" : "snapshot", (unsigned long long)snap->seq,
+			(unsigned long long)snap->end_unix_ns, i + 1);
+		for (size_t k = 0; k < t->nkeys; k++) {
+			fputs(k ? "," : "", r->out);
+			render_json_string(r->out, t->key_names[k]);
+			fputc(':', r->out);
+			json_value(r->out, t->rows[i].keys[k]);
+		}
+		for (size_t v = 0; v < t->nvalues; v++) {
+			fputc(',', r->out);
+			render_json_string(r->out, t->value_names[v]);
+			fprintf(r->out, ":%llu", (unsigned long long)t->rows[i].values[v]);
+		}
+		fputs("}}\n", r->out);
+	}
+	fflush(r->out);
+}
+
+/*
+ * A stack probe's summary in text: people read stacks as the functions that burn (or,
+ * for offcpu, wait out) the time; the stacks themselves are for --output folded or svg.
+ * False when the table has no stacks to read that way.
+ */
+static bool render_stack_top(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
+{
+	struct count_table top;
+	char self[32], total[32];
+	bool time;
+
+	if (!snap->summary || t->nkeys != 1 || strcmp(t->key_names[0], "stack") != 0 ||
+	    stacks_top_functions(t, &top) != 0)
+		return false;
+	/* time stacks (offcpu) all end in the scheduler: what waits is on the stack */
+	time = is_ns_column(t->value_names[0]);
+	count_table_sort(&top, time ? 1 : 0);
+	fprintf(r->out, "  top functions (self = %s in the function itself, total = on the stack):\n",
+		time ? "time" : "samples");
+	fprintf(r->out, "  %10s %10s  %s\n", "self", "total", "function");
+	for (size_t i = 0; i < top.nrows && i < 25; i++) {
+		fprintf(r->out, "  %10s %10s  ", count_cell(t, 0, top.rows[i].values[0], self, sizeof(self)),
+			count_cell(t, 0, top.rows[i].values[1], total, sizeof(total)));
+		text_escape_fputs(r->out, top.rows[i].keys[0]);
+		fputc('\n', r->out);
+	}
+	count_table_free(&top);
+	return true;
+}
+
 void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const struct count_table *t)
 {
 	char hl[400];
@@ -521,63 +612,18 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 	time_t end = (time_t)(snap->end_unix_ns / 1000000000ULL);
 	struct tm tm;
 
-	if (r->format == OUTPUT_SVG) {
-		char title[400];
-
-		if (!snap->summary)
-			return;
-		/* raw: the flame graph escapes its text itself */
-		snprintf(title, sizeof(title), "%s on %s", r->probe, host_label_raw(r, hl, sizeof(hl)));
-		if (flamegraph_write(r->out, t, title) == -EINVAL)
-			fprintf(stderr, "tracectl: --output svg needs a probe with stacks (profile, offcpu)\n");
+	switch (r->format) {
+	case OUTPUT_SVG:
+		render_counts_svg(r, snap, t);
 		return;
-	}
-	if (r->format == OUTPUT_FOLDED) {
-		/* flame-graph input: "key;key;... count", once, for the whole session */
-		if (!snap->summary)
-			return;
-		for (size_t i = 0; i < t->nrows; i++) {
-			for (size_t k = 0; k < t->nkeys; k++) {
-				fputs(k ? ";" : "", r->out);
-				text_escape_fputs(r->out, t->rows[i].keys[k]);
-			}
-			fprintf(r->out, " %llu\n", (unsigned long long)t->rows[i].values[0]);
-		}
-		fflush(r->out);
+	case OUTPUT_FOLDED:
+		render_counts_folded(r, snap, t);
 		return;
-	}
-
-	if (r->format == OUTPUT_JSON) {
-		json_head(r, snap->summary ? "summary" : "snapshot");
-		fprintf(r->out, ",\"seq\":%llu,\"start_unix_ns\":%llu,\"end_unix_ns\":%llu,\"rows_omitted\":%llu,"
-				"\"dropped_snapshots\":%llu",
-			(unsigned long long)snap->seq, (unsigned long long)snap->start_unix_ns,
-			(unsigned long long)snap->end_unix_ns, (unsigned long long)t->rows_omitted,
-			(unsigned long long)snap->dropped_snapshots);
-		json_extras(r, snap);
-		fprintf(r->out, ",\"nrows\":%zu}\n", t->nrows);
-		/* then one object per row, largest first, each with its host and window */
-		for (size_t i = 0; i < t->nrows; i++) {
-			json_head(r, "row");
-			/* the columns in an object of their own: a probe's column may be called "type" */
-			fprintf(r->out, ",\"window\":\"%s\",\"seq\":%llu,\"end_unix_ns\":%llu,\"rank\":%zu,\"row\":{",
-				snap->summary ? "summary" : "snapshot", (unsigned long long)snap->seq,
-				(unsigned long long)snap->end_unix_ns, i + 1);
-			for (size_t k = 0; k < t->nkeys; k++) {
-				fputs(k ? "," : "", r->out);
-				render_json_string(r->out, t->key_names[k]);
-				fputc(':', r->out);
-				json_value(r->out, t->rows[i].keys[k]);
-			}
-			for (size_t v = 0; v < t->nvalues; v++) {
-				fputc(',', r->out);
-				render_json_string(r->out, t->value_names[v]);
-				fprintf(r->out, ":%llu", (unsigned long long)t->rows[i].values[v]);
-			}
-			fputs("}}\n", r->out);
-		}
-		fflush(r->out);
+	case OUTPUT_JSON:
+		render_counts_json(r, snap, t);
 		return;
+	default:
+		break;
 	}
 	localtime_r(&end, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
@@ -594,37 +640,12 @@ void render_counts(const struct render *r, const Tracectl__Snapshot *snap, const
 	}
 	if (!t->nrows) {
 		fprintf(r->out, "  nothing counted\n");
-		fflush(r->out);
-		return;
+	} else if (!render_stack_top(r, snap, t)) {
+		render_count_rows(r, snap, t);
+		if (t->rows_omitted)
+			fprintf(r->out, "  ... %llu more row(s); --top N shows more\n",
+				(unsigned long long)t->rows_omitted);
 	}
-	if (snap->summary && t->nkeys == 1 && strcmp(t->key_names[0], "stack") == 0) {
-		struct count_table top;
-
-		/* people read stacks as the functions that burn the time; the stacks
-		 * themselves are for --output folded or svg */
-		if (stacks_top_functions(t, &top) == 0) {
-			/* time stacks (offcpu) all end in the scheduler: what waits is on the stack */
-			bool time = is_ns_column(t->value_names[0]);
-			char self[32], total[32];
-
-			count_table_sort(&top, time ? 1 : 0);
-			fprintf(r->out, "  top functions (self = %s in the function itself, total = on the stack):\n",
-				time ? "time" : "samples");
-			fprintf(r->out, "  %10s %10s  %s\n", "self", "total", "function");
-			for (size_t i = 0; i < top.nrows && i < 25; i++) {
-				fprintf(r->out, "  %10s %10s  ", count_cell(t, 0, top.rows[i].values[0], self, sizeof(self)),
-					count_cell(t, 0, top.rows[i].values[1], total, sizeof(total)));
-				text_escape_fputs(r->out, top.rows[i].keys[0]);
-				fputc('\n', r->out);
-			}
-			count_table_free(&top);
-			fflush(r->out);
-			return;
-		}
-	}
-	render_count_rows(r, snap, t);
-	if (t->rows_omitted)
-		fprintf(r->out, "  ... %llu more row(s); --top N shows more\n", (unsigned long long)t->rows_omitted);
 	fflush(r->out);
 }
 
