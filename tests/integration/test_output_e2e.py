@@ -20,6 +20,7 @@ the forged "12:00:00.000 x".
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -176,7 +177,7 @@ def test_escapes(args):
                 ("cli-svg", "profile", "svg", spinner_pid)):
             out_path = os.path.join(env.dir, f"{name}.out")
             argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
-                                f"127.0.0.1:{env.port}", probe, "--pid", str(target), "--duration", "3s",
+                                f"127.0.0.1:{env.port}", probe, "--pid", str(target), "--duration", "30s",
                                 "--interval", "1s", "--output", output)
             with open(out_path, "wb") as out:
                 proc = env.spawn(name, argv, stdout=out, stdin=subprocess.DEVNULL)
@@ -193,13 +194,19 @@ def test_escapes(args):
         spinner.stdin.flush()
         go_and_wait(wl)
         check(spinner.wait(timeout=30) == 0, f"spinner exited {spinner.returncode}")
+        # Ctrl-C once the workloads are done, not a set duration: a CLI that asks for the
+        # catalog first can attach seconds after the others (the agent's first ListProbes
+        # waits for its trial loads), and a 3 s session started before it was over by then
+        time.sleep(1.2)  # one 1 s window after the work, as a set duration would have had
         outputs = {}
+        for name, proc, out_path in clis:
+            proc.send_signal(signal.SIGINT)
         for name, proc, out_path in clis:
             try:
                 rc = proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 stop(proc, name)
-                raise TestFailure(f"{name} did not end after its 3 s")
+                raise TestFailure(f"{name} did not end within 30 s of Ctrl-C")
             check(rc == 0, f"{name} exited {rc}")
             with open(out_path, "rb") as f:
                 outputs[name] = f.read()
