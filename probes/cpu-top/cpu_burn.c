@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wait_line.h"
+
 #define NS_PER_MS 1000000ull
 
 static void usage(FILE *f)
@@ -28,21 +30,6 @@ static uint64_t cpu_ns(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Waits for a line (or EOF) on stdin with read(2) itself: stdio's first fgets allocates its
- * buffer and, in a TCG guest, runs libc code that is translated on first use: tens of ms
- * of CPU between our clock read and the block, which a tracer attached meanwhile never
- * sees (cpu-top on 6.1: 47.9 ms "since ready" against 7.2 ms of naps). Returns false on EOF. */
-static bool wait_line(void)
-{
-	char c;
-	ssize_t n;
-
-	while ((n = read(STDIN_FILENO, &c, 1)) == 1 || (n < 0 && errno == EINTR))
-		if (n == 1 && c == '\n')
-			return true;
-	return false;
 }
 
 static int parse_ul(const char *text, unsigned long *out)

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wait_line.h"
+
 #define NS_PER_MS 1000000ull
 /* The worker thread's name: the tracer's --comm filter selects it alone. */
 #define WORKER_COMM "offcpu_wait"
@@ -104,18 +106,6 @@ static void *worker(void *arg)
 	r->cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
 	r->wall_ns = now_ns(CLOCK_MONOTONIC) - start;
 	return NULL;
-}
-
-/* A line (or EOF) on stdin, read with read(2): no stdio buffering to warm up. */
-static bool wait_line(void)
-{
-	char c;
-	ssize_t n;
-
-	while ((n = read(STDIN_FILENO, &c, 1)) == 1 || (n < 0 && errno == EINTR))
-		if (n == 1 && c == '\n')
-			return true;
-	return false;
 }
 
 static int parse_ul(const char *text, unsigned long *out)
