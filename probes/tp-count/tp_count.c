@@ -109,7 +109,6 @@ static int tp_count_configure(void *state, void *skel, const struct hook_variant
 	const struct tp_count_state *st = state;
 
 	obj->rodata->by_pid = st->by_pid;
-	obj->rodata->by_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	if (variant != &variant_rows[1])
 		return 0;
 	return hook_variant_keep_first_n(obj->obj, per_tracepoint, EACH_INDEX_COUNT, st->list.n, "tracepoints",

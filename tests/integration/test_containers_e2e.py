@@ -30,6 +30,15 @@ tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
 that is not the current one).
+file_top: file-top --pod UID --by container while file_io writes 300 and reads 120 blocks of a
+file in A, and 90 and 40 of a file of the same name in B: exactly the rows (A, name) and
+(B, name) with those counts, and no pid or comm column.
+func_count: func-count --by container on func_workload:work_unit while it calls it 300
+times in A, 70 in B and 50 in C: exactly those three rows.
+offcpu: offcpu --pod UID --by container -o folded while offcpu_workload blocks in wait_here
+in A and a shell sleeps in B: every stack's root frame is container:A or container:B, the
+stacks through wait_here are all A's and hold at least 90% of the time the workload
+measured itself blocked, and B's stacks (its sleeps) have none.
 """
 import json
 import os
@@ -41,7 +50,7 @@ import sys
 import time
 import uuid
 
-from harness import Attach, Env, LineReader, check, log, run_tests, summaries
+from harness import Attach, Env, FoldedAttach, LineReader, check, log, run_tests, summaries
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
@@ -315,18 +324,35 @@ def test_runq(args, layout, env):
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
     check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
 
+def spawn_in(env, layout, cgroup, name, argv, environ=None):
+    """A workload that prints "ready PID" and waits for a line on stdin, moved into cgroup
+    before it goes (environ: its environment, default ours): (process, its stdout reader)."""
+    proc = env.spawn(name, argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=environ)
+    out = LineReader(proc.stdout, name)
+    line = out.readline(10)
+    check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
+    layout.move(int(line.split()[1]), cgroup)
+    return proc, out
+
+
+def go_and_finish(workloads, done):
+    """Tells each (process, reader) to go, then checks each said a line starting with done and exited 0."""
+    for proc, _ in workloads:
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+    for proc, out in workloads:
+        line = out.readline(30)
+        check(line is not None and line.startswith(done), f"a workload said {line!r}, want {done!r}")
+        check(proc.wait(timeout=10) == 0, f"a workload exited {proc.returncode}")
+
+
 def syscall_loop(env, args, layout, cgroup, count):
     """syscall_loop in cgroup: exactly count getppid calls once it is told to go."""
     # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
     # workload's pid, but of its cgroup) that calls getppid: not part of the ground truth.
     wl_env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-    proc = env.spawn("syscall_loop", [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count)],
-                     stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=wl_env)
-    out = LineReader(proc.stdout, "syscall_loop")
-    line = out.readline(10)
-    check(line is not None and line.startswith("ready "), f"syscall_loop said {line!r}")
-    layout.move(int(line.split()[1]), cgroup)
-    return proc, out
+    return spawn_in(env, layout, cgroup, "syscall_loop",
+                    [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count)], environ=wl_env)
 
 
 def run_syscall_loops(env, args, layout, probe, extra):
@@ -335,12 +361,7 @@ def run_syscall_loops(env, args, layout, probe, extra):
     with Attach(env, probe, extra, duration="60s") as a:
         loops = [syscall_loop(env, args, layout, layout.cg_a, 1001), syscall_loop(env, args, layout, layout.cg_b, 307),
                  syscall_loop(env, args, layout, layout.cg_c, 503)]
-        for proc, _ in loops:
-            proc.stdin.write(b"go\n")
-        for proc, out in loops:
-            line = out.readline(30)
-            check(line is not None and line.startswith("done"), f"syscall_loop: {line!r}")
-            check(proc.wait(timeout=10) == 0, "syscall_loop failed")
+        go_and_finish(loops, "done")
         time.sleep(1.5)
         a.end()
     summ = summaries(a.result())
@@ -410,6 +431,94 @@ def test_cpu_top(args, layout, env):
     check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
 
 
+@with_layout
+def test_file_top(args, layout, env):
+    """file-top --pod UID --by container: one file name, its blocks counted per container."""
+    name = f"tracectl_by_{secrets.token_hex(4)}"
+    plan = {layout.a: (layout.cg_a, 300, 120), layout.b: (layout.cg_b, 90, 40)}
+    with Attach(env, "file-top", ["--pod", layout.pod, "--by", "container", "--top", "100000"],
+                duration="60s") as a:
+        workloads = []
+        for cid, (cgroup, writes, reads) in plan.items():
+            os.makedirs(env.path(cid[:8]))
+            workloads.append(spawn_in(env, layout, cgroup, "file_io", [
+                os.path.join(args.tools, "file_io"), "--wait-go", "--path", os.path.join(env.path(cid[:8]), name),
+                "--block", "4096", "--writes", str(writes), "--reads", str(reads)]))
+        go_and_finish(workloads, "done")
+        time.sleep(1.5)  # one more window, then Ctrl-C
+        a.end()
+    rows = summaries(a.result())[0]["rows"]
+    mine = [r for r in rows if r.get("file") == name]
+    log(f"MEASURED file-top --pod --by container, rows of {name}: {mine}")
+    got = {str(r["container"]): (r["writes"], r["reads"], r["type"]) for r in mine}
+    want = {cid: (writes, reads, "R") for cid, (_, writes, reads) in plan.items()}
+    check(got == want and len(mine) == 2, f"rows of {name}: {mine}, want (writes, reads, type) {want}")
+    check(all("pid" not in r and "comm" not in r for r in rows), f"a row with pid or comm: {rows[:3]}")
+    check({str(r["container"]) for r in rows} <= set(want), f"rows outside the pod: {rows}")
+
+
+@with_layout
+def test_func_count(args, layout, env):
+    """func-count --by container: one uprobe, its calls counted per container."""
+    binary = os.path.join(args.tools, "func_workload")
+    plan = {layout.a: (layout.cg_a, 300), layout.b: (layout.cg_b, 70), layout.c: (layout.cg_c, 50)}
+    with Attach(env, "func-count", ["--target", f"{binary}:work_unit", "--by", "container"], duration="60s") as a:
+        workloads = [spawn_in(env, layout, cgroup, "func_workload",
+                              [binary, "--wait-go", "--calls", str(calls), "--sleep-us", "200"])
+                     for cgroup, calls in plan.values()]
+        go_and_finish(workloads, "done")
+        time.sleep(1.5)
+        a.end()
+    rows = summaries(a.result())[0]["rows"]
+    log(f"MEASURED func-count --by container: {rows}")
+    got = {(str(r["container"]), r["function"]): r["calls"] for r in rows}
+    want = {(cid, "work_unit"): calls for cid, (_, calls) in plan.items()}
+    check(got == want and len(rows) == 3, f"rows {rows}, want {want}")
+
+
+@with_layout
+def test_offcpu(args, layout, env):
+    """offcpu --pod UID --by container: the container is each stack's root frame."""
+    cli = FoldedAttach(env, "offcpu", ["--pod", layout.pod, "--by", "container"], "60s")
+    try:
+        wl, wl_out = spawn_in(env, layout, layout.cg_a, "offcpu_workload", [
+            os.path.join(args.tools, "offcpu_workload"), "--seconds", "2", "--block-ms", "10", "--spin-ms", "4",
+            "--timeout-seconds", "60"])
+        sleeper = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 50 ]; do sleep 0.01; "
+                                        "i=$((i+1)); done"], stdin=subprocess.PIPE)
+        layout.move(sleeper.pid, layout.cg_b)
+        for p in (wl, sleeper):
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+        done = wl_out.readline(30)
+        check(done is not None and done.startswith("done "), f"offcpu_workload: {done!r}")
+        check(sleeper.wait(timeout=30) == 0, "the sleeper failed")
+        cli.end()
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
+    # its frames stay mapped until the CLI is done: then it may go
+    wl.stdin.write(b"exit\n")
+    wl.stdin.flush()
+    check(wl.wait(timeout=10) == 0, "offcpu_workload failed")
+    own_ns = int(done.split()[2])
+    roots, through = {}, {}
+    for line in folded:
+        stack, _, ns = line.rpartition(" ")
+        frames = stack.split(";")
+        check(ns.isdigit() and len(frames) > 1, f"not a folded line: {line!r}")
+        roots[frames[0]] = roots.get(frames[0], 0) + int(ns)
+        if any(f.split(".")[0] == "wait_here" for f in frames):
+            through[frames[0]] = through.get(frames[0], 0) + int(ns)
+    root_a, root_b = f"container:{layout.a}", f"container:{layout.b}"
+    log(f"MEASURED offcpu --by container: ns per root frame {roots}; through wait_here {through}; "
+        f"the workload's own {own_ns} ns")
+    check(set(roots) == {root_a, root_b}, f"root frames {list(roots)}, want {root_a} and {root_b}")
+    check(list(through) == [root_a] and through[root_a] >= 0.9 * own_ns,
+          f"through wait_here {through}, want only {root_a} with >= 90% of {own_ns}")
+
+
 # A target each probe that needs one can load with (kernel-function probes: skipped where
 # this kernel cannot attach them at all).
 TARGETS = {"tp-count": "syscalls:sys_enter_getppid"}
@@ -452,5 +561,6 @@ if __name__ == "__main__":
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
-                        "cpu_top": test_cpu_top, "filters_load": test_filters_load},
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "file_top": test_file_top,
+                        "func_count": test_func_count, "offcpu": test_offcpu},
                        __doc__))
