@@ -30,12 +30,7 @@ struct {
 } by_workload SEC(".maps");
 
 /* Calls that found by_workload full, cumulative per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} overflow SEC(".maps");
+COUNT_OVERFLOW_MAP(overflow, __u64);
 
 static __always_inline int count_call(__u32 idx)
 {

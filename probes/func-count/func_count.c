@@ -25,7 +25,7 @@ struct func_count_state {
 	struct bpf_link **links;  /* one per function, attached by hand (cookie = index) */
 	__u64 *before;            /* cumulative calls at the previous read, per function */
 	struct func_count_key *keys; /* --by container|pod|service: the drain's buffer */
-	__u64 overflow_before;    /* and the overflow counter at the previous read */
+	uint64_t overflow_before; /* and the overflow counter at the previous read */
 };
 
 extern const struct probe_desc probe_func_count; /* its key names, for probe_row_keys */
@@ -157,17 +157,15 @@ static int read_by_workload(struct func_count_state *st, struct count_table *out
 	struct func_count *skel = st->in.skel;
 	struct drain_ctx ctx = { st, out };
 	const char *const keys[2] = { "-", "[map full]" };
-	uint64_t calls, now, delta;
+	uint64_t calls, delta;
 	int err;
 
 	err = map_drain(skel->maps.by_workload, st->keys, FUNC_COUNT_MAX_PAIRS, &calls, sizeof(calls), add_pair, &ctx);
 	if (err < 0)
 		return err;
-	err = map_sum_percpu(skel->maps.overflow, 0, st->in.percpu, st->in.ncpus, 1, &now);
+	err = map_percpu_window(skel->maps.overflow, 0, st->in.percpu, st->in.ncpus, &st->overflow_before, &delta);
 	if (err)
 		return err;
-	delta = now - st->overflow_before;
-	st->overflow_before = now;
 	return delta ? count_table_add(out, keys, &delta) : 0;
 }
 

@@ -9,6 +9,7 @@
 #include "count_slot.bpf.h"
 #include "sock_ends.bpf.h"
 #include "tcp_io_hooks.bpf.h"
+#include "workload_key.bpf.h"
 
 #define IPPROTO_TCP_NUM 6
 #define MSG_PEEK_FLAG 2
@@ -29,12 +30,7 @@ struct {
 
 /* Bytes of connections that found the map full, cumulative per CPU: reported as a
  * row of their own so the totals stay whole and the loss is visible. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tcp_top_value);
-} overflow SEC(".maps");
+COUNT_OVERFLOW_MAP(overflow, struct tcp_top_value);
 
 static __always_inline bool comm_allowed(const char *comm)
 {
@@ -70,6 +66,11 @@ static __always_inline void account(const struct sock *sk, bool send, __u64 byte
 		return;
 	if (bpf_get_current_comm(key.comm, sizeof(key.comm)) || !comm_allowed(key.comm))
 		return;
+	if (targ_per_cgroup) { /* one row per workload and connection */
+		key.cgroup_id = bpf_get_current_cgroup_id();
+		key.tgid = 0;
+		__builtin_memset(key.comm, 0, sizeof(key.comm));
+	}
 	if (!sock_ends(sk, targ_port, &key.family, &key.lport, &key.rport, key.laddr, key.raddr))
 		return;
 	v = count_slot(&conns, &key, &zero, &overflow);

@@ -35,6 +35,9 @@ file in A, and 90 and 40 of a file of the same name in B: exactly the rows (A, n
 (B, name) with those counts, and no pid or comm column.
 func_count: func-count --by container on func_workload:work_unit while it calls it 300
 times in A, 70 in B and 50 in C: exactly those three rows.
+tcp_top: tcp-top --by container over the tcp-send workloads: the bytes sent per container,
+summed over its connections, are A 11400 (114 sends of 100 bytes), B 3700, C 2300, D 1100;
+no row of E, no pid or comm column.
 offcpu: offcpu --pod UID --by container -o folded while offcpu_workload blocks in wait_here
 in A and a shell sleeps in B: every stack's root frame is container:A or container:B, the
 stacks through wait_here are all A's and hold at least 90% of the time the workload
@@ -477,6 +480,21 @@ def test_func_count(args, layout, env):
 
 
 @with_layout
+def test_tcp_top(args, layout, env):
+    """tcp-top --by container: the clients' bytes sent, per container."""
+    with Attach(env, "tcp-top", ["--by", "container", "--top", "100000"], duration="60s") as a:
+        send_workloads(env, layout, a)
+    rows = rows_of(a, "tcp-top --by container")
+    sent = {}
+    for r in rows:
+        sent[str(r["container"])] = sent.get(str(r["container"]), 0) + r["sent_bytes"]
+    want = {layout.a: 114 * SIZE, layout.b: 37 * SIZE, layout.c: 23 * SIZE, layout.d: 11 * SIZE}
+    check(all(sent.get(k) == v for k, v in want.items()), f"bytes sent per container {sent}, want {want}")
+    check(layout.e not in sent, f"the empty container E has a row: {sent}")
+    check(all("pid" not in r and "comm" not in r for r in rows), f"a row with pid or comm: {rows[:3]}")
+
+
+@with_layout
 def test_offcpu(args, layout, env):
     """offcpu --pod UID --by container: the container is each stack's root frame."""
     cli = FoldedAttach(env, "offcpu", ["--pod", layout.pod, "--by", "container"], "60s")
@@ -562,5 +580,5 @@ if __name__ == "__main__":
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load, "file_top": test_file_top,
-                        "func_count": test_func_count, "offcpu": test_offcpu},
+                        "func_count": test_func_count, "tcp_top": test_tcp_top, "offcpu": test_offcpu},
                        __doc__))
