@@ -38,6 +38,9 @@ times in A, 70 in B and 50 in C: exactly those three rows.
 tcp_top: tcp-top --by container over the tcp-send workloads: the bytes sent per container,
 summed over its connections, are A 11400 (114 sends of 100 bytes), B 3700, C 2300, D 1100;
 no row of E, no pid or comm column.
+profile: profile --pod UID --by container -o folded while spin_workload spins 3 s in A and
+1 s in B: the root frames are container:A and container:B alone, and each one's samples in
+spin_here are what 49 Hz gives that spinner's own CPU time (+- 25% + 4).
 offcpu: offcpu --pod UID --by container -o folded while offcpu_workload blocks in wait_here
 in A and a shell sleeps in B: every stack's root frame is container:A or container:B, the
 stacks through wait_here are all A's and hold at least 90% of the time the workload
@@ -494,6 +497,54 @@ def test_tcp_top(args, layout, env):
     check(all("pid" not in r and "comm" not in r for r in rows), f"a row with pid or comm: {rows[:3]}")
 
 
+def per_root_frame(folded, function):
+    """Folded lines summed per root frame: ({root: value}, {root: value of the stacks through function})."""
+    roots, through = {}, {}
+    for line in folded:
+        stack, _, value = line.rpartition(" ")
+        frames = stack.split(";")
+        check(value.isdigit() and len(frames) > 1, f"not a folded line: {line!r}")
+        roots[frames[0]] = roots.get(frames[0], 0) + int(value)
+        if any(f.split(".")[0] == function for f in frames):
+            through[frames[0]] = through.get(frames[0], 0) + int(value)
+    return roots, through
+
+
+@with_layout
+def test_profile(args, layout, env):
+    """profile --pod UID --by container: each spinner's samples under its own container's frame."""
+    freq, seconds = 49, {layout.a: 3, layout.b: 1}
+    cli = FoldedAttach(env, "profile", ["--pod", layout.pod, "--by", "container", "--freq", str(freq)], "60s")
+    try:
+        spinners = {cid: spawn_in(env, layout, cg, "spin_workload", [
+            os.path.join(args.tools, "spin_workload"), "--wait-go", "--seconds", str(seconds[cid]),
+            "--timeout-seconds", "60"]) for cid, cg in ((layout.a, layout.cg_a), (layout.b, layout.cg_b))}
+        for proc, _ in spinners.values():
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        dones = {cid: out.readline(30) for cid, (_, out) in spinners.items()}
+        check(all(d is not None and d.startswith("done ") for d in dones.values()), f"spin_workload: {dones}")
+        cli.end()
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
+    # their frames stay mapped until the CLI is done: then they may go
+    for proc, _ in spinners.values():
+        proc.stdin.write(b"exit\n")
+        proc.stdin.flush()
+        check(proc.wait(timeout=10) == 0, "spin_workload failed")
+    roots, through = per_root_frame(folded, "spin_here")
+    # "done ITERATIONS cpu_ns T ...": the samples freq gives each one's own CPU time
+    want = {f"container:{cid}": int(d.split()[3]) * freq / 1e9 for cid, d in dones.items()}
+    log(f"MEASURED profile --by container: samples per root frame {roots}; in spin_here {through}; "
+        f"expected from each spinner's CPU time {want}")
+    check(set(roots) == set(want), f"root frames {list(roots)}, want {list(want)}")
+    for root, n in want.items():
+        check(abs(through.get(root, 0) - n) <= 0.25 * n + 4,
+              f"{root}: {through.get(root, 0)} samples in spin_here, want {n:.0f} +- 25% + 4")
+
+
 @with_layout
 def test_offcpu(args, layout, env):
     """offcpu --pod UID --by container: the container is each stack's root frame."""
@@ -521,14 +572,7 @@ def test_offcpu(args, layout, env):
     wl.stdin.flush()
     check(wl.wait(timeout=10) == 0, "offcpu_workload failed")
     own_ns = int(done.split()[2])
-    roots, through = {}, {}
-    for line in folded:
-        stack, _, ns = line.rpartition(" ")
-        frames = stack.split(";")
-        check(ns.isdigit() and len(frames) > 1, f"not a folded line: {line!r}")
-        roots[frames[0]] = roots.get(frames[0], 0) + int(ns)
-        if any(f.split(".")[0] == "wait_here" for f in frames):
-            through[frames[0]] = through.get(frames[0], 0) + int(ns)
+    roots, through = per_root_frame(folded, "wait_here")
     root_a, root_b = f"container:{layout.a}", f"container:{layout.b}"
     log(f"MEASURED offcpu --by container: ns per root frame {roots}; through wait_here {through}; "
         f"the workload's own {own_ns} ns")
@@ -580,5 +624,6 @@ if __name__ == "__main__":
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load, "file_top": test_file_top,
-                        "func_count": test_func_count, "tcp_top": test_tcp_top, "offcpu": test_offcpu},
+                        "func_count": test_func_count, "tcp_top": test_tcp_top, "profile": test_profile,
+                        "offcpu": test_offcpu},
                        __doc__))
