@@ -86,16 +86,15 @@ static bool tracer_frame(const char *name)
 static size_t root_frame(struct stack_counts *sc, const struct profile_key *k)
 {
 	char workload[STACK_FRAME_LEN];
-	const char *name = workload;
+	const char *name = k->comm; /* not NUL-terminated when 16 bytes long */
 	size_t len = 0, max = PROFILE_COMM_LEN;
 
-	if (sc->by == CGROUP_WORKLOAD_NONE)
-		name = k->comm;
-	else
+	if (sc->by != CGROUP_WORKLOAD_NONE) {
 		snprintf(workload, sizeof(workload), "%s:%s", cgroup_workload_name(sc->by),
 			 cgroup_workload_of_id(k->cgroup_id, sc->by, sc->frame, sizeof(sc->frame)));
-	if (name == workload)
+		name = workload;
 		max = sizeof(workload);
+	}
 	for (size_t i = 0; i < max && name[i]; i++)
 		sc->build[len++] = (name[i] == ';' || name[i] == ' ') ? '_' : name[i];
 	if (!len)
