@@ -111,7 +111,8 @@ const struct probe_desc probe_tcp_top = {
 	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length (before 6.3: " TCP_IO_FEXIT_HOOK
 		", else kprobes there)",
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP | PROBE_PARAM_BY,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP | PROBE_PARAM_BY |
+		  PROBE_PARAM_CGROUP,
 	/* pid: the (pid, comm, laddr, raddr) rows, the default */
 	.by_choices = "pid|container|pod|service",
 	.default_top = 20,
