@@ -157,7 +157,7 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 		{ .name = "argv_missing", .num = missing, .flag = true },
 		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0, .flag = true },
 	};
-	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
+	event_ring_emit(&st->in.ring, e->ts_ns, e->cgroup_id, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 

@@ -100,7 +100,7 @@ static int open_on_record(void *ctx, void *data, size_t size)
 		{ .name = "path", .str = event_ring_string(st->path, sizeof(st->path), e->path, e->path_size) },
 		{ .name = "path_missing", .num = (e->status & OPEN_PATH_MISSING) != 0, .flag = true },
 	};
-	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
+	event_ring_emit(&st->in.ring, e->ts_ns, e->cgroup_id, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 

@@ -33,7 +33,7 @@ static int syscall_events_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "tid", .num = e->tid },
 	};
-	event_ring_emit(&in->ring, e->ts_ns, fields, 2);
+	event_ring_emit(&in->ring, e->ts_ns, e->cgroup_id, fields, 2);
 	return 0;
 }
 

@@ -22,6 +22,7 @@ struct syscall_event {
 	__u32 tid;
 	__u32 nr;    /* syscall number */
 	__u32 pad;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id(): the agent adds the task's identity */
 };
 
 #endif

@@ -85,7 +85,7 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	fields[6] = (struct event_field){ .name = "tx_bytes", .num = (int64_t)e->tx_bytes };
 	fields[7] = (struct event_field){ .name = "rx_bytes", .num = (int64_t)e->rx_bytes };
 	fields[8] = (struct event_field){ .name = "duration_ns", .num = (int64_t)e->duration_ns };
-	event_ring_emit(&in->ring, e->ts_ns, fields, 9);
+	event_ring_emit(&in->ring, e->ts_ns, e->cgroup_id, fields, 9);
 	return 0;
 }
 

@@ -26,6 +26,12 @@ exec: exec --container A has the 5 execs of a shell in A and none of a shell out
 cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
 switches of a sleeper's 100 sleeps.
 filters_load: every probe that takes --container loads with it on this kernel.
+events: exec and open sessions (JSON, and exec as text) while a shell in a containerd
+container F of a kubelet burstable pod (systemd driver), one in the service and one in a
+plain cgroup each run /bin/true 3 times and open a file of the test's 3 times: each
+workload's 3 exec and 3 open events carry exactly its cgroup path, container id, pod UID,
+qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex id, the pod
+and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
@@ -88,6 +94,8 @@ class Layout:
         self.shared = shared
         self.pod = str(uuid.uuid4())
         self.pod2 = str(uuid.uuid4())
+        self.pod3 = str(uuid.uuid4())  # a burstable pod (systemd driver)
+        self.f = container_id()
         self.service = f"tracectl-fake-{os.getpid()}"
         try:
             self.build()
@@ -104,6 +112,14 @@ class Layout:
         self.cg_c = self.mk("kubepods", "burstable", f"pod{self.pod2}", self.c)
         self.cg_d = self.mk("system.slice", f"docker-{self.d}.scope")
         self.cg_svc = self.mk("system.slice", f"{self.service}.service")
+        self.cg_f = self.mk("kubepods.slice", "kubepods-burstable.slice",
+                            f"kubepods-burstable-pod{self.pod3.replace('-', '_')}.slice",
+                            f"cri-containerd-{self.f}.scope")
+        self.cg_plain = self.mk("plain")  # in no container, pod or service
+
+    def below_root(self, cgroup):
+        """A cgroup's path as the agent names it: below the cgroup2 mount."""
+        return cgroup[len(cgroup2_root()):]
 
     def mk(self, *parts):
         path = self.top
@@ -410,6 +426,68 @@ def test_cpu_top(args, layout, env):
     check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
 
 
+IDENTITY = ("cgroup", "container_id", "pod_uid", "qos_class", "service")
+
+
+@with_layout
+def test_events(args, layout, env):
+    """Every exec and open event of a workload carries exactly its cgroup's identity."""
+    path = env.path("identity-target")  # opened by the shells only: their events are these
+    with open(path, "w") as f:
+        f.write("x\n")
+    os.chmod(env.dir, 0o755)
+    os.chmod(path, 0o644)
+    script = f"read go; for i in 1 2 3; do /bin/true; : < {path}; done"
+    want = {layout.cg_f: {"cgroup": layout.below_root(layout.cg_f), "container_id": layout.f,
+                          "pod_uid": layout.pod3, "qos_class": "burstable", "service": ""},
+            layout.cg_svc: {"cgroup": layout.below_root(layout.cg_svc), "container_id": "", "pod_uid": "",
+                            "qos_class": "", "service": layout.service + ".service"},
+            layout.cg_plain: {"cgroup": layout.below_root(layout.cg_plain), "container_id": "", "pod_uid": "",
+                              "qos_class": "", "service": ""}}
+    text_argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                             f"127.0.0.1:{env.port}", "exec", "--duration", "60s")
+    text_cli = env.spawn("cli-exec-text", text_argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    text_out = LineReader(text_cli.stdout, "cli-exec-text")
+    first = text_out.readline(30)
+    check(first is not None and first.startswith("Attached"), f"the text exec session said {first!r}")
+    with Attach(env, "exec", [], duration="60s") as ex, Attach(env, "open", [], duration="60s") as op:
+        procs = [env.spawn("shell", ["sh", "-c", script], stdin=subprocess.PIPE) for _ in want]
+        shells = {}
+        for proc, cgroup in zip(procs, want):
+            layout.move(proc.pid, cgroup)
+            shells[proc.pid] = cgroup
+        for proc in procs:
+            proc.stdin.write(b"go\n")
+        for proc in procs:
+            check(proc.wait(timeout=30) == 0, f"shell {proc.pid} failed")
+        time.sleep(1.5)
+        ex.end()
+        op.end()
+    text_cli.send_signal(signal.SIGINT)
+    for session, key, match in (("exec", "ppid", "/bin/true"), ("open", "pid", path)):
+        objs = ex.result() if session == "exec" else op.result()
+        evs = [o for o in objs if o.get("type") == "event" and o.get(key) in shells
+               and o.get("filename" if session == "exec" else "path") == match]
+        log(f"MEASURED {session}: " + "; ".join(f"{e[key]} {[e.get(k) for k in IDENTITY]}" for e in evs))
+        for pid, cgroup in shells.items():
+            mine = [{k: e.get(k) for k in IDENTITY} for e in evs if e[key] == pid]
+            check(mine == [want[cgroup]] * 3, f"{session} events of the shell in {cgroup}: {mine}, "
+                  f"want 3 of {want[cgroup]}")
+    while text_out.readline(30) is not None:
+        pass
+    check(text_cli.wait(timeout=30) == 0, "the text exec session failed")
+    text = "\n".join(text_out.lines)
+    lines = [l for l in text.splitlines() if re.search(r" execve +/bin/true ", l)]
+    short = f"container={layout.f[:SHORT]} pod={layout.pod3}"
+    log(f"MEASURED exec text: {lines}")
+    check(sum(l.endswith(short) for l in lines) == 3 and layout.f not in text,
+          f"text exec lines of F want to end with {short!r}: {lines}")
+    check(sum(l.endswith(f"service={layout.service}.service") for l in lines) == 3,
+          f"text exec lines of the service: {lines}")
+    check(sum(("container=" in l or "pod=" in l or "service=" in l) for l in lines) == 6,
+          f"text exec lines naming a workload, want 6 (F's and the service's): {lines}")
+
+
 # A target each probe that needs one can load with (kernel-function probes: skipped where
 # this kernel cannot attach them at all).
 TARGETS = {"tp-count": "syscalls:sys_enter_getppid"}
@@ -452,5 +530,5 @@ if __name__ == "__main__":
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
-                        "cpu_top": test_cpu_top, "filters_load": test_filters_load},
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events},
                        __doc__))
