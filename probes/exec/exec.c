@@ -202,7 +202,8 @@ const struct probe_desc probe_exec = {
 		       "would need it; at most "
 		       "20 arguments of 199 bytes, argv_truncated when cut, argv_missing when the "
 		       "caller's pages could not be read and no new image holds them); --pid matches the exec'ing process "
-		       "or its parent (fork+exec), --comm the caller's or the new program's comm",
+		       "or its parent (fork+exec), --comm the caller's or the new program's comm; each with "
+		       "the task's identity (cgroup, container, pod, QoS class, service)",
 	.kind = PROBE_EVENTS,
 	.hook = EXEC_HOOK,
 	.variants = &variants,

@@ -138,7 +138,7 @@ static const struct probe_runtime runtime = {
 const struct probe_desc probe_open = {
 	.name = "open",
 	.description = "one event per open/openat/openat2: pid, uid, comm, syscall, dfd, path "
-		       "(read at syscall exit), flags, ret (the fd or -errno)",
+		       "(read at syscall exit), flags, ret (the fd or -errno), the task's identity (cgroup, container, pod, QoS class, service)",
 	.kind = PROBE_EVENTS,
 	.hook = OPEN_HOOK,
 	.variants = &variants,

@@ -59,7 +59,7 @@ static const struct probe_runtime runtime = {
 
 const struct probe_desc probe_syscall_events = {
 	.name = "syscall-events",
-	.description = "benchmark probe: one event (pid, tid) per getpid() entry, to measure "
+	.description = "benchmark probe: one event (pid, tid, identity) per getpid() entry, to measure "
 		       "per-event streaming (bench/stream.py); use --pid",
 	.kind = PROBE_EVENTS,
 	.hook = SYSCALL_EVENTS_HOOK,

@@ -127,7 +127,8 @@ const struct probe_desc probe_tcp_life = {
 	.description = "one event per closed TCP connection: pid, comm, local and remote address and "
 		       "port, payload bytes sent (acknowledged) and received, lifetime in ns from the handshake; "
 		       "an accepted socket's owner is named when its process closes it (pid 0 when the peer "
-		       "reset it first), or with --param measure=io at its first send or receive (a hook per I/O)",
+		       "reset it first), or with --param measure=io at its first send or receive (a hook per I/O); "
+		       "with the owner's identity (cgroup, container, pod, QoS class, service)",
 	.kind = PROBE_EVENTS,
 	.hook = "tracepoint sock:inet_sock_set_state; with measure=io also sock_send_length + sock_recv_length "
 		"(tp_btf where it loads; before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there); " BYTES_HOOK,

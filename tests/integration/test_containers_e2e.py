@@ -26,6 +26,9 @@ exec: exec --container A has the 5 execs of a shell in A and none of a shell out
 cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
 switches of a sleeper's 100 sleeps.
 filters_load: every probe that takes --container loads with it on this kernel.
+metrics: an agent exporting tcp-send --by container and runq-latency --by pod serves
+tracectl_tcp_send_sends_total{container_id="A"} 114 (B 37, C 23, D 11) and a runq-latency
+series labelled pod_uid="UID": the labels kube-state-metrics joins on.
 events: exec and open sessions (JSON, and exec as text) while a shell in a containerd
 container F of a kubelet burstable pod (systemd driver), one in the service and one in a
 plain cgroup each run /bin/true 3 times and open a file of the test's 3 times: each
@@ -45,9 +48,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
-from harness import Attach, Env, LineReader, check, log, run_tests, summaries
+from harness import Attach, Env, LineReader, check, free_port, log, run_tests, summaries
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
@@ -426,6 +430,29 @@ def test_cpu_top(args, layout, env):
     check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
 
 
+class Ended:
+    """send_workloads' session when there is none to end (a standing probe)."""
+
+    def end(self):
+        pass
+
+
+@with_layout
+def test_metrics(args, layout, env):
+    metrics = free_port()
+    env.start_agent(["--metrics", f"127.0.0.1:{metrics}", "--export", "tcp-send:by=container,runq-latency:by=pod"])
+    send_workloads(env, layout, Ended())
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    sends = dict(re.findall(r'^tracectl_tcp_send_sends_total\{container_id="([^"]*)"\} (\d+)$', text, re.M))
+    log(f"MEASURED /metrics sends by container_id: {sends}")
+    want = {layout.a: "114", layout.b: "37", layout.c: "23", layout.d: "11"}
+    check({k: sends.get(k) for k in want} == want, f"/metrics sends {sends}, want {want}")
+    check('pod_uid="' + layout.pod + '"' in text and 'container="' not in text and 'pod="' not in text,
+          "runq-latency series by pod_uid (and no container/pod label): "
+          f"{[l for l in text.splitlines() if 'runq' in l][:5]}")
+
+
 IDENTITY = ("cgroup", "container_id", "pod_uid", "qos_class", "service")
 
 
@@ -530,5 +557,6 @@ if __name__ == "__main__":
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
-                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events},
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events,
+                        "metrics": test_metrics},
                        __doc__))
