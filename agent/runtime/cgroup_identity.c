@@ -278,48 +278,45 @@ static struct {
 	struct cgroup_identity who;
 } identity_cache[IDENTITY_CACHE_SLOTS];
 
-bool cgroup_identity_of_id(uint64_t id, struct cgroup_identity *out)
+const struct cgroup_identity *cgroup_identity_of_id(uint64_t id)
 {
 	size_t slot = (size_t)(id % IDENTITY_CACHE_SLOTS);
 	char path[PATH_MAX];
 
-	if (id && identity_cache[slot].id == id) {
-		*out = identity_cache[slot].who;
-		return true;
-	}
+	if (id && identity_cache[slot].id == id)
+		return &identity_cache[slot].who;
 	/* gone (or never on this mount): not cached, the id is never reused */
 	if (!id || cgroup_path_of_id(id, path, sizeof(path)))
-		return false;
-	cgroup_identity_of_path(path, out);
+		return NULL;
+	cgroup_identity_of_path(path, &identity_cache[slot].who);
 	identity_cache[slot].id = id;
-	identity_cache[slot].who = *out;
-	return true;
+	return &identity_cache[slot].who;
 }
 
 const char *cgroup_workload_of_id(uint64_t id, enum cgroup_workload kind, char *out, size_t len)
 {
-	struct cgroup_identity who;
+	const struct cgroup_identity *who = cgroup_identity_of_id(id);
 	const char *value;
 
-	if (!cgroup_identity_of_id(id, &who)) {
+	if (!who) {
 		snprintf(out, len, "cgroup-%" PRIu64, id);
 		return out;
 	}
 	switch (kind) {
 	case CGROUP_WORKLOAD_CONTAINER:
-		value = who.container_id;
+		value = who->container_id;
 		break;
 	case CGROUP_WORKLOAD_POD:
-		value = who.pod_uid;
+		value = who->pod_uid;
 		break;
 	case CGROUP_WORKLOAD_SERVICE:
-		value = who.service;
+		value = who->service;
 		break;
 	case CGROUP_WORKLOAD_QOS:
-		value = who.qos_class;
+		value = who->qos_class;
 		break;
 	default:
-		value = who.cgroup;
+		value = who->cgroup;
 		break;
 	}
 	snprintf(out, len, "%s", value[0] ? value : "-");

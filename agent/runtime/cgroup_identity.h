@@ -62,10 +62,10 @@ void cgroup_identity_of_path(const char *path, struct cgroup_identity *out);
 
 /*
  * The identity of the cgroup with this id (what bpf_get_current_cgroup_id returns), cached
- * per id: an event stream resolves each id once. False when the cgroup is gone (or cgroup2
- * is not mounted).
+ * per id: an event stream resolves each id once. The cache's entry, valid until the next
+ * call (no copy per event); NULL when the cgroup is gone (or cgroup2 is not mounted).
  */
-bool cgroup_identity_of_id(uint64_t id, struct cgroup_identity *out);
+const struct cgroup_identity *cgroup_identity_of_id(uint64_t id);
 
 /*
  * The workload of the cgroup with this id (what bpf_get_current_cgroup_id returns), for a

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What every event probe's user side shares: its ring buffer drained into the session, wall-clock stamps, lost counts. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +41,8 @@ void event_ring_close(struct event_ring *r)
 void event_ring_emit(struct event_ring *r, uint64_t ts, uint64_t cgroup_id, const struct event_field *fields,
 		     size_t nfields)
 {
-	struct cgroup_identity who;
-	bool known = cgroup_id && cgroup_identity_of_id(cgroup_id, &who);
-
-	event_sink_emit(r->sink, (uint64_t)((int64_t)ts + r->clock_offset_ns), fields, nfields, known ? &who : NULL);
+	event_sink_emit(r->sink, (uint64_t)((int64_t)ts + r->clock_offset_ns), fields, nfields,
+			cgroup_id ? cgroup_identity_of_id(cgroup_id) : NULL);
 	r->delivered++;
 }
 
