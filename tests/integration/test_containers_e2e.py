@@ -31,8 +31,9 @@ tracectl_tcp_send_sends_total{container_id="A"} 114 (B 37, C 23, D 11) and a run
 series labelled pod_uid="UID": the labels kube-state-metrics joins on.
 events: exec and open sessions (JSON, and exec as text) while a shell in a containerd
 container F of a kubelet burstable pod (systemd driver), one in the service and one in a
-plain cgroup each run /bin/true 3 times and open a file of the test's 3 times: each
-workload's 3 exec and 3 open events carry exactly its cgroup path, container id, pod UID,
+plain cgroup each run /bin/true 3 times and open a file of the test's 3 times, and a
+tcp_workload client in each makes 2 connections (tcp-life): each workload's 3 exec, 3 open
+and 2 tcp-life events carry exactly its cgroup path, container id, pod UID,
 qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex id, the pod
 and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
@@ -477,29 +478,39 @@ def test_events(args, layout, env):
     text_out = LineReader(text_cli.stdout, "cli-exec-text")
     first = text_out.readline(30)
     check(first is not None and first.startswith("Attached"), f"the text exec session said {first!r}")
-    with Attach(env, "exec", [], duration="60s") as ex, Attach(env, "open", [], duration="60s") as op:
+    port = start_server(env)
+    with Attach(env, "exec", [], duration="60s") as ex, Attach(env, "open", [], duration="60s") as op, \
+            Attach(env, "tcp-life", ["--port", str(port)], duration="60s") as life:
         procs = [env.spawn("shell", ["sh", "-c", script], stdin=subprocess.PIPE) for _ in want]
-        shells = {}
-        for proc, cgroup in zip(procs, want):
+        clients = [Client(env, "life", port, "--count", "2", "--base", "10") for _ in want]
+        shells, conns = {}, {}
+        for proc, client, cgroup in zip(procs, clients, want):
             layout.move(proc.pid, cgroup)
+            layout.move(client.pid, cgroup)
             shells[proc.pid] = cgroup
-        for proc in procs:
+            conns[client.pid] = cgroup
+        for proc, client in zip(procs, clients):
             proc.stdin.write(b"go\n")
-        for proc in procs:
+            client.go()
+        for proc, client in zip(procs, clients):
             check(proc.wait(timeout=30) == 0, f"shell {proc.pid} failed")
+            client.wait_done()
         time.sleep(1.5)
-        ex.end()
-        op.end()
+        for a in (ex, op, life):
+            a.end()
     text_cli.send_signal(signal.SIGINT)
-    for session, key, match in (("exec", "ppid", "/bin/true"), ("open", "pid", path)):
-        objs = ex.result() if session == "exec" else op.result()
-        evs = [o for o in objs if o.get("type") == "event" and o.get(key) in shells
-               and o.get("filename" if session == "exec" else "path") == match]
+    # exec: each /bin/true the shell forked; open: the shell's own redirections; tcp-life:
+    # each client's 2 connections (the owner is the client: it connected)
+    for a, session, key, match, pids, n in ((ex, "exec", "ppid", "/bin/true", shells, 3),
+                                            (op, "open", "pid", path, shells, 3),
+                                            (life, "tcp-life", "pid", None, conns, 2)):
+        evs = [o for o in a.result() if o.get("type") == "event" and o.get(key) in pids
+               and match in (None, o.get("filename" if session == "exec" else "path"))]
         log(f"MEASURED {session}: " + "; ".join(f"{e[key]} {[e.get(k) for k in IDENTITY]}" for e in evs))
-        for pid, cgroup in shells.items():
+        for pid, cgroup in pids.items():
             mine = [{k: e.get(k) for k in IDENTITY} for e in evs if e[key] == pid]
-            check(mine == [want[cgroup]] * 3, f"{session} events of the shell in {cgroup}: {mine}, "
-                  f"want 3 of {want[cgroup]}")
+            check(mine == [want[cgroup]] * n, f"{session} events of pid {pid} in {cgroup}: {mine}, "
+                  f"want {n} of {want[cgroup]}")
     while text_out.readline(30) is not None:
         pass
     check(text_cli.wait(timeout=30) == 0, "the text exec session failed")
