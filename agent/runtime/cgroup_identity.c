@@ -116,7 +116,8 @@ static const char *qos_of_word(const char *word, size_t wlen)
 /*
  * The pod UID a component names: kubepods[-QOS]-podUID.slice (systemd driver, '_' for '-')
  * or podUID below a kubepods component (cgroupfs driver, below kubepods/QOS or, guaranteed,
- * right below kubepods: parent is the component above). qos (16 bytes, or NULL): its class.
+ * right below kubepods: parent is the component above). qos (CGROUP_QOS_CLASS_LEN bytes, or
+ * NULL): its class, "" for one kubelet does not have.
  */
 static bool pod_component(const char *comp, size_t len, const char *parent, size_t plen, bool below_kubepods,
 			  char *uid, char *qos)
@@ -149,7 +150,7 @@ static bool pod_component(const char *comp, size_t len, const char *parent, size
 		*uid++ = *p == '_' ? '-' : *p;
 	*uid = '\0';
 	if (qos)
-		snprintf(qos, 16, "%s", qos_of_word(qos_word, qos_len));
+		snprintf(qos, CGROUP_QOS_CLASS_LEN, "%s", qos_of_word(qos_word, qos_len));
 	return true;
 }
 

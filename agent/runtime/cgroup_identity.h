@@ -30,13 +30,15 @@ enum cgroup_workload {
 
 /* Room for a cgroup path in an identity: deeper ones are cut (their workloads are not). */
 #define CGROUP_IDENTITY_PATH_MAX 512
+/* "besteffort" and its NUL, with room */
+#define CGROUP_QOS_CLASS_LEN 16
 
 /* Everything a cgroup says about the task in it; "" for a workload it is in none of. */
 struct cgroup_identity {
 	char cgroup[CGROUP_IDENTITY_PATH_MAX]; /* below the cgroup2 mount, "/a/b" */
 	char container_id[65];                  /* all 64 hex digits */
 	char pod_uid[64];
-	char qos_class[16];
+	char qos_class[CGROUP_QOS_CLASS_LEN];
 	char service[256];
 };
 
