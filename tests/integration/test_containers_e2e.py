@@ -26,6 +26,16 @@ exec: exec --container A has the 5 execs of a shell in A and none of a shell out
 cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
 switches of a sleeper's 100 sleeps.
 filters_load: every probe that takes --container loads with it on this kernel.
+metrics: an agent exporting tcp-send --by container and runq-latency --by pod serves
+tracectl_tcp_send_sends_total{container_id="A"} 114 (B 37, C 23, D 11) and a runq-latency
+series labelled pod_uid="UID": the labels kube-state-metrics joins on.
+events: exec and open sessions (JSON, and exec as text) while a shell in a containerd
+container F of a kubelet burstable pod (systemd driver), one in the service and one in a
+plain cgroup each run /bin/true 3 times and open a file of the test's 3 times, and a
+tcp_workload client in each makes 2 connections (tcp-life): each workload's 3 exec, 3 open
+and 2 tcp-life events carry exactly its cgroup path, container id, pod UID,
+qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex id, the pod
+and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
@@ -46,6 +56,7 @@ in A and a shell sleeps in B: every stack's root frame is container:A or contain
 stacks through wait_here are all A's and hold at least 90% of the time the workload
 measured itself blocked, and B's stacks (its sleeps) have none.
 """
+import concurrent.futures
 import json
 import os
 import re
@@ -54,9 +65,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
-from harness import Attach, Env, FoldedAttach, LineReader, check, log, run_tests, summaries
+from harness import Attach, Env, FoldedAttach, LineReader, check, free_port, log, run_tests, summaries
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
@@ -103,6 +115,8 @@ class Layout:
         self.shared = shared
         self.pod = str(uuid.uuid4())
         self.pod2 = str(uuid.uuid4())
+        self.pod3 = str(uuid.uuid4())  # a burstable pod (systemd driver)
+        self.f = container_id()
         self.service = f"tracectl-fake-{os.getpid()}"
         try:
             self.build()
@@ -119,6 +133,14 @@ class Layout:
         self.cg_c = self.mk("kubepods", "burstable", f"pod{self.pod2}", self.c)
         self.cg_d = self.mk("system.slice", f"docker-{self.d}.scope")
         self.cg_svc = self.mk("system.slice", f"{self.service}.service")
+        self.cg_f = self.mk("kubepods.slice", "kubepods-burstable.slice",
+                            f"kubepods-burstable-pod{self.pod3.replace('-', '_')}.slice",
+                            f"cri-containerd-{self.f}.scope")
+        self.cg_plain = self.mk("plain")  # in no container, pod or service
+
+    def below_root(self, cgroup):
+        """A cgroup's path as the agent names it: below the cgroup2 mount."""
+        return cgroup[len(cgroup2_root()):]
 
     def mk(self, *parts):
         path = self.top
@@ -581,6 +603,101 @@ def test_offcpu(args, layout, env):
           f"through wait_here {through}, want only {root_a} with >= 90% of {own_ns}")
 
 
+class Ended:
+    """send_workloads' session when there is none to end (a standing probe)."""
+
+    def end(self):
+        pass
+
+
+@with_layout
+def test_metrics(args, layout, env):
+    metrics = free_port()
+    env.start_agent(["--metrics", f"127.0.0.1:{metrics}", "--export", "tcp-send:by=container,runq-latency:by=pod"])
+    send_workloads(env, layout, Ended())
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    sends = dict(re.findall(r'^tracectl_tcp_send_sends_total\{container_id="([^"]*)"\} (\d+)$', text, re.M))
+    log(f"MEASURED /metrics sends by container_id: {sends}")
+    want = {layout.a: "114", layout.b: "37", layout.c: "23", layout.d: "11"}
+    check({k: sends.get(k) for k in want} == want, f"/metrics sends {sends}, want {want}")
+    check('pod_uid="' + layout.pod + '"' in text and 'container="' not in text and 'pod="' not in text,
+          "runq-latency series by pod_uid (and no container/pod label): "
+          f"{[l for l in text.splitlines() if 'runq' in l][:5]}")
+
+
+IDENTITY = ("cgroup", "container_id", "pod_uid", "qos_class", "service")
+
+
+@with_layout
+def test_events(args, layout, env):
+    """Every exec and open event of a workload carries exactly its cgroup's identity."""
+    path = env.path("identity-target")  # opened by the shells only: their events are these
+    with open(path, "w") as f:
+        f.write("x\n")
+    os.chmod(env.dir, 0o755)
+    os.chmod(path, 0o644)
+    script = f"read go; for i in 1 2 3; do /bin/true; : < {path}; done"
+    want = {layout.cg_f: {"cgroup": layout.below_root(layout.cg_f), "container_id": layout.f,
+                          "pod_uid": layout.pod3, "qos_class": "burstable", "service": ""},
+            layout.cg_svc: {"cgroup": layout.below_root(layout.cg_svc), "container_id": "", "pod_uid": "",
+                            "qos_class": "", "service": layout.service + ".service"},
+            layout.cg_plain: {"cgroup": layout.below_root(layout.cg_plain), "container_id": "", "pod_uid": "",
+                              "qos_class": "", "service": ""}}
+    text_argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                             f"127.0.0.1:{env.port}", "exec", "--duration", "60s")
+    text_cli = env.spawn("cli-exec-text", text_argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    text_out = LineReader(text_cli.stdout, "cli-exec-text")
+    first = text_out.readline(30)
+    check(first is not None and first.startswith("Attached"), f"the text exec session said {first!r}")
+    port = start_server(env)
+    with Attach(env, "exec", [], duration="60s") as ex, Attach(env, "open", [], duration="60s") as op, \
+            Attach(env, "tcp-life", ["--port", str(port)], duration="60s") as life:
+        procs = [env.spawn("shell", ["sh", "-c", script], stdin=subprocess.PIPE) for _ in want]
+        clients = [Client(env, "life", port, "--count", "2", "--base", "10") for _ in want]
+        shells, conns = {}, {}
+        for proc, client, cgroup in zip(procs, clients, want):
+            layout.move(proc.pid, cgroup)
+            layout.move(client.pid, cgroup)
+            shells[proc.pid] = cgroup
+            conns[client.pid] = cgroup
+        for proc, client in zip(procs, clients):
+            proc.stdin.write(b"go\n")
+            client.go()
+        for proc, client in zip(procs, clients):
+            check(proc.wait(timeout=30) == 0, f"shell {proc.pid} failed")
+            client.wait_done()
+        time.sleep(1.5)
+        for a in (ex, op, life):
+            a.end()
+    text_cli.send_signal(signal.SIGINT)
+    # exec: each /bin/true the shell forked; open: the shell's own redirections; tcp-life:
+    # each client's 2 connections (the owner is the client: it connected)
+    for a, session, key, match, pids, n in ((ex, "exec", "ppid", "/bin/true", shells, 3),
+                                            (op, "open", "pid", path, shells, 3),
+                                            (life, "tcp-life", "pid", None, conns, 2)):
+        evs = [o for o in a.result() if o.get("type") == "event" and o.get(key) in pids
+               and match in (None, o.get("filename" if session == "exec" else "path"))]
+        log(f"MEASURED {session}: " + "; ".join(f"{e[key]} {[e.get(k) for k in IDENTITY]}" for e in evs))
+        for pid, cgroup in pids.items():
+            mine = [{k: e.get(k) for k in IDENTITY} for e in evs if e[key] == pid]
+            check(mine == [want[cgroup]] * n, f"{session} events of pid {pid} in {cgroup}: {mine}, "
+                  f"want {n} of {want[cgroup]}")
+    while text_out.readline(30) is not None:
+        pass
+    check(text_cli.wait(timeout=30) == 0, "the text exec session failed")
+    text = "\n".join(text_out.lines)
+    lines = [l for l in text.splitlines() if re.search(r" execve +/bin/true ", l)]
+    short = f"container={layout.f[:SHORT]} pod={layout.pod3}"
+    log(f"MEASURED exec text: {lines}")
+    check(sum(l.endswith(short) for l in lines) == 3 and layout.f not in text,
+          f"text exec lines of F want to end with {short!r}: {lines}")
+    check(sum(l.endswith(f"service={layout.service}.service") for l in lines) == 3,
+          f"text exec lines of the service: {lines}")
+    check(sum(("container=" in l or "pod=" in l or "service=" in l) for l in lines) == 6,
+          f"text exec lines naming a workload, want 6 (F's and the service's): {lines}")
+
+
 # A target each probe that needs one can load with (kernel-function probes: skipped where
 # this kernel cannot attach them at all).
 TARGETS = {"tp-count": "syscalls:sys_enter_getppid"}
@@ -594,7 +711,7 @@ def test_filters_load(args, layout, env):
                                                        f"127.0.0.1:{env.port}", "--output", "json"))
     check(rc == 0, f"probes exited {rc}: {err[-300:]!r}")
     probes = [json.loads(line) for line in out.splitlines() if line.strip()]
-    loaded, skipped = [], []
+    loaded, skipped, runs = [], [], []
     for p in probes:
         names = p.get("params", [])
         if "container" not in names or not p.get("supported"):
@@ -609,11 +726,15 @@ def test_filters_load(args, layout, env):
             else:
                 target = TARGETS[p["probe"]]
             extra += ["--target", target]
-        argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
-                            f"127.0.0.1:{env.port}", p["probe"], "--duration", "1s", "--output", "json", *extra)
-        rc, out, err = env.run_cli(f"cli-{p['probe']}", argv)
-        check(rc == 0, f"{p['probe']} --container: exit {rc}: {err[-400:]!r}")
-        loaded.append(p["probe"])
+        runs.append((p["probe"], env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+                                              "attach", f"127.0.0.1:{env.port}", p["probe"], "--duration", "1s",
+                                              "--output", "json", *extra)))
+    # four sessions at a time: each is a load and a 1 s window; the agent takes them side by side
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda run: (run[0], env.run_cli(f"cli-{run[0]}", run[1])), runs))
+    for probe, (rc, out, err) in results:
+        check(rc == 0, f"{probe} --container: exit {rc}: {err[-400:]!r}")
+        loaded.append(probe)
     log(f"MEASURED loaded with --container: {loaded}; not tried (no target here): {skipped}")
     check(len(loaded) >= 10, f"only {loaded} take --container")
 
@@ -623,7 +744,7 @@ if __name__ == "__main__":
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
-                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "file_top": test_file_top,
-                        "func_count": test_func_count, "tcp_top": test_tcp_top, "profile": test_profile,
-                        "offcpu": test_offcpu},
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events,
+                        "metrics": test_metrics, "file_top": test_file_top, "func_count": test_func_count,
+                        "tcp_top": test_tcp_top, "profile": test_profile, "offcpu": test_offcpu},
                        __doc__))
