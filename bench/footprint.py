@@ -70,7 +70,7 @@ def btf_parse_cpu_ms(n=20):
 def timed_lines(argv, want):
     """Seconds from start to the first line containing each marker in want."""
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     seen, objs = {}, []
     for line in p.stdout:
         for m in want:
@@ -78,7 +78,9 @@ def timed_lines(argv, want):
                 seen[m] = time.monotonic() - t0
         if line.startswith(b"{"):
             objs.append(json.loads(line))
+    err = p.stderr.read().decode("utf-8", "replace")  # a few lines: read once stdout is done
     p.wait()
+    timed_lines.stderr = err.strip()[-300:]
     return seen, objs, p.returncode
 
 
@@ -91,7 +93,7 @@ def attach_rounds(cli, host, pid, probe, rounds):
                                          "--output", "json"), ['"type":"attached"', '"type":"snapshot"'])
         att = [o for o in objs if o.get("type") == "attached"]
         if rc != 0 or not att or '"type":"snapshot"' not in seen:
-            print(f"{probe}: exit {rc}, no snapshot", flush=True)
+            print(f"{probe}: exit {rc}, no snapshot: {timed_lines.stderr}", flush=True)
             return None
         load.append(att[0].get("load_ns", 0) / 1e6)
         first.append(seen['"type":"snapshot"'] * 1000)
@@ -130,7 +132,8 @@ def compare_btf(env, cli, a):
 def metrics_lines(env):
     """The agent's own counters, through its --metrics endpoint (127.0.0.1:env.metrics_port)."""
     import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{env.metrics_port}/metrics", timeout=5) as r:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+    with opener.open(f"http://127.0.0.1:{env.metrics_port}/metrics", timeout=5) as r:
         return [line for line in r.read().decode().splitlines() if not line.startswith("#")]
 
 
