@@ -36,6 +36,7 @@ void core_btf_loaded(void)
 void core_btf_fell_back(struct core_btf_slot *slot, const char *name)
 {
 	atomic_fetch_add(&n_fallbacks, 1);
+	/* its memfd stays open: another thread may be opening the object with its path now */
 	pthread_mutex_lock(&build_lock);
 	slot->state = -1;
 	pthread_mutex_unlock(&build_lock);
@@ -477,7 +478,7 @@ static bool modules_name_any(const struct btf *vmlinux, const struct names *name
 
 /* ---- per object ---- */
 
-static int write_memfd(const struct btf *btf, const char *name, char *path, size_t pathlen, uint32_t *bytes)
+static int write_memfd(const struct btf *btf, const char *name, struct core_btf_slot *slot, uint32_t *bytes)
 {
 	const void *raw = btf__raw_data(btf, bytes);
 	int fd = raw ? memfd_create(name, MFD_CLOEXEC) : -1;
@@ -499,7 +500,7 @@ static int write_memfd(const struct btf *btf, const char *name, char *path, size
 		done += (size_t)n;
 	}
 	/* libbpf reads the path when each object loads: the fd stays open for the agent's life */
-	snprintf(path, pathlen, "/proc/self/fd/%d", fd);
+	snprintf(slot->path, sizeof(slot->path), "/proc/self/fd/%d", fd);
 	return 0;
 }
 
@@ -541,7 +542,7 @@ static int build(struct core_btf_slot *slot, const void *elf, size_t elf_size, c
 	if (!rc && missing.n && !kernel_env_btf_custom_path() && modules_name_any(kern, &missing))
 		rc = -ENOTSUP;
 	if (!rc)
-		rc = write_memfd(min, name, slot->path, sizeof(slot->path), &bytes);
+		rc = write_memfd(min, name, slot, &bytes);
 	if (!rc) {
 		int64_t took = now_ns() - t0;
 
