@@ -512,20 +512,14 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* 0 with slot->path, or why not (-errno; -ENOTSUP: the object is served better by the whole BTF). */
-static int build(struct core_btf_slot *slot, const void *elf, size_t elf_size, const char *name)
+struct btf *core_btf_cut(const struct btf *kern, const void *elf, size_t elf_size, size_t *nnames)
 {
-	const struct btf *kern = kernel_env_vmlinux_btf();
 	const unsigned char *btf_data, *ext_data;
 	size_t btf_len, ext_len;
 	struct names roots = { 0 }, missing = { 0 };
 	struct btf *local = NULL, *min = NULL;
-	int64_t t0 = now_ns();
-	uint32_t bytes = 0;
 	int rc;
 
-	if (!kern)
-		return -ENOENT;
 	rc = elf_section(elf, elf_size, ".BTF", &btf_data, &btf_len);
 	if (!rc)
 		rc = elf_section(elf, elf_size, ".BTF.ext", &ext_data, &ext_len);
@@ -541,8 +535,35 @@ static int build(struct core_btf_slot *slot, const void *elf, size_t elf_size, c
 	}
 	if (!rc && missing.n && !kernel_env_btf_custom_path() && modules_name_any(kern, &missing))
 		rc = -ENOTSUP;
-	if (!rc)
-		rc = write_memfd(min, name, slot, &bytes);
+	if (rc) {
+		btf__free(min);
+		min = NULL;
+	} else if (nnames) {
+		*nnames = roots.n;
+	}
+	btf__free(local);
+	names_free(&roots);
+	names_free(&missing);
+	errno = -rc;
+	return min;
+}
+
+/* 0 with slot->path, or why not (-errno; -ENOTSUP: the object is served better by the whole BTF). */
+static int build(struct core_btf_slot *slot, const void *elf, size_t elf_size, const char *name)
+{
+	const struct btf *kern = kernel_env_vmlinux_btf();
+	int64_t t0 = now_ns();
+	struct btf *min;
+	uint32_t bytes = 0;
+	size_t nnames = 0;
+	int rc;
+
+	if (!kern)
+		return -ENOENT;
+	min = core_btf_cut(kern, elf, elf_size, &nnames);
+	if (!min)
+		return -errno;
+	rc = write_memfd(min, name, slot, &bytes);
 	if (!rc) {
 		int64_t took = now_ns() - t0;
 
@@ -550,12 +571,9 @@ static int build(struct core_btf_slot *slot, const void *elf, size_t elf_size, c
 		atomic_fetch_add(&n_bytes, bytes);
 		atomic_fetch_add(&n_build_ns, (uint64_t)took);
 		log_debug("%s: minimal kernel BTF for CO-RE: %u types, %u bytes, %zu names, built in %.2f ms", name,
-			  btf__type_cnt(min) - 1, bytes, roots.n, took / 1e6);
+			  btf__type_cnt(min) - 1, bytes, nnames, took / 1e6);
 	}
 	btf__free(min);
-	btf__free(local);
-	names_free(&roots);
-	names_free(&missing);
 	return rc;
 }
 

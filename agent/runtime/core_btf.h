@@ -39,6 +39,14 @@ void core_btf_fell_back(struct core_btf_slot *slot, const char *name);
 /* --full-btf: every object relocates against the whole kernel BTF, as libbpf does by itself. */
 void core_btf_disable(void);
 
+/*
+ * The minimal BTF itself, cut from kern for the object whose ELF image is elf; nnames:
+ * how many type names its relocations start from. NULL with errno: ENOTSUP when the
+ * object has no relocations or ones a minimal BTF would answer differently.
+ */
+struct btf;
+struct btf *core_btf_cut(const struct btf *kern, const void *elf, size_t elf_size, size_t *nnames);
+
 struct core_btf_stats {
 	uint64_t loads;     /* objects loaded with a minimal BTF */
 	uint64_t fallbacks; /* ... that needed the whole kernel BTF after all */
