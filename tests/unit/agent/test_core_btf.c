@@ -12,6 +12,7 @@
 #include <bpf/btf.h>
 
 #include "core_btf.h"
+#include "hook_variant.h"
 #include "runtime.h" /* what the skeleton's read-only data names */
 #include "tcp_life.h"
 #include "tcp_life.skel.h"
@@ -118,11 +119,111 @@ static void not_an_object(void **state)
 	assert_true(errno != 0);
 }
 
+/* ---- the load path: a skeleton whose load fails or not with its minimal BTF ---- */
+
+static struct {
+	bool refuse_minimal; /* load fails when opened with a minimal BTF */
+	int opens, loads;
+	bool last_open_minimal;
+} fake;
+
+static void *fake_open(const char *btf_custom_path)
+{
+	fake.opens++;
+	fake.last_open_minimal = btf_custom_path && strncmp(btf_custom_path, "/proc/self/fd/", 14) == 0;
+	return &fake;
+}
+
+static int fake_load(void *skel)
+{
+	(void)skel;
+	fake.loads++;
+	return fake.refuse_minimal && fake.last_open_minimal ? -EINVAL : 0;
+}
+
+static int fake_attach(void *skel)
+{
+	(void)skel;
+	return 0;
+}
+
+static void fake_destroy(void *skel)
+{
+	(void)skel;
+}
+
+static struct bpf_object *fake_object(void *skel)
+{
+	(void)skel;
+	return NULL; /* one row: nothing to switch off */
+}
+
+static const void *fake_elf(size_t *size)
+{
+	return tcp_life__elf_bytes(size);
+}
+
+static struct core_btf_slot fake_slot;
+static const struct hook_skeleton fake_skeleton = {
+	.obj_name = "fake", .open = fake_open, .load = fake_load, .attach = fake_attach, .destroy = fake_destroy,
+	.object = fake_object, .elf = fake_elf, .core_btf = &fake_slot,
+};
+static const struct hook_variant fake_row = { .name = "only", .hook = "a fake hook" };
+static struct hook_choice fake_choice;
+static const struct hook_variants fake_variants = {
+	.probe = "fake", .skeleton = &fake_skeleton, .rows = &fake_row, .nrows = 1, .choice = &fake_choice,
+};
+
+static void open_fake(void)
+{
+	char err[256];
+	void *skel = NULL;
+
+	fake.opens = fake.loads = 0;
+	assert_int_equal(hook_variants_open(&fake_variants, NULL, NULL, &skel, NULL, err, sizeof(err)), 0);
+	assert_ptr_equal(skel, &fake);
+}
+
+/* Loads with the minimal BTF, counted; then one that does not load with it loads with the
+ * whole BTF (a second open), counted as a fallback, and the object keeps the whole BTF. */
+static void load_path_falls_back(void **state)
+{
+	struct core_btf_stats before, after;
+
+	(void)state;
+	if (!kern)
+		skip();
+	core_btf_stats_get(&before);
+	open_fake();
+	assert_int_equal(fake.opens, 1);
+	assert_true(fake.last_open_minimal);
+	core_btf_stats_get(&after);
+	assert_int_equal(after.loads, before.loads + 1);
+	assert_int_equal(after.fallbacks, before.fallbacks);
+	assert_int_equal(after.built, before.built + 1);
+
+	fake.refuse_minimal = true;
+	open_fake();
+	assert_int_equal(fake.opens, 2);
+	assert_int_equal(fake.loads, 2);
+	assert_false(fake.last_open_minimal);
+	core_btf_stats_get(&after);
+	assert_int_equal(after.fallbacks, before.fallbacks + 1);
+
+	open_fake(); /* from now on the whole BTF at once */
+	assert_int_equal(fake.opens, 1);
+	assert_false(fake.last_open_minimal);
+	core_btf_stats_get(&after);
+	assert_int_equal(after.loads, before.loads + 1);
+	assert_int_equal(after.built, before.built + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tcp_life_object),
 		cmocka_unit_test(not_an_object),
+		cmocka_unit_test(load_path_falls_back),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
