@@ -423,20 +423,24 @@ static int mark_roots(struct cut *c, const struct names *names, struct names *mi
 static struct btf *minimal_btf(const struct btf *kern, const struct names *roots, struct names *missing)
 {
 	struct cut c = { .kern = kern, .ntypes = btf__type_cnt(kern) };
+	size_t size = 4 * (size_t)c.ntypes * sizeof(uint32_t);
+	/* 2 MB of scratch for a 5.5 MB kernel BTF, mostly never written: an anonymous mapping is
+	 * zeroed, costs only the pages touched and goes back at once (freed heap memory would
+	 * stay in the loading thread's malloc arena) */
+	uint32_t *scratch = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct btf *out = NULL;
 
-	c.new_id = calloc(c.ntypes, sizeof(*c.new_id));
-	c.fwd_id = calloc(c.ntypes, sizeof(*c.fwd_id));
-	c.todo = malloc(c.ntypes * sizeof(*c.todo));
-	c.ptrs = malloc(c.ntypes * sizeof(*c.ptrs));
-	if (c.new_id && c.fwd_id && c.todo && c.ptrs && mark_roots(&c, roots, missing) == 0) {
+	if (scratch == MAP_FAILED)
+		return NULL;
+	c.new_id = scratch;
+	c.fwd_id = scratch + c.ntypes;
+	c.todo = scratch + 2 * (size_t)c.ntypes;
+	c.ptrs = scratch + 3 * (size_t)c.ntypes;
+	if (mark_roots(&c, roots, missing) == 0) {
 		mark_pointees(&c);
 		out = cut_emit(&c);
 	}
-	free(c.new_id);
-	free(c.fwd_id);
-	free(c.todo);
-	free(c.ptrs);
+	munmap(scratch, size);
 	return out;
 }
 
