@@ -17,7 +17,8 @@ first one also waits for the agent's trial load of every probe (its `supported` 
 Per probe also the agent loop thread's CPU per attach (user + system, from
 /proc/PID/task/PID/stat over the rounds: load, verify, attach, TLS and the 1 s session),
 next to the CPU of one parse of the kernel's BTF by libbpf (btf__load_vmlinux_btf through
-ctypes, in this process), which libbpf repeats for every CO-RE object it loads.
+ctypes, in this process), which libbpf repeated for every CO-RE object it loaded before the
+agent's minimal BTF per object (issue 17.5; still so with --full-btf and for tp_btf probes).
 Goals (issue 9): idle RSS < 20 MB, attach to first snapshot < 300 ms.
 
 --compare-btf (issue 17.5): instead, two agents in one run, the attach rounds alternating
@@ -183,7 +184,7 @@ def main():
           f"the first, waiting for every probe's trial load: {base[0] * 1000:.0f} ms")
     btf_ms = btf_parse_cpu_ms()
     print(f"one parse of the kernel's BTF by libbpf: {btf_ms:.1f} ms CPU")
-    print(f"{'probe':16} {'agent load ms':>14} {'loop CPU/attach ms':>19} {'of it BTF parse':>16} "
+    print(f"{'probe':16} {'agent load ms':>14} {'loop CPU/attach ms':>19} {'one BTF parse as':>16} "
           f"{'CLI start -> first snapshot ms (median, min..max)':>50}")
     for probe, ld, cpu, med, lo, hi in rows:
         print(f"{probe:16} {ld:14.1f} {cpu:19.1f} {100 * btf_ms / cpu if cpu else 0:15.0f}% "
