@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core_btf.h"
 #include "duration.h"
 #include "hostport.h"
 #include "kernel_env.h"
@@ -99,6 +100,13 @@ static int opt_no_tp_btf(const struct opt_row *row, char *arg, void *ctx)
 	return 0;
 }
 
+static int opt_full_btf(const struct opt_row *row, char *arg, void *ctx)
+{
+	(void)row, (void)arg, (void)ctx;
+	core_btf_disable();
+	return 0;
+}
+
 static int opt_btf(const struct opt_row *row, char *arg, void *ctx)
 {
 	char err[512];
@@ -180,6 +188,8 @@ const struct opt_row agent_option_rows[] = {
 	  "tp_btf loads (for a kernel whose tp_btf misbehaves)", .parse = opt_no_tp_btf },
 	{ "btf", 0, "FILE", "this kernel's BTF, for kernels without /sys/kernel/btf/vmlinux\n"
 	  "(a BTFHub-style vmlinux.btf); probes relocate against it", .parse = opt_btf },
+	{ "full-btf", 0, NULL, "every probe relocates against the whole kernel BTF, parsed\n"
+	  "again at each load (default: a minimal BTF cut once per probe)", .parse = opt_full_btf },
 	{ "log-level", 0, "LEVEL", "error, warn, info (default) or debug", .parse = opt_log_level },
 	{ "help", 'h', NULL, "this text", .parse = opt_help },
 	{ "version", 'V', NULL, "print the version", .parse = opt_version },

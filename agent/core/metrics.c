@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "hostport.h"
+#include "core_btf.h"
 #include "kernel_env.h"
 #include "log.h"
 #include "metrics.h"
@@ -76,10 +77,12 @@ static void write_health(FILE *f, enum prom_format format, const struct exporter
 	const struct agent *a = e->agent;
 	unsigned long long dropped = 0, progs = 0;
 	struct usyms_stats symbols;
+	struct core_btf_stats btf;
 	struct conn *c;
 	struct session *s;
 
 	usyms_stats_get(&symbols);
+	core_btf_stats_get(&btf);
 	LIST_FOREACH(c, &a->conns, link) {
 		LIST_FOREACH(s, &c->sessions, link) {
 			dropped += s->dropped;
@@ -105,6 +108,17 @@ static void write_health(FILE *f, enum prom_format format, const struct exporter
 		{ "tracectl_agent_symbol_tables_shared_total",
 		  "Files whose symbol table was already parsed for another file with their build-id.", true, 0, { 0 },
 		  { 0 }, (double)symbols.build_id_hits },
+		{ "tracectl_agent_bpf_loads_minimal_btf_total",
+		  "BPF objects loaded with their minimal kernel BTF for CO-RE (tp_btf programs still read the whole one).",
+		  true, 0,
+		  { 0 }, { 0 }, (double)btf.loads },
+		{ "tracectl_agent_bpf_loads_minimal_btf_fallbacks_total",
+		  "BPF objects that did not load with their minimal kernel BTF and did with the whole one.", true, 0,
+		  { 0 }, { 0 }, (double)btf.fallbacks },
+		{ "tracectl_agent_minimal_btf_bytes", "Size of the minimal kernel BTFs built, in all.", false, 0, { 0 },
+		  { 0 }, (double)btf.bytes },
+		{ "tracectl_agent_minimal_btf_build_seconds_total", "Time spent building minimal kernel BTFs.", true, 0,
+		  { 0 }, { 0 }, btf.build_ns / 1e9 },
 	};
 
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)

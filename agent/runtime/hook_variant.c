@@ -8,6 +8,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "core_btf.h"
 #include "hook_variant.h"
 #include "kernel_env.h"
 #include "log.h"
@@ -48,15 +49,16 @@ static void keep_only(const struct hook_variants *hv, size_t keep, struct bpf_ob
 	}
 }
 
-/* One variant: open, keep its parts, configure, load, attach. 0 with *skel, or -errno. */
-static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_fn configure, void *ctx, void **skel,
-		       char *why, size_t len)
+/* Open, keep the variant's parts, configure, load: 0 with *skel, or -errno (*at_load: the load failed). */
+static int load_variant(const struct hook_variants *hv, size_t r, hook_configure_fn configure, void *ctx,
+			const char *btf_path, void **skel, bool *at_load, char *why, size_t len)
 {
 	const struct hook_skeleton *sk = hv->skeleton;
 	void *s;
 	int err;
 
-	s = sk->open();
+	*at_load = false;
+	s = sk->open(btf_path);
 	if (!s) {
 		err = errno ? -errno : -EINVAL;
 		snprintf(why, len, "opening the BPF object: %s", strerror(-err));
@@ -66,8 +68,40 @@ static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_
 	err = configure ? configure(s, &hv->rows[r], ctx, why, len) : 0;
 	if (!err) {
 		err = sk->load(s);
+		*at_load = err != 0;
 		if (err)
 			snprintf(why, len, "loading: %s", strerror(-err));
+	}
+	if (err) {
+		sk->destroy(s);
+		return err;
+	}
+	*skel = s;
+	return 0;
+}
+
+/* One variant: loaded (against its minimal kernel BTF where it has one, else or when that
+ * fails against the whole one), then attached. 0 with *skel, or -errno. */
+static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_fn configure, void *ctx, void **skel,
+		       char *why, size_t len)
+{
+	const struct hook_skeleton *sk = hv->skeleton;
+	size_t elf_size;
+	const void *elf = sk->elf(&elf_size);
+	const char *minimal = core_btf_path(sk->core_btf, elf, elf_size, sk->obj_name);
+	void *s = NULL;
+	bool at_load;
+	int err;
+
+	err = load_variant(hv, r, configure, ctx, minimal ? minimal : kernel_env_btf_custom_path(), &s, &at_load, why,
+			   len);
+	if (err && at_load && minimal) {
+		/* never worse than without it: the whole kernel BTF, as libbpf would by itself */
+		err = load_variant(hv, r, configure, ctx, kernel_env_btf_custom_path(), &s, &at_load, why, len);
+		if (!err)
+			core_btf_fell_back(sk->core_btf, sk->obj_name);
+	} else if (!err && minimal) {
+		core_btf_loaded();
 	}
 	if (!err) {
 		err = sk->attach(s);
@@ -77,7 +111,8 @@ static int try_variant(const struct hook_variants *hv, size_t r, hook_configure_
 	if (!err && hv->attach)
 		err = hv->attach(s, &hv->rows[r], ctx, why, len);
 	if (err) {
-		sk->destroy(s);
+		if (s)
+			sk->destroy(s);
 		return err;
 	}
 	*skel = s;

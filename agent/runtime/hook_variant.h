@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core_btf.h"
 #include "kernel_env.h"
 
 struct bpf_object;
@@ -26,26 +27,39 @@ struct hook_variant {
 
 /* A libbpf skeleton through its generated functions; HOOK_SKELETON(name) defines one. */
 struct hook_skeleton {
-	void *(*open)(void);
+	const char *obj_name; /* "bio_latency" */
+	/* btf_custom_path: the kernel BTF CO-RE relocates against; NULL for the agent's default */
+	void *(*open)(const char *btf_custom_path);
 	int (*load)(void *skel);
 	int (*attach)(void *skel);
 	void (*destroy)(void *skel);
 	struct bpf_object *(*object)(void *skel);
+	const void *(*elf)(size_t *size);     /* the object's ELF image */
+	struct core_btf_slot *core_btf;       /* its minimal kernel BTF (core_btf.h) */
 };
 
 /* Defines `static const struct hook_skeleton name_skeleton` for the skeleton name.skel.h. */
 #define HOOK_SKELETON(name)                                                                                   \
-	static void *name##_skel_open(void) { return name##__open_opts(kernel_env_open_opts()); }           \
+	static void *name##_skel_open(const char *btf_custom_path)                                           \
+	{                                                                                                     \
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_custom_path);                  \
+		return name##__open_opts(&opts);                                                              \
+	}                                                                                                     \
 	static int name##_skel_load(void *skel) { return name##__load(skel); }                               \
 	static int name##_skel_attach(void *skel) { return name##__attach(skel); }                           \
 	static void name##_skel_destroy(void *skel) { name##__destroy(skel); }                               \
 	static struct bpf_object *name##_skel_object(void *skel) { return ((struct name *)skel)->obj; }     \
+	static const void *name##_skel_elf(size_t *size) { return name##__elf_bytes(size); }                 \
+	static struct core_btf_slot name##_core_btf;                                                          \
 	static const struct hook_skeleton name##_skeleton = {                                                 \
+		.obj_name = #name,                                                                              \
 		.open = name##_skel_open,                                                                     \
 		.load = name##_skel_load,                                                                     \
 		.attach = name##_skel_attach,                                                                 \
 		.destroy = name##_skel_destroy,                                                               \
 		.object = name##_skel_object,                                                                 \
+		.elf = name##_skel_elf,                                                                       \
+		.core_btf = &name##_core_btf,                                                                 \
 	}
 
 #define HOOK_VARIANTS_MAX 8

@@ -111,15 +111,6 @@ const char *kernel_env_btf_custom_path(void)
 	return custom_btf[0] ? custom_btf : NULL;
 }
 
-const struct bpf_object_open_opts *kernel_env_open_opts(void)
-{
-	static struct bpf_object_open_opts opts = { .sz = sizeof(opts) };
-
-	/* set on each call: --btf is parsed before any probe opens, and never changes after */
-	opts.btf_custom_path = custom_btf[0] ? custom_btf : NULL;
-	return &opts;
-}
-
 const char *kernel_env_btf_source(void)
 {
 	return custom_btf[0] ? custom_btf : SYSFS_BTF;

@@ -39,10 +39,6 @@ int kernel_env_use_btf(const char *path, char *err, size_t errlen);
 const char *kernel_env_btf_custom_path(void);
 /* Where kernel BTF comes from, for provenance: the --btf file or /sys/kernel/btf/vmlinux. */
 const char *kernel_env_btf_source(void);
-/* Every skeleton's open options: the --btf file as libbpf's btf_custom_path (CO-RE
- * relocations against it), or libbpf's defaults. */
-struct bpf_object_open_opts;
-const struct bpf_object_open_opts *kernel_env_open_opts(void);
 /* Kernel BTF parsed once for the agent's life (NULL when there is none); not to be freed. */
 struct btf;
 const struct btf *kernel_env_vmlinux_btf(void);

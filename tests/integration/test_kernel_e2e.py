@@ -10,6 +10,11 @@ btf_file: the same kernel view, the agent given --btf with a copy of this kernel
 tcp-send is supported again and counts exactly SENDS sends of the test's client; its hook is
 not tp_btf (that needs the kernel's own BTF, which this view hides), and provenance names the
 file as the BTF source.
+minimal_btf: the agent's default, a minimal kernel BTF cut once per BPF object for its CO-RE
+relocations (issue 17.5): a tcp-life session (tracepoint, and the byte counts read from
+struct tcp_sock by CO-RE) over LIFE_CONNS connections of known sizes gives exactly those
+(tx, rx) pairs; the agent's /metrics count that load among its minimal-BTF loads (one more
+than before the session), no fallback to the whole kernel BTF, and minimal BTFs were built.
 """
 import argparse
 import json
@@ -18,13 +23,16 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 
-from harness import Attach, Env, check, hook_refused, hook_used, log, run_tests, summaries, tail
+from harness import Attach, Env, check, events, free_port, hook_refused, hook_used, log, run_tests, summaries, tail
 
 from net_workload import Client, start_server  # the TCP probe tests' workload
 
 SENDS = 500
 SIZE = 100
+LIFE_CONNS, LIFE_BASE = 20, 1000
 EXIT_UNSUPPORTED = 5
 SYSFS_BTF = "/sys/kernel/btf/vmlinux"
 
@@ -126,5 +134,43 @@ def test_btf_file(args):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def agent_counters(port):
+    """The agent's own counters from its /metrics, by name (samples without labels)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    return {k: float(v) for k, v in (line.split() for line in lines if line and not line.startswith("#")
+                                      and "{" not in line)}
+
+
+def test_minimal_btf(args):
+    mport = free_port()
+    with Env(args, agent_args=["--metrics", f"127.0.0.1:{mport}"]) as env:
+        port = start_server(env)
+        client = Client(env, "life", port, "--count", str(LIFE_CONNS), "--base", str(LIFE_BASE))
+        before = agent_counters(mport)
+        with Attach(env, "tcp-life", ["--pid", str(client.pid)], duration="60s", timeout=90) as a:
+            client.go()
+            client.wait_done()
+            time.sleep(0.2)  # the last close's state change: a moment for it
+            a.end()
+        after = agent_counters(mport)
+        evs = events(a.result())
+        pairs = sorted((e["tx_bytes"], e["rx_bytes"]) for e in evs)
+        want = [(LIFE_BASE + i, 2 * (LIFE_BASE + i)) for i in range(LIFE_CONNS)]
+        check(pairs == want, f"tcp-life (tx, rx): {pairs[:4]}... ({len(pairs)}), want {want[:4]}... ({len(want)})")
+        loads = "tracectl_agent_bpf_loads_minimal_btf_total"
+        fallbacks = "tracectl_agent_bpf_loads_minimal_btf_fallbacks_total"
+        log(f"MEASURED {len(evs)} tcp-life events exact; minimal-BTF loads {before.get(loads)} -> "
+            f"{after.get(loads)}, fallbacks {after.get(fallbacks)}, minimal BTFs "
+            f"{after.get('tracectl_agent_minimal_btf_bytes')} bytes, built in "
+            f"{after.get('tracectl_agent_minimal_btf_build_seconds_total')} s")
+        check(loads in before and after[loads] >= before[loads] + 1,
+              f"minimal-BTF loads {before.get(loads)} -> {after.get(loads)}: the session's load did not use one")
+        check(after.get(fallbacks) == 0, f"fallbacks to the whole kernel BTF: {after.get(fallbacks)}")
+        check(after.get("tracectl_agent_minimal_btf_bytes", 0) > 0, "no minimal BTF built")
+        env.stop_agent_checked()
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests({"nobtf": test_nobtf, "btf_file": test_btf_file}, __doc__))
+    sys.exit(run_tests({"nobtf": test_nobtf, "btf_file": test_btf_file, "minimal_btf": test_minimal_btf}, __doc__))
