@@ -16,6 +16,10 @@
  * verifier walks through): runtimes nest a container's cgroups 1 or 2 deep. */
 #define CGROUP_FILTER_MAX_WALK 16
 
+/* Series a histogram probe keeps per window with --by container|pod|service (hist_cgroup.bpf.h);
+ * more than the agent keeps (HIST_SET_MAX), so overflow is seen there. */
+#define HIST_CGROUP_MAX_SERIES 1024
+
 /* A cgroup v2 directory: its id (the kernfs node id, its inode number) and its depth
  * below the root (root = 0). A task is in it or below it when its cgroup's ancestor
  * at that level has that id: one comparison, however deep the task's own cgroup. */

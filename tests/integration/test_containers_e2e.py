@@ -30,6 +30,14 @@ tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
 that is not the current one).
+func_latency: func-latency --by container on func_workload's work_unit: 150 calls of at least
+2 ms by a workload in A, 60 of at least 6 ms in B: exactly the series container=A with count
+150 and container=B with 60, each p50 at least its sleep and at most the workload's own
+median of the calls, widened by the histogram's relative error (the allowance: each call's own
+time contains the probe's interval, late timers included, so that median bounds the probe's).
+tcp_connect_pod: tcp-connect --port P --by pod on connects to the test's loopback listener on
+port P: 17 from A and 9 from B (pod 1: 26), 13 from C (pod 2), 5 from outside any pod ("-"):
+exactly those three series and counts; each series' sum at most the clients' own connect() times.
 """
 import json
 import os
@@ -315,6 +323,73 @@ def test_runq(args, layout, env):
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
     check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
 
+@with_layout
+def test_func_latency(args, layout, env):
+    binary = os.path.join(args.tools, "func_workload")
+    plan = [(layout.a, layout.cg_a, 150, 2000), (layout.b, layout.cg_b, 60, 6000)]
+    with Attach(env, "func-latency", ["--target", f"{binary}:work_unit", "--by", "container"],
+                duration="60s") as a:
+        runs = []
+        for cid, cgroup, calls, sleep_us in plan:
+            proc = env.spawn("func_workload", [binary, "--wait-go", "--calls", str(calls), "--sleep-us", str(sleep_us),
+                                               "--timeout-seconds", "60"], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+            out = LineReader(proc.stdout, "func_workload")
+            line = out.readline(10)
+            check(line is not None and line.startswith("ready "), f"func_workload said {line!r}")
+            layout.move(int(line.split()[1]), cgroup)
+            runs.append((proc, out))
+        for proc, _ in runs:
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        medians = {}
+        for (cid, _, calls, _), (proc, out) in zip(plan, runs):
+            line = out.readline(60)
+            check(proc.wait(timeout=10) == 0 and line is not None and line.startswith(f"done {calls} "),
+                  f"func_workload in {cid[:SHORT]}: {line!r}")
+            medians[cid] = int(line.split()[2])
+        a.end()  # every call returned before its workload said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED func-latency --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()) +
+        "; workloads' own medians " + ", ".join(f"{c[:SHORT]}={m / 1e6:.3f}ms" for c, m in medians.items()))
+    want = {f"container={cid}": (cid, calls, sleep_us) for cid, _, calls, sleep_us in plan}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, (cid, calls, sleep_us) in want.items():
+        s = summ[series]
+        rel = s["relative_error"]
+        lo, hi = sleep_us * 1000 * (1 - rel), medians[cid] * (1 + rel)
+        check(s["count"] == calls, f"{series}: count {s['count']}, want {calls}")
+        check(lo <= s["p50_ns"] <= hi, f"{series}: p50 {s['p50_ns']} ns outside [{lo:.0f}, {hi:.0f}] "
+              f"(its sleep, the workload's own median; relative error {rel})")
+
+
+@with_layout
+def test_tcp_connect_pod(args, layout, env):
+    port = start_server(env)
+    plan = [(layout.cg_a, 17), (layout.cg_b, 9), (layout.cg_c, 13), (None, 5)]
+    with Attach(env, "tcp-connect", ["--port", str(port), "--by", "pod"], duration="60s") as a:
+        clients = []
+        for cgroup, n in plan:
+            c = Client(env, "connect", port, "--count", str(n))
+            if cgroup:
+                layout.move(c.pid, cgroup)
+            clients.append(c)
+        for c in clients:
+            c.go()
+        # "done N connects connect_ns/rtt_us C0/R0,...": each connect()'s own time
+        own = [sum(int(p.split("/")[0]) for p in c.wait_done().split()[4].split(",")) for c in clients]
+        a.end()  # each socket was established before its connect() returned
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED tcp-connect --by pod: " + ", ".join(
+        f"{k}: count={o.get('count')} sum={o.get('sum_ns', 0) / 1e3:.1f}us" for k, o in summ.items()))
+    want = {f"pod={layout.pod}": (26, own[0] + own[1]), f"pod={layout.pod2}": (13, own[2]), "pod=-": (5, own[3])}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, (count, own_sum) in want.items():
+        check(summ[series]["count"] == count, f"{series}: {summ[series]['count']} connects, want {count}")
+        check(0 < summ[series]["sum_ns"] <= own_sum,
+              f"{series}: sum {summ[series]['sum_ns']} ns, want within the clients' own connect() times {own_sum} ns")
+
+
 def syscall_loop(env, args, layout, cgroup, count):
     """syscall_loop in cgroup: exactly count getppid calls once it is told to go."""
     # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
@@ -452,5 +527,6 @@ if __name__ == "__main__":
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
-                        "cpu_top": test_cpu_top, "filters_load": test_filters_load},
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load,
+                        "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod},
                        __doc__))
