@@ -20,6 +20,14 @@
  * more than the agent keeps (HIST_SET_MAX), so overflow is seen there. */
 #define HIST_CGROUP_MAX_SERIES 1024
 
+/* Their key: the workload's cgroup and, for a probe with several series of its own
+ * (tcp-latency's roles), which one (probe_runtime.series_names); else 0. */
+struct hist_cgroup_key {
+	__u64 cgroup_id;
+	__u32 series;
+	__u32 pad; /* zero: keys are compared bytewise */
+};
+
 /* A cgroup v2 directory: its id (the kernfs node id, its inode number) and its depth
  * below the root (root = 0). A task is in it or below it when its cgroup's ancestor
  * at that level has that id: one comparison, however deep the task's own cgroup. */

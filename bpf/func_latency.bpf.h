@@ -57,7 +57,7 @@ static __always_inline int latency_return(void)
 	bpf_map_delete_elem(&starts, &id);
 	/* the return runs in the thread that entered: its cgroup is the caller's */
 	if (targ_per_cgroup)
-		h = hist_cgroup_series(bpf_get_current_cgroup_id());
+		h = hist_cgroup_series(bpf_get_current_cgroup_id(), 0);
 	else
 		h = bpf_map_lookup_elem(&hists, &zero);
 	/* one call for either map (hist_series_get says why) */

@@ -146,12 +146,20 @@ static size_t map_key_size(struct bpf_object *obj, const char *map)
 	return bpf_map__key_size(bpf_object__find_map_by_name(obj, map));
 }
 
-/* A series of hist_cgroup: the workload its cgroup id is in. */
+/* A series of hist_cgroup: the workload its cgroup id is in, after the probe's own series
+ * name ("role=client container=ID") where it has several. */
 static void cgroup_series_label(void *state, const void *key, char *label, size_t len)
 {
 	const struct probe_instance *in = state;
+	const struct probe_runtime *rt = in->probe->runtime;
+	const struct hist_cgroup_key *k = key;
+	char workload[HIST_LABEL_LEN];
 
-	cgroup_workload_label(*(const uint64_t *)key, in->by_workload, label, len);
+	cgroup_workload_label(k->cgroup_id, in->by_workload, workload, sizeof(workload));
+	if (!rt->series_names)
+		snprintf(label, len, "%s", workload);
+	else if (k->series < rt->nseries)
+		snprintf(label, len, "%s %s", rt->series_names[k->series], workload);
 }
 
 /* The hash probe_runtime_read_hist drains, if any (see probe_instance.hist_map). */

@@ -93,6 +93,9 @@ struct probe_runtime {
 	 * hist_map or net_hist), a series per workload; a probe with its own read_hist calls
 	 * probe_runtime_read_hist when in->hist_map is set. */
 	bool cgroup_series;
+	/* ... and the probe's own series, when it has several: hist_cgroup_key.series names */
+	const char *const *series_names;
+	size_t nseries;
 
 	/* PROBE_COUNTS from a hash drained by probe_runtime_read_counts, at most
 	 * count_max_keys elements a read, each made a row by count_row (ctx: the table) ... */

@@ -71,7 +71,7 @@ int tcp_connect_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (targ_port && ctx->sport != targ_port && ctx->dport != targ_port)
 		return 0;
 	if (targ_per_cgroup) {
-		h = hist_cgroup_series(cgroup_id);
+		h = hist_cgroup_series(cgroup_id, 0);
 	} else {
 		if (by_remote)
 			net_remote_from_state(&remote, ctx);

@@ -38,6 +38,10 @@ time contains the probe's interval, late timers included, so that median bounds 
 tcp_connect_pod: tcp-connect --port P --by pod on connects to the test's loopback listener on
 port P: 17 from A and 9 from B (pod 1: 26), 13 from C (pod 2), 5 from outside any pod ("-"):
 exactly those three series and counts; each series' sum at most the clients' own connect() times.
+tcp_latency: tcp-latency --port P --by container on latency_server (in A, answering after 5 ms)
+and two latency_clients, 40 requests from B then 25 from C: exactly the series "role=server
+container=A" with 65 samples and "role=client container=B" / "container=C" with 40 and 25, each
+p50 at least the 5 ms delay less the histogram's relative error.
 """
 import json
 import os
@@ -390,6 +394,46 @@ def test_tcp_connect_pod(args, layout, env):
               f"{series}: sum {summ[series]['sum_ns']} ns, want within the clients' own connect() times {own_sum} ns")
 
 
+@with_layout
+def test_tcp_latency(args, layout, env):
+    tools, delay_ms = args.tools, 5
+    server = env.spawn("latency_server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
+                                          "--delay-ms", str(delay_ms), "--max-seconds", "60"],
+                       stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = LineReader(server.stdout, "latency_server").readline(10)
+    check(line is not None and line.startswith("listening "), f"latency_server said {line!r}")
+    port = int(line.split()[1])
+    layout.move(server.pid, layout.cg_a)
+    plan = [(layout.b, layout.cg_b, 40), (layout.c, layout.cg_c, 25)]
+    with Attach(env, "tcp-latency", ["--port", str(port), "--by", "container"], duration="60s") as a:
+        # one at a time: the server answers one connection at a time
+        for _, cgroup, n in plan:
+            proc = env.spawn("latency_client", [os.path.join(tools, "latency_client"), "--connect",
+                                                f"127.0.0.1:{port}", "--wait-go", "--requests", str(n),
+                                                "--timeout-seconds", "60"], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+            out = LineReader(proc.stdout, "latency_client")
+            line = out.readline(10)
+            check(line is not None and line.startswith("ready "), f"latency_client said {line!r}")
+            layout.move(int(line.split()[1]), cgroup)
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            line = out.readline(30)
+            check(proc.wait(timeout=10) == 0 and line is not None and line.startswith("done"),
+                  f"latency_client: {line!r}")
+        a.end()  # each request's response was read before its client said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED tcp-latency --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
+    want = {f"role=server container={layout.a}": 65}
+    want.update({f"role=client container={cid}": n for cid, _, n in plan})
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, count in want.items():
+        s = summ[series]
+        lo = delay_ms * 1e6 * (1 - s["relative_error"])
+        check(s["count"] == count, f"{series}: count {s['count']}, want {count}")
+        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
+
+
 def syscall_loop(env, args, layout, cgroup, count):
     """syscall_loop in cgroup: exactly count getppid calls once it is told to go."""
     # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
@@ -528,5 +572,6 @@ if __name__ == "__main__":
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load,
-                        "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod},
+                        "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod,
+                        "tcp_latency": test_tcp_latency},
                        __doc__))
