@@ -42,6 +42,10 @@ tcp_latency: tcp-latency --port P --by container on latency_server (in A, answer
 and two latency_clients, 40 requests from B then 25 from C: exactly the series "role=server
 container=A" with 65 samples and "role=client container=B" / "container=C" with 40 and 25, each
 p50 at least the 5 ms delay less the histogram's relative error.
+kfunc_latency: kfunc-latency --target hrtimer_nanosleep --pod UID --by container while
+syscall_loop sleeps 12 times 5 ms in A and 7 times in B (and 9 times in C, another pod): exactly
+container=A with 12 and container=B with 7, each p50 at least 5 ms less the histogram's error.
+Skips where the kernel has no kprobes (the build machine), runs in the kernel matrix.
 """
 import json
 import os
@@ -434,18 +438,46 @@ def test_tcp_latency(args, layout, env):
         check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
 
 
-def syscall_loop(env, args, layout, cgroup, count):
-    """syscall_loop in cgroup: exactly count getppid calls once it is told to go."""
+def syscall_loop(env, args, layout, cgroup, count, *extra):
+    """syscall_loop in cgroup: exactly count getppid calls (and extra's sleeps) once it is told to go."""
     # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
     # workload's pid, but of its cgroup) that calls getppid: not part of the ground truth.
     wl_env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-    proc = env.spawn("syscall_loop", [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count)],
+    proc = env.spawn("syscall_loop", [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count),
+                                                            *extra],
                      stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=wl_env)
     out = LineReader(proc.stdout, "syscall_loop")
     line = out.readline(10)
     check(line is not None and line.startswith("ready "), f"syscall_loop said {line!r}")
     layout.move(int(line.split()[1]), cgroup)
     return proc, out
+
+
+@with_layout
+def test_kfunc_latency(args, layout, env):
+    sleep_ns, plan = 5_000_000, [(layout.a, layout.cg_a, 12), (layout.b, layout.cg_b, 7), (None, layout.cg_c, 9)]
+    with Attach(env, "kfunc-latency", ["--target", "hrtimer_nanosleep", "--pod", layout.pod, "--by", "container"],
+                duration="60s", skip_unsupported_anywhere=True) as a:
+        loops = [syscall_loop(env, args, layout, cgroup, 1, "--sleeps", str(n), "--sleep-us", str(sleep_ns // 1000))
+                 for _, cgroup, n in plan]
+        for proc, _ in loops:
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        for proc, out in loops:
+            line = out.readline(30)
+            check(line is not None and line.startswith("done") and proc.wait(timeout=10) == 0,
+                  f"syscall_loop: {line!r}")
+        a.end()  # every sleep returned before its loop said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED kfunc-latency --pod --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
+    want = {f"container={cid}": n for cid, _, n in plan if cid}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, n in want.items():
+        s = summ[series]
+        lo = sleep_ns * (1 - s["relative_error"])
+        check(s["count"] == n, f"{series}: count {s['count']}, want {n}")
+        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the sleep)")
 
 
 def run_syscall_loops(env, args, layout, probe, extra):
@@ -573,5 +605,5 @@ if __name__ == "__main__":
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load,
                         "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod,
-                        "tcp_latency": test_tcp_latency},
+                        "tcp_latency": test_tcp_latency, "kfunc_latency": test_kfunc_latency},
                        __doc__))
