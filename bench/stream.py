@@ -6,7 +6,7 @@ Usage (as root, after building): bench/stream.py [--build DIR] [--rounds 3] [--d
                                                  [--wakeup-each] [--markdown FILE]
 
 A getpid() loop (bench/bench-getpid-loop) is the producer; the benchmark-only catalog
-probe `syscall-events` emits one 24-byte event per getpid() entry of that pid; the CLI
+probe `syscall-events` emits one 32-byte event per getpid() entry of that pid; the CLI
 runs as nobody:
 
     tracectl gate 127.0.0.1:PORT syscall-events --pid PID -d 3s --min count=1 --max dropped=1e15 -q

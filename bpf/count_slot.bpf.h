@@ -3,6 +3,16 @@
 #ifndef TRACECTL_COUNT_SLOT_BPF_H
 #define TRACECTL_COUNT_SLOT_BPF_H
 
+/* The overflow slot count_slot falls back on: slot 0 of a per-CPU array of value_type,
+ * cumulative (user space reads its window, map_percpu_window). */
+#define COUNT_OVERFLOW_MAP(name, value_type)                \
+	struct {                                            \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);    \
+		__uint(max_entries, 1);                     \
+		__type(key, __u32);                         \
+		__type(value, value_type);                  \
+	} name SEC(".maps")
+
 /*
  * The value of key in map, created from zero when missing; when the map is full, slot 0
  * of the per-CPU array overflow, so what is counted never goes missing silently (user

@@ -13,6 +13,16 @@
  * with its index built in (each_index.h), so fewer functions. */
 #define FUNC_COUNT_MAX_NO_COOKIE EACH_INDEX_COUNT
 
+/* --by container|pod|service: (workload, function) pairs counted per interval; calls of
+ * more go to one overflow counter. */
+#define FUNC_COUNT_MAX_PAIRS 10240
+
+struct func_count_key {
+	__u64 cgroup_id;
+	__u32 index; /* the function's, as the cookie */
+	__u32 pad;
+};
+
 /* Threads inside the probed function at once (func-latency); LRU beyond that. */
 #define FUNC_LATENCY_MAX_THREADS 10240
 

@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "stack_key.h"
+#include "workload_key.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);

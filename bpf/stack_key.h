@@ -16,10 +16,12 @@
 /* A stack id < 0 is the error of bpf_get_stackid: -EFAULT (no user stack: a kernel
  * thread; no kernel stack: the sample hit user mode), -EEXIST (hash collision), ... */
 struct profile_key {
-	__u32 tgid;
+	__u64 cgroup_id; /* --by container|pod|service: the stacks' root frame names its workload; else 0 */
+	__u32 tgid;      /* kept with --by too: user frames are named from the process's mappings */
 	__s32 user_stack_id;
 	__s32 kern_stack_id;
 	char comm[PROFILE_COMM_LEN];
+	__u32 pad; /* zeroed: the key is hashed whole */
 };
 
 #endif

@@ -117,8 +117,8 @@ struct client_call *client_conn_call(struct client_conn *conn, Tracectl__Request
 				      client_response_cb on_response, void *arg);
 void client_call_cancel(struct client_call *call);
 void client_conn_free(struct client_conn **conn);
-/* The agent's catalog (a ListProbes response, free with protobuf_c_message_free_unpacked),
- * or NULL when the host does not answer: its errors are told by the command that follows. */
+/* The agent's catalog, names, kinds and parameters only (a catalog_only ListProbes
+ * response, free with protobuf_c_message_free_unpacked), or NULL when the host does not answer: its errors are told by the command that follows. */
 Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host *target, uint64_t connect_timeout_ms);
 /* The probe called name in list, or NULL. */
 const Tracectl__ProbeInfo *catalog_find(const Tracectl__ListProbesResponse *list, const char *name);

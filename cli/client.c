@@ -424,6 +424,9 @@ Tracectl__Response *client_list_probes(SSL_CTX *tls, const struct inventory_host
 	struct client_conn *conn = NULL;
 	char err[512];
 
+	/* the names, kinds and parameters: an agent that knows the flag answers before its
+	 * trial loads end, so checking a command line does not delay the attach */
+	list.catalog_only = true;
 	req.call_case = TRACECTL__REQUEST__CALL_LIST_PROBES;
 	req.list_probes = &list;
 	cf.base = event_base_new();

@@ -297,7 +297,8 @@ int stacks_top_functions(const struct count_table *stacks, struct count_table *o
 		return err ? err : -EINVAL;
 	for (size_t r = 0; r < stacks->nrows && !err; r++) {
 		const char *stack = stacks->rows[r].keys[col], *first = strchr(stack, ';');
-		const char *p = first ? first + 1 : stack; /* the first frame is the command name */
+		/* the first frame is the command name (or, with --by, the workload) */
+		const char *p = first ? first + 1 : stack;
 		uint64_t n = stacks->rows[r].values[0];
 
 		while (*p && !err) {

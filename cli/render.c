@@ -751,6 +751,38 @@ void render_result(const struct render *r, const Tracectl__Snapshot *snap, const
 	}
 }
 
+/* A JSON event's identity: every field, "" for a workload the task is in none of. */
+static void render_event_identity_json(FILE *out, const Tracectl__Identity *id)
+{
+	const char *const names[] = { "cgroup", "container_id", "pod_uid", "qos_class", "service" };
+	const char *const values[] = { id->cgroup, id->container_id, id->pod_uid, id->qos_class, id->service };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fprintf(out, ",\"%s\":", names[i]);
+		render_json_string(out, values[i]);
+	}
+}
+
+/* A text event's workloads, only those it is in: the container as its 12-hex short id. */
+static void render_event_identity_text(FILE *out, const Tracectl__Identity *id)
+{
+	char short_id[13];
+
+	if (id->container_id[0]) {
+		snprintf(short_id, sizeof(short_id), "%s", id->container_id);
+		fputs(" container=", out);
+		text_escape_fputs(out, short_id);
+	}
+	if (id->pod_uid[0]) {
+		fputs(" pod=", out);
+		text_escape_fputs(out, id->pod_uid);
+	}
+	if (id->service[0]) {
+		fputs(" service=", out);
+		text_escape_fputs(out, id->service);
+	}
+}
+
 void render_event(const struct render *r, const Tracectl__Event *ev)
 {
 	if (r->format == OUTPUT_JSON) {
@@ -767,6 +799,8 @@ void render_event(const struct render *r, const Tracectl__Event *ev)
 			else
 				render_json_string(r->out, ev->fields[f]->str);
 		}
+		if (ev->identity)
+			render_event_identity_json(r->out, ev->identity);
 		fputs("}\n", r->out);
 	} else {
 		time_t sec = (time_t)(ev->time_unix_ns / 1000000000ULL);
@@ -809,6 +843,8 @@ void render_event(const struct render *r, const Tracectl__Event *ev)
 				fputc(']', r->out);
 			}
 		}
+		if (ev->identity)
+			render_event_identity_text(r->out, ev->identity);
 		fputc('\n', r->out);
 	}
 }

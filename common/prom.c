@@ -19,6 +19,15 @@ void prom_name(char *dst, size_t len, const char *s)
 		dst[n] = '\0';
 }
 
+void prom_label_name(char *dst, size_t len, const char *s)
+{
+	if (strcmp(s, "container") == 0)
+		s = "container_id";
+	else if (strcmp(s, "pod") == 0)
+		s = "pod_uid";
+	prom_name(dst, len, s);
+}
+
 /* Appends name="value" (escaped) to buf, comma-separated. The value is first
  * escaped as for a terminal: scrapes are read there too, and a file name's
  * control bytes have no business in a dashboard. */
@@ -29,7 +38,7 @@ static void add_label(char *buf, size_t len, const char *name, const char *raw)
 	const char *value = safe;
 
 	text_escape(safe, sizeof(safe), raw);
-	prom_name(clean, sizeof(clean), name);
+	prom_label_name(clean, sizeof(clean), name);
 	n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s=\"", n ? "," : "", clean);
 	/* no newline is left to escape */
 	for (; *value && n + 3 < len; value++) {

@@ -22,6 +22,9 @@ void prom_write_hists(FILE *out, const char *probe, const struct hist_set *set, 
 void prom_write_counts(FILE *out, const char *probe, const struct count_table *t, const char *extra);
 /* Metric-name-safe copy of s: [a-zA-Z0-9_], others as '_'. */
 void prom_name(char *dst, size_t len, const char *s);
+/* A label's name: prom_name, but results keyed by workload (--by container|pod) as
+ * container_id and pod_uid, the names kube-state-metrics joins on (deploy/README.md). */
+void prom_label_name(char *dst, size_t len, const char *s);
 
 /*
  * The classic buckets: powers of two from 2^10 ns (~1 us) to 2^36 ns (~69 s), each

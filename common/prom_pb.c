@@ -100,7 +100,7 @@ static void labels_add(struct labels *l, const char *name, const char *raw)
 {
 	if (l->n == PROM_MAX_LABELS + 1)
 		return;
-	prom_name(l->names[l->n], sizeof(l->names[l->n]), name);
+	prom_label_name(l->names[l->n], sizeof(l->names[l->n]), name);
 	text_escape(l->values[l->n], sizeof(l->values[l->n]), raw);
 	io__prometheus__client__label_pair__init(&l->pairs[l->n]);
 	l->pairs[l->n].name = l->names[l->n];

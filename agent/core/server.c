@@ -94,7 +94,8 @@ static void send_hello(struct conn *conn, uint32_t stream_id)
 	rpc_send_status(conn_out(conn), stream_id, RPC_OK, "", conn->agent->cfg.max_message);
 }
 
-static void send_probe_list(struct conn *conn, uint32_t stream_id)
+/* catalog_only: names, kinds and parameters, without the trial loads' verdicts */
+static void send_probe_list(struct conn *conn, uint32_t stream_id, bool catalog_only)
 {
 	Tracectl__Response resp = TRACECTL__RESPONSE__INIT;
 	Tracectl__ListProbesResponse list = TRACECTL__LIST_PROBES_RESPONSE__INIT;
@@ -118,10 +119,12 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 		infos[i].name = (char *)d->name;
 		infos[i].description = (char *)d->description;
 		infos[i].result_kind = (char *)result_kind_name((enum result_kind)d->kind);
-		/* the trial load first: it settles which hook variant this kernel takes */
-		infos[i].supported = catalog_supported(d, reasons[i], sizeof(reasons[i])) == 0;
-		infos[i].hook = (char *)catalog_hook(d, NULL);
-		infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
+		if (!catalog_only) {
+			/* the trial load first: it settles which hook variant this kernel takes */
+			infos[i].supported = catalog_supported(d, reasons[i], sizeof(reasons[i])) == 0;
+			infos[i].hook = (char *)catalog_hook(d, NULL);
+			infos[i].unsupported_reason = infos[i].supported ? "" : reasons[i];
+		}
 		for (size_t k = 0; k < nspecs; k++) {
 			const struct param_spec *spec = catalog_param_at(k);
 			Tracectl__ProbeParam *p = &params[i * nspecs + np];
@@ -147,6 +150,7 @@ static void send_probe_list(struct conn *conn, uint32_t stream_id)
 	}
 	list.n_probes = n;
 	list.probes = ptrs;
+	list.catalog_only = catalog_only;
 	resp.result_case = TRACECTL__RESPONSE__RESULT_PROBES;
 	resp.probes = &list;
 	rpc_send(conn_out(conn), stream_id, FRAME_DATA, &resp.base, conn->agent->cfg.max_message);
@@ -233,7 +237,7 @@ cleanup:
 static void answer_catalog_call(struct conn *conn, uint32_t stream_id, Tracectl__Request__CallCase call)
 {
 	if (call == TRACECTL__REQUEST__CALL_LIST_PROBES)
-		send_probe_list(conn, stream_id);
+		send_probe_list(conn, stream_id, false);
 	else
 		send_agent_status(conn, stream_id);
 }
@@ -338,6 +342,12 @@ static void dispatch(struct conn *conn, uint32_t stream_id, const Tracectl__Requ
 		send_hello(conn, stream_id);
 		return;
 	case TRACECTL__REQUEST__CALL_LIST_PROBES:
+		if (req->list_probes && req->list_probes->catalog_only) {
+			send_probe_list(conn, stream_id, true);
+			return;
+		}
+		answer_when_trials_done(conn, stream_id, req->call_case);
+		return;
 	case TRACECTL__REQUEST__CALL_STATUS:
 		answer_when_trials_done(conn, stream_id, req->call_case);
 		return;

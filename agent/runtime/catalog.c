@@ -65,6 +65,14 @@ struct bpf_object *catalog_object(void *state)
 	return probe_runtime_object(state);
 }
 
+static bool probe_has_key(const struct probe_desc *probe, const char *name)
+{
+	for (size_t i = 0; i < probe->nkeys; i++)
+		if (strcmp(probe->key_names[i], name) == 0)
+			return true;
+	return false;
+}
+
 int catalog_results_init(const struct probe_desc *probe, const struct probe_params *params, struct result *window,
 			 struct result *total, size_t total_rows)
 {
@@ -73,8 +81,12 @@ int catalog_results_init(const struct probe_desc *probe, const struct probe_para
 	const char *key_names[COUNT_MAX_KEYS];
 	size_t nkeys = 0;
 
-	/* --by container|pod|service: the workload's key where the process's (pid, comm) were */
-	for (size_t i = 0; i < probe->nkeys && i < COUNT_MAX_KEYS; i++) {
+	/* --by container|pod|service: the workload's key where the process's (pid, comm) were;
+	 * first for a probe keyed without a process (a stack probe's workload is its stacks'
+	 * root frame instead) */
+	if (by_workload && !probe_has_key(probe, "pid") && !probe_has_key(probe, "stack"))
+		key_names[nkeys++] = params->by;
+	for (size_t i = 0; i < probe->nkeys && nkeys < COUNT_MAX_KEYS; i++) {
 		if (by_workload && strcmp(probe->key_names[i], "comm") == 0)
 			continue;
 		key_names[nkeys++] = by_workload && strcmp(probe->key_names[i], "pid") == 0 ? params->by

@@ -89,10 +89,12 @@ struct event_field {
 	bool flag; /* num is 0 or 1: a yes/no (JSON true/false) */
 };
 
-/* Where a probe delivers events; implemented by the session (event_batch.c). */
+/* Where a probe delivers events; implemented by the session (event_batch.c). who: the
+ * task's identity (cgroup_identity.h), NULL when the probe knows no task. */
 struct event_sink;
+struct cgroup_identity;
 void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struct event_field *fields,
-		     size_t nfields);
+		     size_t nfields, const struct cgroup_identity *who);
 
 struct probe_desc {
 	const char *name;        /* the user interface: "tcp-latency" */

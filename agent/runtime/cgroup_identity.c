@@ -22,7 +22,7 @@
 /* Directories below the cgroup2 root a resolve walks (far deeper than any runtime's layout). */
 #define WALK_MAX_DEPTH 32
 
-static const char *const kind_names[] = { "", "container", "pod", "service", "cgroup" };
+static const char *const kind_names[] = { "", "container", "pod", "service", "cgroup", "qos_class" };
 
 const char *cgroup_workload_name(enum cgroup_workload kind)
 {
@@ -100,11 +100,30 @@ static bool container_component(const char *comp, size_t len, char *id)
 	return false;
 }
 
-/* The pod UID a component names: kubepods[-QOS]-podUID.slice (systemd driver, '_' for '-')
- * or podUID below a kubepods component (cgroupfs driver). */
-static bool pod_component(const char *comp, size_t len, bool below_kubepods, char *uid)
+/* The QoS class named by word (wlen bytes): the class slice a pod is below, none for a
+ * guaranteed one (kubelet gives guaranteed pods no slice of their own). */
+static const char *qos_of_word(const char *word, size_t wlen)
 {
-	const char *start, *end = comp + len;
+	if (wlen == 0)
+		return "guaranteed";
+	if (wlen == 9 && strncmp(word, "burstable", 9) == 0)
+		return "burstable";
+	if (wlen == 10 && strncmp(word, "besteffort", 10) == 0)
+		return "besteffort";
+	return "";
+}
+
+/*
+ * The pod UID a component names: kubepods[-QOS]-podUID.slice (systemd driver, '_' for '-')
+ * or podUID below a kubepods component (cgroupfs driver, below kubepods/QOS or, guaranteed,
+ * right below kubepods: parent is the component above). qos (CGROUP_QOS_CLASS_LEN bytes, or
+ * NULL): its class, "" for one kubelet does not have.
+ */
+static bool pod_component(const char *comp, size_t len, const char *parent, size_t plen, bool below_kubepods,
+			  char *uid, char *qos)
+{
+	const char *start, *end = comp + len, *qos_word;
+	size_t qos_len;
 
 	if (len > 15 && strncmp(comp, "kubepods-", 9) == 0 && strncmp(end - 6, ".slice", 6) == 0) {
 		const char *pod = NULL;
@@ -116,8 +135,12 @@ static bool pod_component(const char *comp, size_t len, bool below_kubepods, cha
 			return false;
 		start = pod + 4;
 		end -= 6;
+		qos_word = comp + 9;
+		qos_len = pod > qos_word ? (size_t)(pod - qos_word) : 0;
 	} else if (below_kubepods && len > 3 && strncmp(comp, "pod", 3) == 0) {
 		start = comp + 3;
+		qos_word = parent;
+		qos_len = parent && !(plen == 8 && strncmp(parent, "kubepods", 8) == 0) ? plen : 0;
 	} else {
 		return false;
 	}
@@ -126,6 +149,8 @@ static bool pod_component(const char *comp, size_t len, bool below_kubepods, cha
 	for (const char *p = start; p < end; p++)
 		*uid++ = *p == '_' ? '-' : *p;
 	*uid = '\0';
+	if (qos)
+		snprintf(qos, CGROUP_QOS_CLASS_LEN, "%s", qos_of_word(qos_word, qos_len));
 	return true;
 }
 
@@ -134,16 +159,21 @@ static bool service_component(const char *comp, size_t len)
 	return len > 8 && strncmp(comp + len - 8, ".service", 8) == 0;
 }
 
-/* The workload named by one component of a path, given whether a kubepods component is
- * above it; value: CONTAINER_ID_LEN + 1 bytes at least. */
-static bool component_workload(const char *comp, size_t len, bool below_kubepods, enum cgroup_workload kind,
-			       char *value, size_t vlen)
+/* The workload named by one component of a path, given the one above it (parent, plen;
+ * NULL at the root) and whether a kubepods component is above it; value:
+ * CONTAINER_ID_LEN + 1 bytes at least. */
+static bool component_workload(const char *comp, size_t len, const char *parent, size_t plen, bool below_kubepods,
+			       enum cgroup_workload kind, char *value, size_t vlen)
 {
+	char uid[POD_UID_MAX];
+
 	switch (kind) {
 	case CGROUP_WORKLOAD_CONTAINER:
 		return container_component(comp, len, value);
 	case CGROUP_WORKLOAD_POD:
-		return pod_component(comp, len, below_kubepods, value);
+		return pod_component(comp, len, parent, plen, below_kubepods, value, NULL);
+	case CGROUP_WORKLOAD_QOS:
+		return pod_component(comp, len, parent, plen, below_kubepods, uid, value) && value[0];
 	case CGROUP_WORKLOAD_SERVICE:
 		if (!service_component(comp, len) || len >= vlen)
 			return false;
@@ -155,9 +185,13 @@ static bool component_workload(const char *comp, size_t len, bool below_kubepods
 	}
 }
 
-const char *cgroup_workload_of_path(const char *path, enum cgroup_workload kind, char *out, size_t len)
+/* The workload of kind the cgroup at path is in (its deepest component of that kind), into
+ * out; false (out untouched) when it is in none. */
+static bool workload_of_path(const char *path, enum cgroup_workload kind, char *out, size_t len)
 {
 	char value[PATH_MAX];
+	const char *parent = NULL;
+	size_t plen = 0;
 	bool kubepods = false, found = false;
 
 	/* every component, the last (deepest) match kept */
@@ -169,17 +203,34 @@ const char *cgroup_workload_of_path(const char *path, enum cgroup_workload kind,
 			p++;
 		slash = strchr(p, '/');
 		n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n && component_workload(p, n, kubepods, kind, value, sizeof(value))) {
+		if (n && component_workload(p, n, parent, plen, kubepods, kind, value, sizeof(value))) {
 			found = true;
 			snprintf(out, len, "%s", value);
 		}
 		if ((n == 8 && strncmp(p, "kubepods", 8) == 0) || (n > 8 && strncmp(p, "kubepods.", 9) == 0))
 			kubepods = true;
+		parent = p;
+		plen = n;
 		p += n;
 	}
-	if (!found)
+	return found;
+}
+
+const char *cgroup_workload_of_path(const char *path, enum cgroup_workload kind, char *out, size_t len)
+{
+	if (!workload_of_path(path, kind, out, len))
 		snprintf(out, len, "-");
 	return out;
+}
+
+void cgroup_identity_of_path(const char *path, struct cgroup_identity *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->cgroup, sizeof(out->cgroup), "%s", path);
+	workload_of_path(path, CGROUP_WORKLOAD_CONTAINER, out->container_id, sizeof(out->container_id));
+	workload_of_path(path, CGROUP_WORKLOAD_POD, out->pod_uid, sizeof(out->pod_uid));
+	workload_of_path(path, CGROUP_WORKLOAD_QOS, out->qos_class, sizeof(out->qos_class));
+	workload_of_path(path, CGROUP_WORKLOAD_SERVICE, out->service, sizeof(out->service));
 }
 
 /* The path below the cgroup2 root of the cgroup with this id, through its file handle. */
@@ -228,33 +279,55 @@ void cgroup_workload_label(uint64_t id, enum cgroup_workload kind, char *label, 
 	snprintf(label, len, "%s=%s", cgroup_workload_name(kind), cgroup_workload_of_id(id, kind, workload, sizeof(workload)));
 }
 
-/* Names by cgroup id, direct-mapped: a window's few rows resolve without a syscall. */
-#define NAME_CACHE_SLOTS 256
+/* Identities by cgroup id, direct-mapped: a window's few ids resolve without a syscall. */
+#define IDENTITY_CACHE_SLOTS 256
 static struct {
 	uint64_t id;
-	enum cgroup_workload kind;
-	char value[80];
-} name_cache[NAME_CACHE_SLOTS];
+	struct cgroup_identity who;
+} identity_cache[IDENTITY_CACHE_SLOTS];
+
+const struct cgroup_identity *cgroup_identity_of_id(uint64_t id)
+{
+	size_t slot = (size_t)(id % IDENTITY_CACHE_SLOTS);
+	char path[PATH_MAX];
+
+	if (id && identity_cache[slot].id == id)
+		return &identity_cache[slot].who;
+	/* gone (or never on this mount): not cached, the id is never reused */
+	if (!id || cgroup_path_of_id(id, path, sizeof(path)))
+		return NULL;
+	cgroup_identity_of_path(path, &identity_cache[slot].who);
+	identity_cache[slot].id = id;
+	return &identity_cache[slot].who;
+}
 
 const char *cgroup_workload_of_id(uint64_t id, enum cgroup_workload kind, char *out, size_t len)
 {
-	size_t slot = (size_t)(id % NAME_CACHE_SLOTS);
-	char path[PATH_MAX], value[PATH_MAX];
+	const struct cgroup_identity *who = cgroup_identity_of_id(id);
+	const char *value;
 
-	if (id && name_cache[slot].id == id && name_cache[slot].kind == kind)
-		return snprintf(out, len, "%s", name_cache[slot].value), out;
-	if (cgroup_path_of_id(id, path, sizeof(path))) {
-		/* gone (or never on this mount): not cached, the id is never reused */
+	if (!who) {
 		snprintf(out, len, "cgroup-%" PRIu64, id);
 		return out;
 	}
-	cgroup_workload_of_path(path, kind, value, sizeof(value));
-	if (strlen(value) < sizeof(name_cache[slot].value)) {
-		name_cache[slot].id = id;
-		name_cache[slot].kind = kind;
-		snprintf(name_cache[slot].value, sizeof(name_cache[slot].value), "%s", value);
+	switch (kind) {
+	case CGROUP_WORKLOAD_CONTAINER:
+		value = who->container_id;
+		break;
+	case CGROUP_WORKLOAD_POD:
+		value = who->pod_uid;
+		break;
+	case CGROUP_WORKLOAD_SERVICE:
+		value = who->service;
+		break;
+	case CGROUP_WORKLOAD_QOS:
+		value = who->qos_class;
+		break;
+	default:
+		value = who->cgroup;
+		break;
 	}
-	snprintf(out, len, "%s", value);
+	snprintf(out, len, "%s", value[0] ? value : "-");
 	return out;
 }
 
@@ -296,7 +369,8 @@ static void resolve_walk(struct resolve *r, char *dir, size_t dlen, bool kubepod
 			continue;
 		dir[dlen] = '/';
 		memcpy(dir + dlen + 1, e->d_name, n + 1);
-		if (component_workload(e->d_name, n, kubepods, r->kind, name, sizeof(name)) && names_match(r, name) &&
+		if (component_workload(e->d_name, n, NULL, 0, kubepods, r->kind, name, sizeof(name)) &&
+		    names_match(r, name) &&
 		    stat(dir, &st) == 0) {
 			if (!r->matches++) {
 				snprintf(r->match, sizeof(r->match), "%s", dir + r->root_len);

@@ -10,6 +10,7 @@
 #ifndef TRACECTL_CGROUP_IDENTITY_H
 #define TRACECTL_CGROUP_IDENTITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,12 +25,27 @@ enum cgroup_workload {
 	CGROUP_WORKLOAD_POD,       /* the pod UID (with '-') */
 	CGROUP_WORKLOAD_SERVICE,   /* the systemd unit NAME.service */
 	CGROUP_WORKLOAD_PATH,      /* --cgroup: a path below the cgroup2 mount */
+	CGROUP_WORKLOAD_QOS,       /* the pod's QoS class: guaranteed, burstable, besteffort */
+};
+
+/* Room for a cgroup path in an identity: deeper ones are cut (their workloads are not). */
+#define CGROUP_IDENTITY_PATH_MAX 512
+/* "besteffort" and its NUL, with room */
+#define CGROUP_QOS_CLASS_LEN 16
+
+/* Everything a cgroup says about the task in it; "" for a workload it is in none of. */
+struct cgroup_identity {
+	char cgroup[CGROUP_IDENTITY_PATH_MAX]; /* below the cgroup2 mount, "/a/b" */
+	char container_id[65];                  /* all 64 hex digits */
+	char pod_uid[64];
+	char qos_class[CGROUP_QOS_CLASS_LEN];
+	char service[256];
 };
 
 /* The workload a --by value names ("container", "pod", "service"), else NONE. */
 enum cgroup_workload cgroup_workload_by(const char *by);
 
-/* "container", "pod", "service", "cgroup" */
+/* "container", "pod", "service", "cgroup", "qos_class" */
 const char *cgroup_workload_name(enum cgroup_workload kind);
 
 /* Where cgroup2 is mounted (/proc/self/mountinfo; /sys/fs/cgroup/unified on a hybrid
@@ -42,6 +58,16 @@ const char *cgroup2_root(void);
  * "-" when path is in no such workload. Returns out.
  */
 const char *cgroup_workload_of_path(const char *path, enum cgroup_workload kind, char *out, size_t len);
+
+/* The identity of the cgroup at path (below the cgroup2 root). */
+void cgroup_identity_of_path(const char *path, struct cgroup_identity *out);
+
+/*
+ * The identity of the cgroup with this id (what bpf_get_current_cgroup_id returns), cached
+ * per id: an event stream resolves each id once. The cache's entry, valid until the next
+ * call (no copy per event); NULL when the cgroup is gone (or cgroup2 is not mounted).
+ */
+const struct cgroup_identity *cgroup_identity_of_id(uint64_t id);
 
 /*
  * The workload of the cgroup with this id (what bpf_get_current_cgroup_id returns), for a

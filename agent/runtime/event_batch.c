@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cgroup_identity.h"
 #include "event_batch.h"
 
 const struct timeval event_drain_interval = { 0, EVENT_DRAIN_INTERVAL_US };
@@ -41,7 +42,22 @@ static char *arena_copy(struct event_sink *sink, const char *s)
 	return dst;
 }
 
-void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struct event_field *fields, size_t nfields)
+/* The event's identity, its strings in the arena (each bounded by its cgroup_identity array). */
+static Tracectl__Identity *identity_copy(struct event_sink *sink, const struct cgroup_identity *who)
+{
+	Tracectl__Identity *id = &sink->identities[sink->n];
+
+	tracectl__identity__init(id);
+	id->cgroup = arena_copy(sink, who->cgroup);
+	id->container_id = arena_copy(sink, who->container_id);
+	id->pod_uid = arena_copy(sink, who->pod_uid);
+	id->qos_class = arena_copy(sink, who->qos_class);
+	id->service = arena_copy(sink, who->service);
+	return id;
+}
+
+void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struct event_field *fields, size_t nfields,
+		     const struct cgroup_identity *who)
 {
 	Tracectl__Event *ev;
 
@@ -62,7 +78,7 @@ void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struc
 	if (nfields > EVENT_FIELDS_MAX)
 		nfields = EVENT_FIELDS_MAX;
 	if (sink->n == EVENT_BATCH_MAX ||
-	    sink->arena_used + nfields * EVENT_STRING_MAX > EVENT_ARENA_BYTES) {
+	    sink->arena_used + nfields * EVENT_STRING_MAX + sizeof(struct cgroup_identity) > EVENT_ARENA_BYTES) {
 		sink->flush(sink, sink->arg);
 		event_sink_reset(sink);
 	}
@@ -71,6 +87,8 @@ void event_sink_emit(struct event_sink *sink, uint64_t time_unix_ns, const struc
 	ev->time_unix_ns = time_unix_ns;
 	ev->fields = &sink->field_ptrs[sink->nfields];
 	ev->n_fields = nfields;
+	if (who)
+		ev->identity = identity_copy(sink, who);
 	for (size_t i = 0; i < nfields; i++) {
 		Tracectl__Field *f = &sink->fields[sink->nfields];
 

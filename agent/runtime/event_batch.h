@@ -30,6 +30,7 @@ struct event_sink {
 	uint64_t rate_limit, rate_second, rate_count, rate_dropped;
 	Tracectl__Event events[EVENT_BATCH_MAX];
 	Tracectl__Event *event_ptrs[EVENT_BATCH_MAX];
+	Tracectl__Identity identities[EVENT_BATCH_MAX];
 	Tracectl__Field fields[EVENT_BATCH_MAX * EVENT_FIELDS_MAX];
 	Tracectl__Field *field_ptrs[EVENT_BATCH_MAX * EVENT_FIELDS_MAX];
 	char arena[EVENT_ARENA_BYTES];

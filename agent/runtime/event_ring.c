@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup_identity.h"
 #include "event_ring.h"
 #include "kernel_env.h"
 #include "map_percpu.h"
@@ -37,9 +38,11 @@ void event_ring_close(struct event_ring *r)
 	r->lost_percpu = NULL;
 }
 
-void event_ring_emit(struct event_ring *r, uint64_t ts, const struct event_field *fields, size_t nfields)
+void event_ring_emit(struct event_ring *r, uint64_t ts, uint64_t cgroup_id, const struct event_field *fields,
+		     size_t nfields)
 {
-	event_sink_emit(r->sink, (uint64_t)((int64_t)ts + r->clock_offset_ns), fields, nfields);
+	event_sink_emit(r->sink, (uint64_t)((int64_t)ts + r->clock_offset_ns), fields, nfields,
+			cgroup_id ? cgroup_identity_of_id(cgroup_id) : NULL);
 	r->delivered++;
 }
 

@@ -29,8 +29,11 @@ int event_ring_open(struct event_ring *r, struct bpf_map *events, struct bpf_map
 		    ring_buffer_sample_fn on_record, void *ctx, const char *probe, char *err, size_t errlen);
 /* Frees what event_ring_open set up; safe on a zeroed or partly opened ring. */
 void event_ring_close(struct event_ring *r);
-/* From on_record: one event, ts from bpf_ktime_get_ns(); field names must be literals. */
-void event_ring_emit(struct event_ring *r, uint64_t ts, const struct event_field *fields, size_t nfields);
+/* From on_record: one event, ts from bpf_ktime_get_ns(); field names must be literals.
+ * cgroup_id: the task's (bpf_get_current_cgroup_id), its identity goes with the event;
+ * 0 when the probe knows no task. */
+void event_ring_emit(struct event_ring *r, uint64_t ts, uint64_t cgroup_id, const struct event_field *fields,
+		     size_t nfields);
 
 /* A kernel string field of srclen bytes copied into dst, NUL-terminated whatever the record holds. */
 const char *event_ring_string(char *dst, size_t dstlen, const char *src, size_t srclen);

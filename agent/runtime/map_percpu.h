@@ -36,6 +36,21 @@ static inline int map_sum_percpu(struct bpf_map *map, uint32_t index, uint64_t *
 	return 0;
 }
 
+/* The window of the cumulative u64 in slot index of a per-CPU array: its sum now less
+ * *before, which becomes the sum now. 0 or -errno. */
+static inline int map_percpu_window(struct bpf_map *map, uint32_t index, uint64_t *percpu, int ncpus,
+				    uint64_t *before, uint64_t *window)
+{
+	uint64_t now;
+	int err = map_sum_percpu(map, index, percpu, ncpus, 1, &now);
+
+	if (err)
+		return err;
+	*window = now - *before;
+	*before = now;
+	return 0;
+}
+
 /*
  * One read buffer for a per-CPU map value of size bytes, allocated once at open
  * (reads run every interval and must not allocate): sets *ncpus and *bytes.

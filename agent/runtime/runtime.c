@@ -79,6 +79,30 @@ static bool cgroup_ancestor_helper(void)
 	return allowed;
 }
 
+bool probe_by_workload_choices(const struct probe_desc *probe)
+{
+	return (probe->params & PROBE_PARAM_BY) && probe->by_choices && strstr(probe->by_choices, "container");
+}
+
+const char *const *probe_row_keys(const struct probe_desc *probe, const struct count_table *t, uint64_t cgroup_id,
+				  const char *const *keys, const char **out, char *workload, size_t len)
+{
+	for (size_t j = 0; j < t->nkeys; j++) {
+		enum cgroup_workload kind = cgroup_workload_by(t->key_names[j]);
+
+		out[j] = "-";
+		if (kind != CGROUP_WORKLOAD_NONE) {
+			/* 0 is no cgroup's id: a row of no workload ("[map full]") */
+			out[j] = cgroup_id ? cgroup_workload_of_id(cgroup_id, kind, workload, len) : "-";
+			continue;
+		}
+		for (size_t i = 0; i < probe->nkeys; i++)
+			if (strcmp(probe->key_names[i], t->key_names[j]) == 0)
+				out[j] = keys[i];
+	}
+	return out;
+}
+
 /* The filters every probe that accepts them applies in the kernel, fixed at load. */
 static int set_shared_filters(const struct probe_desc *probe, struct bpf_object *obj,
 			      const struct probe_params *p, char *err, size_t errlen)
@@ -97,6 +121,12 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 		bool helper = cgroup_ancestor_helper();
 
 		rc = set_filter(obj, "targ_cgroup_helper", &helper, sizeof(helper), sizeof(helper), err, errlen);
+	}
+	if (!rc && probe_by_workload_choices(probe)) {
+		bool per_cgroup = cgroup_workload_by(p->by) != CGROUP_WORKLOAD_NONE;
+
+		rc = set_filter(obj, "targ_per_cgroup", &per_cgroup, sizeof(per_cgroup), sizeof(per_cgroup), err,
+				errlen);
 	}
 	if (!rc && (probe->params & PROBE_PARAM_PORT))
 		rc = set_filter(obj, "targ_port", &p->port, sizeof(p->port), sizeof(p->port), err,

@@ -118,6 +118,19 @@ struct probe_runtime {
 	ring_buffer_sample_fn on_record;
 };
 
+/* Whether probe's --by takes container|pod|service: its BPF object then has the rodata
+ * targ_per_cgroup (bpf/workload_key.bpf.h), which the runtime sets from --by. */
+bool probe_by_workload_choices(const struct probe_desc *probe);
+
+/*
+ * A row's keys for table t (catalog_results_init made its columns): keys follow the probe's
+ * key_names; a workload column (--by container|pod|service) gets the name of cgroup_id,
+ * written to workload ("-" for id 0), and the probe's pid and comm are left out. Fills and returns out
+ * (t->nkeys entries).
+ */
+const char *const *probe_row_keys(const struct probe_desc *probe, const struct count_table *t, uint64_t cgroup_id,
+				  const char *const *keys, const char **out, char *workload, size_t len);
+
 /* The lifecycle (catalog_open, catalog_close) and the runtime's reads (probe_desc.read_*). */
 int probe_runtime_open(const struct probe_desc *probe, const struct probe_params *params, void **state, char *err,
 		       size_t errlen);

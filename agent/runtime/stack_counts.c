@@ -11,10 +11,11 @@
 #include "map_percpu.h"
 #include "stack_counts.h"
 
-int stack_counts_init(struct stack_counts *sc, char *err, size_t errlen)
+int stack_counts_init(struct stack_counts *sc, enum cgroup_workload by, char *err, size_t errlen)
 {
 	size_t bytes;
 
+	sc->by = by;
 	sc->keys = calloc(PROFILE_MAX_KEYS, sizeof(*sc->keys));
 	sc->stack_ids = calloc(2 * PROFILE_MAX_KEYS, sizeof(*sc->stack_ids));
 	sc->usyms = usyms_new();
@@ -77,18 +78,38 @@ static bool tracer_frame(const char *name)
 			strncmp(name, "bpf_trace_run", 13) == 0 || strncmp(name, "bpf_prog_", 9) == 0);
 }
 
+/*
+ * Writes the root frame, comm or with --by the workload "KIND:NAME" ("KIND:-" outside any),
+ * into sc->build; returns its length. ';' would split it, and the count follows the last
+ * space: both become '_'.
+ */
+static size_t root_frame(struct stack_counts *sc, const struct profile_key *k)
+{
+	char workload[STACK_FRAME_LEN];
+	const char *name = k->comm; /* not NUL-terminated when 16 bytes long */
+	size_t len = 0, max = PROFILE_COMM_LEN;
+
+	if (sc->by != CGROUP_WORKLOAD_NONE) {
+		snprintf(workload, sizeof(workload), "%s:%s", cgroup_workload_name(sc->by),
+			 cgroup_workload_of_id(k->cgroup_id, sc->by, sc->frame, sizeof(sc->frame)));
+		name = workload;
+		max = sizeof(workload);
+	}
+	for (size_t i = 0; i < max && name[i]; i++)
+		sc->build[len++] = (name[i] == ';' || name[i] == ' ') ? '_' : name[i];
+	if (!len)
+		sc->build[len++] = '?';
+	sc->build[len] = '\0';
+	return len;
+}
+
 /* Builds "comm;user outermost;...;user innermost;kernel outermost_[k];...;innermost_[k]". */
 static const char *fold(struct stack_counts *sc, const struct profile_key *k)
 {
 	size_t len = 0, depth, comm_len, inner = 0;
 	bool any = false;
 
-	/* comm is the root frame: ';' would split it, and the count follows the last space */
-	for (size_t i = 0; i < PROFILE_COMM_LEN && k->comm[i]; i++)
-		sc->build[len++] = (k->comm[i] == ';' || k->comm[i] == ' ') ? '_' : k->comm[i];
-	if (!len)
-		sc->build[len++] = '?';
-	sc->build[len] = '\0';
+	len = root_frame(sc, k);
 	comm_len = len;
 
 	/* User frames, outermost first. Return addresses point after the call: look up ip - 1

@@ -2,7 +2,8 @@
 /*
  * Stack-keyed counts (profile, offcpu): a BPF hash of struct profile_key -> u64 (samples,
  * or nanoseconds), the stack trace map its ids point into, and a per-CPU counter of what
- * found the hash full, drained every interval into "comm;outer;...;inner" rows.
+ * found the hash full, drained every interval into "comm;outer;...;inner" rows
+ * ("container:ID;outer;...;inner" with --by container, pod:UID, service:NAME).
  */
 #ifndef TRACECTL_STACK_COUNTS_H
 #define TRACECTL_STACK_COUNTS_H
@@ -12,6 +13,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "cgroup_identity.h"
 #include "count_table.h"
 #include "stack_key.h"
 #include "stack_symbols.h"
@@ -29,6 +31,7 @@ struct stack_counts_maps {
 };
 
 struct stack_counts {
+	enum cgroup_workload by; /* the root frame: comm (NONE) or the key's workload "KIND:NAME" */
 	struct ksyms *ksyms;
 	struct usyms *usyms;
 	/* read buffers, allocated once */
@@ -46,8 +49,9 @@ struct stack_counts {
 	char frame[STACK_FRAME_LEN];
 };
 
-/* Buffers and the kernel's symbols, once per session. 0 or -errno with a reason. */
-int stack_counts_init(struct stack_counts *sc, char *err, size_t errlen);
+/* Buffers and the kernel's symbols, once per session; by names the stacks' root frame.
+ * 0 or -errno with a reason. */
+int stack_counts_init(struct stack_counts *sc, enum cgroup_workload by, char *err, size_t errlen);
 /* Frees what init left; accepts a zeroed or partly set up sc. */
 void stack_counts_free(struct stack_counts *sc);
 /*

@@ -8,12 +8,11 @@
 #include "cgroup_filter.bpf.h"
 #include "cpu_top.h"
 #include "task_state.bpf.h"
+#include "workload_key.bpf.h"
 
 /* Filters, set through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[CPU_TOP_COMM_LEN] = {};
-/* --by container|pod|service: rows by the task's cgroup id, the agent names it */
-const volatile bool targ_per_cgroup = false;
 
 /* Per interval: user space moves every entry out, so the bound is on processes
  * that ran within one interval. Key: the tgid, or the cgroup id (targ_per_cgroup). */

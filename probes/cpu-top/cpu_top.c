@@ -33,15 +33,6 @@ static const struct hook_variant variant_rows[] = {
 };
 HOOK_VARIANTS(variants, cpu_top, "cpu-top", variant_rows);
 
-/* The split is read-only data, fixed at load. */
-static int cpu_top_configure(void *state, void *skel, const struct hook_variant *variant,
-			     const struct probe_params *params, char *err, size_t errlen)
-{
-	(void)state, (void)variant, (void)err, (void)errlen;
-	((struct cpu_top *)skel)->rodata->targ_per_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
-	return 0;
-}
-
 static int add_row(const void *key, const void *value, void *ctx)
 {
 	const __u64 *id = key;
@@ -77,7 +68,6 @@ static int cpu_top_overflow(void *state, const uint64_t *window, struct count_ta
 }
 
 static const struct probe_runtime runtime = {
-	.configure = cpu_top_configure,
 	.count_map = "procs",
 	.count_max_keys = CPU_TOP_MAX_PROCS,
 	.count_row = add_row,

@@ -191,6 +191,7 @@ static __always_inline int exec_exit(long ret)
 		goto done;
 	e->flags &= ~EXEC_COMM_MATCHED;
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	len = e->args_size;
 	barrier_var(len);
 	if (len > EXEC_ARGS_BUF)

@@ -157,7 +157,7 @@ static int exec_on_record(void *ctx, void *data, size_t size)
 		{ .name = "argv_missing", .num = missing, .flag = true },
 		{ .name = "argv_from_image", .num = (e->flags & EXEC_ARGV_FROM_IMAGE) != 0, .flag = true },
 	};
-	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
+	event_ring_emit(&st->in.ring, e->ts_ns, e->cgroup_id, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 
@@ -202,7 +202,8 @@ const struct probe_desc probe_exec = {
 		       "would need it; at most "
 		       "20 arguments of 199 bytes, argv_truncated when cut, argv_missing when the "
 		       "caller's pages could not be read and no new image holds them); --pid matches the exec'ing process "
-		       "or its parent (fork+exec), --comm the caller's or the new program's comm",
+		       "or its parent (fork+exec), --comm the caller's or the new program's comm; each with "
+		       "the task's identity (cgroup, container, pod, QoS class, service)",
 	.kind = PROBE_EVENTS,
 	.hook = EXEC_HOOK,
 	.variants = &variants,

@@ -46,6 +46,7 @@ struct exec_event {
 	__u32 flags; /* EXEC_ARGV_* / EXEC_FILENAME_MISSING */
 	__u32 syscall; /* enum exec_syscall */
 	__u32 pad;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id(): the agent adds the task's identity */
 	char comm[EXEC_COMM_LEN]; /* after a successful exec: the new program's */
 	char filename[EXEC_FILENAME_LEN];
 	char args[EXEC_ARGS_BUF];

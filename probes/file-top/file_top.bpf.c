@@ -6,6 +6,7 @@
 
 #include "cgroup_filter.bpf.h"
 #include "file_top.h"
+#include "workload_key.bpf.h"
 
 #define S_IFMT_BITS 00170000
 #define S_IFREG_BITS 0100000
@@ -139,7 +140,8 @@ static __always_inline int leave(long ret)
 	if (!f)
 		return 0;
 	inode = BPF_CORE_READ(f, f_inode);
-	key.tgid = id >> 32;
+	key.tgid = key_tgid(id);
+	key.cgroup_id = key_cgroup_id();
 	key.ino = BPF_CORE_READ(inode, i_ino);
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 

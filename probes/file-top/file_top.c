@@ -10,6 +10,8 @@
 #include "kernel_env.h"
 #include "log.h"
 
+extern const struct probe_desc probe_file_top; /* its key names, for probe_row_keys */
+
 #define NCOUNTS 4 /* struct file_top_counts: reads, writes, read_bytes, write_bytes */
 
 static const char *const tracepoints[] = {
@@ -33,7 +35,8 @@ static int add_row(const void *key, const void *value, void *ctx)
 	const struct file_top_key *k = key;
 	const struct file_top_value *v = value;
 	char pid[16], comm[FILE_TOP_COMM_LEN + 1], name[FILE_TOP_NAME_LEN + 1], type[2] = { (char)v->type, 0 };
-	const char *keys[4] = { pid, comm, name, type };
+	const char *keys[4] = { pid, comm, name, type }, *row[4];
+	char workload[PROBE_TARGET_LEN];
 	uint64_t values[NCOUNTS] = { v->counts.reads, v->counts.writes, v->counts.read_bytes, v->counts.write_bytes };
 
 	snprintf(pid, sizeof(pid), "%u", k->tgid);
@@ -44,18 +47,22 @@ static int add_row(const void *key, const void *value, void *ctx)
 	/* pipes and some anonymous files have an empty dentry name */
 	if (!name[0])
 		snprintf(name, sizeof(name), "[unnamed]");
-	return count_table_add(ctx, keys, values);
+	return count_table_add(ctx, probe_row_keys(&probe_file_top, ctx, k->cgroup_id, keys, row, workload,
+						   sizeof(workload)), values);
 }
 
 /* Files that found the map full: one row, so no call goes missing silently. */
 static int file_top_overflow(void *state, const uint64_t *window, struct count_table *out)
 {
-	const char *keys[4] = { "-", "-", "[map full]", "-" };
+	const char *keys[4] = { "-", "-", "[map full]", "-" }, *row[4];
+	char workload[PROBE_TARGET_LEN];
 
 	(void)state;
 	log_warn("file-top: more than %d files in one interval: %" PRIu64 " reads and %" PRIu64
 		 " writes not attributed to a file (row \"[map full]\")", FILE_TOP_MAX_FILES, window[0], window[1]);
-	return count_table_add(out, keys, window);
+	/* cgroup id 0 names no workload: "-" */
+	return count_table_add(out, probe_row_keys(&probe_file_top, out, 0, keys, row, workload, sizeof(workload)),
+			       window);
 }
 
 #define FILE_TOP_HOOK "tracepoint syscalls:sys_enter/exit_{read,pread64,readv,write,pwrite64,writev}, fd to file " \
@@ -74,14 +81,17 @@ static const struct probe_runtime runtime = {
 
 const struct probe_desc probe_file_top = {
 	.name = "file-top",
-	.description = "read and write calls and bytes per process and file (read, pread64, readv, write, pwrite64, "
+	.description = "read and write calls and bytes per process (or per container, pod or systemd service with --by) "
+		       "and file (read, pread64, readv, write, pwrite64, "
 		       "writev), per interval, most reads first; file is the dentry's name (a basename, not a path; "
 		       "\"[unnamed]\" for pipes), type R regular, S socket, O other; at most 10240 files per interval, "
 		       "the counts of more go to a row \"[map full]\"",
 	.kind = PROBE_COUNTS,
 	.hook = FILE_TOP_HOOK,
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
+	/* pid: the (pid, comm, file, type) rows, the default */
+	.by_choices = "pid|container|pod|service",
 	.default_top = 20,
 	.nkeys = 4,
 	.key_names = { "pid", "comm", "file", "type" },

@@ -17,8 +17,9 @@
 #define FILE_TOP_TYPE_SOCKET 'S'
 #define FILE_TOP_TYPE_OTHER 'O'
 
-/* A file as one process uses it. */
+/* A file as one process uses it, or with --by container|pod|service one workload (tgid 0). */
 struct file_top_key {
+	__u64 cgroup_id; /* --by container|pod|service, else 0 */
 	__u32 tgid;
 	__u32 dev;
 	__u64 ino;

@@ -30,13 +30,15 @@ def test_counts(args):
         line = out.readline(10)
         check(line is not None and line.startswith("ready "), f"file_io said {line!r}")
         pid = int(line.split()[1])
-        with Attach(env, "file-top", ["--pid", str(pid)], duration="5s", interval="1s") as a:
+        with Attach(env, "file-top", ["--pid", str(pid)], duration="30s", interval="1s") as a:
             log(f"hook: {a.attached.get('hook')}")
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
             done = out.readline(30)
             check(done == f"done {WRITES} {READS}", f"file_io said {done!r}")
             check(wl.wait(timeout=10) == 0, f"file_io exited {wl.returncode}")
+            # the workload is done and counted: end the session now (the duration is a bound)
+            a.end()
             objs = a.result()
         summ = summaries(objs)
         check(len(summ) == 1, f"want one summary, got {len(summ)}")

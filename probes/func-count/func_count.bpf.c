@@ -5,7 +5,9 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cgroup_filter.bpf.h"
+#include "count_slot.bpf.h"
 #include "func_probes.h"
+#include "workload_key.bpf.h"
 
 /* Filter, set through the skeleton's rodata before load; zero means any process. */
 const volatile __u32 targ_tgid = 0;
@@ -18,14 +20,34 @@ struct {
 	__type(value, __u64);
 } calls SEC(".maps");
 
+/* --by container|pod|service: calls per (cgroup, function) of this interval; user space
+ * drains it. One entry where not keyed so (the agent shrinks it before load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FUNC_COUNT_MAX_PAIRS);
+	__type(key, struct func_count_key);
+	__type(value, __u64);
+} by_workload SEC(".maps");
+
+/* Calls that found by_workload full, cumulative per CPU. */
+COUNT_OVERFLOW_MAP(overflow, __u64);
+
 static __always_inline int count_call(__u32 idx)
 {
-	__u64 *count;
+	__u64 *count, zero = 0;
 
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
 	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */
 		return 0;
+	if (targ_per_cgroup) {
+		struct func_count_key key = { .cgroup_id = bpf_get_current_cgroup_id(), .index = idx };
+
+		count = count_slot(&by_workload, &key, &zero, &overflow);
+		if (count)
+			__sync_fetch_and_add(count, 1);
+		return 0;
+	}
 	count = bpf_map_lookup_elem(&calls, &idx);
 	if (count)
 		(*count)++;

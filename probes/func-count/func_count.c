@@ -13,6 +13,8 @@
 #include "func_target.h"
 #include "func_count.skel.h"
 #include "hook_variant.h"
+#include "map_drain.h"
+#include "map_percpu.h"
 
 _Static_assert(FUNC_COUNT_MAX == FUNC_TARGET_MAX, "func-count limits differ");
 _Static_assert(FUNC_COUNT_MAX_NO_COOKIE <= FUNC_COUNT_MAX, "more programs than counters");
@@ -22,7 +24,11 @@ struct func_count_state {
 	const struct func_target *target; /* the params' (validate), never opened again */
 	struct bpf_link **links;  /* one per function, attached by hand (cookie = index) */
 	__u64 *before;            /* cumulative calls at the previous read, per function */
+	struct func_count_key *keys; /* --by container|pod|service: the drain's buffer */
+	uint64_t overflow_before; /* and the overflow counter at the previous read */
 };
+
+extern const struct probe_desc probe_func_count; /* its key names, for probe_row_keys */
 
 static int func_count_validate(struct probe_params *params, char *err, size_t errlen)
 {
@@ -59,6 +65,9 @@ static int func_count_configure(void *state, void *skel, const struct hook_varia
 		snprintf(err, errlen, "target not validated");
 		return -EINVAL;
 	}
+	/* the (workload, function) hash only where --by asks for it */
+	if (st->in.by_workload == CGROUP_WORKLOAD_NONE)
+		bpf_map__set_max_entries(((struct func_count *)skel)->maps.by_workload, 1);
 	if (variant != &variant_rows[1])
 		return 0;
 	return hook_variant_keep_first_n(((struct func_count *)skel)->obj, per_function, FUNC_COUNT_MAX_NO_COOKIE,
@@ -75,7 +84,9 @@ static int func_count_attach(void *state, const struct probe_params *params, cha
 
 	st->before = calloc(st->target->nfuncs, sizeof(*st->before));
 	st->links = calloc(st->target->nfuncs, sizeof(*st->links));
-	if (!st->before || !st->links) {
+	if (st->in.by_workload != CGROUP_WORKLOAD_NONE)
+		st->keys = calloc(FUNC_COUNT_MAX_PAIRS, sizeof(*st->keys));
+	if (!st->before || !st->links || (st->in.by_workload != CGROUP_WORKLOAD_NONE && !st->keys)) {
 		snprintf(err, errlen, "allocating func-count buffers: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
@@ -109,6 +120,7 @@ static void func_count_detach(void *state)
 		bpf_link__destroy(st->links[i]);
 	free(st->links);
 	free(st->before);
+	free(st->keys);
 }
 
 static const struct probe_runtime runtime = {
@@ -119,9 +131,50 @@ static const struct probe_runtime runtime = {
 	.percpu_value_size = sizeof(__u64),
 };
 
+struct drain_ctx {
+	struct func_count_state *st;
+	struct count_table *out;
+};
+
+/* One (workload, function) count of the interval. */
+static int add_pair(const void *key, const void *value, void *ctx)
+{
+	const struct drain_ctx *d = ctx;
+	const struct func_count_key *k = key;
+	const char *keys[1], *row[2];
+	char workload[PROBE_TARGET_LEN];
+
+	if (k->index >= d->st->target->nfuncs)
+		return 0;
+	keys[0] = d->st->target->funcs[k->index]->name;
+	return count_table_add(d->out, probe_row_keys(&probe_func_count, d->out, k->cgroup_id, keys, row, workload,
+						      sizeof(workload)), value);
+}
+
+/* --by container|pod|service: the drained pairs, and a row for calls that found the map full. */
+static int read_by_workload(struct func_count_state *st, struct count_table *out)
+{
+	struct func_count *skel = st->in.skel;
+	struct drain_ctx ctx = { st, out };
+	const char *const keys[2] = { "-", "[map full]" };
+	uint64_t calls, delta;
+	int err;
+
+	err = map_drain(skel->maps.by_workload, st->keys, FUNC_COUNT_MAX_PAIRS, &calls, sizeof(calls), add_pair, &ctx);
+	if (err < 0)
+		return err;
+	err = map_percpu_window(skel->maps.overflow, 0, st->in.percpu, st->in.ncpus, &st->overflow_before, &delta);
+	if (err)
+		return err;
+	return delta ? count_table_add(out, keys, &delta) : 0;
+}
+
 static int func_count_read(void *state, struct count_table *out)
 {
 	struct func_count_state *st = state;
+
+	if (st->in.by_workload != CGROUP_WORKLOAD_NONE)
+		return read_by_workload(st, out);
 
 	for (__u32 i = 0; i < st->target->nfuncs; i++) {
 		const char *keys[1] = { st->target->funcs[i]->name };
@@ -148,13 +201,16 @@ static int func_count_read(void *state, struct count_table *out)
 const struct probe_desc probe_func_count = {
 	.name = "func-count",
 	.description = "calls of user-space functions matching --target ABSOLUTE_PATH:PATTERN (fnmatch glob, "
-		       "at most 500 functions), per function",
+		       "at most 500 functions), per function, or per container, pod or systemd service and function "
+		       "with --by (at most 10240 pairs per interval, the calls of more go to a row \"[map full]\")",
 	.kind = PROBE_COUNTS,
 	.target_kind = PROBE_TARGET_BINARY,
 	.target_form = "BINARY:PATTERN",
 	.hook = "uprobe (one per function, BPF cookie; without cookies a program per function, at most 64)",
 	.variants = &variants,
-	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP,
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
+	/* function: per function alone, the default */
+	.by_choices = "function|container|pod|service",
 	.nkeys = 1,
 	.key_names = { "function" },
 	.nvalues = 1,

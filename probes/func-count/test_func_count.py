@@ -54,12 +54,15 @@ def test_count(args):
         binary = os.path.join(args.tools, "func_workload")
         wl, out, pid = start_workload(env, args)
         with Attach(env, "func-count", ["--target", f"{binary}:work_unit", "--pid", str(pid)],
-                    duration="5s") as exact, \
+                    duration="30s") as exact, \
              Attach(env, "func-count", ["--target", f"{binary}:work_*", "--pid", str(pid)],
-                    duration="5s") as glob:
+                    duration="30s") as glob:
             log(f"hook: {exact.attached.get('hook')}")
             median = finish_workload(wl, out)
             log(f"workload done, its own median call time {median} ns")
+            # the workload is done and counted: end the session now (the duration is a bound)
+            exact.end()
+            glob.end()
             exact_rows = rows_of(exact.result())
             glob_rows = rows_of(glob.result())
         log(f"MEASURED func-count exact target: {exact_rows}")

@@ -28,8 +28,10 @@ def test_containers(args):
             "attach", f"127.0.0.1:{env.port}", "func-count", "--target", f"{inside}:work_unit", "--duration", "2s"))
         check(rc == EXIT_REJECTED and "No such file" in err, f"without --pid: exit {rc}, {err.strip()!r}")
         with Attach(env, "func-count", ["--target", f"{inside}:work_unit", "--pid", str(pid)],
-                    duration="5s") as inside_view:
+                    duration="30s") as inside_view:
             finish_workload(wl, out)
+            # the workload is done and counted: end the session now (the duration is a bound)
+            inside_view.end()
             rows = rows_of(inside_view.result())
         log(f"MEASURED func-count in a mount namespace: {rows}")
         check(rows == {"work_unit": CALLS}, f"rows {rows}, want work_unit={CALLS}")

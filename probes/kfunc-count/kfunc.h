@@ -14,6 +14,7 @@
 
 struct kfunc_count_key {
 	__u64 func; /* the attach cookie (index in the agent's list), or the probe's IP without cookies */
+	__u64 cgroup_id; /* --by container|pod|service, else 0 */
 	__u32 tgid; /* 0 unless counting per process */
 	__u32 pad;
 };

@@ -7,7 +7,9 @@
 #include <bpf/bpf_tracing.h>
 
 #include "cgroup_filter.bpf.h"
+#include "count_slot.bpf.h"
 #include "kfunc.h"
+#include "workload_key.bpf.h"
 
 /* Settings, through the skeleton's rodata before load; zero means any process. */
 const volatile __u32 targ_tgid = 0;
@@ -22,12 +24,7 @@ struct {
 } calls SEC(".maps");
 
 /* Calls that found the map full, cumulative per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} overflow SEC(".maps");
+COUNT_OVERFLOW_MAP(overflow, __u64);
 
 static __always_inline int count_call(__u64 func)
 {
@@ -42,6 +39,7 @@ static __always_inline int count_call(__u64 func)
 		return 0;
 	if (!by_pid)
 		key.tgid = 0;
+	key.cgroup_id = key_cgroup_id(); /* --by container|pod|service */
 	v = bpf_map_lookup_elem(&calls, &key);
 	if (!v) {
 		if (by_pid)

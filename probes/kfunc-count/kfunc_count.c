@@ -177,6 +177,8 @@ static const struct probe_runtime runtime = {
 	.stopping = kfunc_count_stopping,
 };
 
+extern const struct probe_desc probe_kfunc_count; /* its key names, for probe_row_keys */
+
 struct drain_ctx {
 	struct kfunc_count_state *st;
 	struct count_table *out;
@@ -190,7 +192,8 @@ static int add_row(const void *key, const void *value, void *ctx)
 	long i = d->st->by_ip ? kfunc_list_index_of_ip(&d->st->list, k->func)
 			      : (k->func < d->st->list.n ? (long)k->func : -1);
 	char pid[16] = "-", comm[KFUNC_COMM_LEN + 1] = "-", unknown[32];
-	const char *keys[3] = { unknown, pid, comm };
+	const char *keys[3] = { unknown, pid, comm }, *row[3];
+	char workload[PROBE_TARGET_LEN];
 	uint64_t calls = v->calls;
 
 	if (i >= 0)
@@ -202,7 +205,8 @@ static int add_row(const void *key, const void *value, void *ctx)
 		memcpy(comm, v->comm, KFUNC_COMM_LEN);
 		comm[KFUNC_COMM_LEN] = '\0';
 	}
-	return count_table_add(d->out, keys, &calls);
+	return count_table_add(d->out, probe_row_keys(&probe_kfunc_count, d->out, k->cgroup_id, keys, row, workload,
+						      sizeof(workload)), &calls);
 }
 
 static int kfunc_count_read(void *state, struct count_table *out)
@@ -210,22 +214,22 @@ static int kfunc_count_read(void *state, struct count_table *out)
 	struct kfunc_count_state *st = state;
 	struct drain_ctx ctx = { st, out };
 	struct kfunc_count_value drained;
-	uint64_t lost, delta;
+	uint64_t delta;
 	int err;
 
 	err = map_drain(((struct kfunc_count *)st->in.skel)->maps.calls, st->keys, KFUNC_COUNT_MAX_PAIRS, &drained, sizeof(drained), add_row,
 			&ctx);
 	if (err < 0)
 		return err;
-	err = map_sum_percpu(((struct kfunc_count *)st->in.skel)->maps.overflow, 0, st->percpu, st->ncpus, 1, &lost);
+	err = map_percpu_window(((struct kfunc_count *)st->in.skel)->maps.overflow, 0, st->percpu, st->ncpus,
+				&st->overflow_before, &delta);
 	if (err)
 		return err;
-	delta = lost - st->overflow_before;
-	st->overflow_before = lost;
 	if (!delta)
 		return 0;
 	log_warn("kfunc-count: more than %d (function, process) pairs in one interval: %" PRIu64
 		 " calls not attributed (row \"[map full]\")", KFUNC_COUNT_MAX_PAIRS, delta);
+	/* "-" for every key but the function's, whichever --by */
 	return count_table_add(out, (const char *const[]){ "[map full]", "-", "-" }, &delta);
 }
 
@@ -233,7 +237,8 @@ const struct probe_desc probe_kfunc_count = {
 	.name = "kfunc-count",
 	.description = "calls of the kernel functions matching --target GLOB (fnmatch * ?, e.g. tcp_send*; at most "
 		       "200, listed from tracefs available_filter_functions), per function, or per function and "
-		       "process with --by pid (BCC funccount)",
+		       "process with --by pid, or per function and container, pod or systemd service with --by "
+		       "container|pod|service (BCC funccount)",
 	.kind = PROBE_COUNTS,
 	.target_kind = PROBE_TARGET_KERNEL_FUNCTION,
 	.target_form = "GLOB",
@@ -241,7 +246,7 @@ const struct probe_desc probe_kfunc_count = {
 		"cookies the function found from the probe's IP)",
 	.variants = &variants,
 	.params = PROBE_PARAM_TARGET | PROBE_PARAM_BY | PROBE_PARAM_PID | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP,
-	.by_choices = "function|pid",
+	.by_choices = "function|pid|container|pod|service",
 	.default_top = 50,
 	.nkeys = 3,
 	.key_names = { "function", "pid", "comm" },

@@ -57,6 +57,7 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 	 */
 	if (tid && !preempt && (task_state(prev, btf) & 0xff) != 0) {
 		fresh.key.tgid = id >> 32;
+		fresh.key.cgroup_id = key_cgroup_id();
 		bpf_get_current_comm(fresh.key.comm, sizeof(fresh.key.comm));
 		if (current_allowed(prev, fresh.key.tgid, fresh.key.comm)) {
 			fresh.since_ns = now;

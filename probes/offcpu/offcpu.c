@@ -60,7 +60,7 @@ static int offcpu_prepare(void *state, const struct probe_params *params, char *
 		snprintf(err, errlen, "allocating offcpu buffers: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	return stack_counts_init(&st->sc, err, errlen);
+	return stack_counts_init(&st->sc, st->in.by_workload, err, errlen);
 }
 
 static int offcpu_configure(void *state, void *skel, const struct hook_variant *variant,
@@ -148,12 +148,17 @@ static const struct probe_runtime runtime = {
 const struct probe_desc probe_offcpu = {
 	.name = "offcpu",
 	.description = "time tasks spend blocked (switched out not runnable, until they run again), by the "
-		       "stacks they blocked in, folded as comm;outermost;...;innermost (kernel frames end in _[k]); "
+		       "stacks they blocked in, folded as comm;outermost;...;innermost (kernel frames end in _[k]; with "
+		       "--by container|pod|service the root frame is the workload, container:ID, pod:UID or "
+		       "service:NAME, instead of comm); "
 		       "--min-block DUR leaves shorter blocks out; use --output folded (or svg) for off-CPU flame graphs",
 	.kind = PROBE_COUNTS,
 	.hook = OFFCPU_HOOK " (raw_tp where tp_btf cannot load)",
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_CGROUP | PROBE_PARAM_MIN_BLOCK | PROBE_PARAM_TOP,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_CGROUP | PROBE_PARAM_MIN_BLOCK | PROBE_PARAM_TOP |
+		  PROBE_PARAM_BY,
+	/* comm: the stacks' root frame is the process's name, the default */
+	.by_choices = "comm|container|pod|service",
 	.default_top = 1000,
 	.nkeys = 1,
 	.key_names = { "stack" },

@@ -114,6 +114,7 @@ static __always_inline int open_exit(long ret)
 		goto done;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->ret = (__s32)ret;
 	e->dfd = args->dfd;

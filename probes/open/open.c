@@ -100,7 +100,7 @@ static int open_on_record(void *ctx, void *data, size_t size)
 		{ .name = "path", .str = event_ring_string(st->path, sizeof(st->path), e->path, e->path_size) },
 		{ .name = "path_missing", .num = (e->status & OPEN_PATH_MISSING) != 0, .flag = true },
 	};
-	event_ring_emit(&st->in.ring, e->ts_ns, fields, sizeof(fields) / sizeof(fields[0]));
+	event_ring_emit(&st->in.ring, e->ts_ns, e->cgroup_id, fields, sizeof(fields) / sizeof(fields[0]));
 	return 0;
 }
 
@@ -138,7 +138,7 @@ static const struct probe_runtime runtime = {
 const struct probe_desc probe_open = {
 	.name = "open",
 	.description = "one event per open/openat/openat2: pid, uid, comm, syscall, dfd, path "
-		       "(read at syscall exit), flags, ret (the fd or -errno)",
+		       "(read at syscall exit), flags, ret (the fd or -errno), the task's identity (cgroup, container, pod, QoS class, service)",
 	.kind = PROBE_EVENTS,
 	.hook = OPEN_HOOK,
 	.variants = &variants,

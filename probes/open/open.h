@@ -41,6 +41,7 @@ struct open_event {
 	__u32 status; /* OPEN_PATH_MISSING / OPEN_FLAGS_MISSING */
 	__u32 path_size;
 	__u32 pad;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id(): the agent adds the task's identity */
 	char comm[OPEN_COMM_LEN];
 	char path[OPEN_PATH_LEN];
 };

@@ -72,12 +72,15 @@ def test_open(args):
         check(line is not None and line.startswith("ready "), f"open_loop said {line!r}")
         pid = int(line.split()[1])
 
-        with Attach(env, "open", ["--pid", str(pid)], duration="4s") as by_pid, \
-                Attach(env, "open", ["--comm", "open_loop"], duration="4s") as by_comm:
+        with Attach(env, "open", ["--pid", str(pid)], duration="30s") as by_pid, \
+                Attach(env, "open", ["--comm", "open_loop"], duration="30s") as by_comm:
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
             done = out.readline(30)
             check(wl.wait(timeout=10) == 0, f"open_loop exited {wl.returncode}")
+            # the workload is done and counted: end the session now (the duration is a bound)
+            by_pid.end()
+            by_comm.end()
         check(done is not None and done.startswith("done "), f"open_loop said {done!r}")
         n_openat, n_missing, n_open, n_openat2 = (int(x) for x in done.split()[1:])
         # open(2) is absent on some architectures, openat2(2) on old kernels: count what ran.

@@ -28,6 +28,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	if ((__u32)id == 0)
 		return 0;
 	key.tgid = id >> 32;
+	key.cgroup_id = key_cgroup_id();
 	if (targ_tgid && key.tgid != targ_tgid)
 		return 0;
 	if (!current_cgroup_allowed()) /* --cgroup, --container, --pod, --service */

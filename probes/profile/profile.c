@@ -79,7 +79,7 @@ static int profile_prepare(void *state, const struct probe_params *params, char 
 		snprintf(err, errlen, "allocating profile buffers: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	return stack_counts_init(&st->sc, err, errlen);
+	return stack_counts_init(&st->sc, st->in.by_workload, err, errlen);
 }
 
 /* One sampling event per CPU; the pid filter is in the program, since a per-task perf
@@ -145,11 +145,16 @@ static int profile_read(void *state, struct count_table *out)
 const struct probe_desc probe_profile = {
 	.name = "profile",
 	.description = "on-CPU stack samples at --freq Hz per CPU (default 49), folded as "
-		       "comm;outermost;...;innermost (kernel frames end in _[k]); use --output folded (or svg) for flame graphs",
+		       "comm;outermost;...;innermost (kernel frames end in _[k]; with --by container|pod|service the "
+		       "root frame is the workload, container:ID, pod:UID or service:NAME, instead of comm); use "
+		       "--output folded (or svg) for flame graphs",
 	.kind = PROBE_COUNTS,
 	.hook = PROFILE_HOOK,
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_FREQ | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_FREQ | PROBE_PARAM_TOP | PROBE_PARAM_CGROUP |
+		  PROBE_PARAM_BY,
+	/* comm: the stacks' root frame is the process's name, the default */
+	.by_choices = "comm|container|pod|service",
 	.default_top = 1000,
 	.nkeys = 1,
 	.key_names = { "stack" },

@@ -9,13 +9,12 @@
 #include "hist_update.bpf.h"
 #include "runq_latency.h"
 #include "task_state.bpf.h"
+#include "workload_key.bpf.h"
 
 /* Filters and the split, set through the skeleton's rodata before load; zero means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[RUNQ_LATENCY_COMM_LEN] = {};
 const volatile bool targ_per_pid = false;
-/* --by container|pod|service: series by the task's cgroup id, the agent names it */
-const volatile bool targ_per_cgroup = false;
 
 /* tid -> when it was put on a run queue (ns), for the raw_tp fallback. LRU: a task
  * that never runs again cannot fill the map. */

@@ -33,8 +33,6 @@ static int runq_latency_configure(void *state, void *skel, const struct hook_var
 {
 	(void)state, (void)variant, (void)err, (void)errlen;
 	((struct runq_latency *)skel)->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
-	((struct runq_latency *)skel)->rodata->targ_per_cgroup =
-		cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	return 0;
 }
 

@@ -53,6 +53,7 @@ int syscall_events_enter(struct bpf_raw_tracepoint_args *ctx)
 	e->tid = (__u32)id;
 	e->nr = (__u32)targ_nr;
 	e->pad = 0;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	if (batch_wakeup) {
 		/* wake once, when this record makes the backlog cross the threshold */
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);

@@ -33,7 +33,7 @@ static int syscall_events_on_record(void *ctx, void *data, size_t size)
 		{ .name = "pid", .num = e->pid },
 		{ .name = "tid", .num = e->tid },
 	};
-	event_ring_emit(&in->ring, e->ts_ns, fields, 2);
+	event_ring_emit(&in->ring, e->ts_ns, e->cgroup_id, fields, 2);
 	return 0;
 }
 
@@ -59,7 +59,7 @@ static const struct probe_runtime runtime = {
 
 const struct probe_desc probe_syscall_events = {
 	.name = "syscall-events",
-	.description = "benchmark probe: one event (pid, tid) per getpid() entry, to measure "
+	.description = "benchmark probe: one event (pid, tid, identity) per getpid() entry, to measure "
 		       "per-event streaming (bench/stream.py); use --pid",
 	.kind = PROBE_EVENTS,
 	.hook = SYSCALL_EVENTS_HOOK,

@@ -15,13 +15,14 @@
  * agent also drains on a short timer, which bounds the latency of a trickle. */
 #define SYSCALL_EVENTS_WAKEUP_BYTES (256u << 10)
 
-/* One record: 24 bytes, +8 of ring buffer header. */
+/* One record: 32 bytes (24 before the cgroup id), +8 of ring buffer header. */
 struct syscall_event {
 	__u64 ts_ns; /* bpf_ktime_get_ns() at syscall entry */
 	__u32 pid;   /* tgid */
 	__u32 tid;
 	__u32 nr;    /* syscall number */
 	__u32 pad;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id(): the agent adds the task's identity */
 };
 
 #endif

@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cgroup_filter.bpf.h"
+#include "workload_key.bpf.h"
 #include "syscalls.h"
 
 /* exit and exit_group never return: they are counted when entered. */
@@ -23,8 +24,6 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[SYSCALLS_COMM_LEN] = {};
 const volatile bool targ_per_pid = false;
-/* --by container|pod|service: rows by the caller's cgroup id, the agent names it */
-const volatile bool targ_per_cgroup = false;
 /* measure=count: count at entry only; the exit program is not even loaded. */
 const volatile bool targ_count_only = false;
 /* The agent itself (unless asked for by --pid): its bpf() calls that drain this table

@@ -63,7 +63,6 @@ static int syscalls_configure(void *state, void *skel, const struct hook_variant
 
 	(void)state, (void)err, (void)errlen;
 	obj->rodata->targ_per_pid = strcmp(params->by, "pid") == 0;
-	obj->rodata->targ_per_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	obj->rodata->targ_count_only = count_only(params);
 	/* one hook instead of two: the syscall-heavy case's cost is per program run */
 	if (obj->rodata->targ_count_only)

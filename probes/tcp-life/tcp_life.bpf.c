@@ -60,6 +60,7 @@ static __always_inline struct tcp_life_sock *claim(__u64 key)
 		return NULL;
 	}
 	s->tgid = bpf_get_current_pid_tgid() >> 32;
+	s->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	return s;
 }
@@ -118,6 +119,7 @@ static __always_inline void emit(struct trace_event_raw_inet_sock_set_state *ctx
 	e->duration_ns = now - s->start_ns;
 	payload_bytes(ctx, s, &e->tx_bytes, &e->rx_bytes);
 	e->tgid = s->tgid;
+	e->cgroup_id = s->cgroup_id;
 	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
 	e->family = ctx->family;
 	e->lport = ctx->sport;
@@ -150,6 +152,7 @@ int tcp_life_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		init.start_ns = bpf_ktime_get_ns();
 		init.active = 1;
 		init.tgid = bpf_get_current_pid_tgid() >> 32;
+		init.cgroup_id = bpf_get_current_cgroup_id();
 		bpf_get_current_comm(init.comm, sizeof(init.comm));
 		bpf_map_update_elem(&socks, &key, &init, BPF_ANY);
 		return 0;

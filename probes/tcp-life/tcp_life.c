@@ -85,7 +85,7 @@ static int tcp_life_on_event(void *ctx, void *data, size_t size)
 	fields[6] = (struct event_field){ .name = "tx_bytes", .num = (int64_t)e->tx_bytes };
 	fields[7] = (struct event_field){ .name = "rx_bytes", .num = (int64_t)e->rx_bytes };
 	fields[8] = (struct event_field){ .name = "duration_ns", .num = (int64_t)e->duration_ns };
-	event_ring_emit(&in->ring, e->ts_ns, fields, 9);
+	event_ring_emit(&in->ring, e->ts_ns, e->cgroup_id, fields, 9);
 	return 0;
 }
 
@@ -127,7 +127,8 @@ const struct probe_desc probe_tcp_life = {
 	.description = "one event per closed TCP connection: pid, comm, local and remote address and "
 		       "port, payload bytes sent (acknowledged) and received, lifetime in ns from the handshake; "
 		       "an accepted socket's owner is named when its process closes it (pid 0 when the peer "
-		       "reset it first), or with --param measure=io at its first send or receive (a hook per I/O)",
+		       "reset it first), or with --param measure=io at its first send or receive (a hook per I/O); "
+		       "with the owner's identity (cgroup, container, pod, QoS class, service)",
 	.kind = PROBE_EVENTS,
 	.hook = "tracepoint sock:inet_sock_set_state; with measure=io also sock_send_length + sock_recv_length "
 		"(tp_btf where it loads; before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there); " BYTES_HOOK,

@@ -17,6 +17,7 @@ struct tcp_life_sock {
 	__u8 fin_sent;  /* went through FIN_WAIT1 or LAST_ACK: a FIN of ours is in flight or acked */
 	__u8 pad;
 	char comm[NET_COMM_LEN];
+	__u64 cgroup_id; /* the owner's, named with tgid */
 };
 
 /* One closed connection. */
@@ -30,6 +31,7 @@ struct tcp_life_event {
 	__u16 lport;
 	__u16 rport;
 	__u16 pad[3];
+	__u64 cgroup_id; /* the owner's (with tgid): the agent adds its identity */
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[NET_COMM_LEN];

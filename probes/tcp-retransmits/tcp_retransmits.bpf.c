@@ -24,12 +24,7 @@ struct {
 } conns SEC(".maps");
 
 /* Retransmissions of connections that found the map full, cumulative per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} overflow SEC(".maps");
+COUNT_OVERFLOW_MAP(overflow, __u64);
 
 static __always_inline void count_retransmit(const struct sock *sk)
 {

@@ -12,11 +12,10 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[NET_COMM_LEN] = {};
 const volatile __u16 targ_port = 0;
-/* --by container|pod|service: rows by the sender's cgroup id, the agent names it */
-const volatile bool targ_per_cgroup = false;
 
 #include "net_filter.bpf.h"
 #include "tcp_io_hooks.bpf.h"
+#include "workload_key.bpf.h"
 
 /* (tgid, comm) -> counts of this window, one copy per CPU (plain adds: no atomics,
  * no cache line bouncing between CPUs sending for the same process); user space

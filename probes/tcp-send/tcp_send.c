@@ -34,8 +34,7 @@ static int tcp_send_supported(char *reason, size_t len)
 static int tcp_send_configure(void *state, void *skel, const struct hook_variant *variant,
 			      const struct probe_params *params, char *err, size_t errlen)
 {
-	(void)state;
-	((struct tcp_send *)skel)->rodata->targ_per_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
+	(void)state, (void)skel, (void)params;
 	return tcp_io_check_row(variant, tracepoints, tracepoint_types, 1, err, errlen);
 }
 

@@ -32,9 +32,11 @@ def run(args, fallback):
     with Env(args, agent_args=["--no-tp-btf"] if fallback else []) as env:
         port = start_server(env)
         client = Client(env, "send", port, "--count", str(SENDS), "--size", str(SIZE))
-        with Attach(env, "tcp-send", ["--pid", str(client.pid)], duration="4s") as a:
+        with Attach(env, "tcp-send", ["--pid", str(client.pid)], duration="30s") as a:
             client.go()
             client.wait_done()
+            # the workload is done and counted: end the session now (the duration is a bound)
+            a.end()
         objs = a.result()
         check_hook(objs, fallback)
         sums = summaries(objs)

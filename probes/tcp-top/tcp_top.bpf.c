@@ -9,6 +9,7 @@
 #include "count_slot.bpf.h"
 #include "sock_ends.bpf.h"
 #include "tcp_io_hooks.bpf.h"
+#include "workload_key.bpf.h"
 
 #define IPPROTO_TCP_NUM 6
 #define MSG_PEEK_FLAG 2
@@ -17,6 +18,8 @@
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[TCP_TOP_COMM_LEN] = {};
 const volatile __u16 targ_port = 0;
+
+#include "net_filter.bpf.h"
 
 /* Per interval: user space moves every entry out (lookup_and_delete), so the bound
  * is on connections active within one interval, not on all connections ever seen. */
@@ -29,27 +32,7 @@ struct {
 
 /* Bytes of connections that found the map full, cumulative per CPU: reported as a
  * row of their own so the totals stay whole and the loss is visible. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tcp_top_value);
-} overflow SEC(".maps");
-
-static __always_inline bool comm_allowed(const char *comm)
-{
-	int i;
-
-	if (targ_comm[0] == '\0')
-		return true;
-	for (i = 0; i < TCP_TOP_COMM_LEN; i++) {
-		if (comm[i] != targ_comm[i])
-			return false;
-		if (comm[i] == '\0')
-			break;
-	}
-	return true;
-}
+COUNT_OVERFLOW_MAP(overflow, struct tcp_top_value);
 
 static __always_inline void add_bytes(struct tcp_top_value *v, bool send, __u64 bytes)
 {
@@ -64,12 +47,16 @@ static __always_inline void account(const struct sock *sk, bool send, __u64 byte
 	struct tcp_top_value zero = {}, *v;
 	struct tcp_top_key key;
 
+	/* sends and receives run in the caller's context: the pid, comm and cgroup filters hold */
+	if (!net_task_allowed())
+		return;
 	__builtin_memset(&key, 0, sizeof(key));
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	if (targ_tgid && key.tgid != targ_tgid)
-		return;
-	if (bpf_get_current_comm(key.comm, sizeof(key.comm)) || !comm_allowed(key.comm))
-		return;
+	if (targ_per_cgroup) { /* one row per workload and connection */
+		key.cgroup_id = bpf_get_current_cgroup_id();
+	} else {
+		key.tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(key.comm, sizeof(key.comm));
+	}
 	if (!sock_ends(sk, targ_port, &key.family, &key.lport, &key.rport, key.laddr, key.raddr))
 		return;
 	v = count_slot(&conns, &key, &zero, &overflow);

@@ -13,6 +13,8 @@
 #include "tcp_io_variants.h"
 #include "tcp_top.skel.h"
 
+extern const struct probe_desc probe_tcp_top; /* its key names, for probe_row_keys */
+
 #define ADDR_LEN (INET6_ADDRSTRLEN + 8) /* "[v6]:65535" */
 
 static const char *const tracepoints[] = { "sock/sock_send_length", "sock/sock_recv_length" };
@@ -58,7 +60,8 @@ static int add_row(const void *key, const void *value, void *ctx)
 	const struct tcp_top_key *k = key;
 	const struct tcp_top_value *v = value;
 	char pid[16], comm[TCP_TOP_COMM_LEN + 1], laddr[ADDR_LEN], raddr[ADDR_LEN];
-	const char *keys[4] = { pid, comm, laddr, raddr };
+	const char *keys[4] = { pid, comm, laddr, raddr }, *row[4];
+	char workload[PROBE_TARGET_LEN];
 	uint64_t values[3] = { v->sent + v->received, v->sent, v->received };
 
 	snprintf(pid, sizeof(pid), "%u", k->tgid);
@@ -66,20 +69,26 @@ static int add_row(const void *key, const void *value, void *ctx)
 	comm[TCP_TOP_COMM_LEN] = '\0';
 	format_addr(laddr, sizeof(laddr), k->family, k->laddr, k->lport);
 	format_addr(raddr, sizeof(raddr), k->family, k->raddr, k->rport);
-	return count_table_add(ctx, keys, values);
+	return count_table_add(ctx, probe_row_keys(&probe_tcp_top, ctx, k->cgroup_id, keys, row, workload,
+						   sizeof(workload)), values);
 }
 
 /* Connections that found the map full: one row, so no byte goes missing silently. */
 static int tcp_top_overflow(void *state, const uint64_t *window, struct count_table *out)
 {
-	const char *keys[4] = { "-", "[map full]", "-", "-" };
+	const char *keys[4] = { "-", "[map full]", "-", "-" }, *row[4];
+	char workload[PROBE_TARGET_LEN];
 	uint64_t values[3] = { window[0] + window[1], window[0], window[1] };
 
 	(void)state;
 	log_warn("tcp-top: more than %d connections in one interval: %" PRIu64 " bytes sent and %" PRIu64
 		 " received not attributed to a connection (row \"[map full]\")", TCP_TOP_MAX_CONNS, window[0],
 		 window[1]);
-	return count_table_add(out, keys, values);
+	probe_row_keys(&probe_tcp_top, out, 0, keys, row, workload, sizeof(workload));
+	/* by workload the comm column is left out: the mark goes in the workload's */
+	if (cgroup_workload_by(out->key_names[0]) != CGROUP_WORKLOAD_NONE)
+		row[0] = "[map full]";
+	return count_table_add(out, row, values);
 }
 
 static const struct probe_runtime runtime = {
@@ -94,14 +103,18 @@ static const struct probe_runtime runtime = {
 
 const struct probe_desc probe_tcp_top = {
 	.name = "tcp-top",
-	.description = "bytes sent and received per process and TCP connection (local and remote address:port, "
+	.description = "bytes sent and received per process (or per container, pod or systemd service with --by) "
+		       "and TCP connection (local and remote address:port, "
 		       "IPv4 a.b.c.d:port, IPv6 [addr]:port), per interval, largest total first; at most 10240 "
 		       "connections per interval, the bytes of more go to a row \"[map full]\"",
 	.kind = PROBE_COUNTS,
 	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length (before 6.3: " TCP_IO_FEXIT_HOOK
 		", else kprobes there)",
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_TOP | PROBE_PARAM_BY |
+		  PROBE_PARAM_CGROUP,
+	/* pid: the (pid, comm, laddr, raddr) rows, the default */
+	.by_choices = "pid|container|pod|service",
 	.default_top = 20,
 	.nkeys = 4,
 	.key_names = { "pid", "comm", "laddr", "raddr" },

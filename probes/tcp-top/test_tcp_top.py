@@ -30,13 +30,15 @@ def run(args, family):
         line = out.readline(10)
         check(line is not None and line.startswith("ready "), f"tcp_bulk said {line!r}")
         pid, cport, sport = (int(x) for x in line.split()[1:4])
-        with Attach(env, "tcp-top", ["--pid", str(pid)], duration="4s", interval="4s") as a:
+        with Attach(env, "tcp-top", ["--pid", str(pid)], duration="30s", interval="4s") as a:
             log(f"hook: {a.attached.get('hook')}")
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
             done = out.readline(30)
             check(done == f"done {SEND} {RECV}", f"tcp_bulk said {done!r}")
             check(wl.wait(timeout=10) == 0, f"tcp_bulk exited {wl.returncode}")
+            # the workload is done and counted: end the session now (the duration is a bound)
+            a.end()
             objs = a.result()
         client = f"{host}:{cport}"
         server = f"{host}:{sport}"

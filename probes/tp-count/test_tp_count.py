@@ -38,15 +38,18 @@ def test_count(args):
         line = out.readline(10)
         check(line is not None and line.startswith("ready "), f"exec_loop said {line!r}")
         with Attach(env, "tp-count", ["--target", "sched:sched_process_*", "--comm", comm],
-                    duration="4s") as glob, \
+                    duration="30s") as glob, \
                 Attach(env, "tp-count", ["--target", "sched:sched_process_exec", "--by", "pid", "--top", "100000"],
-                       duration="4s") as by_pid:
+                       duration="30s") as by_pid:
             log(f"hook: {glob.attached.get('hook')}")
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
             done = out.readline(30)
             check(wl.wait(timeout=10) == 0, f"exec_loop exited {wl.returncode}")
             check(done == f"done {EXECS} 0", f"exec_loop said {done!r}")
+            # the workload is done and counted: end the session now (the duration is a bound)
+            glob.end()
+            by_pid.end()
             glob_rows = summary_rows(glob, "tp-count glob --comm")
             pid_rows = summary_rows(by_pid, "tp-count --by pid")
         hits = {r["tracepoint"]: r["hits"] for r in glob_rows}

@@ -5,15 +5,15 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cgroup_filter.bpf.h"
+#include "workload_key.bpf.h"
 #include "each_index.h"
 #include "tp_count.h"
 
 /* Settings, through the skeleton's rodata before load; zero / empty means any. */
 const volatile __u32 targ_tgid = 0;
 const volatile char targ_comm[TP_COUNT_COMM_LEN] = {};
-/* --by pid, or (with by_cgroup) --by container|pod|service: the pairs map, not the counters */
+/* --by pid, or (with targ_per_cgroup) --by container|pod|service: the pairs map, not the counters */
 const volatile bool by_pid = false;
-const volatile bool by_cgroup = false;
 
 /* Cumulative hits per tracepoint (index = cookie), per CPU; user space never resets it. */
 struct {
@@ -71,7 +71,7 @@ static __always_inline int count_hit(__u32 index)
 			(*count)++;
 		return 0;
 	}
-	if (by_cgroup) {
+	if (targ_per_cgroup) {
 		key.tgid = 0;
 		key.cgroup_id = bpf_get_current_cgroup_id();
 	}

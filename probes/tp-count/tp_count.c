@@ -109,7 +109,6 @@ static int tp_count_configure(void *state, void *skel, const struct hook_variant
 	const struct tp_count_state *st = state;
 
 	obj->rodata->by_pid = st->by_pid;
-	obj->rodata->by_cgroup = cgroup_workload_by(params->by) != CGROUP_WORKLOAD_NONE;
 	if (variant != &variant_rows[1])
 		return 0;
 	return hook_variant_keep_first_n(obj->obj, per_tracepoint, EACH_INDEX_COUNT, st->list.n, "tracepoints",
@@ -153,20 +152,6 @@ static const struct probe_runtime runtime = {
 	.stopping = tp_count_detach,
 	.percpu_value_size = sizeof(uint64_t),
 };
-
-/* The window of a cumulative per-CPU counter slot: sum now - sum at the previous read. */
-static int window_of(struct tp_count_state *st, struct bpf_map *map, __u32 i, uint64_t *delta)
-{
-	uint64_t now;
-	int err;
-
-	err = map_sum_percpu(map, i, st->in.percpu, st->in.ncpus, 1, &now);
-	if (err)
-		return err;
-	*delta = now - st->before[i];
-	st->before[i] = now;
-	return 0;
-}
 
 struct drain_ctx {
 	struct tp_count_state *st;
@@ -214,7 +199,8 @@ static int tp_count_read(void *state, struct count_table *out)
 	}
 	for (__u32 i = 0; i < st->list.n; i++) {
 		/* by tracepoint: the counters; by pid: what found the pair map full */
-		err = window_of(st, st->by_pid ? skel->maps.overflow : skel->maps.hits, i, &delta);
+		err = map_percpu_window(st->by_pid ? skel->maps.overflow : skel->maps.hits, i, st->in.percpu,
+					st->in.ncpus, &st->before[i], &delta);
 		if (err)
 			return err;
 		if (!delta)

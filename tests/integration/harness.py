@@ -31,8 +31,12 @@ class TestFailure(Exception):
     pass
 
 
+_STARTED = time.monotonic()
+
+
 def log(msg):
-    print(f"e2e: {msg}", flush=True)
+    # seconds since the test started: where a slow test spends its time
+    print(f"e2e {time.monotonic() - _STARTED:6.2f}s: {msg}", flush=True)
 
 
 def check(cond, msg):

@@ -87,8 +87,8 @@ def hello_request():
     return field_bytes(1, field_varint(1, 1) + field_bytes(2, "rawrpc"))
 
 
-def list_probes_request():
-    return field_bytes(2, b"")
+def list_probes_request(catalog_only=False):
+    return field_bytes(2, field_varint(1, 1) if catalog_only else b"")
 
 
 def status_request():

@@ -61,7 +61,7 @@ def test_attach(args):
 
             cli = env.spawn("cli", env.cli_argv(
                 env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
-                "attach", f"127.0.0.1:{env.port}", "tcp-latency", "--duration", "9s",
+                "attach", f"127.0.0.1:{env.port}", "tcp-latency", "--duration", "60s",
                 "--interval", "1s", "--pid", str(client_pid), "--output", "json"),
                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
             out = LineReader(cli.stdout, "tracectl attach")
@@ -85,6 +85,11 @@ def test_attach(args):
                     break
             client.stdin.write(b"go\n")
             client.stdin.flush()
+            done = client_out.readline(40)
+            client_rc = client.wait(timeout=20)
+            # every request was answered and measured: Ctrl-C ends the session now, with
+            # its last window and summary (the duration only bounds a stuck workload)
+            cli.send_signal(signal.SIGINT)
 
             while out.readline(40) is not None:
                 pass
@@ -92,8 +97,6 @@ def test_attach(args):
                 cli_rc = cli.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 raise TestFailure("CLI did not exit 20 s after closing its output")
-            done = client_out.readline(20)
-            client_rc = client.wait(timeout=20)
             log(f"latency_client: {done!r}, exit {client_rc}; {tail(os.path.join(env.dir, 'latency_client.log')).strip()}")
             check(client_rc == 0 and done == f"done {REQUESTS}", "the workload did not complete")
 

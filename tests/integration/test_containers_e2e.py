@@ -26,6 +26,16 @@ exec: exec --container A has the 5 execs of a shell in A and none of a shell out
 cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
 switches of a sleeper's 100 sleeps.
 filters_load: every probe that takes --container loads with it on this kernel.
+metrics: an agent exporting tcp-send --by container and runq-latency --by pod serves
+tracectl_tcp_send_sends_total{container_id="A"} 114 (B 37, C 23, D 11) and a runq-latency
+series labelled pod_uid="UID": the labels kube-state-metrics joins on.
+events: exec and open sessions (JSON, and exec as text) while a shell in a containerd
+container F of a kubelet burstable pod (systemd driver), one in the service and one in a
+plain cgroup each run /bin/true 3 times and open a file of the test's 3 times, and a
+tcp_workload client in each makes 2 connections (tcp-life): each workload's 3 exec, 3 open
+and 2 tcp-life events carry exactly its cgroup path, container id, pod UID,
+qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex id, the pod
+and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
@@ -46,7 +56,23 @@ kfunc_latency: kfunc-latency --target hrtimer_nanosleep --pod UID --by container
 syscall_loop sleeps 12 times 5 ms in A, then 7 times in B (and 9 times in C, another pod): exactly
 container=A with 12 and container=B with 7, each p50 at least 5 ms less the histogram's error.
 Skips where the kernel has no kprobes (the build machine), runs in the kernel matrix.
+file_top: file-top --pod UID --by container while file_io writes 300 and reads 120 blocks of a
+file in A, and 90 and 40 of a file of the same name in B: exactly the rows (A, name) and
+(B, name) with those counts, and no pid or comm column.
+func_count: func-count --by container on func_workload:work_unit while it calls it 300
+times in A, 70 in B and 50 in C: exactly those three rows.
+tcp_top: tcp-top --by container over the tcp-send workloads: the bytes sent per container,
+summed over its connections, are A 11400 (114 sends of 100 bytes), B 3700, C 2300, D 1100;
+no row of E, no pid or comm column.
+profile: profile --pod UID --by container -o folded while spin_workload spins 3 s in A and
+1 s in B: the root frames are container:A and container:B alone, and each one's samples in
+spin_here are what 49 Hz gives that spinner's own CPU time (+- 25% + 4).
+offcpu: offcpu --pod UID --by container -o folded while offcpu_workload blocks in wait_here
+in A and a shell sleeps in B: every stack's root frame is container:A or container:B, the
+stacks through wait_here are all A's and hold at least 90% of the time the workload
+measured itself blocked, and B's stacks (its sleeps) have none.
 """
+import concurrent.futures
 import json
 import os
 import re
@@ -55,9 +81,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
-from harness import Attach, Env, LineReader, check, log, run_tests, summaries
+from harness import Attach, Env, FoldedAttach, LineReader, check, free_port, log, run_tests, summaries
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
@@ -104,6 +131,8 @@ class Layout:
         self.shared = shared
         self.pod = str(uuid.uuid4())
         self.pod2 = str(uuid.uuid4())
+        self.pod3 = str(uuid.uuid4())  # a burstable pod (systemd driver)
+        self.f = container_id()
         self.service = f"tracectl-fake-{os.getpid()}"
         try:
             self.build()
@@ -120,6 +149,14 @@ class Layout:
         self.cg_c = self.mk("kubepods", "burstable", f"pod{self.pod2}", self.c)
         self.cg_d = self.mk("system.slice", f"docker-{self.d}.scope")
         self.cg_svc = self.mk("system.slice", f"{self.service}.service")
+        self.cg_f = self.mk("kubepods.slice", "kubepods-burstable.slice",
+                            f"kubepods-burstable-pod{self.pod3.replace('-', '_')}.slice",
+                            f"cri-containerd-{self.f}.scope")
+        self.cg_plain = self.mk("plain")  # in no container, pod or service
+
+    def below_root(self, cgroup):
+        """A cgroup's path as the agent names it: below the cgroup2 mount."""
+        return cgroup[len(cgroup2_root()):]
 
     def mk(self, *parts):
         path = self.top
@@ -337,15 +374,9 @@ def test_func_latency(args, layout, env):
     plan = [(layout.a, layout.cg_a, 150, 2000), (layout.b, layout.cg_b, 60, 6000)]
     with Attach(env, "func-latency", ["--target", f"{binary}:work_unit", "--by", "container"],
                 duration="60s") as a:
-        runs = []
-        for cid, cgroup, calls, sleep_us in plan:
-            proc = env.spawn("func_workload", [binary, "--wait-go", "--calls", str(calls), "--sleep-us", str(sleep_us),
-                                               "--timeout-seconds", "60"], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-            out = LineReader(proc.stdout, "func_workload")
-            line = out.readline(10)
-            check(line is not None and line.startswith("ready "), f"func_workload said {line!r}")
-            layout.move(int(line.split()[1]), cgroup)
-            runs.append((proc, out))
+        runs = [spawn_in(env, layout, cgroup, "func_workload", [binary, "--wait-go", "--calls", str(calls), "--sleep-us",
+                                                                str(sleep_us), "--timeout-seconds", "60"])
+                for _, cgroup, calls, sleep_us in plan]
         for proc, _ in runs:
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
@@ -412,18 +443,9 @@ def test_tcp_latency(args, layout, env):
     with Attach(env, "tcp-latency", ["--port", str(port), "--by", "container"], duration="60s") as a:
         # one at a time: the server answers one connection at a time
         for _, cgroup, n in plan:
-            proc = env.spawn("latency_client", [os.path.join(tools, "latency_client"), "--connect",
-                                                f"127.0.0.1:{port}", "--wait-go", "--requests", str(n),
-                                                "--timeout-seconds", "60"], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-            out = LineReader(proc.stdout, "latency_client")
-            line = out.readline(10)
-            check(line is not None and line.startswith("ready "), f"latency_client said {line!r}")
-            layout.move(int(line.split()[1]), cgroup)
-            proc.stdin.write(b"go\n")
-            proc.stdin.flush()
-            line = out.readline(30)
-            check(proc.wait(timeout=10) == 0 and line is not None and line.startswith("done"),
-                  f"latency_client: {line!r}")
+            go_and_finish([spawn_in(env, layout, cgroup, "latency_client", [
+                os.path.join(tools, "latency_client"), "--connect", f"127.0.0.1:{port}", "--wait-go", "--requests",
+                str(n), "--timeout-seconds", "60"])], "done")
         a.end()  # each request's response was read before its client said done
     summ = {o.get("series"): o for o in summaries(a.result())}
     log("MEASURED tcp-latency --by container: " + ", ".join(
@@ -438,19 +460,36 @@ def test_tcp_latency(args, layout, env):
         check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
 
 
+def spawn_in(env, layout, cgroup, name, argv, environ=None):
+    """A workload that prints "ready PID" and waits for a line on stdin, moved into cgroup
+    before it goes (environ: its environment, default ours): (process, its stdout reader)."""
+    proc = env.spawn(name, argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=environ)
+    out = LineReader(proc.stdout, name)
+    line = out.readline(10)
+    check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
+    layout.move(int(line.split()[1]), cgroup)
+    return proc, out
+
+
+def go_and_finish(workloads, done):
+    """Tells each (process, reader) to go, then checks each said a line starting with done and exited 0."""
+    for proc, _ in workloads:
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+    for proc, out in workloads:
+        line = out.readline(30)
+        check(line is not None and line.startswith(done), f"a workload said {line!r}, want {done!r}")
+        check(proc.wait(timeout=10) == 0, f"a workload exited {proc.returncode}")
+
+
 def syscall_loop(env, args, layout, cgroup, count, *extra):
     """syscall_loop in cgroup: exactly count getppid calls (and extra's sleeps) once it is told to go."""
     # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
     # workload's pid, but of its cgroup) that calls getppid: not part of the ground truth.
     wl_env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-    proc = env.spawn("syscall_loop", [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count),
-                                                            *extra],
-                     stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=wl_env)
-    out = LineReader(proc.stdout, "syscall_loop")
-    line = out.readline(10)
-    check(line is not None and line.startswith("ready "), f"syscall_loop said {line!r}")
-    layout.move(int(line.split()[1]), cgroup)
-    return proc, out
+    return spawn_in(env, layout, cgroup, "syscall_loop",
+                    [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count), *extra],
+                    environ=wl_env)
 
 
 @with_layout
@@ -461,12 +500,8 @@ def test_kfunc_latency(args, layout, env):
         # One loop at a time: a kretprobe (5.10, 6.1: no kprobe.multi) holds at most as many calls
         # in flight as there are CPUs on a non-preemptible kernel; a return beyond that is missed.
         for _, cgroup, n in plan:
-            proc, out = syscall_loop(env, args, layout, cgroup, 1, "--sleeps", str(n), "--sleep-us", str(sleep_ns // 1000))
-            proc.stdin.write(b"go\n")
-            proc.stdin.flush()
-            line = out.readline(30)
-            check(line is not None and line.startswith("done") and proc.wait(timeout=10) == 0,
-                  f"syscall_loop: {line!r}")
+            go_and_finish([syscall_loop(env, args, layout, cgroup, 1, "--sleeps", str(n),
+                                        "--sleep-us", str(sleep_ns // 1000))], "done")
         a.end()  # every sleep returned before its loop said done
     summ = {o.get("series"): o for o in summaries(a.result())}
     log("MEASURED kfunc-latency --pod --by container: " + ", ".join(
@@ -486,12 +521,7 @@ def run_syscall_loops(env, args, layout, probe, extra):
     with Attach(env, probe, extra, duration="60s") as a:
         loops = [syscall_loop(env, args, layout, layout.cg_a, 1001), syscall_loop(env, args, layout, layout.cg_b, 307),
                  syscall_loop(env, args, layout, layout.cg_c, 503)]
-        for proc, _ in loops:
-            proc.stdin.write(b"go\n")
-        for proc, out in loops:
-            line = out.readline(30)
-            check(line is not None and line.startswith("done"), f"syscall_loop: {line!r}")
-            check(proc.wait(timeout=10) == 0, "syscall_loop failed")
+        go_and_finish(loops, "done")
         time.sleep(1.5)
         a.end()
     summ = summaries(a.result())
@@ -561,6 +591,245 @@ def test_cpu_top(args, layout, env):
     check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
 
 
+@with_layout
+def test_file_top(args, layout, env):
+    """file-top --pod UID --by container: one file name, its blocks counted per container."""
+    name = f"tracectl_by_{secrets.token_hex(4)}"
+    plan = {layout.a: (layout.cg_a, 300, 120), layout.b: (layout.cg_b, 90, 40)}
+    with Attach(env, "file-top", ["--pod", layout.pod, "--by", "container", "--top", "100000"],
+                duration="60s") as a:
+        workloads = []
+        for cid, (cgroup, writes, reads) in plan.items():
+            os.makedirs(env.path(cid[:8]))
+            workloads.append(spawn_in(env, layout, cgroup, "file_io", [
+                os.path.join(args.tools, "file_io"), "--wait-go", "--path", os.path.join(env.path(cid[:8]), name),
+                "--block", "4096", "--writes", str(writes), "--reads", str(reads)]))
+        go_and_finish(workloads, "done")
+        time.sleep(1.5)  # one more window, then Ctrl-C
+        a.end()
+    rows = summaries(a.result())[0]["rows"]
+    mine = [r for r in rows if r.get("file") == name]
+    log(f"MEASURED file-top --pod --by container, rows of {name}: {mine}")
+    got = {str(r["container"]): (r["writes"], r["reads"], r["type"]) for r in mine}
+    want = {cid: (writes, reads, "R") for cid, (_, writes, reads) in plan.items()}
+    check(got == want and len(mine) == 2, f"rows of {name}: {mine}, want (writes, reads, type) {want}")
+    check(all("pid" not in r and "comm" not in r for r in rows), f"a row with pid or comm: {rows[:3]}")
+    check({str(r["container"]) for r in rows} <= set(want), f"rows outside the pod: {rows}")
+
+
+@with_layout
+def test_func_count(args, layout, env):
+    """func-count --by container: one uprobe, its calls counted per container."""
+    binary = os.path.join(args.tools, "func_workload")
+    plan = {layout.a: (layout.cg_a, 300), layout.b: (layout.cg_b, 70), layout.c: (layout.cg_c, 50)}
+    with Attach(env, "func-count", ["--target", f"{binary}:work_unit", "--by", "container"], duration="60s") as a:
+        workloads = [spawn_in(env, layout, cgroup, "func_workload",
+                              [binary, "--wait-go", "--calls", str(calls), "--sleep-us", "200"])
+                     for cgroup, calls in plan.values()]
+        go_and_finish(workloads, "done")
+        time.sleep(1.5)
+        a.end()
+    rows = summaries(a.result())[0]["rows"]
+    log(f"MEASURED func-count --by container: {rows}")
+    got = {(str(r["container"]), r["function"]): r["calls"] for r in rows}
+    want = {(cid, "work_unit"): calls for cid, (_, calls) in plan.items()}
+    check(got == want and len(rows) == 3, f"rows {rows}, want {want}")
+
+
+@with_layout
+def test_tcp_top(args, layout, env):
+    """tcp-top --by container: the clients' bytes sent, per container."""
+    with Attach(env, "tcp-top", ["--by", "container", "--top", "100000"], duration="60s") as a:
+        send_workloads(env, layout, a)
+    rows = rows_of(a, "tcp-top --by container")
+    sent = {}
+    for r in rows:
+        sent[str(r["container"])] = sent.get(str(r["container"]), 0) + r["sent_bytes"]
+    want = {layout.a: 114 * SIZE, layout.b: 37 * SIZE, layout.c: 23 * SIZE, layout.d: 11 * SIZE}
+    check(all(sent.get(k) == v for k, v in want.items()), f"bytes sent per container {sent}, want {want}")
+    check(layout.e not in sent, f"the empty container E has a row: {sent}")
+    check(all("pid" not in r and "comm" not in r for r in rows), f"a row with pid or comm: {rows[:3]}")
+
+
+def per_root_frame(folded, function):
+    """Folded lines summed per root frame: ({root: value}, {root: value of the stacks through function})."""
+    roots, through = {}, {}
+    for line in folded:
+        stack, _, value = line.rpartition(" ")
+        frames = stack.split(";")
+        check(value.isdigit() and len(frames) > 1, f"not a folded line: {line!r}")
+        roots[frames[0]] = roots.get(frames[0], 0) + int(value)
+        if any(f.split(".")[0] == function for f in frames):
+            through[frames[0]] = through.get(frames[0], 0) + int(value)
+    return roots, through
+
+
+@with_layout
+def test_profile(args, layout, env):
+    """profile --pod UID --by container: each spinner's samples under its own container's frame."""
+    freq, seconds = 49, {layout.a: 3, layout.b: 1}
+    cli = FoldedAttach(env, "profile", ["--pod", layout.pod, "--by", "container", "--freq", str(freq)], "60s")
+    try:
+        spinners = {cid: spawn_in(env, layout, cg, "spin_workload", [
+            os.path.join(args.tools, "spin_workload"), "--wait-go", "--seconds", str(seconds[cid]),
+            "--timeout-seconds", "60"]) for cid, cg in ((layout.a, layout.cg_a), (layout.b, layout.cg_b))}
+        for proc, _ in spinners.values():
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        dones = {cid: out.readline(30) for cid, (_, out) in spinners.items()}
+        check(all(d is not None and d.startswith("done ") for d in dones.values()), f"spin_workload: {dones}")
+        cli.end()
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
+    # their frames stay mapped until the CLI is done: then they may go
+    for proc, _ in spinners.values():
+        proc.stdin.write(b"exit\n")
+        proc.stdin.flush()
+        check(proc.wait(timeout=10) == 0, "spin_workload failed")
+    roots, through = per_root_frame(folded, "spin_here")
+    # "done ITERATIONS cpu_ns T ...": the samples freq gives each one's own CPU time
+    want = {f"container:{cid}": int(d.split()[3]) * freq / 1e9 for cid, d in dones.items()}
+    log(f"MEASURED profile --by container: samples per root frame {roots}; in spin_here {through}; "
+        f"expected from each spinner's CPU time {want}")
+    check(set(roots) == set(want), f"root frames {list(roots)}, want {list(want)}")
+    for root, n in want.items():
+        check(abs(through.get(root, 0) - n) <= 0.25 * n + 4,
+              f"{root}: {through.get(root, 0)} samples in spin_here, want {n:.0f} +- 25% + 4")
+
+
+@with_layout
+def test_offcpu(args, layout, env):
+    """offcpu --pod UID --by container: the container is each stack's root frame."""
+    cli = FoldedAttach(env, "offcpu", ["--pod", layout.pod, "--by", "container"], "60s")
+    try:
+        wl, wl_out = spawn_in(env, layout, layout.cg_a, "offcpu_workload", [
+            os.path.join(args.tools, "offcpu_workload"), "--seconds", "2", "--block-ms", "10", "--spin-ms", "4",
+            "--timeout-seconds", "60"])
+        sleeper = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 50 ]; do sleep 0.01; "
+                                        "i=$((i+1)); done"], stdin=subprocess.PIPE)
+        layout.move(sleeper.pid, layout.cg_b)
+        for p in (wl, sleeper):
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+        done = wl_out.readline(30)
+        check(done is not None and done.startswith("done "), f"offcpu_workload: {done!r}")
+        check(sleeper.wait(timeout=30) == 0, "the sleeper failed")
+        cli.end()
+    except BaseException:
+        cli.stop()
+        raise
+    folded = cli.lines()
+    # its frames stay mapped until the CLI is done: then it may go
+    wl.stdin.write(b"exit\n")
+    wl.stdin.flush()
+    check(wl.wait(timeout=10) == 0, "offcpu_workload failed")
+    own_ns = int(done.split()[2])
+    roots, through = per_root_frame(folded, "wait_here")
+    root_a, root_b = f"container:{layout.a}", f"container:{layout.b}"
+    log(f"MEASURED offcpu --by container: ns per root frame {roots}; through wait_here {through}; "
+        f"the workload's own {own_ns} ns")
+    check(set(roots) == {root_a, root_b}, f"root frames {list(roots)}, want {root_a} and {root_b}")
+    check(list(through) == [root_a] and through[root_a] >= 0.9 * own_ns,
+          f"through wait_here {through}, want only {root_a} with >= 90% of {own_ns}")
+
+
+class Ended:
+    """send_workloads' session when there is none to end (a standing probe)."""
+
+    def end(self):
+        pass
+
+
+@with_layout
+def test_metrics(args, layout, env):
+    metrics = free_port()
+    env.start_agent(["--metrics", f"127.0.0.1:{metrics}", "--export", "tcp-send:by=container,runq-latency:by=pod"])
+    send_workloads(env, layout, Ended())
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    sends = dict(re.findall(r'^tracectl_tcp_send_sends_total\{container_id="([^"]*)"\} (\d+)$', text, re.M))
+    log(f"MEASURED /metrics sends by container_id: {sends}")
+    want = {layout.a: "114", layout.b: "37", layout.c: "23", layout.d: "11"}
+    check({k: sends.get(k) for k in want} == want, f"/metrics sends {sends}, want {want}")
+    check('pod_uid="' + layout.pod + '"' in text and 'container="' not in text and 'pod="' not in text,
+          "runq-latency series by pod_uid (and no container/pod label): "
+          f"{[l for l in text.splitlines() if 'runq' in l][:5]}")
+
+
+IDENTITY = ("cgroup", "container_id", "pod_uid", "qos_class", "service")
+
+
+@with_layout
+def test_events(args, layout, env):
+    """Every exec and open event of a workload carries exactly its cgroup's identity."""
+    path = env.path("identity-target")  # opened by the shells only: their events are these
+    with open(path, "w") as f:
+        f.write("x\n")
+    os.chmod(env.dir, 0o755)
+    os.chmod(path, 0o644)
+    script = f"read go; for i in 1 2 3; do /bin/true; : < {path}; done"
+    want = {layout.cg_f: {"cgroup": layout.below_root(layout.cg_f), "container_id": layout.f,
+                          "pod_uid": layout.pod3, "qos_class": "burstable", "service": ""},
+            layout.cg_svc: {"cgroup": layout.below_root(layout.cg_svc), "container_id": "", "pod_uid": "",
+                            "qos_class": "", "service": layout.service + ".service"},
+            layout.cg_plain: {"cgroup": layout.below_root(layout.cg_plain), "container_id": "", "pod_uid": "",
+                              "qos_class": "", "service": ""}}
+    text_argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
+                             f"127.0.0.1:{env.port}", "exec", "--duration", "60s")
+    text_cli = env.spawn("cli-exec-text", text_argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    text_out = LineReader(text_cli.stdout, "cli-exec-text")
+    first = text_out.readline(30)
+    check(first is not None and first.startswith("Attached"), f"the text exec session said {first!r}")
+    port = start_server(env)
+    with Attach(env, "exec", [], duration="60s") as ex, Attach(env, "open", [], duration="60s") as op, \
+            Attach(env, "tcp-life", ["--port", str(port)], duration="60s") as life:
+        procs = [env.spawn("shell", ["sh", "-c", script], stdin=subprocess.PIPE) for _ in want]
+        clients = [Client(env, "life", port, "--count", "2", "--base", "10") for _ in want]
+        shells, conns = {}, {}
+        for proc, client, cgroup in zip(procs, clients, want):
+            layout.move(proc.pid, cgroup)
+            layout.move(client.pid, cgroup)
+            shells[proc.pid] = cgroup
+            conns[client.pid] = cgroup
+        for proc, client in zip(procs, clients):
+            proc.stdin.write(b"go\n")
+            client.go()
+        for proc, client in zip(procs, clients):
+            check(proc.wait(timeout=30) == 0, f"shell {proc.pid} failed")
+            client.wait_done()
+        time.sleep(1.5)
+        for a in (ex, op, life):
+            a.end()
+    text_cli.send_signal(signal.SIGINT)
+    # exec: each /bin/true the shell forked; open: the shell's own redirections; tcp-life:
+    # each client's 2 connections (the owner is the client: it connected)
+    for a, session, key, match, pids, n in ((ex, "exec", "ppid", "/bin/true", shells, 3),
+                                            (op, "open", "pid", path, shells, 3),
+                                            (life, "tcp-life", "pid", None, conns, 2)):
+        evs = [o for o in a.result() if o.get("type") == "event" and o.get(key) in pids
+               and match in (None, o.get("filename" if session == "exec" else "path"))]
+        log(f"MEASURED {session}: " + "; ".join(f"{e[key]} {[e.get(k) for k in IDENTITY]}" for e in evs))
+        for pid, cgroup in pids.items():
+            mine = [{k: e.get(k) for k in IDENTITY} for e in evs if e[key] == pid]
+            check(mine == [want[cgroup]] * n, f"{session} events of pid {pid} in {cgroup}: {mine}, "
+                  f"want {n} of {want[cgroup]}")
+    while text_out.readline(30) is not None:
+        pass
+    check(text_cli.wait(timeout=30) == 0, "the text exec session failed")
+    text = "\n".join(text_out.lines)
+    lines = [l for l in text.splitlines() if re.search(r" execve +/bin/true ", l)]
+    short = f"container={layout.f[:SHORT]} pod={layout.pod3}"
+    log(f"MEASURED exec text: {lines}")
+    check(sum(l.endswith(short) for l in lines) == 3 and layout.f not in text,
+          f"text exec lines of F want to end with {short!r}: {lines}")
+    check(sum(l.endswith(f"service={layout.service}.service") for l in lines) == 3,
+          f"text exec lines of the service: {lines}")
+    check(sum(("container=" in l or "pod=" in l or "service=" in l) for l in lines) == 6,
+          f"text exec lines naming a workload, want 6 (F's and the service's): {lines}")
+
+
 # A target each probe that needs one can load with (kernel-function probes: skipped where
 # this kernel cannot attach them at all).
 TARGETS = {"tp-count": "syscalls:sys_enter_getppid"}
@@ -574,7 +843,7 @@ def test_filters_load(args, layout, env):
                                                        f"127.0.0.1:{env.port}", "--output", "json"))
     check(rc == 0, f"probes exited {rc}: {err[-300:]!r}")
     probes = [json.loads(line) for line in out.splitlines() if line.strip()]
-    loaded, skipped = [], []
+    loaded, skipped, runs = [], [], []
     for p in probes:
         names = p.get("params", [])
         if "container" not in names or not p.get("supported"):
@@ -589,11 +858,15 @@ def test_filters_load(args, layout, env):
             else:
                 target = TARGETS[p["probe"]]
             extra += ["--target", target]
-        argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), "attach",
-                            f"127.0.0.1:{env.port}", p["probe"], "--duration", "1s", "--output", "json", *extra)
-        rc, out, err = env.run_cli(f"cli-{p['probe']}", argv)
-        check(rc == 0, f"{p['probe']} --container: exit {rc}: {err[-400:]!r}")
-        loaded.append(p["probe"])
+        runs.append((p["probe"], env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"),
+                                              "attach", f"127.0.0.1:{env.port}", p["probe"], "--duration", "1s",
+                                              "--output", "json", *extra)))
+    # four sessions at a time: each is a load and a 1 s window; the agent takes them side by side
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda run: (run[0], env.run_cli(f"cli-{run[0]}", run[1])), runs))
+    for probe, (rc, out, err) in results:
+        check(rc == 0, f"{probe} --container: exit {rc}: {err[-400:]!r}")
+        loaded.append(probe)
     log(f"MEASURED loaded with --container: {loaded}; not tried (no target here): {skipped}")
     check(len(loaded) >= 10, f"only {loaded} take --container")
 
@@ -603,7 +876,9 @@ if __name__ == "__main__":
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
                         "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
-                        "cpu_top": test_cpu_top, "filters_load": test_filters_load,
+                        "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events,
+                        "metrics": test_metrics, "file_top": test_file_top, "func_count": test_func_count,
+                        "tcp_top": test_tcp_top, "profile": test_profile, "offcpu": test_offcpu,
                         "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod,
                         "tcp_latency": test_tcp_latency, "kfunc_latency": test_kfunc_latency},
                        __doc__))

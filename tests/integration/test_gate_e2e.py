@@ -13,6 +13,7 @@ oldrec: a recording in the earlier log-linear layout (fixtures/, made by that bu
 read by report and gate --from: the same count, sum and max, percentiles within the two
 layouts' bounds of that build's own report, and gate verdicts on its p99.
 """
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -40,29 +41,31 @@ class Workload:
         check(line and line.startswith("listening "), f"latency_server said {line!r}")
         self.port = int(line.split()[1])
 
-    def client(self):
-        c = self.env.spawn("client", [os.path.join(self.env.args.tools, "latency_client"), "--connect",
+    def client(self, name="client"):
+        c = self.env.spawn(name, [os.path.join(self.env.args.tools, "latency_client"), "--connect",
                                       f"127.0.0.1:{self.port}", "--wait-go", "--requests", str(REQUESTS),
                                       "--timeout-seconds", "60"],
                            stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-        out = LineReader(c.stdout, "client")
+        out = LineReader(c.stdout, name)
         line = out.readline(10)
         check(line and line.startswith("ready "), f"latency_client said {line!r}")
         return c, out, int(line.split()[1])
 
 
-def traced_run(env, workload, command, extra, go=True):
-    """Runs `tracectl COMMAND host tcp-latency ... extra` while the client makes its requests."""
-    client, out, pid = workload.client()
+def traced_run(env, workload, command, extra, go=True, name=None):
+    """Runs `tracectl COMMAND host tcp-latency ... extra` while the client makes its requests;
+    name: for the logs of runs side by side."""
+    name = name or command
+    client, out, pid = workload.client(f"client-{name}")
     argv = env.cli_argv(env.path("ca.pem"), env.path("client.pem"), env.path("client.key"), command,
                         f"127.0.0.1:{env.port}", "tcp-latency", "--pid", str(pid), "--duration", "6s",
                         "--interval", "1s", *extra)
-    proc = env.spawn(f"cli-{command}", argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    reader = LineReader(proc.stdout, command)
+    proc = env.spawn(f"cli-{name}", argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    reader = LineReader(proc.stdout, name)
     if go:
         # the first line (attached, or a window) means the probe is in place
         first = reader.readline(30)
-        check(first is not None, f"{command}: no output")
+        check(first is not None, f"{name}: no output")
         client.stdin.write(b"go\n")
         client.stdin.flush()
         line = out.readline(60)
@@ -81,6 +84,14 @@ def only_summary(objs, series="role=client"):
     return s[0]
 
 
+def side_by_side(*runs):
+    """Runs (env, workload, command, extra, ...) tuples of traced_run at once: each has
+    its own client and CLI, so only their total time is the longest one's."""
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        futures = [pool.submit(traced_run, *run[:4], **run[4]) for run in runs]
+        return [f.result() for f in futures]
+
+
 def test_gate(args):
     with Env(args) as env:
         w20, w30 = Workload(env, 20), Workload(env, 30)
@@ -89,7 +100,11 @@ def test_gate(args):
         # world-writable files for the CLI running as nobody
         os.chmod(env.dir, 0o777)
 
-        rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--max", "p99=10ms", "--junit", junit])
+        # three independent gates at once, then the two that need the baseline
+        (rc, lines), (rc_pass, lines_pass), (rc_nodata, _) = side_by_side(
+            (env, w20, "gate", ["--output", "json", "--max", "p99=10ms", "--junit", junit], {"name": "fail"}),
+            (env, w20, "gate", ["--output", "json", "--max", "p99=50ms", "--save-baseline", base], {"name": "pass"}),
+            (env, w20, "gate", ["--output", "json", "--max", "p99=50ms"], {"name": "nodata", "go": False}))
         check(rc == EXIT_GATE_FAILED, f"--max p99=10ms exited {rc}, want {EXIT_GATE_FAILED}")
         verdicts = [o for o in parse_json_lines(lines) if o["type"] == "verdict"]
         failed = [v for v in verdicts if v["result"] == "fail"]
@@ -103,27 +118,24 @@ def test_gate(args):
               f"JUnit failure message lacks the measured p99: {failures[0].get('message')!r}")
         log(f"p99=10ms: exit {rc}, measured p99 {p99 / 1e6:.2f} ms, JUnit: {failures[0].get('message')!r}")
 
-        rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--max", "p99=50ms", "--save-baseline", base])
-        check(rc == 0, f"--max p99=50ms exited {rc}, want 0; verdicts: "
-              f"{[o for o in parse_json_lines(lines) if o['type'] in ('verdict', 'error')]}")
+        check(rc_pass == 0, f"--max p99=50ms exited {rc_pass}, want 0; verdicts: "
+              f"{[o for o in parse_json_lines(lines_pass) if o['type'] in ('verdict', 'error')]}")
         check(os.path.getsize(base) > 0, "no baseline written")
         log("p99=50ms: exit 0; baseline saved")
 
-        rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--max", "p99=50ms"], go=False)
-        check(rc == EXIT_NO_DATA, f"a run without data exited {rc}, want {EXIT_NO_DATA}")
-        log(f"no data: exit {rc}")
+        check(rc_nodata == EXIT_NO_DATA, f"a run without data exited {rc_nodata}, want {EXIT_NO_DATA}")
+        log(f"no data: exit {rc_nodata}")
 
-        rc, lines = traced_run(env, w30, "gate", ["--output", "json", "--baseline", base,
-                                                  "--max-regression", "p50=10%"])
+        regression = ["--output", "json", "--baseline", base, "--max-regression", "p50=10%"]
+        (rc, lines), (rc_same, _) = side_by_side((env, w30, "gate", regression, {"name": "slower"}),
+                                                 (env, w20, "gate", regression, {"name": "same"}))
         check(rc == EXIT_GATE_FAILED, f"30 ms against a 20 ms baseline exited {rc}, want {EXIT_GATE_FAILED}; "
               f"{[o for o in parse_json_lines(lines) if o['type'] in ('verdict', 'summary')]}")
         v = [o for o in parse_json_lines(lines) if o["type"] == "verdict" and o["result"] == "fail"]
         log(f"regression 30 ms vs 20 ms baseline: exit {rc}: measured {v[0]['measured'] / 1e6:.2f} ms > "
             f"limit {v[0]['limit'] / 1e6:.2f} ms")
 
-        rc, lines = traced_run(env, w20, "gate", ["--output", "json", "--baseline", base,
-                                                  "--max-regression", "p50=10%"])
-        check(rc == 0, f"a second 20 ms run against the baseline exited {rc}, want 0")
+        check(rc_same == 0, f"a second 20 ms run against the baseline exited {rc_same}, want 0")
         log("regression 20 ms vs 20 ms baseline: exit 0")
         env.stop_agent_checked()
 

@@ -107,9 +107,10 @@ def test_btf_file(args):
             check(info and info[0]["supported"], f"tcp-send with --btf: {info}")
             port = start_server(env)
             client = Client(env, "send", port, "--count", str(SENDS), "--size", str(SIZE))
-            with Attach(env, "tcp-send", ["--pid", str(client.pid)], duration="4s") as a:
+            with Attach(env, "tcp-send", ["--pid", str(client.pid)], duration="30s") as a:
                 client.go()
                 client.wait_done()
+                a.end()  # every send was counted: the session ends now (the duration is a bound)
             objs = a.result()
             hook = objs[0].get("hook", "")
             check(not hook_used(hook).startswith("tp_btf"), f"hook {hook!r}: tp_btf without kernel BTF")

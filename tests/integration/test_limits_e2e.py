@@ -37,10 +37,11 @@ def syscall_loop(env, count):
 def test_cost(args):
     with Env(args) as env:
         wl, out, pid = syscall_loop(env, 10000)
-        with Attach(env, "syscalls", ["--pid", str(pid)], duration="3s") as a:
+        with Attach(env, "syscalls", ["--pid", str(pid)], duration="30s") as a:
             wl.stdin.write(b"go\n")
             wl.stdin.flush()
             check((out.readline(30) or "").startswith("done"), "syscall_loop did not finish")
+            a.end()  # every call was counted: the session ends now (the duration is a bound)
         s = summaries(a.result())[0]
         cost, prov = s.get("cost", {}), s.get("provenance", {})
         log(f"cost {cost}; provenance {prov}")

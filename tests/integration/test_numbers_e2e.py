@@ -64,6 +64,12 @@ class Workload:
         self.go()
         self.wait()
 
+    def stop(self):
+        """Ends client and server before their requests are done."""
+        for proc in (self.client, self.server):
+            proc.kill()
+            proc.wait(5)
+
     def wait(self):
         line = self.out.readline(60)
         check(line == f"done {self.requests}", f"latency_client said {line!r}, want 'done {self.requests}'")
@@ -95,13 +101,17 @@ def test_self(args):
         target = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="30s")
         # Aimed at tracectl itself (by pid: other agents may share the machine, and each
         # leaves out its own links), and at the workload, all at once.
-        at_agent = Attach(env, "tcp-latency", ["--pid", str(env.agent.pid)], duration="6s")
-        at_cli = Attach(env, "tcp-latency", ["--pid", str(target.proc.pid)], duration="6s")
+        at_agent = Attach(env, "tcp-latency", ["--pid", str(env.agent.pid)], duration="30s")
+        at_cli = Attach(env, "tcp-latency", ["--pid", str(target.proc.pid)], duration="30s")
         sessions = [("pid-agent", at_agent), ("pid-cli", at_cli)]
-        workload = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="6s")
+        workload = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="30s")
         work.run()
         target.end()
         target.result()
+        # the workload is done: the other sessions end now too (their own cancels are
+        # tracectl's connections as well, which they must not measure either)
+        for a in (at_agent, at_cli, workload):
+            a.end()
         for name, a in sessions:
             objs = a.result()
             counts = {o.get("series"): o["count"] for o in summaries(objs)}
@@ -114,8 +124,9 @@ def test_self(args):
 def test_preaccepted(args):
     with Env(args) as env:
         work = Workload(env)
-        a = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="5s")
+        a = Attach(env, "tcp-latency", ["--pid", str(work.server.pid)], duration="30s")
         work.run()
+        a.end()  # every request was answered and measured
         check_service_time(a.result(), "accepted before the attach")
         env.stop_agent_checked()
 
@@ -141,7 +152,7 @@ def test_late(args):
         hosts = ",".join(f"127.0.0.1:{port}" for _, _, port in env.agents)
         requests = 600
         work = Workload(env, requests=requests, delay_ms=5)
-        a = Attach(env, "tcp-latency", ["--pid", str(work.client_pid)], duration="7s", hosts=hosts,
+        a = Attach(env, "tcp-latency", ["--pid", str(work.client_pid)], duration="30s", hosts=hosts,
                    expect_attached=2)
         work.go()
         time.sleep(1.2)
@@ -150,6 +161,7 @@ def test_late(args):
         time.sleep(STOP_S)
         a.proc.send_signal(signal.SIGCONT)
         work.wait()
+        a.end()  # every request was answered and measured
         objs = a.result()
         merged, late = shown_count(objs, "*")
         summ = summary_of(objs, "*")["count"]
@@ -167,7 +179,7 @@ def test_fleetdeath(args):
         victim, victim_port = env.start_agent()
         hosts = [f"127.0.0.1:{port}" for _, _, port in env.agents]
         work = Workload(env, requests=400, delay_ms=10)
-        a = Attach(env, "tcp-latency", ["--pid", str(work.client_pid), "--per-host"], duration="8s",
+        a = Attach(env, "tcp-latency", ["--pid", str(work.client_pid), "--per-host"], duration="30s",
                    hosts=",".join(hosts), expect_attached=2)
         work.go()
         time.sleep(2.5)
@@ -175,6 +187,7 @@ def test_fleetdeath(args):
         victim.send_signal(signal.SIGKILL)
         victim.wait(5)
         work.wait()
+        a.end()  # every request was answered and measured
         objs = a.result(want_exit=EXIT_PARTIAL)
         merged, late = shown_count(objs, "*")
         summ = summary_of(objs, "*")
@@ -213,7 +226,7 @@ def test_sigkill(args):
         check(objs[-1]["type"] == "error" and objs[-1]["exit_code"] == EXIT_UNREACHABLE,
               f"the error is not the last object: {objs[-1]}")
         check(all(o["type"] != "error" for o in objs[:-1]), "an error before the summary")
-        work.wait()
+        work.stop()
 
         # text: stdout and stderr in one stream, the summary before the error
         agent, port = env.start_agent()
@@ -243,7 +256,7 @@ def test_sigkill(args):
         check(count_line[0] == "count" and int(count_line[1]) > 0, f"summary line {count_line}")
         check(errors and errors[-1] > heads[0], "the error is not printed after the summary")
         log(f"MEASURED text: summary count {count_line[1]}, error line: {out.lines[errors[-1]]!r}")
-        work.wait()
+        work.stop()
         env.stop_agent_checked(skip=(env.agent, agent))
 
 

@@ -15,7 +15,9 @@ trials: the first ListProbes trial-loads every probe (seconds on a busy machine)
 runs, a 1 s session's windows keep arriving on time (gaps under WINDOW_GAP_MAX_S), Hellos on
 another connection are answered within HELLO_MAX_S, and a connection sending 20 ListProbes
 and a Status at once has them all answered with the same list as the CLI's; then SIGTERM
-0.3 s into another agent's trials: the waiting call is answered, the agent exits 0.
+0.3 s into another agent's trials: the waiting call is answered, the agent exits 0. A
+catalog_only ListProbes sent behind that waiting call is answered before it (names, kinds,
+parameters; supported unset): the CLI's check of a command line waits for no trial load.
 After each case a fresh client gets a Hello answered. Needs root (exits 77 otherwise).
 """
 import os
@@ -350,6 +352,18 @@ def test_trials(args):
             agent, port = env.start_agent()
             c = rawrpc.Conn(port, env.path("ca.pem"), env.path("client.pem"), env.path("client.key"))
             c.send(1, rawrpc.list_probes_request())
+            # a catalog_only ListProbes (the CLI's check of a command line) does not wait
+            # for the trials: names, kinds and parameters now, supported unset
+            t_cat = time.monotonic()
+            c.send(3, rawrpc.list_probes_request(catalog_only=True))
+            st, seen = c.until_status(3, timeout=10)
+            took_cat = time.monotonic() - t_cat
+            flags = probe_flags(seen[0]) if seen and seen[0].kind == "probes" else {}
+            log(f"catalog_only ListProbes during the trials: {len(flags)} probes in {took_cat * 1000:.0f} ms")
+            check(st.code == 0 and len(flags) >= 18 and "tcp-latency" in flags and
+                  rawrpc.first(seen[0].body, 2) == 1 and not any(ok for ok, _ in flags.values()),
+                  f"catalog_only ListProbes: {st}, {flags}")
+            check(not c.seen.get(1), "the catalog_only answer came after the full one: it waited for the trials")
             time.sleep(0.3)
             t_term = time.monotonic()
             agent.send_signal(signal.SIGTERM)

@@ -22,10 +22,12 @@ catalog: probes says --output folded for profile, --target CATEGORY:PATTERN for 
 BINARY:PATTERN for func-count and BINARY:FUNCTION for func-latency; the man page names the
 five output formats only.
 """
+import concurrent.futures
 import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 
 from harness import SKIP, Env, LineReader, check, log, run_on_pty, run_tests, stop
@@ -257,14 +259,19 @@ def test_hist(args):
         env.stop_agent_checked()
 
 
-def traced(env, name, argv, workload):
-    """Runs the CLI (argv) and, once it has attached, lets workload go; returns its output lines."""
+def traced(env, name, argv, workload, until_done=None):
+    """Runs the CLI (argv) and, once it has attached, lets workload go; returns its output
+    lines. until_done() returns once the workload is done: the session ends then (Ctrl-C,
+    the summary follows) rather than at its duration."""
     proc = env.spawn(name, argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     reader = LineReader(proc.stdout, name)
     first = reader.readline(30)
     check(first is not None and "ttached" in first, f"{name}: first line {first!r}")
     workload.stdin.write(b"go\n")
     workload.stdin.flush()
+    if until_done is not None:
+        until_done()
+        proc.send_signal(signal.SIGINT)
     while reader.readline(30) is not None:
         pass
     check(proc.wait(10) == 0, f"{name}: exit {proc.returncode}")
@@ -291,9 +298,11 @@ def test_units(args):
         for fmt in ("text", "json"):
             burn, burn_out, pid = spawn_ready(env, f"burn-{fmt}", [os.path.join(tools, "cpu_burn"), "--cpu-ms",
                                                                    str(SPIN_MS), "--wait-go", "--timeout-seconds", "60"])
+            said = []
             results[fmt] = traced(env, f"cpu-top-{fmt}", cli(env, "attach", host(env), "cpu-top", "--pid", pid,
-                                                             "-d", "8s", "-i", "1s", "--output", fmt), burn)
-            done, own = burn_out.readline(10), burn_out.readline(10)
+                                                             "-d", "8s", "-i", "1s", "--output", fmt), burn,
+                                  lambda: said.extend((burn_out.readline(10), burn_out.readline(10))))
+            done, own = said
             check(done and done.startswith("done ") and own and own.startswith("cpu "),
                   f"cpu_burn did not finish its {SPIN_MS} ms within the 8 s run: {done!r} {own!r}")
             # its CPU time from "ready" on: all it ran while traced
@@ -326,11 +335,12 @@ def test_units(args):
                      "/nonexistent/tracectl-view", "--missing-count", "2", "--wait-go", "--", *argv_tail]
         out = {}
         for fmt in ("text", "json"):
-            loop, _, loop_pid = spawn_ready(env, f"exec-loop-{fmt}", loop_argv)
-            out[fmt] = traced(env, f"exec-{fmt}", cli(env, "attach", host(env), "exec", "--pid", loop_pid, "-d", "3s",
-                                                      "--output", fmt), loop)
+            loop, loop_out, loop_pid = spawn_ready(env, f"exec-loop-{fmt}", loop_argv)
+            out[fmt] = traced(env, f"exec-{fmt}", cli(env, "attach", host(env), "exec", "--pid", loop_pid, "-d", "10s",
+                                                      "--output", fmt), loop, lambda: loop_out.readline(10))
             stop(loop, f"exec-loop-{fmt}")
-        text = out["text"]
+        # the workload's identity ends a line where the test runs in a container or a service
+        text = [re.sub(r"( (container|pod|service)=\S+)+$", "", l) for l in out["text"]]
         quoted = "/bin/true " + " ".join(shlex.quote(a) for a in argv_tail)
         header = [l for l in text if l.startswith("TIME ")]
         check(len(header) == 1 and header[0].split()[1:4] == ["PID", "PPID", "UID"] and

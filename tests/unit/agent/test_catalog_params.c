@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "catalog.h"
+#include "result_kind.h"
+#include "runtime.h"
 
 #define MAX_GIVEN 8
 
@@ -157,6 +159,52 @@ static void test_param_specs_complete(void **state)
 	}
 }
 
+/* --by container: the workload where the probe's pid and comm were, first where it has no
+ * pid, none for a stack probe (its stacks' root frame); a row's keys follow the columns. */
+static void test_workload_columns(void **state)
+{
+	static const struct {
+		const char *probe, *columns, *row;
+	} cases[] = {
+		{ "file-top", "container,file,type", "-,f,R" },     { "func-count", "container,function", "-,fn" },
+		{ "kfunc-count", "function,container", "fn,-" },    { "tcp-top", "container,laddr,raddr", "-,l,r" },
+		{ "profile", "stack", "s" },                        { "tcp-send", "container", "-" },
+	};
+	/* the probes' own keys, in their key_names' order */
+	static const struct {
+		const char *probe;
+		const char *keys[4];
+	} rows[] = {
+		{ "file-top", { "42", "comm", "f", "R" } }, { "func-count", { "fn" } },
+		{ "kfunc-count", { "fn", "42", "comm" } }, { "tcp-top", { "42", "comm", "l", "r" } },
+		{ "profile", { "s" } },                    { "tcp-send", { "42", "comm" } },
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct probe_desc *probe = catalog_find(cases[c].probe);
+		struct probe_params p = { 0 };
+		struct result window, total;
+		const char *out[COUNT_MAX_KEYS];
+		char columns[128] = "", row[128] = "", workload[64];
+
+		assert_non_null(probe);
+		snprintf(p.by, sizeof(p.by), "container");
+		assert_int_equal(catalog_results_init(probe, &p, &window, &total, 10), 0);
+		/* id 0 is no cgroup's: "-", without a look at the cgroup2 mount */
+		probe_row_keys(probe, &window.counts, 0, rows[c].keys, out, workload, sizeof(workload));
+		for (size_t k = 0; k < window.counts.nkeys; k++) {
+			snprintf(columns + strlen(columns), sizeof(columns) - strlen(columns), "%s%s", k ? "," : "",
+				 window.counts.key_names[k]);
+			snprintf(row + strlen(row), sizeof(row) - strlen(row), "%s%s", k ? "," : "", out[k]);
+		}
+		assert_string_equal(columns, cases[c].columns);
+		assert_string_equal(row, cases[c].row);
+		result_free(&window);
+		result_free(&total);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_probe_parameter_set),
 		cmocka_unit_test(test_choices),
 		cmocka_unit_test(test_param_specs_complete),
+		cmocka_unit_test(test_workload_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

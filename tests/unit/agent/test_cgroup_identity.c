@@ -65,6 +65,54 @@ static void test_services(void **state)
 	assert_string_equal(of("/system.slice/docker-" ID_A ".scope", CGROUP_WORKLOAD_SERVICE), "-");
 }
 
+/* kubelet's QoS classes, as both its cgroup drivers lay pods out. */
+static void test_qos_classes(void **state)
+{
+	(void)state;
+	/* systemd driver: the class in the pod slice's name, none for guaranteed */
+	assert_string_equal(of("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+			       ".slice/cri-containerd-" ID_A ".scope", CGROUP_WORKLOAD_QOS), "burstable");
+	assert_string_equal(of("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_ ".slice",
+			       CGROUP_WORKLOAD_QOS), "besteffort");
+	assert_string_equal(of("/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID_A ".scope/sub",
+			       CGROUP_WORKLOAD_QOS), "guaranteed");
+	/* cgroupfs driver: the class directory above the pod, none for guaranteed */
+	assert_string_equal(of("/kubepods/burstable/pod" UID "/" ID_A, CGROUP_WORKLOAD_QOS), "burstable");
+	assert_string_equal(of("/kubepods/besteffort/pod" UID, CGROUP_WORKLOAD_QOS), "besteffort");
+	assert_string_equal(of("/kubepods/pod" UID "/" ID_A, CGROUP_WORKLOAD_QOS), "guaranteed");
+	/* no pod, no class: a class slice alone, outside kubepods, a unit, the root */
+	assert_string_equal(of("/kubepods.slice/kubepods-burstable.slice", CGROUP_WORKLOAD_QOS), "-");
+	assert_string_equal(of("/kubepods/burstable", CGROUP_WORKLOAD_QOS), "-");
+	assert_string_equal(of("/burstable/pod" UID, CGROUP_WORKLOAD_QOS), "-");
+	assert_string_equal(of("/system.slice/docker-" ID_A ".scope", CGROUP_WORKLOAD_QOS), "-");
+	assert_string_equal(of("/system.slice/nginx.service", CGROUP_WORKLOAD_QOS), "-");
+	assert_string_equal(of("/", CGROUP_WORKLOAD_QOS), "-");
+	/* a class kubelet does not have is not guessed */
+	assert_string_equal(of("/kubepods.slice/kubepods-other-pod" UID_ ".slice", CGROUP_WORKLOAD_QOS), "-");
+}
+
+/* The identity of path is exactly these, "" for what it is in none of. */
+static void assert_identity(const char *path, const char *container, const char *pod, const char *qos,
+			    const char *service)
+{
+	struct cgroup_identity who;
+
+	cgroup_identity_of_path(path, &who);
+	assert_string_equal(who.cgroup, path);
+	assert_string_equal(who.container_id, container);
+	assert_string_equal(who.pod_uid, pod);
+	assert_string_equal(who.qos_class, qos);
+	assert_string_equal(who.service, service);
+}
+
+static void test_identity_of_path(void **state)
+{
+	(void)state;
+	assert_identity("/kubepods/burstable/pod" UID "/" ID_A, ID_A, UID, "burstable", "");
+	assert_identity("/system.slice/nginx.service", "", "", "", "nginx.service");
+	assert_identity("/user.slice/user-1000.slice/session-3.scope", "", "", "", "");
+}
+
 static void test_by_values(void **state)
 {
 	(void)state;
@@ -98,6 +146,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_containers), cmocka_unit_test(test_pods), cmocka_unit_test(test_services),
+		cmocka_unit_test(test_qos_classes), cmocka_unit_test(test_identity_of_path),
 		cmocka_unit_test(test_by_values), cmocka_unit_test(test_resolve_refusals),
 	};
 

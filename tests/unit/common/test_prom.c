@@ -166,6 +166,42 @@ static void test_counts_are_counters_per_column(void **state)
 	count_table_free(&t);
 }
 
+/* Rows and series keyed by workload are labelled as kube-state-metrics joins them. */
+static void test_workload_labels_join_kube_state_metrics(void **state)
+{
+	static const char *const keys[] = { "container" };
+	static const char *const values[] = { "sends" };
+	struct count_table t;
+	struct hist_set set;
+	char *buf = NULL, *text;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(count_table_init(&t, 1, keys, 1, values), 0);
+	assert_int_equal(count_table_add(&t, (const char *[]){ "abc" }, (uint64_t[]){ 7 }), 0);
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	prom_write_counts(f, "tcp-send", &t, NULL);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(buf, "tracectl_tcp_send_sends_total{container_id=\"abc\"} 7\n"));
+	hist_set_init(&set);
+	hist_add(hist_set_get(&set, "pod=6f9c1c3e-2b1a"), 1000);
+	text = capture_hists("runq-latency", &set, NULL);
+	assert_non_null(strstr(text, "_count{pod_uid=\"6f9c1c3e-2b1a\"} 1\n"));
+	/* service stays service */
+	hist_set_free(&set);
+	hist_set_init(&set);
+	hist_add(hist_set_get(&set, "service=a.service"), 1000);
+	free(text);
+	text = capture_hists("runq-latency", &set, NULL);
+	assert_non_null(strstr(text, "_count{service=\"a.service\"} 1\n"));
+	free(text);
+	free(buf);
+	hist_set_free(&set);
+	count_table_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_power_of_two_is_within_its_le),
 		cmocka_unit_test(test_negotiate),
 		cmocka_unit_test(test_counts_are_counters_per_column),
+		cmocka_unit_test(test_workload_labels_join_kube_state_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
