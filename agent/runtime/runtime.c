@@ -326,6 +326,8 @@ static int add_series(const void *key, const void *value, void *ctx)
 	if (!label[0])
 		return 0;
 	hist_from_percpu(&in->scratch, value, in->ncpus);
+	if (!in->scratch.count) /* made ahead of its samples (tcp-connect), none came */
+		return 0;
 	h = hist_set_get(in->out, label);
 	if (!h) {
 		in->dropped++;

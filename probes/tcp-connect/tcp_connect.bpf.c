@@ -50,8 +50,14 @@ int tcp_connect_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 		if (!net_task_allowed())
 			return 0;
-		if (targ_per_cgroup)
+		if (targ_per_cgroup) {
 			now.cgroup_id = bpf_get_current_cgroup_id();
+			/* The series made here too, not only in softirq: where BPF's allocator
+			 * gives the map's elements (6.1+) its per-CPU cache can be empty for a
+			 * moment, and a second try later (the handshake's end) finds it refilled
+			 * (map_prealloc_where_needed). A failed connect leaves an empty series. */
+			hist_cgroup_series(now.cgroup_id, 0);
+		}
 		bpf_map_update_elem(&starts, &key, &now, BPF_ANY);
 		return 0;
 	}
