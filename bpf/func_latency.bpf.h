@@ -5,7 +5,7 @@
 #define TRACECTL_FUNC_LATENCY_BPF_H
 
 #include "cgroup_filter.bpf.h"
-#include "hist_update.bpf.h"
+#include "hist_cgroup.bpf.h"
 #include "func_probes.h"
 
 /* Filter, set through the skeleton's rodata before load; zero means any process. */
@@ -20,7 +20,7 @@ struct {
 	__type(value, __u64);
 } starts SEC(".maps");
 
-/* One cumulative histogram, per CPU; user space never resets it. */
+/* One cumulative histogram, per CPU; user space never resets it (without --by). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -55,7 +55,12 @@ static __always_inline int latency_return(void)
 		return 0;
 	delta = bpf_ktime_get_ns() - *start;
 	bpf_map_delete_elem(&starts, &id);
-	h = bpf_map_lookup_elem(&hists, &zero);
+	/* the return runs in the thread that entered: its cgroup is the caller's */
+	if (targ_per_cgroup)
+		h = hist_cgroup_series(bpf_get_current_cgroup_id(), 0);
+	else
+		h = bpf_map_lookup_elem(&hists, &zero);
+	/* one call for either map (hist_series_get says why) */
 	if (!h)
 		return 0;
 	hist_counts_add(h, delta);

@@ -21,4 +21,27 @@ static __always_inline void hist_counts_add(struct hist_counts *h, __u64 v)
 	h->buckets[idx]++;
 }
 
+/* key's histogram in a per-CPU hash of series that user space drains every window; a new
+ * series starts as a copy of *zero (a histogram does not fit the BPF stack). NULL when the
+ * map is full: the sample is lost until the next drain. A program with several series maps
+ * picks one and calls hist_counts_add once: clang merges inlined copies of it, and the
+ * verifier then loses the bucket index's bound (seen in tcp-connect). */
+static __always_inline struct hist_counts *hist_series_get(void *map, const void *key, const struct hist_counts *zero)
+{
+	struct hist_counts *h = bpf_map_lookup_elem(map, key);
+
+	if (h)
+		return h;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline void hist_series_add(void *map, const void *key, const struct hist_counts *zero, __u64 v)
+{
+	struct hist_counts *h = hist_series_get(map, key, zero);
+
+	if (h)
+		hist_counts_add(h, v);
+}
+
 #endif

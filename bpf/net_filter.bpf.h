@@ -52,30 +52,28 @@ static __always_inline void net_remote_from_state(struct net_remote *r,
 }
 
 /*
- * Records v in the series "all" (index 0 of a cumulative PERCPU_ARRAY) or, by
- * remote, in a PERCPU_HASH entry that user space drains each window. A new entry
- * is created from zero_map's all-zero value: a histogram does not fit the stack.
+ * The histogram of the series "all" (index 0 of a cumulative PERCPU_ARRAY) or, by
+ * remote, a PERCPU_HASH entry that user space drains each window (hist_series_get; a
+ * new one is created from zero_map's all-zero value). NULL: not recorded (map full).
  */
+static __always_inline struct hist_counts *net_hist_series(void *all_map, void *remote_map, void *zero_map,
+							   bool by_remote, const struct net_remote *remote)
+{
+	struct hist_counts *init;
+	__u32 zero = 0;
+
+	if (!by_remote)
+		return bpf_map_lookup_elem(all_map, &zero);
+	init = bpf_map_lookup_elem(zero_map, &zero);
+	return init ? hist_series_get(remote_map, remote, init) : NULL;
+}
+
+/* Records v in net_hist_series(). */
 static __always_inline void net_hist_record(void *all_map, void *remote_map, void *zero_map, bool by_remote,
 					    const struct net_remote *remote, __u64 v)
 {
-	struct hist_counts *h;
-	__u32 zero = 0;
+	struct hist_counts *h = net_hist_series(all_map, remote_map, zero_map, by_remote, remote);
 
-	if (!by_remote) {
-		h = bpf_map_lookup_elem(all_map, &zero);
-	} else {
-		h = bpf_map_lookup_elem(remote_map, remote);
-		if (!h) {
-			struct hist_counts *init = bpf_map_lookup_elem(zero_map, &zero);
-
-			if (!init)
-				return;
-			/* Fails when the map is full (NET_MAX_REMOTES): that sample is not recorded. */
-			bpf_map_update_elem(remote_map, remote, init, BPF_NOEXIST);
-			h = bpf_map_lookup_elem(remote_map, remote);
-		}
-	}
 	if (h)
 		hist_counts_add(h, v);
 }

@@ -272,6 +272,13 @@ cleanup:
 	return rc;
 }
 
+void cgroup_workload_label(uint64_t id, enum cgroup_workload kind, char *label, size_t len)
+{
+	char workload[PATH_MAX];
+
+	snprintf(label, len, "%s=%s", cgroup_workload_name(kind), cgroup_workload_of_id(id, kind, workload, sizeof(workload)));
+}
+
 /* Identities by cgroup id, direct-mapped: a window's few ids resolve without a syscall. */
 #define IDENTITY_CACHE_SLOTS 256
 static struct {

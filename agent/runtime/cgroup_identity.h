@@ -77,6 +77,9 @@ const struct cgroup_identity *cgroup_identity_of_id(uint64_t id);
  */
 const char *cgroup_workload_of_id(uint64_t id, enum cgroup_workload kind, char *out, size_t len);
 
+/* A histogram series of the cgroup with this id: "container=ID", "pod=UID", "service=UNIT". */
+void cgroup_workload_label(uint64_t id, enum cgroup_workload kind, char *label, size_t len);
+
 /*
  * The cgroup value names: a unique prefix of a container id (CONTAINER), a pod UID (POD),
  * a unit (SERVICE, ".service" added when it has no suffix) or a path (PATH), found by

@@ -134,15 +134,15 @@ static int set_shared_filters(const struct probe_desc *probe, struct bpf_object 
 	return rc;
 }
 
-/* The NET_HIST_MAPS shape: the split is read-only data; the per-remote hash sized where needed. */
-static int net_hist_configure(struct bpf_object *obj, const char *probe, bool by_remote, char *err, size_t errlen)
+/* A split of the results chosen by --by: read-only data (flag); the hash of its series sized where needed. */
+static int split_configure(struct bpf_object *obj, const char *probe, const char *flag, bool split,
+			   const char *series_map, char *err, size_t errlen)
 {
-	int rc = set_filter(obj, "by_remote", &by_remote, sizeof(by_remote), sizeof(by_remote), err, errlen);
+	int rc = set_filter(obj, flag, &split, sizeof(split), sizeof(split), err, errlen);
 
-	if (rc || !by_remote)
+	if (rc || !split)
 		return rc;
-	return map_prealloc_where_needed(bpf_object__find_map_by_name(obj, "hist_remote"), probe,
-					 MAP_PREALLOC_MAX_BYTES);
+	return map_prealloc_where_needed(bpf_object__find_map_by_name(obj, series_map), probe, MAP_PREALLOC_MAX_BYTES);
 }
 
 /* ctx: the probe's state, whose params are set while it opens (a variant's attach step,
@@ -163,7 +163,11 @@ static int configure(void *skel, const struct hook_variant *variant, void *ctx, 
 		rc = map_prealloc_where_needed(bpf_object__find_map_by_name(obj, rt->hist_map), probe->name,
 					       MAP_PREALLOC_MAX_BYTES);
 	if (!rc && rt->net_hist)
-		rc = net_hist_configure(obj, probe->name, strcmp(params->by, "remote") == 0, err, errlen);
+		rc = split_configure(obj, probe->name, "by_remote", strcmp(params->by, "remote") == 0, "hist_remote",
+				     err, errlen);
+	if (!rc && rt->cgroup_series)
+		rc = split_configure(obj, probe->name, "targ_per_cgroup", in->by_workload != CGROUP_WORKLOAD_NONE,
+				     "hist_cgroup", err, errlen);
 	return rc;
 }
 
@@ -172,12 +176,44 @@ static size_t map_key_size(struct bpf_object *obj, const char *map)
 	return bpf_map__key_size(bpf_object__find_map_by_name(obj, map));
 }
 
+/* A series of hist_cgroup: the workload its cgroup id is in, after the probe's own series
+ * name ("role=client container=ID") where it has several. */
+static void cgroup_series_label(void *state, const void *key, char *label, size_t len)
+{
+	const struct probe_instance *in = state;
+	const struct probe_runtime *rt = in->probe->runtime;
+	const struct hist_cgroup_key *k = key;
+	char workload[HIST_LABEL_LEN];
+
+	cgroup_workload_label(k->cgroup_id, in->by_workload, workload, sizeof(workload));
+	if (!rt->series_names)
+		snprintf(label, len, "%s", workload);
+	else if (k->series < rt->nseries)
+		snprintf(label, len, "%s %s", rt->series_names[k->series], workload);
+}
+
+/* The hash probe_runtime_read_hist drains, if any (see probe_instance.hist_map). */
+static void choose_hist_map(struct probe_instance *in)
+{
+	const struct probe_runtime *rt = in->probe->runtime;
+
+	if (rt->cgroup_series && in->by_workload != CGROUP_WORKLOAD_NONE) {
+		in->hist_map = bpf_object__find_map_by_name(in->obj, "hist_cgroup");
+		in->hist_max_series = HIST_CGROUP_MAX_SERIES;
+		in->hist_label = cgroup_series_label;
+	} else if (rt->hist_map) {
+		in->hist_map = bpf_object__find_map_by_name(in->obj, rt->hist_map);
+		in->hist_max_series = rt->hist_max_series;
+		in->hist_label = rt->hist_label;
+	}
+}
+
 /* The readers the runtime keeps for the probe: read buffers of its maps, the ring. */
 static int open_readers(struct probe_instance *in, const struct probe_params *params, char *err, size_t errlen)
 {
 	const struct probe_runtime *rt = in->probe->runtime;
 	const char *name = in->probe->name;
-	size_t percpu_value = rt->hist_map ? sizeof(struct hist_counts)
+	size_t percpu_value = in->hist_map ? sizeof(struct hist_counts)
 			      : rt->overflow_map ? rt->overflow_fields * sizeof(uint64_t)
 						 : rt->percpu_value_size;
 
@@ -186,8 +222,8 @@ static int open_readers(struct probe_instance *in, const struct probe_params *pa
 		if (!in->percpu)
 			return -ENOMEM;
 	}
-	if (rt->hist_map) {
-		in->keys = calloc(rt->hist_max_series, map_key_size(in->obj, rt->hist_map));
+	if (in->hist_map) {
+		in->keys = calloc(in->hist_max_series, bpf_map__key_size(in->hist_map));
 		if (!in->keys)
 			goto nomem;
 	}
@@ -242,6 +278,7 @@ int probe_runtime_open(const struct probe_desc *probe, const struct probe_params
 		rc = hook_variants_open(hv, configure, in, &in->skel, &in->variant, err, errlen);
 	if (!rc) {
 		in->obj = in->skeleton->object(in->skel);
+		choose_hist_map(in);
 		rc = open_readers(in, params, err, errlen);
 	}
 	if (!rc && rt->started)
@@ -285,10 +322,12 @@ static int add_series(const void *key, const void *value, void *ctx)
 	char label[HIST_LABEL_LEN] = "";
 	struct hist *h;
 
-	in->probe->runtime->hist_label(in, key, label, sizeof(label));
+	in->hist_label(in, key, label, sizeof(label));
 	if (!label[0])
 		return 0;
 	hist_from_percpu(&in->scratch, value, in->ncpus);
+	if (!in->scratch.count) /* made ahead of its samples (tcp-connect), none came */
+		return 0;
 	h = hist_set_get(in->out, label);
 	if (!h) {
 		in->dropped++;
@@ -304,12 +343,11 @@ int probe_runtime_read_hist(void *state, struct hist_set *out)
 	const struct probe_runtime *rt = in->probe->runtime;
 	int n;
 
-	if (rt->net_hist)
-		return net_hist_read(&in->net, out);
+	if (!in->hist_map)
+		return rt->net_hist ? net_hist_read(&in->net, out) : -EINVAL;
 	in->out = out;
 	in->dropped = 0;
-	n = map_drain(bpf_object__find_map_by_name(in->obj, rt->hist_map), in->keys, rt->hist_max_series, in->percpu,
-		      in->percpu_size, add_series, in);
+	n = map_drain(in->hist_map, in->keys, in->hist_max_series, in->percpu, in->percpu_size, add_series, in);
 	if (n < 0)
 		return n;
 	if (in->dropped)

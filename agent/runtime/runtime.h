@@ -39,6 +39,11 @@ struct probe_instance {
 	const struct probe_params *params;   /* while opening only (configure, variant attach steps) */
 	/* --by container|pod|service: what the cgroup ids in the keys are named by (else NONE) */
 	enum cgroup_workload by_workload;
+	/* what probe_runtime_read_hist drains: the probe's hist_map, or hist_cgroup with
+	 * cgroup_series and --by container|pod|service; NULL: neither */
+	struct bpf_map *hist_map;
+	size_t hist_max_series;
+	void (*hist_label)(void *state, const void *key, char *label, size_t len);
 	/* with hist_map or count_map: read buffers allocated once (reads run every interval) */
 	void *percpu, *keys, *value;
 	size_t percpu_size, value_size;
@@ -83,6 +88,14 @@ struct probe_runtime {
 	/* PROBE_HISTOGRAM of the NET_HIST_MAPS shape (hist_all, hist_remote; --by remote):
 	 * read by probe_runtime_read_hist. */
 	bool net_hist;
+	/* PROBE_HISTOGRAM that takes --by container|pod|service (bpf/hist_cgroup.bpf.h): with it,
+	 * targ_per_cgroup is set and probe_runtime_read_hist drains hist_cgroup (in place of
+	 * hist_map or net_hist), a series per workload; a probe with its own read_hist calls
+	 * probe_runtime_read_hist when in->hist_map is set. */
+	bool cgroup_series;
+	/* ... and the probe's own series, when it has several: hist_cgroup_key.series names */
+	const char *const *series_names;
+	size_t nseries;
 
 	/* PROBE_COUNTS from a hash drained by probe_runtime_read_counts, at most
 	 * count_max_keys elements a read, each made a row by count_row (ctx: the table) ... */

@@ -130,7 +130,8 @@ static const struct probe_runtime runtime = {
 const struct probe_desc probe_bio_latency = {
 	.name = "bio-latency",
 	.description = "block I/O latency in ns, request issue to completion, per disk; "
-		       "per disk and op (read, write, other) with --by disk-op",
+		       "per disk and op (read, write, other) with --by disk-op; not by container, pod or service: "
+		       "requests complete in interrupt context, where the task that issued them is not known",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tp_btf block_rq_issue + block_rq_complete keyed by request (tracepoints "
 		"block:block_rq_issue + block:block_rq_complete keyed by dev+sector where tp_btf "

@@ -114,13 +114,17 @@ static const struct probe_runtime runtime = {
 	.started = func_latency_attach,
 	.stopping = func_latency_detach,
 	.percpu_value_size = sizeof(struct hist_counts),
+	.cgroup_series = true,
 };
 
 static int func_latency_read(void *state, struct hist_set *out)
 {
 	struct func_latency_state *st = state;
-	struct hist *window = hist_set_get(out, st->label);
+	struct hist *window;
 
+	if (st->in.hist_map) /* --by container|pod|service */
+		return probe_runtime_read_hist(state, out);
+	window = hist_set_get(out, st->label);
 	if (!window)
 		return -ENOMEM;
 	return map_hist_window(((struct func_latency *)st->in.skel)->maps.hists, 0, st->in.percpu, st->in.percpu_size,
@@ -130,12 +134,13 @@ static int func_latency_read(void *state, struct hist_set *out)
 const struct probe_desc probe_func_latency = {
 	.name = "func-latency",
 	.description = "latency in ns of one user-space function, --target ABSOLUTE_PATH:FUNCTION "
-		       "(entry to return, per thread)",
+		       "(entry to return, per thread); one histogram, or per container, pod or systemd service with --by",
 	.kind = PROBE_HISTOGRAM,
 	.target_kind = PROBE_TARGET_BINARY,
 	.hook = "uprobe + uretprobe",
 	.variants = &variants,
-	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_CGROUP,
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
+	.by_choices = "none|container|pod|service",
 	.target_form = "BINARY:FUNCTION",
 	.supported = func_target_uprobes_supported,
 	.validate = func_latency_validate,

@@ -110,13 +110,17 @@ static const struct probe_runtime runtime = {
 	.prepare = kfunc_latency_prepare,
 	.stopping = kfunc_latency_stopping,
 	.percpu_value_size = sizeof(struct hist_counts),
+	.cgroup_series = true,
 };
 
 static int kfunc_latency_read(void *state, struct hist_set *out)
 {
 	struct kfunc_latency_state *st = state;
-	struct hist *window = hist_set_get(out, st->label);
+	struct hist *window;
 
+	if (st->in.hist_map) /* --by container|pod|service */
+		return probe_runtime_read_hist(state, out);
+	window = hist_set_get(out, st->label);
 	if (!window)
 		return -ENOMEM;
 	return map_hist_window(((struct kfunc_latency *)st->in.skel)->maps.hists, 0, st->in.percpu, st->in.percpu_size,
@@ -126,13 +130,14 @@ static int kfunc_latency_read(void *state, struct hist_set *out)
 const struct probe_desc probe_kfunc_latency = {
 	.name = "kfunc-latency",
 	.description = "latency in ns of one kernel function, --target NAME (entry to return, per thread; "
-		       "BCC funclatency)",
+		       "BCC funclatency); one histogram, or per container, pod or systemd service with --by",
 	.kind = PROBE_HISTOGRAM,
 	.target_kind = PROBE_TARGET_KERNEL_FUNCTION,
 	.target_form = "FUNCTION",
 	.hook = "kprobe.multi + kretprobe.multi; without kprobe.multi a kprobe + kretprobe",
 	.variants = &variants,
-	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_CGROUP,
+	.params = PROBE_PARAM_TARGET | PROBE_PARAM_PID | PROBE_PARAM_CGROUP | PROBE_PARAM_BY,
+	.by_choices = "none|container|pod|service",
 	.supported = kfunc_supported,
 	.trial_target = KFUNC_TRIAL_FUNCTION,
 	.validate = kfunc_latency_validate,

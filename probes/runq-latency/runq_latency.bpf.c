@@ -90,20 +90,6 @@ static __always_inline void enqueued(struct task_struct *t, const bool btf)
 	bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
 }
 
-static __always_inline void hist_record(__u64 series, __u64 delta)
-{
-	struct hist_counts *h;
-
-	h = bpf_map_lookup_elem(&hists, &series);
-	if (!h) {
-		bpf_map_update_elem(&hists, &series, &zero_hist, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&hists, &series);
-		if (!h)
-			return;
-	}
-	hist_counts_add(h, delta);
-}
-
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
 				     const bool btf)
 {
@@ -138,7 +124,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 		series = task_cgroup_id(next);
 	else
 		series = targ_per_pid ? (__u32)BPF_CORE_READ(next, tgid) : RUNQ_LATENCY_ALL;
-	hist_record(series, delta);
+	hist_series_add(&hists, &series, &zero_hist, delta);
 	return 0;
 }
 

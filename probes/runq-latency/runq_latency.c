@@ -39,14 +39,12 @@ static int runq_latency_configure(void *state, void *skel, const struct hook_var
 static void runq_latency_label(void *state, const void *key, char *label, size_t len)
 {
 	const struct probe_instance *in = state;
-	enum cgroup_workload by = in->by_workload;
 	__u64 series = *(const __u64 *)key;
-	char workload[PROBE_TARGET_LEN];
 
 	if (series == RUNQ_LATENCY_ALL)
 		snprintf(label, len, "all");
-	else if (by != CGROUP_WORKLOAD_NONE)
-		snprintf(label, len, "%s=%s", cgroup_workload_name(by), cgroup_workload_of_id(series, by, workload, sizeof(workload)));
+	else if (in->by_workload != CGROUP_WORKLOAD_NONE)
+		cgroup_workload_label(series, in->by_workload, label, len);
 	else
 		snprintf(label, len, "pid=%llu", (unsigned long long)series);
 }

@@ -18,17 +18,19 @@ HOOK_VARIANTS(variants, tcp_connect, "tcp-connect", variant_rows);
 
 static const struct probe_runtime runtime = {
 	.net_hist = true,
+	.cgroup_series = true,
 };
 
 const struct probe_desc probe_tcp_connect = {
 	.name = "tcp-connect",
 	.description = "active TCP connect latency in ns: connect() sending the SYN to the connection "
-		       "established, for all connects or --by remote address:port",
+		       "established, for all connects, --by remote address:port, or by the "
+		       "connecting task's container, pod or systemd service",
 	.kind = PROBE_HISTOGRAM,
 	.hook = TCP_CONNECT_HOOK,
 	.variants = &variants,
 	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_BY | PROBE_PARAM_CGROUP,
-	.by_choices = "none|remote",
+	.by_choices = "none|remote|container|pod|service",
 	.supported = tcp_connect_supported,
 	.runtime = &runtime,
 	.read_hist = probe_runtime_read_hist,

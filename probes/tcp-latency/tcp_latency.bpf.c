@@ -5,7 +5,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#include "hist_update.bpf.h"
+#include "hist_cgroup.bpf.h"
 #include "tcp_latency.h"
 #include "tcp_io_hooks.bpf.h"
 
@@ -50,7 +50,7 @@ struct {
 	__type(value, __u8);
 } self_peers SEC(".maps");
 
-/* One cumulative histogram per series, per CPU; user space never resets it. */
+/* One cumulative histogram per series, per CPU; user space never resets it (without --by). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TCP_LATENCY_NSERIES);
@@ -93,11 +93,17 @@ static __always_inline bool event_allowed(const struct sock *sk)
 	return true;
 }
 
+/* Only from send and receive, in the task doing the I/O: with --by container|pod|service
+ * the sample is its workload's. */
 static __always_inline void hist_record(__u32 series, __u64 delta)
 {
 	struct hist_counts *h;
 
-	h = bpf_map_lookup_elem(&hists, &series);
+	if (targ_per_cgroup)
+		h = hist_cgroup_series(bpf_get_current_cgroup_id(), series);
+	else
+		h = bpf_map_lookup_elem(&hists, &series);
+	/* one call for either map (hist_series_get says why) */
 	if (!h)
 		return;
 	hist_counts_add(h, delta);

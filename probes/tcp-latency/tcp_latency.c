@@ -56,12 +56,17 @@ static const struct probe_runtime runtime = {
 	.state_size = sizeof(struct tcp_latency_state),
 	.configure = tcp_latency_configure,
 	.percpu_value_size = sizeof(struct hist_counts),
+	.cgroup_series = true,
+	.series_names = series_labels,
+	.nseries = TCP_LATENCY_NSERIES,
 };
 
 static int tcp_latency_read(void *state, struct hist_set *out)
 {
 	struct tcp_latency_state *st = state;
 
+	if (st->in.hist_map) /* --by container|pod|service */
+		return probe_runtime_read_hist(state, out);
 	for (__u32 series = 0; series < TCP_LATENCY_NSERIES; series++) {
 		struct hist *window = hist_set_get(out, series_labels[series]);
 		int err;
@@ -85,12 +90,14 @@ const struct probe_desc probe_tcp_latency = {
 	.description = "TCP request->response latency per socket in ns: send to next receive "
 		       "on connected sockets (client view), receive to next send on accepted "
 		       "sockets (server view, service time); sockets whose side cannot be told "
-		       "and tracectl's own connections are left out",
+		       "and tracectl's own connections are left out; per container, pod or systemd service of the "
+		       "task that sends and receives with --by",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length + sock:inet_sock_set_state "
 		"(before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there)",
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_BY,
+	.by_choices = "none|container|pod|service",
 	.supported = tcp_latency_supported,
 	.runtime = &runtime,
 	.read_hist = tcp_latency_read,

@@ -27,7 +27,8 @@ static const struct probe_runtime runtime = {
 const struct probe_desc probe_tcp_rtt = {
 	.name = "tcp-rtt",
 	.description = "TCP smoothed RTT in ns (the kernel's srtt, sampled on each received segment), "
-		       "for all connections or --by remote address:port",
+		       "for all connections or --by remote address:port; not by container, pod or service: segments "
+		       "arrive in softirq, where no task of the connection is known",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tp_btf tcp_probe (tracepoint tcp:tcp_probe where tp_btf cannot load)",
 	.variants = &variants,

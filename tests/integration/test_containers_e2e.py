@@ -40,6 +40,22 @@ tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 
 runq: runq-latency --container A --by container: one series, container=A, holding at least
 the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
 that is not the current one).
+func_latency: func-latency --by container on func_workload's work_unit: 150 calls of at least
+2 ms by a workload in A, 60 of at least 6 ms in B: exactly the series container=A with count
+150 and container=B with 60, each p50 at least its sleep and at most the workload's own
+median of the calls, widened by the histogram's relative error (the allowance: each call's own
+time contains the probe's interval, late timers included, so that median bounds the probe's).
+tcp_connect_pod: tcp-connect --port P --by pod on connects to the test's loopback listener on
+port P: 17 from A and 9 from B (pod 1: 26), 13 from C (pod 2), 5 from outside any pod ("-"):
+exactly those three series and counts; each series' sum at most the clients' own connect() times.
+tcp_latency: tcp-latency --port P --by container on latency_server (in A, answering after 5 ms)
+and two latency_clients, 40 requests from B then 25 from C: exactly the series "role=server
+container=A" with 65 samples and "role=client container=B" / "container=C" with 40 and 25, each
+p50 at least the 5 ms delay less the histogram's relative error.
+kfunc_latency: kfunc-latency --target hrtimer_nanosleep --pod UID --by container while
+syscall_loop sleeps 12 times 5 ms in A, then 7 times in B (and 9 times in C, another pod): exactly
+container=A with 12 and container=B with 7, each p50 at least 5 ms less the histogram's error.
+Skips where the kernel has no kprobes (the build machine), runs in the kernel matrix.
 file_top: file-top --pod UID --by container while file_io writes 300 and reads 120 blocks of a
 file in A, and 90 and 40 of a file of the same name in B: exactly the rows (A, name) and
 (B, name) with those counts, and no pid or comm column.
@@ -352,6 +368,98 @@ def test_runq(args, layout, env):
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
     check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
 
+@with_layout
+def test_func_latency(args, layout, env):
+    binary = os.path.join(args.tools, "func_workload")
+    plan = [(layout.a, layout.cg_a, 150, 2000), (layout.b, layout.cg_b, 60, 6000)]
+    with Attach(env, "func-latency", ["--target", f"{binary}:work_unit", "--by", "container"],
+                duration="60s") as a:
+        runs = [spawn_in(env, layout, cgroup, "func_workload", [binary, "--wait-go", "--calls", str(calls), "--sleep-us",
+                                                                str(sleep_us), "--timeout-seconds", "60"])
+                for _, cgroup, calls, sleep_us in plan]
+        for proc, _ in runs:
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        medians = {}
+        for (cid, _, calls, _), (proc, out) in zip(plan, runs):
+            line = out.readline(60)
+            check(proc.wait(timeout=10) == 0 and line is not None and line.startswith(f"done {calls} "),
+                  f"func_workload in {cid[:SHORT]}: {line!r}")
+            medians[cid] = int(line.split()[2])
+        a.end()  # every call returned before its workload said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED func-latency --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()) +
+        "; workloads' own medians " + ", ".join(f"{c[:SHORT]}={m / 1e6:.3f}ms" for c, m in medians.items()))
+    want = {f"container={cid}": (cid, calls, sleep_us) for cid, _, calls, sleep_us in plan}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, (cid, calls, sleep_us) in want.items():
+        s = summ[series]
+        rel = s["relative_error"]
+        lo, hi = sleep_us * 1000 * (1 - rel), medians[cid] * (1 + rel)
+        check(s["count"] == calls, f"{series}: count {s['count']}, want {calls}")
+        check(lo <= s["p50_ns"] <= hi, f"{series}: p50 {s['p50_ns']} ns outside [{lo:.0f}, {hi:.0f}] "
+              f"(its sleep, the workload's own median; relative error {rel})")
+
+
+@with_layout
+def test_tcp_connect_pod(args, layout, env):
+    port = start_server(env)
+    plan = [(layout.cg_a, 17), (layout.cg_b, 9), (layout.cg_c, 13), (None, 5)]
+    with Attach(env, "tcp-connect", ["--port", str(port), "--by", "pod"], duration="60s") as a:
+        clients = []
+        for cgroup, n in plan:
+            c = Client(env, "connect", port, "--count", str(n))
+            if cgroup:
+                layout.move(c.pid, cgroup)
+            clients.append(c)
+        for c in clients:
+            c.go()
+        # "done N connects connect_ns/rtt_us C0/R0,...": each connect()'s own time
+        own = [sum(int(p.split("/")[0]) for p in c.wait_done().split()[4].split(",")) for c in clients]
+        a.end()  # each socket was established before its connect() returned
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED tcp-connect --by pod: " + ", ".join(
+        f"{k}: count={o.get('count')} sum={o.get('sum_ns', 0) / 1e3:.1f}us" for k, o in summ.items()))
+    want = {f"pod={layout.pod}": (26, own[0] + own[1]), f"pod={layout.pod2}": (13, own[2]), "pod=-": (5, own[3])}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, (count, own_sum) in want.items():
+        check(summ[series]["count"] == count, f"{series}: {summ[series]['count']} connects, want {count}")
+        check(0 < summ[series]["sum_ns"] <= own_sum,
+              f"{series}: sum {summ[series]['sum_ns']} ns, want within the clients' own connect() times {own_sum} ns")
+
+
+@with_layout
+def test_tcp_latency(args, layout, env):
+    tools, delay_ms = args.tools, 5
+    server = env.spawn("latency_server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
+                                          "--delay-ms", str(delay_ms), "--max-seconds", "60"],
+                       stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = LineReader(server.stdout, "latency_server").readline(10)
+    check(line is not None and line.startswith("listening "), f"latency_server said {line!r}")
+    port = int(line.split()[1])
+    layout.move(server.pid, layout.cg_a)
+    plan = [(layout.b, layout.cg_b, 40), (layout.c, layout.cg_c, 25)]
+    with Attach(env, "tcp-latency", ["--port", str(port), "--by", "container"], duration="60s") as a:
+        # one at a time: the server answers one connection at a time
+        for _, cgroup, n in plan:
+            go_and_finish([spawn_in(env, layout, cgroup, "latency_client", [
+                os.path.join(tools, "latency_client"), "--connect", f"127.0.0.1:{port}", "--wait-go", "--requests",
+                str(n), "--timeout-seconds", "60"])], "done")
+        a.end()  # each request's response was read before its client said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED tcp-latency --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
+    want = {f"role=server container={layout.a}": 65}
+    want.update({f"role=client container={cid}": n for cid, _, n in plan})
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, count in want.items():
+        s = summ[series]
+        lo = delay_ms * 1e6 * (1 - s["relative_error"])
+        check(s["count"] == count, f"{series}: count {s['count']}, want {count}")
+        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
+
+
 def spawn_in(env, layout, cgroup, name, argv, environ=None):
     """A workload that prints "ready PID" and waits for a line on stdin, moved into cgroup
     before it goes (environ: its environment, default ours): (process, its stdout reader)."""
@@ -374,13 +482,37 @@ def go_and_finish(workloads, done):
         check(proc.wait(timeout=10) == 0, f"a workload exited {proc.returncode}")
 
 
-def syscall_loop(env, args, layout, cgroup, count):
-    """syscall_loop in cgroup: exactly count getppid calls once it is told to go."""
+def syscall_loop(env, args, layout, cgroup, count, *extra):
+    """syscall_loop in cgroup: exactly count getppid calls (and extra's sleeps) once it is told to go."""
     # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
     # workload's pid, but of its cgroup) that calls getppid: not part of the ground truth.
     wl_env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     return spawn_in(env, layout, cgroup, "syscall_loop",
-                    [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count)], environ=wl_env)
+                    [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count), *extra],
+                    environ=wl_env)
+
+
+@with_layout
+def test_kfunc_latency(args, layout, env):
+    sleep_ns, plan = 5_000_000, [(layout.a, layout.cg_a, 12), (layout.b, layout.cg_b, 7), (None, layout.cg_c, 9)]
+    with Attach(env, "kfunc-latency", ["--target", "hrtimer_nanosleep", "--pod", layout.pod, "--by", "container"],
+                duration="60s", skip_unsupported_anywhere=True) as a:
+        # One loop at a time: a kretprobe (5.10, 6.1: no kprobe.multi) holds at most as many calls
+        # in flight as there are CPUs on a non-preemptible kernel; a return beyond that is missed.
+        for _, cgroup, n in plan:
+            go_and_finish([syscall_loop(env, args, layout, cgroup, 1, "--sleeps", str(n),
+                                        "--sleep-us", str(sleep_ns // 1000))], "done")
+        a.end()  # every sleep returned before its loop said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED kfunc-latency --pod --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
+    want = {f"container={cid}": n for cid, _, n in plan if cid}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, n in want.items():
+        s = summ[series]
+        lo = sleep_ns * (1 - s["relative_error"])
+        check(s["count"] == n, f"{series}: count {s['count']}, want {n}")
+        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the sleep)")
 
 
 def run_syscall_loops(env, args, layout, probe, extra):
@@ -746,5 +878,7 @@ if __name__ == "__main__":
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events,
                         "metrics": test_metrics, "file_top": test_file_top, "func_count": test_func_count,
-                        "tcp_top": test_tcp_top, "profile": test_profile, "offcpu": test_offcpu},
+                        "tcp_top": test_tcp_top, "profile": test_profile, "offcpu": test_offcpu,
+                        "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod,
+                        "tcp_latency": test_tcp_latency, "kfunc_latency": test_kfunc_latency},
                        __doc__))
