@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal kernel BTF per BPF object for its CO-RE relocations (see core_btf.h). */
 #include <dirent.h>
-#include <elf.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include <bpf/btf.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <bpf/libbpf.h>
 
 #include "core_btf.h"
@@ -52,34 +53,27 @@ void core_btf_stats_get(struct core_btf_stats *out)
 	out->build_ns = atomic_load(&n_build_ns);
 }
 
-/* ---- the object's sections (an embedded image: unaligned, read with memcpy) ---- */
+/* ---- the object's sections ---- */
 
-static int elf_section(const unsigned char *elf, size_t size, const char *want, const unsigned char **data,
-		       size_t *len)
+/* The bytes of section want of e (libelf over the embedded image), valid until elf_end. */
+static int elf_section(Elf *e, const char *want, const unsigned char **data, size_t *len)
 {
-	Elf64_Ehdr eh;
-	Elf64_Shdr strtab, sh;
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf_Data *d;
+	const char *name;
 
-	if (size < sizeof(eh) || memcmp(elf, ELFMAG, SELFMAG) != 0 || elf[EI_CLASS] != ELFCLASS64)
+	if (elf_kind(e) != ELF_K_ELF || elf_getshdrstrndx(e, &shstrndx))
 		return -EINVAL;
-	memcpy(&eh, elf, sizeof(eh));
-	if (eh.e_shentsize != sizeof(sh) || eh.e_shoff > size || eh.e_shstrndx >= eh.e_shnum ||
-	    (size - eh.e_shoff) / sizeof(sh) < eh.e_shnum)
-		return -EINVAL;
-	memcpy(&strtab, elf + eh.e_shoff + (size_t)eh.e_shstrndx * sizeof(sh), sizeof(sh));
-	if (strtab.sh_offset > size || strtab.sh_size > size - strtab.sh_offset)
-		return -EINVAL;
-	for (size_t i = 0; i < eh.e_shnum; i++) {
-		memcpy(&sh, elf + eh.e_shoff + i * sizeof(sh), sizeof(sh));
-		if (sh.sh_name >= strtab.sh_size ||
-		    strnlen((const char *)elf + strtab.sh_offset + sh.sh_name, strtab.sh_size - sh.sh_name) !=
-			    strlen(want) ||
-		    memcmp(elf + strtab.sh_offset + sh.sh_name, want, strlen(want)) != 0)
+	while ((scn = elf_nextscn(e, scn)) != NULL) {
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(e, shstrndx, sh.sh_name)) || strcmp(name, want))
 			continue;
-		if (sh.sh_offset > size || sh.sh_size > size - sh.sh_offset)
+		d = elf_rawdata(scn, NULL);
+		if (!d || !d->d_buf)
 			return -EINVAL;
-		*data = elf + sh.sh_offset;
-		*len = sh.sh_size;
+		*data = d->d_buf;
+		*len = d->d_size;
 		return 0;
 	}
 	return -ENOENT;
@@ -522,15 +516,19 @@ struct btf *core_btf_cut(const struct btf *kern, const void *elf, size_t elf_siz
 	size_t btf_len, ext_len;
 	struct names roots = { 0 }, missing = { 0 };
 	struct btf *local = NULL, *min = NULL;
+	Elf *e;
 	int rc;
 
-	rc = elf_section(elf, elf_size, ".BTF", &btf_data, &btf_len);
+	/* read only: libelf writes nothing to an image it opens for reading */
+	e = elf_version(EV_CURRENT) != EV_NONE ? elf_memory((char *)elf, elf_size) : NULL;
+	rc = e ? elf_section(e, ".BTF", &btf_data, &btf_len) : -EINVAL;
 	if (!rc)
-		rc = elf_section(elf, elf_size, ".BTF.ext", &ext_data, &ext_len);
+		rc = elf_section(e, ".BTF.ext", &ext_data, &ext_len);
 	if (!rc) {
 		local = btf__new(btf_data, (__u32)btf_len);
 		rc = local ? relo_roots(ext_data, ext_len, local, &roots) : -errno;
 	}
+	elf_end(e); /* btf__new and relo_roots keep nothing of the image */
 	if (!rc && !roots.n)
 		rc = -ENOTSUP; /* nothing to relocate: libbpf reads no kernel BTF for it anyway */
 	if (!rc) {
