@@ -10,6 +10,10 @@ $B mount -t sysfs sys /sys
 for d in /run /var/tmp /boot /root /var/log; do
 	$B mount -t tmpfs tmpfs "$d"
 done
+# The host's /tmp, before the guest's own covers it: a tree or build directory the host
+# keeps there (a clone in /tmp) is bound back at its own path below.
+$B mkdir -p /run/host-tmp
+$B mount -o bind /tmp /run/host-tmp
 # /tmp on ext4 (a sparse virtio disk): tests write there with O_DIRECT, which tmpfs refuses.
 if /usr/sbin/mkfs.ext4 -q -F /dev/vda >/dev/null 2>&1 && $B mount -t ext4 /dev/vda /tmp; then
 	$B chmod 1777 /tmp
@@ -21,6 +25,14 @@ $B mkdir -p /dev/pts /dev/shm
 $B mount -t devpts devpts /dev/pts
 $B mount -t tmpfs tmpfs /dev/shm
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /mnt
+while read -r path; do
+	case "$path" in
+	/tmp/?*)
+		$B mkdir -p "$path" && $B mount -o bind "/run/host-tmp/${path#/tmp/}" "$path" ||
+			echo "guest_init: cannot bind the host's $path into the guest"
+		;;
+	esac
+done </mnt/host_paths
 $B cp /mnt/config "/boot/config-$($B uname -r)"
 $B mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 $B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null

@@ -38,7 +38,7 @@ def ctest_tests(build, pattern):
     return tests
 
 
-def run_kernel(name, tests, cache, keep, guest_seconds):
+def run_kernel(name, tests, cache, keep, guest_seconds, build):
     started = time.monotonic()
     try:
         root = vm.fetch(name, cache)
@@ -51,7 +51,7 @@ def run_kernel(name, tests, cache, keep, guest_seconds):
     # Every test's own timeout, but at most --guest-seconds: CI's 90 minutes hold all kernels.
     budget = min(sum(t["timeout"] for t in tests) + 120, guest_seconds)
     status, console, _ = vm.boot(root, ["/usr/bin/python3", os.path.join(HERE, "guest_run.py"), "/mnt"],
-                                 timeout=budget, share=share)
+                                 timeout=budget, share=share, host_paths=[build])
     results = {}
     path = os.path.join(share, "results.json")
     if os.path.exists(path):
@@ -163,7 +163,8 @@ def main():
     # the end, and each guest's budget holds half the work.
     jobs = [(k, tests[i::shards]) for k in kernels for i in range(shards)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        parts = list(pool.map(lambda job: run_kernel(job[0], job[1], args.cache, args.keep, args.guest_seconds), jobs))
+        parts = list(pool.map(lambda job: run_kernel(job[0], job[1], args.cache, args.keep, args.guest_seconds,
+                                                       os.path.abspath(args.build)), jobs))
     runs = [merge_shards([r for r in parts if r["kernel"] == k]) for k in kernels]
     print(table(runs, tests), flush=True)
     if args.json:

@@ -306,12 +306,17 @@ def kernel_version(root):
 
 # ---------------------------------------------------------------- booting
 
-def boot(root, argv, timeout, memory="1536M", cpus=2, share=None):
-    """Boots the kernel in root, runs argv in the guest; returns (exit status or None, console text)."""
+def boot(root, argv, timeout, memory="1536M", cpus=2, share=None, host_paths=()):
+    """Boots the kernel in root, runs argv in the guest; returns (exit status or None, console text).
+    host_paths: host directories the guest needs besides this tree (a build directory); where
+    one lies under /tmp, which the guest covers with its own scratch disk, it is bound back."""
     kver = kernel_version(root)
     share = share or tempfile.mkdtemp(prefix="tracectl-vm-")
     with open(os.path.join(share, "cmd.sh"), "w") as f:
         f.write(shlex.join(argv) + "\n")
+    with open(os.path.join(share, "host_paths"), "w") as f:
+        for path in (os.path.dirname(os.path.dirname(HERE)), *host_paths):
+            f.write(os.path.abspath(path) + "\n")
     shutil.copy(kernel_path(root, kver, "config"), os.path.join(share, "config"))
     for name in ("status", "output"):
         if os.path.exists(os.path.join(share, name)):
