@@ -395,6 +395,20 @@ class Attach:
         return parse_json_lines(self.reader.lines)
 
 
+def wait_blocked_on_stdin(pid, name, timeout=30):
+    """Until pid is off its CPU inside read(0, ...): /proc/PID/syscall shows the syscall
+    only once the task has been switched out (the kernel waits for it to be inactive),
+    and "running" before, so the switch the probe sees has happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+        if fields[:2] == ["0", "0x0"]:  # read (x86_64 syscall 0) on fd 0
+            return
+        time.sleep(0.01)
+    check(False, f"{name} did not block reading stdin within {timeout} s: /proc/{pid}/syscall {fields[:2]}")
+
+
 def wait_for_text(path, text, timeout):
     """Waits until the file at path has a line with text and returns it; TestFailure with
     the file's tail otherwise."""

@@ -23,8 +23,10 @@ refused with the value named, before anything is loaded.
 syscalls: syscalls --pod UID --by container: getppid exactly 1001 in A and 307 in B, none
 of the 503 in C (another pod), and no row outside the pod.
 exec: exec --container A has the 5 execs of a shell in A and none of a shell outside.
-cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
-switches of a sleeper's 100 sleeps.
+cpu_top: cpu-top --pod UID --by container while cpu_burn naps 100 times in A, 37 in B and 23
+in C (another pod): exactly the rows A and B, each with its naps + 1 voluntary switches (+ 1:
+blocking for "go" counts when the move into the container came first), each on-CPU time
+within the workload's own CPU time (the slack of the probe's own test).
 filters_load: every probe that takes --container loads with it on this kernel.
 metrics: an agent exporting tcp-send --by container and runq-latency --by pod serves
 tracectl_tcp_send_sends_total{container_id="A"} 114 (B 37, C 23, D 11) and a runq-latency
@@ -37,9 +39,11 @@ and 2 tcp-life events carry exactly its cgroup path, container id, pod UID,
 qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex id, the pod
 and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
-runq: runq-latency --container A --by container: one series, container=A, holding at least
-the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
-that is not the current one).
+runq: runq-latency --container A --by container while runq_latency_workload's waiter in A
+waits 100 times 5 ms behind a SCHED_FIFO holder, then another's in B 30 times: exactly one
+series, container=A, with the 100 holds and the waiter's switch-ins + 1, p50 between the
+hold and the waiter's own p50 (runq_truth.py: the same check, and margins, as the probe's
+own test).
 func_latency: func-latency --by container on func_workload's work_unit: 150 calls of at least
 2 ms by a workload in A, 60 of at least 6 ms in B: exactly the series container=A with count
 150 and container=B with 60, each p50 at least its sleep and at most the workload's own
@@ -84,14 +88,20 @@ import time
 import urllib.request
 import uuid
 
-from harness import Attach, Env, FoldedAttach, LineReader, check, free_port, log, run_tests, summaries
-
+from harness import (Attach, Env, FoldedAttach, LineReader, check, free_port, log, run_tests, summaries,
+                     wait_blocked_on_stdin)
+import runq_truth
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
+
 
 SKIP = 77
 SIZE = 100
 SHORT = 12  # container ids in text output: docker's short form (JSON has all 64 digits)
+MS = 1_000_000
+RUNQ_ROUNDS_A, RUNQ_ROUNDS_B = 100, 30
+NAP_MS = 10
+PER_SWITCH_NS, UNACCOUNTED = 100_000, 0.02
 
 
 def cgroup2_root():
@@ -350,23 +360,24 @@ def test_refused(args, layout, env):
 
 @with_layout
 def test_runq(args, layout, env):
+    """runq_latency_workload's waiter in A waits RUNQ_ROUNDS_A holds, then another's in B
+    (after it, not beside it: both pin to the same CPU) RUNQ_ROUNDS_B: one series,
+    container=A, holding exactly A's waiter's waits (runq_truth.check_series)."""
+    runs = {}
     with Attach(env, "runq-latency", ["--container", layout.a[:16], "--by", "container"], duration="60s") as a:
-        # a shell in A that sleeps 100 times: each wakeup is one run-queue wait of a task in A
-        proc = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 100 ]; do sleep 0.01; "
-                                     "i=$((i+1)); done"], stdin=subprocess.PIPE)
-        layout.move(proc.pid, layout.cg_a)
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-        rc = proc.wait(timeout=60)
-        check(rc == 0, f"sleeper exited {rc}")
-        time.sleep(1.5)
-        a.end()
+        for cid, cgroup, rounds in ((layout.a, layout.cg_a, RUNQ_ROUNDS_A), (layout.b, layout.cg_b, RUNQ_ROUNDS_B)):
+            name = f"runq_latency_workload {cid[:SHORT]}"
+            wl, out, waiter = runq_truth.start_workload(env, rounds, name)
+            layout.move(waiter, cgroup)  # the waiter only: its real-time holder stays outside
+            runs[cid] = runq_truth.finish_workload(wl, out, rounds, name)
+        a.end()  # every wait ended before the workloads said done
     summ = {o.get("series"): o for o in summaries(a.result())}
     want = f"container={layout.a}"
     log(f"MEASURED runq-latency --container --by container: " +
-        ", ".join(f"{k}: count={o.get('count')}" for k, o in summ.items()))
+        ", ".join(f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
-    check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
+    runq_truth.check_series(summ, want, runs[layout.a])
+
 
 @with_layout
 def test_func_latency(args, layout, env):
@@ -574,21 +585,44 @@ def test_exec(args, layout, env):
 
 @with_layout
 def test_cpu_top(args, layout, env):
-    """cpu-top --pod UID --by container: rows A and B only; A's 100 sleeps are 100+ voluntary switches."""
+    """cpu-top --pod UID --by container while cpu_burn naps NAPS[A] times in A, NAPS[B] in B
+    and NAPS[C] in C (another pod): the rows A and B only, each with its naps + 1 voluntary
+    switches (+ 1), its on-CPU time at most its own CPU time since ready."""
+    plan = [(layout.a, layout.cg_a, 100), (layout.b, layout.cg_b, 37), (layout.c, layout.cg_c, 23)]
+    own = {}
     with Attach(env, "cpu-top", ["--pod", layout.pod, "--by", "container"], duration="60s") as a:
-        proc = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 100 ]; do sleep 0.01; "
-                                     "i=$((i+1)); done"], stdin=subprocess.PIPE)
-        layout.move(proc.pid, layout.cg_a)
-        proc.stdin.write(b"go\n")
-        check(proc.wait(timeout=60) == 0, "the sleeper failed")
-        time.sleep(1.5)
+        runs = [(cid, spawn_in(env, layout, cgroup, f"cpu_burn {cid[:SHORT]}", [
+            os.path.join(args.tools, "cpu_burn"), "--wait-go", "--sleep-ms", str(naps * NAP_MS),
+            "--nap-ms", str(NAP_MS), "--timeout-seconds", "60"])) for cid, cgroup, naps in plan]
+        for _, (proc, _) in runs:
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        for cid, (proc, out) in runs:
+            done, total = out.readline(60), out.readline(10)
+            check(done is not None and done.startswith("done ") and total is not None and total.startswith("cpu "),
+                  f"cpu_burn in {cid[:SHORT]} said {done!r}, {total!r}")
+            own[cid] = (int(done.split()[2]), int(total.split()[1]))
+            # the switch that ends its last stretch: blocked on stdin again (waited for, not slept on)
+            wait_blocked_on_stdin(proc.pid, f"cpu_burn in {cid[:SHORT]}")
         a.end()
+    for _, (proc, _) in runs:
+        proc.stdin.close()
+        check(proc.wait(timeout=10) == 0, f"cpu_burn exited {proc.returncode}")
     rows = summaries(a.result())[0]["rows"]
-    log(f"MEASURED cpu-top --pod --by container: {rows}")
+    log(f"MEASURED cpu-top --pod --by container: {rows}; workloads' own (naps, CPU ns since ready): "
+        + ", ".join(f"{c[:SHORT]}={v}" for c, v in own.items()))
     got = {str(r["container"]): r for r in rows}
-    check(list(got) == [layout.a], f"rows {list(got)}, want only A {layout.a}")
-    row = got[layout.a]
-    check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
+    check(sorted(got) == sorted([layout.a, layout.b]), f"rows {list(got)}, want A {layout.a} and B {layout.b}")
+    for cid, _, naps in plan[:2]:
+        row, (own_naps, own_cpu) = got[cid], own[cid]
+        check(own_naps == naps, f"cpu_burn in {cid[:SHORT]} took {own_naps} naps, want {naps}")
+        # one switch per nap and one for blocking on stdin after "done"; one more when it
+        # blocked reading "go" after its move into the container (the test moves it after "ready")
+        check(naps + 1 <= row["voluntary"] <= naps + 2, f"{cid[:SHORT]}: {row}, want {naps} naps + 1 (+ 1) voluntary")
+        # the slack of the cpu-top probe's own test (probes/cpu-top/test_cpu_top.py says why)
+        slack = MS + PER_SWITCH_NS * (row["voluntary"] + row["involuntary"]) + UNACCOUNTED * own_cpu
+        check(0 < row["on_cpu_ns"] <= own_cpu + slack,
+              f"{cid[:SHORT]}: on_cpu_ns {row['on_cpu_ns']}, want within its own {own_cpu} ns (+ {slack:.0f})")
 
 
 @with_layout
