@@ -408,6 +408,13 @@ class Attach:
         return parse_json_lines(self.reader.lines)
 
 
+def cgroup_workload_environ():
+    """The environment of a workload whose cgroup is traced: in the sanitizer build
+    LeakSanitizer's exit check runs in a task of its own (not of the workload's pid, but of
+    its cgroup) that makes syscalls, switches and run-queue waits: not part of the ground truth."""
+    return dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+
+
 def wait_blocked_on_stdin(pid, name, timeout=30):
     """Until pid is off its CPU inside read(0, ...): /proc/PID/syscall shows the syscall
     only once the task has been switched out (the kernel waits for it to be inactive),

@@ -36,7 +36,7 @@ import os
 import subprocess
 import sys
 
-from harness import LineReader, SKIP, check, log
+from harness import LineReader, SKIP, cgroup_workload_environ, check, log
 
 HOLD_MS = 5
 GAP_MS = 3
@@ -58,7 +58,7 @@ def start_workload(env, rounds, name="runq_latency_workload"):
     wl = env.spawn(name, [os.path.join(env.args.tools, "runq_latency_workload"), "--wait-go",
                           "--wait-ms", str(HOLD_MS), "--gap-ms", str(GAP_MS), "--rounds", str(rounds),
                           "--timeout-seconds", str(int(seconds_of(rounds)) + 30)],
-                   stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+                   stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=cgroup_workload_environ())
     out = LineReader(wl.stdout, name)
     line = out.readline(10)
     if line is None and wl.wait(timeout=10) == SKIP:

@@ -89,8 +89,8 @@ import time
 import urllib.request
 import uuid
 
-from harness import (Attach, Env, FoldedAttach, LineReader, check, free_port, log, run_tests, summaries,
-                     wait_blocked_on_stdin)
+from harness import (Attach, Env, FoldedAttach, LineReader, cgroup_workload_environ, check, free_port, log,
+                     run_tests, summaries, wait_blocked_on_stdin)
 import runq_truth
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
@@ -514,12 +514,9 @@ def go_and_finish(workloads, done):
 
 def syscall_loop(env, args, layout, cgroup, count, *extra):
     """syscall_loop in cgroup: exactly count getppid calls (and extra's sleeps) once it is told to go."""
-    # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
-    # workload's pid, but of its cgroup) that calls getppid: not part of the ground truth.
-    wl_env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     return spawn_in(env, layout, cgroup, "syscall_loop",
                     [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count), *extra],
-                    environ=wl_env)
+                    environ=cgroup_workload_environ())
 
 
 @with_layout
@@ -612,7 +609,8 @@ def test_cpu_top(args, layout, env):
     with Attach(env, "cpu-top", ["--pod", layout.pod, "--by", "container"], duration="60s") as a:
         runs = [(cid, spawn_in(env, layout, cgroup, f"cpu_burn {cid[:SHORT]}", [
             os.path.join(args.tools, "cpu_burn"), "--wait-go", "--sleep-ms", str(naps * NAP_MS),
-            "--nap-ms", str(NAP_MS), "--timeout-seconds", "60"], blocked_first=True)) for cid, cgroup, naps in plan]
+            "--nap-ms", str(NAP_MS), "--timeout-seconds", "60"], environ=cgroup_workload_environ(),
+            blocked_first=True)) for cid, cgroup, naps in plan]
         before = {cid: context_switches(proc.pid) for cid, (proc, _) in runs}
         for _, (proc, _) in runs:
             proc.stdin.write(b"go\n")
@@ -627,10 +625,10 @@ def test_cpu_top(args, layout, env):
             own[cid] = (int(done.split()[2]), int(total.split()[1]),
                         tuple(n - b for n, b in zip(after, before[cid])))
         a.end()
+    objs = a.result()  # before the workloads exit: their exits are not part of the ground truth
     for _, (proc, _) in runs:
         proc.stdin.close()
         check(proc.wait(timeout=10) == 0, f"cpu_burn exited {proc.returncode}")
-    objs = a.result()
     rows = summaries(objs)[0]["rows"]
     log(f"MEASURED cpu-top --pod --by container: {rows}; workloads' own (naps, CPU ns since ready, "
         "(voluntary, involuntary) switches in their container): "
