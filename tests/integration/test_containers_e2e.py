@@ -41,8 +41,8 @@ qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex 
 and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
 runq: runq-latency --container A --by container while runq_latency_workload's waiter in A
-waits 100 times 5 ms behind a SCHED_FIFO holder, then another's in B 30 times: exactly one
-series, container=A, with the 100 holds and the waiter's switch-ins + 1, p50 between the
+waits 200 times 5 ms behind a SCHED_FIFO holder, then another's in B 30 times: exactly one
+series, container=A, with the 200 holds and the waiter's switch-ins + 1, p50 between the
 hold and the waiter's own p50 (runq_truth.py: the same check, and margins, as the probe's
 own test).
 func_latency: func-latency --by container on func_workload's work_unit: 150 calls of at least
@@ -100,7 +100,7 @@ SKIP = 77
 SIZE = 100
 SHORT = 12  # container ids in text output: docker's short form (JSON has all 64 digits)
 MS = 1_000_000
-RUNQ_ROUNDS_A, RUNQ_ROUNDS_B = 100, 30
+RUNQ_ROUNDS_A, RUNQ_ROUNDS_B = 200, 30  # A: the probe test's rounds, so its margins (runq_truth.py)
 NAP_MS = 10
 PER_SWITCH_NS, UNACCOUNTED = 100_000, 0.02
 
