@@ -102,6 +102,7 @@ SHORT = 12  # container ids in text output: docker's short form (JSON has all 64
 MS = 1_000_000
 RUNQ_ROUNDS_A, RUNQ_ROUNDS_B = 200, 30  # A: the probe test's rounds, so its margins (runq_truth.py)
 NAP_MS = 10
+UNREAD_S, PIPE_BYTES, SILENCE_S = 35, 65536, 20  # Linux's default pipe size; the CLI's and agent's idle limit
 PER_SWITCH_NS, UNACCOUNTED = 100_000, 0.02
 
 
@@ -380,6 +381,29 @@ def test_runq(args, layout, env):
         f"; {overhead(objs)}")
     check(list(summ) == [want], f"series {list(summ)}, want only {want}")
     runq_truth.check_series(summ, want, runs[layout.a])
+
+
+@with_layout
+def test_unread(args, layout, env):
+    """The test reads nothing for UNREAD_S seconds while a shell in A forks a sleep every 10 ms under
+    runq-latency --by container: the CLI still ends cleanly with its summary, although it
+    printed more than a pipe holds (Attach reads in the background; without that the CLI
+    blocked in write(), stopped pinging and both ends gave up: 'agent silent for 20 s')."""
+    with Attach(env, "runq-latency", ["--container", layout.a[:16], "--by", "container"], duration="60s") as a:
+        proc = env.spawn("sleeper", ["sh", "-c", f"read go; end=$(($(date +%s) + {UNREAD_S})); "
+                                     "while [ $(date +%s) -lt $end ]; do sleep 0.01; done"], stdin=subprocess.PIPE)
+        layout.move(proc.pid, layout.cg_a)
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        check(proc.wait(timeout=UNREAD_S + 30) == 0, "the sleeper failed")
+        a.end()
+    objs = a.result()
+    printed = sum(len(line) + 1 for line in a.reader.lines)
+    log(f"MEASURED unread for {UNREAD_S} s: the CLI printed {printed} bytes in {len(a.reader.lines)} lines")
+    # at a steady rate, a pipe's worth within the first UNREAD_S - SILENCE_S seconds: else it cannot fail
+    enough = PIPE_BYTES * UNREAD_S // (UNREAD_S - SILENCE_S)
+    check(printed > enough, f"the CLI printed {printed} bytes, want more than {enough}: else this test cannot fail")
+    check(len(summaries(objs)) == 1, f"{len(summaries(objs))} summaries, want 1")
 
 
 @with_layout
@@ -934,7 +958,7 @@ def test_filters_load(args, layout, env):
 if __name__ == "__main__":
     sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
-                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
+                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq, "unread": test_unread,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events,
                         "metrics": test_metrics, "file_top": test_file_top, "func_count": test_func_count,
