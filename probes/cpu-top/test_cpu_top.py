@@ -26,9 +26,8 @@ after a set pause (a TCG guest was once slower than 0.2 s to get there).
 import os
 import subprocess
 import sys
-import time
 
-from harness import Attach, Env, LineReader, check, log, run_tests, summaries
+from harness import Attach, Env, LineReader, check, log, run_tests, summaries, wait_blocked_on_stdin
 
 MS = 1000000
 EDGE_MS = 1
@@ -57,20 +56,6 @@ def finish(wl, out, name):
     total = out.readline(10)
     check(total is not None and total.startswith("cpu "), f"{name} said {total!r}")
     return [int(x) for x in line.split()[1:3]] + [int(total.split()[1])]
-
-
-def wait_blocked_on_stdin(pid, name, timeout=30):
-    """Until pid is off its CPU inside read(0, ...): /proc/PID/syscall shows the syscall
-    only once the task has been switched out (the kernel waits for it to be inactive),
-    and "running" before, so the switch the probe sees has happened."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open(f"/proc/{pid}/syscall") as f:
-            fields = f.read().split()
-        if fields[:2] == ["0", "0x0"]:  # read (x86_64 syscall 0) on fd 0
-            return
-        time.sleep(0.01)
-    check(False, f"{name} did not block reading stdin within {timeout} s: /proc/{pid}/syscall {fields[:2]}")
 
 
 def reap(wl, name):

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 
 SKIP = 77
@@ -370,6 +371,18 @@ class Attach:
             if '"attached"' in line:
                 self.attached_all.append(json.loads(line))
         self.attached = self.attached_all[0]
+        # From here on read in the background: a test waiting on its workload reads nothing,
+        # and a CLI whose stdout pipe is full blocks in write(), neither reading nor pinging,
+        # until both ends give up after 20 s of silence (a slow guest's runq-latency did).
+        self.drain = threading.Thread(target=self._read_to_eof, daemon=True)
+        self.drain.start()
+
+    def _read_to_eof(self):
+        try:
+            while self.reader.readline(self.timeout + 3600) is not None:
+                pass
+        except TestFailure:
+            pass  # result() reports the CLI that never ended
 
     def __enter__(self):
         return self
@@ -387,12 +400,33 @@ class Attach:
     def result(self, want_exit=0):
         """Reads the rest of the output, waits for the exit and returns the JSON objects."""
         deadline = time.monotonic() + self.timeout
-        while self.reader.readline(max(1, deadline - time.monotonic())) is not None:
-            pass
+        self.drain.join(timeout=self.timeout)
+        check(not self.drain.is_alive(), f"{self.name}: no end of its output within {self.timeout} s")
         rc = self.proc.wait(timeout=max(1, deadline - time.monotonic()))
         check(rc == want_exit, f"{self.name} exited {rc}, want {want_exit}; stderr: "
               f"{tail(os.path.join(self.env.dir, self.name + '.log'), 5)}")
         return parse_json_lines(self.reader.lines)
+
+
+def cgroup_workload_environ():
+    """The environment of a workload whose cgroup is traced: in the sanitizer build
+    LeakSanitizer's exit check runs in a task of its own (not of the workload's pid, but of
+    its cgroup) that makes syscalls, switches and run-queue waits: not part of the ground truth."""
+    return dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+
+
+def wait_blocked_on_stdin(pid, name, timeout=30):
+    """Until pid is off its CPU inside read(0, ...): /proc/PID/syscall shows the syscall
+    only once the task has been switched out (the kernel waits for it to be inactive),
+    and "running" before, so the switch the probe sees has happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+        if fields[:2] == ["0", "0x0"]:  # read (x86_64 syscall 0) on fd 0
+            return
+        time.sleep(0.01)
+    check(False, f"{name} did not block reading stdin within {timeout} s: /proc/{pid}/syscall {fields[:2]}")
 
 
 def wait_for_text(path, text, timeout):

@@ -23,8 +23,11 @@ refused with the value named, before anything is loaded.
 syscalls: syscalls --pod UID --by container: getppid exactly 1001 in A and 307 in B, none
 of the 503 in C (another pod), and no row outside the pod.
 exec: exec --container A has the 5 execs of a shell in A and none of a shell outside.
-cpu_top: cpu-top --pod UID --by container: only A's row (B idle), at least the 100 voluntary
-switches of a sleeper's 100 sleeps.
+cpu_top: cpu-top --pod UID --by container while cpu_burn naps 100 times in A, 37 in B and 23
+in C (another pod), each moved in while blocked for "go": exactly the rows A and B, each with
+the voluntary and involuntary switches the kernel itself counted for the workload while it was
+in the container (/proc/PID/status; at least its naps + 1), each on-CPU time within the
+workload's own CPU time (the slack of the probe's own test).
 filters_load: every probe that takes --container loads with it on this kernel.
 metrics: an agent exporting tcp-send --by container and runq-latency --by pod serves
 tracectl_tcp_send_sends_total{container_id="A"} 114 (B 37, C 23, D 11) and a runq-latency
@@ -37,9 +40,11 @@ and 2 tcp-life events carry exactly its cgroup path, container id, pod UID,
 qos_class=burstable and service, the plain cgroup's none; text shows F's 12-hex id, the pod
 and the service.
 tp_count: the same with tp-count on syscalls:sys_enter_getppid: hits 1001 in A, 307 in B, nothing else.
-runq: runq-latency --container A --by container: one series, container=A, holding at least
-the 100 wakeups of a sleeper in A (histograms keyed by workload, the filter on a task
-that is not the current one).
+runq: runq-latency --container A --by container while runq_latency_workload's waiter in A
+waits 200 times 5 ms behind a SCHED_FIFO holder, then another's in B 30 times: exactly one
+series, container=A, with the 200 holds and the waiter's switch-ins + 1, p50 between the
+hold and the waiter's own p50 (runq_truth.py: the same check, and margins, as the probe's
+own test).
 func_latency: func-latency --by container on func_workload's work_unit: 150 calls of at least
 2 ms by a workload in A, 60 of at least 6 ms in B: exactly the series container=A with count
 150 and container=B with 60, each p50 at least its sleep and at most the workload's own
@@ -84,14 +89,21 @@ import time
 import urllib.request
 import uuid
 
-from harness import Attach, Env, FoldedAttach, LineReader, check, free_port, log, run_tests, summaries
-
+from harness import (Attach, Env, FoldedAttach, LineReader, cgroup_workload_environ, check, free_port, log,
+                     run_tests, summaries, wait_blocked_on_stdin)
+import runq_truth
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes"))
 from net_workload import Client, start_server  # noqa: E402 (the probe tests' TCP workload)
+
 
 SKIP = 77
 SIZE = 100
 SHORT = 12  # container ids in text output: docker's short form (JSON has all 64 digits)
+MS = 1_000_000
+RUNQ_ROUNDS_A, RUNQ_ROUNDS_B = 200, 30  # A: the probe test's rounds, so its margins (runq_truth.py)
+NAP_MS = 10
+UNREAD_S, PIPE_BYTES, SILENCE_S = 35, 65536, 20  # Linux's default pipe size; the CLI's and agent's idle limit
+PER_SWITCH_NS, UNACCOUNTED = 100_000, 0.02
 
 
 def cgroup2_root():
@@ -350,23 +362,49 @@ def test_refused(args, layout, env):
 
 @with_layout
 def test_runq(args, layout, env):
+    """runq_latency_workload's waiter in A waits RUNQ_ROUNDS_A holds, then another's in B
+    (after it, not beside it: both pin to the same CPU) RUNQ_ROUNDS_B: one series,
+    container=A, holding exactly A's waiter's waits (runq_truth.check_series)."""
+    runs = {}
     with Attach(env, "runq-latency", ["--container", layout.a[:16], "--by", "container"], duration="60s") as a:
-        # a shell in A that sleeps 100 times: each wakeup is one run-queue wait of a task in A
-        proc = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 100 ]; do sleep 0.01; "
-                                     "i=$((i+1)); done"], stdin=subprocess.PIPE)
+        for cid, cgroup, rounds in ((layout.a, layout.cg_a, RUNQ_ROUNDS_A), (layout.b, layout.cg_b, RUNQ_ROUNDS_B)):
+            name = f"runq_latency_workload {cid[:SHORT]}"
+            wl, out, waiter = runq_truth.start_workload(env, rounds, name)
+            layout.move(waiter, cgroup)  # the waiter only: its real-time holder stays outside
+            runs[cid] = runq_truth.finish_workload(wl, out, rounds, name)
+        a.end()  # every wait ended before the workloads said done
+    objs = a.result()
+    summ = {o.get("series"): o for o in summaries(objs)}
+    want = f"container={layout.a}"
+    log(f"MEASURED runq-latency --container --by container: " +
+        ", ".join(f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()) +
+        f"; {overhead(objs)}")
+    check(list(summ) == [want], f"series {list(summ)}, want only {want}")
+    runq_truth.check_series(summ, want, runs[layout.a])
+
+
+@with_layout
+def test_unread(args, layout, env):
+    """The test reads nothing for UNREAD_S seconds while a shell in A forks a sleep every 10 ms under
+    runq-latency --by container: the CLI still ends cleanly with its summary, although it
+    printed more than a pipe holds (Attach reads in the background; without that the CLI
+    blocked in write(), stopped pinging and both ends gave up: 'agent silent for 20 s')."""
+    with Attach(env, "runq-latency", ["--container", layout.a[:16], "--by", "container"], duration="60s") as a:
+        proc = env.spawn("sleeper", ["sh", "-c", f"read go; end=$(($(date +%s) + {UNREAD_S})); "
+                                     "while [ $(date +%s) -lt $end ]; do sleep 0.01; done"], stdin=subprocess.PIPE)
         layout.move(proc.pid, layout.cg_a)
         proc.stdin.write(b"go\n")
         proc.stdin.flush()
-        rc = proc.wait(timeout=60)
-        check(rc == 0, f"sleeper exited {rc}")
-        time.sleep(1.5)
+        check(proc.wait(timeout=UNREAD_S + 30) == 0, "the sleeper failed")
         a.end()
-    summ = {o.get("series"): o for o in summaries(a.result())}
-    want = f"container={layout.a}"
-    log(f"MEASURED runq-latency --container --by container: " +
-        ", ".join(f"{k}: count={o.get('count')}" for k, o in summ.items()))
-    check(list(summ) == [want], f"series {list(summ)}, want only {want}")
-    check(summ[want].get("count", 0) >= 100, f"{want}: {summ[want].get('count')} waits, want at least 100")
+    objs = a.result()
+    printed = sum(len(line) + 1 for line in a.reader.lines)
+    log(f"MEASURED unread for {UNREAD_S} s: the CLI printed {printed} bytes in {len(a.reader.lines)} lines")
+    # at a steady rate, a pipe's worth within the first UNREAD_S - SILENCE_S seconds: else it cannot fail
+    enough = PIPE_BYTES * UNREAD_S // (UNREAD_S - SILENCE_S)
+    check(printed > enough, f"the CLI printed {printed} bytes, want more than {enough}: else this test cannot fail")
+    check(len(summaries(objs)) == 1, f"{len(summaries(objs))} summaries, want 1")
+
 
 @with_layout
 def test_func_latency(args, layout, env):
@@ -460,15 +498,31 @@ def test_tcp_latency(args, layout, env):
         check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
 
 
-def spawn_in(env, layout, cgroup, name, argv, environ=None):
+def overhead(objs):
+    """The session's cost per window as the agent measured it (kernel + agent, % of a core)."""
+    pcts = [o["cost"]["overhead_pct"] for o in objs if o.get("type") == "snapshot" and "cost" in o]
+    return f"overhead max {max(pcts, default=0):.2f}% of a core over {len(pcts)} windows"
+
+
+def spawn_in(env, layout, cgroup, name, argv, environ=None, blocked_first=False):
     """A workload that prints "ready PID" and waits for a line on stdin, moved into cgroup
-    before it goes (environ: its environment, default ours): (process, its stdout reader)."""
+    before it goes (environ: its environment, default ours): (process, its stdout reader).
+    blocked_first: moved only once it is switched out waiting, so that switch is not the cgroup's."""
     proc = env.spawn(name, argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=environ)
     out = LineReader(proc.stdout, name)
     line = out.readline(10)
     check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
+    if blocked_first:
+        wait_blocked_on_stdin(int(line.split()[1]), name)
     layout.move(int(line.split()[1]), cgroup)
     return proc, out
+
+
+def context_switches(pid):
+    """(voluntary, involuntary) context switches of pid as the kernel counts them."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(fields["voluntary_ctxt_switches"]), int(fields["nonvoluntary_ctxt_switches"])
 
 
 def go_and_finish(workloads, done):
@@ -484,12 +538,9 @@ def go_and_finish(workloads, done):
 
 def syscall_loop(env, args, layout, cgroup, count, *extra):
     """syscall_loop in cgroup: exactly count getppid calls (and extra's sleeps) once it is told to go."""
-    # In the sanitizer build LeakSanitizer's exit check runs in a task of its own (not of the
-    # workload's pid, but of its cgroup) that calls getppid: not part of the ground truth.
-    wl_env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     return spawn_in(env, layout, cgroup, "syscall_loop",
                     [os.path.join(args.tools, "syscall_loop"), "--wait-go", "--count", str(count), *extra],
-                    environ=wl_env)
+                    environ=cgroup_workload_environ())
 
 
 @with_layout
@@ -574,21 +625,54 @@ def test_exec(args, layout, env):
 
 @with_layout
 def test_cpu_top(args, layout, env):
-    """cpu-top --pod UID --by container: rows A and B only; A's 100 sleeps are 100+ voluntary switches."""
+    """cpu-top --pod UID --by container while cpu_burn naps NAPS[A] times in A, NAPS[B] in B
+    and NAPS[C] in C (another pod): the rows A and B only, each with its naps + 1 voluntary
+    switches (+ 1), its on-CPU time at most its own CPU time since ready."""
+    plan = [(layout.a, layout.cg_a, 100), (layout.b, layout.cg_b, 37), (layout.c, layout.cg_c, 23)]
+    own = {}
     with Attach(env, "cpu-top", ["--pod", layout.pod, "--by", "container"], duration="60s") as a:
-        proc = env.spawn("sleeper", ["sh", "-c", "read go; i=0; while [ $i -lt 100 ]; do sleep 0.01; "
-                                     "i=$((i+1)); done"], stdin=subprocess.PIPE)
-        layout.move(proc.pid, layout.cg_a)
-        proc.stdin.write(b"go\n")
-        check(proc.wait(timeout=60) == 0, "the sleeper failed")
-        time.sleep(1.5)
+        runs = [(cid, spawn_in(env, layout, cgroup, f"cpu_burn {cid[:SHORT]}", [
+            os.path.join(args.tools, "cpu_burn"), "--wait-go", "--sleep-ms", str(naps * NAP_MS),
+            "--nap-ms", str(NAP_MS), "--timeout-seconds", "60"], environ=cgroup_workload_environ(),
+            blocked_first=True)) for cid, cgroup, naps in plan]
+        before = {cid: context_switches(proc.pid) for cid, (proc, _) in runs}
+        for _, (proc, _) in runs:
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        for cid, (proc, out) in runs:
+            done, total = out.readline(60), out.readline(10)
+            check(done is not None and done.startswith("done ") and total is not None and total.startswith("cpu "),
+                  f"cpu_burn in {cid[:SHORT]} said {done!r}, {total!r}")
+            # the switch that ends its last stretch: blocked on stdin again (waited for, not slept on)
+            wait_blocked_on_stdin(proc.pid, f"cpu_burn in {cid[:SHORT]}")
+            after = context_switches(proc.pid)
+            own[cid] = (int(done.split()[2]), int(total.split()[1]),
+                        tuple(n - b for n, b in zip(after, before[cid])))
         a.end()
-    rows = summaries(a.result())[0]["rows"]
-    log(f"MEASURED cpu-top --pod --by container: {rows}")
+    objs = a.result()  # before the workloads exit: their exits are not part of the ground truth
+    for _, (proc, _) in runs:
+        proc.stdin.close()
+        check(proc.wait(timeout=10) == 0, f"cpu_burn exited {proc.returncode}")
+    rows = summaries(objs)[0]["rows"]
+    log(f"MEASURED cpu-top --pod --by container: {rows}; workloads' own (naps, CPU ns since ready, "
+        "(voluntary, involuntary) switches in their container): "
+        + ", ".join(f"{c[:SHORT]}={v}" for c, v in own.items()) + f"; {overhead(objs)}")
     got = {str(r["container"]): r for r in rows}
-    check(list(got) == [layout.a], f"rows {list(got)}, want only A {layout.a}")
-    row = got[layout.a]
-    check(row["voluntary"] >= 100 and row["on_cpu_ns"] > 0, f"A: {row}, want 100+ voluntary switches")
+    check(sorted(got) == sorted([layout.a, layout.b]), f"rows {list(got)}, want A {layout.a} and B {layout.b}")
+    for cid, _, naps in plan[:2]:
+        row, (own_naps, own_cpu, (vol, invol)) = got[cid], own[cid]
+        check(own_naps == naps, f"cpu_burn in {cid[:SHORT]} took {own_naps} naps, want {naps}")
+        # The kernel's own counts over the workload's whole stay in the container (moved once
+        # blocked for "go", read again once blocked on stdin after "done"): one switch per nap,
+        # one for that last block, and any the run adds (its writes to the stdout pipe may
+        # sleep on the pipe's lock while the test reads it). The probe must see exactly those.
+        check(vol >= naps + 1, f"{cid[:SHORT]}: the kernel counted {vol} voluntary switches, want >= {naps} naps + 1")
+        check((row["voluntary"], row["involuntary"]) == (vol, invol),
+              f"{cid[:SHORT]}: {row}, want the kernel's own (voluntary, involuntary) {(vol, invol)}")
+        # the slack of the cpu-top probe's own test (probes/cpu-top/test_cpu_top.py says why)
+        slack = MS + PER_SWITCH_NS * (row["voluntary"] + row["involuntary"]) + UNACCOUNTED * own_cpu
+        check(0 < row["on_cpu_ns"] <= own_cpu + slack,
+              f"{cid[:SHORT]}: on_cpu_ns {row['on_cpu_ns']}, want within its own {own_cpu} ns (+ {slack:.0f})")
 
 
 @with_layout
@@ -874,7 +958,7 @@ def test_filters_load(args, layout, env):
 if __name__ == "__main__":
     sys.exit(run_tests({"by_container": test_by_container, "by_pod": test_by_pod, "by_service": test_by_service,
                         "pod_filter": test_pod_filter, "container_filter": test_container_filter,
-                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq,
+                        "service_filter": test_service_filter, "refused": test_refused, "runq": test_runq, "unread": test_unread,
                         "syscalls": test_syscalls, "tp_count": test_tp_count, "exec": test_exec,
                         "cpu_top": test_cpu_top, "filters_load": test_filters_load, "events": test_events,
                         "metrics": test_metrics, "file_top": test_file_top, "func_count": test_func_count,
