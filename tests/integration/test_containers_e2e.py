@@ -52,7 +52,8 @@ tcp_connect_burst: tcp-connect --port P --by container while 24 clients, each in
 made after the probe loaded (one pod), start together and make 3 to 7 connects each: exactly
 those 24 series with those counts. A burst of new series at once: on a host whose per-CPU
 series map does not fit preallocated (4+ CPUs) it is where samples (6.1+) or series (5.10) were
-lost; the shared map (hist_cgroup_shared) holds them all. Meant for a guest of 4+ vCPUs.
+lost; the shared map (hist_cgroup_shared) holds them all. The agent's log names that map
+exactly when the host has 4+ possible CPUs. Meant for a guest of 4+ vCPUs.
 tcp_latency: tcp-latency --port P --by container on latency_server (in A, answering after 5 ms)
 and two latency_clients, 40 requests from B then 25 from C: exactly the series "role=server
 container=A" with 65 samples and "role=client container=B" / "container=C" with 40 and 25, each
@@ -458,6 +459,20 @@ def test_tcp_connect_burst(args, layout, env):
     missing = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
     check(not missing, f"{len(missing)} series not exact (got, want): {missing}")
     check(sorted(got) == sorted(want), f"series beyond the containers': {sorted(set(got) - set(want))}")
+    # the agent's choice, named in its log: per CPU up to 3 possible CPUs (300 x 16.6 KB x CPUs
+    # within 16 MB), shared from 4
+    with open(os.path.join(env.dir, "agent.log"), errors="replace") as f:
+        shared = "hist_cgroup_shared" in f.read()
+    cpus = possible_cpus()
+    log(f"MEASURED series map on {cpus} possible CPUs: {'hist_cgroup_shared' if shared else 'hist_cgroup (per CPU)'}")
+    check(shared == (cpus >= 4), f"{cpus} possible CPUs, the agent chose the {'shared' if shared else 'per-CPU'} map")
+
+
+def possible_cpus():
+    """CPUs in /sys/devices/system/cpu/possible ("0-3", "0,2-5"): what BPF per-CPU maps size for."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        spans = [part.split("-") for part in f.read().strip().split(",")]
+    return sum(int(s[-1]) - int(s[0]) + 1 for s in spans)
 
 
 @with_layout
