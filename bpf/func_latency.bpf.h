@@ -63,7 +63,7 @@ static __always_inline int latency_return(void)
 	/* one call for either map (hist_series_get says why) */
 	if (!h)
 		return 0;
-	hist_counts_add(h, delta);
+	hist_cgroup_counts_add(h, delta);
 	return 0;
 }
 

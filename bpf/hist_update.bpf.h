@@ -5,12 +5,23 @@
 
 #include "hist_layout.h"
 
-static __always_inline void hist_counts_add(struct hist_counts *h, __u64 v)
+/* shared: h is in a map every CPU updates (not per-CPU): count, sum and the bucket take
+ * atomic adds (BPF_XADD, result unused: 5.10 has it). max stays a compare and store, as
+ * 5.10 has no cmpxchg: two CPUs raising it at once can leave the lower of the two, so max
+ * can be below the window's true maximum (never above it), only when samples of one series
+ * race on two CPUs; count, sum and buckets (so the quantiles) stay exact. */
+static __always_inline void hist_counts_add_maybe_shared(struct hist_counts *h, __u64 v, bool shared)
 {
+	__u64 *bucket;
 	__u32 idx;
 
-	h->count++;
-	h->sum += v;
+	if (shared) {
+		__sync_fetch_and_add(&h->count, 1);
+		__sync_fetch_and_add(&h->sum, v);
+	} else {
+		h->count++;
+		h->sum += v;
+	}
 	if (v > h->max)
 		h->max = v;
 	idx = hist_bucket_index(v);
@@ -18,7 +29,18 @@ static __always_inline void hist_counts_add(struct hist_counts *h, __u64 v)
 	barrier_var(idx);
 	if (idx >= HIST_BUCKETS)
 		return;
-	h->buckets[idx]++;
+	/* one address for both ways of adding: clang would otherwise redo the index in each */
+	bucket = &h->buckets[idx];
+	barrier_var(bucket);
+	if (shared)
+		__sync_fetch_and_add(bucket, 1);
+	else
+		(*bucket)++;
+}
+
+static __always_inline void hist_counts_add(struct hist_counts *h, __u64 v)
+{
+	hist_counts_add_maybe_shared(h, v, false);
 }
 
 /* key's histogram in a per-CPU hash of series that user space drains every window; a new

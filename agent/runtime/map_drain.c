@@ -169,20 +169,27 @@ int map_drain(struct bpf_map *map, void *keys, size_t max_keys, void *value, siz
 	return drained;
 }
 
+size_t map_prealloc_fit(const struct bpf_map *map, size_t max_bytes)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	size_t entry, fit;
+
+	if (ncpus <= 0)
+		return 0;
+	entry = (((size_t)bpf_map__value_size(map) + 7) & ~(size_t)7) * (size_t)ncpus;
+	fit = max_bytes / entry;
+	return fit ? fit : 1;
+}
+
 int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max_bytes)
 {
-	size_t entry, fit;
-	int ncpus;
+	size_t fit;
 
 	if (!(bpf_map__map_flags(map) & BPF_F_NO_PREALLOC))
 		return 0;
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0)
-		return ncpus < 0 ? ncpus : -EINVAL;
-	entry = (((size_t)bpf_map__value_size(map) + 7) & ~(size_t)7) * (size_t)ncpus;
-	fit = max_bytes / entry;
+	fit = map_prealloc_fit(map, max_bytes);
 	if (!fit)
-		fit = 1;
+		return -EINVAL;
 	if (fit < bpf_map__max_entries(map)) {
 		/* with BPF's allocator the map keeps its full size, unallocated */
 		if (kernel_env_bpf_mem_alloc())

@@ -37,6 +37,9 @@ int map_take(struct bpf_map *map, const void *key, size_t key_size, void *value,
  * as fit (logged). Call between open and load. 0 or -errno.
  */
 int map_prealloc_where_needed(struct bpf_map *map, const char *probe, size_t max_bytes);
+/* How many of a per-CPU map's entries fit preallocated in max_bytes on this host's CPUs
+ * (at least 1): what map_prealloc_where_needed weighs. 0 when the CPUs cannot be counted. */
+size_t map_prealloc_fit(const struct bpf_map *map, size_t max_bytes);
 /* What probes give map_prealloc_where_needed for one histogram map. */
 #define MAP_PREALLOC_MAX_BYTES (16u << 20)
 

@@ -145,6 +145,43 @@ static int split_configure(struct bpf_object *obj, const char *probe, const char
 	return map_prealloc_where_needed(bpf_object__find_map_by_name(obj, series_map), probe, MAP_PREALLOC_MAX_BYTES);
 }
 
+/* Which of hist_cgroup.bpf.h's series maps a probe with it uses (split: --by container|pod|
+ * service): the per-CPU one where it fits preallocated (map_prealloc_where_needed: no atomics),
+ * else the shared one, preallocated whatever the CPU count, so that no series or sample is
+ * lost to an empty allocator cache (6.1+) or a shrunk map (5.10). The other is shrunk to one
+ * entry: the shared map would otherwise cost its 5 MB in every load. */
+static int hist_cgroup_choose(struct probe_instance *in, struct bpf_object *obj, bool split, char *err,
+			      size_t errlen)
+{
+	struct bpf_map *percpu = bpf_object__find_map_by_name(obj, "hist_cgroup");
+	struct bpf_map *shared = bpf_object__find_map_by_name(obj, "hist_cgroup_shared");
+	bool use_shared = false;
+	size_t fit = 0;
+	int rc;
+
+	if (!percpu)
+		return -EINVAL;
+	if (split) {
+		fit = map_prealloc_fit(percpu, MAP_PREALLOC_MAX_BYTES);
+		if (!fit)
+			return -EINVAL;
+		use_shared = fit < HIST_CGROUP_MAX_SERIES;
+	}
+	rc = set_filter(obj, "targ_cgroup_shared", &use_shared, sizeof(use_shared), sizeof(use_shared), err,
+			errlen);
+	if (!rc)
+		rc = bpf_map__set_max_entries(use_shared ? percpu : shared, 1);
+	if (rc)
+		return rc;
+	if (use_shared && !in->hist_cgroup_shared)
+		log_info("%s: --by %s series in one map for all CPUs (hist_cgroup_shared, atomic adds, %d "
+			 "preallocated): per CPU, only %zu of them would fit %u MB on %d CPUs",
+			 in->probe->name, cgroup_workload_name(in->by_workload), HIST_CGROUP_MAX_SERIES, fit,
+			 MAP_PREALLOC_MAX_BYTES >> 20, libbpf_num_possible_cpus());
+	in->hist_cgroup_shared = use_shared;
+	return 0;
+}
+
 /* ctx: the probe's state, whose params are set while it opens (a variant's attach step,
  * hook_variants.attach, gets the same state) */
 static int configure(void *skel, const struct hook_variant *variant, void *ctx, char *err, size_t errlen)
@@ -168,6 +205,9 @@ static int configure(void *skel, const struct hook_variant *variant, void *ctx, 
 	if (!rc && rt->cgroup_series)
 		rc = split_configure(obj, probe->name, "targ_per_cgroup", in->by_workload != CGROUP_WORKLOAD_NONE,
 				     "hist_cgroup", err, errlen);
+	if (!rc && bpf_object__find_map_by_name(obj, "hist_cgroup_shared"))
+		rc = hist_cgroup_choose(in, obj, rt->cgroup_series && in->by_workload != CGROUP_WORKLOAD_NONE, err,
+					errlen);
 	return rc;
 }
 
@@ -198,7 +238,8 @@ static void choose_hist_map(struct probe_instance *in)
 	const struct probe_runtime *rt = in->probe->runtime;
 
 	if (rt->cgroup_series && in->by_workload != CGROUP_WORKLOAD_NONE) {
-		in->hist_map = bpf_object__find_map_by_name(in->obj, "hist_cgroup");
+		in->hist_map = bpf_object__find_map_by_name(in->obj, in->hist_cgroup_shared ? "hist_cgroup_shared"
+												  : "hist_cgroup");
 		in->hist_max_series = HIST_CGROUP_MAX_SERIES;
 		in->hist_label = cgroup_series_label;
 	} else if (rt->hist_map) {
@@ -221,6 +262,12 @@ static int open_readers(struct probe_instance *in, const struct probe_params *pa
 		in->percpu = percpu_buffer_new(percpu_value, &in->ncpus, &in->percpu_size, name, err, errlen);
 		if (!in->percpu)
 			return -ENOMEM;
+	}
+	in->hist_ncpus = in->ncpus;
+	if (in->hist_map && in->hist_cgroup_shared) {
+		/* one histogram for all CPUs: read as one "CPU" */
+		in->hist_ncpus = 1;
+		in->percpu_size = sizeof(struct hist_counts);
 	}
 	if (in->hist_map) {
 		in->keys = calloc(in->hist_max_series, bpf_map__key_size(in->hist_map));
@@ -325,7 +372,7 @@ static int add_series(const void *key, const void *value, void *ctx)
 	in->hist_label(in, key, label, sizeof(label));
 	if (!label[0])
 		return 0;
-	hist_from_percpu(&in->scratch, value, in->ncpus);
+	hist_from_percpu(&in->scratch, value, in->hist_ncpus);
 	if (!in->scratch.count) /* made ahead of its samples (tcp-connect), none came */
 		return 0;
 	h = hist_set_get(in->out, label);

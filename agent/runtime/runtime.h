@@ -44,6 +44,9 @@ struct probe_instance {
 	struct bpf_map *hist_map;
 	size_t hist_max_series;
 	void (*hist_label)(void *state, const void *key, char *label, size_t len);
+	/* hist_map is hist_cgroup_shared (one value for all CPUs): read with hist_ncpus 1 */
+	bool hist_cgroup_shared;
+	int hist_ncpus;
 	/* with hist_map or count_map: read buffers allocated once (reads run every interval) */
 	void *percpu, *keys, *value;
 	size_t percpu_size, value_size;

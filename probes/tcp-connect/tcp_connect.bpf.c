@@ -85,7 +85,7 @@ int tcp_connect_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	}
 	/* one call for every series map (hist_series_get says why) */
 	if (h)
-		hist_counts_add(h, delta);
+		hist_cgroup_counts_add(h, delta);
 	return 0;
 }
 

@@ -106,7 +106,7 @@ static __always_inline void hist_record(__u32 series, __u64 delta)
 	/* one call for either map (hist_series_get says why) */
 	if (!h)
 		return;
-	hist_counts_add(h, delta);
+	hist_cgroup_counts_add(h, delta);
 }
 
 /* A sample starts only if none is pending: later chunks of a request keep the start. */

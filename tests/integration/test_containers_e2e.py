@@ -53,6 +53,12 @@ time contains the probe's interval, late timers included, so that median bounds 
 tcp_connect_pod: tcp-connect --port P --by pod on connects to the test's loopback listener on
 port P: 17 from A and 9 from B (pod 1: 26), 13 from C (pod 2), 5 from outside any pod ("-"):
 exactly those three series and counts; each series' sum at most the clients' own connect() times.
+tcp_connect_burst: tcp-connect --port P --by container while 24 clients, each in a container
+made after the probe loaded (one pod), start together and make 3 to 7 connects each: exactly
+those 24 series with those counts. A burst of new series at once: on a host whose per-CPU
+series map does not fit preallocated (4+ CPUs) it is where samples (6.1+) or series (5.10) were
+lost; the shared map (hist_cgroup_shared) holds them all. The agent's log names that map
+exactly when the host has 4+ possible CPUs. Meant for a guest of 4+ vCPUs.
 tcp_latency: tcp-latency --port P --by container on latency_server (in A, answering after 5 ms)
 and two latency_clients, 40 requests from B then 25 from C: exactly the series "role=server
 container=A" with 65 samples and "role=client container=B" / "container=C" with 40 and 25, each
@@ -465,6 +471,46 @@ def test_tcp_connect_pod(args, layout, env):
         check(summ[series]["count"] == count, f"{series}: {summ[series]['count']} connects, want {count}")
         check(0 < summ[series]["sum_ns"] <= own_sum,
               f"{series}: sum {summ[series]['sum_ns']} ns, want within the clients' own connect() times {own_sum} ns")
+
+
+@with_layout
+def test_tcp_connect_burst(args, layout, env):
+    port = start_server(env)
+    pod_slice = os.path.dirname(layout.cg_a)
+    with Attach(env, "tcp-connect", ["--port", str(port), "--by", "container"], duration="60s") as a:
+        want, clients = {}, []
+        for i in range(24):
+            cid, n = container_id(), 3 + i % 5
+            cgroup = layout.mk(pod_slice, f"cri-containerd-{cid}.scope")  # new: no series yet
+            c = Client(env, "connect", port, "--count", str(n))
+            layout.move(c.pid, cgroup)
+            clients.append(c)
+            want[f"container={cid}"] = n
+        for c in clients:
+            c.go()
+        for c in clients:
+            c.wait_done()
+        a.end()  # each socket was established before its connect() returned
+    got = {o.get("series"): o.get("count") for o in summaries(a.result())}
+    log(f"MEASURED tcp-connect --by container, a burst of {len(want)} new series on {os.cpu_count()} CPUs: "
+        f"{sum(v or 0 for v in got.values())} of {sum(want.values())} connects in {len(got)} series")
+    missing = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
+    check(not missing, f"{len(missing)} series not exact (got, want): {missing}")
+    check(sorted(got) == sorted(want), f"series beyond the containers': {sorted(set(got) - set(want))}")
+    # the agent's choice, named in its log: per CPU up to 3 possible CPUs (300 x 16.6 KB x CPUs
+    # within 16 MB), shared from 4
+    with open(os.path.join(env.dir, "agent.log"), errors="replace") as f:
+        shared = "hist_cgroup_shared" in f.read()
+    cpus = possible_cpus()
+    log(f"MEASURED series map on {cpus} possible CPUs: {'hist_cgroup_shared' if shared else 'hist_cgroup (per CPU)'}")
+    check(shared == (cpus >= 4), f"{cpus} possible CPUs, the agent chose the {'shared' if shared else 'per-CPU'} map")
+
+
+def possible_cpus():
+    """CPUs in /sys/devices/system/cpu/possible ("0-3", "0,2-5"): what BPF per-CPU maps size for."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        spans = [part.split("-") for part in f.read().strip().split(",")]
+    return sum(int(s[-1]) - int(s[0]) + 1 for s in spans)
 
 
 @with_layout
@@ -964,5 +1010,6 @@ if __name__ == "__main__":
                         "metrics": test_metrics, "file_top": test_file_top, "func_count": test_func_count,
                         "tcp_top": test_tcp_top, "profile": test_profile, "offcpu": test_offcpu,
                         "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod,
+                        "tcp_connect_burst": test_tcp_connect_burst,
                         "tcp_latency": test_tcp_latency, "kfunc_latency": test_kfunc_latency},
                        __doc__))

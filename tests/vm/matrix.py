@@ -38,7 +38,7 @@ def ctest_tests(build, pattern):
     return tests
 
 
-def run_kernel(name, tests, cache, keep, guest_seconds, build):
+def run_kernel(name, tests, cache, keep, guest_seconds, build, cpus):
     started = time.monotonic()
     try:
         root = vm.fetch(name, cache)
@@ -51,7 +51,7 @@ def run_kernel(name, tests, cache, keep, guest_seconds, build):
     # Every test's own timeout, but at most --guest-seconds: CI's 90 minutes hold all kernels.
     budget = min(sum(t["timeout"] for t in tests) + 120, guest_seconds)
     status, console, _ = vm.boot(root, ["/usr/bin/python3", os.path.join(HERE, "guest_run.py"), "/mnt"],
-                                 timeout=budget, share=share, host_paths=[build])
+                                 timeout=budget, cpus=cpus, share=share, host_paths=[build])
     results = {}
     path = os.path.join(share, "results.json")
     if os.path.exists(path):
@@ -136,6 +136,9 @@ def main():
                    help="guests at a time (default 2: one single-threaded TCG guest per core)")
     p.add_argument("--shards", type=int, default=2,
                    help="guests per kernel, its tests split between them (default 2)")
+    p.add_argument("--cpus", type=int, default=2,
+                   help="vCPUs per guest (default 2); 4+ reaches the paths of hosts with many CPUs "
+                        "(hist_cgroup_shared); TCG runs them on one host thread")
     p.add_argument("--keep", action="store_true", help="keep each guest's share (test logs)")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -156,7 +159,8 @@ def main():
         except (vm.VmError, subprocess.CalledProcessError) as e:
             print(f"matrix: {k}: {e}", file=sys.stderr)
     shards = max(1, min(args.shards, len(tests)))
-    print(f"=== {len(tests)} test(s) on {', '.join(kernels)}, {shards} guest(s) per kernel, {args.jobs} at a time",
+    print(f"=== {len(tests)} test(s) on {', '.join(kernels)}, {shards} guest(s) per kernel of {args.cpus} vCPUs, "
+          f"{args.jobs} at a time",
           flush=True)
     # Each kernel's tests split over guests (every shards-th test): the slowest kernel (5.10
     # under TCG ran 20 tests in 1,172 s of a 1,200 s guest budget) no longer runs alone at
@@ -164,7 +168,7 @@ def main():
     jobs = [(k, tests[i::shards]) for k in kernels for i in range(shards)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         parts = list(pool.map(lambda job: run_kernel(job[0], job[1], args.cache, args.keep, args.guest_seconds,
-                                                       os.path.abspath(args.build)), jobs))
+                                                       os.path.abspath(args.build), args.cpus), jobs))
     runs = [merge_shards([r for r in parts if r["kernel"] == k]) for k in kernels]
     print(table(runs, tests), flush=True)
     if args.json:
