@@ -5,6 +5,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
+#include "cgroup_filter.bpf.h"
 #include "hist_cgroup.bpf.h"
 #include "tcp_latency.h"
 #include "tcp_io_hooks.bpf.h"
@@ -76,12 +77,13 @@ static __always_inline bool comm_allowed(void)
 	return true;
 }
 
-/* The common filters; only meaningful in process context (send/recv). */
+/* The common filters; only meaningful in process context (send/recv), where the current
+ * task is the one doing the I/O (its cgroup: --cgroup, --container, --pod, --service). */
 static __always_inline bool event_allowed(const struct sock *sk)
 {
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return false;
-	if (!comm_allowed())
+	if (!comm_allowed() || !current_cgroup_allowed())
 		return false;
 	if (targ_port) {
 		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);

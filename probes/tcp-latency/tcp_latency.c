@@ -91,12 +91,12 @@ const struct probe_desc probe_tcp_latency = {
 		       "on connected sockets (client view), receive to next send on accepted "
 		       "sockets (server view, service time); sockets whose side cannot be told "
 		       "and tracectl's own connections are left out; per container, pod or systemd service of the "
-		       "task that sends and receives with --by",
+		       "task that sends and receives with --by, and only its tasks with --cgroup, --container, --pod, --service",
 	.kind = PROBE_HISTOGRAM,
 	.hook = "tracepoint sock:sock_send_length + sock:sock_recv_length + sock:inet_sock_set_state "
 		"(before 6.3: " TCP_IO_FEXIT_HOOK ", else kprobes there)",
 	.variants = &variants,
-	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_BY,
+	.params = PROBE_PARAM_PID | PROBE_PARAM_COMM | PROBE_PARAM_PORT | PROBE_PARAM_BY | PROBE_PARAM_CGROUP,
 	.by_choices = "none|container|pod|service",
 	.supported = tcp_latency_supported,
 	.runtime = &runtime,

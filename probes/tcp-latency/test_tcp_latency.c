@@ -11,15 +11,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "catalog.h"
+#include "cgroup_identity.h"
 #include "duration.h"
 #include "hist.h"
 #include "kernel_env.h"
@@ -647,6 +650,102 @@ static void test_pid_filter(void)
 	waitpid(child, NULL, 0);
 }
 
+/* Writes pid into a cgroup's cgroup.procs (all its threads move): 0 or -errno. */
+static int cgroup_enter(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%d", (int)pid) < 0)
+		rc = -EIO;
+	if (fclose(f) != 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/* This process's cgroup v2 path below the mount ("0::/a/b" in /proc/self/cgroup). */
+static int own_cgroup(char *out, size_t len)
+{
+	char line[PATH_MAX + 8];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, len, "%s", line + 3);
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The cgroup filter (--cgroup, --container, --pod, --service) in the kernel: this process
+ * (client and server threads) moves into a child of a fresh cgroup v2 directory. That
+ * directory's filter sees every request (descendants count); an empty sibling's sees none.
+ */
+static void test_cgroup_filter(void)
+{
+	struct probe_params params = { .pid = (uint32_t)getpid() };
+	struct workload match = { .nreq = 15, .mode = CLIENT_BLOCKING, .listen_fd = -1 };
+	struct workload other = { .nreq = 15, .mode = CLIENT_BLOCKING, .listen_fd = -1 };
+	const char *root = cgroup2_root();
+	char top[PATH_MAX], inner[PATH_MAX], sibling[PATH_MAX], home[PATH_MAX], back[PATH_MAX], err[256] = "";
+	bool moved = false;
+	int rc;
+
+	if (!root) {
+		printf("SKIP cgroup filter: cgroup v2 is not mounted\n");
+		return;
+	}
+	rc = own_cgroup(home, sizeof(home));
+	if (rc) {
+		printf("SKIP cgroup filter: no cgroup v2 line in /proc/self/cgroup: %s\n", strerror(-rc));
+		return;
+	}
+	snprintf(top, sizeof(top), "%s/tracectl-tcplat-%d", root, (int)getpid());
+	snprintf(inner, sizeof(inner), "%s/in", top);
+	snprintf(sibling, sizeof(sibling), "%s/tracectl-tcplat-%d-empty", root, (int)getpid());
+	snprintf(back, sizeof(back), "%s%s", root, strcmp(home, "/") == 0 ? "" : home);
+	if (mkdir(top, 0755) || mkdir(inner, 0755) || mkdir(sibling, 0755) || (rc = cgroup_enter(inner, getpid()))) {
+		fprintf(stderr, "FAIL cgroup filter: making %s/in and %s: %s\n", top, sibling,
+			strerror(rc ? -rc : errno));
+		failures++;
+		goto cleanup;
+	}
+	moved = true;
+	rc = cgroup_filter_resolve(CGROUP_WORKLOAD_PATH, top + strlen(root), &params.cgroups[0], err, sizeof(err));
+	CHECK(rc == 0, "cgroup filter: %s", err);
+	if (rc == 0 && measure(&params, &match, result, "pid=self, cgroup=parent of ours") == 0)
+		check_views("cgroup=parent of ours", result, &match, SERVICE_MS * NS_PER_MS, SERVICE_MS * NS_PER_MS);
+	rc = cgroup_filter_resolve(CGROUP_WORKLOAD_PATH, sibling + strlen(root), &params.cgroups[0], err, sizeof(err));
+	CHECK(rc == 0, "cgroup filter: %s", err);
+	if (rc == 0 && measure(&params, &other, result, "pid=self, cgroup=an empty sibling") == 0) {
+		CHECK(result[TCP_LATENCY_CLIENT].count == 0, "empty cgroup: client count %llu, want 0",
+		      (unsigned long long)result[TCP_LATENCY_CLIENT].count);
+		CHECK(result[TCP_LATENCY_SERVER].count == 0, "empty cgroup: server count %llu, want 0",
+		      (unsigned long long)result[TCP_LATENCY_SERVER].count);
+	}
+cleanup:
+	if (moved && (rc = cgroup_enter(back, getpid()))) {
+		fprintf(stderr, "FAIL cgroup filter: moving back to %s: %s\n", back, strerror(-rc));
+		failures++;
+	}
+	rmdir(inner);
+	rmdir(top);
+	rmdir(sibling);
+}
+
 int main(void)
 {
 	char reason[256] = "";
@@ -679,6 +778,7 @@ int main(void)
 	test_port_filter();
 	test_comm_filter();
 	test_pid_filter();
+	test_cgroup_filter();
 
 	if (failures) {
 		printf("%d check(s) failed\n", failures);

@@ -550,6 +550,39 @@ def overhead(objs):
     return f"overhead max {max(pcts, default=0):.2f}% of a core over {len(pcts)} windows"
 
 
+@with_layout
+def test_tcp_latency_filter(args, layout, env):
+    """tcp-latency --pod P --by container: the server in A (pod P) answers clients in B (pod P),
+    C (another pod) and the test's own cgroup; only P's tasks are measured, in the kernel."""
+    tools, delay_ms = args.tools, 5
+    server = env.spawn("latency_server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
+                                          "--delay-ms", str(delay_ms), "--max-seconds", "60"],
+                       stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = LineReader(server.stdout, "latency_server").readline(10)
+    check(line is not None and line.startswith("listening "), f"latency_server said {line!r}")
+    port = int(line.split()[1])
+    layout.move(server.pid, layout.cg_a)
+    plan = [(layout.cg_b, 31), (layout.cg_c, 17), (None, 11)]
+    with Attach(env, "tcp-latency", ["--port", str(port), "--pod", layout.pod, "--by", "container"],
+                duration="60s") as a:
+        for cgroup, n in plan:  # one at a time: the server answers one connection at a time
+            client = [os.path.join(tools, "latency_client"), "--connect", f"127.0.0.1:{port}", "--wait-go",
+                      "--requests", str(n), "--timeout-seconds", "60"]
+            go_and_finish([spawn_in(env, layout, cgroup, "latency_client", client)], "done")
+        a.end()  # each request's response was read before its client said done
+    summ = {o.get("series"): o for o in summaries(a.result())}
+    log("MEASURED tcp-latency --pod --by container: " + ", ".join(
+        f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
+    # the server in A answered all 59; of the clients only B is in the pod
+    want = {f"role=server container={layout.a}": 31 + 17 + 11, f"role=client container={layout.b}": 31}
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, count in want.items():
+        s = summ[series]
+        lo = delay_ms * 1e6 * (1 - s["relative_error"])
+        check(s["count"] == count, f"{series}: count {s['count']}, want {count}")
+        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
+
+
 def spawn_in(env, layout, cgroup, name, argv, environ=None, blocked_first=False):
     """A workload that prints "ready PID" and waits for a line on stdin, moved into cgroup
     before it goes (environ: its environment, default ours): (process, its stdout reader).
@@ -560,7 +593,8 @@ def spawn_in(env, layout, cgroup, name, argv, environ=None, blocked_first=False)
     check(line is not None and line.startswith("ready "), f"{name} said {line!r}")
     if blocked_first:
         wait_blocked_on_stdin(int(line.split()[1]), name)
-    layout.move(int(line.split()[1]), cgroup)
+    if cgroup:  # else it stays in the test's own cgroup
+        layout.move(int(line.split()[1]), cgroup)
     return proc, out
 
 
@@ -1011,5 +1045,6 @@ if __name__ == "__main__":
                         "tcp_top": test_tcp_top, "profile": test_profile, "offcpu": test_offcpu,
                         "func_latency": test_func_latency, "tcp_connect_pod": test_tcp_connect_pod,
                         "tcp_connect_burst": test_tcp_connect_burst,
-                        "tcp_latency": test_tcp_latency, "kfunc_latency": test_kfunc_latency},
+                        "tcp_latency": test_tcp_latency, "tcp_latency_filter": test_tcp_latency_filter,
+                        "kfunc_latency": test_kfunc_latency},
                        __doc__))
