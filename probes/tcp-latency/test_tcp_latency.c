@@ -668,6 +668,12 @@ static int cgroup_enter(const char *dir, pid_t pid)
 	return rc;
 }
 
+/* Whether snprintf's result n fit a buffer of size bytes. */
+static bool path_fits(size_t size, int n)
+{
+	return n >= 0 && (size_t)n < size;
+}
+
 /* This process's cgroup v2 path below the mount ("0::/a/b" in /proc/self/cgroup). */
 static int own_cgroup(char *out, size_t len)
 {
@@ -679,9 +685,11 @@ static int own_cgroup(char *out, size_t len)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "0::", 3) == 0) {
+			int n;
+
 			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, len, "%s", line + 3);
-			rc = 0;
+			n = snprintf(out, len, "%s", line + 3);
+			rc = n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 			break;
 		}
 	}
@@ -713,10 +721,15 @@ static void test_cgroup_filter(void)
 		printf("SKIP cgroup filter: no cgroup v2 line in /proc/self/cgroup: %s\n", strerror(-rc));
 		return;
 	}
-	snprintf(top, sizeof(top), "%s/tracectl-tcplat-%d", root, (int)getpid());
-	snprintf(inner, sizeof(inner), "%s/in", top);
-	snprintf(sibling, sizeof(sibling), "%s/tracectl-tcplat-%d-empty", root, (int)getpid());
-	snprintf(back, sizeof(back), "%s%s", root, strcmp(home, "/") == 0 ? "" : home);
+	if (!path_fits(sizeof(top), snprintf(top, sizeof(top), "%s/tracectl-tcplat-%d", root, (int)getpid())) ||
+	    !path_fits(sizeof(inner), snprintf(inner, sizeof(inner), "%s/in", top)) ||
+	    !path_fits(sizeof(sibling),
+		       snprintf(sibling, sizeof(sibling), "%s/tracectl-tcplat-%d-empty", root, (int)getpid())) ||
+	    !path_fits(sizeof(back),
+		       snprintf(back, sizeof(back), "%s%s", root, strcmp(home, "/") == 0 ? "" : home))) {
+		printf("SKIP cgroup filter: cgroup paths longer than PATH_MAX under %s\n", root);
+		return;
+	}
 	if (mkdir(top, 0755) || mkdir(inner, 0755) || mkdir(sibling, 0755) || (rc = cgroup_enter(inner, getpid()))) {
 		fprintf(stderr, "FAIL cgroup filter: making %s/in and %s: %s\n", top, sibling,
 			strerror(rc ? -rc : errno));
