@@ -513,16 +513,31 @@ def possible_cpus():
     return sum(int(s[-1]) - int(s[0]) + 1 for s in spans)
 
 
-@with_layout
-def test_tcp_latency(args, layout, env):
-    tools, delay_ms = args.tools, 5
+def latency_server_in(env, tools, layout, cgroup, delay_ms):
+    """A latency_server answering after delay_ms, moved into cgroup: its port."""
     server = env.spawn("latency_server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
                                           "--delay-ms", str(delay_ms), "--max-seconds", "60"],
                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     line = LineReader(server.stdout, "latency_server").readline(10)
     check(line is not None and line.startswith("listening "), f"latency_server said {line!r}")
-    port = int(line.split()[1])
-    layout.move(server.pid, layout.cg_a)
+    layout.move(server.pid, cgroup)
+    return int(line.split()[1])
+
+
+def check_latency_series(summ, want, delay_ms):
+    """Exactly the series of want ({series: count}), each with its count and a p50 of at least the delay."""
+    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
+    for series, count in want.items():
+        s = summ[series]
+        lo = delay_ms * 1e6 * (1 - s["relative_error"])
+        check(s["count"] == count, f"{series}: count {s['count']}, want {count}")
+        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
+
+
+@with_layout
+def test_tcp_latency(args, layout, env):
+    tools, delay_ms = args.tools, 5
+    port = latency_server_in(env, tools, layout, layout.cg_a, delay_ms)
     plan = [(layout.b, layout.cg_b, 40), (layout.c, layout.cg_c, 25)]
     with Attach(env, "tcp-latency", ["--port", str(port), "--by", "container"], duration="60s") as a:
         # one at a time: the server answers one connection at a time
@@ -536,12 +551,7 @@ def test_tcp_latency(args, layout, env):
         f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
     want = {f"role=server container={layout.a}": 65}
     want.update({f"role=client container={cid}": n for cid, _, n in plan})
-    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
-    for series, count in want.items():
-        s = summ[series]
-        lo = delay_ms * 1e6 * (1 - s["relative_error"])
-        check(s["count"] == count, f"{series}: count {s['count']}, want {count}")
-        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
+    check_latency_series(summ, want, delay_ms)
 
 
 def overhead(objs):
@@ -555,13 +565,7 @@ def test_tcp_latency_filter(args, layout, env):
     """tcp-latency --pod P --by container: the server in A (pod P) answers clients in B (pod P),
     C (another pod) and the test's own cgroup; only P's tasks are measured, in the kernel."""
     tools, delay_ms = args.tools, 5
-    server = env.spawn("latency_server", [os.path.join(tools, "latency_server"), "--listen", "127.0.0.1:0",
-                                          "--delay-ms", str(delay_ms), "--max-seconds", "60"],
-                       stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    line = LineReader(server.stdout, "latency_server").readline(10)
-    check(line is not None and line.startswith("listening "), f"latency_server said {line!r}")
-    port = int(line.split()[1])
-    layout.move(server.pid, layout.cg_a)
+    port = latency_server_in(env, tools, layout, layout.cg_a, delay_ms)
     plan = [(layout.cg_b, 31), (layout.cg_c, 17), (None, 11)]
     with Attach(env, "tcp-latency", ["--port", str(port), "--pod", layout.pod, "--by", "container"],
                 duration="60s") as a:
@@ -575,12 +579,7 @@ def test_tcp_latency_filter(args, layout, env):
         f"{k}: count={o.get('count')} p50={o.get('p50_ns', 0) / 1e6:.3f}ms" for k, o in summ.items()))
     # the server in A answered all 59; of the clients only B is in the pod
     want = {f"role=server container={layout.a}": 31 + 17 + 11, f"role=client container={layout.b}": 31}
-    check(sorted(summ) == sorted(want), f"series {sorted(summ)}, want {sorted(want)}")
-    for series, count in want.items():
-        s = summ[series]
-        lo = delay_ms * 1e6 * (1 - s["relative_error"])
-        check(s["count"] == count, f"{series}: count {s['count']}, want {count}")
-        check(s["p50_ns"] >= lo, f"{series}: p50 {s['p50_ns']} ns, want at least {lo:.0f} (the server's delay)")
+    check_latency_series(summ, want, delay_ms)
 
 
 def spawn_in(env, layout, cgroup, name, argv, environ=None, blocked_first=False):
